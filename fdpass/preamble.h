@@ -37,6 +37,7 @@ typedef enum {
     VMIG_PREAMBLE_KIND_LAST
 } VmigPreambleKind;
 
+/* Returns: "unknown", "main" or "channel"; NULL for a value out of range. */
 const char *vmig_preamble_kind_to_string(VmigPreambleKind kind);
 
 typedef struct {

@@ -53,6 +53,13 @@ static const TagInfo tag_info[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_info) == VMIG_NEGOTIATE_TAG_LAST);
 
+/* Returns: TRUE when @tag's value is an item list of its own. */
+gboolean
+vmig_negotiate_tag_is_nested(guint16 tag)
+{
+    return tag < G_N_ELEMENTS(tag_info) && tag_info[tag].kind == KIND_NESTED;
+}
+
 /* A tag a context takes, and how many times (min..max). */
 typedef struct {
     VmigNegotiateTag tag;

@@ -23,3 +23,6 @@ gboolean vmig_negotiate_parse_header(const guint8 *header, VmigNegotiateFrameTyp
 VmigNegotiateMessage *vmig_negotiate_decode_body(VmigNegotiateFrameType type,
                                                  guint16 flags, const guint8 *body,
                                                  gsize len, GError **error);
+
+/* Returns: TRUE when @tag's value is an item list of its own (FEATURE, TUNABLE). */
+gboolean vmig_negotiate_tag_is_nested(guint16 tag);
