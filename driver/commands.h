@@ -1,0 +1,17 @@
+/*
+ * commands.h: the control socket's commands (the daemon's table)
+ */
+#pragma once
+
+#include "driver/control.h"
+
+/* What every command handler gets as user_data. */
+typedef struct {
+    GMainContext *context;
+    VmigControl *control;
+    char *runtime_dir;
+} VmigDaemon;
+
+/* The command table the daemon serves; vmig_n_commands rows. */
+extern const VmigControlCommand vmig_commands[];
+extern const gsize vmig_n_commands;

@@ -1,0 +1,1428 @@
+/*
+ * control.c: the daemon's control socket (DESIGN §6; the contract is control.h)
+ *
+ * Everything runs on the GMainContext given to vmig_control_new(): one
+ * unix-fd source for the listening socket, one per client.  Sockets are
+ * non-blocking; replies and events go through a per-client output queue
+ * that is written as the socket accepts bytes.
+ *
+ * Lifetimes.  Clients are reference counted: the server's list holds one
+ * reference per connected client and every pending call holds one.  A
+ * disconnected client (peer gone, protocol violation, vmig_control_free())
+ * has client->control == NULL, no fd and no sources; answering a call of
+ * such a client does nothing but free the call.  So a handler may keep a
+ * call across main-loop iterations, and even across vmig_control_free().
+ *
+ * Reading.  Each readable event is one recvmsg (vmig_fdpass_recv).  Before
+ * every recvmsg the input buffer holds at most one incomplete line: all
+ * complete lines have been moved to a queue of pending lines, and the
+ * socket is not read again until that queue is empty.  Which line do the
+ * fds of a recvmsg belong to?  Linux hands out the fds of a queued skb
+ * together with the *last* bytes a recvmsg returns: it glues fd-less skbs
+ * before an skb carrying fds, and stops right after one.  A client sends
+ * fds in the sendmsg that starts its line (control.h), and one line per
+ * such sendmsg, so the fds belong to the line that holds the chunk's last
+ * byte: the last complete line when the chunk ends with '\n', else the
+ * incomplete tail.  (The rule "the first line not complete when the fds
+ * arrived" would give them to an earlier, fd-less line glued before.)
+ *
+ * Concurrency.  Lines are dispatched in order as they arrive; a handler
+ * may answer later, so replies to different commands of one client can
+ * come out of order (each carries its request's "id").  A client with
+ * VMIG_CONTROL_MAX_PENDING unanswered calls is not read until one is
+ * answered, which bounds what a client can make the daemon hold.
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-control"
+
+#include "driver/control.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fdpass/fd.h"
+#include "fdpass/fdpass.h"
+
+/* Bytes asked of one recvmsg. */
+#define VMIG_CONTROL_READ_CHUNK (64 * 1024)
+/* A client with more than this queued for it is not reading: dropped. */
+#define VMIG_CONTROL_MAX_QUEUED (16 * 1024 * 1024)
+/* Unanswered calls per client before its socket is no longer read. */
+#define VMIG_CONTROL_MAX_PENDING 16
+/* json-glib's parser recurses per nesting level; QEMU's limit too. */
+#define VMIG_CONTROL_MAX_DEPTH 1024
+G_STATIC_ASSERT(VMIG_CONTROL_MAX_DEPTH == 1024); /* spelled out in an error message */
+/* Connections accepted per wakeup of the listening socket. */
+#define VMIG_CONTROL_ACCEPT_BATCH 16
+/* How long accepting pauses when the process is out of descriptors. */
+#define VMIG_CONTROL_ACCEPT_RETRY_MS 1000
+
+struct _VmigControl {
+    GMainContext *context;
+    char *path;
+    dev_t sock_dev; /* the socket file we created: unlinked only if still ours */
+    ino_t sock_ino;
+    int listen_fd;
+    GSource *listen_source;
+    GSource *retry_source; /* accepting paused (EMFILE): re-arms the listener */
+    const VmigControlCommand *commands;
+    gsize n_commands;
+    gpointer user_data;
+    GPtrArray *clients; /* VmigControlClient *, one reference each */
+    guint next_client_id;
+};
+
+/* A complete line waiting to be dispatched, with the fds that came with it. */
+typedef struct {
+    char *text; /* NUL-terminated, without its '\n' */
+    gsize len;
+    GArray *fds; /* int; NULL when none */
+} VmigControlLine;
+
+struct _VmigControlClient {
+    gint refs;
+    guint id;
+    VmigControl *control; /* NULL once disconnected */
+    int fd;
+    GSource *source;
+    gpointer fd_tag;
+    GIOCondition events;    /* what the source polls for now */
+    GSource *resume_source; /* idle: dispatch queued lines after an answer */
+
+    GByteArray *in; /* the incomplete line being received */
+    GArray *in_fds; /* int: the fds that came with it */
+    GQueue lines;   /* VmigControlLine *: complete, not dispatched yet */
+    gboolean eof;   /* the peer will send nothing more */
+    gboolean dispatching;
+    guint pending; /* calls not answered yet */
+
+    GQueue out;       /* GBytes *: lines to write */
+    gsize out_offset; /* bytes of the head already written */
+    gsize out_queued; /* bytes in @out not written yet */
+};
+
+/* A client's source: polls its fd, knows its client (without a reference:
+ * the source is destroyed when the client disconnects, before it can go). */
+typedef struct {
+    GSource base;
+    VmigControlClient *client;
+} VmigControlClientSource;
+
+struct _VmigControlCall {
+    VmigControlClient *client; /* a reference */
+    char *command;
+    JsonNode *id;          /* the request's "id", or NULL */
+    JsonObject *arguments; /* a reference, valid until the call is answered */
+    GArray *fds;           /* int; NULL when none (or stolen) */
+};
+
+/* The article and name of each argument type, for "expects ..." errors. */
+static const char *const vmig_control_arg_type_names[] = {
+    [VMIG_CONTROL_ARG_STRING] = "a string", [VMIG_CONTROL_ARG_INT] = "an integer",
+    [VMIG_CONTROL_ARG_BOOL] = "a boolean",  [VMIG_CONTROL_ARG_OBJECT] = "an object",
+    [VMIG_CONTROL_ARG_ARRAY] = "an array",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(vmig_control_arg_type_names) == VMIG_CONTROL_ARG_LAST);
+
+static void vmig_control_client_disconnect(VmigControlClient *client, const char *reason);
+static void vmig_control_client_update_events(VmigControlClient *client);
+static void vmig_control_client_dispatch_lines(VmigControlClient *client);
+static gboolean vmig_control_listen_ready(int fd, GIOCondition condition,
+                                          gpointer user_data);
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers */
+
+/* Close every fd in @fds and free the array (NULL is fine).  Returns nothing. */
+static void
+vmig_control_fds_free(GArray *fds)
+{
+    guint i;
+
+    if (!fds)
+        return;
+    /* Each is set to -1: a clear function set on @fds finds nothing left. */
+    for (i = 0; i < fds->len; i++)
+        vmig_fd_clear(&g_array_index(fds, int, i));
+    g_array_unref(fds);
+}
+
+/* Free a pending line and close its fds.  Returns nothing. */
+static void
+vmig_control_line_free(VmigControlLine *line)
+{
+    g_free(line->text);
+    vmig_control_fds_free(line->fds);
+    g_free(line);
+}
+
+/* Returns: @node serialized on one line, '\n' included, as GBytes. */
+static GBytes *
+vmig_control_serialize(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    gsize len = 0;
+    char *text;
+
+    json_generator_set_root(gen, node);
+    text = json_generator_to_data(gen, &len);
+    text = g_realloc(text, len + 1);
+    text[len] = '\n';
+    return g_bytes_new_take(text, len + 1);
+}
+
+/*
+ * Builds {"error": {"class": @klass, "desc": @desc}, "id": @id}.  @desc is
+ * made valid UTF-8 first: it may quote what the client sent.
+ * Returns: the new node.
+ */
+static JsonNode *
+vmig_control_error_new(JsonNode *id, const char *klass, const char *desc)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autofree char *valid = g_utf8_make_valid(desc, -1);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "class");
+    json_builder_add_string_value(b, klass);
+    json_builder_set_member_name(b, "desc");
+    json_builder_add_string_value(b, valid);
+    json_builder_end_object(b);
+    if (id) {
+        json_builder_set_member_name(b, "id");
+        json_builder_add_value(b, json_node_copy(id));
+    }
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+/* Returns: {"virt-migrated": {"version": PACKAGE_VERSION}}. */
+static JsonNode *
+vmig_control_greeting_new(void)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "virt-migrated");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_string_value(b, PACKAGE_VERSION);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+/*
+ * json-glib's parser recurses once per nesting level (a line of a million
+ * '[' overflows the stack) and silently ignores a second value after the
+ * first ('{} {}').  This scan refuses both before the parser sees the line.
+ * Returns: TRUE, or FALSE with *@why set to a static reason.
+ */
+static gboolean
+vmig_control_prescan(const char *text, gsize len, const char **why)
+{
+    enum { BEFORE, IN_VALUE, IN_STRING, AFTER } state = BEFORE;
+    gboolean escaped = FALSE;
+    gboolean top_string = FALSE; /* the top-level value itself is a string */
+    guint depth = 0;
+    gsize i;
+
+    for (i = 0; i < len; i++) {
+        char c = text[i];
+        gboolean space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+
+        switch (state) {
+        case IN_STRING:
+            if (escaped) {
+                escaped = FALSE;
+            } else if (c == '\\') {
+                escaped = TRUE;
+            } else if (c == '"') {
+                state = top_string ? AFTER : IN_VALUE;
+                top_string = FALSE;
+            }
+            break;
+        case BEFORE:
+        case IN_VALUE:
+            if (state == BEFORE && space)
+                break;
+            if (c == '"') {
+                top_string = state == BEFORE;
+                state = IN_STRING;
+            } else if (c == '{' || c == '[') {
+                if (++depth > VMIG_CONTROL_MAX_DEPTH) {
+                    *why = "nesting deeper than 1024 levels";
+                    return FALSE;
+                }
+                state = IN_VALUE;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0)
+                    return TRUE; /* unbalanced: the parser says where */
+                if (--depth == 0)
+                    state = AFTER;
+            } else if (state == BEFORE) {
+                state = IN_VALUE; /* a top-level scalar */
+            } else if (depth == 0 && space) {
+                state = AFTER;
+            }
+            break;
+        case AFTER:
+            if (!space) {
+                *why = "unexpected data after the first JSON value";
+                return FALSE;
+            }
+            break;
+        }
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Clients: references, output */
+
+/* Returns: @client, with one more reference. */
+static VmigControlClient *
+vmig_control_client_ref(VmigControlClient *client)
+{
+    client->refs++;
+    return client;
+}
+
+/* Drops a reference; the last one frees a (disconnected) client.  Returns nothing. */
+static void
+vmig_control_client_unref(VmigControlClient *client)
+{
+    if (--client->refs > 0)
+        return;
+    g_assert(client->control == NULL);
+    g_free(client);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigControlClient, vmig_control_client_unref)
+
+/*
+ * Closes the connection of a client at end of file once it has nothing
+ * left to do: no line to dispatch, no call pending, nothing to write.
+ * Returns nothing.
+ */
+static void
+vmig_control_client_maybe_finish(VmigControlClient *client)
+{
+    if (client->control && client->eof && g_queue_is_empty(&client->lines) &&
+        client->pending == 0 && client->out_queued == 0)
+        vmig_control_client_disconnect(client, "end of file");
+}
+
+/*
+ * Writes as much of the output queue as the socket takes now.  A write
+ * error disconnects the client.
+ * Returns: TRUE while the client is connected.
+ */
+static gboolean
+vmig_control_client_flush(VmigControlClient *client)
+{
+    while (client->control && !g_queue_is_empty(&client->out)) {
+        GBytes *head = g_queue_peek_head(&client->out);
+        gsize size = 0;
+        const char *data = g_bytes_get_data(head, &size);
+        gssize n;
+
+        do {
+            n = send(client->fd, data + client->out_offset, size - client->out_offset,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+
+        if (n < 0) {
+            g_autofree char *reason = NULL;
+
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            reason = g_strdup_printf("write failed: %s", g_strerror(errno));
+            vmig_control_client_disconnect(client, reason);
+            return FALSE;
+        }
+        client->out_offset += n;
+        client->out_queued -= n;
+        if (client->out_offset == size) {
+            g_bytes_unref(g_queue_pop_head(&client->out));
+            client->out_offset = 0;
+        }
+    }
+    return client->control != NULL;
+}
+
+/*
+ * Queues @node (borrowed) as one line for @client and writes what can be
+ * written.  A client that lets more than VMIG_CONTROL_MAX_QUEUED pile up
+ * is disconnected.  Returns nothing.
+ */
+static void
+vmig_control_client_send(VmigControlClient *client, JsonNode *node)
+{
+    GBytes *line;
+
+    if (!client->control)
+        return;
+    line = vmig_control_serialize(node);
+    client->out_queued += g_bytes_get_size(line);
+    g_queue_push_tail(&client->out, line);
+
+    if (!vmig_control_client_flush(client))
+        return;
+    if (client->out_queued > VMIG_CONTROL_MAX_QUEUED) {
+        g_autofree char *reason =
+            g_strdup_printf("not reading its replies (%" G_GSIZE_FORMAT " bytes queued)",
+                            client->out_queued);
+
+        vmig_control_client_disconnect(client, reason);
+        return;
+    }
+    vmig_control_client_update_events(client);
+}
+
+/* Sends an error reply (echoing @id when non-NULL).  Returns nothing. */
+static void
+vmig_control_client_send_error(VmigControlClient *client, JsonNode *id, const char *klass,
+                               const char *desc)
+{
+    g_autoptr(JsonNode) reply = vmig_control_error_new(id, klass, desc);
+
+    vmig_control_client_send(client, reply);
+}
+
+/*
+ * A client broke a limit: a line over VMIG_CONTROL_MAX_LINE bytes
+ * (@too_long) or more than VMIG_FDPASS_MAX_FDS fds with one line.  Tell it
+ * why (best effort, without waiting) and close its connection.
+ * Returns nothing.
+ */
+static void
+vmig_control_client_abort(VmigControlClient *client, gboolean too_long)
+{
+    g_autofree char *reason = NULL;
+    g_autoptr(JsonNode) reply = NULL;
+    g_autoptr(GBytes) line = NULL;
+    gsize size = 0;
+    const char *data;
+
+    if (too_long)
+        reason = g_strdup_printf("line longer than %d bytes: closing the connection",
+                                 VMIG_CONTROL_MAX_LINE);
+    else
+        reason =
+            g_strdup_printf("more than %d file descriptors with one line: closing the "
+                            "connection",
+                            VMIG_FDPASS_MAX_FDS);
+    reply = vmig_control_error_new(NULL, VMIG_CONTROL_CLASS_GENERIC, reason);
+    line = vmig_control_serialize(reply);
+    data = g_bytes_get_data(line, &size);
+
+    /* Whatever is still queued goes first, so that lines stay whole. */
+    if (vmig_control_client_flush(client) && g_queue_is_empty(&client->out)) {
+        if (send(client->fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            g_debug("client %u: could not tell it why: %s", client->id,
+                    g_strerror(errno));
+    }
+    vmig_control_client_disconnect(client, reason);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Clients: the event source */
+
+/* Polls for what the client's state calls for.  Returns nothing. */
+static void
+vmig_control_client_update_events(VmigControlClient *client)
+{
+    GIOCondition events = 0;
+
+    if (!client->control)
+        return;
+    if (!client->eof && g_queue_is_empty(&client->lines) &&
+        client->pending < VMIG_CONTROL_MAX_PENDING)
+        events |= G_IO_IN;
+    if (!g_queue_is_empty(&client->out))
+        events |= G_IO_OUT;
+    if (events != client->events) {
+        g_source_modify_unix_fd(client->source, client->fd_tag, events);
+        client->events = events;
+    }
+}
+
+/*
+ * The resume idle: dispatches lines held back while the client had too
+ * many calls pending.  Returns: G_SOURCE_REMOVE.
+ */
+static gboolean
+vmig_control_client_resume(gpointer user_data)
+{
+    VmigControlClient *client = user_data;
+
+    g_clear_pointer(&client->resume_source, g_source_unref);
+    vmig_control_client_dispatch_lines(client);
+    return G_SOURCE_REMOVE;
+}
+
+/* Arranges for held-back lines to be dispatched soon.  Returns nothing. */
+static void
+vmig_control_client_schedule_resume(VmigControlClient *client)
+{
+    if (!client->control || client->resume_source || client->dispatching ||
+        g_queue_is_empty(&client->lines))
+        return;
+    client->resume_source = g_idle_source_new();
+    g_source_set_callback(client->resume_source, vmig_control_client_resume,
+                          vmig_control_client_ref(client),
+                          (GDestroyNotify)vmig_control_client_unref);
+    g_source_attach(client->resume_source, client->control->context);
+}
+
+/*
+ * Closes @client's connection, drops everything it had queued either way,
+ * and takes it off the server's list (which drops the list's reference).
+ * Safe to call more than once and from within any callback of the client.
+ * Returns nothing.
+ */
+static void
+vmig_control_client_disconnect(VmigControlClient *client, const char *reason)
+{
+    VmigControl *control = client->control;
+
+    if (!control)
+        return;
+    g_debug("client %u: disconnected: %s", client->id, reason);
+    client->control = NULL;
+
+    if (client->source) {
+        g_source_destroy(client->source);
+        g_clear_pointer(&client->source, g_source_unref);
+    }
+    if (client->resume_source) {
+        g_source_destroy(client->resume_source);
+        g_clear_pointer(&client->resume_source, g_source_unref);
+    }
+
+    /* The fds it sent first: once the peer sees end of file, they are gone. */
+    vmig_control_fds_free(g_steal_pointer(&client->in_fds));
+    g_queue_clear_full(&client->lines, (GDestroyNotify)vmig_control_line_free);
+    g_clear_pointer(&client->in, g_byte_array_unref);
+    g_queue_clear_full(&client->out, (GDestroyNotify)g_bytes_unref);
+    client->out_queued = 0;
+    client->out_offset = 0;
+    vmig_fd_clear(&client->fd);
+
+    /* Last: this may drop the last reference the caller does not hold. */
+    g_ptr_array_remove(control->clients, client);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Calls */
+
+/* Frees @call, counting it as answered, and releases its client.  Returns nothing. */
+static void
+vmig_control_call_free(VmigControlCall *call)
+{
+    VmigControlClient *client = call->client;
+
+    client->pending--;
+    if (client->control) {
+        vmig_control_client_schedule_resume(client);
+        vmig_control_client_update_events(client);
+        vmig_control_client_maybe_finish(client);
+    }
+    vmig_control_client_unref(client);
+
+    g_free(call->command);
+    g_clear_pointer(&call->id, json_node_unref);
+    g_clear_pointer(&call->arguments, json_object_unref);
+    vmig_control_fds_free(call->fds);
+    g_free(call);
+}
+
+void
+vmig_control_call_return(VmigControlCall *call, JsonNode *value)
+{
+    g_autoptr(JsonNode) owned = value;
+    g_autoptr(JsonBuilder) b = NULL;
+    g_autoptr(JsonNode) reply = NULL;
+
+    g_return_if_fail(call != NULL);
+
+    if (call->client->control) {
+        b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "return");
+        if (owned) {
+            json_builder_add_value(b, g_steal_pointer(&owned));
+        } else {
+            json_builder_begin_object(b);
+            json_builder_end_object(b);
+        }
+        if (call->id) {
+            json_builder_set_member_name(b, "id");
+            json_builder_add_value(b, json_node_copy(call->id));
+        }
+        json_builder_end_object(b);
+        reply = json_builder_get_root(b);
+        vmig_control_client_send(call->client, reply);
+    } else {
+        g_debug("dropping the answer to '%s': its client has gone", call->command);
+    }
+    vmig_control_call_free(call);
+}
+
+/* Answers @call with an error of @klass saying @desc; frees it.  Returns nothing. */
+static void
+vmig_control_call_error_literal(VmigControlCall *call, const char *klass,
+                                const char *desc)
+{
+    if (call->client->control)
+        vmig_control_client_send_error(call->client, call->id, klass, desc);
+    else
+        g_debug("dropping the error for '%s': its client has gone", call->command);
+    vmig_control_call_free(call);
+}
+
+void
+vmig_control_call_error(VmigControlCall *call, const char *klass, const char *format, ...)
+{
+    g_autofree char *desc = NULL;
+    va_list ap;
+
+    g_return_if_fail(call != NULL);
+    g_return_if_fail(klass != NULL);
+
+    va_start(ap, format);
+    desc = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    vmig_control_call_error_literal(call, klass, desc);
+}
+
+void
+vmig_control_call_error_gerror(VmigControlCall *call, const GError *error)
+{
+    g_return_if_fail(call != NULL);
+
+    vmig_control_call_error_literal(call, VMIG_CONTROL_CLASS_GENERIC,
+                                    error ? error->message : "unknown error");
+}
+
+int *
+vmig_control_call_steal_fds(VmigControlCall *call, gsize *n_fds)
+{
+    GArray *fds;
+    guint n;
+
+    g_return_val_if_fail(call != NULL, NULL);
+    g_return_val_if_fail(n_fds != NULL, NULL);
+
+    *n_fds = 0;
+    fds = g_steal_pointer(&call->fds);
+    if (!fds)
+        return NULL;
+    n = fds->len;
+    *n_fds = n;
+    return (int *)g_array_free(fds, FALSE);
+}
+
+const char *
+vmig_control_call_get_command(VmigControlCall *call)
+{
+    g_return_val_if_fail(call != NULL, NULL);
+    return call->command;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatching one line */
+
+/* Returns: the row of @control's table called @name, or NULL. */
+static const VmigControlCommand *
+vmig_control_lookup(VmigControl *control, const char *name)
+{
+    gsize i;
+
+    for (i = 0; i < control->n_commands; i++) {
+        if (g_str_equal(control->commands[i].name, name))
+            return &control->commands[i];
+    }
+    return NULL;
+}
+
+/* Returns: TRUE when @node has the JSON type @type asks for. */
+static gboolean
+vmig_control_arg_type_ok(JsonNode *node, VmigControlArgType type)
+{
+    switch (type) {
+    case VMIG_CONTROL_ARG_STRING:
+        return JSON_NODE_HOLDS_VALUE(node) &&
+               json_node_get_value_type(node) == G_TYPE_STRING;
+    case VMIG_CONTROL_ARG_INT:
+        return JSON_NODE_HOLDS_VALUE(node) &&
+               json_node_get_value_type(node) == G_TYPE_INT64;
+    case VMIG_CONTROL_ARG_BOOL:
+        return JSON_NODE_HOLDS_VALUE(node) &&
+               json_node_get_value_type(node) == G_TYPE_BOOLEAN;
+    case VMIG_CONTROL_ARG_OBJECT:
+        return JSON_NODE_HOLDS_OBJECT(node);
+    case VMIG_CONTROL_ARG_ARRAY:
+        return JSON_NODE_HOLDS_ARRAY(node);
+    case VMIG_CONTROL_ARG_LAST:
+        break;
+    }
+    return FALSE;
+}
+
+/*
+ * Checks @arguments against @command's row, in the row's order (missing or
+ * ill-typed), then for members the row does not have (unexpected).
+ * Returns: NULL when they are fine, else the error text (to free).
+ */
+static char *
+vmig_control_check_arguments(const VmigControlCommand *command, JsonObject *arguments)
+{
+    const VmigControlArg *arg;
+    g_autoptr(GList) members = NULL;
+    GList *l;
+
+    for (arg = command->args; arg && arg->name; arg++) {
+        JsonNode *node = json_object_get_member(arguments, arg->name);
+
+        if (!node) {
+            if (!arg->optional)
+                return g_strdup_printf("Parameter '%s' is missing", arg->name);
+            continue;
+        }
+        if ((guint)arg->type >= VMIG_CONTROL_ARG_LAST)
+            return g_strdup_printf(
+                "Parameter '%s' has no valid type in the command table", arg->name);
+        if (!vmig_control_arg_type_ok(node, arg->type))
+            return g_strdup_printf("Parameter '%s' expects %s", arg->name,
+                                   vmig_control_arg_type_names[arg->type]);
+    }
+
+    members = json_object_get_members(arguments);
+    for (l = members; l; l = l->next) {
+        const char *name = l->data;
+        gboolean known = FALSE;
+
+        for (arg = command->args; arg && arg->name; arg++) {
+            if (g_str_equal(arg->name, name)) {
+                known = TRUE;
+                break;
+            }
+        }
+        if (!known)
+            return g_strdup_printf("Parameter '%s' is unexpected", name);
+    }
+    return NULL;
+}
+
+/*
+ * Refuses a line: closes the fds that came with it (*@fdsp, consumed),
+ * then sends the error, so that a client which has its answer can count
+ * on the fds being gone.  Returns nothing.
+ */
+static void
+vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *id,
+                           const char *klass, const char *desc)
+{
+    vmig_control_fds_free(g_steal_pointer(fdsp));
+    vmig_control_client_send_error(client, id, klass, desc);
+}
+
+/*
+ * Handles one complete line: parse, check, call the handler (which may
+ * answer now or later).  The line's fds are either handed to the call or
+ * closed.  Returns nothing.
+ */
+static void
+vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line)
+{
+    VmigControl *control = client->control;
+    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) fds = g_steal_pointer(&line->fds);
+    g_autoptr(JsonObject) arguments = NULL;
+    g_autoptr(GList) members = NULL;
+    g_autofree char *problem = NULL;
+    const VmigControlCommand *command;
+    const char *why = NULL;
+    const char *name;
+    VmigControlCall *call;
+    JsonObject *request;
+    JsonNode *root;
+    JsonNode *id;
+    JsonNode *node;
+    GList *l;
+
+    /* Every return below either refuses the line, which closes its fds,
+     * or hands them to the call; this clear function is the safety net. */
+    if (fds)
+        g_array_set_clear_func(fds, (GDestroyNotify)vmig_fd_clear);
+
+    if (!vmig_control_prescan(line->text, line->len, &why)) {
+        problem = g_strdup_printf("invalid JSON: %s", why);
+        vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
+                                   problem);
+        return;
+    }
+
+    parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, line->text, line->len, &error)) {
+        problem = g_strdup_printf("invalid JSON: %s", error->message);
+        vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
+                                   problem);
+        return;
+    }
+    root = json_parser_get_root(parser);
+    if (!root) {
+        /* An empty (or all-whitespace) line: nothing was asked. */
+        if (fds && fds->len > 0)
+            vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
+                                       "file descriptors came with an empty line");
+        return;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
+                                   "QMP input must be a JSON object");
+        return;
+    }
+    request = json_node_get_object(root);
+    id = json_object_get_member(request, "id");
+
+    members = json_object_get_members(request);
+    for (l = members; l; l = l->next) {
+        name = l->data;
+        if (!g_str_equal(name, "execute") && !g_str_equal(name, "arguments") &&
+            !g_str_equal(name, "id")) {
+            problem = g_strdup_printf("QMP input member '%s' is unexpected", name);
+            vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
+                                       problem);
+            return;
+        }
+    }
+
+    node = json_object_get_member(request, "execute");
+    if (!node) {
+        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
+                                   "Expected 'execute' in QMP input");
+        return;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
+        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
+                                   "QMP input member 'execute' must be a string");
+        return;
+    }
+    name = json_node_get_string(node);
+
+    node = json_object_get_member(request, "arguments");
+    if (node && !JSON_NODE_HOLDS_OBJECT(node)) {
+        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
+                                   "QMP input member 'arguments' must be an object");
+        return;
+    }
+    arguments = node ? json_object_ref(json_node_get_object(node)) : json_object_new();
+
+    command = vmig_control_lookup(control, name);
+    if (!command) {
+        problem = g_strdup_printf("The command %s has not been found", name);
+        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_NOT_FOUND,
+                                   problem);
+        return;
+    }
+
+    problem = vmig_control_check_arguments(command, arguments);
+    if (problem) {
+        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC, problem);
+        return;
+    }
+
+    if (fds && fds->len > 0 && !command->takes_fds) {
+        problem = g_strdup_printf(
+            "The command %s takes no file descriptors (%u were sent)", name, fds->len);
+        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC, problem);
+        return;
+    }
+
+    call = g_new0(VmigControlCall, 1);
+    call->client = vmig_control_client_ref(client);
+    call->command = g_strdup(name);
+    call->id = id ? json_node_copy(id) : NULL;
+    call->arguments = g_steal_pointer(&arguments);
+    if (fds && fds->len > 0) {
+        g_array_set_clear_func(fds, NULL);
+        call->fds = g_steal_pointer(&fds);
+    }
+    client->pending++;
+
+    g_debug("client %u: %s", client->id, call->command);
+    command->handler(call, call->arguments, control->user_data);
+}
+
+/*
+ * Dispatches queued lines in order, until none is left, the client has
+ * too many calls pending, or it is gone.  Then it polls again for input.
+ * Returns nothing.
+ */
+static void
+vmig_control_client_dispatch_lines(VmigControlClient *client)
+{
+    g_autoptr(VmigControlClient) hold = vmig_control_client_ref(client);
+
+    if (client->dispatching)
+        return;
+    client->dispatching = TRUE;
+    while (client->control && client->pending < VMIG_CONTROL_MAX_PENDING) {
+        VmigControlLine *line = g_queue_pop_head(&client->lines);
+
+        if (!line)
+            break;
+        vmig_control_client_handle_line(client, line);
+        vmig_control_line_free(line);
+    }
+    client->dispatching = FALSE;
+
+    vmig_control_client_update_events(client);
+    vmig_control_client_maybe_finish(client);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading */
+
+/*
+ * Moves the fds of @from (consumed; NULL is fine) to the end of *@dest.
+ * Returns: FALSE when *@dest then holds more than one line may carry.
+ */
+static gboolean
+vmig_control_fds_move(GArray **dest, GArray *from)
+{
+    if (!from)
+        return TRUE;
+    if (!*dest) {
+        *dest = from;
+    } else {
+        g_array_append_vals(*dest, from->data, from->len);
+        g_array_unref(from);
+    }
+    return (*dest)->len <= VMIG_FDPASS_MAX_FDS;
+}
+
+/*
+ * Moves the complete lines of client->in to the line queue, giving each
+ * its fds: the incomplete line's earlier fds go to the first one, @fds
+ * (consumed; the fds of this recvmsg) to the line holding the chunk's last
+ * byte (see the top of this file).  @chunk_start is where the chunk
+ * begins in client->in; before it there is no '\n'.
+ * Returns: FALSE when the client broke a limit (it is disconnected).
+ */
+static gboolean
+vmig_control_client_split(VmigControlClient *client, gsize chunk_start, GArray *fds)
+{
+    GByteArray *in = client->in;
+    gboolean ends_line = in->data[in->len - 1] == '\n';
+    gsize start = 0;
+    guint8 *nl;
+
+    nl = memchr(in->data + chunk_start, '\n', in->len - chunk_start);
+    while (nl) {
+        gsize end = nl - in->data;
+        VmigControlLine *line = g_new0(VmigControlLine, 1);
+        gboolean fds_ok;
+
+        line->len = end - start;
+        line->text = g_malloc(line->len + 1);
+        memcpy(line->text, in->data + start, line->len);
+        line->text[line->len] = '\0';
+        line->fds = g_steal_pointer(&client->in_fds);
+        fds_ok =
+            end + 1 < in->len || vmig_control_fds_move(&line->fds, g_steal_pointer(&fds));
+        g_queue_push_tail(&client->lines, line);
+
+        if (line->len > VMIG_CONTROL_MAX_LINE || !fds_ok) {
+            vmig_control_fds_free(fds);
+            vmig_control_client_abort(client, line->len > VMIG_CONTROL_MAX_LINE);
+            return FALSE;
+        }
+        start = end + 1;
+        nl = memchr(in->data + start, '\n', in->len - start);
+    }
+    g_byte_array_remove_range(in, 0, start);
+
+    /* What is left is the incomplete line; unless the chunk ended a line,
+     * this recvmsg's fds are its fds. */
+    g_assert(!ends_line || (in->len == 0 && fds == NULL));
+    if (!vmig_control_fds_move(&client->in_fds, g_steal_pointer(&fds))) {
+        vmig_control_client_abort(client, FALSE);
+        return FALSE;
+    }
+    if (in->len > VMIG_CONTROL_MAX_LINE) {
+        vmig_control_client_abort(client, TRUE);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* One recvmsg from the client, then dispatch what it completed.  Returns nothing. */
+static void
+vmig_control_client_read(VmigControlClient *client)
+{
+    g_autoptr(GError) error = NULL;
+    gsize old = client->in->len;
+    GArray *chunk_fds = NULL;
+    int *fds = NULL;
+    gsize nfds = 0;
+    gssize n;
+
+    g_byte_array_set_size(client->in, old + VMIG_CONTROL_READ_CHUNK);
+    n = vmig_fdpass_recv(client->fd, client->in->data + old, VMIG_CONTROL_READ_CHUNK,
+                         VMIG_FDPASS_MAX_FDS, &fds, &nfds, VMIG_FDPASS_RECV_BLOCKING,
+                         &error);
+    g_byte_array_set_size(client->in, old + MAX(n, 0));
+
+    if (n < 0) {
+        if (g_error_matches(error, VMIG_FDPASS_ERROR, VMIG_FDPASS_ERROR_WOULD_BLOCK))
+            return;
+        /* MSG_CTRUNC, bad control data, a socket error: fdpass closed the fds. */
+        vmig_control_client_disconnect(client, error->message);
+        return;
+    }
+    if (nfds > 0) {
+        chunk_fds = g_array_sized_new(FALSE, FALSE, sizeof(int), nfds);
+        g_array_append_vals(chunk_fds, fds, nfds);
+    }
+    g_free(fds);
+
+    if (n == 0) {
+        if (client->in->len > 0)
+            g_debug("client %u: dropping an incomplete last line (%u bytes)", client->id,
+                    client->in->len);
+        g_byte_array_set_size(client->in, 0);
+        vmig_control_fds_free(g_steal_pointer(&client->in_fds));
+        vmig_control_fds_free(chunk_fds);
+        client->eof = TRUE;
+    } else if (!vmig_control_client_split(client, old, chunk_fds)) {
+        return;
+    }
+    vmig_control_client_dispatch_lines(client);
+}
+
+/*
+ * The client's source fired.  Returns: G_SOURCE_CONTINUE (a gone client's
+ * source has been destroyed already).
+ */
+static gboolean
+vmig_control_client_source_dispatch(GSource *source, GSourceFunc callback,
+                                    gpointer user_data)
+{
+    VmigControlClient *client = ((VmigControlClientSource *)source)->client;
+    g_autoptr(VmigControlClient) hold = vmig_control_client_ref(client);
+    GIOCondition revents = g_source_query_unix_fd(source, client->fd_tag);
+
+    if ((revents & G_IO_OUT) && vmig_control_client_flush(client)) {
+        vmig_control_client_update_events(client);
+        vmig_control_client_maybe_finish(client);
+    }
+    if (!client->control || !(revents & (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
+        return G_SOURCE_CONTINUE;
+
+    if (client->events & G_IO_IN) {
+        vmig_control_client_read(client);
+    } else if (revents & (G_IO_HUP | G_IO_ERR | G_IO_NVAL)) {
+        /* Not reading now (or at end of file), and the peer is gone: its
+         * answers could not be delivered anyway. */
+        vmig_control_client_disconnect(client, "hung up");
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs vmig_control_client_source_funcs = {
+    .dispatch = vmig_control_client_source_dispatch,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Accepting */
+
+/*
+ * Refuses a peer of another uid: one error line, then close.
+ * Returns nothing.
+ */
+static void
+vmig_control_refuse(int *fdp, uid_t peer_uid, pid_t peer_pid)
+{
+    g_autofree char *desc = g_strdup_printf(
+        "permission denied: the control socket serves uid %u only, not uid %u",
+        (guint)geteuid(), (guint)peer_uid);
+    g_autoptr(JsonNode) reply =
+        vmig_control_error_new(NULL, VMIG_CONTROL_CLASS_GENERIC, desc);
+    g_autoptr(GBytes) line = vmig_control_serialize(reply);
+    gsize size = 0;
+    const char *data = g_bytes_get_data(line, &size);
+
+    g_message("refused a client of uid %u (pid %d): only uid %u is served",
+              (guint)peer_uid, (int)peer_pid, (guint)geteuid());
+    /* A fresh socket's send buffer is empty: the line goes out whole. */
+    if (send(*fdp, data, size, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        g_debug("could not tell uid %u why: %s", (guint)peer_uid, g_strerror(errno));
+    vmig_fd_clear(fdp);
+}
+
+/* Takes @fdp (an accepted connection) on as a client.  Returns nothing. */
+static void
+vmig_control_add_client(VmigControl *control, int *fdp, pid_t peer_pid)
+{
+    VmigControlClient *client = g_new0(VmigControlClient, 1);
+    g_autoptr(JsonNode) greeting = vmig_control_greeting_new();
+
+    client->refs = 1; /* the list's */
+    client->id = ++control->next_client_id;
+    client->control = control;
+    client->fd = vmig_fd_steal(fdp);
+    client->in = g_byte_array_new();
+    g_queue_init(&client->lines);
+    g_queue_init(&client->out);
+    g_ptr_array_add(control->clients, client);
+
+    client->source =
+        g_source_new(&vmig_control_client_source_funcs, sizeof(VmigControlClientSource));
+    ((VmigControlClientSource *)client->source)->client = client;
+    g_source_set_static_name(client->source, "vmig-control-client");
+    client->events = G_IO_IN;
+    client->fd_tag = g_source_add_unix_fd(client->source, client->fd, client->events);
+    g_source_attach(client->source, control->context);
+
+    g_debug("client %u connected (pid %d)", client->id, (int)peer_pid);
+    vmig_control_client_send(client, greeting);
+}
+
+/* Re-arms the listener after a pause.  Returns: G_SOURCE_REMOVE. */
+static gboolean
+vmig_control_listen_retry(gpointer user_data)
+{
+    VmigControl *control = user_data;
+
+    g_clear_pointer(&control->retry_source, g_source_unref);
+    control->listen_source = g_unix_fd_source_new(control->listen_fd, G_IO_IN);
+    g_source_set_callback(control->listen_source,
+                          G_SOURCE_FUNC(vmig_control_listen_ready), control, NULL);
+    g_source_attach(control->listen_source, control->context);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Stops polling the listener for a while: with no descriptor left, the
+ * pending connection cannot be accepted and the socket stays readable,
+ * which would spin the loop.  Returns nothing.
+ */
+static void
+vmig_control_listen_pause(VmigControl *control)
+{
+    g_source_destroy(control->listen_source);
+    g_clear_pointer(&control->listen_source, g_source_unref);
+    control->retry_source = g_timeout_source_new(VMIG_CONTROL_ACCEPT_RETRY_MS);
+    g_source_set_callback(control->retry_source, vmig_control_listen_retry, control,
+                          NULL);
+    g_source_attach(control->retry_source, control->context);
+}
+
+/*
+ * The listening socket is readable: accept what is waiting (a batch at a
+ * time), check each peer's uid.  Returns: G_SOURCE_CONTINUE, or
+ * G_SOURCE_REMOVE when accepting is paused.
+ */
+static gboolean
+vmig_control_listen_ready(int fd, GIOCondition condition, gpointer user_data)
+{
+    VmigControl *control = user_data;
+    guint i;
+
+    for (i = 0; i < VMIG_CONTROL_ACCEPT_BATCH; i++) {
+        g_auto(VmigFd) conn = -1;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (conn < 0) {
+            int err = errno;
+
+            if (err == EINTR || err == ECONNABORTED || err == EPROTO)
+                continue;
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                break;
+            g_warning("cannot accept on '%s': %s; retrying in %d ms", control->path,
+                      g_strerror(err), VMIG_CONTROL_ACCEPT_RETRY_MS);
+            vmig_control_listen_pause(control);
+            return G_SOURCE_REMOVE;
+        }
+        memset(&cred, 0, sizeof(cred));
+        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            len != sizeof(cred)) {
+            g_warning("cannot read the credentials of a client of '%s': %s",
+                      control->path, g_strerror(errno));
+            continue;
+        }
+        if (cred.uid != geteuid()) {
+            vmig_control_refuse(&conn, cred.uid, cred.pid);
+            continue;
+        }
+        vmig_control_add_client(control, &conn, cred.pid);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The server */
+
+/*
+ * Clears the way for a new socket at @path: a stale socket file is
+ * removed; a live one (some server answers), or a file that is not a
+ * socket, is left alone and refused.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+vmig_control_clear_path(const char *path, const struct sockaddr_un *addr, GError **error)
+{
+    g_auto(VmigFd) probe = -1;
+    struct stat st;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return TRUE;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot check the control socket path '%s': %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                    "'%s' exists and is not a socket: not replacing it", path);
+        return FALSE;
+    }
+
+    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create a unix socket: %s", g_strerror(errno));
+        return FALSE;
+    }
+    if (connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
+        errno == EAGAIN) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                    "another server is already listening on '%s'", path);
+        return FALSE;
+    }
+    if (errno != ECONNREFUSED) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot check whether '%s' is in use: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot remove the stale socket '%s': %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    g_debug("removed a stale socket at '%s'", path);
+    return TRUE;
+}
+
+/*
+ * Creates the listening socket at @path, mode 0600, owned by our euid.
+ * The umask only matters between bind() and the check after it; the
+ * socket refuses connections until listen(), which comes after the mode
+ * has been verified (and fixed, when a default ACL widened it).
+ * Returns: the socket, or -1 with @error set.
+ */
+static int
+vmig_control_listen(VmigControl *control, const char *path, GError **error)
+{
+    g_auto(VmigFd) fd = -1;
+    struct sockaddr_un addr;
+    struct stat st;
+    mode_t old_mask;
+    int err;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                    "control socket path '%s' is too long (%" G_GSIZE_FORMAT
+                    " bytes; a unix socket path holds at most %" G_GSIZE_FORMAT ")",
+                    path, strlen(path), sizeof(addr.sun_path) - 1);
+        return -1;
+    }
+    if (path[0] == '\0') {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "the control socket path is empty");
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path));
+
+    if (!vmig_control_clear_path(path, &addr, error))
+        return -1;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create a unix socket: %s", g_strerror(errno));
+        return -1;
+    }
+
+    old_mask = umask(0177);
+    err = bind(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ? errno : 0;
+    umask(old_mask);
+    if (err) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+                    "cannot bind the control socket to '%s': %s", path, g_strerror(err));
+        return -1;
+    }
+
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != 0600)
+        (void)chmod(path, 0600);
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
+        st.st_uid != geteuid()) {
+        unlink(path);
+        g_set_error(
+            error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+            "control socket '%s' did not come out as a socket of mode 0600 owned by "
+            "uid %u",
+            path, (guint)geteuid());
+        return -1;
+    }
+    control->sock_dev = st.st_dev;
+    control->sock_ino = st.st_ino;
+
+    if (listen(fd, SOMAXCONN) < 0) {
+        err = errno;
+        unlink(path);
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+                    "cannot listen on '%s': %s", path, g_strerror(err));
+        return -1;
+    }
+    return vmig_fd_steal(&fd);
+}
+
+VmigControl *
+vmig_control_new(GMainContext *context, const char *path,
+                 const VmigControlCommand *commands, gsize n_commands, gpointer user_data,
+                 GError **error)
+{
+    g_autoptr(VmigControl) control = NULL;
+    gsize i;
+
+    g_return_val_if_fail(path != NULL, NULL);
+    g_return_val_if_fail(commands != NULL || n_commands == 0, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    for (i = 0; i < n_commands; i++) {
+        g_return_val_if_fail(commands[i].name != NULL, NULL);
+        g_return_val_if_fail(commands[i].handler != NULL, NULL);
+    }
+
+    control = g_new0(VmigControl, 1);
+    control->context =
+        context ? g_main_context_ref(context) : g_main_context_ref_thread_default();
+    control->listen_fd = -1;
+    control->commands = commands;
+    control->n_commands = n_commands;
+    control->user_data = user_data;
+    control->clients =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
+
+    /* Not set until the socket is ours: vmig_control_free() unlinks it. */
+    control->listen_fd = vmig_control_listen(control, path, error);
+    if (control->listen_fd < 0)
+        return NULL;
+    control->path = g_strdup(path);
+
+    control->listen_source = g_unix_fd_source_new(control->listen_fd, G_IO_IN);
+    g_source_set_callback(control->listen_source,
+                          G_SOURCE_FUNC(vmig_control_listen_ready), control, NULL);
+    g_source_attach(control->listen_source, control->context);
+    g_debug("listening on '%s'", path);
+    return g_steal_pointer(&control);
+}
+
+void
+vmig_control_free(VmigControl *control)
+{
+    struct stat st;
+
+    if (!control)
+        return;
+
+    if (control->listen_source) {
+        g_source_destroy(control->listen_source);
+        g_clear_pointer(&control->listen_source, g_source_unref);
+    }
+    if (control->retry_source) {
+        g_source_destroy(control->retry_source);
+        g_clear_pointer(&control->retry_source, g_source_unref);
+    }
+    vmig_fd_clear(&control->listen_fd);
+
+    while (control->clients->len > 0)
+        vmig_control_client_disconnect(g_ptr_array_index(control->clients, 0),
+                                       "server stopped");
+    g_ptr_array_unref(control->clients);
+
+    /* Only our own socket: another server may have replaced it since. */
+    if (control->path && lstat(control->path, &st) == 0 &&
+        st.st_dev == control->sock_dev && st.st_ino == control->sock_ino) {
+        if (unlink(control->path) < 0)
+            g_warning("cannot remove the control socket '%s': %s", control->path,
+                      g_strerror(errno));
+    }
+    g_free(control->path);
+    g_main_context_unref(control->context);
+    g_free(control);
+}
+
+void
+vmig_control_emit_event(VmigControl *control, const char *event, JsonObject *data)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GPtrArray) clients = NULL;
+    gint64 now = g_get_real_time();
+    guint i;
+
+    g_return_if_fail(control != NULL);
+    g_return_if_fail(event != NULL);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "event");
+    json_builder_add_string_value(b, event);
+    json_builder_set_member_name(b, "data");
+    if (data) {
+        JsonNode *value = json_node_alloc();
+
+        json_node_init_object(value, data);
+        json_builder_add_value(b, value);
+    } else {
+        json_builder_begin_object(b);
+        json_builder_end_object(b);
+    }
+    json_builder_set_member_name(b, "timestamp");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "seconds");
+    json_builder_add_int_value(b, now / G_USEC_PER_SEC);
+    json_builder_set_member_name(b, "microseconds");
+    json_builder_add_int_value(b, now % G_USEC_PER_SEC);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    node = json_builder_get_root(b);
+
+    /* Sending may disconnect a client, which edits control->clients. */
+    clients = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
+    for (i = 0; i < control->clients->len; i++)
+        g_ptr_array_add(clients,
+                        vmig_control_client_ref(g_ptr_array_index(control->clients, i)));
+    for (i = 0; i < clients->len; i++)
+        vmig_control_client_send(g_ptr_array_index(clients, i), node);
+}

@@ -1,0 +1,106 @@
+/*
+ * control.h: the daemon's control socket (DESIGN §6)
+ *
+ * A unix stream socket, mode 0600, one JSON object per line in QMP's
+ * conventions.  On connect the server checks the peer's uid (SO_PEERCRED):
+ * only the daemon's own uid is served; anyone else gets one error line and
+ * is disconnected.  Then it sends a greeting line:
+ *
+ *   {"virt-migrated": {"version": "0.1.0"}}
+ *
+ * Each command is {"execute": NAME, "arguments": {...}, "id": ANY}; a
+ * command that carries fds sends them with SCM_RIGHTS in the same sendmsg
+ * as (the start of) its line.  Replies are {"return": X, "id": ANY} or
+ * {"error": {"class": C, "desc": TEXT}, "id": ANY}; events are
+ * {"event": NAME, "data": {...}, "timestamp": {"seconds": S, "microseconds": U}}.
+ *
+ * The server checks each command's arguments against the command's table
+ * row before calling its handler (missing, unexpected and ill-typed
+ * arguments are refused as QEMU refuses them), so handlers only see
+ * well-formed input.  Bad JSON, an unknown command, bad arguments: an error
+ * reply, and the connection goes on.  A line over VMIG_CONTROL_MAX_LINE or
+ * more than VMIG_FDPASS_MAX_FDS fds with one line closes the connection.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define VMIG_CONTROL_MAX_LINE (1024 * 1024)
+
+/* QMP error classes. */
+#define VMIG_CONTROL_CLASS_GENERIC   "GenericError"
+#define VMIG_CONTROL_CLASS_NOT_FOUND "CommandNotFound"
+
+typedef struct _VmigControl VmigControl;
+typedef struct _VmigControlClient VmigControlClient;
+typedef struct _VmigControlCall VmigControlCall;
+
+typedef enum {
+    VMIG_CONTROL_ARG_STRING,
+    VMIG_CONTROL_ARG_INT,
+    VMIG_CONTROL_ARG_BOOL,
+    VMIG_CONTROL_ARG_OBJECT,
+    VMIG_CONTROL_ARG_ARRAY,
+    VMIG_CONTROL_ARG_LAST
+} VmigControlArgType;
+
+typedef struct {
+    const char *name;
+    VmigControlArgType type;
+    gboolean optional;
+} VmigControlArg;
+
+/*
+ * A command handler.  It must eventually answer @call exactly once, with
+ * vmig_control_call_return() or vmig_control_call_error*(), possibly from
+ * a later main-loop iteration; the call stays valid until then even if the
+ * client has gone (the answer is then dropped).
+ */
+typedef void (*VmigControlHandler)(VmigControlCall *call, JsonObject *arguments,
+                                   gpointer user_data);
+
+typedef struct {
+    const char *name;
+    VmigControlHandler handler;
+    const VmigControlArg *args; /* terminated by a row with name NULL; NULL: none */
+    gboolean takes_fds;         /* FALSE: fds sent with it are closed and refused */
+} VmigControlCommand;
+
+/*
+ * vmig_control_new:
+ * Listens on @path (an existing socket file there is replaced; the socket
+ * is created mode 0600) and serves @commands (n_commands rows, borrowed
+ * for the server's lifetime) on @context.  @user_data goes to handlers.
+ * Returns: the server, or NULL with @error set.
+ */
+VmigControl *vmig_control_new(GMainContext *context, const char *path,
+                              const VmigControlCommand *commands, gsize n_commands,
+                              gpointer user_data, GError **error);
+
+/* Stops listening, disconnects every client, unlinks the socket. */
+void vmig_control_free(VmigControl *control);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigControl, vmig_control_free)
+
+/* Sends @event with @data (nullable; a reference is taken) to every client. */
+void vmig_control_emit_event(VmigControl *control, const char *event, JsonObject *data);
+
+/* Answers @call with @value (consumed; NULL means {}); frees @call. */
+void vmig_control_call_return(VmigControlCall *call, JsonNode *value);
+
+/* Answers @call with an error of @klass; frees @call. */
+void vmig_control_call_error(VmigControlCall *call, const char *klass, const char *format,
+                             ...) G_GNUC_PRINTF(3, 4);
+
+/* Answers @call with @error's message as a GenericError; frees @call. */
+void vmig_control_call_error_gerror(VmigControlCall *call, const GError *error);
+
+/*
+ * Takes the fds that came with @call's line (for commands with takes_fds).
+ * Returns: a newly allocated array the caller owns (close each, g_free
+ * it), or NULL when none came; *n_fds says how many.
+ */
+int *vmig_control_call_steal_fds(VmigControlCall *call, gsize *n_fds);
+
+/* Returns: the command's name. */
+const char *vmig_control_call_get_command(VmigControlCall *call);

@@ -1,0 +1,311 @@
+/*
+ * daemon.c: virt-migrated, the per-host migration driver daemon
+ *
+ *   virt-migrated [--runtime-dir DIR] [--bus system|session|none] [--verbose]
+ *
+ * Serves the control socket DIR/virt-migrated.sock (driver/control.h) with
+ * the command table of driver/commands.c, on one GMainContext that is the
+ * thread default of the main thread.  SIGTERM and SIGINT stop it cleanly:
+ * every client is disconnected and the socket file removed.
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-daemon"
+
+#include <errno.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "driver/commands.h"
+#include "driver/control.h"
+
+#define VMIG_DAEMON_SOCKET_NAME        "virt-migrated.sock"
+#define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
+
+/* Exit statuses: startup failures and usage errors are told apart. */
+#define VMIG_DAEMON_EXIT_FAILURE 1
+#define VMIG_DAEMON_EXIT_USAGE   2
+
+typedef enum {
+    VMIG_DAEMON_BUS_NONE,
+    VMIG_DAEMON_BUS_SYSTEM,
+    VMIG_DAEMON_BUS_SESSION,
+    VMIG_DAEMON_BUS_LAST
+} VmigDaemonBus;
+
+static const char *const vmig_daemon_bus_names[] = {
+    [VMIG_DAEMON_BUS_NONE] = "none",
+    [VMIG_DAEMON_BUS_SYSTEM] = "system",
+    [VMIG_DAEMON_BUS_SESSION] = "session",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(vmig_daemon_bus_names) == VMIG_DAEMON_BUS_LAST);
+
+/* Set by --verbose: debug messages of every "vmig-*" log domain are shown. */
+static gboolean vmig_daemon_verbose;
+
+/* Returns: the bus called @name, or VMIG_DAEMON_BUS_LAST when there is none. */
+static VmigDaemonBus
+vmig_daemon_bus_from_string(const char *name)
+{
+    guint i;
+
+    for (i = 0; i < VMIG_DAEMON_BUS_LAST; i++) {
+        if (g_str_equal(vmig_daemon_bus_names[i], name))
+            return i;
+    }
+    return VMIG_DAEMON_BUS_LAST;
+}
+
+/*
+ * The log writer: with --verbose, debug messages of our own domains are
+ * written although G_MESSAGES_DEBUG does not name them; everything else is
+ * GLib's default handling (which honours G_MESSAGES_DEBUG).
+ * Returns: whether the message was handled.
+ */
+static GLogWriterOutput
+vmig_daemon_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                       gpointer user_data)
+{
+    if (vmig_daemon_verbose && (level & G_LOG_LEVEL_DEBUG)) {
+        gsize i;
+
+        for (i = 0; i < n_fields; i++) {
+            if (g_str_equal(fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0 &&
+                g_str_has_prefix(fields[i].value, "vmig-")) {
+                if (g_log_writer_is_journald(fileno(stderr)))
+                    return g_log_writer_journald(level, fields, n_fields, user_data);
+                return g_log_writer_standard_streams(level, fields, n_fields, user_data);
+            }
+        }
+    }
+    return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+/*
+ * The runtime directory when none is given: /run/virt-migrate for root,
+ * $XDG_RUNTIME_DIR/virt-migrate for anyone else.  (tools/virt-migrate.c
+ * applies the same rule to find the socket: keep the two in step.)
+ * Returns: the directory (to free), or NULL with @error set.
+ */
+static char *
+vmig_daemon_default_runtime_dir(GError **error)
+{
+    const char *xdg;
+
+    if (geteuid() == 0)
+        return g_strdup(VMIG_DAEMON_SYSTEM_RUNTIME_DIR);
+    xdg = g_getenv("XDG_RUNTIME_DIR");
+    if (!xdg || !*xdg) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "XDG_RUNTIME_DIR is not set: give the runtime directory with "
+                            "--runtime-dir");
+        return NULL;
+    }
+    return g_build_filename(xdg, "virt-migrate", NULL);
+}
+
+/*
+ * Makes sure @dir is a directory of ours that nobody else can write to,
+ * creating it (mode 0700) when it is missing.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+vmig_daemon_prepare_runtime_dir(const char *dir, GError **error)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0) {
+        int err = errno;
+
+        if (err != ENOENT) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                        "cannot use the runtime directory '%s': %s", dir,
+                        g_strerror(err));
+            return FALSE;
+        }
+        if (g_mkdir_with_parents(dir, 0700) < 0 || stat(dir, &st) < 0) {
+            err = errno;
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                        "cannot create the runtime directory '%s': %s", dir,
+                        g_strerror(err));
+            return FALSE;
+        }
+        g_debug("created the runtime directory '%s'", dir);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+                    "the runtime directory '%s' is not a directory", dir);
+        return FALSE;
+    }
+    if (st.st_uid != geteuid()) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "the runtime directory '%s' belongs to uid %u, not to uid %u", dir,
+                    (guint)st.st_uid, (guint)geteuid());
+        return FALSE;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        g_set_error(
+            error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+            "the runtime directory '%s' is writable by others (mode %04o): refusing it",
+            dir, (guint)(st.st_mode & 07777));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* SIGTERM or SIGINT: leave the main loop.  Returns: G_SOURCE_CONTINUE. */
+static gboolean
+vmig_daemon_on_signal(gpointer user_data)
+{
+    g_main_loop_quit(user_data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Returns: a source for @signum that quits @loop, attached to @context. */
+static GSource *
+vmig_daemon_watch_signal(GMainContext *context, int signum, GMainLoop *loop)
+{
+    GSource *source = g_unix_signal_source_new(signum);
+
+    g_source_set_callback(source, vmig_daemon_on_signal, loop, NULL);
+    g_source_attach(source, context);
+    return source;
+}
+
+/* Removes and frees a signal source.  Returns nothing. */
+static void
+vmig_daemon_source_free(GSource *source)
+{
+    g_source_destroy(source);
+    g_source_unref(source);
+}
+
+/* A source that is destroyed, not only unreferenced, when it goes. */
+typedef GSource VmigDaemonSource;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigDaemonSource, vmig_daemon_source_free)
+
+/* Parses the options, serves until SIGTERM or SIGINT.  Returns: the exit status. */
+int
+main(int argc, char **argv)
+{
+    g_autofree char *runtime_dir = NULL;
+    g_autofree char *bus_name = NULL;
+    gboolean show_version = FALSE;
+    GOptionEntry entries[] = {
+        {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
+         "Where the control socket goes (default: /run/virt-migrate for root, "
+         "$XDG_RUNTIME_DIR/virt-migrate otherwise)",
+         "DIR"},
+        {"bus", 0, 0, G_OPTION_ARG_STRING, &bus_name,
+         "D-Bus to serve on: system, session or none (default: none)", "BUS"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
+         "Log debug messages of virt-migrate's own modules", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit",
+         NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) options = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GMainContext) context = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
+    g_autoptr(VmigDaemonSource) sigterm = NULL;
+    g_autoptr(VmigDaemonSource) sigint = NULL;
+    g_autoptr(VmigControl) control = NULL;
+    g_autofree char *socket_path = NULL;
+    VmigDaemonBus bus = VMIG_DAEMON_BUS_NONE;
+    VmigDaemon vmigd = {NULL, NULL, NULL};
+
+    setlocale(LC_ALL, "");
+    g_set_prgname("virt-migrated");
+    /* Writes to a client that went away must fail with EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    options = g_option_context_new(NULL);
+    g_option_context_set_summary(options,
+                                 "The virt-migrate driver daemon: negotiated live "
+                                 "migration for QEMU and libvirt.");
+    g_option_context_add_main_entries(options, entries, NULL);
+    if (!g_option_context_parse(options, &argc, &argv, &error)) {
+        g_printerr("virt-migrated: error: %s\nTry 'virt-migrated --help'.\n",
+                   error->message);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (argc > 1) {
+        g_printerr("virt-migrated: error: unexpected argument '%s'\n"
+                   "Try 'virt-migrated --help'.\n",
+                   argv[1]);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (show_version) {
+        g_print("virt-migrated %s\n", PACKAGE_VERSION);
+        return EXIT_SUCCESS;
+    }
+    if (bus_name) {
+        bus = vmig_daemon_bus_from_string(bus_name);
+        if (bus == VMIG_DAEMON_BUS_LAST) {
+            g_printerr(
+                "virt-migrated: error: unknown bus '%s' (expected system, session or "
+                "none)\nTry 'virt-migrated --help'.\n",
+                bus_name);
+            return VMIG_DAEMON_EXIT_USAGE;
+        }
+    }
+
+    /* A daemon's stdout is no place for logs, debug ones included. */
+    g_log_writer_default_set_use_stderr(TRUE);
+    g_log_set_writer_func(vmig_daemon_log_writer, NULL, NULL);
+
+    if (bus != VMIG_DAEMON_BUS_NONE)
+        g_warning("the D-Bus service is not built yet: running without the %s bus",
+                  vmig_daemon_bus_names[bus]);
+
+    if (!runtime_dir) {
+        runtime_dir = vmig_daemon_default_runtime_dir(&error);
+        if (!runtime_dir) {
+            g_printerr("virt-migrated: error: %s\n", error->message);
+            return VMIG_DAEMON_EXIT_FAILURE;
+        }
+    }
+    if (!vmig_daemon_prepare_runtime_dir(runtime_dir, &error)) {
+        g_printerr("virt-migrated: error: %s\n", error->message);
+        return VMIG_DAEMON_EXIT_FAILURE;
+    }
+    socket_path = g_build_filename(runtime_dir, VMIG_DAEMON_SOCKET_NAME, NULL);
+
+    context = g_main_context_new();
+    g_main_context_push_thread_default(context);
+    loop = g_main_loop_new(context, FALSE);
+    /* Before the socket exists, so that a signal never leaves it behind. */
+    sigterm = vmig_daemon_watch_signal(context, SIGTERM, loop);
+    sigint = vmig_daemon_watch_signal(context, SIGINT, loop);
+
+    vmigd.context = context;
+    vmigd.runtime_dir = runtime_dir;
+    control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
+                               &vmigd, &error);
+    if (!control) {
+        g_printerr("virt-migrated: error: %s\n", error->message);
+        g_main_context_pop_thread_default(context);
+        return VMIG_DAEMON_EXIT_FAILURE;
+    }
+    vmigd.control = control;
+
+    g_message("listening on %s", socket_path);
+    g_main_loop_run(loop);
+    g_message("shutting down");
+
+    vmigd.control = NULL;
+    g_clear_pointer(&control, vmig_control_free);
+    g_clear_pointer(&sigterm, vmig_daemon_source_free);
+    g_clear_pointer(&sigint, vmig_daemon_source_free);
+    g_main_context_pop_thread_default(context);
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,126 @@
+/*
+ * features.c: the driver's own knowledge of QEMU migration, as tables
+ */
+#include <config.h>
+
+#include "driver/features.h"
+
+/*
+ * The negotiated features: one row each, indexed by VmigFeature.
+ *
+ * multifd switches the capability on both sides; the channel count it
+ * sets (multifd-channels) comes from the negotiation, within the limit the
+ * user gives as a tunable.  multifd-compression negotiates the value of
+ * the parameter of that name: the algorithm both schemas have, 'none'
+ * unless the user asks for one.  pause-before-switchover is how the source
+ * driver keeps control of the switchover; users never see it.
+ */
+static const VmigFeatureInfo feature_table[] = {
+    { VMIG_FEATURE_MULTIFD, "multifd", "multifd", NULL, VMIG_SIDE_BOTH, FALSE },
+    { VMIG_FEATURE_MULTIFD_COMPRESSION, "multifd-compression", NULL, "multifd-compression",
+      VMIG_SIDE_BOTH, FALSE },
+    { VMIG_FEATURE_POSTCOPY_RAM, "postcopy-ram", "postcopy-ram", NULL, VMIG_SIDE_BOTH, FALSE },
+    { VMIG_FEATURE_RETURN_PATH, "return-path", "return-path", NULL, VMIG_SIDE_BOTH, FALSE },
+    { VMIG_FEATURE_ZERO_COPY_SEND, "zero-copy-send", "zero-copy-send", NULL, VMIG_SIDE_SOURCE,
+      FALSE },
+    { VMIG_FEATURE_PAUSE_BEFORE_SWITCHOVER, "pause-before-switchover",
+      "pause-before-switchover", NULL, VMIG_SIDE_SOURCE, TRUE },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(feature_table) == VMIG_FEATURE_LAST);
+
+/* Parameters with a unit; byte-valued ones accept k/M/G/T suffixes. */
+static const struct {
+    const char *parameter;
+    VmigUnit unit;
+} unit_table[] = {
+    { "max-bandwidth", VMIG_UNIT_BYTES_PER_SECOND },
+    { "max-postcopy-bandwidth", VMIG_UNIT_BYTES_PER_SECOND },
+    { "avail-switchover-bandwidth", VMIG_UNIT_BYTES_PER_SECOND },
+    { "xbzrle-cache-size", VMIG_UNIT_BYTES },
+    { "downtime-limit", VMIG_UNIT_MILLISECONDS },
+    { "x-checkpoint-delay", VMIG_UNIT_MILLISECONDS },
+    { "announce-initial", VMIG_UNIT_MILLISECONDS },
+    { "announce-max", VMIG_UNIT_MILLISECONDS },
+    { "announce-step", VMIG_UNIT_MILLISECONDS },
+    { "x-vcpu-dirty-limit-period", VMIG_UNIT_MILLISECONDS },
+};
+
+static const char *const unit_names[] = { NULL, "bytes", "bytes/s", "ms" };
+G_STATIC_ASSERT(G_N_ELEMENTS(unit_names) == VMIG_UNIT_LAST);
+
+/* Returns: "source", "destination" or "both". */
+const char *
+vmig_side_to_string(VmigSide side)
+{
+    switch (side) {
+    case VMIG_SIDE_SOURCE:
+        return "source";
+    case VMIG_SIDE_DESTINATION:
+        return "destination";
+    case VMIG_SIDE_BOTH:
+        return "both";
+    }
+    return NULL;
+}
+
+/* Returns: the row for @feature. */
+const VmigFeatureInfo *
+vmig_feature_info(VmigFeature feature)
+{
+    g_return_val_if_fail((guint)feature < VMIG_FEATURE_LAST, NULL);
+    return &feature_table[feature];
+}
+
+/* Returns: the row whose name, capability or parameter (per @field) is @value, or NULL. */
+static const VmigFeatureInfo *
+feature_find_by(gsize field, const char *value)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(feature_table); i++) {
+        const char *key = G_STRUCT_MEMBER(const char *, &feature_table[i], field);
+
+        if (key && g_str_equal(key, value))
+            return &feature_table[i];
+    }
+    return NULL;
+}
+
+/* Returns: the row called @name, or NULL. */
+const VmigFeatureInfo *
+vmig_feature_find(const char *name)
+{
+    return feature_find_by(G_STRUCT_OFFSET(VmigFeatureInfo, name), name);
+}
+
+/* Returns: the row switching QEMU capability @capability, or NULL. */
+const VmigFeatureInfo *
+vmig_feature_find_capability(const char *capability)
+{
+    return feature_find_by(G_STRUCT_OFFSET(VmigFeatureInfo, capability), capability);
+}
+
+/* Returns: the row negotiating QEMU parameter @parameter, or NULL. */
+const VmigFeatureInfo *
+vmig_feature_find_parameter(const char *parameter)
+{
+    return feature_find_by(G_STRUCT_OFFSET(VmigFeatureInfo, parameter), parameter);
+}
+
+/* Returns: the unit's name, or NULL for VMIG_UNIT_NONE. */
+const char *
+vmig_unit_to_string(VmigUnit unit)
+{
+    if ((guint)unit >= G_N_ELEMENTS(unit_names))
+        return NULL;
+    return unit_names[unit];
+}
+
+/* Returns: the unit of @parameter, VMIG_UNIT_NONE when the driver knows none. */
+VmigUnit
+vmig_parameter_unit(const char *parameter)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(unit_table); i++) {
+        if (g_str_equal(unit_table[i].parameter, parameter))
+            return unit_table[i].unit;
+    }
+    return VMIG_UNIT_NONE;
+}

@@ -1,0 +1,175 @@
+/*
+ * hypervisor.c: a QEMU reached through its monitor, and its tunables
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-hypervisor"
+
+#include "driver/hypervisor.h"
+#include "driver/qmp.h"
+
+
+G_DEFINE_QUARK(vmig-hypervisor-error-quark, vmig_hypervisor_error)
+
+/* Returns: the monitor path in a "qmp:PATH" @domain, or NULL with @error. */
+char *
+vmig_domain_parse_qmp(const char *domain, GError **error)
+{
+    if (!g_str_has_prefix(domain, "qmp:")) {
+        g_set_error(error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
+                    "domain '%s' is not of the form qmp:PATH (a QEMU monitor socket)", domain);
+        return NULL;
+    }
+    if (domain[4] != '/') {
+        g_set_error(error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
+                    "domain '%s': the monitor socket path must be absolute", domain);
+        return NULL;
+    }
+    return g_strdup(domain + 4);
+}
+
+/* The three queries whose answers make a catalog. */
+enum { QUERY_SCHEMA, QUERY_PARAMETERS, QUERY_CAPABILITIES, N_QUERIES };
+
+static const char *const query_commands[N_QUERIES] = {
+    "query-qmp-schema",
+    "query-migrate-parameters",
+    "query-migrate-capabilities",
+};
+
+typedef struct {
+    char *domain;
+    VmigQmp *qmp;
+    JsonNode *replies[N_QUERIES];
+    guint pending;
+    GError *error; /* the first failure */
+} Introspection;
+
+static void
+introspection_free(Introspection *in)
+{
+    g_free(in->domain);
+    if (in->qmp) {
+        vmig_qmp_close(in->qmp);
+        g_object_unref(in->qmp);
+    }
+    for (guint i = 0; i < N_QUERIES; i++) {
+        if (in->replies[i])
+            json_node_unref(in->replies[i]);
+    }
+    g_clear_error(&in->error);
+    g_free(in);
+}
+
+/* Completes @task with @error, prefixed with the domain. */
+static void
+introspection_fail(GTask *task, GError *error)
+{
+    Introspection *in = g_task_get_task_data(task);
+
+    g_prefix_error(&error, "cannot read the tunables of domain '%s': ", in->domain);
+    g_task_return_error(task, error);
+}
+
+/* One query in flight: which one, for which introspection. */
+typedef struct {
+    GTask *task;
+    guint query;
+} QueryCall;
+
+static void
+on_query(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    QueryCall *call = user_data;
+    g_autoptr(GTask) task = call->task;
+    Introspection *in = g_task_get_task_data(task);
+    guint query = call->query;
+    g_autoptr(GError) error = NULL;
+    JsonNode *reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+    g_autoptr(VmigCatalog) catalog = NULL;
+
+    g_free(call);
+    if (reply)
+        in->replies[query] = reply;
+    else if (!in->error)
+        in->error = g_steal_pointer(&error);
+    if (--in->pending > 0)
+        return;
+
+    if (in->error) {
+        introspection_fail(task, g_steal_pointer(&in->error));
+        return;
+    }
+    catalog = vmig_catalog_new_from_schema(vmig_qmp_get_hypervisor(in->qmp),
+                                           in->replies[QUERY_SCHEMA], &error);
+    if (!catalog || !vmig_catalog_set_current(catalog, in->replies[QUERY_PARAMETERS],
+                                              in->replies[QUERY_CAPABILITIES], &error)) {
+        introspection_fail(task, g_steal_pointer(&error));
+        return;
+    }
+    g_debug("domain '%s': %u tunables", in->domain, catalog->tunables->len);
+    g_task_return_pointer(task, g_steal_pointer(&catalog), (GDestroyNotify)vmig_catalog_free);
+}
+
+/* Queues one query; its answer lands in replies[@query]. */
+static void
+send_query(GTask *task, guint query)
+{
+    Introspection *in = g_task_get_task_data(task);
+    QueryCall *call = g_new(QueryCall, 1);
+
+    call->task = g_object_ref(task);
+    call->query = query;
+    in->pending++;
+    vmig_qmp_execute_async(in->qmp, query_commands[query], NULL, NULL, 0,
+                           g_task_get_cancellable(task), on_query, call);
+}
+
+static void
+on_connected(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(GTask) task = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!vmig_qmp_connect_finish(VMIG_QMP(source), result, &error)) {
+        introspection_fail(task, g_steal_pointer(&error));
+        return;
+    }
+    for (guint i = 0; i < N_QUERIES; i++)
+        send_query(task, i);
+}
+
+/* Starts introspecting @domain; the callback runs on @context. */
+void
+vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+    g_autoptr(GTask) task = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = NULL;
+    Introspection *in;
+
+    g_main_context_push_thread_default(context);
+    task = g_task_new(NULL, cancellable, callback, user_data);
+    g_main_context_pop_thread_default(context);
+    g_task_set_source_tag(task, vmig_hypervisor_introspect_async);
+
+    in = g_new0(Introspection, 1);
+    in->domain = g_strdup(domain);
+    g_task_set_task_data(task, in, (GDestroyNotify)introspection_free);
+
+    path = vmig_domain_parse_qmp(domain, &error);
+    if (!path) {
+        g_task_return_error(task, g_steal_pointer(&error));
+        return;
+    }
+    in->qmp = vmig_qmp_new(context);
+    vmig_qmp_connect_async(in->qmp, path, cancellable, on_connected, g_steal_pointer(&task));
+}
+
+/* Returns: the catalog, or NULL with @error set. */
+VmigCatalog *
+vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}

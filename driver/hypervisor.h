@@ -1,0 +1,39 @@
+/*
+ * hypervisor.h: reaching a domain's hypervisor and reading its tunables
+ *
+ * A DOMAIN names a running QEMU: "qmp:/path/to/monitor.sock".  (libvirt
+ * domains join with issue 6, behind this same interface.)
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "driver/catalog.h"
+
+#define VMIG_HYPERVISOR_ERROR (vmig_hypervisor_error_quark())
+GQuark vmig_hypervisor_error_quark(void);
+
+typedef enum {
+    VMIG_HYPERVISOR_ERROR_DOMAIN, /* a DOMAIN string that names nothing we can reach */
+    VMIG_HYPERVISOR_ERROR_LAST
+} VmigHypervisorErrorCode;
+
+/*
+ * vmig_domain_parse_qmp:
+ * Returns: the monitor path of a "qmp:PATH" domain (new string), or NULL
+ * with DOMAIN in @error naming what is wrong with @domain.
+ */
+char *vmig_domain_parse_qmp(const char *domain, GError **error);
+
+/*
+ * vmig_hypervisor_introspect_async:
+ * Connects to @domain's QEMU and builds its catalog: query-qmp-schema,
+ * query-migrate-parameters and query-migrate-capabilities, sent together.
+ * The callback runs on @context.
+ */
+void vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback,
+                                      gpointer user_data);
+
+/* Returns: the catalog, or NULL with @error naming the domain and the cause. */
+VmigCatalog *vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error);

@@ -1,0 +1,85 @@
+/*
+ * qmp.h: an asynchronous QMP client
+ *
+ * Talks to one QEMU monitor over a unix socket, on an explicit
+ * GMainContext, with json-glib.  Commands carry ids and their replies are
+ * matched to the callers; events are emitted as the "event" signal.  When
+ * QEMU goes away or answers garbage, every pending call fails with a clear
+ * error and the "closed" signal is emitted once.
+ *
+ *   g_autoptr(VmigQmp) qmp = vmig_qmp_new(context);
+ *   vmig_qmp_connect_async(qmp, "/run/vm.qmp", NULL, on_connected, data);
+ *   ... vmig_qmp_connect_finish() reads the greeting and has sent
+ *       qmp_capabilities by the time it returns TRUE ...
+ *   vmig_qmp_execute_async(qmp, "query-version", NULL, NULL, 0, NULL, on_reply, data);
+ *   ... JsonNode *ret = vmig_qmp_execute_finish(qmp, result, &error);
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#define VMIG_QMP_ERROR (vmig_qmp_error_quark())
+GQuark vmig_qmp_error_quark(void);
+
+typedef enum {
+    VMIG_QMP_ERROR_CONNECT,           /* the socket could not be reached */
+    VMIG_QMP_ERROR_CLOSED,            /* QEMU went away (or we closed) */
+    VMIG_QMP_ERROR_PROTOCOL,          /* not QMP: garbage, bad greeting, bad reply */
+    VMIG_QMP_ERROR_COMMAND,           /* QEMU answered {"error": ...}: GenericError etc. */
+    VMIG_QMP_ERROR_COMMAND_NOT_FOUND, /* QEMU answered CommandNotFound */
+    VMIG_QMP_ERROR_LAST
+} VmigQmpErrorCode;
+
+#define VMIG_TYPE_QMP (vmig_qmp_get_type())
+G_DECLARE_FINAL_TYPE(VmigQmp, vmig_qmp, VMIG, QMP, GObject)
+
+/*
+ * Signals:
+ *   "event"  (VmigQmp *qmp, const char *name, JsonObject *data (nullable),
+ *             JsonObject *timestamp (nullable), gpointer user_data)
+ *   "closed" (VmigQmp *qmp, const GError *reason, gpointer user_data)
+ *            emitted once, after every pending call has failed
+ */
+
+/* Returns: a new client whose I/O and callbacks run on @context (NULL: the default). */
+VmigQmp *vmig_qmp_new(GMainContext *context);
+
+/*
+ * Connects to the QMP unix socket at @path, reads the greeting and
+ * negotiates capabilities (qmp_capabilities).  The callback runs on the
+ * client's context.
+ */
+void vmig_qmp_connect_async(VmigQmp *qmp, const char *path, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: TRUE once the monitor is ready for commands, or FALSE with @error. */
+gboolean vmig_qmp_connect_finish(VmigQmp *qmp, GAsyncResult *result, GError **error);
+
+/*
+ * Sends @command with @arguments (nullable; a reference is taken) and
+ * @nfds fds (borrowed; they travel with the command in one sendmsg, as
+ * 'getfd' and 'add-fd' require).  Commands are sent in call order.
+ */
+void vmig_qmp_execute_async(VmigQmp *qmp, const char *command, JsonObject *arguments,
+                            const int *fds, gsize nfds, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: the reply's "return" value (owned by the caller), or NULL with @error. */
+JsonNode *vmig_qmp_execute_finish(VmigQmp *qmp, GAsyncResult *result, GError **error);
+
+/* Returns: the greeting's "QMP" object (owned by @qmp), NULL before connecting. */
+JsonObject *vmig_qmp_get_greeting(VmigQmp *qmp);
+
+/*
+ * Returns: "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)" built from the
+ * greeting's version (owned by @qmp), or NULL before connecting.
+ */
+const char *vmig_qmp_get_hypervisor(VmigQmp *qmp);
+
+/* Returns: TRUE while connected and not closed. */
+gboolean vmig_qmp_is_open(VmigQmp *qmp);
+
+/*
+ * Closes the connection: pending calls fail with VMIG_QMP_ERROR_CLOSED and
+ * "closed" is emitted.  Idempotent; also done on the last unref.
+ */
+void vmig_qmp_close(VmigQmp *qmp);

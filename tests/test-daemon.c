@@ -1,0 +1,1487 @@
+/*
+ * test-daemon.c: virt-migrated and virt-migrate as processes
+ *
+ * Every test starts the real, built virt-migrated in a fresh runtime
+ * directory, talks to its control socket with raw sockets (lines in,
+ * lines out, fds with SCM_RIGHTS), runs the real virt-migrate against it,
+ * and stops it with a signal: it must exit 0 and remove its socket.  Every
+ * wait is bounded, and every process a test spawns is killed and reaped
+ * by pid in the teardown, whatever happened.
+ *
+ * VMIG_TEST_DAEMON_WRAPPER="valgrind --leak-check=full ..." runs each
+ * daemon under a wrapper (the fd counts still hold: they compare the
+ * daemon's own /proc entries before and after).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "fdpass/fd.h"
+#include "fdpass/fdpass.h"
+
+/* The bound of every wait, generous enough for a daemon under valgrind. */
+#define TEST_TIMEOUT_US (30 * G_USEC_PER_SEC)
+#define TEST_MAX_LINE   (1024 * 1024)
+
+/* ------------------------------------------------------------------------ */
+/* Processes */
+
+/* Every process spawned by the running test, killed and reaped in teardown. */
+static GArray *test_pids;
+
+/* Returns: the path of a built program, e.g. ("driver", "virt-migrated"). */
+static char *
+built_program(const char *dir, const char *name)
+{
+    return g_test_build_filename(G_TEST_BUILT, "..", dir, name, NULL);
+}
+
+/* Forgets @pid (reaped by its owner).  Returns nothing. */
+static void
+pids_forget(GPid pid)
+{
+    guint i;
+
+    for (i = 0; i < test_pids->len; i++) {
+        if (g_array_index(test_pids, GPid, i) == pid) {
+            g_array_remove_index_fast(test_pids, i);
+            return;
+        }
+    }
+}
+
+/*
+ * In a spawned child before exec: it gets SIGKILL when the test process
+ * dies, so that a failed assertion (which aborts before any teardown)
+ * leaves no daemon behind.  @data is the test's pid.  Returns nothing.
+ */
+static void
+child_setup(gpointer data)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != GPOINTER_TO_INT(data))
+        _exit(127);
+}
+
+/*
+ * Spawns @argv (with @envp, NULL: ours) with stdout and stderr going to
+ * the files @out_path and @err_path (the same file when equal).
+ * Returns: the pid, remembered for the teardown.
+ */
+static GPid
+spawn_logged(char **argv, char **envp, const char *out_path, const char *err_path)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(VmigFd) out_fd = -1;
+    g_auto(VmigFd) err_fd = -1;
+    GPid pid = 0;
+
+    out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    g_assert_cmpint(out_fd, >=, 0);
+    if (g_str_equal(out_path, err_path))
+        err_fd = dup(out_fd);
+    else
+        err_fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    g_assert_cmpint(err_fd, >=, 0);
+
+    /* SEARCH_PATH: for a $VMIG_TEST_DAEMON_WRAPPER given by name. */
+    g_spawn_async_with_pipes_and_fds(
+        NULL, (const char *const *)argv, (const char *const *)envp,
+        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, child_setup,
+        GINT_TO_POINTER(getpid()), -1, out_fd, err_fd, NULL, NULL, 0, &pid, NULL, NULL,
+        NULL, &error);
+    g_assert_no_error(error);
+    g_array_append_val(test_pids, pid);
+    return pid;
+}
+
+/*
+ * Waits (bounded) for @pid to exit and reaps it.
+ * Returns: TRUE with its wait status in *@status, or FALSE when it is
+ * still running at the deadline (it is left alone).
+ */
+static gboolean
+wait_exit(GPid pid, gint64 timeout_us, int *status)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_us;
+
+    for (;;) {
+        pid_t rc = waitpid(pid, status, WNOHANG);
+
+        if (rc == pid) {
+            pids_forget(pid);
+            return TRUE;
+        }
+        g_assert_cmpint(rc, ==, 0);
+        if (g_get_monotonic_time() > deadline)
+            return FALSE;
+        g_usleep(10 * 1000);
+    }
+}
+
+/* Returns: how many fds process @pid has open (from /proc/PID/fd). */
+static guint
+count_fds(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int)pid);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDir) dir = g_dir_open(path, 0, &error);
+    guint n = 0;
+
+    g_assert_no_error(error);
+    while (g_dir_read_name(dir))
+        n++;
+    return n;
+}
+
+/* Returns: the whole content of @path (to free); "" when it does not exist. */
+static char *
+read_file(const char *path)
+{
+    char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+/* Removes @path and everything below it.  Returns nothing. */
+static void
+remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    if (dir) {
+        while ((name = g_dir_read_name(dir))) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+            struct stat st;
+
+            if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+                remove_tree(child);
+            else
+                g_unlink(child);
+        }
+        g_dir_close(dir);
+    }
+    g_rmdir(path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Daemons */
+
+typedef struct {
+    GPid pid;     /* 0 when not running */
+    char *dir;    /* its runtime directory */
+    char *socket; /* dir/virt-migrated.sock */
+    char *log;    /* its stdout and stderr */
+} Daemon;
+
+typedef struct {
+    char *tmpdir;
+    Daemon daemons[2];
+} Fixture;
+
+/* Returns: whether connect() to @path succeeds now. */
+static gboolean
+socket_accepts(const char *path)
+{
+    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr;
+
+    g_assert_cmpint(fd, >=, 0);
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+    memcpy(addr.sun_path, path, strlen(path));
+    return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+}
+
+/*
+ * Spawns virt-migrated --runtime-dir @daemon->dir --bus none, plus @extra
+ * (NULL-terminated, nullable), under $VMIG_TEST_DAEMON_WRAPPER if set.
+ * Returns: the pid.
+ */
+static GPid
+daemon_spawn(Daemon *daemon, const char *const *extra)
+{
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_autofree char *binary = built_program("driver", "virt-migrated");
+    g_auto(GStrv) argv = NULL;
+    const char *wrapper = g_getenv("VMIG_TEST_DAEMON_WRAPPER");
+
+    if (wrapper && *wrapper) {
+        g_auto(GStrv) words = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(g_shell_parse_argv(wrapper, NULL, &words, &error));
+        g_assert_no_error(error);
+        g_strv_builder_addv(builder, (const char **)words);
+    }
+    g_strv_builder_add_many(builder, binary, "--runtime-dir", daemon->dir, "--bus",
+                            "none", "--verbose", NULL);
+    if (extra)
+        g_strv_builder_addv(builder, (const char **)extra);
+    argv = g_strv_builder_end(builder);
+    return spawn_logged(argv, NULL, daemon->log, daemon->log);
+}
+
+/* Starts daemon @index of @fixture in @dir_name (under the fixture's tmpdir).  Returns:
+ * it. */
+static Daemon *
+daemon_start_in(Fixture *fixture, guint index, const char *dir_name)
+{
+    Daemon *daemon = &fixture->daemons[index];
+    g_autofree char *log_name = g_strdup_printf("daemon-%u.log", index);
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+    g_assert_cmpint(daemon->pid, ==, 0);
+    g_free(daemon->dir);
+    g_free(daemon->socket);
+    g_free(daemon->log);
+    daemon->dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
+    daemon->socket = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
+    daemon->log = g_build_filename(fixture->tmpdir, log_name, NULL);
+    daemon->pid = daemon_spawn(daemon, NULL);
+
+    while (!socket_accepts(daemon->socket)) {
+        int status = 0;
+
+        if (wait_exit(daemon->pid, 0, &status)) {
+            g_autofree char *log = read_file(daemon->log);
+
+            daemon->pid = 0;
+            g_error("virt-migrated exited before listening (status %d):\n%s", status,
+                    log);
+        }
+        if (g_get_monotonic_time() > deadline)
+            g_error("virt-migrated did not listen on '%s' in time", daemon->socket);
+        g_usleep(10 * 1000);
+    }
+    return daemon;
+}
+
+/* Starts daemon @index in a runtime directory of its own.  Returns: it. */
+static Daemon *
+daemon_start(Fixture *fixture, guint index)
+{
+    g_autofree char *name = g_strdup_printf("run-%u", index);
+
+    return daemon_start_in(fixture, index, name);
+}
+
+/*
+ * Stops @daemon with @signum and checks that it exits 0, says so, and
+ * removes its socket.  Returns nothing.
+ */
+static void
+daemon_stop(Daemon *daemon, int signum)
+{
+    g_autofree char *log = NULL;
+    int status = 0;
+
+    g_assert_cmpint(daemon->pid, >, 0);
+    g_assert_cmpint(kill(daemon->pid, signum), ==, 0);
+    if (!wait_exit(daemon->pid, TEST_TIMEOUT_US, &status))
+        g_error("virt-migrated did not exit on signal %d in time", signum);
+    daemon->pid = 0;
+
+    log = read_file(daemon->log);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        g_error("virt-migrated did not exit cleanly (status %d):\n%s", status, log);
+    g_assert_nonnull(strstr(log, "shutting down"));
+    g_assert_false(g_file_test(daemon->socket, G_FILE_TEST_EXISTS));
+}
+
+/* Fixture setup: a fresh temporary directory.  Returns nothing. */
+static void
+fixture_setup(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    fixture->tmpdir = g_dir_make_tmp("test-daemon-XXXXXX", &error);
+    g_assert_no_error(error);
+    test_pids = g_array_new(FALSE, FALSE, sizeof(GPid));
+}
+
+/*
+ * Fixture teardown: kill and reap whatever still runs, show the daemons'
+ * logs when the test failed, remove the temporary directory.
+ * Returns nothing.
+ */
+static void
+fixture_teardown(Fixture *fixture, gconstpointer data)
+{
+    guint i;
+
+    for (i = 0; i < test_pids->len; i++) {
+        GPid pid = g_array_index(test_pids, GPid, i);
+        int status;
+
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    g_clear_pointer(&test_pids, g_array_unref);
+
+    for (i = 0; i < G_N_ELEMENTS(fixture->daemons); i++) {
+        Daemon *daemon = &fixture->daemons[i];
+
+        if (daemon->log && g_test_failed()) {
+            g_autofree char *log = read_file(daemon->log);
+
+            g_test_message("daemon %u log:\n%s", i, log);
+        }
+        g_free(daemon->dir);
+        g_free(daemon->socket);
+        g_free(daemon->log);
+    }
+    remove_tree(fixture->tmpdir);
+    g_free(fixture->tmpdir);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raw connections */
+
+typedef struct {
+    int fd;
+    GString *in;
+} Conn;
+
+/* Closes a connection.  Returns nothing. */
+static void
+conn_free(Conn *conn)
+{
+    vmig_fd_clear(&conn->fd);
+    g_string_free(conn->in, TRUE);
+    g_free(conn);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Conn, conn_free)
+
+/* Returns: a connection to @path, or NULL with errno set when connect() fails. */
+static Conn *
+conn_try_open(const char *path)
+{
+    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr;
+    Conn *conn;
+
+    g_assert_cmpint(fd, >=, 0);
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+        return NULL;
+    conn = g_new0(Conn, 1);
+    conn->fd = vmig_fd_steal(&fd);
+    conn->in = g_string_new(NULL);
+    return conn;
+}
+
+/*
+ * Reads the next line (bounded wait).
+ * Returns: the line without '\n' (to free), or NULL at end of file.
+ */
+static char *
+conn_read_line(Conn *conn)
+{
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+    for (;;) {
+        char *nl = memchr(conn->in->str, '\n', conn->in->len);
+        struct pollfd pfd = {.fd = conn->fd, .events = POLLIN};
+        char buf[65536];
+        gint64 left;
+        ssize_t n;
+
+        if (nl) {
+            gsize len = nl - conn->in->str;
+            char *line = g_strndup(conn->in->str, len);
+
+            g_string_erase(conn->in, 0, len + 1);
+            return line;
+        }
+        left = deadline - g_get_monotonic_time();
+        if (left <= 0)
+            g_error("no line from virt-migrated in time");
+        if (poll(&pfd, 1, (int)(left / 1000) + 1) <= 0)
+            continue;
+        n = recv(conn->fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == ECONNRESET)
+            n = 0;
+        g_assert_cmpint(n, >=, 0);
+        if (n == 0) {
+            g_assert_cmpuint(conn->in->len, ==, 0);
+            return NULL;
+        }
+        g_string_append_len(conn->in, buf, n);
+    }
+}
+
+/* Returns: the next line parsed as a JSON object (a new reference); asserts it is one. */
+static JsonObject *
+conn_read_object(Conn *conn)
+{
+    g_autofree char *line = conn_read_line(conn);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    JsonNode *root;
+
+    g_assert_nonnull(line);
+    json_parser_load_from_data(parser, line, -1, &error);
+    g_assert_no_error(error);
+    root = json_parser_get_root(parser);
+    g_assert_nonnull(root);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(root));
+    return json_object_ref(json_node_get_object(root));
+}
+
+/* Sends @len bytes of @data, with @nfds fds on the first sendmsg.  Returns nothing. */
+static void
+conn_send_raw(Conn *conn, const void *data, gsize len, const int *fds, gsize nfds)
+{
+    g_autoptr(GError) error = NULL;
+
+    vmig_fdpass_send_all(conn->fd, data, len, fds, nfds, &error);
+    g_assert_no_error(error);
+}
+
+/* Sends @line and its '\n', with @nfds fds.  Returns nothing. */
+static void
+conn_send_fds(Conn *conn, const char *line, const int *fds, gsize nfds)
+{
+    g_autofree char *text = g_strconcat(line, "\n", NULL);
+
+    conn_send_raw(conn, text, strlen(text), fds, nfds);
+}
+
+/* Sends @line and its '\n'.  Returns nothing. */
+static void
+conn_send(Conn *conn, const char *line)
+{
+    conn_send_fds(conn, line, NULL, 0);
+}
+
+/* Returns: @node as compact JSON text (to free). */
+static char *
+json_text(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+
+    json_generator_set_root(gen, node);
+    return json_generator_to_data(gen, NULL);
+}
+
+/* Checks that @reply's id is the JSON text @id (NULL: no id).  Returns nothing. */
+static void
+assert_id(JsonObject *reply, const char *id)
+{
+    JsonNode *node = json_object_get_member(reply, "id");
+
+    if (!id) {
+        g_assert_null(node);
+    } else {
+        g_autofree char *text = NULL;
+
+        g_assert_nonnull(node);
+        text = json_text(node);
+        g_assert_cmpstr(text, ==, id);
+    }
+}
+
+/*
+ * Checks that @reply is exactly {"error": {"class": @klass, "desc": @desc}}
+ * with id @id (JSON text, or NULL for none).  Returns nothing.
+ */
+static void
+assert_error(JsonObject *reply, const char *klass, const char *desc, const char *id)
+{
+    JsonObject *error;
+
+    g_assert_true(json_object_has_member(reply, "error"));
+    g_assert_false(json_object_has_member(reply, "return"));
+    g_assert_cmpuint(json_object_get_size(reply), ==, id ? 2 : 1);
+    error = json_object_get_object_member(reply, "error");
+    g_assert_nonnull(error);
+    g_assert_cmpuint(json_object_get_size(error), ==, 2);
+    g_assert_cmpstr(json_object_get_string_member(error, "class"), ==, klass);
+    g_assert_cmpstr(json_object_get_string_member(error, "desc"), ==, desc);
+    assert_id(reply, id);
+}
+
+/* Opens a connection to @daemon and checks its greeting.  Returns: the connection. */
+static Conn *
+conn_open(Daemon *daemon)
+{
+    Conn *conn = conn_try_open(daemon->socket);
+    g_autoptr(JsonObject) greeting = NULL;
+    JsonObject *hello;
+
+    if (!conn)
+        g_error("cannot connect to '%s': %s", daemon->socket, g_strerror(errno));
+    greeting = conn_read_object(conn);
+    g_assert_cmpuint(json_object_get_size(greeting), ==, 1);
+    hello = json_object_get_object_member(greeting, "virt-migrated");
+    g_assert_nonnull(hello);
+    g_assert_cmpstr(json_object_get_string_member(hello, "version"), ==, PACKAGE_VERSION);
+    return conn;
+}
+
+/* Checks that @conn still gets an answer to query-version.  Returns nothing. */
+static void
+assert_serves(Conn *conn)
+{
+    g_autoptr(JsonObject) reply = NULL;
+    JsonObject *ret;
+
+    conn_send(conn, "{\"execute\": \"query-version\", \"id\": \"still-there\"}");
+    reply = conn_read_object(conn);
+    g_assert_false(json_object_has_member(reply, "error"));
+    ret = json_object_get_object_member(reply, "return");
+    g_assert_nonnull(ret);
+    g_assert_cmpstr(json_object_get_string_member(ret, "version"), ==, PACKAGE_VERSION);
+    assert_id(reply, "\"still-there\"");
+}
+
+/* Checks that the daemon closes @conn after one error line saying @desc.  Returns
+ * nothing. */
+static void
+assert_closed(Conn *conn, const char *desc)
+{
+    g_autofree char *line = conn_read_line(conn);
+    g_autofree char *again = NULL;
+    g_autofree char *expected =
+        g_strdup_printf("{\"error\":{\"class\":\"GenericError\",\"desc\":\"%s\"}}", desc);
+
+    g_assert_cmpstr(line, ==, expected);
+    again = conn_read_line(conn);
+    g_assert_null(again);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The daemon's life */
+
+/* The greeting; query-version; SIGTERM stops it cleanly. */
+static void
+test_greeting(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autoptr(JsonObject) reply = NULL;
+
+    conn_send(conn, "{\"execute\": \"query-version\"}");
+    reply = conn_read_object(conn);
+    g_assert_cmpuint(json_object_get_size(reply), ==, 1);
+    g_assert_cmpstr(json_object_get_string_member(
+                        json_object_get_object_member(reply, "return"), "version"),
+                    ==, PACKAGE_VERSION);
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* The socket is a socket, mode 0600, ours; the runtime directory 0700. */
+static void
+test_socket_mode(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    struct stat st;
+
+    g_assert_cmpint(lstat(daemon->socket, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpint(st.st_mode & 07777, ==, 0600);
+    g_assert_cmpint(st.st_uid, ==, geteuid());
+    g_assert_cmpint(stat(daemon->dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0700);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* SIGINT stops it as cleanly as SIGTERM, with clients connected. */
+static void
+test_sigint(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autofree char *line = NULL;
+
+    assert_serves(conn);
+    daemon_stop(daemon, SIGINT);
+    line = conn_read_line(conn);
+    g_assert_null(line);
+}
+
+/* Two daemons with two runtime directories run side by side. */
+static void
+test_two_daemons(Fixture *fixture, gconstpointer data)
+{
+    Daemon *first = daemon_start(fixture, 0);
+    Daemon *second = daemon_start(fixture, 1);
+    g_autoptr(Conn) a = conn_open(first);
+    g_autoptr(Conn) b = conn_open(second);
+
+    assert_serves(a);
+    assert_serves(b);
+    daemon_stop(first, SIGTERM);
+    assert_serves(b);
+    daemon_stop(second, SIGTERM);
+}
+
+/* A stale socket file (nobody listening) is replaced. */
+static void
+test_stale_socket(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, "run-0", NULL);
+    g_autofree char *path = g_build_filename(dir, "virt-migrated.sock", NULL);
+    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr;
+    Daemon *daemon;
+    g_autoptr(Conn) conn = NULL;
+
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    vmig_fd_clear(&fd);
+
+    daemon = daemon_start(fixture, 0);
+    conn = conn_open(daemon);
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* A second daemon on the same runtime directory refuses to start; the first goes on. */
+static void
+test_already_running(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    Daemon *second = &fixture->daemons[1];
+    g_autoptr(Conn) conn = NULL;
+    g_autofree char *log = NULL;
+    int status = 0;
+
+    second->dir = g_strdup(daemon->dir);
+    second->socket = g_strdup(daemon->socket);
+    second->log = g_build_filename(fixture->tmpdir, "daemon-1.log", NULL);
+    second->pid = daemon_spawn(second, NULL);
+    g_assert_true(wait_exit(second->pid, TEST_TIMEOUT_US, &status));
+    second->pid = 0;
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    log = read_file(second->log);
+    g_assert_nonnull(
+        strstr(log, "virt-migrated: error: another server is already listening"));
+
+    conn = conn_open(daemon);
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * Runs virt-migrated with @args in @dir_name and expects it to exit with
+ * @code, saying @message on stderr.  Returns nothing.
+ */
+static void
+assert_startup_fails(Fixture *fixture, const char *dir_name, const char *const *args,
+                     int code, const char *message)
+{
+    Daemon *daemon = &fixture->daemons[0];
+    g_autofree char *log = NULL;
+    int status = 0;
+
+    daemon->dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
+    daemon->socket = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
+    daemon->log = g_build_filename(fixture->tmpdir, "daemon-0.log", NULL);
+    daemon->pid = daemon_spawn(daemon, args);
+    g_assert_true(wait_exit(daemon->pid, TEST_TIMEOUT_US, &status));
+    daemon->pid = 0;
+    log = read_file(daemon->log);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != code || !strstr(log, message))
+        g_error("expected exit %d with '%s'; got status %d:\n%s", code, message, status,
+                log);
+}
+
+/* An unknown --bus is a usage error (exit 2).  Returns nothing. */
+static void
+test_startup_bad_bus(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"--bus", "bogus", NULL};
+
+    assert_startup_fails(fixture, "run-0", args, 2, "unknown bus 'bogus'");
+}
+
+/* A socket path over sun_path's size: a clear startup error.  Returns nothing. */
+static void
+test_startup_path_too_long(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *name = g_strnfill(120, 'd');
+
+    assert_startup_fails(fixture, name, NULL, 1, "is too long");
+}
+
+/* A runtime directory others can write to is refused.  Returns nothing. */
+static void
+test_startup_dir_writable(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, "run-0", NULL);
+
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    g_assert_cmpint(chmod(dir, 0777), ==, 0);
+    assert_startup_fails(fixture, "run-0", NULL, 1, "is writable by others");
+}
+
+/* A regular file where the socket goes is left alone, and refused.  Returns nothing. */
+static void
+test_startup_not_a_socket(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, "run-0", NULL);
+    g_autofree char *path = g_build_filename(dir, "virt-migrated.sock", NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    g_file_set_contents(path, "precious", -1, &error);
+    g_assert_no_error(error);
+    assert_startup_fails(fixture, "run-0", NULL, 1, "exists and is not a socket");
+    g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bad input: an exact QMP-style error, and the connection goes on */
+
+typedef struct {
+    const char *line; /* NULL: built by the test */
+    const char *klass;
+    const char *desc; /* NULL: "invalid JSON: " + json-glib's own message */
+    const char *id;   /* the id echoed, as JSON text; NULL: none */
+} BadInput;
+
+static const BadInput bad_json = {"{\"execute\": \"query-version\", ", "GenericError",
+                                  NULL, NULL};
+static const BadInput bad_utf8 = {"{\"execute\": \"\xff\"}", "GenericError", NULL, NULL};
+static const BadInput bad_trailing = {
+    "{\"execute\": \"query-version\"} {\"execute\": \"query-version\"}", "GenericError",
+    "invalid JSON: unexpected data after the first JSON value", NULL};
+static const BadInput bad_deep = {NULL, "GenericError",
+                                  "invalid JSON: nesting deeper than 1024 levels", NULL};
+static const BadInput bad_not_object = {"[\"execute\", \"query-version\"]",
+                                        "GenericError", "QMP input must be a JSON object",
+                                        NULL};
+static const BadInput bad_no_execute = {"{\"id\": 5, \"arguments\": {}}", "GenericError",
+                                        "Expected 'execute' in QMP input", "5"};
+static const BadInput bad_execute_type = {
+    "{\"execute\": 7, \"id\": true}", "GenericError",
+    "QMP input member 'execute' must be a string", "true"};
+static const BadInput bad_member = {
+    "{\"execute\": \"query-version\", \"bogus\": 1, \"id\": 1.5}", "GenericError",
+    "QMP input member 'bogus' is unexpected", "1.5"};
+static const BadInput bad_unknown = {
+    "{\"execute\": \"no-such-command\", \"id\": \"abc\"}", "CommandNotFound",
+    "The command no-such-command has not been found", "\"abc\""};
+static const BadInput bad_arguments = {
+    "{\"execute\": \"query-version\", \"arguments\": [1], \"id\": {\"x\": [1, null]}}",
+    "GenericError", "QMP input member 'arguments' must be an object", "{\"x\":[1,null]}"};
+static const BadInput bad_missing = {
+    "{\"execute\": \"query-tunables\", \"arguments\": {\"unstable\": true}, \"id\": 1}",
+    "GenericError", "Parameter 'domain' is missing", "1"};
+static const BadInput bad_unexpected = {
+    "{\"execute\": \"query-tunables\", \"arguments\": {\"domain\": \"qmp:/x\", \"foo\": "
+    "1}, "
+    "\"id\": 2}",
+    "GenericError", "Parameter 'foo' is unexpected", "2"};
+static const BadInput bad_unexpected_none = {
+    "{\"execute\": \"query-version\", \"arguments\": {\"verbose\": true}, \"id\": 3}",
+    "GenericError", "Parameter 'verbose' is unexpected", "3"};
+static const BadInput bad_type_string = {
+    "{\"execute\": \"query-tunables\", \"arguments\": {\"domain\": 42}, \"id\": 4}",
+    "GenericError", "Parameter 'domain' expects a string", "4"};
+static const BadInput bad_type_null = {
+    "{\"execute\": \"query-tunables\", \"arguments\": {\"domain\": null}, \"id\": 4}",
+    "GenericError", "Parameter 'domain' expects a string", "4"};
+static const BadInput bad_type_bool = {"{\"execute\": \"query-tunables\", \"arguments\": "
+                                       "{\"domain\": \"qmp:/x\", \"unstable\": "
+                                       "\"yes\"}, \"id\": null}",
+                                       "GenericError",
+                                       "Parameter 'unstable' expects a boolean", "null"};
+
+/*
+ * One bad line (@data, a BadInput), twice: the exact error each time, and
+ * the connection goes on serving.  Returns nothing.
+ */
+static void
+test_bad_input(Fixture *fixture, gconstpointer data)
+{
+    const BadInput *bad = data;
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *desc = NULL;
+
+    if (bad->line) {
+        line = g_strdup(bad->line);
+    } else {
+        /* Deep enough to overflow the stack of a recursive parser. */
+        g_autofree char *open = g_strnfill(200000, '[');
+
+        line = g_strconcat("{\"execute\": ", open, NULL);
+    }
+    if (bad->desc) {
+        desc = g_strdup(bad->desc);
+    } else {
+        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autoptr(GError) error = NULL;
+
+        g_assert_false(json_parser_load_from_data(parser, line, -1, &error));
+        desc = g_strdup_printf("invalid JSON: %s", error->message);
+    }
+
+    conn_send(conn, line);
+    reply = conn_read_object(conn);
+    assert_error(reply, bad->klass, desc, bad->id);
+    assert_serves(conn);
+    /* Twice: nothing about the first one lingers. */
+    conn_send(conn, line);
+    g_clear_pointer(&reply, json_object_unref);
+    reply = conn_read_object(conn);
+    assert_error(reply, bad->klass, desc, bad->id);
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* Blank lines are ignored; lines split over many writes or batched in one are each
+ * answered. */
+static void
+test_lines(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    const char *split = "{\"execute\": \"query-version\", \"id\": \"split\"}\n";
+    const char *batch = "\n  \r\n{\"execute\": \"query-version\", \"id\": 1}\n"
+                        "{\"execute\": \"nope\", \"id\": 2}\n"
+                        "{\"execute\": \"query-version\", \"id\": 3}\n";
+    gsize i;
+    guint n;
+
+    for (i = 0; split[i]; i++)
+        conn_send_raw(conn, split + i, 1, NULL, 0);
+    {
+        g_autoptr(JsonObject) reply = conn_read_object(conn);
+
+        g_assert_true(json_object_has_member(reply, "return"));
+        assert_id(reply, "\"split\"");
+    }
+    conn_send_raw(conn, batch, strlen(batch), NULL, 0);
+    for (n = 1; n <= 3; n++) {
+        g_autoptr(JsonObject) reply = conn_read_object(conn);
+        g_autofree char *id = g_strdup_printf("%u", n);
+
+        g_assert_true(json_object_has_member(reply, n == 2 ? "error" : "return"));
+        assert_id(reply, id);
+    }
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Limits and fds */
+
+/* Returns: @n fds on distinct open files (pipes and memfds); close them with
+ * vmig_fdpass_close_all. */
+static int *
+make_fds(gsize n)
+{
+    int *fds = g_new(int, n);
+    gsize i;
+
+    for (i = 0; i < n; i++) {
+        if (i % 2 == 0) {
+            fds[i] = memfd_create("test-daemon", MFD_CLOEXEC);
+        } else {
+            int p[2];
+
+            g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+            close(p[1]);
+            fds[i] = p[0];
+        }
+        g_assert_cmpint(fds[i], >=, 0);
+    }
+    return fds;
+}
+
+/* fds sent with a command that takes none are refused, closed, and not leaked. */
+static void
+test_fds_refused(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    int *fds = make_fds(3);
+    guint before;
+
+    assert_serves(conn);
+    before = count_fds(daemon->pid);
+
+    conn_send_fds(conn, "{\"execute\": \"query-version\", \"id\": 1}", fds, 3);
+    {
+        g_autoptr(JsonObject) reply = conn_read_object(conn);
+
+        assert_error(reply, "GenericError",
+                     "The command query-version takes no file descriptors (3 were sent)",
+                     "1");
+    }
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+
+    /* With a line the daemon cannot read at all, too. */
+    conn_send_fds(conn, "{\"execute\": ", fds, 3);
+    {
+        g_autoptr(JsonObject) reply = conn_read_object(conn);
+
+        g_assert_true(json_object_has_member(reply, "error"));
+    }
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+
+    /* And with an unknown command, and an incomplete line left at end of file. */
+    conn_send_fds(conn, "{\"execute\": \"nope\"}", fds, 3);
+    {
+        g_autoptr(JsonObject) reply = conn_read_object(conn);
+
+        assert_error(reply, "CommandNotFound", "The command nope has not been found",
+                     NULL);
+    }
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    assert_serves(conn);
+
+    {
+        g_autoptr(Conn) other = conn_open(daemon);
+        const char *partial = "{\"execute\": \"query-version\"";
+        g_autofree char *line = NULL;
+
+        conn_send_raw(other, partial, strlen(partial), fds, 3);
+        shutdown(other->fd, SHUT_WR);
+        line = conn_read_line(other);
+        g_assert_null(line);
+    }
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+
+    vmig_fdpass_close_all(fds, 3);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* More than 253 fds with one line (over two sendmsgs) closes that connection. */
+static void
+test_fds_too_many(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) keep = conn_open(daemon);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    const char *first = "{\"execute\": ";
+    const char *second = "\"query-version\"}\n";
+    int *fds = make_fds(150);
+    guint before;
+    g_autofree char *why = g_strdup_printf("more than %d file descriptors with one line: "
+                                           "closing the connection",
+                                           VMIG_FDPASS_MAX_FDS);
+
+    before = count_fds(daemon->pid);
+    conn_send_raw(conn, first, strlen(first), fds, 150);
+    /* Let the daemon take the first part on its own. */
+    g_usleep(200 * 1000);
+    conn_send_raw(conn, second, strlen(second), fds, 150);
+    assert_closed(conn, why);
+
+    assert_serves(keep);
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before - 1);
+    vmig_fdpass_close_all(fds, 150);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* A line of exactly 1 MiB is served; one byte more closes that connection only. */
+static void
+test_line_limit(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) keep = conn_open(daemon);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    const char *head = "{\"execute\": \"query-version\", \"id\": \"big\"";
+    g_autofree char *why = g_strdup_printf(
+        "line longer than %d bytes: closing the connection", TEST_MAX_LINE);
+    g_autofree char *line = g_malloc(TEST_MAX_LINE + 2);
+    guint before;
+
+    /* head, blanks, '}': TEST_MAX_LINE bytes, then '\n'. */
+    memset(line, ' ', TEST_MAX_LINE);
+    memcpy(line, head, strlen(head));
+    line[TEST_MAX_LINE - 1] = '}';
+    line[TEST_MAX_LINE] = '\n';
+    conn_send_raw(conn, line, TEST_MAX_LINE + 1, NULL, 0);
+    {
+        g_autoptr(JsonObject) reply = conn_read_object(conn);
+
+        g_assert_true(json_object_has_member(reply, "return"));
+        assert_id(reply, "\"big\"");
+    }
+
+    before = count_fds(daemon->pid);
+    /* One more blank: the line is now over the limit. */
+    line[TEST_MAX_LINE] = ' ';
+    line[TEST_MAX_LINE + 1] = '\n';
+    memmove(line + TEST_MAX_LINE - 1, "  }", 3);
+    {
+        /* The daemon may close while this is still writing. */
+        gsize sent = 0;
+
+        while (sent < TEST_MAX_LINE + 2) {
+            ssize_t n =
+                send(conn->fd, line + sent, TEST_MAX_LINE + 2 - sent, MSG_NOSIGNAL);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            sent += n;
+        }
+    }
+    assert_closed(conn, why);
+
+    assert_serves(keep);
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before - 1);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Another uid */
+
+/*
+ * In a child running as @uid/@gid, connects to @path and reads until end
+ * of file (at most 10 s).  A forked child rather than setpriv(1) running a
+ * client program: nothing needs to be executable by @uid (a build tree
+ * under /root is not), and the child needs nothing but system calls.  It
+ * reports through a pipe, not its exit status, which a wrapper such as
+ * valgrind may rewrite.
+ * Returns: what the child saw: "ERRNO n" when connect() failed, else the
+ * bytes received (to free).
+ */
+static char *
+connect_as(const char *path, uid_t uid, gid_t gid)
+{
+    g_autoptr(GString) seen = g_string_new(NULL);
+    struct sockaddr_un addr;
+    int p[2];
+    pid_t pid;
+    int status = 0;
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        /* The child. */
+        char buf[4096];
+        int fd;
+        ssize_t n;
+
+        close(p[0]);
+        alarm(10);
+        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+            setresuid(uid, uid, uid) < 0) {
+            n = snprintf(buf, sizeof(buf), "SETUID FAILED %d", errno);
+        } else if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+            n = snprintf(buf, sizeof(buf), "SOCKET FAILED %d", errno);
+        } else if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+            n = snprintf(buf, sizeof(buf), "ERRNO %d", errno);
+        } else {
+            while ((n = read(fd, buf, sizeof(buf))) > 0) {
+                if (write(p[1], buf, n) != n)
+                    _exit(1);
+            }
+            n = n == 0 ? 0 : snprintf(buf, sizeof(buf), "READ FAILED %d", errno);
+        }
+        if (n > 0 && write(p[1], buf, n) != n)
+            _exit(1);
+        _exit(0);
+    }
+    g_array_append_val(test_pids, pid);
+    close(p[1]);
+
+    for (;;) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        char buf[4096];
+        gint64 left = deadline - g_get_monotonic_time();
+        ssize_t n;
+
+        g_assert_cmpint(left, >, 0);
+        if (poll(&pfd, 1, (int)(left / 1000) + 1) <= 0)
+            continue;
+        n = read(p[0], buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        g_assert_cmpint(n, >=, 0);
+        if (n == 0)
+            break;
+        g_string_append_len(seen, buf, n);
+    }
+    close(p[0]);
+    g_assert_true(wait_exit(pid, TEST_TIMEOUT_US, &status));
+    return g_string_free(g_steal_pointer(&seen), FALSE);
+}
+
+/*
+ * A client of another uid: the kernel keeps it out of the 0700 directory
+ * and the 0600 socket; with both opened up, the daemon itself refuses it
+ * (SO_PEERCRED) with one error line, and goes on serving its own uid.
+ */
+static void
+test_other_uid(Fixture *fixture, gconstpointer data)
+{
+    struct passwd *nobody;
+    struct group *nogroup;
+    Daemon *daemon;
+    g_autoptr(Conn) conn = NULL;
+    g_autofree char *seen = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *eacces = g_strdup_printf("ERRNO %d", EACCES);
+    guint before;
+
+    if (geteuid() != 0) {
+        g_test_skip("needs root to run a client as another uid");
+        return;
+    }
+    nobody = getpwnam("nobody");
+    nogroup = getgrnam("nogroup");
+    if (!nobody || !nogroup || nobody->pw_uid == 0) {
+        g_test_skip("no user 'nobody' and group 'nogroup'");
+        return;
+    }
+
+    daemon = daemon_start(fixture, 0);
+    conn = conn_open(daemon);
+    before = count_fds(daemon->pid);
+
+    seen = connect_as(daemon->socket, nobody->pw_uid, nogroup->gr_gid);
+    g_assert_cmpstr(seen, ==, eacces);
+
+    g_assert_cmpint(chmod(fixture->tmpdir, 0711), ==, 0);
+    g_assert_cmpint(chmod(daemon->dir, 0711), ==, 0);
+    g_assert_cmpint(chmod(daemon->socket, 0666), ==, 0);
+    g_free(seen);
+    seen = connect_as(daemon->socket, nobody->pw_uid, nogroup->gr_gid);
+    expected =
+        g_strdup_printf("{\"error\":{\"class\":\"GenericError\",\"desc\":\"permission "
+                        "denied: the control socket serves uid %u only, not uid %u\"}}\n",
+                        (guint)geteuid(), (guint)nobody->pw_uid);
+    g_assert_cmpstr(seen, ==, expected);
+    g_assert_cmpint(chmod(daemon->socket, 0600), ==, 0);
+    g_assert_cmpint(chmod(daemon->dir, 0700), ==, 0);
+    g_assert_cmpint(chmod(fixture->tmpdir, 0700), ==, 0);
+
+    assert_serves(conn);
+    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands */
+
+/* query-tunables on a domain nobody listens on: a GenericError naming the path. */
+static void
+test_tunables_unreachable(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autoptr(JsonObject) reply = NULL;
+    JsonObject *error;
+
+    conn_send(conn, "{\"execute\": \"query-tunables\", \"arguments\": {\"domain\": "
+                    "\"qmp:/nonexistent\"}, \"id\": 9}");
+    reply = conn_read_object(conn);
+    assert_id(reply, "9");
+    error = json_object_get_object_member(reply, "error");
+    g_assert_nonnull(error);
+    g_assert_cmpstr(json_object_get_string_member(error, "class"), ==, "GenericError");
+    g_assert_nonnull(
+        strstr(json_object_get_string_member(error, "desc"), "'/nonexistent'"));
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The CLI */
+
+typedef struct {
+    int status; /* exit status, or -1 when killed by a signal */
+    char *out;
+    char *err;
+} CliResult;
+
+/* Frees a CLI result.  Returns nothing. */
+static void
+cli_result_free(CliResult *result)
+{
+    g_free(result->out);
+    g_free(result->err);
+    g_free(result);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CliResult, cli_result_free)
+
+/*
+ * Runs virt-migrate with @args (NULL-terminated) and, when @socket_env is
+ * not NULL, VIRT_MIGRATE_SOCKET=@socket_env.  Bounded.
+ * Returns: its status and output.
+ */
+static CliResult *
+run_cli(Fixture *fixture, const char *socket_env, const char *const *args)
+{
+    static guint runs;
+    g_autofree char *binary = built_program("tools", "virt-migrate");
+    g_autofree char *out_path = g_strdup_printf("%s/cli-%u.out", fixture->tmpdir, runs);
+    g_autofree char *err_path = g_strdup_printf("%s/cli-%u.err", fixture->tmpdir, runs);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_auto(GStrv) envp = g_get_environ();
+    CliResult *result = g_new0(CliResult, 1);
+    int status = 0;
+    GPid pid;
+
+    runs++;
+    envp = g_environ_unsetenv(envp, "VIRT_MIGRATE_SOCKET");
+    if (socket_env)
+        envp = g_environ_setenv(envp, "VIRT_MIGRATE_SOCKET", socket_env, TRUE);
+    g_strv_builder_add(builder, binary);
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+
+    pid = spawn_logged(argv, envp, out_path, err_path);
+    if (!wait_exit(pid, TEST_TIMEOUT_US, &status))
+        g_error("virt-migrate did not exit in time");
+    result->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result->out = read_file(out_path);
+    result->err = read_file(err_path);
+    g_test_message("virt-migrate: status %d\nstdout:\n%s\nstderr:\n%s", result->status,
+                   result->out, result->err);
+    return result;
+}
+
+/* version, with --connect and with $VIRT_MIGRATE_SOCKET.  Returns nothing. */
+static void
+test_cli_version(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    const char *const args[] = {"--connect", daemon->socket, "version", NULL};
+    const char *const env_args[] = {"version", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+    g_autoptr(CliResult) from_env = NULL;
+    g_autofree char *expected = g_strdup_printf("virt-migrate %s\nvirt-migrated %s\n",
+                                                PACKAGE_VERSION, PACKAGE_VERSION);
+
+    g_assert_cmpint(result->status, ==, 0);
+    g_assert_cmpstr(result->out, ==, expected);
+    g_assert_cmpstr(result->err, ==, "");
+
+    from_env = run_cli(fixture, daemon->socket, env_args);
+    g_assert_cmpint(from_env->status, ==, 0);
+    g_assert_cmpstr(from_env->out, ==, expected);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* COMMAND --help, help COMMAND and --help: exit 0, usage on stdout.  Returns nothing. */
+static void
+test_cli_help(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"tunables", "--help", NULL};
+    const char *const help_args[] = {"help", "tunables", NULL};
+    const char *const global[] = {"--help", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+    g_autoptr(CliResult) again = run_cli(fixture, NULL, help_args);
+    g_autoptr(CliResult) top = run_cli(fixture, NULL, global);
+
+    g_assert_cmpint(result->status, ==, 0);
+    g_assert_true(g_str_has_prefix(result->out,
+                                   "usage: virt-migrate tunables DOMAIN [--json|--xml] "
+                                   "[--unstable]\n"));
+    g_assert_nonnull(strstr(result->out, "--unstable"));
+    g_assert_cmpstr(result->err, ==, "");
+    g_assert_cmpint(again->status, ==, 0);
+    g_assert_cmpstr(again->out, ==, result->out);
+    g_assert_cmpint(top->status, ==, 0);
+    g_assert_nonnull(strstr(top->out, "tunables"));
+    g_assert_nonnull(strstr(top->out, "version"));
+}
+
+/* tunables without DOMAIN: exit 2, the usage line on stderr.  Returns nothing. */
+static void
+test_cli_missing_domain(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"--connect", "/nonexistent", "tunables", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+    g_assert_cmpint(result->status, ==, 2);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: missing DOMAIN\n"));
+    g_assert_nonnull(strstr(
+        result->err, "usage: virt-migrate tunables DOMAIN [--json|--xml] [--unstable]"));
+}
+
+/* Nothing at --connect: exit 1 and an error naming the path.  Returns nothing. */
+static void
+test_cli_no_daemon(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"--connect", "/nonexistent", "version", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+    g_assert_cmpint(result->status, ==, 1);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: cannot connect to "
+                                                "'/nonexistent': "));
+}
+
+/* A socket that greets like QEMU, not like virt-migrated: refused by name. */
+static void
+test_cli_not_a_daemon(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(fixture->tmpdir, "other.sock", NULL);
+    g_autofree char *expected = g_strdup_printf("virt-migrate: error: '%s' is not a "
+                                                "virt-migrated control socket\n",
+                                                path);
+    g_autofree char *binary = built_program("tools", "virt-migrate");
+    g_autofree char *out_path = g_build_filename(fixture->tmpdir, "cli.out", NULL);
+    g_autofree char *err_path = g_build_filename(fixture->tmpdir, "cli.err", NULL);
+    g_autofree char *err = NULL;
+    char *argv[] = {binary, (char *)"--connect", path, (char *)"version", NULL};
+    const char *hello = "{\"QMP\": {\"version\": {}}}\n";
+    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_auto(VmigFd) peer = -1;
+    struct sockaddr_un addr;
+    int status = 0;
+    GPid pid;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+
+    pid = spawn_logged(argv, NULL, out_path, err_path);
+    peer = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(peer, >=, 0);
+    g_assert_cmpint(send(peer, hello, strlen(hello), MSG_NOSIGNAL), ==,
+                    (gssize)strlen(hello));
+    g_assert_true(wait_exit(pid, TEST_TIMEOUT_US, &status));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    err = read_file(err_path);
+    g_assert_cmpstr(err, ==, expected);
+}
+
+/* An unknown command: exit 2 with the usage line.  Returns nothing. */
+static void
+test_cli_unknown_command(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"bogus", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+    g_assert_cmpint(result->status, ==, 2);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_true(g_str_has_prefix(result->err,
+                                   "virt-migrate: error: unknown command 'bogus'\n"
+                                   "usage: virt-migrate "));
+}
+
+/* tunables on an unreachable domain: exit 1, the daemon's error.  Returns nothing. */
+static void
+test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    const char *const args[] = {"--connect", daemon->socket, "tunables",
+                                "qmp:/nonexistent", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+    g_assert_cmpint(result->status, ==, 1);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: "));
+    g_assert_nonnull(strstr(result->err, "'/nonexistent'"));
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Adds a test with the daemon fixture.  Returns nothing. */
+static void
+add(const char *path, gconstpointer data, void (*func)(Fixture *, gconstpointer))
+{
+    g_test_add(path, Fixture, data, fixture_setup, func, fixture_teardown);
+}
+
+/* Registers every test and runs them.  Returns: the exit status. */
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    /* A daemon that closes on us must not kill the test with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+
+    add("/daemon/life/greeting", NULL, test_greeting);
+    add("/daemon/life/socket-mode", NULL, test_socket_mode);
+    add("/daemon/life/sigint", NULL, test_sigint);
+    add("/daemon/life/two-daemons", NULL, test_two_daemons);
+    add("/daemon/life/stale-socket", NULL, test_stale_socket);
+    add("/daemon/life/already-running", NULL, test_already_running);
+    add("/daemon/startup/bad-bus", NULL, test_startup_bad_bus);
+    add("/daemon/startup/path-too-long", NULL, test_startup_path_too_long);
+    add("/daemon/startup/dir-writable", NULL, test_startup_dir_writable);
+    add("/daemon/startup/not-a-socket", NULL, test_startup_not_a_socket);
+
+    add("/daemon/input/bad-json", &bad_json, test_bad_input);
+    add("/daemon/input/bad-utf8", &bad_utf8, test_bad_input);
+    add("/daemon/input/trailing-data", &bad_trailing, test_bad_input);
+    add("/daemon/input/too-deep", &bad_deep, test_bad_input);
+    add("/daemon/input/not-an-object", &bad_not_object, test_bad_input);
+    add("/daemon/input/no-execute", &bad_no_execute, test_bad_input);
+    add("/daemon/input/execute-not-a-string", &bad_execute_type, test_bad_input);
+    add("/daemon/input/unexpected-member", &bad_member, test_bad_input);
+    add("/daemon/input/unknown-command", &bad_unknown, test_bad_input);
+    add("/daemon/input/arguments-not-an-object", &bad_arguments, test_bad_input);
+    add("/daemon/input/missing-argument", &bad_missing, test_bad_input);
+    add("/daemon/input/unexpected-argument", &bad_unexpected, test_bad_input);
+    add("/daemon/input/argument-to-no-arguments", &bad_unexpected_none, test_bad_input);
+    add("/daemon/input/ill-typed-string", &bad_type_string, test_bad_input);
+    add("/daemon/input/ill-typed-null", &bad_type_null, test_bad_input);
+    add("/daemon/input/ill-typed-boolean", &bad_type_bool, test_bad_input);
+    add("/daemon/input/lines", NULL, test_lines);
+
+    add("/daemon/limits/fds-refused", NULL, test_fds_refused);
+    add("/daemon/limits/fds-too-many", NULL, test_fds_too_many);
+    add("/daemon/limits/line-length", NULL, test_line_limit);
+    add("/daemon/peer/other-uid", NULL, test_other_uid);
+
+    add("/daemon/commands/tunables-unreachable", NULL, test_tunables_unreachable);
+
+    add("/daemon/cli/version", NULL, test_cli_version);
+    add("/daemon/cli/help", NULL, test_cli_help);
+    add("/daemon/cli/missing-domain", NULL, test_cli_missing_domain);
+    add("/daemon/cli/no-daemon", NULL, test_cli_no_daemon);
+    add("/daemon/cli/not-a-daemon", NULL, test_cli_not_a_daemon);
+    add("/daemon/cli/unknown-command", NULL, test_cli_unknown_command);
+    add("/daemon/cli/tunables-unreachable", NULL, test_cli_tunables_unreachable);
+
+    return g_test_run();
+}

@@ -1,0 +1,70 @@
+/*
+ * client.h: the CLI's side of the control socket (driver/control.h)
+ *
+ * A blocking client: connect, check the greeting, then one command at a
+ * time.  Events the daemon sends while a command is in flight are handed
+ * to the event callback, or skipped when there is none.
+ *
+ *   g_autoptr(VmigClient) client = vmig_client_connect(path, -1, &error);
+ *   g_autoptr(JsonNode) ret = vmig_client_execute(client, "query-version",
+ *                                                 NULL, NULL, 0, &error);
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define VMIG_CLIENT_ERROR (vmig_client_error_quark())
+GQuark vmig_client_error_quark(void);
+
+typedef enum {
+    VMIG_CLIENT_ERROR_CONNECT,  /* the socket could not be reached, or refused us */
+    VMIG_CLIENT_ERROR_PROTOCOL, /* not a virt-migrated control socket, or garbage */
+    VMIG_CLIENT_ERROR_CLOSED,   /* the daemon closed the connection */
+    VMIG_CLIENT_ERROR_TIMEOUT,  /* no answer within the timeout */
+    VMIG_CLIENT_ERROR_IO,       /* a read or write failed */
+    VMIG_CLIENT_ERROR_COMMAND,  /* the daemon answered {"error": ...} */
+    VMIG_CLIENT_ERROR_COMMAND_NOT_FOUND, /* ... of class CommandNotFound */
+    VMIG_CLIENT_ERROR_LAST
+} VmigClientErrorCode;
+
+typedef struct _VmigClient VmigClient;
+
+/*
+ * An event line ({"event": NAME, "data": {...}, "timestamp": {...}}),
+ * borrowed for the duration of the call.
+ */
+typedef void (*VmigClientEventFunc)(JsonObject *event, gpointer user_data);
+
+/*
+ * vmig_client_connect:
+ * @path: the control socket
+ * @timeout_ms: how long connecting and each command may take; < 0: no limit
+ * Connects and reads the daemon's greeting.
+ * Returns: the client, or NULL with @error set.
+ */
+VmigClient *vmig_client_connect(const char *path, int timeout_ms, GError **error);
+
+/* Where events go from now on (NULL: they are skipped).  Returns nothing. */
+void vmig_client_set_event_func(VmigClient *client, VmigClientEventFunc func,
+                                gpointer user_data);
+
+/* Returns: the daemon's version from its greeting (e.g. "0.1.0"), or NULL. */
+const char *vmig_client_get_daemon_version(VmigClient *client);
+
+/*
+ * vmig_client_execute:
+ * @command: the command's name
+ * @arguments: (nullable) its arguments (borrowed)
+ * @fds, @nfds: descriptors to send with the command (borrowed)
+ * Sends the command and waits for its reply.
+ * Returns: the reply's "return" value (a new node), or NULL with @error
+ * set (COMMAND or COMMAND_NOT_FOUND carry the daemon's own message).
+ */
+JsonNode *vmig_client_execute(VmigClient *client, const char *command,
+                              JsonObject *arguments, const int *fds, gsize nfds,
+                              GError **error);
+
+/* Closes the connection and frees @client.  Returns nothing. */
+void vmig_client_free(VmigClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigClient, vmig_client_free)

@@ -1,0 +1,405 @@
+/*
+ * render.c: how the CLI prints what the daemon answers
+ *
+ * The table reads the catalog's wire form (driver/catalog.h) through one
+ * table of columns; a member of the wrong JSON type is an error, members
+ * it does not know are ignored (a newer daemon may send more).
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-render"
+
+#include "tools/render.h"
+
+#include <string.h>
+
+#include "xml/catalog.h"
+
+/* The quark name is stringified as written: keep clang-format off it. */
+/* clang-format off */
+G_DEFINE_QUARK(vmig-render-error-quark, vmig_render_error)
+/* clang-format on */
+
+/* Spaces between two columns of a table. */
+#define VMIG_RENDER_GAP 2
+
+typedef enum {
+    VMIG_RENDER_COLUMN_NAME,
+    VMIG_RENDER_COLUMN_KIND,
+    VMIG_RENDER_COLUMN_TYPE,
+    VMIG_RENDER_COLUMN_CURRENT,
+    VMIG_RENDER_COLUMN_NEGOTIATED,
+    VMIG_RENDER_COLUMN_LAST
+} VmigRenderColumn;
+
+static const char *const vmig_render_column_titles[] = {
+    [VMIG_RENDER_COLUMN_NAME] = "NAME",
+    [VMIG_RENDER_COLUMN_KIND] = "KIND",
+    [VMIG_RENDER_COLUMN_TYPE] = "TYPE",
+    [VMIG_RENDER_COLUMN_CURRENT] = "CURRENT",
+    [VMIG_RENDER_COLUMN_NEGOTIATED] = "NEGOTIATED",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(vmig_render_column_titles) == VMIG_RENDER_COLUMN_LAST);
+
+/* One row of the table: a cell per column (owned). */
+typedef struct {
+    char *cells[VMIG_RENDER_COLUMN_LAST];
+} VmigRenderRow;
+
+/* Frees a row.  Returns nothing. */
+static void
+vmig_render_row_free(VmigRenderRow *row)
+{
+    guint i;
+
+    for (i = 0; i < VMIG_RENDER_COLUMN_LAST; i++)
+        g_free(row->cells[i]);
+    g_free(row);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading the wire form */
+
+/*
+ * Looks up member @name of @object and checks that it has JSON type @type
+ * (a JsonNodeType, or JSON_NODE_VALUE with @value_type).
+ * Returns: TRUE when the member is absent (*@out = NULL) or has the type
+ * (*@out = the node); FALSE with @error otherwise.
+ */
+static gboolean
+vmig_render_member(JsonObject *object, const char *what, const char *name,
+                   JsonNodeType type, GType value_type, JsonNode **out, GError **error)
+{
+    JsonNode *node = json_object_get_member(object, name);
+
+    *out = NULL;
+    if (!node)
+        return TRUE;
+    if (JSON_NODE_TYPE(node) != type ||
+        (type == JSON_NODE_VALUE && json_node_get_value_type(node) != value_type)) {
+        g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                    "invalid catalog: the '%s' member of %s has the wrong type", name,
+                    what);
+        return FALSE;
+    }
+    *out = node;
+    return TRUE;
+}
+
+/*
+ * Reads string member @name of @object.
+ * Returns: TRUE with *@out the string or NULL (absent and not @required),
+ * or FALSE with @error.
+ */
+static gboolean
+vmig_render_string(JsonObject *object, const char *what, const char *name,
+                   gboolean required, const char **out, GError **error)
+{
+    JsonNode *node = NULL;
+
+    *out = NULL;
+    if (!vmig_render_member(object, what, name, JSON_NODE_VALUE, G_TYPE_STRING, &node,
+                            error))
+        return FALSE;
+    if (!node) {
+        if (required) {
+            g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                        "invalid catalog: %s has no '%s'", what, name);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    *out = json_node_get_string(node);
+    return TRUE;
+}
+
+/*
+ * Reads boolean member @name of @object.
+ * Returns: TRUE with *@out its value (@absent when absent), or FALSE with @error.
+ */
+static gboolean
+vmig_render_boolean(JsonObject *object, const char *what, const char *name,
+                    gboolean absent, gboolean *out, GError **error)
+{
+    JsonNode *node = NULL;
+
+    if (!vmig_render_member(object, what, name, JSON_NODE_VALUE, G_TYPE_BOOLEAN, &node,
+                            error))
+        return FALSE;
+    *out = node ? json_node_get_boolean(node) : absent;
+    return TRUE;
+}
+
+char *
+vmig_render_value(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = NULL;
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    const char *s;
+
+    if (!node)
+        return g_strdup("-");
+    switch (JSON_NODE_TYPE(node)) {
+    case JSON_NODE_NULL:
+        return g_strdup("null");
+    case JSON_NODE_VALUE:
+        switch (json_node_get_value_type(node)) {
+        case G_TYPE_STRING:
+            s = json_node_get_string(node);
+            if (!*s)
+                return g_strdup("\"\"");
+            /* A control character would break the table's lines. */
+            for (const char *p = s; *p; p++) {
+                if ((guchar)*p < 0x20 || *p == 0x7f)
+                    return g_strescape(s, NULL);
+            }
+            return g_strdup(s);
+        case G_TYPE_BOOLEAN:
+            return g_strdup(json_node_get_boolean(node) ? "true" : "false");
+        case G_TYPE_INT64:
+            return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
+        case G_TYPE_DOUBLE:
+            return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(node)));
+        default:
+            break;
+        }
+        break;
+    case JSON_NODE_OBJECT:
+    case JSON_NODE_ARRAY:
+        break;
+    }
+    gen = json_generator_new();
+    json_generator_set_root(gen, node);
+    return json_generator_to_data(gen, NULL);
+}
+
+/*
+ * The TYPE cell: the type, an enum's values, "|null", then the unit and
+ * "not settable" in parentheses.
+ * Returns: the text (to free), or NULL with @error.
+ */
+static char *
+vmig_render_type_cell(JsonObject *tunable, const char *what, const char *type,
+                      GError **error)
+{
+    g_autoptr(GString) out = g_string_new(type);
+    g_autoptr(GPtrArray) notes = g_ptr_array_new();
+    JsonNode *values = NULL;
+    const char *unit = NULL;
+    gboolean nullable = FALSE;
+    gboolean settable = TRUE;
+    guint i;
+
+    if (!vmig_render_member(tunable, what, "values", JSON_NODE_ARRAY, G_TYPE_INVALID,
+                            &values, error) ||
+        !vmig_render_string(tunable, what, "unit", FALSE, &unit, error) ||
+        !vmig_render_boolean(tunable, what, "nullable", FALSE, &nullable, error) ||
+        !vmig_render_boolean(tunable, what, "settable", TRUE, &settable, error))
+        return NULL;
+
+    if (values) {
+        JsonArray *array = json_node_get_array(values);
+
+        if (json_array_get_length(array) > 0)
+            g_string_append(out, ":");
+        for (i = 0; i < json_array_get_length(array); i++) {
+            JsonNode *value = json_array_get_element(array, i);
+
+            if (!JSON_NODE_HOLDS_VALUE(value) ||
+                json_node_get_value_type(value) != G_TYPE_STRING) {
+                g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                            "invalid catalog: the 'values' of %s are not all strings",
+                            what);
+                return NULL;
+            }
+            g_string_append(out, i ? "|" : " ");
+            g_string_append(out, json_node_get_string(value));
+        }
+    }
+    if (nullable)
+        g_string_append(out, "|null");
+
+    if (unit)
+        g_ptr_array_add(notes, (gpointer)unit);
+    if (!settable)
+        g_ptr_array_add(notes, "not settable");
+    for (i = 0; i < notes->len; i++) {
+        g_string_append(out, i ? ", " : " (");
+        g_string_append(out, g_ptr_array_index(notes, i));
+    }
+    if (notes->len)
+        g_string_append(out, ")");
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * Builds the table row of tunable number @index.
+ * Returns: the row, or NULL with @error.
+ */
+static VmigRenderRow *
+vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
+{
+    g_autofree char *what = NULL;
+    VmigRenderRow *row;
+    JsonObject *tunable;
+    const char *name = NULL;
+    const char *kind = NULL;
+    const char *type = NULL;
+    const char *feature = NULL;
+    gboolean negotiated = FALSE;
+    char *type_cell;
+
+    if (!JSON_NODE_HOLDS_OBJECT(node)) {
+        g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                    "invalid catalog: tunable #%u is not an object", index);
+        return NULL;
+    }
+    tunable = json_node_get_object(node);
+    what = g_strdup_printf("tunable #%u", index);
+    if (!vmig_render_string(tunable, what, "name", TRUE, &name, error))
+        return NULL;
+    g_free(what);
+    what = g_strdup_printf("tunable '%s'", name);
+    if (!vmig_render_string(tunable, what, "kind", TRUE, &kind, error) ||
+        !vmig_render_string(tunable, what, "type", TRUE, &type, error) ||
+        !vmig_render_string(tunable, what, "feature", FALSE, &feature, error) ||
+        !vmig_render_boolean(tunable, what, "negotiated", FALSE, &negotiated, error))
+        return NULL;
+    type_cell = vmig_render_type_cell(tunable, what, type, error);
+    if (!type_cell)
+        return NULL;
+
+    row = g_new0(VmigRenderRow, 1);
+    row->cells[VMIG_RENDER_COLUMN_NAME] = g_strdup(name);
+    row->cells[VMIG_RENDER_COLUMN_KIND] = g_strdup(kind);
+    row->cells[VMIG_RENDER_COLUMN_TYPE] = type_cell;
+    row->cells[VMIG_RENDER_COLUMN_CURRENT] =
+        vmig_render_value(json_object_get_member(tunable, "current"));
+    if (negotiated && feature)
+        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("yes (%s)", feature);
+    else
+        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup(negotiated ? "yes" : "");
+    return row;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing the table */
+
+/* Returns: how many columns @text takes on a terminal (characters). */
+static gsize
+vmig_render_width(const char *text)
+{
+    return g_utf8_validate(text, -1, NULL) ? (gsize)g_utf8_strlen(text, -1)
+                                           : strlen(text);
+}
+
+/* Appends one line of cells, padded to @widths, without trailing blanks.  Returns
+ * nothing. */
+static void
+vmig_render_line(GString *out, const char *const *cells, const gsize *widths)
+{
+    gsize start = out->len;
+    guint i;
+
+    for (i = 0; i < VMIG_RENDER_COLUMN_LAST; i++) {
+        g_string_append(out, cells[i]);
+        if (i + 1 < VMIG_RENDER_COLUMN_LAST) {
+            gsize pad = widths[i] - vmig_render_width(cells[i]) + VMIG_RENDER_GAP;
+
+            while (pad--)
+                g_string_append_c(out, ' ');
+        }
+    }
+    while (out->len > start && out->str[out->len - 1] == ' ')
+        g_string_truncate(out, out->len - 1);
+    g_string_append_c(out, '\n');
+}
+
+char *
+vmig_render_catalog_table(JsonObject *catalog, GError **error)
+{
+    g_autoptr(GPtrArray) rows =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vmig_render_row_free);
+    g_autoptr(GString) out = g_string_new(NULL);
+    gsize widths[VMIG_RENDER_COLUMN_LAST];
+    const char *hypervisor = NULL;
+    JsonNode *tunables = NULL;
+    JsonArray *array;
+    gsize total = 0;
+    guint i;
+    guint c;
+
+    g_return_val_if_fail(catalog != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    if (!vmig_render_string(catalog, "the catalog", "hypervisor", FALSE, &hypervisor,
+                            error) ||
+        !vmig_render_member(catalog, "the catalog", "tunables", JSON_NODE_ARRAY,
+                            G_TYPE_INVALID, &tunables, error))
+        return NULL;
+    if (!tunables) {
+        g_set_error_literal(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                            "invalid catalog: it has no 'tunables'");
+        return NULL;
+    }
+    array = json_node_get_array(tunables);
+
+    for (c = 0; c < VMIG_RENDER_COLUMN_LAST; c++)
+        widths[c] = strlen(vmig_render_column_titles[c]);
+    for (i = 0; i < json_array_get_length(array); i++) {
+        VmigRenderRow *row =
+            vmig_render_tunable_row(json_array_get_element(array, i), i, error);
+
+        if (!row)
+            return NULL;
+        g_ptr_array_add(rows, row);
+        for (c = 0; c < VMIG_RENDER_COLUMN_LAST; c++)
+            widths[c] = MAX(widths[c], vmig_render_width(row->cells[c]));
+    }
+
+    if (hypervisor)
+        g_string_append_printf(out, "Hypervisor: %s\n\n", hypervisor);
+    vmig_render_line(out, vmig_render_column_titles, widths);
+    for (c = 0; c < VMIG_RENDER_COLUMN_LAST; c++)
+        total += widths[c] + (c + 1 < VMIG_RENDER_COLUMN_LAST ? VMIG_RENDER_GAP : 0);
+    while (total--)
+        g_string_append_c(out, '-');
+    g_string_append_c(out, '\n');
+    for (i = 0; i < rows->len; i++) {
+        VmigRenderRow *row = g_ptr_array_index(rows, i);
+
+        vmig_render_line(out, (const char *const *)row->cells, widths);
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+char *
+vmig_render_json(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autofree char *text = NULL;
+
+    g_return_val_if_fail(node != NULL, NULL);
+
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_indent(gen, 2);
+    json_generator_set_indent_char(gen, ' ');
+    json_generator_set_root(gen, node);
+    text = json_generator_to_data(gen, NULL);
+    return g_strconcat(text, "\n", NULL);
+}
+
+char *
+vmig_render_catalog_xml(JsonObject *catalog, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    g_return_val_if_fail(catalog != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    text = vmig_xml_catalog_format(catalog, error);
+    if (!text)
+        return NULL;
+    if (!g_str_has_suffix(text, "\n"))
+        return g_strconcat(text, "\n", NULL);
+    return g_steal_pointer(&text);
+}
