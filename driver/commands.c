@@ -54,7 +54,8 @@ cmd_query_tunables(VmigControlCall *call, JsonObject *arguments, gpointer user_d
     query->call = call;
     query->unstable = json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
     vmig_hypervisor_introspect_async(json_object_get_string_member(arguments, "domain"),
-                                     daemon->context, NULL, on_tunables, query);
+                                     daemon->context, daemon->qmp_timeout_ms, NULL,
+                                     on_tunables, query);
 }
 
 static const VmigControlArg query_tunables_args[] = {

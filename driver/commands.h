@@ -10,6 +10,7 @@ typedef struct {
     GMainContext *context;
     VmigControl *control;
     char *runtime_dir;
+    guint qmp_timeout_ms; /* how long a QEMU monitor may take to answer */
 } VmigDaemon;
 
 /* The command table the daemon serves; vmig_n_commands rows. */

@@ -1,7 +1,8 @@
 /*
  * daemon.c: virt-migrated, the per-host migration driver daemon
  *
- *   virt-migrated [--runtime-dir DIR] [--bus system|session|none] [--verbose]
+ *   virt-migrated [--runtime-dir DIR] [--bus system|session|none] [--qmp-timeout S]
+ *                 [--verbose]
  *
  * Serves the control socket DIR/virt-migrated.sock (driver/control.h) with
  * the command table of driver/commands.c, on one GMainContext that is the
@@ -28,6 +29,8 @@
 #include "driver/control.h"
 
 #define VMIG_DAEMON_SOCKET_NAME        "virt-migrated.sock"
+/* Seconds a QEMU monitor may take to answer before a command fails. */
+#define VMIG_DAEMON_QMP_TIMEOUT 30
 #define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 /* Exit statuses: startup failures and usage errors are told apart. */
@@ -199,6 +202,7 @@ main(int argc, char **argv)
     g_autofree char *runtime_dir = NULL;
     g_autofree char *bus_name = NULL;
     gboolean show_version = FALSE;
+    gint qmp_timeout = VMIG_DAEMON_QMP_TIMEOUT;
     GOptionEntry entries[] = {
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
          "Where the control socket goes (default: /run/virt-migrate for root, "
@@ -206,6 +210,8 @@ main(int argc, char **argv)
          "DIR"},
         {"bus", 0, 0, G_OPTION_ARG_STRING, &bus_name,
          "D-Bus to serve on: system, session or none (default: none)", "BUS"},
+        {"qmp-timeout", 0, 0, G_OPTION_ARG_INT, &qmp_timeout,
+         "Seconds a QEMU monitor may take to answer (default: 30)", "SECONDS"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
          "Log debug messages of virt-migrate's own modules", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit",
@@ -221,7 +227,7 @@ main(int argc, char **argv)
     g_autoptr(VmigControl) control = NULL;
     g_autofree char *socket_path = NULL;
     VmigDaemonBus bus = VMIG_DAEMON_BUS_NONE;
-    VmigDaemon vmigd = {NULL, NULL, NULL};
+    VmigDaemon vmigd = {NULL, NULL, NULL, 0};
 
     setlocale(LC_ALL, "");
     g_set_prgname("virt-migrated");
@@ -242,6 +248,12 @@ main(int argc, char **argv)
         g_printerr("virt-migrated: error: unexpected argument '%s'\n"
                    "Try 'virt-migrated --help'.\n",
                    argv[1]);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (qmp_timeout <= 0 || qmp_timeout > 3600) {
+        g_printerr("virt-migrated: error: --qmp-timeout must be 1 to 3600 seconds, not %d\n"
+                   "Try 'virt-migrated --help'.\n",
+                   qmp_timeout);
         return VMIG_DAEMON_EXIT_USAGE;
     }
     if (show_version) {
@@ -289,6 +301,7 @@ main(int argc, char **argv)
 
     vmigd.context = context;
     vmigd.runtime_dir = runtime_dir;
+    vmigd.qmp_timeout_ms = (guint)qmp_timeout * 1000;
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);
     if (!control) {

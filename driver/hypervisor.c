@@ -41,12 +41,27 @@ typedef struct {
     VmigQmp *qmp;
     JsonNode *replies[N_QUERIES];
     guint pending;
-    GError *error; /* the first failure */
+    GError *error;             /* the first failure */
+    GCancellable *cancellable; /* ours: cancelled by the caller's or the timeout */
+    GCancellable *caller_cancellable;
+    gulong caller_handler;
+    GSource *timeout;
+    guint timeout_ms;
+    gboolean timed_out;
 } Introspection;
 
 static void
 introspection_free(Introspection *in)
 {
+    if (in->timeout) {
+        g_source_destroy(in->timeout);
+        g_source_unref(in->timeout);
+    }
+    if (in->caller_cancellable) {
+        g_cancellable_disconnect(in->caller_cancellable, in->caller_handler);
+        g_object_unref(in->caller_cancellable);
+    }
+    g_clear_object(&in->cancellable);
     g_free(in->domain);
     if (in->qmp) {
         vmig_qmp_close(in->qmp);
@@ -66,6 +81,12 @@ introspection_fail(GTask *task, GError *error)
 {
     Introspection *in = g_task_get_task_data(task);
 
+    if (in->timed_out) {
+        /* The cancellation was ours: say what really happened. */
+        g_clear_error(&error);
+        g_set_error(&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                    "QEMU did not answer within %u s", in->timeout_ms / 1000);
+    }
     g_prefix_error(&error, "cannot read the tunables of domain '%s': ", in->domain);
     g_task_return_error(task, error);
 }
@@ -120,8 +141,8 @@ send_query(GTask *task, guint query)
     call->task = g_object_ref(task);
     call->query = query;
     in->pending++;
-    vmig_qmp_execute_async(in->qmp, query_commands[query], NULL, NULL, 0,
-                           g_task_get_cancellable(task), on_query, call);
+    vmig_qmp_execute_async(in->qmp, query_commands[query], NULL, NULL, 0, in->cancellable,
+                           on_query, call);
 }
 
 static void
@@ -138,11 +159,27 @@ on_connected(GObject *source, GAsyncResult *result, gpointer user_data)
         send_query(task, i);
 }
 
+static gboolean
+on_timeout(gpointer user_data)
+{
+    Introspection *in = user_data;
+
+    in->timed_out = TRUE;
+    g_cancellable_cancel(in->cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_caller_cancelled(GCancellable *caller, gpointer user_data)
+{
+    g_cancellable_cancel(G_CANCELLABLE(user_data));
+}
+
 /* Starts introspecting @domain; the callback runs on @context. */
 void
 vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
-                                 GCancellable *cancellable, GAsyncReadyCallback callback,
-                                 gpointer user_data)
+                                 guint timeout_ms, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
 {
     g_autoptr(GTask) task = NULL;
     g_autoptr(GError) error = NULL;
@@ -163,8 +200,20 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
         g_task_return_error(task, g_steal_pointer(&error));
         return;
     }
+    in->cancellable = g_cancellable_new();
+    if (cancellable) {
+        in->caller_cancellable = g_object_ref(cancellable);
+        in->caller_handler = g_cancellable_connect(cancellable, G_CALLBACK(on_caller_cancelled),
+                                                   in->cancellable, NULL);
+    }
+    in->timeout_ms = timeout_ms;
+    in->timeout = g_timeout_source_new(timeout_ms);
+    g_source_set_callback(in->timeout, on_timeout, in, NULL);
+    g_source_attach(in->timeout, context);
+
     in->qmp = vmig_qmp_new(context);
-    vmig_qmp_connect_async(in->qmp, path, cancellable, on_connected, g_steal_pointer(&task));
+    vmig_qmp_connect_async(in->qmp, path, in->cancellable, on_connected,
+                           g_steal_pointer(&task));
 }
 
 /* Returns: the catalog, or NULL with @error set. */

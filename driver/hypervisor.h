@@ -29,11 +29,12 @@ char *vmig_domain_parse_qmp(const char *domain, GError **error);
  * vmig_hypervisor_introspect_async:
  * Connects to @domain's QEMU and builds its catalog: query-qmp-schema,
  * query-migrate-parameters and query-migrate-capabilities, sent together.
- * The callback runs on @context.
+ * A QEMU that has not answered within @timeout_ms (a stopped process, a
+ * socket that never greets) fails the call.  The callback runs on @context.
  */
 void vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
-                                      GCancellable *cancellable, GAsyncReadyCallback callback,
-                                      gpointer user_data);
+                                      guint timeout_ms, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
 
 /* Returns: the catalog, or NULL with @error naming the domain and the cause. */
 VmigCatalog *vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error);

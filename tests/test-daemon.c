@@ -35,6 +35,8 @@
 
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
+#include "tests/qemu-helper.h"
+#include "xml/xml.h"
 
 /* The bound of every wait, generous enough for a daemon under valgrind. */
 #define TEST_TIMEOUT_US (30 * G_USEC_PER_SEC)
@@ -242,10 +244,12 @@ daemon_spawn(Daemon *daemon, const char *const *extra)
     return spawn_logged(argv, NULL, daemon->log, daemon->log);
 }
 
-/* Starts daemon @index of @fixture in @dir_name (under the fixture's tmpdir).  Returns:
- * it. */
+/*
+ * Starts daemon @index of @fixture in @dir_name (under the fixture's
+ * tmpdir), with @extra options (NULL-terminated, nullable).  Returns: it.
+ */
 static Daemon *
-daemon_start_in(Fixture *fixture, guint index, const char *dir_name)
+daemon_start_in(Fixture *fixture, guint index, const char *dir_name, const char *const *extra)
 {
     Daemon *daemon = &fixture->daemons[index];
     g_autofree char *log_name = g_strdup_printf("daemon-%u.log", index);
@@ -258,7 +262,7 @@ daemon_start_in(Fixture *fixture, guint index, const char *dir_name)
     daemon->dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
     daemon->socket = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
     daemon->log = g_build_filename(fixture->tmpdir, log_name, NULL);
-    daemon->pid = daemon_spawn(daemon, NULL);
+    daemon->pid = daemon_spawn(daemon, extra);
 
     while (!socket_accepts(daemon->socket)) {
         int status = 0;
@@ -283,7 +287,7 @@ daemon_start(Fixture *fixture, guint index)
 {
     g_autofree char *name = g_strdup_printf("run-%u", index);
 
-    return daemon_start_in(fixture, index, name);
+    return daemon_start_in(fixture, index, name, NULL);
 }
 
 /*
@@ -1431,6 +1435,254 @@ add(const char *path, gconstpointer data, void (*func)(Fixture *, gconstpointer)
     g_test_add(path, Fixture, data, fixture_setup, func, fixture_teardown);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The CLI against a live QEMU 7.2 */
+
+/* Starts a QEMU for introspection, or skips the test.  Returns: it, or NULL. */
+static VmigTestQemu *
+start_qemu(void)
+{
+    g_autoptr(GError) error = NULL;
+    VmigTestQemu *qemu;
+
+    if (!vmig_test_have_qemu()) {
+        g_test_skip("qemu-system-x86_64 is not installed");
+        return NULL;
+    }
+    qemu = vmig_test_qemu_start(NULL, &error);
+    g_assert_no_error(error);
+    return qemu;
+}
+
+/* Returns: @out with its first line ("Hypervisor: QEMU 7.2.x (Debian ...)") made
+ * version-free, so a QEMU point release does not change the golden file. */
+static char *
+normalize_hypervisor(const char *out)
+{
+    const char *eol = strchr(out, '\n');
+
+    g_assert_true(g_str_has_prefix(out, "Hypervisor: QEMU 7.2."));
+    g_assert_nonnull(eol);
+    return g_strconcat("Hypervisor: QEMU 7.2", eol, NULL);
+}
+
+static void
+assert_cli_golden(const char *name, const char *text)
+{
+    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", "cli", name, NULL);
+    g_autofree char *expected = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0) {
+        g_file_set_contents(path, text, -1, &error);
+        g_assert_no_error(error);
+        return;
+    }
+    g_file_get_contents(path, &expected, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==, expected);
+}
+
+/* Counts the table rows of @out whose KIND column is @kind.  Returns: the count. */
+static guint
+count_rows(const char *out, const char *kind, guint *unstable)
+{
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    guint n = 0;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) cells = g_strsplit_set(lines[i], " ", -1);
+        guint c = 1;
+
+        while (cells[0] && cells[c] && !*cells[c])
+            c++;
+        if (cells[0] && cells[c] && g_str_equal(cells[c], kind)) {
+            n++;
+            if (unstable && g_str_has_prefix(cells[0], "x-"))
+                (*unstable)++;
+        }
+    }
+    return n;
+}
+
+/*
+ * virt-migrate tunables against a live QEMU 7.2: with --unstable exactly
+ * the 27 members of migrate-set-parameters' argument type and the 21
+ * MigrationCapability values; without, the x- ones are left out.  The
+ * table matches the golden files, --json the catalog made from the
+ * recorded fixture, --xml the RelaxNG schema.
+ */
+static void
+test_cli_tunables_live(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(VmigTestQemu) qemu = start_qemu();
+    g_autofree char *domain = NULL;
+    Daemon *daemon;
+    guint unstable = 0;
+
+    if (!qemu)
+        return;
+    domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
+    daemon = daemon_start(fixture, 0);
+    {
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+                                    "--unstable", NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+        g_autofree char *table = NULL;
+
+        g_assert_cmpint(result->status, ==, 0);
+        g_assert_cmpstr(result->err, ==, "");
+        g_assert_cmpuint(count_rows(result->out, "parameter", NULL), ==, 27);
+        g_assert_cmpuint(count_rows(result->out, "capability", NULL), ==, 21);
+        table = normalize_hypervisor(result->out);
+        assert_cli_golden("tunables-unstable.txt", table);
+    }
+    {
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+        g_autofree char *table = NULL;
+
+        g_assert_cmpint(result->status, ==, 0);
+        g_assert_cmpuint(count_rows(result->out, "parameter", &unstable), ==, 26);
+        g_assert_cmpuint(count_rows(result->out, "capability", &unstable), ==, 19);
+        g_assert_cmpuint(unstable, ==, 0);
+        table = normalize_hypervisor(result->out);
+        assert_cli_golden("tunables.txt", table);
+    }
+    {
+        /* --json is the catalog the recorded fixture gives (test-catalog's golden). */
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, "--json",
+                                    NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+        g_autofree char *golden_path =
+            g_test_build_filename(G_TEST_DIST, "data", "catalog", "tunables.json", NULL);
+        g_autoptr(JsonNode) live = NULL;
+        g_autoptr(JsonNode) golden = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonParser) parser = json_parser_new();
+
+        g_assert_cmpint(result->status, ==, 0);
+        live = json_from_string(result->out, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_str_has_prefix(
+            json_object_get_string_member(json_node_get_object(live), "hypervisor"),
+            "QEMU 7.2."));
+        json_object_set_string_member(json_node_get_object(live), "hypervisor",
+                                      "QEMU 7.2 (fixture)");
+        json_parser_load_from_file(parser, golden_path, &error);
+        g_assert_no_error(error);
+        golden = json_node_copy(json_parser_get_root(parser));
+        g_assert_true(json_node_equal(live, golden));
+    }
+    {
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, "--xml",
+                                    "--unstable", NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+        g_autofree char *rng =
+            g_test_build_filename(G_TEST_DIST, "..", "data", "tunables.rng", NULL);
+        g_autoptr(xmlDoc) doc = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_cmpint(result->status, ==, 0);
+        doc = xmlReadMemory(result->out, strlen(result->out), "tunables.xml", NULL,
+                            XML_PARSE_NONET);
+        g_assert_nonnull(doc);
+        g_assert_true(vmig_xml_validate(doc, rng, &error));
+        g_assert_no_error(error);
+        g_assert_nonnull(strstr(result->out, "<capability name=\"x-colo\""));
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * A QEMU that accepts the monitor connection but never answers (stopped
+ * with SIGSTOP): query-tunables fails after --qmp-timeout, and the same
+ * QEMU, continued, is served again.
+ */
+static void
+test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(VmigTestQemu) qemu = start_qemu();
+    const char *const extra[] = {"--qmp-timeout", "1", NULL};
+    g_autofree char *domain = NULL;
+    Daemon *daemon;
+
+    if (!qemu)
+        return;
+    domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
+    daemon = daemon_start_in(fixture, 0, "run-0", extra);
+    g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGSTOP), ==, 0);
+    {
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+        g_autofree char *expected = g_strdup_printf(
+            "virt-migrate: error: cannot read the tunables of domain '%s': QEMU did not "
+            "answer within 1 s\n",
+            domain);
+
+        g_assert_cmpint(result->status, ==, 1);
+        g_assert_cmpstr(result->err, ==, expected);
+    }
+    g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGCONT), ==, 0);
+    {
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+        g_assert_cmpint(result->status, ==, 0);
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * The same refusal as /daemon/peer/other-uid, from a client that is not
+ * ours: Debian's python3 run as nobody by setpriv(1).
+ */
+static void
+test_other_uid_setpriv(Fixture *fixture, gconstpointer data)
+{
+    const char *script = "import socket, sys\n"
+                         "s = socket.socket(socket.AF_UNIX)\n"
+                         "s.connect(sys.argv[1])\n"
+                         "sys.stdout.write(s.makefile().readline())\n";
+    g_autofree char *setpriv = g_find_program_in_path("setpriv");
+    g_autofree char *out_path = g_build_filename(fixture->tmpdir, "setpriv.out", NULL);
+    g_autofree char *err_path = g_build_filename(fixture->tmpdir, "setpriv.err", NULL);
+    g_autofree char *out = NULL;
+    g_autofree char *expected = NULL;
+    struct passwd *nobody = getpwnam("nobody");
+    Daemon *daemon;
+    int status = 0;
+    GPid pid;
+
+    if (geteuid() != 0 || !setpriv || !nobody ||
+        !g_file_test("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root, setpriv, user nobody and /usr/bin/python3");
+        return;
+    }
+    daemon = daemon_start(fixture, 0);
+    g_assert_cmpint(chmod(fixture->tmpdir, 0711), ==, 0);
+    g_assert_cmpint(chmod(daemon->dir, 0711), ==, 0);
+    g_assert_cmpint(chmod(daemon->socket, 0666), ==, 0);
+    {
+        char *argv[] = {setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        "/usr/bin/python3", "-c", (char *)script, daemon->socket, NULL};
+
+        pid = spawn_logged(argv, NULL, out_path, err_path);
+    }
+    g_assert_true(wait_exit(pid, TEST_TIMEOUT_US, &status));
+    out = read_file(out_path);
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    expected =
+        g_strdup_printf("{\"error\":{\"class\":\"GenericError\",\"desc\":\"permission "
+                        "denied: the control socket serves uid %u only, not uid %u\"}}\n",
+                        (guint)geteuid(), (guint)nobody->pw_uid);
+    g_assert_cmpstr(out, ==, expected);
+    g_assert_cmpint(chmod(daemon->socket, 0600), ==, 0);
+    g_assert_cmpint(chmod(daemon->dir, 0700), ==, 0);
+    g_assert_cmpint(chmod(fixture->tmpdir, 0700), ==, 0);
+    daemon_stop(daemon, SIGTERM);
+}
+
 /* Registers every test and runs them.  Returns: the exit status. */
 int
 main(int argc, char **argv)
@@ -1472,6 +1724,7 @@ main(int argc, char **argv)
     add("/daemon/limits/fds-too-many", NULL, test_fds_too_many);
     add("/daemon/limits/line-length", NULL, test_line_limit);
     add("/daemon/peer/other-uid", NULL, test_other_uid);
+    add("/daemon/peer/other-uid-setpriv", NULL, test_other_uid_setpriv);
 
     add("/daemon/commands/tunables-unreachable", NULL, test_tunables_unreachable);
 
@@ -1482,6 +1735,8 @@ main(int argc, char **argv)
     add("/daemon/cli/not-a-daemon", NULL, test_cli_not_a_daemon);
     add("/daemon/cli/unknown-command", NULL, test_cli_unknown_command);
     add("/daemon/cli/tunables-unreachable", NULL, test_cli_tunables_unreachable);
+    add("/daemon/cli/tunables-live", NULL, test_cli_tunables_live);
+    add("/daemon/cli/tunables-timeout", NULL, test_cli_tunables_timeout);
 
     return g_test_run();
 }
