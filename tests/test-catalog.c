@@ -11,6 +11,7 @@
 
 #include "driver/catalog.h"
 #include "driver/tunables.h"
+#include "tests/testutil.h"
 #include "xml/catalog.h"
 
 /* ---- fixture ----------------------------------------------------------- */
@@ -51,27 +52,10 @@ fixture_catalog(void)
     return catalog_from_schema(schema);
 }
 
-static gboolean
-regenerate(void)
-{
-    return g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0;
-}
-
 static void
 assert_golden(const char *name, const char *text)
 {
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", "catalog", name, NULL);
-    g_autofree char *expected = NULL;
-    g_autoptr(GError) error = NULL;
-
-    if (regenerate()) {
-        g_file_set_contents(path, text, -1, &error);
-        g_assert_no_error(error);
-        return;
-    }
-    g_file_get_contents(path, &expected, NULL, &error);
-    g_assert_no_error(error);
-    g_assert_cmpstr(text, ==, expected);
+    vmig_test_assert_golden("catalog", name, text, -1);
 }
 
 static char *

@@ -36,6 +36,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "tests/qemu-helper.h"
+#include "tests/testutil.h"
 #include "xml/xml.h"
 
 /* The bound of every wait, generous enough for a daemon under valgrind. */
@@ -135,21 +136,6 @@ wait_exit(GPid pid, gint64 timeout_us, int *status)
             return FALSE;
         g_usleep(10 * 1000);
     }
-}
-
-/* Returns: how many fds process @pid has open (from /proc/PID/fd). */
-static guint
-count_fds(GPid pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int)pid);
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GDir) dir = g_dir_open(path, 0, &error);
-    guint n = 0;
-
-    g_assert_no_error(error);
-    while (g_dir_read_name(dir))
-        n++;
-    return n;
 }
 
 /* Returns: the whole content of @path (to free); "" when it does not exist. */
@@ -939,7 +925,7 @@ test_fds_refused(Fixture *fixture, gconstpointer data)
     guint before;
 
     assert_serves(conn);
-    before = count_fds(daemon->pid);
+    before = vmig_test_count_fds(daemon->pid);
 
     conn_send_fds(conn, "{\"execute\": \"query-version\", \"id\": 1}", fds, 3);
     {
@@ -949,7 +935,7 @@ test_fds_refused(Fixture *fixture, gconstpointer data)
                      "The command query-version takes no file descriptors (3 were sent)",
                      "1");
     }
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before);
 
     /* With a line the daemon cannot read at all, too. */
     conn_send_fds(conn, "{\"execute\": ", fds, 3);
@@ -958,7 +944,7 @@ test_fds_refused(Fixture *fixture, gconstpointer data)
 
         g_assert_true(json_object_has_member(reply, "error"));
     }
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before);
 
     /* And with an unknown command, and an incomplete line left at end of file. */
     conn_send_fds(conn, "{\"execute\": \"nope\"}", fds, 3);
@@ -968,7 +954,7 @@ test_fds_refused(Fixture *fixture, gconstpointer data)
         assert_error(reply, "CommandNotFound", "The command nope has not been found",
                      NULL);
     }
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before);
     assert_serves(conn);
 
     {
@@ -981,7 +967,7 @@ test_fds_refused(Fixture *fixture, gconstpointer data)
         line = conn_read_line(other);
         g_assert_null(line);
     }
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before);
 
     vmig_fdpass_close_all(fds, 3);
     daemon_stop(daemon, SIGTERM);
@@ -1002,7 +988,7 @@ test_fds_too_many(Fixture *fixture, gconstpointer data)
                                            "closing the connection",
                                            VMIG_FDPASS_MAX_FDS);
 
-    before = count_fds(daemon->pid);
+    before = vmig_test_count_fds(daemon->pid);
     conn_send_raw(conn, first, strlen(first), fds, 150);
     /* Let the daemon take the first part on its own. */
     g_usleep(200 * 1000);
@@ -1010,7 +996,7 @@ test_fds_too_many(Fixture *fixture, gconstpointer data)
     assert_closed(conn, why);
 
     assert_serves(keep);
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before - 1);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before - 1);
     vmig_fdpass_close_all(fds, 150);
     daemon_stop(daemon, SIGTERM);
 }
@@ -1041,7 +1027,7 @@ test_line_limit(Fixture *fixture, gconstpointer data)
         assert_id(reply, "\"big\"");
     }
 
-    before = count_fds(daemon->pid);
+    before = vmig_test_count_fds(daemon->pid);
     /* One more blank: the line is now over the limit. */
     line[TEST_MAX_LINE] = ' ';
     line[TEST_MAX_LINE + 1] = '\n';
@@ -1064,7 +1050,7 @@ test_line_limit(Fixture *fixture, gconstpointer data)
     assert_closed(conn, why);
 
     assert_serves(keep);
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before - 1);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before - 1);
     daemon_stop(daemon, SIGTERM);
 }
 
@@ -1179,7 +1165,7 @@ test_other_uid(Fixture *fixture, gconstpointer data)
 
     daemon = daemon_start(fixture, 0);
     conn = conn_open(daemon);
-    before = count_fds(daemon->pid);
+    before = vmig_test_count_fds(daemon->pid);
 
     seen = connect_as(daemon->socket, nobody->pw_uid, nogroup->gr_gid);
     g_assert_cmpstr(seen, ==, eacces);
@@ -1199,7 +1185,7 @@ test_other_uid(Fixture *fixture, gconstpointer data)
     g_assert_cmpint(chmod(fixture->tmpdir, 0700), ==, 0);
 
     assert_serves(conn);
-    g_assert_cmpuint(count_fds(daemon->pid), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before);
     daemon_stop(daemon, SIGTERM);
 }
 
@@ -1466,23 +1452,6 @@ normalize_hypervisor(const char *out)
     return g_strconcat("Hypervisor: QEMU 7.2", eol, NULL);
 }
 
-static void
-assert_cli_golden(const char *name, const char *text)
-{
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", "cli", name, NULL);
-    g_autofree char *expected = NULL;
-    g_autoptr(GError) error = NULL;
-
-    if (g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0) {
-        g_file_set_contents(path, text, -1, &error);
-        g_assert_no_error(error);
-        return;
-    }
-    g_file_get_contents(path, &expected, NULL, &error);
-    g_assert_no_error(error);
-    g_assert_cmpstr(text, ==, expected);
-}
-
 /* Counts the table rows of @out whose KIND column is @kind.  Returns: the count. */
 static guint
 count_rows(const char *out, const char *kind, guint *unstable)
@@ -1535,7 +1504,7 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         g_assert_cmpuint(count_rows(result->out, "parameter", NULL), ==, 27);
         g_assert_cmpuint(count_rows(result->out, "capability", NULL), ==, 21);
         table = normalize_hypervisor(result->out);
-        assert_cli_golden("tunables-unstable.txt", table);
+        vmig_test_assert_golden("cli", "tunables-unstable.txt", table, -1);
     }
     {
         const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
@@ -1547,7 +1516,7 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         g_assert_cmpuint(count_rows(result->out, "capability", &unstable), ==, 19);
         g_assert_cmpuint(unstable, ==, 0);
         table = normalize_hypervisor(result->out);
-        assert_cli_golden("tunables.txt", table);
+        vmig_test_assert_golden("cli", "tunables.txt", table, -1);
     }
     {
         /* --json is the catalog the recorded fixture gives (test-catalog's golden). */

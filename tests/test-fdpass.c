@@ -28,27 +28,13 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "fdpass/preamble.h"
+#include "tests/testutil.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers */
 
 static guint fd_count_at_start;
 
-/* Returns: how many fds this process has open (not the one used to look). */
-static guint
-count_open_fds(void)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GDir) dir = NULL;
-    guint n = 0;
-
-    dir = g_dir_open("/proc/self/fd", 0, &error);
-    g_assert_no_error(error);
-    while (g_dir_read_name(dir))
-        n++;
-    g_assert_cmpuint(n, >, 0);
-    return n - 1;
-}
 
 /* Returns: an open, already unlinked temporary file in @dir. */
 static int
@@ -197,7 +183,7 @@ pair_setup(Pair *p, gconstpointer data)
     g_autoptr(GError) error = NULL;
     int sv[2];
 
-    p->fd_baseline = count_open_fds();
+    p->fd_baseline = vmig_test_count_fds(0);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
     p->a = sv[0];
     p->b = sv[1];
@@ -213,7 +199,7 @@ pair_teardown(Pair *p, gconstpointer data)
     vmig_fd_clear(&p->b);
     g_assert_cmpint(g_rmdir(p->tmpdir), ==, 0);
     g_clear_pointer(&p->tmpdir, g_free);
-    g_assert_cmpuint(count_open_fds(), ==, p->fd_baseline);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, p->fd_baseline);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -484,7 +470,7 @@ static void
 check_refused_recv(Pair *p, gsize nfds, gsize max_fds, int code)
 {
     g_autoptr(GError) error = NULL;
-    guint before = count_open_fds();
+    guint before = vmig_test_count_fds(0);
     int *orig = make_distinct_fds(p->tmpdir, nfds);
     int *got = GINT_TO_POINTER(1);
     gsize ngot = 99;
@@ -494,7 +480,7 @@ check_refused_recv(Pair *p, gsize nfds, gsize max_fds, int code)
     g_assert_no_error(error);
     /* In flight, the fds are held by the socket, not by this process. */
     vmig_fdpass_close_all(orig, nfds);
-    g_assert_cmpuint(count_open_fds(), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, before);
 
     g_assert_cmpint(vmig_fdpass_recv(p->b, buf, sizeof(buf), max_fds, &got, &ngot,
                                      VMIG_FDPASS_RECV_BLOCKING, &error),
@@ -503,7 +489,7 @@ check_refused_recv(Pair *p, gsize nfds, gsize max_fds, int code)
     g_test_message("refused as expected: %s", error->message);
     g_assert_null(got);
     g_assert_cmpuint(ngot, ==, 0);
-    g_assert_cmpuint(count_open_fds(), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, before);
 }
 
 static void
@@ -591,13 +577,13 @@ test_recv_dgram_empty(Pair *p, gconstpointer data)
     g_assert_cmpint(sendmsg(a, &msg, 0), ==, 0);
     vmig_fd_clear(&memfd);
 
-    before = count_open_fds();
+    before = vmig_test_count_fds(0);
     g_assert_cmpint(vmig_fdpass_recv(b, buf, sizeof(buf), VMIG_FDPASS_MAX_FDS, &got,
                                      &ngot, VMIG_FDPASS_RECV_BLOCKING, &error),
                     ==, -1);
     g_assert_error(error, VMIG_FDPASS_ERROR, VMIG_FDPASS_ERROR_MALFORMED);
     g_assert_null(got);
-    g_assert_cmpuint(count_open_fds(), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, before);
 }
 
 /* Signals that interrupt blocked syscalls (installed without SA_RESTART). */
@@ -771,18 +757,18 @@ test_recv_interrupted(Pair *p, gconstpointer data)
 static void
 test_close_all(Pair *p, gconstpointer data)
 {
-    guint before = count_open_fds();
+    guint before = vmig_test_count_fds(0);
     int *fds = make_distinct_fds(p->tmpdir, 4);
 
     vmig_fdpass_close_all(NULL, 0);
     /* An entry already closed and marked -1 is skipped. */
     g_assert_cmpint(close(fds[2]), ==, 0);
     fds[2] = -1;
-    g_assert_cmpuint(count_open_fds(), ==, before + 3);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, before + 3);
     errno = EXDEV;
     vmig_fdpass_close_all(fds, 4);
     g_assert_cmpint(errno, ==, EXDEV);
-    g_assert_cmpuint(count_open_fds(), ==, before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, before);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -961,12 +947,6 @@ static const GoldenCase golden_channel_0 = {"channel-0.bin", VMIG_PREAMBLE_KIND_
 static const GoldenCase golden_channel_3 = {"channel-3.bin", VMIG_PREAMBLE_KIND_CHANNEL,
                                             3};
 
-/* Returns: TRUE when the golden files are to be rewritten rather than compared. */
-static gboolean
-regenerate_output(void)
-{
-    return g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0;
-}
 
 static void
 test_preamble_golden(gconstpointer data)
@@ -992,7 +972,7 @@ test_preamble_golden(gconstpointer data)
     }
 
     path = g_test_build_filename(G_TEST_DIST, "data", "preamble", c->name, NULL);
-    if (regenerate_output()) {
+    if (vmig_test_regenerate()) {
         g_assert_true(g_file_set_contents(path, (const char *)expected,
                                           (gssize)expected_len, &error));
         g_assert_no_error(error);
@@ -1282,7 +1262,7 @@ test_preamble_token_generate(void)
 static void
 test_no_leaks(void)
 {
-    g_assert_cmpuint(count_open_fds(), ==, fd_count_at_start);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, fd_count_at_start);
 }
 
 /* Register a test of the Pair fixture.  Returns nothing. */
@@ -1352,6 +1332,6 @@ main(int argc, char **argv)
      * check lives in a suite of its own, registered last. */
     g_test_add_func("/leaks/fds", test_no_leaks);
 
-    fd_count_at_start = count_open_fds();
+    fd_count_at_start = vmig_test_count_fds(0);
     return g_test_run();
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "negotiate/negotiate.h"
+#include "tests/testutil.h"
 
 static const guint8 test_token[VMIG_NEGOTIATE_TOKEN_SIZE] = {
     0x3c, 0x9e, 0x41, 0x07, 0xd2, 0x5b, 0x88, 0x16,
@@ -133,29 +134,11 @@ static const GoldenCase golden_cases[] = {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static gboolean
-regenerate(void)
-{
-    return g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0;
-}
-
 /* Compares @data with the golden file @name, or rewrites it when regenerating. */
 static void
 assert_golden(const char *name, const void *data, gsize len)
 {
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", "negotiate", name, NULL);
-    g_autofree char *expected = NULL;
-    g_autoptr(GError) error = NULL;
-    gsize expected_len;
-
-    if (regenerate()) {
-        g_file_set_contents(path, data, len, &error);
-        g_assert_no_error(error);
-        return;
-    }
-    g_file_get_contents(path, &expected, &expected_len, &error);
-    g_assert_no_error(error);
-    g_assert_cmpmem(data, len, expected, expected_len);
+    vmig_test_assert_golden("negotiate", name, data, len);
 }
 
 static GBytes *

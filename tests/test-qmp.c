@@ -30,6 +30,7 @@
 #include "driver/qmp.h"
 #include "fdpass/fd.h"
 #include "tests/qemu-helper.h"
+#include "tests/testutil.h"
 
 /* Every wait in this file is bounded by this. */
 #define TEST_TIMEOUT_MS 10000
@@ -37,21 +38,6 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers */
 
-/* Returns: how many fds this process has open (not the one used to look). */
-static guint
-count_open_fds(void)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GDir) dir = NULL;
-    guint n = 0;
-
-    dir = g_dir_open("/proc/self/fd", 0, &error);
-    g_assert_no_error(error);
-    while (g_dir_read_name(dir))
-        n++;
-    g_assert_cmpuint(n, >, 0);
-    return n - 1;
-}
 
 typedef struct {
     GMainContext *context;
@@ -292,7 +278,7 @@ timestamp_free(gpointer timestamp)
 static void
 fixture_setup_common(Fixture *f)
 {
-    f->fds_before = count_open_fds();
+    f->fds_before = vmig_test_count_fds(0);
     f->context = g_main_context_new();
     f->events = g_ptr_array_new_with_free_func(g_free);
     f->event_timestamps = g_ptr_array_new_with_free_func(timestamp_free);
@@ -357,7 +343,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_ptr_array_unref(f->event_timestamps);
     drain_context(f);
     g_main_context_unref(f->context);
-    g_assert_cmpuint(count_open_fds(), ==, f->fds_before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, f->fds_before);
 }
 
 /* Skip the rest of a test whose setup found no QEMU. */
@@ -633,7 +619,7 @@ test_getfd(Fixture *f, gconstpointer data)
     b = sv[1];
     g_assert_cmpint(fstat(a, &st), ==, 0);
     g_assert_false(process_has_socket(f->qemu->pid, st.st_ino));
-    fds_before = count_open_fds();
+    fds_before = vmig_test_count_fds(0);
 
     json_object_set_string_member(args, "fdname", "x");
     {
@@ -645,7 +631,7 @@ test_getfd(Fixture *f, gconstpointer data)
         reply_clear(&reply);
     }
     /* Our duplicate is closed; QEMU has the very socket. */
-    g_assert_cmpuint(count_open_fds(), ==, fds_before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, fds_before);
     g_assert_true(process_has_socket(f->qemu->pid, st.st_ino));
 
     ret = run_command(f, "closefd", args, &error);
@@ -659,7 +645,7 @@ test_getfd(Fixture *f, gconstpointer data)
     g_assert_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_COMMAND);
     g_assert_true(g_str_has_prefix(error->message, "QEMU refused 'closefd': "));
     g_assert_nonnull(strstr(error->message, "'x'"));
-    g_assert_cmpuint(count_open_fds(), ==, fds_before);
+    g_assert_cmpuint(vmig_test_count_fds(0), ==, fds_before);
 }
 
 /* QEMU killed while a command waits: CLOSED, "closed" once, then fail at once. */

@@ -23,14 +23,10 @@
 #include "xml/catalog.h"
 #include "xml/domain.h"
 #include "xml/xml-private.h"
+#include "tests/testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static gboolean
-regenerate(void)
-{
-    return g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0;
-}
 
 /* Returns: the path of tests/data/xml/@name, a new string. */
 static char *
@@ -176,7 +172,7 @@ test_catalog_golden(void)
     g_assert_nonnull(text);
     g_assert_true(g_str_has_prefix(text, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                                          "<tunables hypervisor="));
-    if (regenerate()) {
+    if (vmig_test_regenerate()) {
         g_file_set_contents(path, text, -1, &error);
         g_assert_no_error(error);
         return;
