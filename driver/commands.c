@@ -8,8 +8,11 @@
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-daemon"
 
+#include <unistd.h>
+
 #include "driver/commands.h"
 #include "driver/hypervisor.h"
+#include "driver/migration.h"
 
 
 /* query-version: {} -> {"version": "0.1.0"} */
@@ -58,6 +61,242 @@ cmd_query_tunables(VmigControlCall *call, JsonObject *arguments, gpointer user_d
                                      on_tunables, query);
 }
 
+/* Returns: a NULL-terminated copy of the strings in @name (an array), or NULL. */
+static GStrv
+get_strv(JsonObject *arguments, const char *name, GError **error)
+{
+    g_autoptr(GStrvBuilder) builder = NULL;
+    JsonArray *array;
+
+    if (!json_object_has_member(arguments, name))
+        return NULL;
+    array = json_object_get_array_member(arguments, name);
+    builder = g_strv_builder_new();
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+        JsonNode *node = json_array_get_element(array, i);
+
+        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "Parameter '%s' expects an array of strings", name);
+            return NULL;
+        }
+        g_strv_builder_add(builder, json_node_get_string(node));
+    }
+    return g_strv_builder_end(builder);
+}
+
+/* Returns: the non-negative integer @name, @fallback when absent, or -1 with @error. */
+static gint64
+get_count(JsonObject *arguments, const char *name, gint64 fallback, gint64 max, GError **error)
+{
+    gint64 value = json_object_get_int_member_with_default(arguments, name, fallback);
+
+    if (value < 0 || value > max) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "Parameter '%s' must be 0 to %" G_GINT64_FORMAT, name, max);
+        return -1;
+    }
+    return value;
+}
+
+static void
+on_started(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    VmigControlCall *call = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *id = vmig_migration_start_finish(result, &error);
+    g_autoptr(JsonBuilder) b = NULL;
+
+    if (!id) {
+        vmig_control_call_error_gerror(call, error);
+        return;
+    }
+    b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "migration");
+    json_builder_add_string_value(b, id);
+    json_builder_end_object(b);
+    vmig_control_call_return(call, json_builder_get_root(b));
+}
+
+/* migrate and prepare-incoming: the common request, fds and all. */
+static void
+start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon,
+                VmigRole role)
+{
+    g_autoptr(VmigMigrationRequest) req = g_new0(VmigMigrationRequest, 1);
+    g_autoptr(GError) error = NULL;
+    const char *uri_member = role == VMIG_ROLE_SOURCE ? "dest" : "listen";
+    gsize n_fds = 0;
+    g_autofree int *fds = vmig_control_call_steal_fds(call, &n_fds);
+    gint64 n;
+
+    req->main_fd = -1;
+    if (n_fds > 1) {
+        for (gsize i = 0; i < n_fds; i++)
+            close(fds[i]);
+        vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
+                                "%s takes one fd (the main channel), not %" G_GSIZE_FORMAT,
+                                vmig_control_call_get_command(call), n_fds);
+        return;
+    }
+    if (n_fds == 1)
+        req->main_fd = fds[0];
+    req->domain = g_strdup(json_object_get_string_member(arguments, "domain"));
+    req->uri = g_strdup(json_object_get_string_member_with_default(arguments, uri_member, NULL));
+    req->unstable = json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
+    req->resume = json_object_get_boolean_member_with_default(arguments, "resume", TRUE);
+    req->tunables = get_strv(arguments, "tunables", &error);
+    if (!error)
+        req->no_features = get_strv(arguments, "no-features", &error);
+    if (!error)
+        req->require_features = get_strv(arguments, "require-features", &error);
+    if (!error && (n = get_count(arguments, "channels", 0, 255, &error)) >= 0)
+        req->channels = n;
+    if (!error && (n = get_count(arguments, "max-channels", 0, 255, &error)) >= 0)
+        req->max_channels = n;
+    if (!error && (n = get_count(arguments, "channel-timeout", 0, 3600, &error)) >= 0)
+        req->channel_timeout_ms = n * 1000;
+    if (error) {
+        vmig_control_call_error_gerror(call, error);
+        return;
+    }
+    vmig_migration_start_async(daemon->migrations, role, g_steal_pointer(&req), on_started,
+                               call);
+}
+
+/* migrate: see docs/migration.md */
+static void
+cmd_migrate(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    start_migration(call, arguments, user_data, VMIG_ROLE_SOURCE);
+}
+
+/* prepare-incoming: see docs/migration.md */
+static void
+cmd_prepare_incoming(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    start_migration(call, arguments, user_data, VMIG_ROLE_DESTINATION);
+}
+
+/* add-channels {"migration": ID} + fds -> {"accepted": N} */
+static void
+cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonBuilder) b = NULL;
+    gsize n_fds = 0;
+    g_autofree int *fds = vmig_control_call_steal_fds(call, &n_fds);
+
+    if (n_fds == 0) {
+        vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
+                                "add-channels needs the channels' fds attached");
+        return;
+    }
+    if (!vmig_migration_add_channels(daemon->migrations,
+                                     json_object_get_string_member(arguments, "migration"), fds,
+                                     n_fds, &error)) {
+        vmig_control_call_error_gerror(call, error);
+        return;
+    }
+    b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "accepted");
+    json_builder_add_int_value(b, n_fds);
+    json_builder_end_object(b);
+    vmig_control_call_return(call, json_builder_get_root(b));
+}
+
+/* cancel {"migration": ID} -> {} */
+static void
+cmd_cancel(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!vmig_migration_cancel(daemon->migrations,
+                               json_object_get_string_member(arguments, "migration"), &error))
+        vmig_control_call_error_gerror(call, error);
+    else
+        vmig_control_call_return(call, NULL);
+}
+
+/* query-migrations -> [{migration, role, state, domain}] */
+static void
+cmd_query_migrations(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+
+    vmig_control_call_return(call, vmig_migrations_list(daemon->migrations));
+}
+
+/* query-migration {"migration": ID} -> the negotiation record */
+static void
+cmd_query_migration(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+    g_autoptr(GError) error = NULL;
+    JsonNode *record = vmig_migration_record(
+        daemon->migrations, json_object_get_string_member(arguments, "migration"), &error);
+
+    if (!record)
+        vmig_control_call_error_gerror(call, error);
+    else
+        vmig_control_call_return(call, record);
+}
+
+static void
+on_postcopy_started(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    VmigControlCall *call = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!vmig_migration_start_postcopy_finish(result, &error))
+        vmig_control_call_error_gerror(call, error);
+    else
+        vmig_control_call_return(call, NULL);
+}
+
+/* start-postcopy {"migration": ID} -> {} */
+static void
+cmd_start_postcopy(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+
+    vmig_migration_start_postcopy_async(daemon->migrations,
+                                        json_object_get_string_member(arguments, "migration"),
+                                        on_postcopy_started, call);
+}
+
+static const VmigControlArg migrate_args[] = {
+    { "domain", VMIG_CONTROL_ARG_STRING, FALSE },
+    { "dest", VMIG_CONTROL_ARG_STRING, TRUE },
+    { "channels", VMIG_CONTROL_ARG_INT, TRUE },
+    { "tunables", VMIG_CONTROL_ARG_ARRAY, TRUE },
+    { "unstable", VMIG_CONTROL_ARG_BOOL, TRUE },
+    { "no-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
+    { "require-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
+    { "channel-timeout", VMIG_CONTROL_ARG_INT, TRUE },
+    { NULL, 0, FALSE },
+};
+
+static const VmigControlArg prepare_incoming_args[] = {
+    { "domain", VMIG_CONTROL_ARG_STRING, FALSE },
+    { "listen", VMIG_CONTROL_ARG_STRING, TRUE },
+    { "channel-timeout", VMIG_CONTROL_ARG_INT, TRUE },
+    { "max-channels", VMIG_CONTROL_ARG_INT, TRUE },
+    { "no-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
+    { "require-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
+    { "resume", VMIG_CONTROL_ARG_BOOL, TRUE },
+    { NULL, 0, FALSE },
+};
+
+static const VmigControlArg migration_id_args[] = {
+    { "migration", VMIG_CONTROL_ARG_STRING, FALSE },
+    { NULL, 0, FALSE },
+};
+
 static const VmigControlArg query_tunables_args[] = {
     { "domain", VMIG_CONTROL_ARG_STRING, FALSE },
     { "unstable", VMIG_CONTROL_ARG_BOOL, TRUE },
@@ -67,6 +306,13 @@ static const VmigControlArg query_tunables_args[] = {
 const VmigControlCommand vmig_commands[] = {
     { "query-version", cmd_query_version, NULL, FALSE },
     { "query-tunables", cmd_query_tunables, query_tunables_args, FALSE },
+    { "migrate", cmd_migrate, migrate_args, TRUE },
+    { "prepare-incoming", cmd_prepare_incoming, prepare_incoming_args, TRUE },
+    { "add-channels", cmd_add_channels, migration_id_args, TRUE },
+    { "cancel", cmd_cancel, migration_id_args, FALSE },
+    { "query-migrations", cmd_query_migrations, NULL, FALSE },
+    { "query-migration", cmd_query_migration, migration_id_args, FALSE },
+    { "start-postcopy", cmd_start_postcopy, migration_id_args, FALSE },
 };
 
 const gsize vmig_n_commands = G_N_ELEMENTS(vmig_commands);

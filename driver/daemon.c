@@ -27,10 +27,13 @@
 
 #include "driver/commands.h"
 #include "driver/control.h"
+#include "driver/migration.h"
 
 #define VMIG_DAEMON_SOCKET_NAME        "virt-migrated.sock"
 /* Seconds a QEMU monitor may take to answer before a command fails. */
 #define VMIG_DAEMON_QMP_TIMEOUT 30
+/* Seconds a management app may take to supply the channels asked for. */
+#define VMIG_DAEMON_CHANNEL_TIMEOUT 5
 #define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 /* Exit statuses: startup failures and usage errors are told apart. */
@@ -203,6 +206,7 @@ main(int argc, char **argv)
     g_autofree char *bus_name = NULL;
     gboolean show_version = FALSE;
     gint qmp_timeout = VMIG_DAEMON_QMP_TIMEOUT;
+    gint channel_timeout = VMIG_DAEMON_CHANNEL_TIMEOUT;
     GOptionEntry entries[] = {
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
          "Where the control socket goes (default: /run/virt-migrate for root, "
@@ -212,6 +216,10 @@ main(int argc, char **argv)
          "D-Bus to serve on: system, session or none (default: none)", "BUS"},
         {"qmp-timeout", 0, 0, G_OPTION_ARG_INT, &qmp_timeout,
          "Seconds a QEMU monitor may take to answer (default: 30)", "SECONDS"},
+        {"channel-timeout", 0, 0, G_OPTION_ARG_INT, &channel_timeout,
+         "Seconds a management app may take to supply the channels asked for "
+         "(default: 5)",
+         "SECONDS"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
          "Log debug messages of virt-migrate's own modules", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit",
@@ -227,7 +235,7 @@ main(int argc, char **argv)
     g_autoptr(VmigControl) control = NULL;
     g_autofree char *socket_path = NULL;
     VmigDaemonBus bus = VMIG_DAEMON_BUS_NONE;
-    VmigDaemon vmigd = {NULL, NULL, NULL, 0};
+    VmigDaemon vmigd = {NULL, NULL, NULL, 0, 0, NULL};
 
     setlocale(LC_ALL, "");
     g_set_prgname("virt-migrated");
@@ -254,6 +262,12 @@ main(int argc, char **argv)
         g_printerr("virt-migrated: error: --qmp-timeout must be 1 to 3600 seconds, not %d\n"
                    "Try 'virt-migrated --help'.\n",
                    qmp_timeout);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (channel_timeout <= 0 || channel_timeout > 3600) {
+        g_printerr("virt-migrated: error: --channel-timeout must be 1 to 3600 seconds, not "
+                   "%d\nTry 'virt-migrated --help'.\n",
+                   channel_timeout);
         return VMIG_DAEMON_EXIT_USAGE;
     }
     if (show_version) {
@@ -302,6 +316,7 @@ main(int argc, char **argv)
     vmigd.context = context;
     vmigd.runtime_dir = runtime_dir;
     vmigd.qmp_timeout_ms = (guint)qmp_timeout * 1000;
+    vmigd.channel_timeout_ms = (guint)channel_timeout * 1000;
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);
     if (!control) {
@@ -310,11 +325,14 @@ main(int argc, char **argv)
         return VMIG_DAEMON_EXIT_FAILURE;
     }
     vmigd.control = control;
+    vmigd.migrations = vmig_migrations_new(&vmigd);
 
     g_message("listening on %s", socket_path);
     g_main_loop_run(loop);
     g_message("shutting down");
 
+    /* Running migrations end (and say so) while the control socket still serves. */
+    g_clear_pointer(&vmigd.migrations, vmig_migrations_free);
     vmigd.control = NULL;
     g_clear_pointer(&control, vmig_control_free);
     g_clear_pointer(&sigterm, vmig_daemon_source_free);

@@ -128,6 +128,8 @@ on_query(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     }
     g_debug("domain '%s': %u tunables", in->domain, catalog->tunables->len);
+    /* The timeout guarded the introspection; a kept connection outlives it. */
+    g_source_destroy(in->timeout);
     g_task_return_pointer(task, g_steal_pointer(&catalog), (GDestroyNotify)vmig_catalog_free);
 }
 
@@ -181,6 +183,35 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
                                  guint timeout_ms, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
+    vmig_hypervisor_open_async(domain, context, timeout_ms, cancellable, callback, user_data);
+}
+
+/* Returns: the catalog, or NULL with @error set (the connection is closed). */
+VmigCatalog *
+vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* Returns: the catalog and the kept connection, or NULL with @error set. */
+VmigCatalog *
+vmig_hypervisor_open_finish(GAsyncResult *result, VmigQmp **qmp_out, GError **error)
+{
+    Introspection *in = g_task_get_task_data(G_TASK(result));
+    VmigCatalog *catalog = g_task_propagate_pointer(G_TASK(result), error);
+
+    /* The task's data would close the connection when freed: take it. */
+    if (catalog)
+        *qmp_out = g_steal_pointer(&in->qmp);
+    return catalog;
+}
+
+/* Starts connecting to and introspecting @domain; the callback runs on @context. */
+void
+vmig_hypervisor_open_async(const char *domain, GMainContext *context, guint timeout_ms,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
     g_autoptr(GTask) task = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *path = NULL;
@@ -189,7 +220,7 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
     g_main_context_push_thread_default(context);
     task = g_task_new(NULL, cancellable, callback, user_data);
     g_main_context_pop_thread_default(context);
-    g_task_set_source_tag(task, vmig_hypervisor_introspect_async);
+    g_task_set_source_tag(task, vmig_hypervisor_open_async);
 
     in = g_new0(Introspection, 1);
     in->domain = g_strdup(domain);
@@ -216,9 +247,3 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
                            g_steal_pointer(&task));
 }
 
-/* Returns: the catalog, or NULL with @error set. */
-VmigCatalog *
-vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error)
-{
-    return g_task_propagate_pointer(G_TASK(result), error);
-}

@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 
 #include "driver/catalog.h"
+#include "driver/qmp.h"
 
 #define VMIG_HYPERVISOR_ERROR (vmig_hypervisor_error_quark())
 GQuark vmig_hypervisor_error_quark(void);
@@ -38,3 +39,19 @@ void vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
 
 /* Returns: the catalog, or NULL with @error naming the domain and the cause. */
 VmigCatalog *vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error);
+
+/*
+ * vmig_hypervisor_open_async:
+ * Like vmig_hypervisor_introspect_async(), but the monitor connection is
+ * kept for the caller, who drives the migration through it.
+ */
+void vmig_hypervisor_open_async(const char *domain, GMainContext *context, guint timeout_ms,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+
+/*
+ * Returns: the catalog, with the connected client in @qmp_out (the
+ * caller's to close and unref), or NULL with @error set.
+ */
+VmigCatalog *vmig_hypervisor_open_finish(GAsyncResult *result, VmigQmp **qmp_out,
+                                         GError **error);

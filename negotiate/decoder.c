@@ -101,6 +101,15 @@ vmig_negotiate_decoder_feed(VmigNegotiateDecoder *dec, const guint8 *data, gsize
     return VMIG_NEGOTIATE_STATUS_FRAME;
 }
 
+/* Returns: the bytes still missing from the header or body being read (> 0). */
+gsize
+vmig_negotiate_decoder_wanted(const VmigNegotiateDecoder *dec)
+{
+    if (dec->have_header < VMIG_NEGOTIATE_HEADER_SIZE)
+        return VMIG_NEGOTIATE_HEADER_SIZE - dec->have_header;
+    return dec->body_len - dec->have_body;
+}
+
 /* Returns: TRUE when no partial frame is pending, else FALSE with @error. */
 gboolean
 vmig_negotiate_decoder_finish(VmigNegotiateDecoder *dec, GError **error)

@@ -252,6 +252,14 @@ VmigNegotiateStatus vmig_negotiate_decoder_feed(VmigNegotiateDecoder *dec,
                                                 GError **error);
 
 /*
+ * vmig_negotiate_decoder_wanted:
+ * Returns: how many more bytes complete the part of the frame being read
+ * (the header, then the body), so a reader can take exactly up to the
+ * frame's end and leave what follows in the socket.  Never 0.
+ */
+gsize vmig_negotiate_decoder_wanted(const VmigNegotiateDecoder *dec);
+
+/*
  * vmig_negotiate_decoder_finish:
  * Call at end of file.
  * Returns: TRUE when no partial frame is pending; otherwise FALSE with

@@ -1115,6 +1115,40 @@ test_decoder_stream_after_ready(void)
 }
 
 static void
+test_decoder_wanted(void)
+{
+    /* Reading exactly what the decoder wants lands on every frame's end. */
+    g_autoptr(VmigNegotiateMessage) greeting = make_greeting();
+    g_autoptr(VmigNegotiateMessage) ready = make_ready();
+    g_autoptr(GBytes) a = encode_ok(greeting);
+    g_autoptr(GBytes) b = encode_ok(ready);
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autoptr(VmigNegotiateDecoder) dec = vmig_negotiate_decoder_new();
+    gsize pos = 0;
+    guint frames = 0;
+
+    g_byte_array_append(stream, g_bytes_get_data(a, NULL), g_bytes_get_size(a));
+    g_byte_array_append(stream, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
+    while (frames < 2) {
+        g_autoptr(VmigNegotiateMessage) msg = NULL;
+        g_autoptr(GError) error = NULL;
+        gsize want = vmig_negotiate_decoder_wanted(dec);
+        gsize consumed;
+
+        g_assert_cmpuint(want, >, 0);
+        g_assert_cmpint(vmig_negotiate_decoder_feed(dec, stream->data + pos, want, &consumed,
+                                                    &msg, &error),
+                        !=, VMIG_NEGOTIATE_STATUS_ERROR);
+        g_assert_cmpuint(consumed, ==, want);
+        pos += consumed;
+        if (msg) {
+            frames++;
+            g_assert_cmpuint(pos, ==, frames == 1 ? g_bytes_get_size(a) : stream->len);
+        }
+    }
+}
+
+static void
 test_decoder_errors(void)
 {
     {
@@ -1600,6 +1634,7 @@ main(int argc, char **argv)
     g_test_add_func("/negotiate/decoder/splits", test_decoder_splits);
     g_test_add_func("/negotiate/decoder/stream-after-ready", test_decoder_stream_after_ready);
     g_test_add_func("/negotiate/decoder/errors", test_decoder_errors);
+    g_test_add_func("/negotiate/decoder/wanted", test_decoder_wanted);
     g_test_add_func("/negotiate/decoder/finish", test_decoder_finish);
     g_test_add_func("/negotiate/select/version", test_select_version);
     g_test_add_func("/negotiate/select/features", test_select_features);

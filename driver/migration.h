@@ -1,0 +1,113 @@
+/*
+ * migration.h: one migration, as the source or the destination driver
+ *
+ * A state machine per migration and role, many per daemon.  The source
+ * dials (or is handed) the main channel, reads the destination's GREETING,
+ * selects, sends the REPLY, gathers extra channels, configures its QEMU,
+ * sends the COMMIT and, on READY, starts QEMU's migration into a private
+ * socket it bridges onto the channels.  The destination introspects its
+ * QEMU (started with -incoming defer), greets, checks the REPLY and the
+ * COMMIT, configures its QEMU, makes it listen, and connects every
+ * channel to it, main first.  docs/migration.md is the control protocol;
+ * docs/protocol.md the handshake.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "driver/commands.h"
+
+typedef enum {
+    VMIG_ROLE_SOURCE,
+    VMIG_ROLE_DESTINATION,
+    VMIG_ROLE_LAST
+} VmigRole;
+
+const char *vmig_role_to_string(VmigRole role);
+
+typedef enum {
+    VMIG_MIGRATION_INTROSPECTING,
+    VMIG_MIGRATION_CONNECTING,
+    VMIG_MIGRATION_WAITING,
+    VMIG_MIGRATION_NEGOTIATING,
+    VMIG_MIGRATION_COLLECTING,
+    VMIG_MIGRATION_COMMITTING,
+    VMIG_MIGRATION_MIGRATING,
+    VMIG_MIGRATION_COMPLETED,
+    VMIG_MIGRATION_FAILED,
+    VMIG_MIGRATION_CANCELLED,
+    VMIG_MIGRATION_LAST
+} VmigMigrationState;
+
+const char *vmig_migration_state_to_string(VmigMigrationState state);
+
+#define VMIG_MIGRATION_ERROR (vmig_migration_error_quark())
+GQuark vmig_migration_error_quark(void);
+
+typedef enum {
+    VMIG_MIGRATION_ERROR_INVALID,   /* a request that cannot be carried out */
+    VMIG_MIGRATION_ERROR_NOT_FOUND, /* no such migration */
+    VMIG_MIGRATION_ERROR_STATE,     /* not possible in the migration's state */
+    VMIG_MIGRATION_ERROR_PEER,      /* the peer driver failed or refused */
+    VMIG_MIGRATION_ERROR_HYPERVISOR,/* QEMU failed */
+    VMIG_MIGRATION_ERROR_LAST
+} VmigMigrationErrorCode;
+
+/* What a management app asks for (the command's arguments). */
+typedef struct {
+    char *domain;
+    char *uri;               /* dest (source) / listen (destination); NULL: fd mode */
+    int main_fd;             /* fd mode: the main channel, owned; else -1 */
+    guint channels;          /* source: multifd channels to ask for */
+    GStrv tunables;          /* source: NAME=VALUE */
+    gboolean unstable;
+    GStrv no_features;
+    GStrv require_features;
+    guint channel_timeout_ms;
+    guint max_channels;      /* destination */
+    gboolean resume;         /* destination: cont once migrated */
+} VmigMigrationRequest;
+
+void vmig_migration_request_free(VmigMigrationRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigMigrationRequest, vmig_migration_request_free)
+
+/* The daemon's migrations; created with the daemon, freed at exit. */
+typedef struct _VmigMigrations VmigMigrations;
+
+VmigMigrations *vmig_migrations_new(VmigDaemon *daemon);
+void vmig_migrations_free(VmigMigrations *migrations);
+
+/*
+ * vmig_migration_start_async:
+ * Starts a migration in @role: the domain is introspected and the request
+ * checked against its QEMU (tunables, features); then the callback runs
+ * and the migration goes on, reported by events.  @request is consumed.
+ */
+void vmig_migration_start_async(VmigMigrations *migrations, VmigRole role,
+                                VmigMigrationRequest *request, GAsyncReadyCallback callback,
+                                gpointer user_data);
+
+/* Returns: the new migration's id (to free), or NULL with @error set. */
+char *vmig_migration_start_finish(GAsyncResult *result, GError **error);
+
+/*
+ * Hands @n_fds extra channels (consumed) to migration @id.
+ * Returns: TRUE, or FALSE with @error (all fds closed).
+ */
+gboolean vmig_migration_add_channels(VmigMigrations *migrations, const char *id, int *fds,
+                                     gsize n_fds, GError **error);
+
+/* Cancels migration @id.  Returns: TRUE, or FALSE with @error. */
+gboolean vmig_migration_cancel(VmigMigrations *migrations, const char *id, GError **error);
+
+/* Switches source migration @id to postcopy.  Answers through the callback. */
+void vmig_migration_start_postcopy_async(VmigMigrations *migrations, const char *id,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean vmig_migration_start_postcopy_finish(GAsyncResult *result, GError **error);
+
+/* Returns: the query-migrations list (a new node). */
+JsonNode *vmig_migrations_list(VmigMigrations *migrations);
+
+/* Returns: migration @id's negotiation record (a new node), or NULL with @error. */
+JsonNode *vmig_migration_record(VmigMigrations *migrations, const char *id, GError **error);
