@@ -622,7 +622,8 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 return G_SOURCE_CONTINUE;
-            migration_fail(m, 0, "the main channel failed: %s", g_strerror(errno));
+            migration_fail(m, 0, "the peer driver is gone: the main channel failed: %s",
+                           g_strerror(errno));
             return G_SOURCE_REMOVE;
         }
         if (n == 0) {

@@ -1,0 +1,910 @@
+/*
+ * test-migrate.c: whole migrations through two virt-migrated daemons
+ *
+ * Every test starts two real TCG QEMU guests (tests/guest-helper.h) and
+ * two real daemons, a source "host" and a destination "host" with runtime
+ * directories of their own, and drives them over their control sockets as
+ * a management app would.  Memory is compared with pmemsave on both sides
+ * through each guest's spare monitor (the daemons hold the first).  Every
+ * process is stopped by pid in the teardown, whatever happened.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "fdpass/fd.h"
+#include "fdpass/fdpass.h"
+#include "fdpass/preamble.h"
+#include "negotiate/negotiate.h"
+#include "tests/guest-helper.h"
+#include "tests/testutil.h"
+
+#define WAIT_MS       60000u
+#define PATTERN_SIZE  (128u << 20)
+#define PATTERN_SEED  0x5eed
+#define RAM_SIZE      (256ull << 20)
+
+/* The pattern file every test plants, written once per run. */
+static char *pattern_dir;
+static char *pattern_path;
+
+typedef struct {
+    GPid pid;
+    char *dir;
+    char *socket;
+} Daemon;
+
+typedef struct {
+    char *tmpdir;
+    VmigTestQemu *src_qemu;
+    VmigTestQemu *dst_qemu;
+    char *src_aux;
+    char *dst_aux;
+    Daemon src;
+    Daemon dst;
+    VmigGuestMonitor *src_ctl;
+    VmigGuestMonitor *dst_ctl;
+} Fixture;
+
+/* ---- processes ------------------------------------------------------------- */
+
+static void
+child_setup(gpointer data)
+{
+    /* A daemon dies with the test, even when an assertion aborts it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Starts virt-migrated in @dir with @extra options.  Returns nothing (asserts). */
+static void
+daemon_start(Fixture *f, Daemon *d, const char *name, const char *const *extra)
+{
+    g_autofree char *binary = g_test_build_filename(G_TEST_BUILT, "..", "driver",
+                                                    "virt-migrated", NULL);
+    g_autofree char *log = g_strdup_printf("%s/%s.log", f->tmpdir, name);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(VmigFd) log_fd = -1;
+    gint64 deadline;
+
+    d->dir = g_strdup_printf("%s/%s", f->tmpdir, name);
+    d->socket = g_strdup_printf("%s/virt-migrated.sock", d->dir);
+    g_strv_builder_add_many(builder, binary, "--runtime-dir", d->dir, "--bus", "none",
+                            "--verbose", NULL);
+    if (extra)
+        g_strv_builder_addv(builder, (const char **)extra);
+    argv = g_strv_builder_end(builder);
+    log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    g_assert_cmpint(log_fd, >=, 0);
+    g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL,
+                           &d->pid, -1, log_fd, log_fd, &error);
+    g_assert_no_error(error);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!g_file_test(d->socket, G_FILE_TEST_EXISTS)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10000);
+    }
+}
+
+/* Kills @d with @signum and reaps it.  Returns: its wait status. */
+static int
+daemon_kill(Daemon *d, int signum)
+{
+    int status = 0;
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    if (d->pid <= 0)
+        return 0;
+    kill(d->pid, signum);
+    while (waitpid(d->pid, &status, WNOHANG) == 0) {
+        if (g_get_monotonic_time() > deadline) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, &status, 0);
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_spawn_close_pid(d->pid);
+    d->pid = 0;
+    return status;
+}
+
+static void
+daemon_clear(Daemon *d)
+{
+    daemon_kill(d, SIGTERM);
+    g_clear_pointer(&d->dir, g_free);
+    g_clear_pointer(&d->socket, g_free);
+}
+
+static VmigGuestMonitor *
+control_open(Daemon *d)
+{
+    g_autoptr(GError) error = NULL;
+    VmigGuestMonitor *monitor = vmig_guest_monitor_open(d->socket, WAIT_MS, &error);
+
+    g_assert_no_error(error);
+    return monitor;
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+/*
+ * Runs @command with @args (JSON text, nullable) on a control socket; with
+ * fds, over a connection of its own (one line and its fds in one sendmsg).
+ * Returns: the "return" value (a new node), or NULL with @error set.
+ */
+static JsonNode *
+execute_fds(VmigGuestMonitor *ctl, Daemon *d, const char *command, const char *args,
+            const int *fds, gsize n_fds, GError **error)
+{
+    g_autoptr(JsonNode) node = args ? json_from_string(args, NULL) : NULL;
+    JsonNode *ret = NULL;
+
+    if (n_fds) {
+        g_autofree char *line = g_strdup_printf(
+            "{\"execute\": \"%s\", \"arguments\": %s, \"id\": \"fd\"}\n", command, args);
+        g_auto(VmigFd) sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        GIOChannel *io;
+        g_autofree char *greeting = NULL, *reply = NULL;
+        g_autoptr(JsonNode) parsed = NULL;
+        JsonObject *o;
+
+        strcpy(addr.sun_path, d->socket);
+        g_assert_cmpint(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+        io = g_io_channel_unix_new(sock);
+        g_io_channel_read_line(io, &greeting, NULL, NULL, NULL);
+        g_assert_true(vmig_fdpass_send_all(sock, line, strlen(line), fds, n_fds, NULL));
+        g_io_channel_read_line(io, &reply, NULL, NULL, NULL);
+        g_io_channel_unref(io);
+        g_assert_nonnull(reply);
+        parsed = json_from_string(reply, NULL);
+        o = json_node_get_object(parsed);
+        if (json_object_has_member(o, "error")) {
+            g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND, "%s",
+                        json_object_get_string_member(
+                            json_object_get_object_member(o, "error"), "desc"));
+            return NULL;
+        }
+        return json_node_copy(json_object_get_member(o, "return"));
+    }
+    if (!vmig_guest_monitor_execute(ctl, command, node ? json_node_get_object(node) : NULL,
+                                    WAIT_MS, &ret, error))
+        return NULL;
+    return ret;
+}
+
+/* Runs a command that answers {"migration": ID}.  Returns: the id (to free). */
+static char *
+execute_id(VmigGuestMonitor *ctl, Daemon *d, const char *command, const char *args,
+           const int *fds, gsize n_fds)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = execute_fds(ctl, d, command, args, fds, n_fds, &error);
+
+    g_assert_no_error(error);
+    return g_strdup(json_object_get_string_member(json_node_get_object(ret), "migration"));
+}
+
+/* Returns: the data of the next event @name on @ctl (a new reference). */
+static JsonObject *
+wait_event(VmigGuestMonitor *ctl, const char *name)
+{
+    g_autoptr(GError) error = NULL;
+    JsonObject *data = NULL;
+
+    g_assert_true(vmig_guest_monitor_wait_event(ctl, name, WAIT_MS, &data, &error));
+    g_assert_no_error(error);
+    return data;
+}
+
+/* Waits for MIGRATION_DONE on @ctl and checks its result.  Returns: its error (to free). */
+static char *
+wait_done(VmigGuestMonitor *ctl, const char *result)
+{
+    g_autoptr(JsonObject) done = wait_event(ctl, "MIGRATION_DONE");
+
+    if (!g_str_equal(json_object_get_string_member(done, "result"), result))
+        g_error("migration ended '%s' (%s), expected '%s'",
+                json_object_get_string_member(done, "result"),
+                json_object_get_string_member_with_default(done, "error", ""), result);
+    return g_strdup(json_object_get_string_member_with_default(done, "error", NULL));
+}
+
+/* Returns: the run status of the guest behind monitor @qmp (to free). */
+static char *
+guest_status(const char *qmp)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+
+    g_assert_true(vmig_guest_qmp(qmp, "query-status", NULL, &ret, &error));
+    return g_strdup(json_object_get_string_member(json_node_get_object(ret), "status"));
+}
+
+/* All RAM equal on both sides, and the planted pattern intact on the destination. */
+static void
+assert_memory_equal(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(vmig_guest_compare_memory(f->src_aux, f->dst_aux, RAM_SIZE, f->tmpdir, &error));
+    g_assert_no_error(error);
+    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR, PATTERN_SIZE,
+                                            PATTERN_SEED, f->tmpdir, &error));
+    g_assert_no_error(error);
+}
+
+#define SKIP_WITHOUT_QEMU(f)                                                                   \
+    do {                                                                                       \
+        if (!(f)->src_qemu) {                                                                  \
+            g_test_skip("qemu-system-x86_64 is not installed");                               \
+            return;                                                                            \
+        }                                                                                      \
+    } while (0)
+
+/* ---- fixture ------------------------------------------------------------------ */
+
+typedef struct {
+    gboolean kernel;      /* the dirtying kernel on both sides, no pattern */
+    gboolean dst_running; /* destination without -S, resumed after the migration */
+    guint channels;       /* multifd channels the source asks for */
+    gint supplied;        /* fd mode: channels the app supplies; -1: URI mode */
+    const char *variant;  /* for the fault tests */
+} Case;
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *kernel = NULL;
+    VmigGuestOptions src = { 0 }, dst = { 0 };
+
+    if (!vmig_test_have_qemu())
+        return;
+    f->tmpdir = g_dir_make_tmp("vmig-migrate-XXXXXX", &error);
+    g_assert_no_error(error);
+    if (c->kernel) {
+        kernel = g_build_filename(f->tmpdir, "kernel.img", NULL);
+        g_assert_true(vmig_guest_write_kernel(kernel, &error));
+        src.kernel_path = dst.kernel_path = kernel;
+    } else {
+        src.pattern_path = pattern_path;
+    }
+    dst.paused = !c->dst_running;
+    f->src_qemu = vmig_guest_start_source(&src, &error);
+    g_assert_no_error(error);
+    f->dst_qemu = vmig_guest_start_destination(&dst, &error);
+    g_assert_no_error(error);
+    f->src_aux = vmig_guest_aux_qmp_path(f->src_qemu);
+    f->dst_aux = vmig_guest_aux_qmp_path(f->dst_qemu);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
+    g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
+    daemon_clear(&f->src);
+    daemon_clear(&f->dst);
+    g_clear_pointer(&f->src_qemu, vmig_test_qemu_stop);
+    g_clear_pointer(&f->dst_qemu, vmig_test_qemu_stop);
+    g_free(f->src_aux);
+    g_free(f->dst_aux);
+    if (f->tmpdir) {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->tmpdir);
+
+        (void)!system(cmd);
+        g_free(f->tmpdir);
+    }
+}
+
+/* Starts both daemons and opens their control sockets. */
+static void
+start_daemons(Fixture *f)
+{
+    const char *const extra[] = { "--channel-timeout", "1", NULL };
+
+    daemon_start(f, &f->src, "src-host", extra);
+    daemon_start(f, &f->dst, "dst-host", extra);
+    f->src_ctl = control_open(&f->src);
+    f->dst_ctl = control_open(&f->dst);
+}
+
+static char *
+domain_of(VmigTestQemu *qemu)
+{
+    return g_strdup_printf("qmp:%s", qemu->qmp_path);
+}
+
+/* prepare-incoming in URI mode on @f->dst; returns: the listen URI (to free). */
+static char *
+prepare_uri(Fixture *f, const char *extra_args)
+{
+    g_autofree char *domain = domain_of(f->dst_qemu);
+    g_autofree char *listen = g_strdup_printf("unix:%s/migration.sock", f->tmpdir);
+    g_autofree char *args = g_strdup_printf(
+        "{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": %s%s}", domain, listen,
+        f->dst_qemu && extra_args && strstr(extra_args, "resume") ? "true" : "false",
+        extra_args ? extra_args : "");
+    g_autofree char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+
+    g_assert_cmpstr(id, ==, "m1");
+    return g_steal_pointer(&listen);
+}
+
+/* ---- migrations that work ----------------------------------------------------------- */
+
+/*
+ * A guest with 128 MiB of random data migrates, in URI mode (the source
+ * dials the destination's listen socket) or fd mode (the app hands both
+ * daemons socket pairs and answers CHANNELS_REQUESTED with @c->supplied
+ * more); afterwards all RAM is the same on both sides.
+ */
+static void
+test_migrate(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *src_domain = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(JsonObject) negotiated = NULL;
+    g_autoptr(JsonNode) record = NULL;
+    g_autoptr(GError) error = NULL;
+    guint expected = c->supplied >= 0 ? MIN((guint)c->supplied, c->channels) : c->channels;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    if (c->supplied < 0) {
+        g_autofree char *dest = prepare_uri(f, NULL);
+        g_autofree char *args = g_strdup_printf(
+            "{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": %u, "
+            "\"tunables\": [\"max-bandwidth=4G\"]}",
+            src_domain, dest, c->channels);
+
+        id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    } else {
+        int pair[2];
+        g_autofree char *dst_domain = domain_of(f->dst_qemu);
+        g_autofree char *dst_args = g_strdup_printf(
+            "{\"domain\": \"%s\", \"resume\": false}", dst_domain);
+        g_autofree char *src_args = g_strdup_printf(
+            "{\"domain\": \"%s\", \"channels\": %u, \"tunables\": [\"max-bandwidth=4G\"]}",
+            src_domain, c->channels);
+        g_autofree char *dst_id = NULL;
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+        dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
+        id = execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
+        close(pair[0]);
+        close(pair[1]);
+        if (c->channels) {
+            g_autoptr(JsonObject) request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+            g_autofree int *src_fds = g_new(int, MAX(c->supplied, 1));
+            g_autofree int *dst_fds = g_new(int, MAX(c->supplied, 1));
+            g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", id);
+            g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
+
+            g_assert_cmpint(json_object_get_int_member(request, "count"), ==, c->channels);
+            g_assert_cmpuint(strlen(json_object_get_string_member(request, "token")), ==, 32);
+            for (gint i = 0; i < c->supplied; i++) {
+                g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+                src_fds[i] = pair[0];
+                dst_fds[i] = pair[1];
+            }
+            if (c->supplied > 0) {
+                g_autoptr(JsonNode) a = execute_fds(f->src_ctl, &f->src, "add-channels", add,
+                                                    src_fds, c->supplied, &error);
+                g_autoptr(JsonNode) b = NULL;
+
+                g_assert_no_error(error);
+                b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds,
+                                c->supplied, &error);
+                g_assert_no_error(error);
+                for (gint i = 0; i < c->supplied; i++) {
+                    close(src_fds[i]);
+                    close(dst_fds[i]);
+                }
+            }
+        }
+    }
+    g_assert_cmpstr(id, ==, "m1");
+
+    negotiated = wait_event(f->src_ctl, "NEGOTIATED");
+    g_assert_cmpint(json_object_get_int_member(negotiated, "channels"), ==, expected);
+    g_assert_cmpint(json_object_get_int_member(negotiated, "requested-channels"), ==,
+                    c->channels);
+    err = wait_done(f->src_ctl, "completed");
+    g_free(err);
+    err = wait_done(f->dst_ctl, "completed");
+
+    /* Both daemons answer query-migration with the same choice. */
+    {
+        g_autoptr(JsonNode) src_rec = execute_fds(f->src_ctl, &f->src, "query-migration",
+                                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
+        g_autoptr(JsonNode) dst_rec = execute_fds(f->dst_ctl, &f->dst, "query-migration",
+                                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
+        JsonObject *sc = json_object_get_object_member(json_node_get_object(src_rec), "channels");
+        JsonObject *dc = json_object_get_object_member(json_node_get_object(dst_rec), "channels");
+
+        g_assert_no_error(error);
+        g_assert_cmpint(json_object_get_int_member(sc, "received"), ==, expected);
+        g_assert_cmpint(json_object_get_int_member(dc, "received"), ==, expected);
+        g_assert_cmpint(json_object_get_int_member(json_node_get_object(src_rec), "version"), ==,
+                        1);
+        g_assert_true(json_node_equal(
+            json_object_get_member(json_node_get_object(src_rec), "version"),
+            json_object_get_member(json_node_get_object(dst_rec), "version")));
+    }
+    {
+        g_autofree char *src_status = guest_status(f->src_aux);
+        g_autofree char *dst_status = guest_status(f->dst_aux);
+
+        g_assert_cmpstr(src_status, ==, "postmigrate");
+        g_assert_cmpstr(dst_status, ==, "paused");
+    }
+    assert_memory_equal(f);
+}
+
+/*
+ * A guest that dirties memory while it migrates (the multiboot kernel of
+ * tests/guest-helper.c): the migration converges, and the guest's counter
+ * keeps rising on the destination, which the driver resumed.
+ */
+static void
+test_dirty(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+    guint32 before = 0, first = 0, second = 0;
+
+    SKIP_WITHOUT_QEMU(f);
+    g_usleep(300 * 1000);
+    g_assert_true(vmig_guest_read_counter(f->src_aux, &before, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(before, >, 0);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    dest = prepare_uri(f, ", \"resume\": true");
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                           "\"tunables\": [\"max-bandwidth=4G\", \"downtime-limit=500\"]}",
+                           src_domain, dest);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    err = wait_done(f->src_ctl, "completed");
+    g_free(err);
+    err = wait_done(f->dst_ctl, "completed");
+
+    g_assert_true(vmig_guest_read_counter(f->dst_aux, &first, &error));
+    g_assert_no_error(error);
+    g_usleep(300 * 1000);
+    g_assert_true(vmig_guest_read_counter(f->dst_aux, &second, &error));
+    g_assert_no_error(error);
+    g_test_message("counter: %u before, %u then %u on the destination", before, first, second);
+    g_assert_cmpuint(first, >, before);
+    g_assert_cmpuint(second, >, first);
+}
+
+/* ---- refusals and faults --------------------------------------------------------------- */
+
+/*
+ * The destination's policy forbids multifd while the source requires it:
+ * refused before any guest byte moves, both sides report the same reason,
+ * and the source guest keeps running.
+ */
+static void
+test_mismatch(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *src_err = NULL;
+    g_autofree char *dst_err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(JsonNode) info = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    dest = prepare_uri(f, ", \"no-features\": [\"multifd\"]");
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 4, "
+                           "\"require-features\": [\"multifd\"]}",
+                           src_domain, dest);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    src_err = wait_done(f->src_ctl, "failed");
+    dst_err = wait_done(f->dst_ctl, "failed");
+    g_assert_cmpstr(src_err, ==,
+                    "feature 'multifd' is required by the source but the destination does "
+                    "not offer it");
+    g_assert_cmpstr(dst_err, ==, src_err);
+
+    /* No guest byte moved: QEMU never started a migration, and the guest runs. */
+    status = guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+    g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate", NULL, &info, &error));
+    g_assert_false(json_object_has_member(json_node_get_object(info), "status"));
+}
+
+/* Connects to the unix socket in @uri.  Returns: the fd. */
+static int
+connect_uri(const char *uri)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_true(g_str_has_prefix(uri, "unix:"));
+    strcpy(addr.sun_path, uri + 5);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    return fd;
+}
+
+/*
+ * Strangers on the destination's listen socket — garbage, a preamble with
+ * a wrong token — are dropped, and the migration that follows is
+ * unaffected.  (A test client plays the stranger: no real peer sends
+ * these.)
+ */
+static void
+test_strangers(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_auto(VmigFd) garbage = -1;
+    g_auto(VmigFd) wrong = -1;
+    guint8 preamble[VMIG_PREAMBLE_SIZE] = { 'V', 'M', 'G', 'C' };
+    char buf[1];
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    dest = prepare_uri(f, NULL);
+    garbage = connect_uri(dest);
+    g_assert_cmpint(write(garbage, "GET / HTTP/1.0\r\n\r\n", 18), ==, 18);
+    wrong = connect_uri(dest);
+    memset(preamble + 4, 0xa5, VMIG_TOKEN_SIZE);
+    g_assert_cmpint(write(wrong, preamble, sizeof(preamble)), ==, sizeof(preamble));
+    /* The garbage is dropped at once (with the rest of its bytes unread, the
+     * close reaches us as a reset rather than an end of file). */
+    g_assert_true(read(garbage, buf, 1) == 0 || errno == ECONNRESET);
+
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                           "\"tunables\": [\"max-bandwidth=4G\"]}",
+                           src_domain, dest);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    err = wait_done(f->src_ctl, "completed");
+    g_free(err);
+    err = wait_done(f->dst_ctl, "completed");
+    /* The wrong token was dropped once the REPLY named the real one. */
+    g_assert_true(read(wrong, buf, 1) == 0 || errno == ECONNRESET);
+    assert_memory_equal(f);
+}
+
+/* Returns: a broken frame of the kind @variant names. */
+static GBytes *
+broken_frame(const char *variant, VmigNegotiateFrameType type)
+{
+    g_autoptr(VmigNegotiateMessage) msg = vmig_negotiate_message_new(type);
+    g_autoptr(GBytes) good = NULL;
+    g_autofree guint8 *data = NULL;
+    gsize len;
+
+    vmig_negotiate_message_add_version(msg, 1);
+    msg->hypervisor = g_strdup("QEMU 7.2");
+    msg->driver = g_strdup("a test playing the peer driver");
+    msg->max_channels = 4;
+    msg->channels = 0;
+    good = vmig_negotiate_encode(msg, NULL);
+    g_assert_nonnull(good);
+    data = g_memdup2(g_bytes_get_data(good, NULL), g_bytes_get_size(good));
+    len = g_bytes_get_size(good);
+    if (g_str_equal(variant, "wrong-magic")) {
+        data[0] = 'X';
+    } else if (g_str_equal(variant, "oversized")) {
+        data[8] = 0x00;
+        data[9] = 0x10; /* 1 MiB body */
+    } else if (g_str_equal(variant, "truncated")) {
+        len -= 3;
+    }
+    return g_bytes_new(data, len);
+}
+
+/*
+ * A peer driver that sends a malformed GREETING (or REPLY): that migration
+ * fails with a clear error, the source guest keeps running, and the
+ * daemon goes on serving.  (The test plays the broken peer: a real driver
+ * never sends these.)
+ */
+static void
+test_malformed_greeting(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *src_domain = NULL;
+    g_autofree char *listen_path = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(GBytes) frame = broken_frame(c->variant, VMIG_NEGOTIATE_FRAME_GREETING);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_auto(VmigFd) peer = -1;
+    guint8 opener[4];
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    listen_path = g_strdup_printf("%s/fake-peer.sock", f->tmpdir);
+    strcpy(addr.sun_path, listen_path);
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(lfd, 1), ==, 0);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s\"}", src_domain,
+                           listen_path);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(peer, >=, 0);
+    g_assert_cmpint(read(peer, opener, 4), ==, 4);
+    g_assert_cmpmem(opener, 4, "VMGM", 4);
+    g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)), ==,
+                    (gssize)g_bytes_get_size(frame));
+    if (g_str_equal(c->variant, "truncated"))
+        vmig_fd_clear(&peer);
+    err = wait_done(f->src_ctl, "failed");
+    g_test_message("the source says: %s", err);
+    if (g_str_equal(c->variant, "wrong-magic"))
+        g_assert_nonnull(strstr(err, "bad frame magic 0x584d4752"));
+    else if (g_str_equal(c->variant, "oversized"))
+        g_assert_nonnull(strstr(err, "over the 65536-byte limit"));
+    else
+        g_assert_nonnull(strstr(err, "closed the main channel mid-frame"));
+    status = guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+
+    /* The daemon goes on: the same source migrates for real next. */
+    {
+        g_autofree char *dest = prepare_uri(f, NULL);
+        g_autofree char *next = g_strdup_printf(
+            "{\"domain\": \"%s\", \"dest\": \"%s\", \"tunables\": [\"max-bandwidth=4G\"]}",
+            src_domain, dest);
+        g_autofree char *id2 = execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
+        g_autofree char *e2 = NULL;
+
+        g_assert_cmpstr(id2, ==, "m2");
+        e2 = wait_done(f->src_ctl, "completed");
+        g_free(e2);
+        e2 = wait_done(f->dst_ctl, "completed");
+    }
+}
+
+/* The same from the other side: a broken REPLY reaches the destination. */
+static void
+test_malformed_reply(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *dest = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GBytes) frame = broken_frame(c->variant, VMIG_NEGOTIATE_FRAME_REPLY);
+    g_auto(VmigFd) peer = -1;
+    guint8 buf[4096];
+    g_autoptr(JsonNode) version = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *status = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    dest = prepare_uri(f, NULL);
+    peer = connect_uri(dest);
+    g_assert_cmpint(write(peer, "VMGM", 4), ==, 4);
+    g_assert_cmpint(read(peer, buf, sizeof(buf)), >, VMIG_NEGOTIATE_HEADER_SIZE); /* GREETING */
+    g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)), ==,
+                    (gssize)g_bytes_get_size(frame));
+    if (g_str_equal(c->variant, "truncated"))
+        vmig_fd_clear(&peer);
+    err = wait_done(f->dst_ctl, "failed");
+    g_test_message("the destination says: %s", err);
+    g_assert_true(strstr(err, "bad frame magic") || strstr(err, "over the 65536-byte limit") ||
+                  strstr(err, "mid-frame"));
+    version = execute_fds(f->dst_ctl, &f->dst, "query-version", NULL, NULL, 0, &error);
+    g_assert_no_error(error);
+    /* The destination QEMU was left alone: still waiting for a migration. */
+    status = guest_status(f->dst_aux);
+    g_assert_cmpstr(status, ==, "inmigrate");
+}
+
+/*
+ * The destination daemon dies during the handshake (fd mode, while the
+ * source waits for the channels it asked for): the source fails the
+ * migration, its guest keeps running, its fds are back to where they were,
+ * and it serves the next migration.
+ */
+static void
+test_killed_handshake(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dst_domain = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *dst_args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *dst_id = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(JsonObject) request = NULL;
+    int pair[2];
+    guint before;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    before = vmig_test_count_fds(f->src.pid);
+    src_domain = domain_of(f->src_qemu);
+    dst_domain = domain_of(f->dst_qemu);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+    dst_args = g_strdup_printf("{\"domain\": \"%s\"}", dst_domain);
+    dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"channels\": 4, \"channel-timeout\": 30}",
+                           src_domain);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, &pair[0], 1);
+    close(pair[0]);
+    close(pair[1]);
+    request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+
+    g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
+    daemon_kill(&f->dst, SIGKILL);
+    err = wait_done(f->src_ctl, "failed");
+    g_test_message("the source says: %s", err);
+    g_assert_true(strstr(err, "closed the main channel") || strstr(err, "peer driver is gone"));
+    status = guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+    g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, before);
+
+    /* A new destination daemon; the survivor migrates the guest. */
+    g_clear_pointer(&f->dst.dir, g_free);
+    g_clear_pointer(&f->dst.socket, g_free);
+    daemon_start(f, &f->dst, "dst-host-2", NULL);
+    f->dst_ctl = control_open(&f->dst);
+    {
+        g_autofree char *dest = prepare_uri(f, NULL);
+        g_autofree char *next = g_strdup_printf(
+            "{\"domain\": \"%s\", \"dest\": \"%s\", \"tunables\": [\"max-bandwidth=4G\"]}",
+            src_domain, dest);
+        g_autofree char *id2 = execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
+        g_autofree char *e2 = wait_done(f->src_ctl, "completed");
+
+        g_assert_cmpstr(id2, ==, "m2");
+    }
+}
+
+/*
+ * The source daemon dies while the stream flows through its bridges: the
+ * source QEMU's migration fails and its guest keeps running; the
+ * destination daemon fails its side, its fds are back where they were, and
+ * it serves the next migration.
+ */
+static void
+test_killed_stream(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+    guint before;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    before = vmig_test_count_fds(f->dst.pid);
+    src_domain = domain_of(f->src_qemu);
+    dest = prepare_uri(f, NULL);
+    /* Slow enough (16 MiB/s for 128 MiB of data) to be caught mid-stream. */
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                           "\"tunables\": [\"max-bandwidth=16M\"]}",
+                           src_domain, dest);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    for (;;) {
+        g_autoptr(JsonObject) progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+
+        if (json_object_get_int_member(progress, "transferred") > (8 << 20))
+            break;
+    }
+    g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
+    daemon_kill(&f->src, SIGKILL);
+    err = wait_done(f->dst_ctl, "failed");
+    g_test_message("the destination says: %s", err);
+
+    /* The source QEMU notices its broken stream and resumes the guest. */
+    for (gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
+        g_autofree char *status = guest_status(f->src_aux);
+
+        if (g_str_equal(status, "running"))
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpuint(vmig_test_count_fds(f->dst.pid), ==, before);
+    {
+        g_autoptr(JsonNode) list = execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL,
+                                               NULL, 0, &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 1);
+    }
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static const Case uri_1 = { FALSE, FALSE, 0, -1, NULL };
+static const Case uri_4 = { FALSE, FALSE, 4, -1, NULL };
+static const Case fd_1 = { FALSE, FALSE, 0, 0, NULL };
+static const Case fd_4 = { FALSE, FALSE, 4, 4, NULL };
+static const Case fd_degraded = { FALSE, FALSE, 4, 2, NULL };
+static const Case dirty = { TRUE, TRUE, 2, -1, NULL };
+static const Case plain = { FALSE, FALSE, 0, -1, NULL };
+static const Case wrong_magic = { FALSE, FALSE, 0, -1, "wrong-magic" };
+static const Case oversized = { FALSE, FALSE, 0, -1, "oversized" };
+static const Case truncated = { FALSE, FALSE, 0, -1, "truncated" };
+
+static void
+add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
+{
+    g_test_add(path, Fixture, c, fixture_setup, func, fixture_teardown);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pattern_dir = g_dir_make_tmp("vmig-pattern-XXXXXX", &error);
+    g_assert_no_error(error);
+    pattern_path = g_build_filename(pattern_dir, "pattern.bin", NULL);
+    g_assert_true(vmig_guest_write_pattern(pattern_path, PATTERN_SIZE, PATTERN_SEED, &error));
+
+    add("/migrate/uri/1-channel", &uri_1, test_migrate);
+    add("/migrate/uri/4-channels", &uri_4, test_migrate);
+    add("/migrate/fd/1-channel", &fd_1, test_migrate);
+    add("/migrate/fd/4-channels", &fd_4, test_migrate);
+    add("/migrate/fd/4-asked-2-supplied", &fd_degraded, test_migrate);
+    add("/migrate/dirtying-guest", &dirty, test_dirty);
+    add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
+    add("/migrate/faults/strangers", &plain, test_strangers);
+    add("/migrate/faults/greeting-wrong-magic", &wrong_magic, test_malformed_greeting);
+    add("/migrate/faults/greeting-oversized", &oversized, test_malformed_greeting);
+    add("/migrate/faults/greeting-truncated", &truncated, test_malformed_greeting);
+    add("/migrate/faults/reply-wrong-magic", &wrong_magic, test_malformed_reply);
+    add("/migrate/faults/reply-oversized", &oversized, test_malformed_reply);
+    add("/migrate/faults/reply-truncated", &truncated, test_malformed_reply);
+    add("/migrate/faults/peer-killed-in-handshake", &plain, test_killed_handshake);
+    add("/migrate/faults/peer-killed-in-stream", &plain, test_killed_stream);
+
+    status = g_test_run();
+    g_unlink(pattern_path);
+    g_rmdir(pattern_dir);
+    g_free(pattern_path);
+    g_free(pattern_dir);
+    return status;
+}
