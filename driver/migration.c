@@ -1694,6 +1694,17 @@ source_proceed_to_commit(VmigMigration *m)
     m->commit = commit;
     record_chosen(m, commit);
     configure_qemu(m, source_commit_configured);
+    /* What the destination sets because of the COMMIT, for the record. */
+    for (guint i = 0; m->peer_tunables && i < commit->features->len; i++) {
+        const VmigNegotiateFeature *f = g_ptr_array_index(commit->features, i);
+
+        if (g_str_equal(f->name, "multifd"))
+            json_object_set_int_member(m->peer_tunables, "multifd-channels", commit->channels);
+        else if (g_str_equal(f->name, "multifd-compression") && f->algorithms &&
+                 f->algorithms->len)
+            json_object_set_string_member(m->peer_tunables, "multifd-compression",
+                                          g_ptr_array_index(f->algorithms, 0));
+    }
 }
 
 static void

@@ -1412,6 +1412,293 @@ test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
     daemon_stop(daemon, SIGTERM);
 }
 
+/* The migration commands: what each one's usage line starts with. */
+static const struct {
+    const char *command;
+    const char *usage;
+} cli_migration_commands[] = {
+    {"migrate", "usage: virt-migrate migrate DOMAIN DEST [--tunable NAME=VALUE]... "
+                "[--channels N] [--no-feature F]... [--require-feature F]... "
+                "[--unstable] [--verbose] [--timeout S]\n"},
+    {"list", "usage: virt-migrate list [--all]\n"},
+    {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
+    {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
+};
+
+/*
+ * migrate, list, events, features: COMMAND --help and help COMMAND exit 0
+ * with the usage and every option on stdout, and the command is in the
+ * global help.  No daemon is needed.  Returns nothing.
+ */
+static void
+test_cli_migration_help(Fixture *fixture, gconstpointer data)
+{
+    static const char *const options[] = {
+        "--tunable NAME=VALUE", "--channels N", "--no-feature F", "--require-feature F",
+        "--unstable",           "--verbose",    "--timeout S",    "--all",
+        "--migration ID",       "--count N",    "--xml",          "--json",
+    };
+    const char *const global[] = {"--help", NULL};
+    g_autoptr(CliResult) top = run_cli(fixture, NULL, global);
+    g_autoptr(GString) all_help = g_string_new(NULL);
+
+    g_assert_cmpint(top->status, ==, 0);
+    for (gsize i = 0; i < G_N_ELEMENTS(cli_migration_commands); i++) {
+        const char *name = cli_migration_commands[i].command;
+        const char *const args[] = {"--connect", "/nonexistent", name, "--help", NULL};
+        const char *const help_args[] = {"help", name, NULL};
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+        g_autoptr(CliResult) again = run_cli(fixture, NULL, help_args);
+        g_autofree char *listed = g_strdup_printf("\n  %s ", name);
+
+        g_assert_cmpint(result->status, ==, 0);
+        g_assert_true(g_str_has_prefix(result->out, cli_migration_commands[i].usage));
+        g_assert_nonnull(strstr(result->out, "-h, --help"));
+        g_assert_cmpstr(result->err, ==, "");
+        g_assert_cmpint(again->status, ==, 0);
+        g_assert_cmpstr(again->out, ==, result->out);
+        g_assert_nonnull(strstr(top->out, listed));
+        g_string_append(all_help, result->out);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(options); i++) {
+        g_autofree char *line = g_strdup_printf("    %s ", options[i]);
+
+        g_test_message("option %s", options[i]);
+        g_assert_nonnull(strstr(all_help->str, line));
+    }
+}
+
+typedef struct {
+    const char *const args[8]; /* after "--connect /nonexistent" */
+    const char *error;         /* the first line of stderr */
+} CliUsageCase;
+
+/* Usage errors of the migration commands, found before any connection. */
+static const CliUsageCase cli_usage_cases[] = {
+    {{"migrate", NULL}, "virt-migrate: error: missing DOMAIN\n"},
+    {{"migrate", "qmp:/x", NULL}, "virt-migrate: error: missing DEST\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "unix:/z", NULL},
+     "virt-migrate: error: unexpected argument 'unix:/z'\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--tunable", NULL},
+     "virt-migrate: error: Missing argument for --tunable\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--tunable", "max-bandwidth", NULL},
+     "virt-migrate: error: --tunable wants NAME=VALUE, not 'max-bandwidth'\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--tunable", "=1", NULL},
+     "virt-migrate: error: --tunable wants NAME=VALUE, not '=1'\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--channels", "-1", NULL},
+     "virt-migrate: error: --channels wants 0 or more, not -1\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--channels", "four", NULL}, NULL},
+    {{"migrate", "qmp:/x", "unix:/y", "--timeout", "0", NULL},
+     "virt-migrate: error: --timeout wants a positive number of seconds\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--no-feature", "multifd", "--require-feature",
+      "multifd", NULL},
+     "virt-migrate: error: feature 'multifd' cannot be both refused and required\n"},
+    {{"migrate", "qmp:/x", "/run/dst.sock", NULL},
+     "virt-migrate: error: DEST is unix:PATH or tcp:HOST:PORT, not '/run/dst.sock'\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--bogus", NULL}, NULL},
+    {{"list", "extra", NULL}, "virt-migrate: error: unexpected argument 'extra'\n"},
+    {{"events", "--count", "0", NULL},
+     "virt-migrate: error: --count wants a positive number, not 0\n"},
+    {{"events", "m1", NULL}, "virt-migrate: error: unexpected argument 'm1'\n"},
+    {{"features", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"features", "m1", "--xml", "--json", NULL},
+     "virt-migrate: error: --json and --xml cannot be used together\n"},
+    {{"features", "m1", "m2", NULL}, "virt-migrate: error: unexpected argument 'm2'\n"},
+};
+
+/*
+ * Each usage error: exit 2, nothing on stdout, the message and the
+ * command's usage line on stderr.  Returns nothing.
+ */
+static void
+test_cli_migration_usage(Fixture *fixture, gconstpointer data)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(cli_usage_cases); i++) {
+        const CliUsageCase *c = &cli_usage_cases[i];
+        g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+        g_auto(GStrv) args = NULL;
+        g_autoptr(CliResult) result = NULL;
+        g_autofree char *usage = NULL;
+
+        g_strv_builder_add_many(builder, "--connect", "/nonexistent", NULL);
+        g_strv_builder_addv(builder, (const char **)c->args);
+        args = g_strv_builder_end(builder);
+        result = run_cli(fixture, NULL, (const char *const *)args);
+
+        g_assert_cmpint(result->status, ==, 2);
+        g_assert_cmpstr(result->out, ==, "");
+        if (c->error)
+            g_assert_true(g_str_has_prefix(result->err, c->error));
+        else
+            g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: "));
+        usage = g_strdup_printf("\nusage: virt-migrate %s ", c->args[0]);
+        g_assert_nonnull(strstr(result->err, usage));
+    }
+}
+
+/*
+ * list, features and migrate against a daemon that has no migration:
+ * an empty table, an unknown migration, an unreachable domain (the
+ * migrate command itself fails, before anything starts).  Returns nothing.
+ */
+static void
+test_cli_migration_none(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autofree char *dest = g_build_filename(fixture->tmpdir, "dst.sock", NULL);
+    g_autofree char *dest_uri = g_strdup_printf("unix:%s", dest);
+    const char *const list[] = {"--connect", daemon->socket, "list", NULL};
+    const char *const list_all[] = {"--connect", daemon->socket, "list", "--all", NULL};
+    const char *const features[] = {"--connect", daemon->socket, "features", "m1", NULL};
+    const char *const migrate[] = {"--connect",        daemon->socket, "migrate",
+                                   "qmp:/nonexistent", dest_uri,       NULL};
+    static const char empty_table[] = " ID   ROLE   STATE   DOMAIN\n"
+                                      "----------------------------\n";
+
+    {
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, list);
+
+        g_assert_cmpint(result->status, ==, 0);
+        g_assert_cmpstr(result->out, ==, empty_table);
+        g_assert_cmpstr(result->err, ==, "");
+    }
+    {
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, list_all);
+
+        g_assert_cmpint(result->status, ==, 0);
+        g_assert_cmpstr(result->out, ==, empty_table);
+    }
+    {
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, features);
+
+        g_assert_cmpint(result->status, ==, 1);
+        g_assert_cmpstr(result->out, ==, "");
+        g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: "));
+        g_assert_nonnull(strstr(result->err, "m1"));
+    }
+    {
+        g_autoptr(CliResult) result = run_cli(fixture, NULL, migrate);
+
+        g_assert_cmpint(result->status, ==, 1);
+        g_assert_cmpstr(result->out, ==, "");
+        g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: "));
+        g_assert_nonnull(strstr(result->err, "'/nonexistent'"));
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * Waits until the file @path holds at least @lines lines.
+ * Returns: its contents (to free).
+ */
+static char *
+wait_lines(const char *path, guint lines)
+{
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+    for (;;) {
+        g_autofree char *text = read_file(path);
+        guint n = 0;
+
+        for (const char *p = text; *p; p++)
+            n += *p == '\n';
+        if (n >= lines)
+            return g_steal_pointer(&text);
+        if (g_get_monotonic_time() > deadline)
+            g_error("'%s' did not get %u lines in time: '%s'", path, lines, text);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * events, against a socket that greets like virt-migrated and then sends
+ * events (no migration needed): one line per event with its UTC time,
+ * --migration filters, --count stops it, Ctrl-C ends it with status 0.
+ * Returns nothing.
+ */
+static void
+test_cli_events(Fixture *fixture, gconstpointer data)
+{
+    static const char greeting[] = "{\"virt-migrated\": {\"version\": \"0.1.0\"}}\n";
+    static const char events[] =
+        "{\"event\": \"CHANNELS_REQUESTED\", \"data\": {\"migration\": \"m2\", "
+        "\"count\": 4, \"token\": \"00112233445566778899aabbccddeeff\"}, "
+        "\"timestamp\": {\"seconds\": 0, \"microseconds\": 42}}\n"
+        "{\"return\": {}, \"id\": 99}\n"
+        "{\"event\": \"MIGRATION_DONE\", \"data\": {\"migration\": \"m1\", "
+        "\"result\": \"completed\"}, "
+        "\"timestamp\": {\"seconds\": 1714564800, \"microseconds\": 123456}}\n";
+    static const char *const expected[] = {
+        "1970-01-01T00:00:00.000042Z CHANNELS_REQUESTED "
+        "{\"migration\":\"m2\",\"count\":4,"
+        "\"token\":\"00112233445566778899aabbccddeeff\"}\n",
+        "2024-05-01T12:00:00.123456Z MIGRATION_DONE {\"migration\":\"m1\","
+        "\"result\":\"completed\"}\n",
+    };
+    static const char *const variants[][4] = {
+        {"events", NULL},
+        {"events", "--migration", "m1", NULL},
+        {"events", "--count", "1", NULL},
+    };
+    g_autofree char *path = g_build_filename(fixture->tmpdir, "events.sock", NULL);
+    g_autofree char *binary = built_program("tools", "virt-migrate");
+    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+
+    for (gsize v = 0; v < G_N_ELEMENTS(variants); v++) {
+        g_autofree char *out_path =
+            g_strdup_printf("%s/events-%zu.out", fixture->tmpdir, v);
+        g_autofree char *err_path =
+            g_strdup_printf("%s/events-%zu.err", fixture->tmpdir, v);
+        g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+        g_auto(GStrv) argv = NULL;
+        g_auto(VmigFd) peer = -1;
+        g_autofree char *out = NULL;
+        g_autofree char *err = NULL;
+        g_autofree char *want = NULL;
+        int status = 0;
+        GPid pid;
+
+        g_strv_builder_add_many(builder, binary, "--connect", path, NULL);
+        g_strv_builder_addv(builder, (const char **)variants[v]);
+        argv = g_strv_builder_end(builder);
+        pid = spawn_logged(argv, NULL, out_path, err_path);
+        peer = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        g_assert_cmpint(peer, >=, 0);
+        g_assert_cmpint(send(peer, greeting, strlen(greeting), MSG_NOSIGNAL), ==,
+                        (gssize)strlen(greeting));
+        g_assert_cmpint(send(peer, events, strlen(events), MSG_NOSIGNAL), ==,
+                        (gssize)strlen(events));
+
+        if (v == 0) {
+            want = g_strconcat(expected[0], expected[1], NULL);
+            out = wait_lines(out_path, 2);
+            /* printed: it reads events, so it catches Ctrl-C by now */
+            g_assert_cmpint(kill(pid, SIGINT), ==, 0);
+        } else if (v == 1) {
+            want = g_strdup(expected[1]);
+            out = wait_lines(out_path, 1);
+            g_assert_cmpint(kill(pid, SIGINT), ==, 0);
+        } else {
+            want = g_strdup(expected[0]);
+        }
+        g_assert_true(wait_exit(pid, TEST_TIMEOUT_US, &status));
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        g_free(out);
+        out = read_file(out_path);
+        err = read_file(err_path);
+        g_assert_cmpstr(out, ==, want);
+        g_assert_cmpstr(err, ==, "");
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Adds a test with the daemon fixture.  Returns nothing. */
@@ -1704,6 +1991,10 @@ main(int argc, char **argv)
     add("/daemon/cli/not-a-daemon", NULL, test_cli_not_a_daemon);
     add("/daemon/cli/unknown-command", NULL, test_cli_unknown_command);
     add("/daemon/cli/tunables-unreachable", NULL, test_cli_tunables_unreachable);
+    add("/daemon/cli/migration-help", NULL, test_cli_migration_help);
+    add("/daemon/cli/migration-usage", NULL, test_cli_migration_usage);
+    add("/daemon/cli/migration-none", NULL, test_cli_migration_none);
+    add("/daemon/cli/events", NULL, test_cli_events);
     add("/daemon/cli/tunables-live", NULL, test_cli_tunables_live);
     add("/daemon/cli/tunables-timeout", NULL, test_cli_tunables_timeout);
 

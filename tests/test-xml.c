@@ -1,13 +1,14 @@
 /*
- * test-xml.c: the xml/ library: tunables catalog document, its RelaxNG
- * schema, and the libvirt domain XML reader
+ * test-xml.c: the xml/ library: tunables catalog document, negotiation
+ * record document, their RelaxNG schemas, and the libvirt domain XML reader
  *
  * Golden files in tests/data/xml/: catalog.json is a catalog's wire form
  * modelled on QEMU 7.2's tunables, catalog.xml the document it must give
  * (VMIG_TEST_REGENERATE_OUTPUT=1 rewrites it: then review the diff, and
- * check it with xmllint --relaxng data/tunables.rng); domain-*.xml are
- * domain XML inputs.  The schema is read from ../data/tunables.rng next
- * to G_TEST_SRCDIR.
+ * check it with xmllint --relaxng data/tunables.rng); record-*.json are
+ * negotiation records (query-migration) and record-*.xml their documents
+ * (likewise, data/record.rng); domain-*.xml are domain XML inputs.  The
+ * schemas are read from ../data/ next to G_TEST_SRCDIR.
  */
 #include <config.h>
 
@@ -22,6 +23,7 @@
 
 #include "xml/catalog.h"
 #include "xml/domain.h"
+#include "xml/record.h"
 #include "xml/xml-private.h"
 #include "tests/testutil.h"
 
@@ -1206,6 +1208,672 @@ test_domain_entity_expansion(void)
     g_string_free(xml, TRUE);
 }
 
+/* ---- the negotiation record ---------------------------------------------- */
+
+/* Returns: the path of data/record.rng, a new string. */
+static char *
+record_rng_path(void)
+{
+    return g_test_build_filename(G_TEST_DIST, "..", "data", "record.rng", NULL);
+}
+
+/* Asserts that @doc validates against data/record.rng. */
+static void
+assert_record_valid(xmlDoc *doc)
+{
+    g_autofree char *rng = record_rng_path();
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(vmig_xml_validate(doc, rng, &error));
+    g_assert_no_error(error);
+}
+
+/* Returns: the record document for the wire form @json (asserted to build, valid). */
+static xmlDoc *
+record_doc(const char *json)
+{
+    g_autoptr(JsonNode) node = parse_json(json);
+    g_autoptr(GError) error = NULL;
+    xmlDoc *doc = vmig_xml_record_new(json_node_get_object(node), &error);
+
+    g_assert_no_error(error);
+    g_assert_nonnull(doc);
+    assert_record_valid(doc);
+    return doc;
+}
+
+/* The golden records: tests/data/xml/record-NAME.json gives record-NAME.xml. */
+static const char *const record_golden_cases[] = {"completed", "failed", "degraded"};
+
+/*
+ * record-NAME.json formats to record-NAME.xml byte for byte; the tree as
+ * built, and the golden file read back, are valid.
+ */
+static void
+test_record_golden(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *json_name = g_strdup_printf("record-%s.json", name);
+    g_autofree char *xml_name = g_strdup_printf("record-%s.xml", name);
+    g_autofree char *json = read_data(json_name, NULL);
+    g_autoptr(JsonNode) record = parse_json(json);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(xmlDoc) tree = NULL;
+    g_autoptr(xmlDoc) back = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *golden = NULL;
+
+    text = vmig_xml_record_format(json_node_get_object(record), &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(text);
+    g_assert_true(g_str_has_prefix(text, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                         "<migration id="));
+    vmig_test_assert_golden("xml", xml_name, text, -1);
+
+    tree = vmig_xml_record_new(json_node_get_object(record), &error);
+    g_assert_no_error(error);
+    assert_record_valid(tree);
+
+    golden = read_data(xml_name, NULL);
+    back = parse_xml(golden);
+    assert_record_valid(back);
+}
+
+/* What the golden documents say, read with XPath. */
+static void
+test_record_content(void)
+{
+    g_autofree char *completed_text = read_data("record-completed.xml", NULL);
+    g_autofree char *failed_text = read_data("record-failed.xml", NULL);
+    g_autofree char *degraded_text = read_data("record-degraded.xml", NULL);
+    g_autoptr(xmlDoc) completed = parse_xml(completed_text);
+    g_autoptr(xmlDoc) failed = parse_xml(failed_text);
+    g_autoptr(xmlDoc) degraded = parse_xml(degraded_text);
+
+    assert_xpath(completed, "/migration/@id", "m1");
+    assert_xpath(completed, "/migration/@role", "source");
+    assert_xpath(completed, "/migration/@state", "completed");
+    assert_xpath(completed, "/migration/@mode", "uri");
+    assert_xpath(completed, "/migration/@result", "completed");
+    assert_xpath(completed, "/migration/domain", "qmp:/run/vm1.qmp");
+    assert_xpath(completed, "/migration/peer", "unix:/run/vmig-dst.sock");
+    assert_xpath(completed, "/migration/protocol/@version", "1");
+    assert_xpath(completed, "/migration/hypervisor",
+                 "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)");
+    assert_xpath(completed, "/migration/peer-driver", "virt-migrate 0.1.0");
+    g_assert_cmpint(xpath_count(completed, "/migration/error"), ==, 0);
+
+    /* the offers, source first */
+    assert_xpath(completed, "/migration/offered[1]/@side", "source");
+    assert_xpath(completed, "/migration/offered[2]/@side", "destination");
+    assert_xpath(completed, "/migration/offered[@side='source']/version", "1");
+    g_assert_cmpint(xpath_count(completed, "/migration/offered[@side='source']/feature"),
+                    ==, 4);
+    assert_xpath(completed,
+                 "/migration/offered[@side='destination']/feature[@name='multifd']"
+                 "/@channels",
+                 "16");
+    assert_xpath(completed,
+                 "/migration/offered[@side='source']/feature[@name='return-path']"
+                 "/@required",
+                 "yes");
+    g_assert_cmpint(xpath_count(completed, "/migration/offered/feature[@required]"), ==,
+                    1);
+    assert_xpath(completed,
+                 "/migration/offered[@side='source']"
+                 "/feature[@name='multifd-compression']/algorithm[1]",
+                 "zstd");
+    assert_xpath(completed,
+                 "/migration/offered[@side='destination']"
+                 "/feature[@name='multifd-compression']/algorithm[1]",
+                 "zlib");
+    g_assert_cmpint(xpath_count(completed, "/migration/offered/feature/reason"), ==, 0);
+
+    /* chosen and declined, with why */
+    g_assert_cmpint(xpath_count(completed, "/migration/features/feature"), ==, 3);
+    assert_xpath(completed, "/migration/features/feature[@name='multifd']/@channels",
+                 "4");
+    assert_xpath(completed,
+                 "/migration/features/feature[@name='multifd-compression']/algorithm",
+                 "zstd");
+    assert_xpath(completed, "/migration/features/feature[@name='return-path']/reason",
+                 "offered by both; required by the source");
+    assert_xpath(completed, "/migration/declined/feature/@name", "postcopy-ram");
+    assert_xpath(completed, "/migration/declined/feature/reason",
+                 "forbidden by the source (--no-feature)");
+
+    assert_xpath(completed, "/migration/channels/@requested", "4");
+    assert_xpath(completed, "/migration/channels/@received", "4");
+    assert_xpath(completed, "/migration/tunables[1]/@side", "source");
+    g_assert_cmpint(xpath_count(completed, "/migration/tunables[@side='source']/tunable"),
+                    ==, 5);
+    /* the wire order */
+    assert_xpath(completed, "/migration/tunables[@side='source']/tunable[1]/@name",
+                 "max-bandwidth");
+    assert_xpath(completed, "/migration/tunables[@side='source']/tunable[1]",
+                 "1073741824");
+    assert_xpath(completed,
+                 "/migration/tunables[@side='source']/tunable[@name='tls-creds']", "");
+    assert_xpath(completed,
+                 "/migration/tunables[@side='destination']"
+                 "/tunable[@name='multifd-compression']",
+                 "zstd");
+    assert_xpath(completed, "/migration/handshake/@bytes-sent", "512");
+    assert_xpath(completed, "/migration/handshake/@bytes-received", "430");
+    assert_xpath(completed, "/migration/handshake/@milliseconds", "3");
+
+    /* before the handshake: only what was known */
+    assert_xpath(failed, "/migration/@role", "destination");
+    assert_xpath(failed, "/migration/@result", "failed");
+    assert_xpath(failed, "/migration/error", "no source connected within 5 s");
+    g_assert_cmpint(xpath_count(failed, "/migration/*"), ==, 5);
+    g_assert_cmpint(xpath_count(failed, "/migration/protocol | /migration/offered | "
+                                        "/migration/features | /migration/channels"),
+                    ==, 0);
+
+    /* 4 channels asked for, 2 supplied; running: no result yet */
+    assert_xpath(degraded, "/migration/@state", "migrating");
+    g_assert_cmpint(xpath_count(degraded, "/migration/@result"), ==, 0);
+    assert_xpath(degraded, "/migration/@mode", "fd");
+    assert_xpath(degraded, "/migration/peer", "fd");
+    assert_xpath(degraded, "/migration/channels/@requested", "4");
+    assert_xpath(degraded, "/migration/channels/@received", "2");
+    assert_xpath(degraded, "/migration/features/feature[@name='multifd']/@channels", "2");
+    assert_xpath(degraded, "/migration/features/feature[@name='multifd']/reason",
+                 "offered by both; 2 of 4 channels supplied");
+    /* nothing declined is still said */
+    g_assert_cmpint(xpath_count(degraded, "/migration/declined"), ==, 1);
+    g_assert_cmpint(xpath_count(degraded, "/migration/declined/*"), ==, 0);
+}
+
+/* The smallest record, and members in any order, give fixed documents. */
+static void
+test_record_minimal(void)
+{
+    static const char expected[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                   "<migration id=\"m_10\" role=\"destination\" "
+                                   "state=\"introspecting\">\n"
+                                   "  <domain>qmp:/x</domain>\n"
+                                   "</migration>\n";
+    g_autoptr(JsonNode) node =
+        parse_json("{\"domain\": \"qmp:/x\", \"state\": \"introspecting\", "
+                   "\"role\": \"destination\", \"migration\": \"m_10\", "
+                   "\"something-newer\": {\"ignored\": [1]}}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = vmig_xml_record_format(json_node_get_object(node), &error);
+    g_autoptr(xmlDoc) doc = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==, expected);
+    doc = parse_xml(text);
+    assert_record_valid(doc);
+}
+
+/* Members in reverse order: attributes and elements still in the fixed order. */
+static void
+test_record_order(void)
+{
+    g_autoptr(JsonNode) node = parse_json(
+        "{\"error\": \"e\", \"result\": \"failed\", "
+        "\"handshake\": {\"milliseconds\": 9, \"bytes-received\": 8, \"bytes-sent\": 7}, "
+        "\"tunables\": {\"destination\": {\"b\": true}, \"source\": {\"a\": null}}, "
+        "\"channels\": {\"received\": 0, \"requested\": 0}, "
+        "\"declined\": [{\"reason\": \"r\", \"name\": \"d\"}], "
+        "\"features\": [{\"reason\": \"why\", \"required\": true, \"algorithms\": "
+        "[\"x\"], "
+        "\"channels\": 1, \"name\": \"f\"}], "
+        "\"offered\": {\"destination\": {\"features\": [], \"versions\": [2, 1]}, "
+        "\"source\": {\"features\": [{\"required\": false, \"name\": \"f\"}], "
+        "\"versions\": [1]}}, "
+        "\"peer-driver\": \"pd\", \"driver\": \"d\", \"peer-hypervisor\": \"ph\", "
+        "\"hypervisor\": \"h\", \"version\": 1, \"peer\": \"fd\", \"mode\": \"fd\", "
+        "\"domain\": \"qmp:/x\", \"state\": \"failed\", \"role\": \"source\", "
+        "\"migration\": \"m1\"}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = vmig_xml_record_format(json_node_get_object(node), &error);
+    g_autoptr(xmlDoc) doc = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<migration id=\"m1\" role=\"source\" state=\"failed\" mode=\"fd\" "
+                    "result=\"failed\">\n"
+                    "  <domain>qmp:/x</domain>\n"
+                    "  <peer>fd</peer>\n"
+                    "  <protocol version=\"1\"/>\n"
+                    "  <hypervisor>h</hypervisor>\n"
+                    "  <peer-hypervisor>ph</peer-hypervisor>\n"
+                    "  <driver>d</driver>\n"
+                    "  <peer-driver>pd</peer-driver>\n"
+                    "  <offered side=\"source\">\n"
+                    "    <version>1</version>\n"
+                    "    <feature name=\"f\"/>\n"
+                    "  </offered>\n"
+                    "  <offered side=\"destination\">\n"
+                    "    <version>2</version>\n"
+                    "    <version>1</version>\n"
+                    "  </offered>\n"
+                    "  <features>\n"
+                    "    <feature name=\"f\" channels=\"1\" required=\"yes\">\n"
+                    "      <algorithm>x</algorithm>\n"
+                    "      <reason>why</reason>\n"
+                    "    </feature>\n"
+                    "  </features>\n"
+                    "  <declined>\n"
+                    "    <feature name=\"d\">\n"
+                    "      <reason>r</reason>\n"
+                    "    </feature>\n"
+                    "  </declined>\n"
+                    "  <channels requested=\"0\" received=\"0\"/>\n"
+                    "  <tunables side=\"source\">\n"
+                    "    <tunable name=\"a\" null=\"yes\"/>\n"
+                    "  </tunables>\n"
+                    "  <tunables side=\"destination\">\n"
+                    "    <tunable name=\"b\">yes</tunable>\n"
+                    "  </tunables>\n"
+                    "  <handshake bytes-sent=\"7\" bytes-received=\"8\" "
+                    "milliseconds=\"9\"/>\n"
+                    "  <error>e</error>\n"
+                    "</migration>\n");
+    doc = parse_xml(text);
+    assert_record_valid(doc);
+}
+
+/* Each kind of tunable value, as <current> of the catalog writes it. */
+static void
+test_record_tunable_values(void)
+{
+    static const struct {
+        const char *value; /* JSON */
+        const char *text;  /* string(tunable) */
+        gboolean null;
+    } cases[] = {
+        {"-42", "-42", FALSE},
+        {"9223372036854775807", "9223372036854775807", FALSE},
+        {"0.1", "0.1", FALSE},
+        {"1e300", "1e+300", FALSE},
+        {"true", "yes", FALSE},
+        {"false", "no", FALSE},
+        {"\"\"", "", FALSE},
+        {"\"zstd\"", "zstd", FALSE},
+        {"null", "", TRUE},
+        {"[1, \"2\"]", "[1,\"2\"]", FALSE},
+        {"{\"x\": {\"y\": null}}", "{\"x\":{\"y\":null}}", FALSE},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *json = g_strdup_printf(
+            "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+            "\"domain\": \"qmp:/x\", \"tunables\": {\"source\": {\"t\": %s}}}",
+            cases[i].value);
+        g_autoptr(xmlDoc) doc = NULL;
+
+        g_test_message("case %" G_GSIZE_FORMAT ": %s", i, cases[i].value);
+        doc = record_doc(json);
+        g_assert_cmpint(xpath_count(doc, "/migration/tunables/tunable"), ==, 1);
+        assert_xpath(doc, "/migration/tunables/tunable/@name", "t");
+        assert_xpath(doc, "/migration/tunables/tunable", cases[i].text);
+        assert_xpath(doc, "/migration/tunables/tunable/@null",
+                     cases[i].null ? "yes" : "");
+    }
+}
+
+/* Markup characters and non-ASCII text are escaped, and read back unchanged. */
+static void
+test_record_escaping(void)
+{
+    static const char domain[] = "qmp:/run/<vm & \"co\">/'q'.qmp";
+    static const char error_text[] = "QEMU said: </error><x/>&amp; ]]> \u2014 "
+                                     "Gr\u00fc\u00dfe \U0001F600\n\ttab\r\n";
+    static const char reason[] = "offered by both; \"a\" < 'b' & c";
+    static const char tunable[] = "we&ird <name> \"q\"";
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autofree char *text = NULL;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "migration");
+    json_builder_add_string_value(b, "m1");
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, "source");
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, "failed");
+    json_builder_set_member_name(b, "domain");
+    json_builder_add_string_value(b, domain);
+    json_builder_set_member_name(b, "hypervisor");
+    json_builder_add_string_value(b, "QEMU \"7.2\" <Debian> & 'co'");
+    json_builder_set_member_name(b, "features");
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, "<f&>");
+    json_builder_set_member_name(b, "algorithms");
+    json_builder_begin_array(b);
+    json_builder_add_string_value(b, "]]>");
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, reason);
+    json_builder_end_object(b);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "tunables");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "destination");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, tunable);
+    json_builder_add_string_value(b, "<v>&amp;</v>");
+    json_builder_set_member_name(b, "list");
+    json_builder_begin_array(b);
+    json_builder_add_string_value(b, "a&b");
+    json_builder_add_string_value(b, "<\"x\">\n");
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "error");
+    json_builder_add_string_value(b, error_text);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+
+    text = vmig_xml_record_format(json_node_get_object(root), &error);
+    g_assert_no_error(error);
+    g_test_message("%s", text);
+
+    g_assert_nonnull(strstr(text, "&amp;"));
+    g_assert_nonnull(strstr(text, "&lt;"));
+    g_assert_null(strstr(text, "<x/>"));
+    g_assert_null(strstr(text, "<v>"));
+    g_assert_nonnull(strstr(text, "Gr\u00fc\u00dfe \U0001F600"));
+
+    doc = parse_xml(text);
+    assert_record_valid(doc);
+    assert_xpath(doc, "/migration/domain", domain);
+    assert_xpath(doc, "/migration/hypervisor", "QEMU \"7.2\" <Debian> & 'co'");
+    assert_xpath(doc, "/migration/features/feature/@name", "<f&>");
+    assert_xpath(doc, "/migration/features/feature/algorithm", "]]>");
+    assert_xpath(doc, "/migration/features/feature/reason", reason);
+    assert_xpath(doc, "/migration/tunables/tunable[1]/@name", tunable);
+    assert_xpath(doc, "/migration/tunables/tunable[1]", "<v>&amp;</v>");
+    assert_xpath(doc, "/migration/tunables/tunable[2]", "[\"a&b\",\"<\\\"x\\\">\\n\"]");
+    assert_xpath(doc, "/migration/error", error_text);
+}
+
+typedef struct {
+    const char *path;
+    const char *json;
+    const char *message; /* after "negotiation record: " */
+} RecordInvalidCase;
+
+/* A record with the four members every record has, then @... */
+#define RECORD(...)                                                                      \
+    "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"completed\", "           \
+    "\"domain\": \"qmp:/x\"" __VA_ARGS__ "}"
+
+static const RecordInvalidCase record_invalid_cases[] = {
+    {"empty", "{}", "'migration' is missing"},
+    {"no-role", "{\"migration\": \"m1\"}", "'role' is missing"},
+    {"no-state", "{\"migration\": \"m1\", \"role\": \"source\"}", "'state' is missing"},
+    {"no-domain", "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"failed\"}",
+     "'domain' is missing"},
+    {"id-number",
+     "{\"migration\": 1, \"role\": \"source\", \"state\": \"failed\", \"domain\": \"d\"}",
+     "'migration' is an integer, not a string"},
+    {"id-empty",
+     "{\"migration\": \"\", \"role\": \"source\", \"state\": \"failed\", "
+     "\"domain\": \"d\"}",
+     "'migration' is empty"},
+    {"id-space",
+     "{\"migration\": \"m 1\", \"role\": \"source\", \"state\": \"failed\", "
+     "\"domain\": \"d\"}",
+     "'migration' is 'm 1', not a migration's name (letters, digits and _)"},
+    {"role-unknown",
+     "{\"migration\": \"m1\", \"role\": \"middle\", \"state\": \"failed\", "
+     "\"domain\": \"d\"}",
+     "unknown role 'middle' (expected source or destination)"},
+    {"state-unknown",
+     "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"paused\", "
+     "\"domain\": \"d\"}",
+     "unknown state 'paused' (expected introspecting, connecting, waiting, negotiating, "
+     "collecting, committing, migrating, completed, failed or cancelled)"},
+    {"state-null",
+     "{\"migration\": \"m1\", \"role\": \"source\", \"state\": null, \"domain\": \"d\"}",
+     "'state' is null, not a string"},
+    {"mode-unknown", RECORD(", \"mode\": \"carrier-pigeon\""),
+     "unknown mode 'carrier-pigeon' (expected uri or fd)"},
+    {"result-unknown", RECORD(", \"result\": \"ok\""),
+     "unknown result 'ok' (expected completed, failed or cancelled)"},
+    {"domain-empty",
+     "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"failed\", "
+     "\"domain\": \"\"}",
+     "'domain' is empty"},
+    {"peer-object", RECORD(", \"peer\": {}"), "'peer' is an object, not a string"},
+    {"hypervisor-control", RECORD(", \"hypervisor\": \"QEMU\\u0007\""),
+     "'hypervisor' holds U+0007, which XML cannot represent"},
+    {"error-noncharacter", RECORD(", \"error\": \"\\uffff\""),
+     "'error' holds U+FFFF, which XML cannot represent"},
+    {"version-string", RECORD(", \"version\": \"1\""),
+     "'version' is a string, not an integer"},
+    {"version-zero", RECORD(", \"version\": 0"),
+     "'version' is 0, not a protocol version (1 to 4294967295)"},
+    {"version-too-big", RECORD(", \"version\": 4294967296"),
+     "'version' is 4294967296, not a protocol version (1 to 4294967295)"},
+    {"offered-array", RECORD(", \"offered\": []"),
+     "'offered' is an array, not an object"},
+    {"offer-string", RECORD(", \"offered\": {\"source\": \"all\"}"),
+     "'offered': 'source' is a string, not an object"},
+    {"offer-versions-empty",
+     RECORD(", \"offered\": {\"destination\": {\"versions\": []}}"),
+     "the offer of the destination: 'versions' is empty"},
+    {"offer-version-double", RECORD(", \"offered\": {\"source\": {\"versions\": [1.5]}}"),
+     "the offer of the source: version #1 is a number, not an integer"},
+    {"offer-version-negative",
+     RECORD(", \"offered\": {\"source\": {\"versions\": [1, -1]}}"),
+     "the offer of the source: version #2 is -1, not a protocol version (1 to "
+     "4294967295)"},
+    {"offer-features-object", RECORD(", \"offered\": {\"source\": {\"features\": {}}}"),
+     "the offer of the source: 'features' is an object, not an array"},
+    {"offer-feature-string",
+     RECORD(", \"offered\": {\"source\": {\"features\": [\"multifd\"]}}"),
+     "offered feature #1 of the source: expected an object, got a string"},
+    {"offer-feature-no-name",
+     RECORD(", \"offered\": {\"destination\": {\"features\": [{\"name\": \"a\"}, "
+            "{\"channels\": 2}]}}"),
+     "offered feature #2 of the destination: 'name' is missing"},
+    {"offer-feature-channels-negative",
+     RECORD(", \"offered\": {\"source\": {\"features\": [{\"name\": \"multifd\", "
+            "\"channels\": -4}]}}"),
+     "offered feature 'multifd' of the source: 'channels' is -4, out of range (0 to "
+     "65535)"},
+    {"offer-feature-channels-big",
+     RECORD(", \"offered\": {\"source\": {\"features\": [{\"name\": \"multifd\", "
+            "\"channels\": 65536}]}}"),
+     "offered feature 'multifd' of the source: 'channels' is 65536, out of range (0 to "
+     "65535)"},
+    {"offer-feature-required-string",
+     RECORD(", \"offered\": {\"source\": {\"features\": [{\"name\": \"f\", "
+            "\"required\": \"yes\"}]}}"),
+     "offered feature 'f' of the source: 'required' is a string, not a boolean"},
+    {"offer-feature-algorithms-empty",
+     RECORD(", \"offered\": {\"source\": {\"features\": [{\"name\": \"f\", "
+            "\"algorithms\": []}]}}"),
+     "offered feature 'f' of the source: 'algorithms' is empty"},
+    {"offer-feature-algorithm-number",
+     RECORD(", \"offered\": {\"source\": {\"features\": [{\"name\": \"f\", "
+            "\"algorithms\": [\"zstd\", 2]}]}}"),
+     "offered feature 'f' of the source: algorithm #2 is an integer, not a string"},
+    {"features-object", RECORD(", \"features\": {\"multifd\": true}"),
+     "'features' is an object, not an array"},
+    {"feature-name-empty", RECORD(", \"features\": [{\"name\": \"\"}]"),
+     "chosen feature #1: 'name' is empty"},
+    {"feature-reason-number",
+     RECORD(", \"features\": [{\"name\": \"f\", \"reason\": 1}]"),
+     "chosen feature 'f': 'reason' is an integer, not a string"},
+    {"declined-reason-empty",
+     RECORD(", \"declined\": [{\"name\": \"f\", \"reason\": \"\"}]"),
+     "declined feature 'f': 'reason' is empty"},
+    {"channels-array", RECORD(", \"channels\": [4, 2]"),
+     "'channels' is an array, not an object"},
+    {"channels-string", RECORD(", \"channels\": {\"requested\": \"4\"}"),
+     "'channels': 'requested' is a string, not an integer"},
+    {"channels-negative", RECORD(", \"channels\": {\"requested\": 4, \"received\": -1}"),
+     "'channels': 'received' is -1, out of range (0 to 65535)"},
+    {"tunables-array", RECORD(", \"tunables\": []"),
+     "'tunables' is an array, not an object"},
+    {"tunables-side-array", RECORD(", \"tunables\": {\"destination\": []}"),
+     "'tunables': 'destination' is an array, not an object"},
+    {"tunable-name-empty", RECORD(", \"tunables\": {\"source\": {\"\": 1}}"),
+     "the tunables of the source: a tunable has an empty name"},
+    {"tunable-name-control", RECORD(", \"tunables\": {\"source\": {\"a\\u0001\": 1}}"),
+     "the tunables of the source: a tunable's name holds U+0001, which XML cannot "
+     "represent"},
+    {"tunable-value-control",
+     RECORD(", \"tunables\": {\"source\": {\"tls-creds\": \"\\u001b[0m\"}}"),
+     "the tunables of the source: the value of 'tls-creds' holds U+001B, which XML "
+     "cannot represent"},
+    {"handshake-double", RECORD(", \"handshake\": {\"milliseconds\": 2.5}"),
+     "'handshake': 'milliseconds' is a number, not an integer"},
+    {"handshake-negative", RECORD(", \"handshake\": {\"bytes-sent\": -512}"),
+     "'handshake': 'bytes-sent' is -512, out of range (0 to 9223372036854775807)"},
+    {"error-bool", RECORD(", \"error\": false"), "'error' is a boolean, not a string"},
+};
+
+/* A wire form that is not a record is refused with INVALID, naming the problem. */
+static void
+test_record_invalid(gconstpointer data)
+{
+    const RecordInvalidCase *c = data;
+    g_autoptr(JsonNode) node = parse_json(c->json);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(xmlDoc) doc = vmig_xml_record_new(json_node_get_object(node), &error);
+    g_autofree char *expected = NULL;
+    g_autofree char *text = NULL;
+
+    g_assert_null(doc);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    expected = g_strconcat("negotiation record: ", c->message, NULL);
+    g_assert_cmpstr(error->message, ==, expected);
+
+    g_clear_error(&error);
+    text = vmig_xml_record_format(json_node_get_object(node), &error);
+    g_assert_null(text);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+}
+
+/*
+ * Returns: a record whose "error" is @error_text and whose source tunable
+ * 't' is @tunable (consumed), built in code.
+ */
+static JsonNode *
+build_record(const char *error_text, JsonNode *tunable)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "migration");
+    json_builder_add_string_value(b, "m1");
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, "source");
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, "failed");
+    json_builder_set_member_name(b, "domain");
+    json_builder_add_string_value(b, "qmp:/x");
+    json_builder_set_member_name(b, "tunables");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "source");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "t");
+    json_builder_add_value(b, tunable);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "error");
+    json_builder_add_string_value(b, error_text);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+/* Values JSON text cannot carry but a JsonNode built in code can. */
+static void
+test_record_invalid_built(void)
+{
+    g_autoptr(JsonNode) infinite = NULL;
+    g_autoptr(JsonNode) latin1 = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+
+    infinite = build_record("e", json_node_init_double(json_node_alloc(), NAN));
+    doc = vmig_xml_record_new(json_node_get_object(infinite), &error);
+    g_assert_null(doc);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    g_assert_cmpstr(error->message, ==,
+                    "negotiation record: the tunables of the source: the value of 't' "
+                    "is not a finite number");
+    g_clear_error(&error);
+
+    latin1 = build_record("caf\xe9", json_node_init_int(json_node_alloc(), 1));
+    doc = vmig_xml_record_new(json_node_get_object(latin1), &error);
+    g_assert_null(doc);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    g_assert_cmpstr(error->message, ==, "negotiation record: 'error' is not UTF-8");
+}
+
+#define RDOC(...)                                                                        \
+    "<migration id='m1' role='source' state='completed'>"                                \
+    "<domain>qmp:/x</domain>" __VA_ARGS__ "</migration>\n"
+
+/* Documents data/record.rng must refuse. */
+static const SchemaCase record_schema_invalid_cases[] = {
+    {"root", "<record id='m1' role='source' state='completed'/>"},
+    {"no-domain", "<migration id='m1' role='source' state='completed'/>"},
+    {"no-id", "<migration role='source' state='completed'><domain>d</domain>"
+              "</migration>"},
+    {"id-space", "<migration id='m 1' role='source' state='completed'>"
+                 "<domain>d</domain></migration>"},
+    {"role-unknown", "<migration id='m1' role='middle' state='completed'>"
+                     "<domain>d</domain></migration>"},
+    {"state-unknown", "<migration id='m1' role='source' state='paused'>"
+                      "<domain>d</domain></migration>"},
+    {"empty-domain", "<migration id='m1' role='source' state='completed'>"
+                     "<domain></domain></migration>"},
+    {"version-zero", RDOC("<protocol version='0'/>")},
+    {"peer-after-protocol", RDOC("<protocol version='1'/><peer>fd</peer>")},
+    {"offered-side-unknown", RDOC("<offered side='middle'/>")},
+    {"offered-destination-first",
+     RDOC("<offered side='destination'/><offered side='source'/>")},
+    {"offered-feature-reason",
+     RDOC("<offered side='source'><feature name='f'><reason>r</reason></feature>"
+          "</offered>")},
+    {"feature-required-no",
+     RDOC("<features><feature name='f' required='no'/></features>")},
+    {"feature-channels-big",
+     RDOC("<features><feature name='f' channels='65536'/></features>")},
+    {"reason-before-algorithm",
+     RDOC("<features><feature name='f'><reason>r</reason><algorithm>a</algorithm>"
+          "</feature></features>")},
+    {"channels-negative", RDOC("<channels received='-1'/>")},
+    {"two-source-tunables", RDOC("<tunables side='source'/><tunables side='source'/>")},
+    {"tunable-null-text",
+     RDOC("<tunables side='source'><tunable name='t' null='yes'>1</tunable></tunables>")},
+    {"tunable-no-name", RDOC("<tunables side='source'><tunable>1</tunable></tunables>")},
+    {"handshake-text", RDOC("<handshake bytes-sent='many'/>")},
+    {"error-before-domain", "<migration id='m1' role='source' state='completed'>"
+                            "<error>e</error><domain>d</domain></migration>"},
+};
+
+/* vmig_xml_validate() with data/record.rng fails with SCHEMA for each wrong document. */
+static void
+test_record_schema_invalid(gconstpointer data)
+{
+    const SchemaCase *c = data;
+    g_autoptr(xmlDoc) doc = parse_xml(c->xml);
+    g_autofree char *rng = record_rng_path();
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false(vmig_xml_validate(doc, rng, &error));
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_SCHEMA);
+    g_test_message("%s", error->message);
+    g_assert_true(g_str_has_prefix(error->message, "document does not match schema '"));
+}
+
 /* ---- libxml2's error reporting ------------------------------------------- */
 
 static guint foreign_errors;
@@ -1279,6 +1947,21 @@ run_failures(void)
 
         if (node != NULL && JSON_NODE_HOLDS_OBJECT(node))
             text = vmig_xml_catalog_format(json_node_get_object(node), NULL);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(record_invalid_cases); i++) {
+        g_autoptr(JsonNode) node = json_from_string(record_invalid_cases[i].json, NULL);
+        g_autofree char *text = NULL;
+
+        if (node != NULL && JSON_NODE_HOLDS_OBJECT(node))
+            text = vmig_xml_record_format(json_node_get_object(node), NULL);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(record_schema_invalid_cases); i++) {
+        g_autofree char *record_rng = record_rng_path();
+        const char *xml = record_schema_invalid_cases[i].xml;
+        g_autoptr(xmlDoc) bad = vmig_xml_parse(xml, strlen(xml), "test", NULL);
+
+        if (bad != NULL)
+            vmig_xml_validate(bad, record_rng, NULL);
     }
     for (gsize i = 0; i < G_N_ELEMENTS(xxe_cases); i++) {
         g_autoptr(VmigDomainInfo) info =
@@ -1369,6 +2052,32 @@ main(int argc, char **argv)
     g_test_add_func("/xml/domain/xxe", test_domain_xxe);
     g_test_add_func("/xml/domain/xxe-name", test_domain_xxe_name);
     g_test_add_func("/xml/domain/entity-expansion", test_domain_entity_expansion);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(record_golden_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/xml/record/golden/%s", record_golden_cases[i]);
+
+        g_test_add_data_func(path, record_golden_cases[i], test_record_golden);
+    }
+    g_test_add_func("/xml/record/content", test_record_content);
+    g_test_add_func("/xml/record/minimal", test_record_minimal);
+    g_test_add_func("/xml/record/order", test_record_order);
+    g_test_add_func("/xml/record/tunable-values", test_record_tunable_values);
+    g_test_add_func("/xml/record/escaping", test_record_escaping);
+    for (gsize i = 0; i < G_N_ELEMENTS(record_invalid_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/xml/record/invalid/%s", record_invalid_cases[i].path);
+
+        g_test_add_data_func(path, &record_invalid_cases[i], test_record_invalid);
+    }
+    g_test_add_func("/xml/record/invalid/built", test_record_invalid_built);
+    for (gsize i = 0; i < G_N_ELEMENTS(record_schema_invalid_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/xml/record/schema/invalid/%s",
+                                                record_schema_invalid_cases[i].path);
+
+        g_test_add_data_func(path, &record_schema_invalid_cases[i],
+                             test_record_schema_invalid);
+    }
 
     g_test_add_func("/xml/errors/handlers-restored", test_errors_handlers_restored);
     g_test_add_func("/xml/errors/quiet", test_errors_quiet);

@@ -3,6 +3,7 @@
  *
  * Blocking I/O on a plain unix socket; a timeout bounds every wait:
  * poll() before each read, SO_SNDTIMEO for connect() and the writes.
+ * The poll() also watches the interrupt fd, when there is one.
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-client"
@@ -38,6 +39,7 @@ struct _VmigClient {
     char *daemon_version; /* from the greeting, or NULL */
     VmigClientEventFunc event_func;
     gpointer event_data;
+    int interrupt_fd; /* borrowed, or -1 */
 };
 
 /* Returns: the monotonic time by which the next wait must be over, or -1. */
@@ -59,14 +61,36 @@ vmig_client_set_timeout_error(VmigClient *client, GError **error)
 }
 
 /*
- * Waits until the socket is readable or @deadline (-1: none) has passed.
- * Returns: TRUE when readable, or FALSE with @error set.
+ * Moves @local to @error; a TIMEOUT becomes one that names the client's
+ * own timeout (for waits bounded by it).  Returns nothing.
+ */
+static void
+vmig_client_propagate(VmigClient *client, GError *local, GError **error)
+{
+    if (g_error_matches(local, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_TIMEOUT) &&
+        client->timeout_ms >= 0) {
+        g_error_free(local);
+        vmig_client_set_timeout_error(client, error);
+        return;
+    }
+    g_propagate_error(error, local);
+}
+
+/*
+ * Waits until the socket is readable or @deadline (-1: none) has passed,
+ * or the interrupt fd is readable.
+ * Returns: TRUE when readable, or FALSE with @error set (TIMEOUT,
+ * INTERRUPTED or IO).
  */
 static gboolean
 vmig_client_wait_readable(VmigClient *client, gint64 deadline, GError **error)
 {
     for (;;) {
-        struct pollfd pfd = {.fd = client->fd, .events = POLLIN};
+        struct pollfd pfd[2] = {
+            {.fd = client->fd, .events = POLLIN},
+            {.fd = client->interrupt_fd, .events = POLLIN},
+        };
+        nfds_t n = client->interrupt_fd >= 0 ? 2 : 1;
         int wait_ms = -1;
         int rc;
 
@@ -74,12 +98,19 @@ vmig_client_wait_readable(VmigClient *client, gint64 deadline, GError **error)
             gint64 left = deadline - g_get_monotonic_time();
 
             if (left <= 0) {
-                vmig_client_set_timeout_error(client, error);
+                g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_TIMEOUT,
+                            "virt-migrated at '%s' sent nothing in time", client->path);
                 return FALSE;
             }
             wait_ms = (int)MIN((left + 999) / 1000, G_MAXINT);
         }
-        rc = poll(&pfd, 1, wait_ms);
+        rc = poll(pfd, n, wait_ms);
+        /* An interruption wins over data: Ctrl-C must not wait for quiet. */
+        if (rc > 0 && n == 2 && pfd[1].revents != 0) {
+            g_set_error_literal(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_INTERRUPTED,
+                                "interrupted");
+            return FALSE;
+        }
         if (rc > 0)
             return TRUE;
         if (rc < 0 && errno != EINTR) {
@@ -251,7 +282,7 @@ vmig_client_read_greeting(VmigClient *client, GError **error)
                         "'%s' is not a virt-migrated control socket", client->path);
             return FALSE;
         }
-        g_propagate_error(error, g_steal_pointer(&local));
+        vmig_client_propagate(client, g_steal_pointer(&local), error);
         return FALSE;
     }
     if (vmig_client_reply_error(client, greeting, &local)) {
@@ -283,6 +314,7 @@ vmig_client_connect(const char *path, int timeout_ms, GError **error)
     client = g_new0(VmigClient, 1);
     client->path = g_strdup(path);
     client->fd = -1;
+    client->interrupt_fd = -1;
     client->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
     client->in = g_byte_array_new();
     client->next_id = 1;
@@ -345,6 +377,13 @@ vmig_client_set_event_func(VmigClient *client, VmigClientEventFunc func,
     client->event_data = user_data;
 }
 
+void
+vmig_client_set_interrupt_fd(VmigClient *client, int fd)
+{
+    g_return_if_fail(client != NULL);
+    client->interrupt_fd = fd < 0 ? -1 : fd;
+}
+
 const char *
 vmig_client_get_daemon_version(VmigClient *client)
 {
@@ -363,23 +402,22 @@ vmig_client_reply_has_id(JsonObject *reply, gint64 id)
            json_node_get_int(node) == id;
 }
 
-JsonNode *
-vmig_client_execute(VmigClient *client, const char *command, JsonObject *arguments,
-                    const int *fds, gsize nfds, GError **error)
+gint64
+vmig_client_send_command(VmigClient *client, const char *command, JsonObject *arguments,
+                         const int *fds, gsize nfds, GError **error)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) request = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *text = NULL;
-    gint64 deadline;
     gsize len = 0;
     gint64 id;
 
-    g_return_val_if_fail(client != NULL, NULL);
-    g_return_val_if_fail(command != NULL, NULL);
-    g_return_val_if_fail(fds != NULL || nfds == 0, NULL);
-    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+    g_return_val_if_fail(client != NULL, 0);
+    g_return_val_if_fail(command != NULL, 0);
+    g_return_val_if_fail(fds != NULL || nfds == 0, 0);
+    g_return_val_if_fail(error == NULL || *error == NULL, 0);
 
     id = client->next_id++;
     json_builder_begin_object(b);
@@ -402,7 +440,6 @@ vmig_client_execute(VmigClient *client, const char *command, JsonObject *argumen
     text = g_realloc(text, len + 1);
     text[len++] = '\n';
 
-    deadline = vmig_client_deadline(client);
     if (!vmig_fdpass_send_all(client->fd, text, len, fds, nfds, &local)) {
         if (g_error_matches(local, VMIG_FDPASS_ERROR, VMIG_FDPASS_ERROR_WOULD_BLOCK))
             vmig_client_set_timeout_error(client, error);
@@ -410,9 +447,19 @@ vmig_client_execute(VmigClient *client, const char *command, JsonObject *argumen
             g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_IO,
                         "cannot send '%s' to virt-migrated at '%s': %s", command,
                         client->path, local->message);
-        return NULL;
+        return 0;
     }
+    return id;
+}
 
+/*
+ * Waits for the reply to command @id (@command names it in messages, or
+ * NULL).  Returns: as vmig_client_wait_reply().
+ */
+static JsonNode *
+vmig_client_wait_reply_to(VmigClient *client, gint64 id, const char *command,
+                          gint64 deadline, GError **error)
+{
     for (;;) {
         g_autoptr(JsonObject) reply = vmig_client_read_object(client, deadline, error);
         JsonNode *ret;
@@ -439,14 +486,79 @@ vmig_client_execute(VmigClient *client, const char *command, JsonObject *argumen
             return NULL;
         ret = json_object_get_member(reply, "return");
         if (!ret) {
-            g_set_error(
-                error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
-                "virt-migrated at '%s' answered '%s' with neither a return value nor "
-                "an error",
-                client->path, command);
+            g_autofree char *what =
+                command ? g_strdup_printf("'%s'", command)
+                        : g_strdup_printf("command %" G_GINT64_FORMAT, id);
+
+            g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                        "virt-migrated at '%s' answered %s with neither a return value "
+                        "nor an error",
+                        client->path, what);
             return NULL;
         }
         return json_node_copy(ret);
+    }
+}
+
+JsonNode *
+vmig_client_wait_reply(VmigClient *client, gint64 id, gint64 deadline, GError **error)
+{
+    g_return_val_if_fail(client != NULL, NULL);
+    g_return_val_if_fail(id > 0, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    return vmig_client_wait_reply_to(client, id, NULL, deadline, error);
+}
+
+JsonNode *
+vmig_client_execute(VmigClient *client, const char *command, JsonObject *arguments,
+                    const int *fds, gsize nfds, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    JsonNode *ret;
+    gint64 deadline;
+    gint64 id;
+
+    g_return_val_if_fail(client != NULL, NULL);
+    g_return_val_if_fail(command != NULL, NULL);
+    g_return_val_if_fail(fds != NULL || nfds == 0, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    deadline = vmig_client_deadline(client);
+    id = vmig_client_send_command(client, command, arguments, fds, nfds, error);
+    if (id == 0)
+        return NULL;
+    ret = vmig_client_wait_reply_to(client, id, command, deadline, &local);
+    if (!ret)
+        vmig_client_propagate(client, g_steal_pointer(&local), error);
+    return ret;
+}
+
+JsonObject *
+vmig_client_read_event(VmigClient *client, gint64 deadline, GError **error)
+{
+    g_return_val_if_fail(client != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    for (;;) {
+        g_autoptr(JsonObject) line = vmig_client_read_object(client, deadline, error);
+        JsonNode *name;
+
+        if (!line)
+            return NULL;
+        name = json_object_get_member(line, "event");
+        if (!name) {
+            g_debug("skipping a reply no one waits for");
+            continue;
+        }
+        if (!JSON_NODE_HOLDS_VALUE(name) ||
+            json_node_get_value_type(name) != G_TYPE_STRING) {
+            g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                        "virt-migrated at '%s' sent an event without a name",
+                        client->path);
+            return NULL;
+        }
+        return g_steal_pointer(&line);
     }
 }
 

@@ -8,6 +8,12 @@
  *   g_autoptr(VmigClient) client = vmig_client_connect(path, -1, &error);
  *   g_autoptr(JsonNode) ret = vmig_client_execute(client, "query-version",
  *                                                 NULL, NULL, 0, &error);
+ *
+ * A client that follows events (virt-migrate migrate, events) reads them
+ * one at a time with vmig_client_read_event(), and may split a command
+ * into vmig_client_send_command() and vmig_client_wait_reply() to wait
+ * for the reply with its own deadline.  Every wait can be cut short by
+ * an interrupt fd becoming readable (a signalfd for SIGINT, say).
  */
 #pragma once
 
@@ -25,6 +31,7 @@ typedef enum {
     VMIG_CLIENT_ERROR_IO,       /* a read or write failed */
     VMIG_CLIENT_ERROR_COMMAND,  /* the daemon answered {"error": ...} */
     VMIG_CLIENT_ERROR_COMMAND_NOT_FOUND, /* ... of class CommandNotFound */
+    VMIG_CLIENT_ERROR_INTERRUPTED,       /* the interrupt fd became readable */
     VMIG_CLIENT_ERROR_LAST
 } VmigClientErrorCode;
 
@@ -49,6 +56,14 @@ VmigClient *vmig_client_connect(const char *path, int timeout_ms, GError **error
 void vmig_client_set_event_func(VmigClient *client, VmigClientEventFunc func,
                                 gpointer user_data);
 
+/*
+ * From now on, every wait for the daemon also watches @fd (borrowed; -1:
+ * none) and fails with INTERRUPTED as soon as it is readable.  The fd is
+ * not read: whoever owns it clears it.  Lines already received are still
+ * handed out first.  Returns nothing.
+ */
+void vmig_client_set_interrupt_fd(VmigClient *client, int fd);
+
 /* Returns: the daemon's version from its greeting (e.g. "0.1.0"), or NULL. */
 const char *vmig_client_get_daemon_version(VmigClient *client);
 
@@ -64,6 +79,42 @@ const char *vmig_client_get_daemon_version(VmigClient *client);
 JsonNode *vmig_client_execute(VmigClient *client, const char *command,
                               JsonObject *arguments, const int *fds, gsize nfds,
                               GError **error);
+
+/*
+ * vmig_client_send_command:
+ * @command, @arguments, @fds, @nfds: as for vmig_client_execute()
+ * Sends the command without waiting for its reply.
+ * Returns: the command's id (> 0), for vmig_client_wait_reply(), or 0
+ * with @error set.
+ */
+gint64 vmig_client_send_command(VmigClient *client, const char *command,
+                                JsonObject *arguments, const int *fds, gsize nfds,
+                                GError **error);
+
+/*
+ * vmig_client_wait_reply:
+ * @id: what vmig_client_send_command() returned
+ * @deadline: the g_get_monotonic_time() by which the reply must have
+ *            come, or -1 for no limit
+ * Waits for the reply to command @id; events that come meanwhile go to
+ * the event callback, replies to other commands are skipped.  After a
+ * TIMEOUT or INTERRUPTED error it may be called again for the same @id.
+ * Returns: the reply's "return" value (a new node), or NULL with @error
+ * set (COMMAND or COMMAND_NOT_FOUND carry the daemon's own message).
+ */
+JsonNode *vmig_client_wait_reply(VmigClient *client, gint64 id, gint64 deadline,
+                                 GError **error);
+
+/*
+ * vmig_client_read_event:
+ * @deadline: as for vmig_client_wait_reply()
+ * Waits for the next event, skipping replies (to commands no one waits
+ * for any more).  The event callback is not called.
+ * Returns: the event line, {"event": NAME, "data": {...}, "timestamp":
+ * {...}} (a new reference), or NULL with @error set (TIMEOUT when
+ * @deadline passed first).
+ */
+JsonObject *vmig_client_read_event(VmigClient *client, gint64 deadline, GError **error);
 
 /* Closes the connection and frees @client.  Returns nothing. */
 void vmig_client_free(VmigClient *client);

@@ -3,7 +3,13 @@
  *
  * The tunables catalog arrives in its wire form (driver/catalog.h) and is
  * printed as an aligned table, as pretty JSON or as the XML document of
- * xml/catalog.h.  Every function returns text ending with a newline.
+ * xml/catalog.h.  Migrations (docs/migration.md) are printed as a table
+ * (query-migrations), as a summary of their negotiation record
+ * (query-migration), and event by event.  Every function returns text
+ * ending with a newline, unless it says otherwise.
+ *
+ * These functions only format: none does I/O, so each can be tested on
+ * its own against golden text.
  */
 #pragma once
 
@@ -48,3 +54,77 @@ char *vmig_render_catalog_xml(JsonObject *catalog, GError **error);
 
 /* Returns: @node, a JSON scalar, as plain text for a table cell (to free). */
 char *vmig_render_value(JsonNode *node);
+
+/*
+ * vmig_render_migrations_table:
+ * @migrations: what query-migrations returns
+ * @all: FALSE: only the migrations still running (not completed, failed
+ *       or cancelled); TRUE: every one
+ * The migrations as a table, virsh list style, in the daemon's order:
+ *
+ *    ID   ROLE          STATE       DOMAIN
+ *   ------------------------------------------------
+ *    m1   source        migrating   qmp:/run/vm1.qmp
+ *    m2   destination   waiting     qmp:/run/vm2.qmp
+ *
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error);
+
+/*
+ * vmig_render_event_line:
+ * @event: an event line, {"event": NAME, "data": {...}, "timestamp":
+ *         {"seconds": S, "microseconds": U}}
+ * One line for `virt-migrate events`: the timestamp in ISO 8601 UTC with
+ * microseconds, the event's name and its data as compact JSON:
+ *
+ *   2024-05-01T12:00:00.123456Z MIGRATION_DONE {"migration":"m1","result":"completed"}
+ *
+ * Returns: the line (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_event_line(JsonObject *event, GError **error);
+
+/*
+ * vmig_render_negotiated:
+ * @data: the data of a NEGOTIATED event
+ * What `virt-migrate migrate` prints once the handshake is over:
+ *
+ *   Negotiated: protocol 1, features multifd (2 of 4 channels), return-path
+ *
+ * Returns: the line (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_negotiated(JsonObject *data, GError **error);
+
+/*
+ * vmig_render_progress_percent:
+ * @data: the data of a MIGRATION_PROGRESS event
+ * How far the migration is: transferred / (transferred + remaining), or
+ * from total when one of those is missing; rounded down, so 100 means
+ * nothing remains.
+ * Returns: 0 to 100, or -1 when @data does not say.
+ */
+int vmig_render_progress_percent(JsonObject *data);
+
+/*
+ * Returns: the progress line of @percent (0 to 100), as virsh migrate
+ * --verbose draws it: "\rMigration: [ 42 %]", without a newline (to free).
+ */
+char *vmig_render_progress(int percent);
+
+/*
+ * vmig_render_record_summary:
+ * @record: what query-migration returns (docs/migration.md)
+ * The negotiation record for people, in the order things happened: what
+ * the migration is and who took part, each side's offer, the features
+ * chosen and declined with why, channels asked for and received, the
+ * tunables each side set, what the handshake cost, and how it ended.
+ * Members the record does not have yet are left out.
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_record_summary(JsonObject *record, GError **error);
+
+/*
+ * Returns: the record's XML document (xml/record.h) as text (to free),
+ * or NULL with @error set.
+ */
+char *vmig_render_record_xml(JsonObject *record, GError **error);

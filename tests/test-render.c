@@ -1,0 +1,356 @@
+/*
+ * test-render.c: how the CLI prints migrations (tools/render.c)
+ *
+ * The render functions only format, so they are tested here on their own:
+ * the negotiation record summary of tests/data/xml/record-*.json against
+ * tests/data/cli/record-*.txt, the migration list against
+ * tests/data/cli/migrations*.txt (VMIG_TEST_REGENERATE_OUTPUT=1 rewrites
+ * them), and the event, NEGOTIATED and progress lines against literals.
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "tools/render.h"
+#include "tests/testutil.h"
+
+/* Returns: @text parsed as JSON (asserted to parse). */
+static JsonNode *
+parse_json(const char *text)
+{
+    g_autoptr(GError) error = NULL;
+    JsonNode *node = json_from_string(text, &error);
+
+    g_assert_no_error(error);
+    g_assert_nonnull(node);
+    return node;
+}
+
+/* Returns: tests/data/@dir/@name, parsed (asserted to be JSON). */
+static JsonNode *
+load_json(const char *dir, const char *name)
+{
+    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", dir, name, NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_file_get_contents(path, &text, NULL, &error);
+    g_assert_no_error(error);
+    return parse_json(text);
+}
+
+/* ---- features: the record summary ---------------------------------------- */
+
+static const char *const record_cases[] = {"completed", "failed", "degraded"};
+
+/* record-NAME.json summarizes to tests/data/cli/record-NAME.txt. */
+static void
+test_record_summary(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *json_name = g_strdup_printf("record-%s.json", name);
+    g_autofree char *txt_name = g_strdup_printf("record-%s.txt", name);
+    g_autoptr(JsonNode) record = load_json("xml", json_name);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+
+    text = vmig_render_record_summary(json_node_get_object(record), &error);
+    g_assert_no_error(error);
+    g_assert_true(g_str_has_suffix(text, "\n"));
+    vmig_test_assert_golden("cli", txt_name, text, -1);
+}
+
+/* The XML rendering is xml/record.c's document, ending with a newline. */
+static void
+test_record_xml(void)
+{
+    g_autoptr(JsonNode) record = load_json("xml", "record-completed.json");
+    g_autofree char *path =
+        g_test_build_filename(G_TEST_DIST, "data", "xml", "record-completed.xml", NULL);
+    g_autofree char *expected = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = vmig_render_record_xml(json_node_get_object(record), &error);
+
+    g_assert_no_error(error);
+    g_file_get_contents(path, &expected, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==, expected);
+}
+
+/* Control characters do not reach the terminal raw. */
+static void
+test_record_escaped(void)
+{
+    g_autoptr(JsonNode) record =
+        parse_json("{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"failed\", "
+                   "\"domain\": \"qmp:/x\", \"error\": \"\\u001b[2Jgone\"}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text =
+        vmig_render_record_summary(json_node_get_object(record), &error);
+
+    g_assert_no_error(error);
+    g_assert_null(strchr(text, '\033'));
+    g_assert_nonnull(strstr(text, "Error:            \\033[2Jgone\n"));
+}
+
+typedef struct {
+    const char *path;
+    const char *json;
+    const char *message;
+} InvalidCase;
+
+#define RECORD(...)                                                                      \
+    "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"completed\"" __VA_ARGS__ \
+    "}"
+
+static const InvalidCase record_invalid_cases[] = {
+    {"no-migration", "{\"role\": \"source\", \"state\": \"failed\"}",
+     "invalid negotiation record: the record has no 'migration'"},
+    {"state-number", "{\"migration\": \"m1\", \"role\": \"source\", \"state\": 3}",
+     "invalid negotiation record: the 'state' member of the record has the wrong type"},
+    {"features-object", RECORD(", \"features\": {}"),
+     "invalid negotiation record: the 'features' member of the record has the wrong "
+     "type"},
+    {"feature-string", RECORD(", \"features\": [\"multifd\"]"),
+     "invalid negotiation record: chosen feature #1 is not an object"},
+    {"channels-negative", RECORD(", \"channels\": {\"requested\": -1}"),
+     "invalid negotiation record: the 'requested' member of 'channels' is negative"},
+    {"tunables-array", RECORD(", \"tunables\": {\"source\": []}"),
+     "invalid negotiation record: the 'source' member of 'tunables' has the wrong "
+     "type"},
+};
+
+/* A record of the wrong form is refused with INVALID, naming the problem. */
+static void
+test_record_invalid(gconstpointer data)
+{
+    const InvalidCase *c = data;
+    g_autoptr(JsonNode) record = parse_json(c->json);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text =
+        vmig_render_record_summary(json_node_get_object(record), &error);
+
+    g_assert_null(text);
+    g_assert_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID);
+    g_assert_cmpstr(error->message, ==, c->message);
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+static const char migrations_json[] =
+    "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"completed\", "
+    "\"domain\": \"qmp:/run/vm1.qmp\"}, "
+    "{\"migration\": \"m2\", \"role\": \"source\", \"state\": \"migrating\", "
+    "\"domain\": \"qmp:/run/vm2.qmp\"}, "
+    "{\"migration\": \"m3\", \"role\": \"destination\", \"state\": \"failed\", "
+    "\"domain\": \"qmp:/run/vm1-incoming.qmp\"}, "
+    "{\"migration\": \"m10\", \"role\": \"destination\", \"state\": \"waiting\", "
+    "\"domain\": \"qmp:/run/vm3-incoming.qmp\"}, "
+    "{\"migration\": \"m11\", \"role\": \"source\", \"state\": \"cancelled\", "
+    "\"domain\": \"qmp:/run/vm4.qmp\"}]";
+
+/* Running ones by default, every one with --all; an empty list is a header. */
+static void
+test_migrations_table(void)
+{
+    g_autoptr(JsonNode) list = parse_json(migrations_json);
+    g_autoptr(JsonNode) empty = parse_json("[]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *running = NULL;
+    g_autofree char *all = NULL;
+    g_autofree char *none = NULL;
+
+    running = vmig_render_migrations_table(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    vmig_test_assert_golden("cli", "migrations.txt", running, -1);
+    all = vmig_render_migrations_table(json_node_get_array(list), TRUE, &error);
+    g_assert_no_error(error);
+    vmig_test_assert_golden("cli", "migrations-all.txt", all, -1);
+    none = vmig_render_migrations_table(json_node_get_array(empty), TRUE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(none, ==,
+                    " ID   ROLE   STATE   DOMAIN\n----------------------------\n");
+}
+
+/* A list of the wrong form is refused. */
+static void
+test_migrations_invalid(void)
+{
+    static const char *const cases[] = {
+        "[3]",
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"waiting\"}]",
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": 1, \"domain\": "
+        "\"d\"}]",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(JsonNode) list = parse_json(cases[i]);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text =
+            vmig_render_migrations_table(json_node_get_array(list), TRUE, &error);
+
+        g_test_message("%s", cases[i]);
+        g_assert_null(text);
+        g_assert_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID);
+    }
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+/* One line per event: ISO 8601 UTC with microseconds, name, compact data. */
+static void
+test_event_line(void)
+{
+    static const struct {
+        const char *event;
+        const char *line; /* NULL: INVALID */
+    } cases[] = {
+        {"{\"event\": \"MIGRATION_DONE\", \"data\": {\"migration\": \"m1\", \"result\": "
+         "\"completed\"}, \"timestamp\": {\"seconds\": 1714564800, \"microseconds\": 5}}",
+         "2024-05-01T12:00:00.000005Z MIGRATION_DONE "
+         "{\"migration\":\"m1\",\"result\":\"completed\"}\n"},
+        {"{\"event\": \"X\", \"timestamp\": {\"seconds\": 0, \"microseconds\": 999999}}",
+         "1970-01-01T00:00:00.999999Z X {}\n"},
+        {"{\"event\": \"X\", \"data\": {}}", NULL},
+        {"{\"event\": \"X\", \"timestamp\": {\"seconds\": 0, \"microseconds\": 1000000}}",
+         NULL},
+        {"{\"event\": \"X\", \"timestamp\": {\"seconds\": -1, \"microseconds\": 0}}",
+         NULL},
+        {"{\"event\": 1, \"timestamp\": {\"seconds\": 0, \"microseconds\": 0}}", NULL},
+        {"{\"event\": \"X\", \"data\": [], \"timestamp\": {\"seconds\": 0, "
+         "\"microseconds\": 0}}",
+         NULL},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(JsonNode) event = parse_json(cases[i].event);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *line =
+            vmig_render_event_line(json_node_get_object(event), &error);
+
+        g_test_message("%s", cases[i].event);
+        if (cases[i].line) {
+            g_assert_no_error(error);
+            g_assert_cmpstr(line, ==, cases[i].line);
+        } else {
+            g_assert_null(line);
+            g_assert_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID);
+        }
+    }
+}
+
+/* ---- migrate ----------------------------------------------------------------- */
+
+/* The NEGOTIATED line. */
+static void
+test_negotiated(void)
+{
+    static const struct {
+        const char *data;
+        const char *line; /* NULL: INVALID */
+    } cases[] = {
+        {"{\"migration\": \"m1\", \"role\": \"source\", \"version\": 1, \"features\": "
+         "[\"multifd\", \"return-path\"], \"channels\": 4, \"requested-channels\": 4}",
+         "Negotiated: protocol 1, features multifd (4 channels), return-path\n"},
+        {"{\"version\": 1, \"features\": [\"return-path\", \"multifd\"], \"channels\": "
+         "2, "
+         "\"requested-channels\": 4}",
+         "Negotiated: protocol 1, features return-path, multifd (2 of 4 channels)\n"},
+        {"{\"version\": 1, \"features\": [\"multifd\"], \"channels\": 1}",
+         "Negotiated: protocol 1, features multifd (1 channel)\n"},
+        {"{\"version\": 2, \"features\": [], \"channels\": 0}",
+         "Negotiated: protocol 2, no features\n"},
+        {"{\"version\": 1, \"features\": [\"return-path\"], \"channels\": 3}",
+         "Negotiated: protocol 1, features return-path; 3 channels\n"},
+        {"{\"features\": []}", NULL},
+        {"{\"version\": 1, \"features\": [1]}", NULL},
+        {"{\"version\": 1, \"features\": [], \"channels\": \"4\"}", NULL},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(JsonNode) data = parse_json(cases[i].data);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *line =
+            vmig_render_negotiated(json_node_get_object(data), &error);
+
+        g_test_message("%s", cases[i].data);
+        if (cases[i].line) {
+            g_assert_no_error(error);
+            g_assert_cmpstr(line, ==, cases[i].line);
+        } else {
+            g_assert_null(line);
+            g_assert_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID);
+        }
+    }
+}
+
+/* The progress: from transferred and remaining, else from total; rounded down. */
+static void
+test_progress(void)
+{
+    static const struct {
+        const char *data;
+        int percent;
+    } cases[] = {
+        {"{\"transferred\": 42, \"remaining\": 58}", 42},
+        {"{\"transferred\": 999, \"remaining\": 1}", 99},
+        {"{\"transferred\": 1000, \"remaining\": 0}", 100},
+        {"{\"transferred\": 0, \"remaining\": 0}", -1},
+        {"{\"total\": 200, \"remaining\": 50}", 75},
+        {"{\"total\": 200, \"transferred\": 50}", 25},
+        {"{\"total\": 200, \"remaining\": 500}", 0},
+        {"{\"transferred\": 50, \"remaining\": 150, \"total\": 1000}", 25},
+        {"{\"status\": \"setup\"}", -1},
+        {"{\"transferred\": \"42\", \"remaining\": 58}", -1},
+        {"{\"transferred\": -5, \"remaining\": 5, \"total\": 10}", 50},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(JsonNode) data = parse_json(cases[i].data);
+
+        g_test_message("%s", cases[i].data);
+        g_assert_cmpint(vmig_render_progress_percent(json_node_get_object(data)), ==,
+                        cases[i].percent);
+    }
+    for (int p = -1; p <= 101; p += 17) {
+        g_autofree char *line = vmig_render_progress(p);
+        g_autofree char *expected =
+            g_strdup_printf("\rMigration: [%3d %%]", CLAMP(p, 0, 100));
+
+        g_assert_cmpstr(line, ==, expected);
+    }
+    {
+        g_autofree char *line = vmig_render_progress(42);
+
+        g_assert_cmpstr(line, ==, "\rMigration: [ 42 %]");
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(record_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/render/record/summary/%s", record_cases[i]);
+
+        g_test_add_data_func(path, record_cases[i], test_record_summary);
+    }
+    g_test_add_func("/render/record/xml", test_record_xml);
+    g_test_add_func("/render/record/escaped", test_record_escaped);
+    for (gsize i = 0; i < G_N_ELEMENTS(record_invalid_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/render/record/invalid/%s", record_invalid_cases[i].path);
+
+        g_test_add_data_func(path, &record_invalid_cases[i], test_record_invalid);
+    }
+    g_test_add_func("/render/migrations/table", test_migrations_table);
+    g_test_add_func("/render/migrations/invalid", test_migrations_invalid);
+    g_test_add_func("/render/event/line", test_event_line);
+    g_test_add_func("/render/migrate/negotiated", test_negotiated);
+    g_test_add_func("/render/migrate/progress", test_progress);
+    return g_test_run();
+}
