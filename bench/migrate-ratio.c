@@ -1,0 +1,1336 @@
+/*
+ * migrate-ratio.c: the cost of migrating through two virt-migrated daemons
+ *
+ * Migrates the same guest, 1 GiB of random RAM (a pattern planted at
+ * 16 MiB in a 1.5 GiB guest, both QEMUs -mem-prealloc'ed), in four ways:
+ *
+ *   1 channel,  direct    QEMU to QEMU over a unix socket (migrate-incoming
+ *                         "unix:PATH", migrate "unix:PATH")
+ *   1 channel,  daemons   through a source and a destination virt-migrated
+ *                         (prepare-incoming "listen": "unix:PATH", migrate
+ *                         "dest": "unix:PATH", "channels": 0)
+ *   4 channels, direct    QEMU to QEMU, multifd with 4 channels over unix
+ *                         (the direct twin of the next)
+ *   4 channels, daemons   the daemons with "channels": 4
+ *
+ * interleaved run by run (the order alternates, so that drift of the host
+ * weighs on both sides alike), and prints the medians and the ratios
+ * daemons/direct.  Target: 1.05 or less.
+ *
+ * Every migration gets two fresh QEMUs.  The source is stopped before the
+ * migration starts and max-bandwidth is 10 GiB/s (QEMU's default is
+ * 128 MiB/s), so that what is timed is the transport, not convergence.
+ * Times: QEMU's own "total-time" on the source (query-migrate), and the
+ * wall time from the migrate command to the end (direct: query-migrate
+ * polled every 5 ms; daemons: the source daemon's MIGRATION_DONE event).
+ * The first run of each way also checks the result: the guest memory of
+ * both QEMUs is compared page by page and the destination must hold the
+ * pattern.  The source QEMU's "events" capability is on, so that a
+ * timeline (the daemons' NEGOTIATED, QEMU's MIGRATION setup and
+ * completed, the end) shows where the daemons' extra time goes, and its
+ * parameters are checked after each run (max-bandwidth, multifd and its
+ * channels as the shape says).  The benchmark itself only uses each QEMU's
+ * second monitor (tests/guest-helper.h): the daemons hold the first.
+ *
+ *   bench/migrate-ratio [--runs N] [--ram MIB] [--daemon PATH] [--no-daemons]
+ *                       [--verify-all] [--verbose]
+ *
+ * The daemon is $VIRT_MIGRATED, or ../driver/virt-migrated next to this
+ * program.  Each daemon gets its own --runtime-dir under the benchmark's
+ * temporary directory, which is removed at the end.  Exit status: 0 when
+ * every migration completed (the ratios are reported, not enforced), 1 on
+ * a failure, 2 on a usage error, 77 without QEMU.
+ */
+#include <config.h>
+
+#define G_LOG_DOMAIN "vmig-bench"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "fdpass/fd.h"
+#include "tests/guest-helper.h"
+#include "tests/qemu-helper.h"
+
+#define BENCH_SEED                1u
+#define BENCH_DEFAULT_RUNS        5u
+#define BENCH_DEFAULT_PATTERN_MIB 1024u
+/* Guest RAM beyond the pattern (which sits at 16 MiB). */
+#define BENCH_EXTRA_MIB     512u
+#define BENCH_TARGET        1.05
+#define BENCH_MAX_BANDWIDTH (G_GINT64_CONSTANT(10) << 30)
+/* Bounds: one QMP or control command, one whole migration, a daemon's start and stop. */
+#define BENCH_COMMAND_TIMEOUT_MS 30000u
+#define BENCH_MIGRATE_TIMEOUT_US (120 * G_USEC_PER_SEC)
+#define BENCH_DAEMON_START_US    (10 * G_USEC_PER_SEC)
+#define BENCH_DAEMON_TERM_US     (5 * G_USEC_PER_SEC)
+/* How often query-migrate is polled, and the slices of event waits. */
+#define BENCH_POLL_US       5000
+#define BENCH_WAIT_SLICE_MS 200u
+
+typedef enum { BENCH_PATH_DIRECT, BENCH_PATH_DAEMONS, BENCH_PATH_LAST } BenchPath;
+
+static const char *const bench_path_names[] = {"direct", "daemons"};
+G_STATIC_ASSERT(G_N_ELEMENTS(bench_path_names) == BENCH_PATH_LAST);
+
+/* The shapes compared; each runs directly and through the daemons. */
+typedef struct {
+    const char *name;
+    guint channels; /* multifd channels; 0: the main channel only, no multifd */
+} BenchShape;
+
+static const BenchShape bench_shapes[] = {
+    {"1 channel", 0},
+    {"4 channels", 4},
+};
+#define BENCH_N_SHAPES G_N_ELEMENTS(bench_shapes)
+
+/* One migration's numbers. */
+typedef struct {
+    double total_ms;      /* QEMU's total-time on the source */
+    double wall_ms;       /* migrate command to the end */
+    double downtime_ms;   /* QEMU's downtime on the source */
+    gint64 channels;      /* daemons: negotiated channels (-1: not reported) */
+    double negotiated_ms; /* daemons: NEGOTIATED's timestamp after the migrate command */
+    double
+        qemu_setup_ms;   /* the source QEMU's MIGRATION "setup" event after the command */
+    double qemu_done_ms; /* ... and its "completed" event */
+    gboolean verified;
+    char *odd; /* nullable: how the source QEMU was not set up as its twin */
+} BenchSample;
+
+typedef struct {
+    GPid pid;          /* 0 once reaped */
+    char *name;        /* "source" or "destination" */
+    char *dir;         /* its --runtime-dir */
+    char *socket_path; /* DIR/virt-migrated.sock */
+    char *log_path;    /* its stdout and stderr */
+    VmigGuestMonitor *control;
+} BenchDaemon;
+
+typedef struct {
+    char *tmpdir;
+    char *pattern_path;
+    guint pattern_mib;
+    guint guest_mib;
+    guint runs;
+    gboolean verify_all;
+    gboolean verbose; /* print the daemons' negotiation records */
+    guint listen_serial;
+    BenchDaemon *daemons[2]; /* source, destination; NULL when not running */
+    char *daemon_skip;       /* why the daemon runs are skipped; NULL: they run */
+    char *hypervisor;        /* "QEMU 7.2.22", from the first source's greeting */
+    GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST]; /* of BenchSample */
+} Bench;
+
+/* Frees what @data (a BenchSample) owns.  Returns nothing. */
+static void
+bench_sample_clear(gpointer data)
+{
+    BenchSample *sample = data;
+
+    g_clear_pointer(&sample->odd, g_free);
+}
+
+/* Set by SIGINT, SIGTERM, SIGHUP or SIGPIPE: stop at the next step and clean up. */
+static volatile sig_atomic_t bench_interrupted;
+
+/* Returns nothing. */
+static void
+bench_on_signal(int signum)
+{
+    bench_interrupted = 1;
+}
+
+/* Returns: FALSE with @error set if the benchmark was interrupted, else TRUE. */
+static gboolean
+bench_check_interrupted(GError **error)
+{
+    if (!bench_interrupted)
+        return TRUE;
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "interrupted");
+    return FALSE;
+}
+
+/* Returns: the object member @name of @object (nullable), or NULL if it is missing or not
+ * an object. */
+static JsonObject *
+bench_object_member(JsonObject *object, const char *name)
+{
+    JsonNode *node = object ? json_object_get_member(object, name) : NULL;
+
+    return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
+/* Returns: the string member @name of @object (nullable), or @fallback if it is missing
+ * or not a string. */
+static const char *
+bench_string_member(JsonObject *object, const char *name, const char *fallback)
+{
+    JsonNode *node = object ? json_object_get_member(object, name) : NULL;
+
+    return node && JSON_NODE_HOLDS_VALUE(node) &&
+                   json_node_get_value_type(node) == G_TYPE_STRING
+               ? json_node_get_string(node)
+               : fallback;
+}
+
+/* Removes @path and everything under it.  Returns nothing. */
+static void
+bench_remove_tree(const char *path)
+{
+    g_autoptr(GDir) dir = NULL;
+    const char *name;
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        g_unlink(path);
+        return;
+    }
+    dir = g_dir_open(path, 0, NULL);
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        bench_remove_tree(child);
+    }
+    g_rmdir(path);
+}
+
+/* Returns: the last 2000 bytes of the file @path, or a note (newly allocated). */
+static char *
+bench_log_tail(const char *path)
+{
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &contents, &len, NULL) || len == 0)
+        return g_strdup("(its log is empty)");
+    g_strchomp(contents);
+    if (len > 2000)
+        return g_strdup_printf("...%s", contents + len - 2000);
+    return g_steal_pointer(&contents);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Daemons */
+
+/*
+ * In the spawned daemon before exec: die with the benchmark, so that no
+ * daemon outlives it whatever happens.  Returns nothing.
+ */
+static void
+bench_child_setup(gpointer data)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != (pid_t)GPOINTER_TO_INT(data))
+        _exit(127);
+}
+
+/* Stops @daemon (SIGTERM, SIGKILL after 5 s), reaps it by pid and frees it.  Returns
+ * nothing. */
+static void
+bench_daemon_stop(BenchDaemon *daemon)
+{
+    if (!daemon)
+        return;
+    g_clear_pointer(&daemon->control, vmig_guest_monitor_close);
+    if (daemon->pid > 0) {
+        gint64 deadline = g_get_monotonic_time() + BENCH_DAEMON_TERM_US;
+        int status = 0;
+        pid_t rc;
+
+        kill(daemon->pid, SIGTERM);
+        while ((rc = waitpid(daemon->pid, &status, WNOHANG)) == 0 &&
+               g_get_monotonic_time() < deadline)
+            g_usleep(10000);
+        if (rc == 0) {
+            g_printerr("migrate-ratio: the %s daemon (pid %d) ignored SIGTERM for 5 s: "
+                       "killing it\n",
+                       daemon->name, (int)daemon->pid);
+            kill(daemon->pid, SIGKILL);
+            while (waitpid(daemon->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        } else if (rc == daemon->pid &&
+                   !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            g_autofree char *log = bench_log_tail(daemon->log_path);
+
+            g_printerr("migrate-ratio: the %s daemon ended with wait status 0x%x: %s\n",
+                       daemon->name, (guint)status, log);
+        }
+        daemon->pid = 0;
+    }
+    g_free(daemon->name);
+    g_free(daemon->dir);
+    g_free(daemon->socket_path);
+    g_free(daemon->log_path);
+    g_free(daemon);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BenchDaemon, bench_daemon_stop)
+
+/*
+ * Starts @binary with its runtime directory under @tmpdir and connects to
+ * its control socket (waiting at most 10 s for it).
+ * Returns: the daemon, or NULL with @error set.
+ */
+static BenchDaemon *
+bench_daemon_start(const char *binary, const char *tmpdir, const char *name,
+                   GError **error)
+{
+    g_autoptr(BenchDaemon) daemon = g_new0(BenchDaemon, 1);
+    g_auto(VmigFd) log_fd = -1;
+    gint64 deadline;
+
+    daemon->name = g_strdup(name);
+    daemon->dir = g_strdup_printf("%s/%s-daemon", tmpdir, name);
+    daemon->socket_path = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
+    daemon->log_path = g_strdup_printf("%s/%s-daemon.log", tmpdir, name);
+    if (g_mkdir(daemon->dir, 0700) < 0) {
+        int err = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot create '%s': %s", daemon->dir, g_strerror(err));
+        return NULL;
+    }
+    log_fd = open(daemon->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        int err = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot create '%s': %s", daemon->log_path, g_strerror(err));
+        return NULL;
+    }
+    {
+        const char *argv[] = {binary,  "--runtime-dir", daemon->dir,
+                              "--bus", "none",          NULL};
+
+        if (!g_spawn_async_with_fds(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                    bench_child_setup, GINT_TO_POINTER(getpid()),
+                                    &daemon->pid, -1, log_fd, log_fd, error))
+            return NULL;
+    }
+
+    deadline = g_get_monotonic_time() + BENCH_DAEMON_START_US;
+    for (;;) {
+        g_autoptr(GError) local = NULL;
+        int status = 0;
+
+        if (waitpid(daemon->pid, &status, WNOHANG) == daemon->pid) {
+            g_autofree char *log = bench_log_tail(daemon->log_path);
+
+            daemon->pid = 0;
+            g_set_error(
+                error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
+                "the %s daemon '%s' exited (wait status 0x%x) before serving '%s': %s",
+                name, binary, (guint)status, daemon->socket_path, log);
+            return NULL;
+        }
+        if (g_file_test(daemon->socket_path, G_FILE_TEST_EXISTS)) {
+            daemon->control = vmig_guest_monitor_open(daemon->socket_path,
+                                                      BENCH_COMMAND_TIMEOUT_MS, &local);
+            if (daemon->control)
+                break;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            g_autofree char *log = bench_log_tail(daemon->log_path);
+
+            g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
+                        "the %s daemon (pid %d) did not serve '%s' within 10 s (%s): %s",
+                        name, (int)daemon->pid, daemon->socket_path,
+                        local ? local->message : "no socket", log);
+            return NULL;
+        }
+        if (!bench_check_interrupted(error))
+            return NULL;
+        g_usleep(20000);
+    }
+    return g_steal_pointer(&daemon);
+}
+
+/* Returns: the "migration" of the answer @ret to @command (newly allocated), or NULL with
+ * @error set. */
+static char *
+bench_migration_id(JsonNode *ret, const char *command, GError **error)
+{
+    const char *id =
+        JSON_NODE_HOLDS_OBJECT(ret)
+            ? bench_string_member(json_node_get_object(ret), "migration", NULL)
+            : NULL;
+
+    if (!id) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
+                    "%s did not return {\"migration\": ID}", command);
+        return NULL;
+    }
+    return g_strdup(id);
+}
+
+/*
+ * Waits for the event @name about migration @id on @control, at most until
+ * @deadline (monotonic µs), in short slices so that a signal is noticed.
+ * Returns: the whole event (a new reference), or NULL with @error set.
+ */
+static JsonObject *
+bench_wait_migration_event(VmigGuestMonitor *control, const char *name, const char *id,
+                           gint64 deadline, GError **error)
+{
+    for (;;) {
+        g_autoptr(GError) local = NULL;
+        g_autoptr(JsonObject) message = NULL;
+        JsonObject *data;
+
+        if (!bench_check_interrupted(error))
+            return NULL;
+        if (!vmig_guest_monitor_wait_event_message(control, name, BENCH_WAIT_SLICE_MS,
+                                                   &message, &local)) {
+            if (!g_error_matches(local, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT)) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return NULL;
+            }
+            if (g_get_monotonic_time() >= deadline) {
+                g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT,
+                            "no %s event for migration '%s' in time", name, id);
+                return NULL;
+            }
+            continue;
+        }
+        data = bench_object_member(message, "data");
+        if (data && g_strcmp0(bench_string_member(data, "migration", ""), id) == 0)
+            return g_steal_pointer(&message);
+        /* An event of an earlier migration: not ours. */
+    }
+}
+
+/*
+ * Returns: how many ms after @start_us (real time) the event @message was
+ * stamped by its daemon, or -1 without a timestamp.
+ */
+static double
+bench_event_offset_ms(JsonObject *message, gint64 start_us)
+{
+    JsonObject *stamp = message ? bench_object_member(message, "timestamp") : NULL;
+    gint64 at;
+
+    if (!stamp)
+        return -1.0;
+    at = json_object_get_int_member_with_default(stamp, "seconds", 0) * G_USEC_PER_SEC +
+         json_object_get_int_member_with_default(stamp, "microseconds", 0);
+    return (double)(at - start_us) / 1000.0;
+}
+
+/*
+ * Reads the source QEMU's MIGRATION events (QEMU stamps them; the
+ * "events" capability is on) kept on @src_mon or already sent, and notes
+ * when the migration entered "setup" and "completed", relative to
+ * @start_us (real time).  Returns nothing.
+ */
+static void
+bench_take_qemu_window(VmigGuestMonitor *src_mon, gint64 start_us, BenchSample *sample)
+{
+    for (;;) {
+        g_autoptr(JsonObject) message = NULL;
+        const char *status;
+
+        if (!vmig_guest_monitor_wait_event_message(src_mon, "MIGRATION", 0, &message,
+                                                   NULL))
+            return;
+        status = bench_string_member(bench_object_member(message, "data"), "status", "");
+        if (g_str_equal(status, "setup") && sample->qemu_setup_ms < 0)
+            sample->qemu_setup_ms = bench_event_offset_ms(message, start_us);
+        else if (g_str_equal(status, "completed"))
+            sample->qemu_done_ms = bench_event_offset_ms(message, start_us);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Guests */
+
+/* Returns: a new {"NAME": VALUE} object for a QMP argument. */
+static JsonObject *
+bench_args_int(const char *name, gint64 value)
+{
+    JsonObject *args = json_object_new();
+
+    json_object_set_int_member(args, name, value);
+    return args;
+}
+
+/* Returns: a new {"NAME": "VALUE"} object for a QMP argument. */
+static JsonObject *
+bench_args_string(const char *name, const char *value)
+{
+    JsonObject *args = json_object_new();
+
+    json_object_set_string_member(args, name, value);
+    return args;
+}
+
+/* Returns: "QEMU 7.2.22" from a QMP @greeting, or "QEMU (version unknown)" (newly
+ * allocated). */
+static char *
+bench_hypervisor(JsonObject *greeting)
+{
+    JsonObject *qmp = bench_object_member(greeting, "QMP");
+    JsonObject *version = qmp ? bench_object_member(qmp, "version") : NULL;
+    JsonObject *qemu = version ? bench_object_member(version, "qemu") : NULL;
+
+    if (!qemu)
+        return g_strdup("QEMU (version unknown)");
+    return g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+                           ".%" G_GINT64_FORMAT,
+                           json_object_get_int_member_with_default(qemu, "major", 0),
+                           json_object_get_int_member_with_default(qemu, "minor", 0),
+                           json_object_get_int_member_with_default(qemu, "micro", 0));
+}
+
+/*
+ * Starts the source (pattern planted, running) and the destination
+ * (-incoming defer, paused so that it stays as migrated), both
+ * -mem-prealloc'ed, and connects to their second monitors.
+ * Returns: TRUE, or FALSE with @error set (whatever was started is in the
+ * out arguments, for the caller's cleanup).
+ */
+static gboolean
+bench_start_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
+                   VmigGuestMonitor **src_mon, VmigGuestMonitor **dst_mon, GError **error)
+{
+    VmigGuestOptions opts = {
+        .ram_mib = bench->guest_mib,
+        .pattern_path = bench->pattern_path,
+        .prealloc = TRUE,
+    };
+    g_autofree char *src_aux = NULL;
+    g_autofree char *dst_aux = NULL;
+
+    *src = vmig_guest_start_source(&opts, error);
+    if (!*src)
+        return FALSE;
+    opts.paused = TRUE;
+    *dst = vmig_guest_start_destination(&opts, error);
+    if (!*dst)
+        return FALSE;
+    src_aux = vmig_guest_aux_qmp_path(*src);
+    dst_aux = vmig_guest_aux_qmp_path(*dst);
+    *src_mon = vmig_guest_monitor_open(src_aux, BENCH_COMMAND_TIMEOUT_MS, error);
+    if (!*src_mon)
+        return FALSE;
+    if (!bench->hypervisor)
+        bench->hypervisor = bench_hypervisor(vmig_guest_monitor_get_greeting(*src_mon));
+    *dst_mon = vmig_guest_monitor_open(dst_aux, BENCH_COMMAND_TIMEOUT_MS, error);
+    return *dst_mon != NULL;
+}
+
+/* Runs @command with @args (consumed; nullable) on @monitor.  Returns: TRUE, or FALSE
+ * with @error set. */
+static gboolean
+bench_execute(VmigGuestMonitor *monitor, const char *command, JsonObject *args,
+              JsonNode **ret, GError **error)
+{
+    g_autoptr(JsonObject) owned = args;
+
+    return vmig_guest_monitor_execute(monitor, command, owned, BENCH_COMMAND_TIMEOUT_MS,
+                                      ret, error);
+}
+
+/* Switches the migration capability @name on.  Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_set_capability(VmigGuestMonitor *monitor, const char *name, GError **error)
+{
+    g_autoptr(JsonBuilder) builder = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "capabilities");
+    json_builder_begin_array(builder);
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "capability");
+    json_builder_add_string_value(builder, name);
+    json_builder_set_member_name(builder, "state");
+    json_builder_add_boolean_value(builder, TRUE);
+    json_builder_end_object(builder);
+    json_builder_end_array(builder);
+    json_builder_end_object(builder);
+    root = json_builder_get_root(builder);
+    return bench_execute(monitor, "migrate-set-capabilities",
+                         json_object_ref(json_node_get_object(root)), NULL, error);
+}
+
+/*
+ * Polls query-migrate on @monitor every 5 ms until the migration leaves
+ * setup/active, and (@want_times: a source) until it reports its times
+ * once completed, or until @deadline passes.
+ * Returns: the last answer (owned by the caller), or NULL with @error set.
+ */
+static JsonObject *
+bench_poll_migration(VmigGuestMonitor *monitor, gboolean want_times, gint64 deadline,
+                     GError **error)
+{
+    for (;;) {
+        g_autoptr(JsonNode) ret = NULL;
+        const char *status;
+
+        if (!bench_execute(monitor, "query-migrate", NULL, &ret, error))
+            return NULL;
+        if (!JSON_NODE_HOLDS_OBJECT(ret)) {
+            g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
+                        "query-migrate did not answer an object");
+            return NULL;
+        }
+        status = bench_string_member(json_node_get_object(ret), "status", "none");
+        /*
+         * A source QEMU 7.2 can say "completed" a moment before its
+         * migration thread has computed the times: query-migrate then
+         * reports total-time and downtime 0 (seen here in 2 of 5 multifd
+         * runs).  On the source, wait for the times too.
+         */
+        if (want_times && g_str_equal(status, "completed") &&
+            json_object_get_int_member_with_default(json_node_get_object(ret),
+                                                    "total-time", 0) <= 0)
+            status = "completed without its times";
+        else if (!g_str_equal(status, "setup") && !g_str_equal(status, "active") &&
+                 !g_str_equal(status, "device") && !g_str_equal(status, "wait-unplug") &&
+                 !g_str_equal(status, "pre-switchover"))
+            return json_object_ref(json_node_get_object(ret));
+        if (g_get_monotonic_time() >= deadline) {
+            g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT,
+                        "the migration is still '%s' after %d s", status,
+                        (int)(BENCH_MIGRATE_TIMEOUT_US / G_USEC_PER_SEC));
+            return NULL;
+        }
+        if (!bench_check_interrupted(error))
+            return NULL;
+        g_usleep(BENCH_POLL_US);
+    }
+}
+
+/*
+ * Checks that the finished query-migrate answer @info says "completed"
+ * and copies its times into @sample.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_take_times(JsonObject *info, const char *who, BenchSample *sample, GError **error)
+{
+    const char *status = bench_string_member(info, "status", "none");
+
+    if (!g_str_equal(status, "completed")) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                    "the %s migration ended '%s': %s", who, status,
+                    bench_string_member(info, "error-desc", "(no error-desc)"));
+        return FALSE;
+    }
+    sample->total_ms =
+        (double)json_object_get_int_member_with_default(info, "total-time", -1);
+    sample->downtime_ms =
+        (double)json_object_get_int_member_with_default(info, "downtime", -1);
+    if (sample->total_ms < 0) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
+                    "query-migrate reported no total-time for the %s migration", who);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Waits until the destination QEMU has loaded everything, then compares
+ * the memory of both and checks that the destination holds the pattern.
+ * The source's aux.qmp must be free, and *@dst_mon (the destination's) is
+ * closed: a QMP socket serves one client at a time, and the comparison
+ * opens its own connections.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_verify(Bench *bench, VmigTestQemu *src, VmigTestQemu *dst,
+             VmigGuestMonitor **dst_mon, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US;
+    g_autofree char *src_aux = vmig_guest_aux_qmp_path(src);
+    g_autofree char *dst_aux = vmig_guest_aux_qmp_path(dst);
+    g_autoptr(JsonObject) info = NULL;
+    const char *status;
+
+    info = bench_poll_migration(*dst_mon, FALSE, deadline, error);
+    g_clear_pointer(dst_mon, vmig_guest_monitor_close);
+    if (!info)
+        return FALSE;
+    status = bench_string_member(info, "status", "none");
+    if (!g_str_equal(status, "completed")) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                    "the destination's incoming migration is '%s', not completed",
+                    status);
+        return FALSE;
+    }
+    if (!vmig_guest_compare_memory(src_aux, dst_aux, (guint64)bench->guest_mib << 20,
+                                   bench->tmpdir, error))
+        return FALSE;
+    return vmig_guest_verify_pattern(dst_aux, VMIG_GUEST_PATTERN_ADDR,
+                                     (gsize)bench->pattern_mib << 20, BENCH_SEED,
+                                     bench->tmpdir, error);
+}
+
+/*
+ * Checks that the source QEMU migrated with what the comparison assumes:
+ * max-bandwidth 10 GiB/s, and multifd with @shape->channels channels
+ * exactly when the shape has channels.  What differs goes to
+ * sample->odd, for the report.
+ * Returns: TRUE, or FALSE with @error set when QEMU could not be asked.
+ */
+static gboolean
+bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape,
+                   BenchSample *sample, GError **error)
+{
+    g_autoptr(JsonNode) params = NULL;
+    g_autoptr(JsonNode) caps = NULL;
+    g_autoptr(GString) odd = g_string_new(NULL);
+    gboolean multifd = FALSE;
+    gint64 bandwidth;
+    gint64 channels;
+    guint i;
+
+    if (!bench_execute(src_mon, "query-migrate-parameters", NULL, &params, error) ||
+        !bench_execute(src_mon, "query-migrate-capabilities", NULL, &caps, error))
+        return FALSE;
+    if (!JSON_NODE_HOLDS_OBJECT(params) || !JSON_NODE_HOLDS_ARRAY(caps)) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
+                    "query-migrate-parameters or -capabilities answered the wrong type");
+        return FALSE;
+    }
+    for (i = 0; i < json_array_get_length(json_node_get_array(caps)); i++) {
+        JsonNode *node = json_array_get_element(json_node_get_array(caps), i);
+        JsonObject *cap =
+            JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+
+        if (cap && g_strcmp0(bench_string_member(cap, "capability", ""), "multifd") == 0)
+            multifd = json_object_get_boolean_member_with_default(cap, "state", FALSE);
+    }
+    bandwidth = json_object_get_int_member_with_default(json_node_get_object(params),
+                                                        "max-bandwidth", -1);
+    channels = json_object_get_int_member_with_default(json_node_get_object(params),
+                                                       "multifd-channels", -1);
+    if (bandwidth != BENCH_MAX_BANDWIDTH)
+        g_string_append_printf(odd, ", max-bandwidth %" G_GINT64_FORMAT, bandwidth);
+    if (multifd != (shape->channels > 0))
+        g_string_append_printf(odd, ", multifd %s", multifd ? "on" : "off");
+    if (multifd && channels != (gint64)shape->channels)
+        g_string_append_printf(odd, ", multifd-channels %" G_GINT64_FORMAT, channels);
+    if (odd->len > 0)
+        sample->odd = g_strdup(odd->str + 2);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Migrations */
+
+/*
+ * Migrates a fresh guest directly, QEMU to QEMU, over a unix socket
+ * (multifd with @shape->channels channels when there are any).
+ * Returns: TRUE with @sample filled, or FALSE with @error set.
+ */
+static gboolean
+bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
+                 BenchSample *sample, GError **error)
+{
+    g_autoptr(VmigTestQemu) src = NULL;
+    g_autoptr(VmigTestQemu) dst = NULL;
+    /* Declared after the QEMUs: closed before they are stopped. */
+    g_autoptr(VmigGuestMonitor) src_mon = NULL;
+    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
+    g_autoptr(JsonObject) info = NULL;
+    g_autofree char *uri = NULL;
+    gint64 start;
+    gint64 start_real;
+
+    if (!bench_start_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
+        return FALSE;
+    uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
+
+    if (shape->channels > 0) {
+        VmigGuestMonitor *both[] = {src_mon, dst_mon};
+        gsize i;
+
+        for (i = 0; i < G_N_ELEMENTS(both); i++) {
+            if (!bench_set_capability(both[i], "multifd", error) ||
+                !bench_execute(both[i], "migrate-set-parameters",
+                               bench_args_int("multifd-channels", shape->channels), NULL,
+                               error))
+                return FALSE;
+        }
+    }
+    if (!bench_set_capability(src_mon, "events", error) ||
+        !bench_execute(dst_mon, "migrate-incoming", bench_args_string("uri", uri), NULL,
+                       error) ||
+        !bench_execute(src_mon, "migrate-set-parameters",
+                       bench_args_int("max-bandwidth", BENCH_MAX_BANDWIDTH), NULL,
+                       error) ||
+        !bench_execute(src_mon, "stop", NULL, NULL, error))
+        return FALSE;
+
+    start_real = g_get_real_time();
+    start = g_get_monotonic_time();
+    if (!bench_execute(src_mon, "migrate", bench_args_string("uri", uri), NULL, error))
+        return FALSE;
+    info = bench_poll_migration(src_mon, TRUE, start + BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!info)
+        return FALSE;
+    sample->wall_ms = (double)(g_get_monotonic_time() - start) / 1000.0;
+    bench_take_qemu_window(src_mon, start_real, sample);
+    sample->channels = shape->channels;
+    if (!bench_take_times(info, "direct", sample, error) ||
+        !bench_check_source(src_mon, shape, sample, error))
+        return FALSE;
+
+    if (verify) {
+        g_clear_pointer(&src_mon, vmig_guest_monitor_close);
+        if (!bench_verify(bench, src, dst, &dst_mon, error))
+            return FALSE;
+        sample->verified = TRUE;
+    }
+    return TRUE;
+}
+
+/*
+ * Migrates a fresh guest through the two daemons: prepare-incoming on the
+ * destination's, migrate on the source's, then MIGRATION_DONE.
+ * Returns: TRUE with @sample filled, or FALSE with @error set
+ * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ */
+static gboolean
+bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
+                  BenchSample *sample, GError **error)
+{
+    VmigGuestMonitor *src_control = bench->daemons[0]->control;
+    VmigGuestMonitor *dst_control = bench->daemons[1]->control;
+    g_autoptr(VmigTestQemu) src = NULL;
+    g_autoptr(VmigTestQemu) dst = NULL;
+    g_autoptr(VmigGuestMonitor) src_mon = NULL;
+    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
+    g_autoptr(JsonObject) prepare = json_object_new();
+    g_autoptr(JsonObject) migrate = json_object_new();
+    g_autoptr(JsonArray) tunables = json_array_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(JsonObject) done = NULL;
+    g_autoptr(JsonObject) dst_done = NULL;
+    g_autoptr(JsonObject) negotiated = NULL;
+    g_autoptr(JsonObject) info = NULL;
+    g_autofree char *listen = NULL;
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dst_domain = NULL;
+    g_autofree char *src_id = NULL;
+    g_autofree char *dst_id = NULL;
+    JsonObject *data;
+    const char *result;
+    gint64 start;
+    gint64 start_real;
+
+    if (!bench_start_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
+        return FALSE;
+    if (!bench_set_capability(src_mon, "events", error) ||
+        !bench_execute(src_mon, "stop", NULL, NULL, error))
+        return FALSE;
+
+    /* The daemons talk to the first monitors; the benchmark keeps to aux.qmp. */
+    src_domain = g_strconcat("qmp:", src->qmp_path, NULL);
+    dst_domain = g_strconcat("qmp:", dst->qmp_path, NULL);
+    listen =
+        g_strdup_printf("unix:%s/listen-%u.sock", bench->tmpdir, ++bench->listen_serial);
+
+    json_object_set_string_member(prepare, "domain", dst_domain);
+    json_object_set_string_member(prepare, "listen", listen);
+    json_object_set_boolean_member(prepare, "resume", FALSE);
+    if (!vmig_guest_monitor_execute(dst_control, "prepare-incoming", prepare,
+                                    BENCH_COMMAND_TIMEOUT_MS, &ret, error))
+        return FALSE;
+    dst_id = bench_migration_id(ret, "prepare-incoming", error);
+    if (!dst_id)
+        return FALSE;
+    g_clear_pointer(&ret, json_node_unref);
+
+    json_array_add_string_element(tunables, "max-bandwidth=10G");
+    json_object_set_string_member(migrate, "domain", src_domain);
+    json_object_set_string_member(migrate, "dest", listen);
+    json_object_set_int_member(migrate, "channels", shape->channels);
+    json_object_set_array_member(migrate, "tunables", json_array_ref(tunables));
+
+    start_real = g_get_real_time();
+    start = g_get_monotonic_time();
+    if (!vmig_guest_monitor_execute(src_control, "migrate", migrate,
+                                    BENCH_COMMAND_TIMEOUT_MS, &ret, error))
+        return FALSE;
+    src_id = bench_migration_id(ret, "migrate", error);
+    if (!src_id)
+        return FALSE;
+    done = bench_wait_migration_event(src_control, "MIGRATION_DONE", src_id,
+                                      start + BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!done)
+        return FALSE;
+    sample->wall_ms = (double)(g_get_monotonic_time() - start) / 1000.0;
+
+    data = bench_object_member(done, "data");
+    result = bench_string_member(data, "result", "(none)");
+    if (!g_str_equal(result, "completed")) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                    "the source daemon's migration %s ended '%s': %s", src_id, result,
+                    bench_string_member(data, "error", "(no error)"));
+        return FALSE;
+    }
+    /* NEGOTIATED came before MIGRATION_DONE: it waits in the kept events. */
+    negotiated = bench_wait_migration_event(src_control, "NEGOTIATED", src_id,
+                                            g_get_monotonic_time(), NULL);
+    data = negotiated ? bench_object_member(negotiated, "data") : NULL;
+    sample->channels =
+        data ? json_object_get_int_member_with_default(data, "channels", -1) : -1;
+    sample->negotiated_ms = bench_event_offset_ms(negotiated, start_real);
+
+    dst_done = bench_wait_migration_event(
+        dst_control, "MIGRATION_DONE", dst_id,
+        g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!dst_done)
+        return FALSE;
+    data = bench_object_member(dst_done, "data");
+    result = bench_string_member(data, "result", "(none)");
+    if (!g_str_equal(result, "completed")) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                    "the destination daemon's migration %s ended '%s': %s", dst_id,
+                    result, bench_string_member(data, "error", "(no error)"));
+        return FALSE;
+    }
+
+    if (bench->verbose) {
+        VmigGuestMonitor *controls[] = {src_control, dst_control};
+        const char *ids[] = {src_id, dst_id};
+        gsize i;
+
+        for (i = 0; i < G_N_ELEMENTS(controls); i++) {
+            g_autoptr(JsonObject) args = bench_args_string("migration", ids[i]);
+            g_autoptr(JsonNode) record = NULL;
+            g_autoptr(JsonGenerator) generator = json_generator_new();
+            g_autofree char *text = NULL;
+
+            if (!vmig_guest_monitor_execute(controls[i], "query-migration", args,
+                                            BENCH_COMMAND_TIMEOUT_MS, &record, error))
+                return FALSE;
+            json_generator_set_root(generator, record);
+            json_generator_set_pretty(generator, TRUE);
+            text = json_generator_to_data(generator, NULL);
+            printf("%s\n", text);
+        }
+    }
+
+    info = bench_poll_migration(src_mon, TRUE,
+                                g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
+    bench_take_qemu_window(src_mon, start_real, sample);
+    if (!info || !bench_take_times(info, "daemons' source", sample, error) ||
+        !bench_check_source(src_mon, shape, sample, error))
+        return FALSE;
+
+    if (verify) {
+        g_clear_pointer(&src_mon, vmig_guest_monitor_close);
+        if (!bench_verify(bench, src, dst, &dst_mon, error))
+            return FALSE;
+        sample->verified = TRUE;
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics and the report */
+
+/* Returns: the median of the @member_offset doubles of @samples (0 if empty). */
+static double
+bench_median(GArray *samples, gsize member_offset)
+{
+    g_autofree double *values = NULL;
+    guint i;
+    guint j;
+    guint n = samples->len;
+
+    if (n == 0)
+        return 0.0;
+    values = g_new(double, n);
+    for (i = 0; i < n; i++)
+        values[i] = G_STRUCT_MEMBER(double, &g_array_index(samples, BenchSample, i),
+                                    member_offset);
+    /* Insertion sort: a handful of runs. */
+    for (i = 1; i < n; i++) {
+        double v = values[i];
+
+        for (j = i; j > 0 && values[j - 1] > v; j--)
+            values[j] = values[j - 1];
+        values[j] = v;
+    }
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+/* Returns: the smallest or largest (@largest) @member_offset double of @samples. */
+static double
+bench_extreme(GArray *samples, gsize member_offset, gboolean largest)
+{
+    double best = 0.0;
+    guint i;
+
+    for (i = 0; i < samples->len; i++) {
+        double v = G_STRUCT_MEMBER(double, &g_array_index(samples, BenchSample, i),
+                                   member_offset);
+
+        if (i == 0 || (largest ? v > best : v < best))
+            best = v;
+    }
+    return best;
+}
+
+/* Prints one finished migration.  Returns nothing. */
+static void
+bench_print_sample(guint run, guint runs, const BenchShape *shape, BenchPath path,
+                   const BenchSample *sample)
+{
+    g_autoptr(GString) notes = g_string_new(NULL);
+
+    if (sample->qemu_setup_ms >= 0 && sample->qemu_done_ms >= 0)
+        g_string_append_printf(notes, "  QEMU from %.0f to %.0f ms",
+                               sample->qemu_setup_ms, sample->qemu_done_ms);
+    if (sample->negotiated_ms >= 0)
+        g_string_append_printf(notes, ", NEGOTIATED at %.0f ms", sample->negotiated_ms);
+    if (path == BENCH_PATH_DAEMONS && sample->channels >= 0 &&
+        sample->channels != (gint64)shape->channels)
+        g_string_append_printf(notes,
+                               ", %" G_GINT64_FORMAT " channels negotiated (asked %u)",
+                               sample->channels, shape->channels);
+    if (sample->odd)
+        g_string_append_printf(notes, "  (source QEMU: %s)", sample->odd);
+    printf("run %u/%u  %-10s %-7s  total-time %7.1f ms  wall %7.1f ms  downtime %5.1f "
+           "ms%s\n",
+           run + 1, runs, shape->name, bench_path_names[path], sample->total_ms,
+           sample->wall_ms, sample->downtime_ms, notes->str);
+    if (sample->verified)
+        printf("         memory of both QEMUs equal, the pattern intact on the "
+               "destination\n");
+    fflush(stdout);
+}
+
+/* Prints the medians and the ratios.  Returns nothing. */
+static void
+bench_report(Bench *bench)
+{
+    const gsize total = G_STRUCT_OFFSET(BenchSample, total_ms);
+    const gsize wall = G_STRUCT_OFFSET(BenchSample, wall_ms);
+    gsize s;
+    int p;
+
+    printf("\n%-10s %-8s %4s  %-28s  %-28s\n", "", "", "", "QEMU total-time (ms)",
+           "wall time (ms)");
+    printf("%-10s %-8s %4s  %8s %8s %8s    %8s %8s %8s\n", "shape", "path", "runs",
+           "median", "min", "max", "median", "min", "max");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        for (p = 0; p < BENCH_PATH_LAST; p++) {
+            GArray *samples = bench->samples[s][p];
+
+            if (samples->len == 0) {
+                printf("%-10s %-8s %4u  (not run)\n", bench_shapes[s].name,
+                       bench_path_names[p], 0u);
+                continue;
+            }
+            printf("%-10s %-8s %4u  %8.1f %8.1f %8.1f    %8.1f %8.1f %8.1f\n",
+                   bench_shapes[s].name, bench_path_names[p], samples->len,
+                   bench_median(samples, total), bench_extreme(samples, total, FALSE),
+                   bench_extreme(samples, total, TRUE), bench_median(samples, wall),
+                   bench_extreme(samples, wall, FALSE),
+                   bench_extreme(samples, wall, TRUE));
+        }
+    }
+
+    printf("\nratio daemons/direct of the medians (target: %.2f or less)\n",
+           BENCH_TARGET);
+    printf("%-10s  %-22s  %-10s\n", "shape", "QEMU total-time", "wall time");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        GArray *direct = bench->samples[s][BENCH_PATH_DIRECT];
+        GArray *daemons = bench->samples[s][BENCH_PATH_DAEMONS];
+        double ratio_total;
+        double ratio_wall;
+
+        if (direct->len == 0 || daemons->len == 0) {
+            printf("%-10s  n/a\n", bench_shapes[s].name);
+            continue;
+        }
+        ratio_total = bench_median(daemons, total) / bench_median(direct, total);
+        ratio_wall = bench_median(daemons, wall) / bench_median(direct, wall);
+        printf("%-10s  %5.3f %-16s  %5.3f %s\n", bench_shapes[s].name, ratio_total,
+               ratio_total <= BENCH_TARGET ? "(on target)" : "(above target)", ratio_wall,
+               ratio_wall <= BENCH_TARGET ? "(on target)" : "(above target)");
+    }
+    printf("\ntimeline, ms after the migrate command (medians; QEMU's are its MIGRATION "
+           "events)\n");
+    printf("%-10s %-8s  %10s  %10s  %14s  %8s\n", "shape", "path", "NEGOTIATED",
+           "QEMU setup", "QEMU completed", "end");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        for (p = 0; p < BENCH_PATH_LAST; p++) {
+            GArray *samples = bench->samples[s][p];
+            g_autofree char *negotiated = NULL;
+
+            if (samples->len == 0)
+                continue;
+            negotiated =
+                p == BENCH_PATH_DAEMONS
+                    ? g_strdup_printf(
+                          "%.0f", bench_median(samples, G_STRUCT_OFFSET(BenchSample,
+                                                                        negotiated_ms)))
+                    : g_strdup("-");
+            printf("%-10s %-8s  %10s  %10.0f  %14.0f  %8.0f\n", bench_shapes[s].name,
+                   bench_path_names[p], negotiated,
+                   bench_median(samples, G_STRUCT_OFFSET(BenchSample, qemu_setup_ms)),
+                   bench_median(samples, G_STRUCT_OFFSET(BenchSample, qemu_done_ms)),
+                   bench_median(samples, wall));
+        }
+    }
+    if (bench->daemon_skip)
+        printf("\ndaemon runs skipped: %s\n", bench->daemon_skip);
+    printf("\n%s, TCG; %u CPUs on this host\n",
+           bench->hypervisor ? bench->hypervisor : "QEMU", g_get_num_processors());
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Stops the daemons, removes the temporary directory and frees @bench.  Returns nothing.
+ */
+static void
+bench_free(Bench *bench)
+{
+    gsize s;
+    int p;
+
+    if (!bench)
+        return;
+    g_clear_pointer(&bench->daemons[0], bench_daemon_stop);
+    g_clear_pointer(&bench->daemons[1], bench_daemon_stop);
+    if (bench->tmpdir)
+        bench_remove_tree(bench->tmpdir);
+    for (s = 0; s < BENCH_N_SHAPES; s++)
+        for (p = 0; p < BENCH_PATH_LAST; p++)
+            if (bench->samples[s][p])
+                g_array_unref(bench->samples[s][p]);
+    g_free(bench->tmpdir);
+    g_free(bench->pattern_path);
+    g_free(bench->daemon_skip);
+    g_free(bench->hypervisor);
+    g_free(bench);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bench, bench_free)
+
+/* Returns: the virt-migrated to run: $VIRT_MIGRATED or ../driver/virt-migrated next to
+ * us. */
+static char *
+bench_find_daemon(void)
+{
+    const char *env = g_getenv("VIRT_MIGRATED");
+    g_autofree char *self = NULL;
+    g_autofree char *dir = NULL;
+
+    if (env && *env)
+        return g_strdup(env);
+    self = g_file_read_link("/proc/self/exe", NULL);
+    if (!self)
+        return g_strdup("virt-migrated");
+    dir = g_path_get_dirname(self);
+    return g_build_filename(dir, "..", "driver", "virt-migrated", NULL);
+}
+
+/*
+ * Starts both daemons from @binary, or records in bench->daemon_skip why
+ * the daemon runs cannot happen.  Returns nothing.
+ */
+static void
+bench_start_daemons(Bench *bench, const char *binary)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!g_file_test(binary, G_FILE_TEST_IS_EXECUTABLE)) {
+        bench->daemon_skip = g_strdup_printf("no virt-migrated at '%s' (build it, or set "
+                                             "$VIRT_MIGRATED or --daemon)",
+                                             binary);
+        return;
+    }
+    bench->daemons[0] = bench_daemon_start(binary, bench->tmpdir, "source", &error);
+    if (bench->daemons[0])
+        bench->daemons[1] =
+            bench_daemon_start(binary, bench->tmpdir, "destination", &error);
+    if (!bench->daemons[1]) {
+        bench->daemon_skip = g_strdup(error->message);
+        g_clear_pointer(&bench->daemons[0], bench_daemon_stop);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    gint runs = BENCH_DEFAULT_RUNS;
+    gint pattern_mib = BENCH_DEFAULT_PATTERN_MIB;
+    gboolean no_daemons = FALSE;
+    gboolean verify_all = FALSE;
+    gboolean verbose = FALSE;
+    g_autofree char *daemon_path = NULL;
+    GOptionEntry entries[] = {
+        {"runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Migrations of each kind (default 5)",
+         "N"},
+        {"ram", 0, 0, G_OPTION_ARG_INT, &pattern_mib,
+         "MiB of random guest RAM (default 1024; the guest has 512 more)", "MIB"},
+        {"daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon_path,
+         "The virt-migrated to run (default: $VIRT_MIGRATED, or ../driver/virt-migrated)",
+         "PATH"},
+        {"no-daemons", 0, 0, G_OPTION_ARG_NONE, &no_daemons,
+         "Measure the direct migrations only", NULL},
+        {"verify-all", 0, 0, G_OPTION_ARG_NONE, &verify_all,
+         "Verify the memory after every migration, not only the first of each kind",
+         NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+         "Print both daemons' negotiation records after each daemon run", NULL},
+        G_OPTION_ENTRY_NULL,
+    };
+    g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Bench) bench = NULL;
+    struct sigaction sa;
+    gint64 t0;
+    guint run;
+    gsize s;
+    int p;
+
+    g_option_context_add_main_entries(context, entries, NULL);
+    g_option_context_set_summary(
+        context,
+        "Migrates a guest with random RAM directly (QEMU to QEMU) and through two\n"
+        "virt-migrated daemons, with 1 and 4 channels, and prints the ratios.");
+    if (!g_option_context_parse(context, &argc, &argv, &error)) {
+        g_printerr("migrate-ratio: %s\n", error->message);
+        return 2;
+    }
+    if (argc > 1 || runs < 1 || runs > 1000 || pattern_mib < 1 || pattern_mib > 2047) {
+        g_printerr("migrate-ratio: want --runs 1..1000 and --ram 1..2047 (MiB), no other "
+                   "arguments\n");
+        return 2;
+    }
+    if (!vmig_test_have_qemu()) {
+        g_printerr("migrate-ratio: skipped: qemu-system-x86_64 is not installed\n");
+        return 77;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = bench_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A closed stdout (| head) too: stop and clean up rather than die. */
+    sigaction(SIGPIPE, &sa, NULL);
+
+    bench = g_new0(Bench, 1);
+    bench->runs = (guint)runs;
+    bench->pattern_mib = (guint)pattern_mib;
+    bench->guest_mib = (guint)pattern_mib + BENCH_EXTRA_MIB;
+    bench->verify_all = verify_all;
+    bench->verbose = verbose;
+    for (s = 0; s < BENCH_N_SHAPES; s++)
+        for (p = 0; p < BENCH_PATH_LAST; p++) {
+            bench->samples[s][p] = g_array_new(FALSE, TRUE, sizeof(BenchSample));
+            g_array_set_clear_func(bench->samples[s][p], bench_sample_clear);
+        }
+    bench->tmpdir = g_dir_make_tmp("vmig-bench-XXXXXX", &error);
+    if (!bench->tmpdir)
+        goto fail;
+    bench->pattern_path = g_build_filename(bench->tmpdir, "pattern", NULL);
+
+    t0 = g_get_monotonic_time();
+    if (!vmig_guest_write_pattern(bench->pattern_path, (gsize)bench->pattern_mib << 20,
+                                  BENCH_SEED, &error))
+        goto fail;
+    printf(
+        "migrate-ratio: %u MiB of random RAM (seed %u, written in %.2f s) at 16 MiB in a "
+        "%u MiB guest, %u runs, interleaved\n",
+        bench->pattern_mib, BENCH_SEED, (double)(g_get_monotonic_time() - t0) / 1e6,
+        bench->guest_mib, bench->runs);
+    printf("baselines: direct QEMU-to-QEMU migrations over a unix socket; the 4-channel "
+           "baseline is a direct multifd migration with 4 channels\n");
+    printf("both QEMUs -mem-prealloc (TCG), source stopped, max-bandwidth 10 GiB/s\n");
+
+    if (no_daemons) {
+        bench->daemon_skip = g_strdup("--no-daemons");
+    } else {
+        g_autofree char *binary =
+            daemon_path ? g_strdup(daemon_path) : bench_find_daemon();
+
+        bench_start_daemons(bench, binary);
+        if (!bench->daemon_skip)
+            printf("daemons: %s (source and destination, --bus none)\n", binary);
+    }
+    if (bench->daemon_skip)
+        printf("daemon runs skipped: %s\n", bench->daemon_skip);
+    printf("\n");
+    fflush(stdout);
+
+    for (run = 0; run < bench->runs; run++) {
+        for (s = 0; s < BENCH_N_SHAPES; s++) {
+            gint k;
+
+            for (k = 0; k < BENCH_PATH_LAST; k++) {
+                /* Even runs go direct first, odd runs daemons first. */
+                BenchPath path = (BenchPath)(run % 2 ? BENCH_PATH_LAST - 1 - k : k);
+                GArray *samples = bench->samples[s][path];
+                BenchSample sample = {
+                    .channels = -1,
+                    .negotiated_ms = -1.0,
+                    .qemu_setup_ms = -1.0,
+                    .qemu_done_ms = -1.0,
+                };
+                gboolean verify = bench->verify_all || samples->len == 0;
+                gboolean ok;
+
+                if (!bench_check_interrupted(&error))
+                    goto fail;
+                if (path == BENCH_PATH_DAEMONS) {
+                    if (bench->daemon_skip)
+                        continue;
+                    ok = bench_run_daemons(bench, &bench_shapes[s], verify, &sample,
+                                           &error);
+                    if (!ok && g_error_matches(error, VMIG_GUEST_ERROR,
+                                               VMIG_GUEST_ERROR_COMMAND_NOT_FOUND)) {
+                        bench->daemon_skip = g_strdup_printf(
+                            "this virt-migrated cannot migrate yet: %s", error->message);
+                        printf("daemon runs skipped: %s\n", bench->daemon_skip);
+                        g_clear_error(&error);
+                        continue;
+                    }
+                } else {
+                    ok = bench_run_direct(bench, &bench_shapes[s], verify, &sample,
+                                          &error);
+                }
+                if (!ok) {
+                    bench_sample_clear(&sample);
+                    g_prefix_error(&error, "run %u, %s, %s: ", run + 1,
+                                   bench_shapes[s].name, bench_path_names[path]);
+                    goto fail;
+                }
+                g_array_append_val(samples, sample);
+                bench_print_sample(run, bench->runs, &bench_shapes[s], path, &sample);
+            }
+        }
+    }
+    bench_report(bench);
+    return 0;
+
+fail:
+    g_printerr("migrate-ratio: %s\n", error->message);
+    return 1;
+}
