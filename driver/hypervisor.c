@@ -4,6 +4,9 @@
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-hypervisor"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "driver/hypervisor.h"
 #include "driver/qmp.h"
 
@@ -27,6 +30,58 @@ vmig_domain_parse_qmp(const char *domain, GError **error)
     return g_strdup(domain + 4);
 }
 
+/*
+ * The schema is a property of the QEMU binary, not of one QEMU process, so
+ * it is cached per binary (its path, device, inode, size and mtime, read
+ * through /proc/PID/exe of the monitor's peer), as libvirt caches a
+ * binary's capabilities.  Current values are always read afresh.  A
+ * process that cannot be identified is simply asked every time.
+ */
+#define SCHEMA_CACHE_MAX 16
+
+static GHashTable *schema_cache; /* key -> JsonNode (the schema) */
+
+/* Returns: the cache key of the QEMU binary behind @qmp (to free), or NULL. */
+static char *
+binary_key(VmigQmp *qmp)
+{
+    GPid pid = vmig_qmp_get_peer_pid(qmp);
+    g_autofree char *exe = NULL;
+    g_autofree char *path = NULL;
+    struct stat st;
+
+    if (pid <= 0)
+        return NULL;
+    exe = g_strdup_printf("/proc/%d/exe", (int)pid);
+    path = g_file_read_link(exe, NULL);
+    if (!path || stat(exe, &st) < 0)
+        return NULL;
+    return g_strdup_printf("%s:%lu:%lu:%lld:%lld.%09ld", path, (gulong)st.st_dev,
+                           (gulong)st.st_ino, (long long)st.st_size,
+                           (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static JsonNode *
+schema_cache_lookup(const char *key)
+{
+    JsonNode *schema = key && schema_cache ? g_hash_table_lookup(schema_cache, key) : NULL;
+
+    return schema ? json_node_ref(schema) : NULL;
+}
+
+static void
+schema_cache_store(const char *key, JsonNode *schema)
+{
+    if (!key)
+        return;
+    if (!schema_cache)
+        schema_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify)json_node_unref);
+    if (g_hash_table_size(schema_cache) >= SCHEMA_CACHE_MAX)
+        g_hash_table_remove_all(schema_cache);
+    g_hash_table_replace(schema_cache, g_strdup(key), json_node_ref(schema));
+}
+
 /* The three queries whose answers make a catalog. */
 enum { QUERY_SCHEMA, QUERY_PARAMETERS, QUERY_CAPABILITIES, N_QUERIES };
 
@@ -38,6 +93,7 @@ static const char *const query_commands[N_QUERIES] = {
 
 typedef struct {
     char *domain;
+    char *binary_key;          /* the schema cache's key, or NULL */
     VmigQmp *qmp;
     JsonNode *replies[N_QUERIES];
     guint pending;
@@ -62,6 +118,7 @@ introspection_free(Introspection *in)
         g_object_unref(in->caller_cancellable);
     }
     g_clear_object(&in->cancellable);
+    g_free(in->binary_key);
     g_free(in->domain);
     if (in->qmp) {
         vmig_qmp_close(in->qmp);
@@ -122,6 +179,8 @@ on_query(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     catalog = vmig_catalog_new_from_schema(vmig_qmp_get_hypervisor(in->qmp),
                                            in->replies[QUERY_SCHEMA], &error);
+    if (catalog)
+        schema_cache_store(in->binary_key, in->replies[QUERY_SCHEMA]);
     if (!catalog || !vmig_catalog_set_current(catalog, in->replies[QUERY_PARAMETERS],
                                               in->replies[QUERY_CAPABILITIES], &error)) {
         introspection_fail(task, g_steal_pointer(&error));
@@ -153,12 +212,20 @@ on_connected(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(GTask) task = user_data;
     g_autoptr(GError) error = NULL;
 
+    Introspection *in = g_task_get_task_data(task);
+
     if (!vmig_qmp_connect_finish(VMIG_QMP(source), result, &error)) {
         introspection_fail(task, g_steal_pointer(&error));
         return;
     }
-    for (guint i = 0; i < N_QUERIES; i++)
-        send_query(task, i);
+    in->binary_key = binary_key(in->qmp);
+    in->replies[QUERY_SCHEMA] = schema_cache_lookup(in->binary_key);
+    g_debug("domain '%s': schema %s", in->domain,
+            in->replies[QUERY_SCHEMA] ? "cached" : "asked for");
+    for (guint i = 0; i < N_QUERIES; i++) {
+        if (!in->replies[i])
+            send_query(task, i);
+    }
 }
 
 static gboolean

@@ -202,7 +202,6 @@ struct _VmigMigration {
     gpointer main_tag;    /* the main channel's fd in main_source */
     gboolean commit_sent;
     gboolean configuring;
-    void (*configure_next)(VmigMigration *m, JsonNode *reply);
 };
 
 static void migration_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
@@ -1260,29 +1259,29 @@ apply_commit(VmigMigration *m)
                          json_node_init_string(json_node_alloc(), "none"));
 }
 
-static void
-configure_parameters(VmigMigration *m, JsonNode *reply)
-{
-    JsonObject *params = parameters_args(m);
-
-    if (json_object_get_size(params) == 0) {
-        json_object_unref(params);
-        m->configure_next(m, reply);
-        return;
-    }
-    qmp_step(m, "migrate-set-parameters", params, NULL, 0,
-             "cannot set the migration parameters", m->configure_next);
-}
-
-/* Configures the local QEMU for the COMMIT (capabilities, then parameters),
- * then runs @next. */
+/*
+ * Configures the local QEMU for the COMMIT, then runs @next.  The
+ * capabilities and the parameters go out together: QEMU answers in order,
+ * so a refusal of the first fails the migration before the second's
+ * answer is looked at, and a round trip is saved.
+ */
 static void
 configure_qemu(VmigMigration *m, StepFunc next)
 {
-    m->configure_next = next;
+    JsonObject *params;
+
     apply_commit(m);
+    params = parameters_args(m);
+    if (json_object_get_size(params) == 0) {
+        json_object_unref(params);
+        qmp_step(m, "migrate-set-capabilities", capabilities_args(m), NULL, 0,
+                 "cannot set the migration capabilities", next);
+        return;
+    }
     qmp_step(m, "migrate-set-capabilities", capabilities_args(m), NULL, 0,
-             "cannot set the migration capabilities", configure_parameters);
+             "cannot set the migration capabilities", NULL);
+    qmp_step(m, "migrate-set-parameters", params, NULL, 0,
+             "cannot set the migration parameters", next);
 }
 
 /* ---- progress ----------------------------------------------------------------- */
@@ -1828,20 +1827,6 @@ source_migrating(VmigMigration *m, JsonNode *reply)
     start_progress(m);
 }
 
-static void
-source_fd_handed(VmigMigration *m, JsonNode *reply)
-{
-    g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
-    g_autofree char *uri = g_strdup_printf("fd:%s", name);
-    JsonObject *args = json_object_new();
-
-    /* QEMU has its own copy of the main channel now. */
-    close(m->main_fd);
-    m->main_fd = -1;
-    json_object_set_string_member(args, "uri", uri);
-    qmp_step(m, "migrate", args, NULL, 0, "QEMU refused to migrate", source_migrating);
-}
-
 /* READY: start QEMU's migration, over the main channel's fd itself when
  * there are no extra channels, else through the private socket. */
 static void
@@ -1850,11 +1835,18 @@ source_ready(VmigMigration *m)
     main_channel_stop(m);
     if (m->commit->channels == 0) {
         g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
+        g_autofree char *uri = g_strdup_printf("fd:%s", name);
         JsonObject *args = json_object_new();
 
+        /* The QMP client sends a copy of the fd with getfd; migrate follows
+         * at once (QEMU answers in order). */
         json_object_set_string_member(args, "fdname", name);
-        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU",
-                 source_fd_handed);
+        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU", NULL);
+        close(m->main_fd);
+        m->main_fd = -1;
+        args = json_object_new();
+        json_object_set_string_member(args, "uri", uri);
+        qmp_step(m, "migrate", args, NULL, 0, "QEMU refused to migrate", source_migrating);
     } else {
         g_autoptr(GError) error = NULL;
         g_autofree char *uri = NULL;
@@ -2196,27 +2188,20 @@ destination_incoming(VmigMigration *m, JsonNode *reply)
 }
 
 static void
-destination_fd_handed(VmigMigration *m, JsonNode *reply)
-{
-    g_autofree char *uri = g_strdup_printf("fd:vmig-%s", m->id);
-    JsonObject *args = json_object_new();
-
-    json_object_set_string_member(args, "uri", uri);
-    qmp_step(m, "migrate-incoming", args, NULL, 0, "QEMU refused the incoming migration",
-             destination_incoming);
-}
-
-static void
 destination_configured(VmigMigration *m, JsonNode *reply)
 {
     JsonObject *args = json_object_new();
 
     if (m->commit->channels == 0) {
         g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
+        g_autofree char *uri = g_strdup_printf("fd:%s", name);
 
         json_object_set_string_member(args, "fdname", name);
-        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU",
-                 destination_fd_handed);
+        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU", NULL);
+        args = json_object_new();
+        json_object_set_string_member(args, "uri", uri);
+        qmp_step(m, "migrate-incoming", args, NULL, 0, "QEMU refused the incoming migration",
+                 destination_incoming);
     } else {
         g_autofree char *uri = NULL;
 

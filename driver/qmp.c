@@ -1199,6 +1199,19 @@ vmig_qmp_get_hypervisor(VmigQmp *qmp)
     return qmp->hypervisor;
 }
 
+/* Returns: the pid of the process at the other end (SO_PEERCRED), or 0. */
+GPid
+vmig_qmp_get_peer_pid(VmigQmp *qmp)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    g_return_val_if_fail(VMIG_IS_QMP(qmp), 0);
+    if (qmp->fd < 0 || getsockopt(qmp->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return 0;
+    return cred.pid;
+}
+
 /* Returns: TRUE while connected and not closed. */
 gboolean
 vmig_qmp_is_open(VmigQmp *qmp)

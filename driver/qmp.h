@@ -75,6 +75,9 @@ JsonObject *vmig_qmp_get_greeting(VmigQmp *qmp);
  */
 const char *vmig_qmp_get_hypervisor(VmigQmp *qmp);
 
+/* Returns: the pid of the QEMU at the other end (SO_PEERCRED), or 0 when unknown. */
+GPid vmig_qmp_get_peer_pid(VmigQmp *qmp);
+
 /* Returns: TRUE while connected and not closed. */
 gboolean vmig_qmp_is_open(VmigQmp *qmp);
 
