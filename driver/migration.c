@@ -44,6 +44,8 @@ G_DEFINE_QUARK(vmig-migration-error-quark, vmig_migration_error)
 #define PENDING_TIMEOUT_MS 10000
 /* How long the peer may take for each step of the handshake. */
 #define HANDSHAKE_TIMEOUT_MS 30000
+/* How long QEMU may take to finish loading once the stream has ended. */
+#define STREAM_END_GRACE_MS 5000
 /* Default most extra channels a destination takes. */
 #define DEFAULT_MAX_CHANNELS 16
 /* QEMU 7.2's multifd channel header starts with this magic. */
@@ -195,6 +197,8 @@ struct _VmigMigration {
     GPtrArray *bridges;   /* VmigBridge * */
 
     GSource *progress_timer;
+    GSource *stream_end_timer;
+    guint bridges_done;
     gboolean progress_pending;
     GTask *start_task;    /* answered once the request is checked */
     int request_fd;       /* fd mode: the main channel, until introspection is done */
@@ -261,6 +265,7 @@ migration_release(VmigMigration *m)
     source_destroy(&m->channel_timer);
     source_destroy(&m->listen_source);
     source_destroy(&m->progress_timer);
+    source_destroy(&m->stream_end_timer);
     if (m->main_fd >= 0) {
         close(m->main_fd);
         m->main_fd = -1;
@@ -1381,6 +1386,25 @@ start_progress(VmigMigration *m)
 
 /* ---- bridges ------------------------------------------------------------------ */
 
+static gboolean
+on_stream_end_timeout(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    g_clear_pointer(&m->stream_end_timer, g_source_unref);
+    migration_fail(m, 0,
+                   "the stream from the source ended, and QEMU had not completed the "
+                   "migration %d s later",
+                   STREAM_END_GRACE_MS / 1000);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * A bridged channel ended.  Once all have, a destination QEMU has a few
+ * seconds to complete: QEMU 7.2 can wait forever on multifd channels that
+ * reached end of file mid-stream (a source daemon that died), so the
+ * driver does not wait for it to notice.
+ */
 static void
 on_bridge_done(VmigBridge *bridge, const GError *error, gpointer user_data)
 {
@@ -1388,10 +1412,10 @@ on_bridge_done(VmigBridge *bridge, const GError *error, gpointer user_data)
 
     if (error)
         g_debug("%s: bridge ended: %s", m->id, error->message);
-    if (error && !m->finished && m->state == VMIG_MIGRATION_MIGRATING) {
-        /* QEMU will notice too; a peer that vanished is the likelier news. */
-        g_debug("%s: waiting for QEMU to report the broken stream", m->id);
-    }
+    m->bridges_done++;
+    if (!m->finished && m->role == VMIG_ROLE_DESTINATION &&
+        m->bridges_done == m->bridges->len && !m->stream_end_timer)
+        m->stream_end_timer = mig_timeout(m, STREAM_END_GRACE_MS, on_stream_end_timeout);
 }
 
 /* Bridges @fd_a and @fd_b (consumed).  Returns: TRUE, or FALSE with @m failed. */
