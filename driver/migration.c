@@ -1987,10 +1987,10 @@ on_pending_io(int fd, GIOCondition condition, gpointer user_data)
             m->state == VMIG_MIGRATION_WAITING) {
             int main_fd = p->fd;
 
+            memcpy(m->opener, p->buf, VMIG_PREAMBLE_MAGIC_SIZE);
             p->fd = -1;
             g_clear_pointer(&p->source, g_source_unref);
-            g_ptr_array_remove(m->pending, p);
-            memcpy(m->opener, p->buf, VMIG_PREAMBLE_MAGIC_SIZE);
+            g_ptr_array_remove(m->pending, p); /* frees p */
             m->opener_have = VMIG_PREAMBLE_MAGIC_SIZE;
             m->handshake_start = g_get_monotonic_time();
             m->bytes_received += VMIG_PREAMBLE_MAGIC_SIZE;

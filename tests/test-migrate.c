@@ -168,11 +168,18 @@ execute_fds(VmigGuestMonitor *ctl, Daemon *d, const char *command, const char *a
         io = g_io_channel_unix_new(sock);
         g_io_channel_read_line(io, &greeting, NULL, NULL, NULL);
         g_assert_true(vmig_fdpass_send_all(sock, line, strlen(line), fds, n_fds, NULL));
-        g_io_channel_read_line(io, &reply, NULL, NULL, NULL);
+        /* Events go to every client, this one too: skip them. */
+        for (;;) {
+            g_clear_pointer(&reply, g_free);
+            g_clear_pointer(&parsed, json_node_unref);
+            g_io_channel_read_line(io, &reply, NULL, NULL, NULL);
+            g_assert_nonnull(reply);
+            parsed = json_from_string(reply, NULL);
+            o = json_node_get_object(parsed);
+            if (!json_object_has_member(o, "event"))
+                break;
+        }
         g_io_channel_unref(io);
-        g_assert_nonnull(reply);
-        parsed = json_from_string(reply, NULL);
-        o = json_node_get_object(parsed);
         if (json_object_has_member(o, "error")) {
             g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND, "%s",
                         json_object_get_string_member(
