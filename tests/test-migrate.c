@@ -862,6 +862,184 @@ test_killed_stream(Fixture *f, gconstpointer data)
     }
 }
 
+
+/*
+ * postcopy-ram, asked for, is negotiated (capability only); start-postcopy
+ * switches the running migration over, and all RAM arrives.
+ */
+static void
+test_postcopy(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(JsonObject) negotiated = NULL;
+    g_autoptr(JsonObject) progress = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(GError) error = NULL;
+    JsonArray *features;
+    gboolean postcopy = FALSE;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    dest = prepare_uri(f, NULL);
+    /* Slow (16 MiB/s for 128 MiB) so the switch finds it still in precopy. */
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                           "\"tunables\": [\"max-bandwidth=16M\"], "
+                           "\"require-features\": [\"postcopy-ram\"]}",
+                           src_domain, dest);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    negotiated = wait_event(f->src_ctl, "NEGOTIATED");
+    features = json_object_get_array_member(negotiated, "features");
+    for (guint i = 0; i < json_array_get_length(features); i++)
+        postcopy |= g_str_equal(json_array_get_string_element(features, i), "postcopy-ram");
+    g_assert_true(postcopy);
+    progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}", NULL,
+                      0, &error);
+    g_assert_no_error(error);
+    err = wait_done(f->src_ctl, "completed");
+    g_free(err);
+    err = wait_done(f->dst_ctl, "completed");
+    {
+        g_autofree char *dst_status = guest_status(f->dst_aux);
+
+        /* Once in postcopy the destination runs the guest. */
+        g_assert_true(g_str_equal(dst_status, "running") || g_str_equal(dst_status, "paused"));
+    }
+    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR, PATTERN_SIZE,
+                                            PATTERN_SEED, f->tmpdir, &error));
+    g_assert_no_error(error);
+}
+
+/*
+ * cancel while the stream flows: the source's migration ends cancelled,
+ * its guest keeps running, the destination's fails, and start-postcopy on
+ * a migration that did not negotiate it is refused.
+ */
+static void
+test_cancel(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(JsonObject) progress = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = domain_of(f->src_qemu);
+    dest = prepare_uri(f, NULL);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                           "\"tunables\": [\"max-bandwidth=16M\"]}",
+                           src_domain, dest);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}", NULL,
+                      0, &error);
+    g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
+    g_assert_nonnull(strstr(error->message, "postcopy"));
+    g_clear_error(&error);
+    ret = execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
+                      &error);
+    g_assert_no_error(error);
+    err = wait_done(f->src_ctl, "cancelled");
+    g_free(err);
+    err = wait_done(f->dst_ctl, "failed");
+    for (gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
+        g_autofree char *status = guest_status(f->src_aux);
+
+        if (g_str_equal(status, "running"))
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100 * 1000);
+    }
+    /* A finished migration cannot be cancelled again. */
+    g_clear_pointer(&ret, json_node_unref);
+    ret = execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
+                      &error);
+    g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
+}
+
+
+/* Two migrations at once through the same two daemons (m1 and m2, 2 and 0 channels). */
+static void
+test_concurrent(Fixture *f, gconstpointer data)
+{
+    VmigGuestOptions src_opts = { .pattern_path = pattern_path };
+    VmigGuestOptions dst_opts = { .paused = TRUE };
+    g_autoptr(VmigTestQemu) src2 = NULL;
+    g_autoptr(VmigTestQemu) dst2 = NULL;
+    g_autofree char *src2_aux = NULL, *dst2_aux = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id1 = NULL, *id2 = NULL, *in1 = NULL, *in2 = NULL;
+    g_autofree char *domain = NULL;
+    guint done_src = 0, done_dst = 0;
+
+    SKIP_WITHOUT_QEMU(f);
+    src2 = vmig_guest_start_source(&src_opts, &error);
+    g_assert_no_error(error);
+    dst2 = vmig_guest_start_destination(&dst_opts, &error);
+    g_assert_no_error(error);
+    src2_aux = vmig_guest_aux_qmp_path(src2);
+    dst2_aux = vmig_guest_aux_qmp_path(dst2);
+    start_daemons(f);
+
+    for (guint i = 0; i < 2; i++) {
+        VmigTestQemu *dst = i == 0 ? f->dst_qemu : dst2;
+        g_autofree char *d = domain_of(dst);
+        g_autofree char *a = g_strdup_printf(
+            "{\"domain\": \"%s\", \"listen\": \"unix:%s/in%u.sock\", \"resume\": false}", d,
+            f->tmpdir, i);
+        char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", a, NULL, 0);
+
+        if (i == 0)
+            in1 = id;
+        else
+            in2 = id;
+    }
+    for (guint i = 0; i < 2; i++) {
+        VmigTestQemu *src = i == 0 ? f->src_qemu : src2;
+        g_autofree char *d = domain_of(src);
+        g_autofree char *a = g_strdup_printf(
+            "{\"domain\": \"%s\", \"dest\": \"unix:%s/in%u.sock\", \"channels\": %u, "
+            "\"tunables\": [\"max-bandwidth=2G\"]}",
+            d, f->tmpdir, i, i == 0 ? 2 : 0);
+        char *id = execute_id(f->src_ctl, &f->src, "migrate", a, NULL, 0);
+
+        if (i == 0)
+            id1 = id;
+        else
+            id2 = id;
+    }
+    g_assert_cmpstr(id1, ==, "m1");
+    g_assert_cmpstr(id2, ==, "m2");
+    while (done_src < 2) {
+        g_autoptr(JsonObject) done = wait_event(f->src_ctl, "MIGRATION_DONE");
+
+        g_assert_cmpstr(json_object_get_string_member(done, "result"), ==, "completed");
+        done_src++;
+    }
+    while (done_dst < 2) {
+        g_autoptr(JsonObject) done = wait_event(f->dst_ctl, "MIGRATION_DONE");
+
+        g_assert_cmpstr(json_object_get_string_member(done, "result"), ==, "completed");
+        done_dst++;
+    }
+    assert_memory_equal(f);
+    g_assert_true(vmig_guest_compare_memory(src2_aux, dst2_aux, RAM_SIZE, f->tmpdir, &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&src2, vmig_test_qemu_stop);
+    g_clear_pointer(&dst2, vmig_test_qemu_stop);
+}
+
 /* ---- main ---------------------------------------------------------------------------- */
 
 static const Case uri_1 = { FALSE, FALSE, 0, -1, NULL };
@@ -900,6 +1078,9 @@ main(int argc, char **argv)
     add("/migrate/fd/4-channels", &fd_4, test_migrate);
     add("/migrate/fd/4-asked-2-supplied", &fd_degraded, test_migrate);
     add("/migrate/dirtying-guest", &dirty, test_dirty);
+    add("/migrate/postcopy", &plain, test_postcopy);
+    add("/migrate/concurrent", &plain, test_concurrent);
+    add("/migrate/cancel", &plain, test_cancel);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
     add("/migrate/faults/strangers", &plain, test_strangers);
     add("/migrate/faults/greeting-wrong-magic", &wrong_magic, test_malformed_greeting);
