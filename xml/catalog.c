@@ -59,21 +59,6 @@ static const char *const vmig_xml_kind_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(vmig_xml_kind_names) == VMIG_XML_KIND_LAST);
 
-/* What a JSON value is, as a bit, so a type can accept several. */
-typedef enum {
-    VMIG_XML_JSON_NULL = 1 << 0,
-    VMIG_XML_JSON_INT = 1 << 1,
-    VMIG_XML_JSON_DOUBLE = 1 << 2,
-    VMIG_XML_JSON_BOOLEAN = 1 << 3,
-    VMIG_XML_JSON_STRING = 1 << 4,
-    VMIG_XML_JSON_ARRAY = 1 << 5,
-    VMIG_XML_JSON_OBJECT = 1 << 6,
-} VmigXmlJson;
-
-#define VMIG_XML_JSON_NOT_NULL                                                           \
-    (VMIG_XML_JSON_INT | VMIG_XML_JSON_DOUBLE | VMIG_XML_JSON_BOOLEAN |                  \
-     VMIG_XML_JSON_STRING | VMIG_XML_JSON_ARRAY | VMIG_XML_JSON_OBJECT)
-
 typedef enum {
     VMIG_XML_TYPE_INT,
     VMIG_XML_TYPE_NUMBER,
@@ -146,58 +131,6 @@ type_from_string(const char *name)
     return VMIG_XML_TYPE_LAST;
 }
 
-/* Returns: what @node is, as one VmigXmlJson bit (0 for a value of no JSON type). */
-static guint
-json_kind(JsonNode *node)
-{
-    switch (json_node_get_node_type(node)) {
-    case JSON_NODE_NULL:
-        return VMIG_XML_JSON_NULL;
-    case JSON_NODE_ARRAY:
-        return VMIG_XML_JSON_ARRAY;
-    case JSON_NODE_OBJECT:
-        return VMIG_XML_JSON_OBJECT;
-    case JSON_NODE_VALUE:
-        break;
-    }
-    switch (json_node_get_value_type(node)) {
-    case G_TYPE_INT64:
-        return VMIG_XML_JSON_INT;
-    case G_TYPE_DOUBLE:
-        return VMIG_XML_JSON_DOUBLE;
-    case G_TYPE_BOOLEAN:
-        return VMIG_XML_JSON_BOOLEAN;
-    case G_TYPE_STRING:
-        return VMIG_XML_JSON_STRING;
-    default:
-        return 0;
-    }
-}
-
-/* Returns: how an error message names a JSON value of kind @kind. */
-static const char *
-json_kind_name(guint kind)
-{
-    switch (kind) {
-    case VMIG_XML_JSON_NULL:
-        return "null";
-    case VMIG_XML_JSON_INT:
-        return "an integer";
-    case VMIG_XML_JSON_DOUBLE:
-        return "a number";
-    case VMIG_XML_JSON_BOOLEAN:
-        return "a boolean";
-    case VMIG_XML_JSON_STRING:
-        return "a string";
-    case VMIG_XML_JSON_ARRAY:
-        return "an array";
-    case VMIG_XML_JSON_OBJECT:
-        return "an object";
-    default:
-        return "a value of no JSON type";
-    }
-}
-
 /*
  * Sets INVALID in @error: "tunables catalog: @where: message".
  * Returns: FALSE, for the caller to return.
@@ -223,21 +156,12 @@ catalog_error(GError **error, const char *where, const char *format, ...)
     return FALSE;
 }
 
-/*
- * Checks that @text (what @what is, in @where) can go into a document.
- * Returns: TRUE, or FALSE with INVALID in @error.
- */
+/* Checks @text for the catalog document.  Returns: TRUE, or FALSE with @error. */
 static gboolean
-check_text(const char *text, const char *where, const char *what, GError **error)
+vmig_xml_check_text_catalog(const char *text, const char *where, const char *what,
+                            GError **error)
 {
-    gunichar bad = 0;
-
-    if (vmig_xml_text_is_valid(text, &bad))
-        return TRUE;
-    if (bad == 0xFFFD) /* a character XML can hold: the bytes are not UTF-8 */
-        return catalog_error(error, where, "%s is not UTF-8", what);
-    return catalog_error(error, where, "%s holds U+%04X, which XML cannot represent",
-                         what, bad);
+    return vmig_xml_check_text(text, "tunables catalog", where, what, error);
 }
 
 /*
@@ -257,13 +181,13 @@ get_string(JsonObject *object, const char *member, const char *where, const char
     *value = NULL;
     if (node == NULL)
         return TRUE;
-    if (json_kind(node) != VMIG_XML_JSON_STRING)
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_STRING)
         return catalog_error(error, where, "'%s' is %s, not a string", member,
-                             json_kind_name(json_kind(node)));
+                             vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     *value = json_node_get_string(node);
     if (**value == '\0')
         return catalog_error(error, where, "'%s' is empty", member);
-    return check_text(*value, where, what, error);
+    return vmig_xml_check_text_catalog(*value, where, what, error);
 }
 
 /*
@@ -280,41 +204,22 @@ get_flag(JsonObject *object, const char *member, const char *where, gboolean *va
     *value = FALSE;
     if (node == NULL)
         return TRUE;
-    if (json_kind(node) != VMIG_XML_JSON_BOOLEAN)
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_BOOLEAN)
         return catalog_error(error, where, "'%s' is %s, not a boolean", member,
-                             json_kind_name(json_kind(node)));
+                             vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     *value = json_node_get_boolean(node);
     return TRUE;
-}
-
-/*
- * Formats @value with as few digits as read back to the same double
- * (xsd:double syntax, which is also JSON's).
- * Returns: a new string.
- */
-static char *
-format_double(double value)
-{
-    static const char *const formats[] = {"%.15g", "%.16g", "%.17g"};
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-    for (gsize i = 0; i < G_N_ELEMENTS(formats); i++) {
-        g_ascii_formatd(buf, sizeof(buf), formats[i], value);
-        if (g_ascii_strtod(buf, NULL) == value)
-            break;
-    }
-    return g_strdup(buf);
 }
 
 /* Returns: the text of <current> for @node (not null), as a new string. */
 static char *
 current_text(JsonNode *node)
 {
-    switch (json_kind(node)) {
+    switch (vmig_xml_json_kind(node)) {
     case VMIG_XML_JSON_INT:
         return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
     case VMIG_XML_JSON_DOUBLE:
-        return format_double(json_node_get_double(node));
+        return vmig_xml_format_double(json_node_get_double(node));
     case VMIG_XML_JSON_BOOLEAN:
         return g_strdup(json_node_get_boolean(node) ? "yes" : "no");
     case VMIG_XML_JSON_STRING:
@@ -334,7 +239,7 @@ static gboolean
 add_current(xmlNode *element, JsonNode *node, VmigXmlType type, gboolean nullable,
             const char *where, GError **error)
 {
-    guint kind = json_kind(node);
+    guint kind = vmig_xml_json_kind(node);
     guint allowed = vmig_xml_types[type].current | (nullable ? VMIG_XML_JSON_NULL : 0);
     g_autofree char *text = NULL;
     xmlNode *current;
@@ -343,7 +248,7 @@ add_current(xmlNode *element, JsonNode *node, VmigXmlType type, gboolean nullabl
         return catalog_error(error, where, "'current' is null, but it is not nullable");
     if ((allowed & kind) == 0)
         return catalog_error(error, where, "'current' is %s, which type '%s' cannot hold",
-                             json_kind_name(kind), vmig_xml_types[type].name);
+                             vmig_xml_json_kind_name(kind), vmig_xml_types[type].name);
     if (kind == VMIG_XML_JSON_NULL) {
         current = xmlNewChild(element, NULL, BAD_CAST "current", NULL);
         xmlNewProp(current, BAD_CAST "null", BAD_CAST "yes");
@@ -353,7 +258,7 @@ add_current(xmlNode *element, JsonNode *node, VmigXmlType type, gboolean nullabl
         return catalog_error(error, where, "'current' is not a finite number");
 
     text = current_text(node);
-    if (!check_text(text, where, "'current'", error))
+    if (!vmig_xml_check_text_catalog(text, where, "'current'", error))
         return FALSE;
     /* xmlNewTextChild() escapes its content; xmlNewChild() would not. */
     xmlNewTextChild(element, NULL, BAD_CAST "current", BAD_CAST text);
@@ -371,9 +276,9 @@ add_values(xmlNode *element, JsonNode *values, const char *where, GError **error
     JsonArray *array;
     guint n;
 
-    if (json_kind(values) != VMIG_XML_JSON_ARRAY)
+    if (vmig_xml_json_kind(values) != VMIG_XML_JSON_ARRAY)
         return catalog_error(error, where, "'values' is %s, not an array",
-                             json_kind_name(json_kind(values)));
+                             vmig_xml_json_kind_name(vmig_xml_json_kind(values)));
     array = json_node_get_array(values);
     n = json_array_get_length(array);
     if (n == 0)
@@ -382,10 +287,10 @@ add_values(xmlNode *element, JsonNode *values, const char *where, GError **error
         JsonNode *value = json_array_get_element(array, i);
         g_autofree char *what = g_strdup_printf("value #%u", i + 1);
 
-        if (json_kind(value) != VMIG_XML_JSON_STRING)
+        if (vmig_xml_json_kind(value) != VMIG_XML_JSON_STRING)
             return catalog_error(error, where, "%s is %s, not a string", what,
-                                 json_kind_name(json_kind(value)));
-        if (!check_text(json_node_get_string(value), where, what, error))
+                                 vmig_xml_json_kind_name(vmig_xml_json_kind(value)));
+        if (!vmig_xml_check_text_catalog(json_node_get_string(value), where, what, error))
             return FALSE;
         xmlNewTextChild(element, NULL, BAD_CAST "value",
                         BAD_CAST json_node_get_string(value));
@@ -416,9 +321,9 @@ add_tunable(xmlNode *root, JsonNode *node, guint index, GError **error)
     int kind;
     xmlNode *element;
 
-    if (json_kind(node) != VMIG_XML_JSON_OBJECT)
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_OBJECT)
         return catalog_error(error, where, "expected an object, got %s",
-                             json_kind_name(json_kind(node)));
+                             vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     object = json_node_get_object(node);
 
     if (!json_object_has_member(object, "name"))
@@ -518,10 +423,10 @@ vmig_xml_catalog_new(JsonObject *catalog, GError **error)
      * left out rather than refused, so the tunables can still be shown.
      */
     node = json_object_get_member(catalog, "hypervisor");
-    if (node != NULL && json_kind(node) == VMIG_XML_JSON_STRING &&
+    if (node != NULL && vmig_xml_json_kind(node) == VMIG_XML_JSON_STRING &&
         *json_node_get_string(node) == '\0')
         node = NULL;
-    if (node != NULL && json_kind(node) != VMIG_XML_JSON_NULL &&
+    if (node != NULL && vmig_xml_json_kind(node) != VMIG_XML_JSON_NULL &&
         !get_string(catalog, "hypervisor", NULL, &hypervisor, error))
         return NULL;
     tunables = json_object_get_member(catalog, "tunables");
@@ -529,9 +434,9 @@ vmig_xml_catalog_new(JsonObject *catalog, GError **error)
         catalog_error(error, NULL, "'tunables' is missing");
         return NULL;
     }
-    if (json_kind(tunables) != VMIG_XML_JSON_ARRAY) {
+    if (vmig_xml_json_kind(tunables) != VMIG_XML_JSON_ARRAY) {
         catalog_error(error, NULL, "'tunables' is %s, not an array",
-                      json_kind_name(json_kind(tunables)));
+                      vmig_xml_json_kind_name(vmig_xml_json_kind(tunables)));
         return NULL;
     }
     array = json_node_get_array(tunables);

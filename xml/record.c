@@ -67,31 +67,6 @@
 #include <math.h>
 #include <string.h>
 
-/* What a JSON value is (for error messages). */
-typedef enum {
-    VMIG_XML_RECORD_JSON_NULL,
-    VMIG_XML_RECORD_JSON_INT,
-    VMIG_XML_RECORD_JSON_DOUBLE,
-    VMIG_XML_RECORD_JSON_BOOLEAN,
-    VMIG_XML_RECORD_JSON_STRING,
-    VMIG_XML_RECORD_JSON_ARRAY,
-    VMIG_XML_RECORD_JSON_OBJECT,
-    VMIG_XML_RECORD_JSON_OTHER, /* a GValue of no JSON type */
-    VMIG_XML_RECORD_JSON_LAST
-} VmigXmlRecordJson;
-
-static const char *const vmig_xml_record_json_names[] = {
-    [VMIG_XML_RECORD_JSON_NULL] = "null",
-    [VMIG_XML_RECORD_JSON_INT] = "an integer",
-    [VMIG_XML_RECORD_JSON_DOUBLE] = "a number",
-    [VMIG_XML_RECORD_JSON_BOOLEAN] = "a boolean",
-    [VMIG_XML_RECORD_JSON_STRING] = "a string",
-    [VMIG_XML_RECORD_JSON_ARRAY] = "an array",
-    [VMIG_XML_RECORD_JSON_OBJECT] = "an object",
-    [VMIG_XML_RECORD_JSON_OTHER] = "a value of no JSON type",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(vmig_xml_record_json_names) == VMIG_XML_RECORD_JSON_LAST);
-
 /* The values of the root's enumerated attributes (docs/migration.md). */
 static const char *const vmig_xml_record_roles[] = {"source", "destination", NULL};
 static const char *const vmig_xml_record_states[] = {
@@ -146,41 +121,6 @@ static const VmigXmlRecordCount vmig_xml_record_handshake_counts[] = {
     {"milliseconds", 0, G_MAXINT64},
 };
 
-/* Returns: what @node is. */
-static VmigXmlRecordJson
-json_kind(JsonNode *node)
-{
-    switch (json_node_get_node_type(node)) {
-    case JSON_NODE_NULL:
-        return VMIG_XML_RECORD_JSON_NULL;
-    case JSON_NODE_ARRAY:
-        return VMIG_XML_RECORD_JSON_ARRAY;
-    case JSON_NODE_OBJECT:
-        return VMIG_XML_RECORD_JSON_OBJECT;
-    case JSON_NODE_VALUE:
-        break;
-    }
-    switch (json_node_get_value_type(node)) {
-    case G_TYPE_INT64:
-        return VMIG_XML_RECORD_JSON_INT;
-    case G_TYPE_DOUBLE:
-        return VMIG_XML_RECORD_JSON_DOUBLE;
-    case G_TYPE_BOOLEAN:
-        return VMIG_XML_RECORD_JSON_BOOLEAN;
-    case G_TYPE_STRING:
-        return VMIG_XML_RECORD_JSON_STRING;
-    default:
-        return VMIG_XML_RECORD_JSON_OTHER;
-    }
-}
-
-/* Returns: how an error message names what @node is. */
-static const char *
-json_kind_name(JsonNode *node)
-{
-    return vmig_xml_record_json_names[json_kind(node)];
-}
-
 /*
  * Sets INVALID in @error: "negotiation record: @where: message" (no
  * @where: "negotiation record: message").
@@ -207,21 +147,12 @@ record_error(GError **error, const char *where, const char *format, ...)
     return FALSE;
 }
 
-/*
- * Checks that @text (what @what is, in @where) can go into a document.
- * Returns: TRUE, or FALSE with INVALID in @error.
- */
+/* Checks @text for the record document.  Returns: TRUE, or FALSE with @error. */
 static gboolean
-check_text(const char *text, const char *where, const char *what, GError **error)
+vmig_xml_check_text_record(const char *text, const char *where, const char *what,
+                           GError **error)
 {
-    gunichar bad = 0;
-
-    if (vmig_xml_text_is_valid(text, &bad))
-        return TRUE;
-    if (bad == 0xFFFD) /* a character XML can hold: the bytes are not UTF-8 */
-        return record_error(error, where, "%s is not UTF-8", what);
-    return record_error(error, where, "%s holds U+%04X, which XML cannot represent", what,
-                        bad);
+    return vmig_xml_check_text(text, "negotiation record", where, what, error);
 }
 
 /*
@@ -234,8 +165,9 @@ get_string_node(JsonNode *node, const char *what, const char *where, GError **er
 {
     const char *value;
 
-    if (json_kind(node) != VMIG_XML_RECORD_JSON_STRING) {
-        record_error(error, where, "%s is %s, not a string", what, json_kind_name(node));
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_STRING) {
+        record_error(error, where, "%s is %s, not a string", what,
+                     vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
         return NULL;
     }
     value = json_node_get_string(node);
@@ -243,7 +175,7 @@ get_string_node(JsonNode *node, const char *what, const char *where, GError **er
         record_error(error, where, "%s is empty", what);
         return NULL;
     }
-    if (!check_text(value, where, what, error))
+    if (!vmig_xml_check_text_record(value, where, what, error))
         return NULL;
     return value;
 }
@@ -287,9 +219,9 @@ get_count(JsonObject *object, const char *member, gint64 min, gint64 max,
     *value = 0;
     if (node == NULL)
         return TRUE;
-    if (json_kind(node) != VMIG_XML_RECORD_JSON_INT)
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_INT)
         return record_error(error, where, "'%s' is %s, not an integer", member,
-                            json_kind_name(node));
+                            vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     *value = json_node_get_int(node);
     if (*value < min || *value > max)
         return record_error(error, where,
@@ -314,9 +246,9 @@ get_flag(JsonObject *object, const char *member, const char *where, gboolean *va
     *value = FALSE;
     if (node == NULL)
         return TRUE;
-    if (json_kind(node) != VMIG_XML_RECORD_JSON_BOOLEAN)
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_BOOLEAN)
         return record_error(error, where, "'%s' is %s, not a boolean", member,
-                            json_kind_name(node));
+                            vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     *value = json_node_get_boolean(node);
     return TRUE;
 }
@@ -326,13 +258,14 @@ get_flag(JsonObject *object, const char *member, const char *where, gboolean *va
  * Returns: TRUE, or FALSE with INVALID in @error.
  */
 static gboolean
-check_kind(JsonNode *node, VmigXmlRecordJson kind, const char *member, const char *where,
+check_kind(JsonNode *node, VmigXmlJson kind, const char *member, const char *where,
            GError **error)
 {
-    if (json_kind(node) == kind)
+    if (vmig_xml_json_kind(node) == kind)
         return TRUE;
-    return record_error(error, where, "'%s' is %s, not %s", member, json_kind_name(node),
-                        vmig_xml_record_json_names[kind]);
+    return record_error(error, where, "'%s' is %s, not %s", member,
+                        vmig_xml_json_kind_name(vmig_xml_json_kind(node)),
+                        vmig_xml_json_kind_name(kind));
 }
 
 /* Returns: TRUE when @value is one of the NULL-terminated @values. */
@@ -369,25 +302,6 @@ join_choices(const char *const *values)
         g_string_append(out, values[i]);
     }
     return g_string_free(out, FALSE);
-}
-
-/*
- * Formats @value with as few digits as read back to the same double
- * (xsd:double syntax, which is also JSON's).
- * Returns: a new string.
- */
-static char *
-format_double(double value)
-{
-    static const char *const formats[] = {"%.15g", "%.16g", "%.17g"};
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-    for (gsize i = 0; i < G_N_ELEMENTS(formats); i++) {
-        g_ascii_formatd(buf, sizeof(buf), formats[i], value);
-        if (g_ascii_strtod(buf, NULL) == value)
-            break;
-    }
-    return g_strdup(buf);
 }
 
 /* Sets the attribute @name of @element to the integer @value.  Returns nothing. */
@@ -430,7 +344,7 @@ add_protocol(xmlNode *root, const char *member, JsonNode *node, GError **error)
     gint64 version;
     xmlNode *element;
 
-    if (!check_kind(node, VMIG_XML_RECORD_JSON_INT, member, NULL, error))
+    if (!check_kind(node, VMIG_XML_JSON_INT, member, NULL, error))
         return FALSE;
     version = json_node_get_int(node);
     if (version < 1 || version > VMIG_XML_RECORD_VERSION_MAX)
@@ -464,9 +378,9 @@ add_feature(xmlNode *parent, JsonNode *node, const char *list, guint index,
     JsonNode *algorithms;
     xmlNode *element;
 
-    if (json_kind(node) != VMIG_XML_RECORD_JSON_OBJECT)
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_OBJECT)
         return record_error(error, where, "expected an object, got %s",
-                            json_kind_name(node));
+                            vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     object = json_node_get_object(node);
     if (!get_string(object, "name", TRUE, where, &name, error))
         return FALSE;
@@ -492,7 +406,7 @@ add_feature(xmlNode *parent, JsonNode *node, const char *list, guint index,
         JsonArray *array;
         guint n;
 
-        if (!check_kind(algorithms, VMIG_XML_RECORD_JSON_ARRAY, "algorithms", where,
+        if (!check_kind(algorithms, VMIG_XML_JSON_ARRAY, "algorithms", where,
                         error))
             return FALSE;
         array = json_node_get_array(algorithms);
@@ -526,7 +440,7 @@ add_feature_list(xmlNode *parent, JsonNode *node, const char *member, const char
 {
     JsonArray *array;
 
-    if (!check_kind(node, VMIG_XML_RECORD_JSON_ARRAY, member, where, error))
+    if (!check_kind(node, VMIG_XML_JSON_ARRAY, member, where, error))
         return FALSE;
     array = json_node_get_array(node);
     for (guint i = 0; i < json_array_get_length(array); i++) {
@@ -551,7 +465,7 @@ add_offer(xmlNode *root, const char *side, JsonNode *node, GError **error)
     JsonNode *features;
     xmlNode *element;
 
-    if (!check_kind(node, VMIG_XML_RECORD_JSON_OBJECT, side, "'offered'", error))
+    if (!check_kind(node, VMIG_XML_JSON_OBJECT, side, "'offered'", error))
         return FALSE;
     object = json_node_get_object(node);
     element = xmlNewChild(root, NULL, BAD_CAST "offered", NULL);
@@ -562,7 +476,7 @@ add_offer(xmlNode *root, const char *side, JsonNode *node, GError **error)
         JsonArray *array;
         guint n;
 
-        if (!check_kind(versions, VMIG_XML_RECORD_JSON_ARRAY, "versions", where, error))
+        if (!check_kind(versions, VMIG_XML_JSON_ARRAY, "versions", where, error))
             return FALSE;
         array = json_node_get_array(versions);
         n = json_array_get_length(array);
@@ -573,9 +487,9 @@ add_offer(xmlNode *root, const char *side, JsonNode *node, GError **error)
             g_autofree char *text = NULL;
             gint64 value;
 
-            if (json_kind(version) != VMIG_XML_RECORD_JSON_INT)
+            if (vmig_xml_json_kind(version) != VMIG_XML_JSON_INT)
                 return record_error(error, where, "version #%u is %s, not an integer",
-                                    i + 1, json_kind_name(version));
+                                    i + 1, vmig_xml_json_kind_name(vmig_xml_json_kind(version)));
             value = json_node_get_int(version);
             if (value < 1 || value > VMIG_XML_RECORD_VERSION_MAX)
                 return record_error(error, where,
@@ -604,7 +518,7 @@ add_offered(xmlNode *root, const char *member, JsonNode *node, GError **error)
 {
     JsonObject *object;
 
-    if (!check_kind(node, VMIG_XML_RECORD_JSON_OBJECT, member, NULL, error))
+    if (!check_kind(node, VMIG_XML_JSON_OBJECT, member, NULL, error))
         return FALSE;
     object = json_node_get_object(node);
     for (gsize i = 0; i < G_N_ELEMENTS(vmig_xml_record_sides); i++) {
@@ -648,7 +562,7 @@ add_counts(xmlNode *root, const char *member, JsonNode *node,
     JsonObject *object;
     xmlNode *element;
 
-    if (!check_kind(node, VMIG_XML_RECORD_JSON_OBJECT, member, NULL, error))
+    if (!check_kind(node, VMIG_XML_JSON_OBJECT, member, NULL, error))
         return FALSE;
     object = json_node_get_object(node);
     element = xmlNewChild(root, NULL, BAD_CAST member, NULL);
@@ -695,39 +609,39 @@ add_tunable(xmlNode *parent, const char *name, JsonNode *node, const char *where
 
     if (*name == '\0')
         return record_error(error, where, "a tunable has an empty name");
-    if (!check_text(name, where, "a tunable's name", error))
+    if (!vmig_xml_check_text_record(name, where, "a tunable's name", error))
         return FALSE;
     what = g_strdup_printf("the value of '%s'", name);
 
-    switch (json_kind(node)) {
-    case VMIG_XML_RECORD_JSON_NULL:
+    switch (vmig_xml_json_kind(node)) {
+    case VMIG_XML_JSON_NULL:
         element = xmlNewChild(parent, NULL, BAD_CAST "tunable", NULL);
         xmlNewProp(element, BAD_CAST "name", BAD_CAST name);
         xmlNewProp(element, BAD_CAST "null", BAD_CAST "yes");
         return TRUE;
-    case VMIG_XML_RECORD_JSON_INT:
+    case VMIG_XML_JSON_INT:
         text = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
         break;
-    case VMIG_XML_RECORD_JSON_DOUBLE:
+    case VMIG_XML_JSON_DOUBLE:
         if (!isfinite(json_node_get_double(node)))
             return record_error(error, where, "%s is not a finite number", what);
-        text = format_double(json_node_get_double(node));
+        text = vmig_xml_format_double(json_node_get_double(node));
         break;
-    case VMIG_XML_RECORD_JSON_BOOLEAN:
+    case VMIG_XML_JSON_BOOLEAN:
         text = g_strdup(json_node_get_boolean(node) ? "yes" : "no");
         break;
-    case VMIG_XML_RECORD_JSON_STRING:
+    case VMIG_XML_JSON_STRING:
         text = g_strdup(json_node_get_string(node));
         break;
-    case VMIG_XML_RECORD_JSON_ARRAY:
-    case VMIG_XML_RECORD_JSON_OBJECT:
+    case VMIG_XML_JSON_ARRAY:
+    case VMIG_XML_JSON_OBJECT:
         text = json_to_string(node, FALSE);
         break;
-    case VMIG_XML_RECORD_JSON_OTHER:
-    case VMIG_XML_RECORD_JSON_LAST:
-        return record_error(error, where, "%s is %s", what, json_kind_name(node));
+    default:
+        return record_error(error, where, "%s is %s", what,
+                            vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
     }
-    if (!check_text(text, where, what, error))
+    if (!vmig_xml_check_text_record(text, where, what, error))
         return FALSE;
     element = xmlNewTextChild(parent, NULL, BAD_CAST "tunable", BAD_CAST text);
     xmlNewProp(element, BAD_CAST "name", BAD_CAST name);
@@ -744,7 +658,7 @@ add_tunables(xmlNode *root, const char *member, JsonNode *node, GError **error)
 {
     JsonObject *object;
 
-    if (!check_kind(node, VMIG_XML_RECORD_JSON_OBJECT, member, NULL, error))
+    if (!check_kind(node, VMIG_XML_JSON_OBJECT, member, NULL, error))
         return FALSE;
     object = json_node_get_object(node);
     for (gsize i = 0; i < G_N_ELEMENTS(vmig_xml_record_sides); i++) {
@@ -759,7 +673,7 @@ add_tunables(xmlNode *root, const char *member, JsonNode *node, GError **error)
         if (values == NULL)
             continue;
         where = g_strdup_printf("the tunables of the %s", side);
-        if (!check_kind(values, VMIG_XML_RECORD_JSON_OBJECT, side, "'tunables'", error))
+        if (!check_kind(values, VMIG_XML_JSON_OBJECT, side, "'tunables'", error))
             return FALSE;
         element = xmlNewChild(root, NULL, BAD_CAST "tunables", NULL);
         xmlNewProp(element, BAD_CAST "side", BAD_CAST side);

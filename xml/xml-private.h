@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "xml/xml.h"
 
 /*
@@ -36,3 +38,39 @@ gboolean vmig_xml_text_is_valid(const char *str, gunichar *bad);
  * in @error when libxml2 cannot serialize it.
  */
 char *vmig_xml_format(xmlDoc *doc, GError **error);
+
+/* What a JSON value is, one bit each, so that a type can accept several. */
+typedef enum {
+    VMIG_XML_JSON_NULL = 1 << 0,
+    VMIG_XML_JSON_INT = 1 << 1,
+    VMIG_XML_JSON_DOUBLE = 1 << 2,
+    VMIG_XML_JSON_BOOLEAN = 1 << 3,
+    VMIG_XML_JSON_STRING = 1 << 4,
+    VMIG_XML_JSON_ARRAY = 1 << 5,
+    VMIG_XML_JSON_OBJECT = 1 << 6,
+} VmigXmlJson;
+
+#define VMIG_XML_JSON_NOT_NULL                                                           \
+    (VMIG_XML_JSON_INT | VMIG_XML_JSON_DOUBLE | VMIG_XML_JSON_BOOLEAN |                  \
+     VMIG_XML_JSON_STRING | VMIG_XML_JSON_ARRAY | VMIG_XML_JSON_OBJECT)
+
+/* Returns: what @node is, one VmigXmlJson bit (0 for a value of no JSON type). */
+guint vmig_xml_json_kind(JsonNode *node);
+
+/* Returns: how an error message names a JSON value of kind @kind ("an integer"). */
+const char *vmig_xml_json_kind_name(guint kind);
+
+/*
+ * Checks that @text (what @what is, in @where) can go into a document;
+ * the error reads "@document: @where: ..." (no @where: "@document: ...").
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+gboolean vmig_xml_check_text(const char *text, const char *document, const char *where,
+                             const char *what, GError **error);
+
+/*
+ * Formats @value with as few digits as read back to the same double
+ * (xsd:double syntax, which is also JSON's).
+ * Returns: a new string.
+ */
+char *vmig_xml_format_double(double value);

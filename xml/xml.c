@@ -333,3 +333,93 @@ vmig_xml_format(xmlDoc *doc, GError **error)
     xmlFree(buf);
     return text;
 }
+
+/* Returns: what @node is, as one VmigXmlJson bit (0 for a value of no JSON type). */
+guint
+vmig_xml_json_kind(JsonNode *node)
+{
+    switch (json_node_get_node_type(node)) {
+    case JSON_NODE_NULL:
+        return VMIG_XML_JSON_NULL;
+    case JSON_NODE_ARRAY:
+        return VMIG_XML_JSON_ARRAY;
+    case JSON_NODE_OBJECT:
+        return VMIG_XML_JSON_OBJECT;
+    case JSON_NODE_VALUE:
+        break;
+    }
+    switch (json_node_get_value_type(node)) {
+    case G_TYPE_INT64:
+        return VMIG_XML_JSON_INT;
+    case G_TYPE_DOUBLE:
+        return VMIG_XML_JSON_DOUBLE;
+    case G_TYPE_BOOLEAN:
+        return VMIG_XML_JSON_BOOLEAN;
+    case G_TYPE_STRING:
+        return VMIG_XML_JSON_STRING;
+    default:
+        return 0;
+    }
+}
+
+/* Returns: how an error message names a JSON value of kind @kind. */
+const char *
+vmig_xml_json_kind_name(guint kind)
+{
+    switch (kind) {
+    case VMIG_XML_JSON_NULL:
+        return "null";
+    case VMIG_XML_JSON_INT:
+        return "an integer";
+    case VMIG_XML_JSON_DOUBLE:
+        return "a number";
+    case VMIG_XML_JSON_BOOLEAN:
+        return "a boolean";
+    case VMIG_XML_JSON_STRING:
+        return "a string";
+    case VMIG_XML_JSON_ARRAY:
+        return "an array";
+    case VMIG_XML_JSON_OBJECT:
+        return "an object";
+    default:
+        return "a value of no JSON type";
+    }
+}
+
+/* Returns: TRUE when @text can go into a document, else FALSE with INVALID in @error. */
+gboolean
+vmig_xml_check_text(const char *text, const char *document, const char *where,
+                    const char *what, GError **error)
+{
+    g_autofree char *problem = NULL;
+    gunichar bad = 0;
+
+    if (vmig_xml_text_is_valid(text, &bad))
+        return TRUE;
+    if (bad == 0xFFFD) /* a character XML can hold: the bytes are not UTF-8 */
+        problem = g_strdup_printf("%s is not UTF-8", what);
+    else
+        problem = g_strdup_printf("%s holds U+%04X, which XML cannot represent", what, bad);
+    if (where)
+        g_set_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID, "%s: %s: %s", document,
+                    where, problem);
+    else
+        g_set_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID, "%s: %s", document,
+                    problem);
+    return FALSE;
+}
+
+/* Returns: @value in as few digits as read back the same (a new string). */
+char *
+vmig_xml_format_double(double value)
+{
+    static const char *const formats[] = {"%.15g", "%.16g", "%.17g"};
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    for (gsize i = 0; i < G_N_ELEMENTS(formats); i++) {
+        g_ascii_formatd(buf, sizeof(buf), formats[i], value);
+        if (g_ascii_strtod(buf, NULL) == value)
+            break;
+    }
+    return g_strdup(buf);
+}
