@@ -2547,7 +2547,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
     } else if (!check_feature_names(m->no_features, "no-features", &error) ||
                !check_feature_names(m->require_features, "require-features", &error)) {
         /* error set */
-    } else if (m->channels_got == 0 && role == VMIG_ROLE_SOURCE && req->channels > 255) {
+    } else if (role == VMIG_ROLE_SOURCE && req->channels > 255) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "channels must be 0 to 255, not %u", req->channels);
     }
