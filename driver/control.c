@@ -1233,27 +1233,33 @@ vmig_control_clear_path(const char *path, const struct sockaddr_un *addr, GError
 
 /*
  * Creates the listening socket at @path, mode 0600, owned by our euid.
- * The umask only matters between bind() and the check after it; the
- * socket refuses connections until listen(), which comes after the mode
- * has been verified (and fixed, when a default ACL widened it).
+ * The socket is bound to "@path~" and renamed to @path only once it
+ * listens, so a client that sees @path can always connect to it (a plain
+ * bind() makes the file appear before listen(), and a client that comes in
+ * between is refused).  The umask only matters between bind() and the
+ * check after it, which verifies the mode (and fixes it, when a default
+ * ACL widened it).
  * Returns: the socket, or -1 with @error set.
  */
 static int
 vmig_control_listen(VmigControl *control, const char *path, GError **error)
 {
     g_auto(VmigFd) fd = -1;
+    g_autofree char *tmp = NULL;
     struct sockaddr_un addr;
+    struct sockaddr_un tmp_addr;
     struct stat st;
     mode_t old_mask;
     int err;
 
     memset(&addr, 0, sizeof(addr));
     addr.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(addr.sun_path)) {
+    /* One byte for the terminating NUL, one for the "~" of the bind name. */
+    if (strlen(path) + 2 > sizeof(addr.sun_path)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
                     "control socket path '%s' is too long (%" G_GSIZE_FORMAT
-                    " bytes; a unix socket path holds at most %" G_GSIZE_FORMAT ")",
-                    path, strlen(path), sizeof(addr.sun_path) - 1);
+                    " bytes; at most %" G_GSIZE_FORMAT " fit a unix socket address here)",
+                    path, strlen(path), sizeof(addr.sun_path) - 2);
         return -1;
     }
     if (path[0] == '\0') {
@@ -1262,9 +1268,17 @@ vmig_control_listen(VmigControl *control, const char *path, GError **error)
         return -1;
     }
     memcpy(addr.sun_path, path, strlen(path));
+    tmp = g_strconcat(path, "~", NULL);
+    tmp_addr = addr;
+    memcpy(tmp_addr.sun_path, tmp, strlen(tmp));
 
     if (!vmig_control_clear_path(path, &addr, error))
         return -1;
+    if (unlink(tmp) < 0 && errno != ENOENT) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot remove the leftover '%s': %s", tmp, g_strerror(errno));
+        return -1;
+    }
 
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
@@ -1274,32 +1288,32 @@ vmig_control_listen(VmigControl *control, const char *path, GError **error)
     }
 
     old_mask = umask(0177);
-    err = bind(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ? errno : 0;
+    err = bind(fd, (const struct sockaddr *)&tmp_addr, sizeof(tmp_addr)) < 0 ? errno : 0;
     umask(old_mask);
     if (err) {
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
-                    "cannot bind the control socket to '%s': %s", path, g_strerror(err));
+                    "cannot bind the control socket to '%s': %s", tmp, g_strerror(err));
         return -1;
     }
 
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != 0600)
-        (void)chmod(path, 0600);
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
+    if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != 0600)
+        (void)chmod(tmp, 0600);
+    if (lstat(tmp, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
         st.st_uid != geteuid()) {
-        unlink(path);
+        unlink(tmp);
         g_set_error(
             error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
             "control socket '%s' did not come out as a socket of mode 0600 owned by "
             "uid %u",
-            path, (guint)geteuid());
+            tmp, (guint)geteuid());
         return -1;
     }
     control->sock_dev = st.st_dev;
     control->sock_ino = st.st_ino;
 
-    if (listen(fd, SOMAXCONN) < 0) {
+    if (listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0) {
         err = errno;
-        unlink(path);
+        unlink(tmp);
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
                     "cannot listen on '%s': %s", path, g_strerror(err));
         return -1;
