@@ -6,6 +6,7 @@
 #include "driver/control.h"
 
 typedef struct _VmigMigrations VmigMigrations;
+typedef struct _VmigService VmigService;
 
 /* What every command handler gets as user_data. */
 typedef struct {
@@ -14,7 +15,9 @@ typedef struct {
     char *runtime_dir;
     guint qmp_timeout_ms;         /* how long a QEMU monitor may take to answer */
     guint channel_timeout_ms;     /* how long announced channels may take */
+    guint keep_finished_ms;       /* how long a finished migration stays listed */
     VmigMigrations *migrations;
+    VmigService *service;         /* the D-Bus service, or NULL (--bus none, no bus) */
 } VmigDaemon;
 
 /* The command table the daemon serves; vmig_n_commands rows. */

@@ -2,11 +2,13 @@
  * daemon.c: virt-migrated, the per-host migration driver daemon
  *
  *   virt-migrated [--runtime-dir DIR] [--bus system|session|none] [--qmp-timeout S]
- *                 [--verbose]
+ *                 [--channel-timeout S] [--keep-finished S] [--verbose]
  *
  * Serves the control socket DIR/virt-migrated.sock (driver/control.h) with
- * the command table of driver/commands.c, on one GMainContext that is the
- * thread default of the main thread.  SIGTERM and SIGINT stop it cleanly:
+ * the command table of driver/commands.c, and the D-Bus service
+ * org.virtmigrate (driver/service.h) on the chosen bus, both on one
+ * GMainContext that is the thread default of the main thread.  Without a
+ * reachable bus the daemon warns and serves the control socket alone.  SIGTERM and SIGINT stop it cleanly:
  * every client is disconnected and the socket file removed.
  */
 #include <config.h>
@@ -28,12 +30,15 @@
 #include "driver/commands.h"
 #include "driver/control.h"
 #include "driver/migration.h"
+#include "driver/service.h"
 
 #define VMIG_DAEMON_SOCKET_NAME        "virt-migrated.sock"
 /* Seconds a QEMU monitor may take to answer before a command fails. */
 #define VMIG_DAEMON_QMP_TIMEOUT 30
 /* Seconds a management app may take to supply the channels asked for. */
 #define VMIG_DAEMON_CHANNEL_TIMEOUT 5
+/* Seconds a finished migration stays listed (and on D-Bus). */
+#define VMIG_DAEMON_KEEP_FINISHED 300
 #define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 /* Exit statuses: startup failures and usage errors are told apart. */
@@ -207,18 +212,23 @@ main(int argc, char **argv)
     gboolean show_version = FALSE;
     gint qmp_timeout = VMIG_DAEMON_QMP_TIMEOUT;
     gint channel_timeout = VMIG_DAEMON_CHANNEL_TIMEOUT;
+    gint keep_finished = VMIG_DAEMON_KEEP_FINISHED;
     GOptionEntry entries[] = {
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
          "Where the control socket goes (default: /run/virt-migrate for root, "
          "$XDG_RUNTIME_DIR/virt-migrate otherwise)",
          "DIR"},
         {"bus", 0, 0, G_OPTION_ARG_STRING, &bus_name,
-         "D-Bus to serve on: system, session or none (default: none)", "BUS"},
+         "D-Bus to serve on: system, session or none (default: system)", "BUS"},
         {"qmp-timeout", 0, 0, G_OPTION_ARG_INT, &qmp_timeout,
          "Seconds a QEMU monitor may take to answer (default: 30)", "SECONDS"},
         {"channel-timeout", 0, 0, G_OPTION_ARG_INT, &channel_timeout,
          "Seconds a management app may take to supply the channels asked for "
          "(default: 5)",
+         "SECONDS"},
+        {"keep-finished", 0, 0, G_OPTION_ARG_INT, &keep_finished,
+         "Seconds a finished migration stays listed, for clients to read what was "
+         "negotiated (default: 300)",
          "SECONDS"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
          "Log debug messages of virt-migrate's own modules", NULL},
@@ -234,8 +244,8 @@ main(int argc, char **argv)
     g_autoptr(VmigDaemonSource) sigint = NULL;
     g_autoptr(VmigControl) control = NULL;
     g_autofree char *socket_path = NULL;
-    VmigDaemonBus bus = VMIG_DAEMON_BUS_NONE;
-    VmigDaemon vmigd = {NULL, NULL, NULL, 0, 0, NULL};
+    VmigDaemonBus bus = VMIG_DAEMON_BUS_SYSTEM;
+    VmigDaemon vmigd = {NULL, NULL, NULL, 0, 0, 0, NULL, NULL};
 
     setlocale(LC_ALL, "");
     g_set_prgname("virt-migrated");
@@ -270,6 +280,12 @@ main(int argc, char **argv)
                    channel_timeout);
         return VMIG_DAEMON_EXIT_USAGE;
     }
+    if (keep_finished < 0 || keep_finished > 7 * 24 * 3600) {
+        g_printerr("virt-migrated: error: --keep-finished must be 0 to 604800 seconds, not "
+                   "%d\nTry 'virt-migrated --help'.\n",
+                   keep_finished);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
     if (show_version) {
         g_print("virt-migrated %s\n", PACKAGE_VERSION);
         return EXIT_SUCCESS;
@@ -288,10 +304,6 @@ main(int argc, char **argv)
     /* A daemon's stdout is no place for logs, debug ones included. */
     g_log_writer_default_set_use_stderr(TRUE);
     g_log_set_writer_func(vmig_daemon_log_writer, NULL, NULL);
-
-    if (bus != VMIG_DAEMON_BUS_NONE)
-        g_warning("the D-Bus service is not built yet: running without the %s bus",
-                  vmig_daemon_bus_names[bus]);
 
     if (!runtime_dir) {
         runtime_dir = vmig_daemon_default_runtime_dir(&error);
@@ -317,6 +329,7 @@ main(int argc, char **argv)
     vmigd.runtime_dir = runtime_dir;
     vmigd.qmp_timeout_ms = (guint)qmp_timeout * 1000;
     vmigd.channel_timeout_ms = (guint)channel_timeout * 1000;
+    vmigd.keep_finished_ms = (guint)keep_finished * 1000;
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);
     if (!control) {
@@ -326,13 +339,31 @@ main(int argc, char **argv)
     }
     vmigd.control = control;
     vmigd.migrations = vmig_migrations_new(&vmigd);
+    if (bus != VMIG_DAEMON_BUS_NONE) {
+        const char *dir = g_getenv(VMIG_SERVICE_INTERFACES_ENV);
+
+        vmigd.service = vmig_service_new(&vmigd,
+                                         bus == VMIG_DAEMON_BUS_SYSTEM ? DBUS_BUS_SYSTEM
+                                                                       : DBUS_BUS_SESSION,
+                                         dir && *dir ? dir : VMIG_DBUS_INTERFACES_DIR, &error);
+        if (vmigd.service) {
+            g_message("serving " VMIG_SERVICE_NAME " on the %s bus", vmig_daemon_bus_names[bus]);
+        } else {
+            /* The control socket is the daemon's job; D-Bus is for watching it. */
+            g_warning("no D-Bus service: %s; serving the control socket only", error->message);
+            g_clear_error(&error);
+        }
+    }
 
     g_message("listening on %s", socket_path);
     g_main_loop_run(loop);
     g_message("shutting down");
 
     /* Running migrations end (and say so) while the control socket still serves. */
-    g_clear_pointer(&vmigd.migrations, vmig_migrations_free);
+    /* Not g_clear_pointer(): the D-Bus service reads the list while it goes. */
+    vmig_migrations_free(vmigd.migrations);
+    vmigd.migrations = NULL;
+    g_clear_pointer(&vmigd.service, vmig_service_free);
     vmigd.control = NULL;
     g_clear_pointer(&control, vmig_control_free);
     g_clear_pointer(&sigterm, vmig_daemon_source_free);

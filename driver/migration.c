@@ -30,6 +30,7 @@
 #include "driver/hypervisor.h"
 #include "driver/migration.h"
 #include "driver/qmp.h"
+#include "driver/service.h"
 #include "driver/tunables.h"
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
@@ -206,6 +207,7 @@ struct _VmigMigration {
     gpointer main_tag;    /* the main channel's fd in main_source */
     gboolean commit_sent;
     gboolean configuring;
+    GSource *expiry_timer;  /* finished: forgets the migration when it fires */
 };
 
 static void migration_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
@@ -303,6 +305,7 @@ mig_unref(VmigMigration *m)
     if (!g_atomic_int_dec_and_test(&m->refs))
         return;
     migration_release(m);
+    source_destroy(&m->expiry_timer);
     if (m->bridges)
         g_ptr_array_unref(m->bridges);
     g_clear_pointer(&m->pending, g_ptr_array_unref);
@@ -368,12 +371,30 @@ mig_watch(VmigMigration *m, int fd, GIOCondition condition, GUnixFDSourceFunc fu
 
 /* ---- events and the end ----------------------------------------------------- */
 
+/*
+ * Tells the D-Bus service that @m's record may have changed, once its id
+ * has been given out (a migration refused at start was never public).
+ */
+static void
+notify(VmigMigration *m)
+{
+    VmigService *service = m->owner->daemon->service;
+
+    if (service && !m->start_task)
+        vmig_service_migration_changed(service, m->id);
+}
+
 static void
 emit(VmigMigration *m, const char *event, JsonBuilder *b)
 {
     g_autoptr(JsonNode) data = json_builder_get_root(b);
+    VmigService *service = m->owner->daemon->service;
 
     vmig_control_emit_event(m->owner->daemon->control, event, json_node_get_object(data));
+    if (service && !m->start_task) {
+        vmig_service_migration_changed(service, m->id);
+        vmig_service_migration_event(service, m->id, event, json_node_get_object(data));
+    }
 }
 
 static JsonBuilder *
@@ -393,6 +414,24 @@ set_state(VmigMigration *m, VmigMigrationState state)
     if (m->state != state)
         g_debug("%s: %s -> %s", m->id, state_names[m->state], state_names[state]);
     m->state = state;
+    notify(m);
+}
+
+static void forget(VmigMigration *m);
+
+/* A finished migration's time to stay listed is up.  Returns: G_SOURCE_REMOVE. */
+static gboolean
+on_expired(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+    VmigService *service = m->owner->daemon->service;
+
+    g_clear_pointer(&m->expiry_timer, g_source_unref);
+    g_debug("%s: forgotten, finished %u ms ago", m->id, m->owner->daemon->keep_finished_ms);
+    if (service)
+        vmig_service_migration_removed(service, m->id);
+    forget(m); /* may free @m */
+    return G_SOURCE_REMOVE;
 }
 
 /* Ends @m with @state (and @error when it failed): MIGRATION_DONE, resources released. */
@@ -403,6 +442,7 @@ migration_finish(VmigMigration *m, VmigMigrationState state, const char *error)
     const char *result = state == VMIG_MIGRATION_COMPLETED ? "completed"
                          : state == VMIG_MIGRATION_CANCELLED ? "cancelled"
                                                              : "failed";
+    gboolean announced = m->start_task == NULL;
 
     if (m->finished)
         return;
@@ -443,6 +483,11 @@ migration_finish(VmigMigration *m, VmigMigrationState state, const char *error)
     if (state != VMIG_MIGRATION_COMPLETED && m->bridges)
         g_ptr_array_set_size(m->bridges, 0);
     migration_release(m);
+    /* A finished migration stays listed for a while, so that clients can
+     * still read what was negotiated; one whose id was never given out
+     * goes at once (on the next iteration: callers still hold @m). */
+    m->expiry_timer =
+        mig_timeout(m, announced ? m->owner->daemon->keep_finished_ms : 0, on_expired);
 }
 
 /* Fails @m: tells the peer (ERROR frame) while the handshake runs. */
@@ -2348,6 +2393,7 @@ answer_start(VmigMigration *m)
 
     g_task_return_pointer(task, g_strdup(m->id), g_free);
     g_object_unref(task);
+    notify(m); /* the D-Bus service's first look at it */
 }
 
 /* Fails the start command with @error; @m is forgotten. */
@@ -2631,6 +2677,7 @@ vmig_migration_add_channels(VmigMigrations *ms, const char *id, int *fds, gsize 
     }
     if (m->role == VMIG_ROLE_SOURCE && m->channels_got == m->reply->channels)
         source_proceed_to_commit(m);
+    notify(m);
     return TRUE;
 }
 

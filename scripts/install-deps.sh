@@ -12,7 +12,7 @@ PACKAGES="
     libdbus-1-dev libvirt-dev
     valgrind
     qemu-system-x86 qemu-utils
-    dbus dbus-daemon dbus-bin
+    dbus dbus-daemon dbus-bin libglib2.0-bin systemd
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     python3-dbus python3-gi
     util-linux iproute2 procps

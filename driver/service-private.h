@@ -1,0 +1,74 @@
+/*
+ * service-private.h: what the D-Bus service's files share
+ *
+ * driver/service.c holds the connection, the object tree, method dispatch
+ * and the error names; driver/service-driver.c the org.virtmigrate.Driver1
+ * interface; driver/service-migration.c org.virtmigrate.Migration1 with its
+ * properties and signals.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "driver/service.h"
+
+struct _VmigService {
+    VmigDaemon *daemon;
+    DBusConnection *connection;
+    char *driver_xml;          /* data/org.virtmigrate.Driver1.xml */
+    char *migration_xml;       /* data/org.virtmigrate.Migration1.xml */
+    GHashTable *published;     /* migration id -> JsonObject: properties last published */
+    GCancellable *cancellable; /* calls answered later (GetTunables) */
+};
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DBusMessage, dbus_message_unref)
+
+/*
+ * A method: @call is a method call whose signature was checked; @id the
+ * migration it is addressed to (Migration1), else NULL.
+ * Returns: the reply (new), or NULL when the reply is sent later.
+ */
+typedef DBusMessage *(*VmigServiceMethodFunc)(VmigService *service, DBusMessage *call,
+                                              const char *id);
+
+typedef struct {
+    const char *interface;
+    const char *member;
+    const char *signature; /* of the arguments in */
+    VmigServiceMethodFunc handler;
+} VmigServiceMethod;
+
+extern const VmigServiceMethod vmig_service_driver_methods[];
+extern const gsize vmig_service_n_driver_methods;
+extern const VmigServiceMethod vmig_service_migration_methods[];
+extern const gsize vmig_service_n_migration_methods;
+
+/* libdbus reports running out of memory with FALSE: GLib's policy is to abort. */
+void vmig_service_need(dbus_bool_t ok);
+
+/* Sends @message (borrowed) on the service's connection.  Returns nothing. */
+void vmig_service_send(VmigService *service, DBusMessage *message);
+
+/* Returns: an error reply to @call named @name (new). */
+DBusMessage *vmig_service_error_reply(DBusMessage *call, const char *name, const char *format,
+                                      ...) G_GNUC_PRINTF(3, 4);
+
+/*
+ * Returns: an error reply to @call for @error (new): its D-Bus name comes
+ * from its domain and code, @fallback_name when they name nothing closer.
+ */
+DBusMessage *vmig_service_gerror_reply(DBusMessage *call, const GError *error,
+                                       const char *fallback_name);
+
+/* Returns: a reply to @call carrying the string @text (new). */
+DBusMessage *vmig_service_string_reply(DBusMessage *call, const char *text);
+
+/*
+ * Appends @node as D-Bus type @signature (a single complete type: s, u,
+ * as or a{sv}); a{sv} values get their type from their JSON kind.
+ * Returns nothing (the types are the service's own, never a peer's).
+ */
+void vmig_service_append_json(DBusMessageIter *iter, const char *signature, JsonNode *node);
+
+/* Returns: a new object: the Migration1 properties of @record. */
+JsonObject *vmig_service_migration_properties(JsonObject *record);

@@ -1,0 +1,688 @@
+#!/usr/bin/python3
+# TAP test: virt-migrated's D-Bus service, checked from outside with
+# python3-dbus (a third-party client, not the project's own C code).
+#
+# Run by tests/test-dbus.sh under dbus-run-session: that private session
+# bus is the source "host"'s; this script starts a second dbus-daemon for
+# the destination "host" (each daemon owns org.virtmigrate on its bus), a
+# third one from the system-bus policy in data/ for the policy and expiry
+# checks, real TCG QEMUs, and the daemons.  Everything it starts is
+# stopped by pid at the end, however the tests went.
+#
+# Environment: G_TEST_SRCDIR (tests/), G_TEST_BUILDDIR (the build's tests/),
+# DBUS_SESSION_BUS_ADDRESS (from dbus-run-session).
+
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import dbus
+import dbus.mainloop.glib
+from gi.repository import GLib
+
+SRCDIR = os.environ["G_TEST_SRCDIR"]
+BUILDDIR = os.environ["G_TEST_BUILDDIR"]
+DATADIR = os.path.join(SRCDIR, "..", "data")
+DAEMON = os.path.join(BUILDDIR, "..", "driver", "virt-migrated")
+EXAMPLE = os.path.join(BUILDDIR, "..", "examples", "vmig-example-app")
+QEMU = os.environ.get("VMIG_TEST_QEMU", "qemu-system-x86_64")
+
+NAME = "org.virtmigrate"
+DRIVER_PATH = "/org/virtmigrate/Driver"
+MIGRATION_PREFIX = "/org/virtmigrate/migration/"
+DRIVER_IFACE = "org.virtmigrate.Driver1"
+MIGRATION_IFACE = "org.virtmigrate.Migration1"
+PROPS_IFACE = "org.freedesktop.DBus.Properties"
+INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+TIMEOUT = 60
+
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+
+processes = []  # every Popen we started, stopped by pid at the end
+tmp = tempfile.mkdtemp(prefix="vmig-dbus-")
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def check_equal(actual, expected, what):
+    if actual != expected:
+        raise Failure("%s: expected %r, got %r" % (what, expected, actual))
+
+
+def start(argv, env=None, log=None, stdout=None, **kwargs):
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    p = subprocess.Popen(argv, env=env, stdout=stdout or out,
+                         stderr=subprocess.STDOUT if log else subprocess.DEVNULL, **kwargs)
+    processes.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def wait_for(predicate, what, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Failure("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def socket_accepts(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# ---- buses, QEMUs, daemons --------------------------------------------------------
+
+def start_bus(config=None):
+    """Starts a dbus-daemon; returns its address."""
+    argv = ["dbus-daemon", "--nofork", "--print-address=1"]
+    argv += ["--config-file=" + config] if config else ["--session"]
+    p = start(argv, stdout=subprocess.PIPE)
+    address = p.stdout.readline().decode().strip()
+    check(address, "dbus-daemon printed no address")
+    return address
+
+
+def start_qemu(name, incoming=False):
+    """Starts a TCG guest (no disk: the firmware idles); returns its QMP socket path."""
+    qmp = os.path.join(tmp, name + ".qmp")
+    argv = [QEMU, "-machine", "pc", "-accel", "tcg", "-m", "64", "-nodefaults",
+            "-display", "none", "-qmp", "unix:%s,server=on,wait=off" % qmp]
+    if incoming:
+        argv += ["-incoming", "defer"]
+    start(argv, log=os.path.join(tmp, name + ".log"), preexec_fn=os.setpgrp)
+    wait_for(lambda: socket_accepts(qmp), "QEMU %s's monitor" % name)
+    return qmp
+
+
+class Daemon:
+    def __init__(self, name, bus, address, extra=()):
+        self.dir = os.path.join(tmp, name)
+        self.socket = os.path.join(self.dir, "virt-migrated.sock")
+        env = dict(os.environ)
+        env["VIRT_MIGRATE_INTERFACES_DIR"] = DATADIR
+        env["DBUS_SESSION_BUS_ADDRESS" if bus == "session" else "DBUS_SYSTEM_BUS_ADDRESS"] = address
+        self.process = start([DAEMON, "--runtime-dir", self.dir, "--bus", bus, "--verbose",
+                              "--channel-timeout", "20"] + list(extra),
+                             env=env, log=os.path.join(tmp, name + ".log"))
+        self.bus_address = address
+        self.bus = dbus.bus.BusConnection(address)
+        wait_for(lambda: os.path.exists(self.socket) and self.bus.name_has_owner(NAME),
+                 "daemon %s on its bus" % name)
+        self.control = Control(self.socket)
+
+    def obj(self, path):
+        return self.bus.get_object(NAME, path, introspect=False)
+
+    def driver(self):
+        return dbus.Interface(self.obj(DRIVER_PATH), DRIVER_IFACE)
+
+    def fds(self):
+        return sorted(os.listdir("/proc/%d/fd" % self.process.pid), key=int)
+
+
+class Control:
+    """The control socket, as a management app speaks it (JSON lines, SCM_RIGHTS)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rb")
+        self.events = []
+        self.next_id = 0
+        json.loads(self.file.readline())  # the greeting
+
+    def execute(self, command, arguments=None, fds=()):
+        self.next_id += 1
+        line = json.dumps({"execute": command, "arguments": arguments or {},
+                           "id": self.next_id}).encode() + b"\n"
+        socket.send_fds(self.sock, [line], list(fds))
+        while True:
+            reply = json.loads(self.file.readline())
+            if "event" in reply:
+                self.events.append(reply)
+                continue
+            if "error" in reply:
+                raise Failure("%s: %s" % (command, reply["error"]["desc"]))
+            return reply["return"]
+
+
+def held(daemon, fd):
+    """Returns: the daemon's fds open on what our @fd is open on."""
+    st = os.fstat(fd)
+    found = []
+    for name in os.listdir("/proc/%d/fd" % daemon.process.pid):
+        try:
+            other = os.stat("/proc/%d/fd/%s" % (daemon.process.pid, name))
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            found.append(int(name))
+    return found
+
+
+def released(daemon, fd, what):
+    wait_for(lambda: not held(daemon, fd), "the daemon to close its copies of " + what,
+             timeout=10)
+
+
+def introspect(daemon, path):
+    return dbus.Interface(daemon.obj(path), INTROSPECTABLE).Introspect()
+
+
+def read_data(name):
+    with open(os.path.join(DATADIR, name)) as f:
+        return f.read()
+
+
+def dbus_error(call, *args, **kwargs):
+    """Runs a call that must fail; returns (error name, message)."""
+    try:
+        call(*args, **kwargs)
+    except dbus.exceptions.DBusException as e:
+        return e.get_dbus_name(), e.get_dbus_message()
+    raise Failure("the call succeeded")
+
+
+def run_loop(done, what, timeout=TIMEOUT):
+    """Iterates the GLib main loop until done() is true."""
+    ctx = GLib.MainContext.default()
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise Failure("timed out waiting for " + what)
+        ctx.iteration(False) or time.sleep(0.005)
+
+
+def plain(value):
+    """A dbus-python value as plain Python."""
+    if isinstance(value, (dbus.Array, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, (dbus.Dictionary, dict)):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, dbus.Boolean):
+        return bool(value)
+    if isinstance(value, (dbus.String, dbus.ObjectPath)):
+        return str(value)
+    if isinstance(value, (dbus.Double,)):
+        return float(value)
+    if isinstance(value, (dbus.Byte, dbus.Int16, dbus.Int32, dbus.Int64, dbus.UInt16,
+                          dbus.UInt32, dbus.UInt64)):
+        return int(value)
+    return value
+
+
+# ---- the hosts ------------------------------------------------------------------------
+
+src = dst = None
+
+
+def setup():
+    global src, dst
+    dst_address = start_bus()
+    src = Daemon("src-host", "session", os.environ["DBUS_SESSION_BUS_ADDRESS"],
+                 ["--keep-finished", "600"])
+    dst = Daemon("dst-host", "session", dst_address, ["--keep-finished", "600"])
+
+
+# ---- tests ----------------------------------------------------------------------------
+
+def test_tree():
+    """The object tree from the root, as busctl/gdbus walk it."""
+    root = introspect(src, "/")
+    check('<node name="org"/>' in root, "/ lists no 'org': " + root)
+    check('<node name="Driver"/>' in introspect(src, "/org/virtmigrate"),
+          "/org/virtmigrate lists no Driver")
+    check_equal(introspect(src, DRIVER_PATH), read_data("org.virtmigrate.Driver1.xml"),
+                "Introspect of " + DRIVER_PATH)
+    out = subprocess.run(["gdbus", "introspect", "--session", "--dest", NAME,
+                          "--object-path", "/", "--recurse"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode == 0, "gdbus introspect failed: " + out.stderr)
+    check("interface org.virtmigrate.Driver1" in out.stdout,
+          "gdbus introspect --recurse misses Driver1: " + out.stdout)
+    if shutil.which("busctl"):
+        out = subprocess.run(["busctl", "--user", "tree", NAME], capture_output=True,
+                             text=True, timeout=TIMEOUT)
+        check(out.returncode == 0, "busctl tree failed: " + out.stderr)
+        check(DRIVER_PATH in out.stdout, "busctl tree misses the driver: " + out.stdout)
+
+
+def test_get_tunables():
+    """GetTunables lists the QEMU's stable tunables, as query-tunables does."""
+    qmp = start_qemu("tunables")
+    rows = plain(src.driver().GetTunables("qmp:" + qmp, timeout=TIMEOUT))
+    by_name = {name: (type_, values) for name, type_, values in rows}
+    catalog = src.control.execute("query-tunables", {"domain": "qmp:" + qmp})
+    stable = [t["name"] for t in catalog["tunables"] if not t.get("unstable")]
+    check_equal(sorted(by_name), sorted(stable), "GetTunables names")
+    check_equal(by_name["max-bandwidth"], ("int", []), "max-bandwidth")
+    check_equal(by_name["multifd"], ("boolean", []), "multifd")
+    check("zlib" in by_name["multifd-compression"][1], "multifd-compression values")
+    check_equal(len(by_name), 26 + 19, "stable tunables of QEMU 7.2")
+    name, message = dbus_error(src.driver().GetTunables, "qmp:" + tmp + "/nothing.qmp",
+                               timeout=TIMEOUT)
+    check(name.startswith("org.virtmigrate.Error."), "GetTunables error name " + name)
+    check("nothing.qmp" in message, "GetTunables error names the socket: " + message)
+
+
+def test_migration_channels_over_dbus():
+    """4 channels supplied over D-Bus; properties match the negotiation record."""
+    src_qmp = start_qemu("src1")
+    dst_qmp = start_qemu("dst1", incoming=True)
+    main_a, main_b = socket.socketpair()
+    seen = {"requested": None, "states": [], "finished": {}}
+
+    dst_id = dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp},
+                                 fds=[main_b.fileno()])["migration"]
+    main_b.close()
+    dst_path = MIGRATION_PREFIX + dst_id
+
+    def on_requested(count, path=None):
+        seen["requested"] = (str(path), int(count))
+
+    def on_changed(interface, changed, invalidated, path=None):
+        if path == seen.get("src_path") and "State" in changed:
+            seen["states"].append(str(changed["State"]))
+
+    def on_finished(host):
+        def handler(result, error, path=None):
+            seen["finished"][(host, str(path))] = (str(result), str(error))
+        return handler
+
+    src.bus.add_signal_receiver(on_requested, "ChannelsRequested", MIGRATION_IFACE, NAME,
+                                path_keyword="path")
+    src.bus.add_signal_receiver(on_changed, "PropertiesChanged", PROPS_IFACE, NAME,
+                                path_keyword="path")
+    # Both daemons name their first migration m1: the host tells them apart.
+    src.bus.add_signal_receiver(on_finished("src"), "Finished", MIGRATION_IFACE, NAME,
+                                path_keyword="path")
+    dst.bus.add_signal_receiver(on_finished("dst"), "Finished", MIGRATION_IFACE, NAME,
+                                path_keyword="path")
+    # The receivers are set up once the bus has the matches: a round trip does that.
+    src.driver().ListMigrations()
+    dst.driver().ListMigrations()
+
+    src_id = src.control.execute("migrate", {"domain": "qmp:" + src_qmp, "channels": 4,
+                                             "tunables": ["max-bandwidth=1G",
+                                                          "downtime-limit=400"]},
+                                 fds=[main_a.fileno()])["migration"]
+    main_a.close()
+    src_path = MIGRATION_PREFIX + src_id
+    seen["src_path"] = src_path
+
+    run_loop(lambda: seen["requested"], "ChannelsRequested")
+    check_equal(seen["requested"], (src_path, 4), "ChannelsRequested")
+    pairs = [socket.socketpair() for _ in range(4)]
+    supply = lambda d, path, ends: d.obj(path).SupplyChannels(
+        [dbus.types.UnixFd(s) for s in ends], dbus_interface=MIGRATION_IFACE, timeout=TIMEOUT)
+    supply(src, src_path, [a for a, b in pairs])
+    supply(dst, dst_path, [b for a, b in pairs])
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+    run_loop(lambda: ("src", src_path) in seen["finished"] and
+             ("dst", dst_path) in seen["finished"], "Finished on both daemons")
+    check_equal(seen["finished"][("src", src_path)], ("completed", ""), "source Finished")
+    check_equal(seen["finished"][("dst", dst_path)], ("completed", ""), "destination Finished")
+    for state in ("negotiating", "migrating", "completed"):
+        check(state in seen["states"], "no PropertiesChanged to State=%s (saw %r)"
+              % (state, seen["states"]))
+    check_equal(seen["states"][-1], "completed", "the last State change")
+
+    for daemon, path, mid in ((src, src_path, src_id), (dst, dst_path, dst_id)):
+        props = plain(daemon.obj(path).GetAll(MIGRATION_IFACE, dbus_interface=PROPS_IFACE))
+        record = daemon.control.execute("query-migration", {"migration": mid})
+        role = record["role"]
+        check_equal(props["State"], "completed", role + " State")
+        check_equal(props["Role"], role, role + " Role")
+        check_equal(props["ProtocolVersion"], record["version"], role + " ProtocolVersion")
+        check_equal(props["Features"], [f["name"] for f in record["features"]],
+                    role + " Features")
+        check("multifd" in props["Features"], role + " negotiated no multifd")
+        check_equal(props["Channels"], record["channels"]["received"], role + " Channels")
+        check_equal(props["Channels"], 4, role + " Channels")
+        check_equal(props["Hypervisor"], record["hypervisor"], role + " Hypervisor")
+        check_equal(props["PeerHypervisor"], record["peer-hypervisor"],
+                    role + " PeerHypervisor")
+        check(props["Hypervisor"].startswith("QEMU "), role + " Hypervisor " + props["Hypervisor"])
+        check_equal(props["Tunables"], record.get("tunables", {}).get(role, {}),
+                    role + " Tunables")
+        check_equal(daemon.obj(path).Get(MIGRATION_IFACE, "Features",
+                                         dbus_interface=PROPS_IFACE),
+                    props["Features"], role + " Get(Features)")
+        check_equal(introspect(daemon, path), read_data("org.virtmigrate.Migration1.xml"),
+                    "Introspect of " + path)
+        check(path in [str(p) for p in daemon.driver().ListMigrations()],
+              "ListMigrations misses " + path)
+    check_equal(plain(src.obj(src_path).Get(MIGRATION_IFACE, "Tunables",
+                                            dbus_interface=PROPS_IFACE)),
+                {"max-bandwidth": 1 << 30, "downtime-limit": 400, "multifd-channels": 4},
+                "source Tunables")
+    if shutil.which("busctl"):
+        out = subprocess.run(["busctl", "--user", "tree", NAME], capture_output=True,
+                             text=True, timeout=TIMEOUT)
+        check(src_path in out.stdout, "busctl tree misses " + src_path + ": " + out.stdout)
+
+
+def test_refused():
+    """A refused migration's Finished carries the reason."""
+    src_qmp = start_qemu("src2")
+    dst_qmp = start_qemu("dst2", incoming=True)
+    main_a, main_b = socket.socketpair()
+    finished = {}
+
+    def on_finished(result, error, path=None):
+        finished[str(path)] = (str(result), str(error))
+
+    src.bus.add_signal_receiver(on_finished, "Finished", MIGRATION_IFACE, NAME,
+                                path_keyword="path")
+    src.driver().ListMigrations()
+    dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp,
+                                             "no-features": ["multifd"]},
+                        fds=[main_b.fileno()])
+    main_b.close()
+    src_id = src.control.execute("migrate", {"domain": "qmp:" + src_qmp, "channels": 2,
+                                             "require-features": ["multifd"]},
+                                 fds=[main_a.fileno()])["migration"]
+    main_a.close()
+    path = MIGRATION_PREFIX + src_id
+    run_loop(lambda: path in finished, "Finished of the refused migration")
+    check_equal(finished[path], ("failed", "feature 'multifd' is required by the source "
+                                 "but the destination does not offer it"), "Finished")
+    check_equal(str(src.obj(path).Get(MIGRATION_IFACE, "State", dbus_interface=PROPS_IFACE)),
+                "failed", "State of the refused migration")
+
+
+def test_bad_calls():
+    """Bad calls: each a specific error, fds closed, the daemon still serving."""
+    dst_qmp = start_qemu("dst3", incoming=True)
+    main_a, main_b = socket.socketpair()
+    mid = dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp},
+                              fds=[main_b.fileno()])["migration"]
+    main_b.close()
+    path = MIGRATION_PREFIX + mid
+    obj = dst.obj(path)
+    before = dst.fds()
+
+    # Wrong signature: a string where fds go.
+    name, message = dbus_error(obj.SupplyChannels, "fd", dbus_interface=MIGRATION_IFACE,
+                               signature="s")
+    check_equal(name, "org.freedesktop.DBus.Error.InvalidArgs", "wrong signature")
+    check("'ah'" in message, "the message names the signature: " + message)
+
+    # A pipe, not a socket: refused, and closed (with the good socket sent beside it).
+    r, w = os.pipe()
+    good_a, good_b = socket.socketpair()
+    name, message = dbus_error(obj.SupplyChannels, [dbus.types.UnixFd(good_b),
+                                                    dbus.types.UnixFd(r)],
+                               dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.virtmigrate.Error.InvalidChannel", "a pipe as a channel")
+    check("not a socket" in message, "the message says what is wrong: " + message)
+    # The daemon closed both (it holds no fd on the pipe or on the socket).  The
+    # message's own copies go a moment after the reply is sent: poll.
+    released(dst, r, "the refused pipe")
+    released(dst, good_b.fileno(), "the refused socket")
+    for fd in (r, w):
+        os.close(fd)
+    good_a.close()
+    good_b.close()
+
+    # An empty array.
+    name, _ = dbus_error(obj.SupplyChannels, dbus.Array([], signature="h"),
+                         dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.virtmigrate.Error.InvalidArgument", "no fds")
+
+    # Unknown objects, properties, methods.
+    name, _ = dbus_error(dst.obj(MIGRATION_PREFIX + "m999").Cancel,
+                         dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.virtmigrate.Error.NotFound", "an unknown migration")
+    name, _ = dbus_error(dst.obj("/org/virtmigrate/nothing").Cancel,
+                         dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownObject", "an unknown object")
+    name, _ = dbus_error(obj.Get, MIGRATION_IFACE, "Speed", dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownProperty", "an unknown property")
+    name, _ = dbus_error(obj.Set, MIGRATION_IFACE, "State", "completed",
+                         dbus_interface=PROPS_IFACE, signature="ssv")
+    check_equal(name, "org.freedesktop.DBus.Error.PropertyReadOnly", "Set")
+    name, _ = dbus_error(obj.Launch, dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownMethod", "an unknown method")
+    name, _ = dbus_error(obj.GetAll, "org.example.Nothing", dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownInterface", "an unknown interface")
+
+    # Cancel over D-Bus, then SupplyChannels on the ended migration.
+    obj.Cancel(dbus_interface=MIGRATION_IFACE)
+    check_equal(str(obj.Get(MIGRATION_IFACE, "State", dbus_interface=PROPS_IFACE)),
+                "cancelled", "State after Cancel")
+    late_a, late_b = socket.socketpair()
+    name, message = dbus_error(obj.SupplyChannels, [dbus.types.UnixFd(late_b)],
+                               dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.virtmigrate.Error.InvalidState", "SupplyChannels after the end")
+    check("cancelled" in message, "the message names the state: " + message)
+    released(dst, late_b.fileno(), "a late channel")
+    late_a.close()
+    late_b.close()
+    name, _ = dbus_error(obj.Cancel, dbus_interface=MIGRATION_IFACE)
+    check_equal(name, "org.virtmigrate.Error.InvalidState", "Cancel after the end")
+    main_a.close()
+
+    # Still serving, with no fd more than before (the main channel went with the end).
+    check(path in [str(p) for p in dst.driver().ListMigrations()], "ListMigrations")
+    dst.control.execute("query-version")
+    after = wait_for(lambda: (lambda f: f if len(f) <= len(before) else None)(dst.fds()),
+                     "the daemon to close the fds", timeout=10)
+    check(len(after) <= len(before), "fds before %r, after %r" % (before, after))
+
+
+def system_bus_config(policy_dir):
+    """Writes a system-like bus config that includes data/'s policy; returns its path."""
+    with open(os.path.join(SRCDIR, "data", "dbus", "system-bus.conf.in")) as f:
+        text = f.read()
+    address = "unix:path=" + os.path.join(policy_dir, "bus.sock")
+    text = text.replace("@POLICY@", os.path.join(DATADIR, "org.virtmigrate.conf"))
+    text = text.replace("@ADDRESS@", address)
+    path = os.path.join(policy_dir, "system-bus.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_policy_and_expiry():
+    """The policy loads in a dbus-daemon; others may read, not act; finished ones expire."""
+    policy_dir = os.path.join(tmp, "system-bus")
+    os.mkdir(policy_dir)
+    os.chmod(tmp, 0o755)
+    os.chmod(policy_dir, 0o755)
+    address = start_bus(system_bus_config(policy_dir))
+    daemon = Daemon("policy-host", "system", address, ["--keep-finished", "1"])
+    qmp = start_qemu("dst4", incoming=True)
+    main_a, main_b = socket.socketpair()
+    mid = daemon.control.execute("prepare-incoming", {"domain": "qmp:" + qmp},
+                                 fds=[main_b.fileno()])["migration"]
+    main_b.close()
+    path = MIGRATION_PREFIX + mid
+
+    if os.geteuid() == 0:
+        # As nobody: reading works, acting is denied by the bus itself.
+        script = (
+            "import dbus, sys\n"
+            "bus = dbus.bus.BusConnection(sys.argv[1])\n"
+            "o = bus.get_object('%s', sys.argv[2], introspect=False)\n"
+            "d = bus.get_object('%s', '%s', introspect=False)\n"
+            "print(d.ListMigrations(dbus_interface='%s'))\n"
+            "print(o.Get('%s', 'State', dbus_interface='%s'))\n"
+            "for call in (lambda: o.Cancel(dbus_interface='%s'),\n"
+            "             lambda: d.GetTunables('qmp:/x', dbus_interface='%s')):\n"
+            "    try:\n"
+            "        call()\n"
+            "        print('allowed')\n"
+            "    except dbus.exceptions.DBusException as e:\n"
+            "        print(e.get_dbus_name())\n"
+        ) % (NAME, NAME, DRIVER_PATH, DRIVER_IFACE, MIGRATION_IFACE, PROPS_IFACE,
+             MIGRATION_IFACE, DRIVER_IFACE)
+        nobody = pwd.getpwnam("nobody")
+
+        def demote():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+
+        out = subprocess.run(["/usr/bin/python3", "-c", script, address, path],
+                             capture_output=True, text=True, preexec_fn=demote,
+                             cwd="/", timeout=TIMEOUT)
+        check(out.returncode == 0, "the client as nobody failed: " + out.stderr)
+        lines = out.stdout.splitlines()
+        check(path in lines[0], "nobody's ListMigrations: " + lines[0])
+        state = daemon.control.execute("query-migration", {"migration": mid})["state"]
+        check_equal(lines[1], state, "nobody's Get(State)")
+        check_equal(lines[2:], ["org.freedesktop.DBus.Error.AccessDenied"] * 2,
+                    "nobody's Cancel and GetTunables")
+        check_equal(str(daemon.obj(path).Get(MIGRATION_IFACE, "State",
+                                             dbus_interface=PROPS_IFACE)),
+                    state, "State after nobody's Cancel")
+
+    # Root may; then the finished migration is forgotten after --keep-finished.
+    daemon.obj(path).Cancel(dbus_interface=MIGRATION_IFACE)
+    main_a.close()
+    wait_for(lambda: path not in [str(p) for p in daemon.driver().ListMigrations()],
+             "the cancelled migration to expire", timeout=30)
+    name, _ = dbus_error(daemon.obj(path).Get, MIGRATION_IFACE, "State",
+                         dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.virtmigrate.Error.NotFound", "an expired migration")
+    check_equal(daemon.control.execute("query-migrations"), [], "query-migrations")
+    stop(daemon.process)
+    check_equal(daemon.process.returncode, 0, "the daemon's exit status")
+
+
+def test_second_daemon_and_no_bus():
+    """A second daemon on a bus whose name is taken, or with no bus, still serves."""
+    env = dict(os.environ)
+    env["VIRT_MIGRATE_INTERFACES_DIR"] = DATADIR
+    for name, bus, extra_env in (("second", "session", {}),
+                                 ("no-bus", "system",
+                                  {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + tmp + "/none"})):
+        d = os.path.join(tmp, name)
+        log = os.path.join(tmp, name + ".log")
+        env.update(extra_env)
+        p = start([DAEMON, "--runtime-dir", d, "--bus", bus], env=env, log=log)
+        sock = os.path.join(d, "virt-migrated.sock")
+        wait_for(lambda: os.path.exists(sock), "the %s daemon's socket" % name)
+        Control(sock).execute("query-version")
+        stop(p)
+        with open(log) as f:
+            text = f.read()
+        check("no D-Bus service" in text, "%s: no warning in %r" % (name, text))
+        if name == "second":
+            check("already owned" in text, "the warning names the cause: " + text)
+
+
+def example_app(via):
+    src_qmp = start_qemu("src-example-" + via)
+    dst_qmp = start_qemu("dst-example-" + via, incoming=True)
+    out = subprocess.run([EXAMPLE, "--source-socket", src.socket, "--dest-socket", dst.socket,
+                          "--source-domain", "qmp:" + src_qmp,
+                          "--dest-domain", "qmp:" + dst_qmp, "--channels", "4",
+                          "--via", via,
+                          "--source-bus", os.environ["DBUS_SESSION_BUS_ADDRESS"],
+                          "--dest-bus", dst.bus_address],
+                         capture_output=True, text=True, timeout=TIMEOUT * 2)
+    check(out.returncode == 0, "example app (--via %s) failed: %s%s"
+          % (via, out.stdout, out.stderr))
+    check(re.search(r"source m\d+: completed", out.stdout), "example output: " + out.stdout)
+    check("multifd" in out.stdout, "example output lacks the features: " + out.stdout)
+
+
+def test_example_app_control():
+    """examples/vmig-example-app answers the fd request over the control socket."""
+    example_app("control")
+
+
+def test_example_app_dbus():
+    """examples/vmig-example-app answers the fd request over D-Bus."""
+    example_app("dbus")
+
+
+TESTS = [
+    ("/dbus/tree", test_tree),
+    ("/dbus/get-tunables", test_get_tunables),
+    ("/dbus/migration/channels-over-dbus", test_migration_channels_over_dbus),
+    ("/dbus/migration/refused", test_refused),
+    ("/dbus/bad-calls", test_bad_calls),
+    ("/dbus/policy-and-expiry", test_policy_and_expiry),
+    ("/dbus/no-service", test_second_daemon_and_no_bus),
+    ("/dbus/example-app/control", test_example_app_control),
+    ("/dbus/example-app/dbus", test_example_app_dbus),
+]
+
+
+def main():
+    print("1..%d" % len(TESTS), flush=True)
+    failed = 0
+    try:
+        setup()
+        setup_error = None
+    except Exception:
+        setup_error = traceback.format_exc()
+    for n, (path, func) in enumerate(TESTS, 1):
+        if setup_error:
+            print("not ok %d %s" % (n, path))
+            if n == 1:
+                print("# setup failed: " + setup_error.replace("\n", "\n# "))
+            failed += 1
+            continue
+        try:
+            func()
+            print("ok %d %s" % (n, path), flush=True)
+        except Exception:
+            failed += 1
+            print("not ok %d %s" % (n, path))
+            print("# " + traceback.format_exc().replace("\n", "\n# "), flush=True)
+    for p in reversed(processes):
+        stop(p)
+    if failed:
+        for name in sorted(os.listdir(tmp)):
+            if name.endswith(".log"):
+                with open(os.path.join(tmp, name), errors="replace") as f:
+                    tail = f.read()[-3000:]
+                print("# ---- %s\n# %s" % (name, tail.replace("\n", "\n# ")))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
