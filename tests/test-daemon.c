@@ -717,6 +717,16 @@ test_startup_bad_bus(Fixture *fixture, gconstpointer data)
     assert_startup_fails(fixture, "run-0", args, 2, "unknown bus 'bogus'");
 }
 
+/* --keep-finished out of range: a usage error naming the option.  Returns nothing. */
+static void
+test_startup_bad_keep_finished(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"--keep-finished", "-1", NULL};
+
+    assert_startup_fails(fixture, "run-0", args, 2,
+                         "--keep-finished must be 0 to 604800 seconds, not -1");
+}
+
 /* A socket path over sun_path's size: a clear startup error.  Returns nothing. */
 static void
 test_startup_path_too_long(Fixture *fixture, gconstpointer data)
@@ -1954,6 +1964,7 @@ main(int argc, char **argv)
     add("/daemon/life/stale-socket", NULL, test_stale_socket);
     add("/daemon/life/already-running", NULL, test_already_running);
     add("/daemon/startup/bad-bus", NULL, test_startup_bad_bus);
+    add("/daemon/startup/bad-keep-finished", NULL, test_startup_bad_keep_finished);
     add("/daemon/startup/path-too-long", NULL, test_startup_path_too_long);
     add("/daemon/startup/dir-writable", NULL, test_startup_dir_writable);
     add("/daemon/startup/not-a-socket", NULL, test_startup_not_a_socket);
