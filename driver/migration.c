@@ -1693,7 +1693,6 @@ source_got_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
         return;
     arm_handshake_timer(m);
 
-    m->channels = g_array_new(FALSE, FALSE, sizeof(int));
     if (reply->channels == 0) {
         source_proceed_to_commit(m);
         return;

@@ -10,7 +10,8 @@
 # stopped by pid at the end, however the tests went.
 #
 # Environment: G_TEST_SRCDIR (tests/), G_TEST_BUILDDIR (the build's tests/),
-# DBUS_SESSION_BUS_ADDRESS (from dbus-run-session).
+# DBUS_SESSION_BUS_ADDRESS (from dbus-run-session); VMIG_DAEMON_WRAPPER runs
+# the daemons under a wrapper (e.g. "valgrind --leak-check=full").
 
 import json
 import os
@@ -136,7 +137,8 @@ class Daemon:
         env = dict(os.environ)
         env["VIRT_MIGRATE_INTERFACES_DIR"] = DATADIR
         env["DBUS_SESSION_BUS_ADDRESS" if bus == "session" else "DBUS_SYSTEM_BUS_ADDRESS"] = address
-        self.process = start([DAEMON, "--runtime-dir", self.dir, "--bus", bus, "--verbose",
+        wrapper = os.environ.get("VMIG_DAEMON_WRAPPER", "").split()
+        self.process = start(wrapper + [DAEMON, "--runtime-dir", self.dir, "--bus", bus, "--verbose",
                               "--channel-timeout", "20"] + list(extra),
                              env=env, log=os.path.join(tmp, name + ".log"))
         self.bus_address = address
