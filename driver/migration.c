@@ -272,6 +272,11 @@ migration_release(VmigMigration *m)
         close(m->main_fd);
         m->main_fd = -1;
     }
+    if (m->request_fd >= 0) {
+        /* Refused before the handshake began: the peer must see the channel close. */
+        close(m->request_fd);
+        m->request_fd = -1;
+    }
     if (m->listen_fd >= 0) {
         close(m->listen_fd);
         m->listen_fd = -1;

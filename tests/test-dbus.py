@@ -431,6 +431,36 @@ def test_refused():
                 "failed", "State of the refused migration")
 
 
+def test_refused_start():
+    """A migrate refused at once (fd mode) closes its main channel: the destination ends."""
+    dst_qmp = start_qemu("dst5", incoming=True)
+    src_qmp = start_qemu("src5")
+    main_a, main_b = socket.socketpair()
+    finished = {}
+
+    def on_finished(result, error, path=None):
+        finished[str(path)] = (str(result), str(error))
+
+    dst.bus.add_signal_receiver(on_finished, "Finished", MIGRATION_IFACE, NAME,
+                                path_keyword="path")
+    dst.driver().ListMigrations()
+    mid = dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp},
+                              fds=[main_b.fileno()])["migration"]
+    main_b.close()
+    try:
+        src.control.execute("migrate", {"domain": "qmp:" + src_qmp,
+                                        "tunables": ["max-bandwith=1G"]},
+                            fds=[main_a.fileno()])
+        raise Failure("a migrate with an unknown tunable succeeded")
+    except Failure as e:
+        check("did you mean 'max-bandwidth'" in str(e), "the refusal: %s" % e)
+    main_a.close()
+    path = MIGRATION_PREFIX + mid
+    run_loop(lambda: path in finished, "the destination's Finished")
+    check_equal(finished[path][0], "failed", "the destination's result")
+    check("closed the main channel" in finished[path][1], "the reason: " + finished[path][1])
+
+
 def test_bad_calls():
     """Bad calls: each a specific error, fds closed, the daemon still serving."""
     dst_qmp = start_qemu("dst3", incoming=True)
@@ -644,6 +674,7 @@ TESTS = [
     ("/dbus/get-tunables", test_get_tunables),
     ("/dbus/migration/channels-over-dbus", test_migration_channels_over_dbus),
     ("/dbus/migration/refused", test_refused),
+    ("/dbus/migration/refused-start", test_refused_start),
     ("/dbus/bad-calls", test_bad_calls),
     ("/dbus/policy-and-expiry", test_policy_and_expiry),
     ("/dbus/no-service", test_second_daemon_and_no_bus),
