@@ -1207,7 +1207,6 @@ app_print_summaries(App *app, GError **error)
         {"destination", app->dst_id, app->dst_path, &app->dst, &app->dst_bus},
     };
 
-    printf("\n");
     for (guint i = 0; i < G_N_ELEMENTS(sides); i++) {
         g_auto(AppSummary) s = {0};
         gboolean ok;
@@ -1220,6 +1219,8 @@ app_print_summaries(App *app, GError **error)
                                          error);
         if (!ok)
             return FALSE;
+        printf("\n%s", sides[i].bus->conn ? "(read from its D-Bus object's properties)\n"
+                                          : "(read with query-migration)\n");
         app_summary_print(sides[i].role, sides[i].id, &s);
     }
     return TRUE;

@@ -111,9 +111,9 @@ sleep 0.5
 echo "source guest running, dirtying 64 MiB; its pass counter: $(counter "$work/src-aux.qmp")"
 
 say "two drivers, one per \"host\""
-"$daemon" --runtime-dir "$work/src-host" 2>"$work/src-daemon.log" &
+"$daemon" --runtime-dir "$work/src-host" --bus none 2>"$work/src-daemon.log" &
 pids+=($!)
-"$daemon" --runtime-dir "$work/dst-host" 2>"$work/dst-daemon.log" &
+"$daemon" --runtime-dir "$work/dst-host" --bus none 2>"$work/dst-daemon.log" &
 pids+=($!)
 wait_socket "$work/src-host/virt-migrated.sock"
 wait_socket "$work/dst-host/virt-migrated.sock"

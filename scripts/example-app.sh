@@ -10,13 +10,15 @@
 # system bus.  The app hands the daemons socket pairs for the main and the
 # extra channels (fd mode):
 #
-#   1. --via control: A's guest migrates to B with the control sockets
-#      only (no bus given): the channel request, the end and what was
-#      negotiated (query-migration) all come from there;
+#   1. --via control: A's guest migrates to B; the channel request is
+#      answered over the control sockets (CHANNELS_REQUESTED, add-channels
+#      with SCM_RIGHTS) and the end seen there;
 #   2. --via dbus: the same guest migrates back from B to a new QEMU on A;
 #      the channel request is answered with SupplyChannels, the end seen
-#      with the Finished signal, and what was negotiated read from the
-#      migration objects' properties.
+#      with the Finished signal.
+#   Both runs print what was negotiated as read back from the migration
+#   objects' D-Bus properties (the app falls back to query-migration only
+#   when it is given no bus).
 #
 # Exit status: non-zero when either run fails.  Like scripts/demo.sh it
 # installs what it needs and builds the tree (in _build/demo) when the
@@ -168,8 +170,8 @@ sleep 0.5
 
 say "1. A -> B, --via control, $channels channels"
 run_app control \
-    --source-socket "$work/a-host/virt-migrated.sock" \
-    --dest-socket "$work/b-host/virt-migrated.sock" \
+    --source-socket "$work/a-host/virt-migrated.sock" --source-bus "$a_bus" \
+    --dest-socket "$work/b-host/virt-migrated.sock" --dest-bus "$b_bus" \
     --source-domain "qmp:$work/a1.qmp" --dest-domain "qmp:$work/b1.qmp" \
     --channels "$channels" --tunable max-bandwidth=4G --tunable downtime-limit=500 \
     --via control

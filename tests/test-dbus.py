@@ -657,6 +657,8 @@ def example_app(via):
           % (via, out.stdout, out.stderr))
     check(re.search(r"source m\d+: completed", out.stdout), "example output: " + out.stdout)
     check("multifd" in out.stdout, "example output lacks the features: " + out.stdout)
+    check_equal(out.stdout.count("(read from its D-Bus object's properties)"), 2,
+                "summaries read over D-Bus")
 
 
 def test_example_app_control():
