@@ -307,7 +307,7 @@ def test_migration_channels_over_dbus():
     src_qmp = start_qemu("src1")
     dst_qmp = start_qemu("dst1", incoming=True)
     main_a, main_b = socket.socketpair()
-    seen = {"requested": None, "states": [], "finished": {}}
+    seen = {"requested": None, "states": [], "finished": {}, "progress": []}
 
     dst_id = dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp},
                                  fds=[main_b.fileno()])["migration"]
@@ -330,6 +330,8 @@ def test_migration_channels_over_dbus():
                                 path_keyword="path")
     src.bus.add_signal_receiver(on_changed, "PropertiesChanged", PROPS_IFACE, NAME,
                                 path_keyword="path")
+    src.bus.add_signal_receiver(lambda p, path=None: seen["progress"].append((str(path), p)),
+                                "Progress", MIGRATION_IFACE, NAME, path_keyword="path")
     # Both daemons name their first migration m1: the host tells them apart.
     src.bus.add_signal_receiver(on_finished("src"), "Finished", MIGRATION_IFACE, NAME,
                                 path_keyword="path")
@@ -366,6 +368,16 @@ def test_migration_channels_over_dbus():
         check(state in seen["states"], "no PropertiesChanged to State=%s (saw %r)"
               % (state, seen["states"]))
     check_equal(seen["states"][-1], "completed", "the last State change")
+    # QEMU's last word on the stream comes as Progress, with every member typed.
+    check(seen["progress"], "no Progress signal")
+    path, last = seen["progress"][-1]
+    check_equal(path, src_path, "Progress's object")
+    check_equal(str(last["status"]), "completed", "the last Progress status")
+    for key in ("transferred", "remaining", "total", "throughput"):
+        check(isinstance(last[key], dbus.UInt64), "Progress %s is %r" % (key, last[key]))
+    check(isinstance(last["expected-downtime"], dbus.Int64), "Progress expected-downtime")
+    check(int(last["transferred"]) > 0 and int(last["total"]) >= 64 << 20,
+          "Progress figures: %r" % plain(last))
 
     for daemon, path, mid in ((src, src_path, src_id), (dst, dst_path, dst_id)):
         props = plain(daemon.obj(path).GetAll(MIGRATION_IFACE, dbus_interface=PROPS_IFACE))
