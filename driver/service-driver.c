@@ -93,8 +93,7 @@ on_tunables(GObject *source, GAsyncResult *result, gpointer user_data)
         }
         vmig_service_need(dbus_message_iter_close_container(&iter, &list));
     }
-    if (!dbus_message_get_no_reply(tc->call))
-        vmig_service_send(tc->service, reply);
+    vmig_service_reply(tc->service, tc->call, reply);
     dbus_message_unref(tc->call);
     g_free(tc);
 }

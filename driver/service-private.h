@@ -49,6 +49,9 @@ void vmig_service_need(dbus_bool_t ok);
 /* Sends @message (borrowed) on the service's connection.  Returns nothing. */
 void vmig_service_send(VmigService *service, DBusMessage *message);
 
+/* Sends @reply (borrowed; NULL: nothing) unless @call asked for none.  Returns nothing. */
+void vmig_service_reply(VmigService *service, DBusMessage *call, DBusMessage *reply);
+
 /* Returns: an error reply to @call named @name (new). */
 DBusMessage *vmig_service_error_reply(DBusMessage *call, const char *name, const char *format,
                                       ...) G_GNUC_PRINTF(3, 4);

@@ -52,6 +52,13 @@ vmig_service_send(VmigService *service, DBusMessage *message)
     vmig_service_need(dbus_connection_send(service->connection, message, NULL));
 }
 
+void
+vmig_service_reply(VmigService *service, DBusMessage *call, DBusMessage *reply)
+{
+    if (reply && !dbus_message_get_no_reply(call))
+        vmig_service_send(service, reply);
+}
+
 DBusMessage *
 vmig_service_error_reply(DBusMessage *call, const char *name, const char *format, ...)
 {
@@ -229,8 +236,7 @@ dispatch(VmigService *service, DBusMessage *call, const VmigServiceMethod *metho
                 dbus_message_get_sender(call) ? dbus_message_get_sender(call) : "(peer)");
         reply = methods[i].handler(service, call, id);
     }
-    if (reply && !dbus_message_get_no_reply(call))
-        vmig_service_send(service, reply);
+    vmig_service_reply(service, call, reply);
     return DBUS_HANDLER_RESULT_HANDLED;
 }
 
@@ -277,8 +283,7 @@ node_call(VmigService *service, DBusMessage *call, const char *const *children,
                                          "object %s has only the Introspectable interface",
                                          dbus_message_get_path(call));
     }
-    if (!dbus_message_get_no_reply(call))
-        vmig_service_send(service, reply);
+    vmig_service_reply(service, call, reply);
     return DBUS_HANDLER_RESULT_HANDLED;
 }
 
@@ -302,8 +307,7 @@ on_root_message(DBusConnection *connection, DBusMessage *call, void *user_data)
     if (dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL)
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
     reply = vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_OBJECT, "no object at %s", path);
-    if (!dbus_message_get_no_reply(call))
-        vmig_service_send(service, reply);
+    vmig_service_reply(service, call, reply);
     return DBUS_HANDLER_RESULT_HANDLED;
 }
 
@@ -347,8 +351,7 @@ on_migration_message(DBusConnection *connection, DBusMessage *call, void *user_d
         g_autoptr(DBusMessage) reply = vmig_service_error_reply(
             call, "org.virtmigrate.Error.NotFound", "no migration at %s", path);
 
-        if (!dbus_message_get_no_reply(call))
-            vmig_service_send(service, reply);
+        vmig_service_reply(service, call, reply);
         return DBUS_HANDLER_RESULT_HANDLED;
     }
     return dispatch(service, call, vmig_service_migration_methods,

@@ -29,25 +29,25 @@ expect() {
     fi
 }
 
-expect $p/sbin/virt-migrated
-expect $p/bin/virt-migrate
-expect $p/share/dbus-1/system.d/org.virtmigrate.conf
-expect $p/share/dbus-1/system-services/org.virtmigrate.service
-expect $p/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml
-expect $p/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml
-expect $p/lib/systemd/system/virt-migrated.service
+expect "$p"/sbin/virt-migrated
+expect "$p"/bin/virt-migrate
+expect "$p"/share/dbus-1/system.d/org.virtmigrate.conf
+expect "$p"/share/dbus-1/system-services/org.virtmigrate.service
+expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml
+expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml
+expect "$p"/lib/systemd/system/virt-migrated.service
 
 # The substituted files name the installed daemon, and nothing is left unsubstituted.
-for f in $p/share/dbus-1/system-services/org.virtmigrate.service \
-    $p/lib/systemd/system/virt-migrated.service; do
+for f in "$p"/share/dbus-1/system-services/org.virtmigrate.service \
+    "$p"/lib/systemd/system/virt-migrated.service; do
     if grep -q '@[a-z]*@' "$root$f" || ! grep -q "$p/sbin/virt-migrated --bus system" "$root$f"; then
         echo "  BAD: $f does not run $p/sbin/virt-migrated --bus system" >&2
         status=1
     fi
 done
-for f in $p/share/dbus-1/system.d/org.virtmigrate.conf \
-    $p/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml \
-    $p/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml; do
+for f in "$p"/share/dbus-1/system.d/org.virtmigrate.conf \
+    "$p"/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml \
+    "$p"/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml; do
     xmllint --noout "$root$f" || status=1
 done
 # The installed daemon finds its interface files where they were installed.

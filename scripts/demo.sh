@@ -21,69 +21,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${VMIG_DEMO_BUILD:-$top/_build/demo}
 channels=${VMIG_DEMO_CHANNELS:-4}
 
-say() {
-    printf '\n\033[1m== %s\033[0m\n' "$*"
-}
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
 
 # ---- dependencies and build ------------------------------------------------
-if ! command -v qemu-system-x86_64 >/dev/null || ! pkg-config --exists json-glib-1.0 libvirt 2>/dev/null; then
-    say "installing dependencies"
-    "$top/scripts/install-deps.sh"
-fi
-if [ ! -x "$build/driver/virt-migrated" ] || [ ! -x "$build/tools/virt-migrate" ] ||
-    [ ! -x "$build/tests/guest-kernel" ]; then
-    say "building virt-migrate in $build"
-    (cd "$top" && NOCONFIGURE=1 ./autogen.sh >/dev/null 2>&1)
-    mkdir -p "$build"
-    (cd "$build" && "$top/configure" >/dev/null && make -j"$(nproc)" >/dev/null)
-fi
+vmig_prepare "$build" driver/virt-migrated tools/virt-migrate tests/guest-kernel -- qemu-system-x86_64 -- json-glib-1.0 libvirt
 daemon=$build/driver/virt-migrated
 cli=$build/tools/virt-migrate
 
 # ---- everything below is cleaned up on exit --------------------------------
-work=$(mktemp -d /tmp/virt-migrate-demo.XXXXXX)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_socket() {
-    local i
-    for i in $(seq 100); do
-        [ -S "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "demo: $1 did not appear" >&2
-    return 1
-}
-
-# One QMP command on a monitor socket (the guests' second, spare monitor).
-qmp() {
-    python3 - "$1" "$2" <<'EOF'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-for cmd in ({"execute": "qmp_capabilities"}, json.loads(sys.argv[2])):
-    f.write(json.dumps(cmd) + "\n")
-    f.flush()
-    while True:
-        reply = json.loads(f.readline())
-        if "event" not in reply:
-            break
-print(json.dumps(reply.get("return", reply)))
-EOF
-}
+vmig_workdir demo
 
 # The guest's pass counter, read from its memory (4 bytes, little endian).
 counter() {

@@ -31,73 +31,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${VMIG_EXAMPLE_BUILD:-$top/_build/demo}
 channels=${VMIG_EXAMPLE_CHANNELS:-4}
 
-say() {
-    printf '\n\033[1m== %s\033[0m\n' "$*"
-}
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
 
 # ---- dependencies and build ------------------------------------------------
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v dbus-daemon >/dev/null ||
-    ! pkg-config --exists json-glib-1.0 dbus-1 2>/dev/null; then
-    say "installing dependencies"
-    "$top/scripts/install-deps.sh"
-fi
-if [ ! -x "$build/driver/virt-migrated" ] || [ ! -x "$build/examples/vmig-example-app" ] ||
-    [ ! -x "$build/tests/guest-kernel" ]; then
-    say "building virt-migrate in $build"
-    if [ ! -x "$top/configure" ]; then
-        (cd "$top" && NOCONFIGURE=1 ./autogen.sh >/dev/null 2>&1)
-    fi
-    mkdir -p "$build"
-    (cd "$build" && { [ -f Makefile ] || "$top/configure" >/dev/null; } &&
-        make -j"$(nproc)" >/dev/null)
-fi
+vmig_prepare "$build" driver/virt-migrated examples/vmig-example-app tests/guest-kernel -- qemu-system-x86_64 dbus-daemon -- json-glib-1.0 dbus-1
 daemon=$build/driver/virt-migrated
 app=$build/examples/vmig-example-app
 
 # ---- everything below is cleaned up on exit --------------------------------
-work=$(mktemp -d /tmp/virt-migrate-example.XXXXXX)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_socket() {
-    local _
-    for _ in $(seq 100); do
-        [ -S "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "example-app: $1 did not appear" >&2
-    return 1
-}
-
-# One QMP command on a monitor socket (the guests' second, spare monitor).
-qmp() {
-    python3 - "$1" "$2" <<'EOF'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-for cmd in ({"execute": "qmp_capabilities"}, json.loads(sys.argv[2])):
-    f.write(json.dumps(cmd) + "\n")
-    f.flush()
-    while True:
-        reply = json.loads(f.readline())
-        if "event" not in reply:
-            break
-print(json.dumps(reply.get("return", reply)))
-EOF
-}
+vmig_workdir example
 
 # A private bus for host $1, in the foreground of a background job so that
 # its pid is ours to stop.  Its address is written to $work/$1.bus-address
