@@ -655,6 +655,34 @@ def test_second_daemon_and_no_bus():
             check("already owned" in text, "the warning names the cause: " + text)
 
 
+def cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_bus_goes_away():
+    """The bus dies under a daemon: it says so, does not spin, and keeps serving."""
+    bus_dir = os.path.join(tmp, "dying-bus")
+    os.mkdir(bus_dir)
+    argv = ["dbus-daemon", "--session", "--nofork", "--print-address=1",
+            "--address=unix:path=" + os.path.join(bus_dir, "bus")]
+    bus = start(argv, stdout=subprocess.PIPE)
+    address = bus.stdout.readline().decode().strip()
+    daemon = Daemon("orphan-host", "session", address)
+    daemon.bus.close()
+    stop(bus, signal.SIGKILL)
+    log = os.path.join(tmp, "orphan-host.log")
+    wait_for(lambda: "lost the connection to the D-Bus bus" in open(log).read(),
+             "the daemon to notice the bus is gone", timeout=10)
+    before = cpu_seconds(daemon.process.pid)
+    time.sleep(1)
+    used = cpu_seconds(daemon.process.pid) - before
+    check(used < 0.3, "the daemon used %.2f s of CPU in 1 s without its bus" % used)
+    check_equal(daemon.control.execute("query-migrations"), [], "query-migrations")
+    stop(daemon.process)
+    check_equal(daemon.process.returncode, 0, "the daemon's exit status")
+
+
 def example_app(via):
     src_qmp = start_qemu("src-example-" + via)
     dst_qmp = start_qemu("dst-example-" + via, incoming=True)
@@ -692,6 +720,7 @@ TESTS = [
     ("/dbus/bad-calls", test_bad_calls),
     ("/dbus/policy-and-expiry", test_policy_and_expiry),
     ("/dbus/no-service", test_second_daemon_and_no_bus),
+    ("/dbus/bus-goes-away", test_bus_goes_away),
     ("/dbus/example-app/control", test_example_app_control),
     ("/dbus/example-app/dbus", test_example_app_dbus),
 ]
