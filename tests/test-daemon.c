@@ -1316,7 +1316,7 @@ test_cli_help(Fixture *fixture, gconstpointer data)
 
     g_assert_cmpint(result->status, ==, 0);
     g_assert_true(g_str_has_prefix(result->out,
-                                   "usage: virt-migrate tunables DOMAIN [--json|--xml] "
+                                   "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] "
                                    "[--unstable]\n"));
     g_assert_nonnull(strstr(result->out, "--unstable"));
     g_assert_cmpstr(result->err, ==, "");
@@ -1338,7 +1338,7 @@ test_cli_missing_domain(Fixture *fixture, gconstpointer data)
     g_assert_cmpstr(result->out, ==, "");
     g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: missing DOMAIN\n"));
     g_assert_nonnull(strstr(
-        result->err, "usage: virt-migrate tunables DOMAIN [--json|--xml] [--unstable]"));
+        result->err, "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
 }
 
 /* Nothing at --connect: exit 1 and an error naming the path.  Returns nothing. */
@@ -1419,6 +1419,36 @@ test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
     g_assert_cmpstr(result->out, ==, "");
     g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: "));
     g_assert_nonnull(strstr(result->err, "'/nonexistent'"));
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * tunables -c URI DOMAIN with a libvirt that is not there, and a libvirt
+ * DOMAIN the daemon cannot split: libvirt's own reason, exit 1.
+ * Returns nothing.
+ */
+static void
+test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    const char *const args[] = {"--connect", daemon->socket, "tunables", "-c",
+                                "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
+                                "vm1", NULL};
+    const char *const bad[] = {"--connect", daemon->socket, "tunables",
+                               "libvirt:qemu:///system", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+    g_autoptr(CliResult) bad_result = run_cli(fixture, NULL, bad);
+
+    g_assert_cmpint(result->status, ==, 1);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_nonnull(strstr(result->err,
+                            "cannot read the tunables of domain "
+                            "'libvirt:qemu+unix:///session?socket=/nonexistent/libvirt-sock#vm1'"
+                            ": cannot connect to libvirt at "
+                            "'qemu+unix:///session?socket=/nonexistent/libvirt-sock': "));
+    g_assert_nonnull(strstr(result->err, "/nonexistent/libvirt-sock"));
+    g_assert_cmpint(bad_result->status, ==, 1);
+    g_assert_nonnull(strstr(bad_result->err, "is not of the form libvirt:URI#NAME"));
     daemon_stop(daemon, SIGTERM);
 }
 
@@ -2002,6 +2032,8 @@ main(int argc, char **argv)
     add("/daemon/cli/not-a-daemon", NULL, test_cli_not_a_daemon);
     add("/daemon/cli/unknown-command", NULL, test_cli_unknown_command);
     add("/daemon/cli/tunables-unreachable", NULL, test_cli_tunables_unreachable);
+    add("/daemon/cli/tunables-libvirt-unreachable", NULL,
+        test_cli_tunables_libvirt_unreachable);
     add("/daemon/cli/migration-help", NULL, test_cli_migration_help);
     add("/daemon/cli/migration-usage", NULL, test_cli_migration_usage);
     add("/daemon/cli/migration-none", NULL, test_cli_migration_none);

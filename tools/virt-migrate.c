@@ -86,10 +86,12 @@ static int vmig_cli_help(VmigCli *cli, const VmigCliCommand *command, int argc,
 
 static const VmigCliCommand vmig_cli_commands[] = {
     {"tunables", vmig_cli_tunables, "list the tunables a hypervisor really has",
-     "DOMAIN [--json|--xml] [--unstable]",
+     "[-c URI] DOMAIN [--json|--xml] [--unstable]",
      "Asks virt-migrated which migration tunables the hypervisor of DOMAIN has, with\n"
      "their kind, type, current value and whether the driver negotiates them.\n"
-     "DOMAIN is a QEMU monitor socket, written qmp:/path/to/monitor.sock."},
+     "DOMAIN is a QEMU monitor socket, written qmp:/path/to/monitor.sock, or with\n"
+     "-c a running libvirt domain's name or UUID on the libvirt at URI (as in\n"
+     "virsh; read through libvirt's monitor passthrough)."},
     {"migrate", vmig_cli_migrate, "migrate a domain to the virt-migrated of another host",
      "DOMAIN DEST [--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
      "[--require-feature F]... [--unstable] [--verbose] [--timeout S]",
@@ -341,6 +343,19 @@ vmig_cli_output(const char *text)
 /* ------------------------------------------------------------------------ */
 /* The commands */
 
+/*
+ * DOMAIN as the daemon takes it: with -c URI a libvirt domain,
+ * "libvirt:URI#NAME" (driver/libvirt.h), else as the user wrote it.
+ * Returns: the domain (to free).
+ */
+static char *
+vmig_cli_domain(const char *libvirt_uri, const char *name)
+{
+    if (libvirt_uri)
+        return g_strconcat("libvirt:", libvirt_uri, "#", name, NULL);
+    return g_strdup(name);
+}
+
 /* tunables DOMAIN [--json|--xml] [--unstable].  Returns: the exit status. */
 static int
 vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
@@ -348,7 +363,11 @@ vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     gboolean json = FALSE;
     gboolean xml = FALSE;
     gboolean unstable = FALSE;
+    g_autofree char *libvirt_uri = NULL;
+    g_autofree char *domain = NULL;
     const GOptionEntry entries[] = {
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
+         "DOMAIN is a libvirt domain on the libvirt at URI", "URI"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print the catalog as JSON", NULL},
         {"xml", 0, 0, G_OPTION_ARG_NONE, &xml, "print the catalog as XML", NULL},
         {"unstable", 0, 0, G_OPTION_ARG_NONE, &unstable,
@@ -370,7 +389,8 @@ vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     if (json && xml)
         return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
 
-    json_object_set_string_member(arguments, "domain", argv[1]);
+    domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    json_object_set_string_member(arguments, "domain", domain);
     json_object_set_boolean_member(arguments, "unstable", unstable);
     catalog = vmig_cli_execute(cli, "query-tunables", arguments, &error);
     if (!catalog)
