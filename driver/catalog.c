@@ -492,6 +492,67 @@ vmig_catalog_new_from_schema(const char *hypervisor, JsonNode *schema, GError **
     return g_steal_pointer(&catalog);
 }
 
+/*
+ * json_node_copy() shares the objects and arrays under a node; a copied
+ * catalog must not change when the original's values are edited.
+ * Returns: a new node holding a copy of @node all the way down.
+ */
+static JsonNode *
+json_deep_copy(JsonNode *node)
+{
+    JsonNode *copy;
+
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObject *object = json_object_new();
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init(&iter, json_node_get_object(node));
+        while (json_object_iter_next(&iter, &name, &member))
+            json_object_set_member(object, name, json_deep_copy(member));
+        copy = json_node_init_object(json_node_alloc(), object);
+        json_object_unref(object);
+    } else if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *src = json_node_get_array(node);
+        JsonArray *array = json_array_sized_new(json_array_get_length(src));
+
+        for (guint i = 0; i < json_array_get_length(src); i++)
+            json_array_add_element(array, json_deep_copy(json_array_get_element(src, i)));
+        copy = json_node_init_array(json_node_alloc(), array);
+        json_array_unref(array);
+    } else {
+        copy = json_node_copy(node); /* a scalar or null: nothing shared */
+    }
+    return copy;
+}
+
+/* Returns: a deep copy of @catalog, with its own index. */
+VmigCatalog *
+vmig_catalog_copy(const VmigCatalog *catalog)
+{
+    VmigCatalog *copy = g_new0(VmigCatalog, 1);
+
+    copy->hypervisor = g_strdup(catalog->hypervisor);
+    copy->tunables = g_ptr_array_new_full(catalog->tunables->len,
+                                          (GDestroyNotify)tunable_free);
+    copy->index = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < catalog->tunables->len; i++) {
+        const VmigTunable *t = g_ptr_array_index(catalog->tunables, i);
+        VmigTunable *c = g_new0(VmigTunable, 1);
+
+        *c = *t;
+        c->name = g_strdup(t->name);
+        c->values = g_strdupv(t->values);
+        c->current = t->current ? json_deep_copy(t->current) : NULL;
+        g_ptr_array_add(copy->tunables, c);
+        /* As catalog_add(): a name listed twice keeps its first meaning. */
+        if (!g_hash_table_contains(copy->index, c->name))
+            g_hash_table_insert(copy->index, c->name, c);
+    }
+    return copy;
+}
+
 /* Returns: the tunable called @name, or NULL. */
 const VmigTunable *
 vmig_catalog_lookup(const VmigCatalog *catalog, const char *name)

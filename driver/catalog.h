@@ -117,6 +117,14 @@ VmigCatalog *vmig_catalog_new_from_schema(const char *hypervisor, JsonNode *sche
 gboolean vmig_catalog_set_current(VmigCatalog *catalog, JsonNode *parameters,
                                   JsonNode *capabilities, GError **error);
 
+/*
+ * vmig_catalog_copy:
+ * A deep copy: every tunable with its values and current value; the
+ * feature pointers are shared (they point into features.c's static table).
+ * Returns: the copy (new).
+ */
+VmigCatalog *vmig_catalog_copy(const VmigCatalog *catalog);
+
 /* Returns: the tunable called @name, or NULL. */
 const VmigTunable *vmig_catalog_lookup(const VmigCatalog *catalog, const char *name);
 

@@ -146,6 +146,13 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
     req->uri = g_strdup(json_object_get_string_member_with_default(arguments, uri_member, NULL));
     req->unstable = json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
     req->resume = json_object_get_boolean_member_with_default(arguments, "resume", TRUE);
+    req->libvirt_dest =
+        g_strdup(json_object_get_string_member_with_default(arguments, "libvirt-dest", NULL));
+    req->persistent = json_object_get_boolean_member_with_default(arguments, "persistent", FALSE);
+    req->undefine_source =
+        json_object_get_boolean_member_with_default(arguments, "undefine-source", FALSE);
+    req->domain_xml =
+        g_strdup(json_object_get_string_member_with_default(arguments, "domain-xml", NULL));
     req->tunables = get_strv(arguments, "tunables", &error);
     if (!error)
         req->no_features = get_strv(arguments, "no-features", &error);
@@ -278,6 +285,9 @@ static const VmigControlArg migrate_args[] = {
     { "no-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
     { "require-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
     { "channel-timeout", VMIG_CONTROL_ARG_INT, TRUE },
+    { "libvirt-dest", VMIG_CONTROL_ARG_STRING, TRUE },
+    { "persistent", VMIG_CONTROL_ARG_BOOL, TRUE },
+    { "undefine-source", VMIG_CONTROL_ARG_BOOL, TRUE },
     { NULL, 0, FALSE },
 };
 
@@ -289,6 +299,7 @@ static const VmigControlArg prepare_incoming_args[] = {
     { "no-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
     { "require-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
     { "resume", VMIG_CONTROL_ARG_BOOL, TRUE },
+    { "domain-xml", VMIG_CONTROL_ARG_STRING, TRUE },
     { NULL, 0, FALSE },
 };
 

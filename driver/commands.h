@@ -13,6 +13,7 @@ typedef struct {
     GMainContext *context;
     VmigControl *control;
     char *runtime_dir;
+    char *migration_dir;          /* where libvirt migration sockets go (same path on both hosts) */
     guint qmp_timeout_ms;         /* how long a QEMU monitor may take to answer */
     guint channel_timeout_ms;     /* how long announced channels may take */
     guint keep_finished_ms;       /* how long a finished migration stays listed */

@@ -209,6 +209,7 @@ main(int argc, char **argv)
 {
     g_autofree char *runtime_dir = NULL;
     g_autofree char *bus_name = NULL;
+    g_autofree char *migration_dir = NULL;
     gboolean show_version = FALSE;
     gint qmp_timeout = VMIG_DAEMON_QMP_TIMEOUT;
     gint channel_timeout = VMIG_DAEMON_CHANNEL_TIMEOUT;
@@ -217,6 +218,10 @@ main(int argc, char **argv)
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
          "Where the control socket goes (default: /run/virt-migrate for root, "
          "$XDG_RUNTIME_DIR/virt-migrate otherwise)",
+         "DIR"},
+        {"migration-dir", 0, 0, G_OPTION_ARG_FILENAME, &migration_dir,
+         "Where the sockets of libvirt migrations go: the same directory name on both "
+         "hosts, owned by the user libvirt runs QEMU as (default: the runtime directory)",
          "DIR"},
         {"bus", 0, 0, G_OPTION_ARG_STRING, &bus_name,
          "D-Bus to serve on: system, session or none (default: system)", "BUS"},
@@ -245,7 +250,7 @@ main(int argc, char **argv)
     g_autoptr(VmigControl) control = NULL;
     g_autofree char *socket_path = NULL;
     VmigDaemonBus bus = VMIG_DAEMON_BUS_SYSTEM;
-    VmigDaemon vmigd = {NULL, NULL, NULL, 0, 0, 0, NULL, NULL};
+    VmigDaemon vmigd = {NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL};
 
     setlocale(LC_ALL, "");
     g_set_prgname("virt-migrated");
@@ -327,6 +332,7 @@ main(int argc, char **argv)
 
     vmigd.context = context;
     vmigd.runtime_dir = runtime_dir;
+    vmigd.migration_dir = migration_dir ? migration_dir : runtime_dir;
     vmigd.qmp_timeout_ms = (guint)qmp_timeout * 1000;
     vmigd.channel_timeout_ms = (guint)channel_timeout * 1000;
     vmigd.keep_finished_ms = (guint)keep_finished * 1000;

@@ -16,6 +16,8 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "driver/hypervisor.h"
 #include "driver/libvirt.h"
@@ -322,4 +324,414 @@ vmig_libvirt_introspect_finish(GAsyncResult *result, char **xml, GError **error)
     if (catalog && xml)
         *xml = g_steal_pointer(&in->xml);
     return catalog;
+}
+
+/* ---- migrating through libvirt --------------------------------------------------- */
+
+void
+vmig_libvirt_migration_free(VmigLibvirtMigration *spec)
+{
+    if (!spec)
+        return;
+    g_free(spec->domain);
+    g_free(spec->dest_uri);
+    g_free(spec->migrate_uri);
+    if (spec->capabilities)
+        json_object_unref(spec->capabilities);
+    if (spec->parameters)
+        json_object_unref(spec->parameters);
+    g_free(spec);
+}
+
+typedef enum {
+    MAP_PARAM_ULLONG_MIB, /* a typed parameter in MiB (QEMU: bytes) */
+    MAP_PARAM_INT,        /* a typed int parameter */
+    MAP_FLAG,             /* a VIR_MIGRATE_* flag (capabilities) */
+    MAP_LIBVIRT_OWN,      /* libvirt switches it on itself for every migration */
+} MapKind;
+
+/*
+ * What libvirt has for a QEMU migration capability or parameter.  Anything
+ * not here goes through the monitor passthrough.  (libvirt turns on
+ * return-path and pause-before-switchover on the source itself, and
+ * events for its own use.)
+ */
+static const struct {
+    const char *name;
+    MapKind kind;
+    const char *param;
+    unsigned int flag; /* MAP_FLAG; MAP_PARAM_*: a flag the parameter also needs */
+} libvirt_map[] = {
+    { "max-bandwidth", MAP_PARAM_ULLONG_MIB, VIR_MIGRATE_PARAM_BANDWIDTH, 0 },
+    { "max-postcopy-bandwidth", MAP_PARAM_ULLONG_MIB, VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, 0 },
+    { "cpu-throttle-initial", MAP_PARAM_INT, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
+      VIR_MIGRATE_AUTO_CONVERGE },
+    { "cpu-throttle-increment", MAP_PARAM_INT, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
+      VIR_MIGRATE_AUTO_CONVERGE },
+    { "multifd-channels", MAP_PARAM_INT, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+      VIR_MIGRATE_PARALLEL },
+    { "multifd", MAP_FLAG, NULL, VIR_MIGRATE_PARALLEL },
+    { "auto-converge", MAP_FLAG, NULL, VIR_MIGRATE_AUTO_CONVERGE },
+    { "postcopy-ram", MAP_FLAG, NULL, VIR_MIGRATE_POSTCOPY },
+    { "zero-copy-send", MAP_FLAG, NULL, VIR_MIGRATE_ZEROCOPY },
+    { "return-path", MAP_LIBVIRT_OWN, NULL, 0 },
+    { "pause-before-switchover", MAP_LIBVIRT_OWN, NULL, 0 },
+    { "events", MAP_LIBVIRT_OWN, NULL, 0 },
+};
+
+static gssize
+libvirt_map_find(const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(libvirt_map); i++) {
+        if (g_str_equal(libvirt_map[i].name, name))
+            return (gssize)i;
+    }
+    return -1;
+}
+
+/* Returns: @node as an integer (JSON int, or a number with no fraction). */
+static gint64
+node_int(JsonNode *node)
+{
+    if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_DOUBLE)
+        return (gint64)json_node_get_double(node);
+    return json_node_get_int(node);
+}
+
+typedef struct {
+    virTypedParameterPtr params;
+    int n;
+    int max;
+    unsigned int flags;
+    JsonObject *set_parameters;   /* passthrough migrate-set-parameters arguments */
+    JsonArray *set_capabilities;  /* passthrough migrate-set-capabilities entries */
+} Plan;
+
+static void
+plan_clear(Plan *plan)
+{
+    virTypedParamsFree(plan->params, plan->n);
+    if (plan->set_parameters)
+        json_object_unref(plan->set_parameters);
+    if (plan->set_capabilities)
+        json_array_unref(plan->set_capabilities);
+}
+
+/* Turns @spec into flags, typed parameters and passthrough settings.  Returns: TRUE or FALSE. */
+static gboolean
+plan_build(VmigLibvirtMigration *spec, Plan *plan, GError **error)
+{
+    g_autoptr(GList) caps = spec->capabilities ? json_object_get_members(spec->capabilities)
+                                               : NULL;
+    g_autoptr(GList) params = spec->parameters ? json_object_get_members(spec->parameters)
+                                               : NULL;
+    gboolean parallel;
+
+    plan->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+    if (spec->persistent)
+        plan->flags |= VIR_MIGRATE_PERSIST_DEST;
+    if (spec->undefine_source)
+        plan->flags |= VIR_MIGRATE_UNDEFINE_SOURCE;
+    plan->set_parameters = json_object_new();
+    plan->set_capabilities = json_array_new();
+    if (virTypedParamsAddString(&plan->params, &plan->n, &plan->max, VIR_MIGRATE_PARAM_URI,
+                                spec->migrate_uri) < 0)
+        return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED, "typed parameters");
+
+    for (GList *l = caps; l; l = l->next) {
+        const char *name = l->data;
+        JsonNode *value = json_object_get_member(spec->capabilities, name);
+        gssize i = libvirt_map_find(name);
+
+        if (!json_node_get_boolean(value))
+            continue;
+        if (i >= 0 && libvirt_map[i].kind == MAP_FLAG) {
+            plan->flags |= libvirt_map[i].flag;
+        } else if (i < 0) {
+            JsonObject *entry = json_object_new();
+
+            json_object_set_string_member(entry, "capability", name);
+            json_object_set_boolean_member(entry, "state", TRUE);
+            json_array_add_object_element(plan->set_capabilities, entry);
+        }
+    }
+    /* libvirt wants PARALLEL only with more than the main connection. */
+    parallel = (plan->flags & VIR_MIGRATE_PARALLEL) != 0;
+    for (GList *l = params; l; l = l->next) {
+        const char *name = l->data;
+        JsonNode *value = json_object_get_member(spec->parameters, name);
+        gssize i = libvirt_map_find(name);
+        int rc = 0;
+
+        if (i < 0) {
+            json_object_set_member(plan->set_parameters, name, json_node_copy(value));
+            continue;
+        }
+        if (libvirt_map[i].flag == VIR_MIGRATE_PARALLEL && !parallel)
+            continue;
+        if (libvirt_map[i].kind == MAP_PARAM_ULLONG_MIB)
+            rc = virTypedParamsAddULLong(&plan->params, &plan->n, &plan->max,
+                                         libvirt_map[i].param,
+                                         (unsigned long long)node_int(value) >> 20);
+        else if (libvirt_map[i].kind == MAP_PARAM_INT)
+            rc = virTypedParamsAddInt(&plan->params, &plan->n, &plan->max,
+                                      libvirt_map[i].param, (int)node_int(value));
+        if (rc < 0)
+            return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED, "typed parameters");
+        plan->flags |= libvirt_map[i].flag;
+    }
+    return TRUE;
+}
+
+/* Runs one passthrough command with @arguments.  Returns: TRUE, or FALSE with @error. */
+static gboolean
+monitor_set(virDomainPtr dom, const char *command, JsonNode *arguments, GError **error)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *line = NULL;
+    char *result = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "execute");
+    json_builder_add_string_value(b, command);
+    json_builder_set_member_name(b, "arguments");
+    json_builder_add_value(b, arguments);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    line = json_to_string(root, FALSE);
+    g_debug("passthrough: %s", line);
+    if (virDomainQemuMonitorCommand(dom, line, &result, 0) < 0) {
+        g_autofree char *what = g_strdup_printf("%s through libvirt failed", command);
+
+        return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_MONITOR, what);
+    }
+    if (json_parser_load_from_data(parser, result, -1, NULL) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)) &&
+        json_object_has_member(json_node_get_object(json_parser_get_root(parser)), "error")) {
+        g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
+                    "%s through libvirt failed: %s", command, result);
+        free(result);
+        return FALSE;
+    }
+    free(result);
+    return TRUE;
+}
+
+static void
+vmig_libvirt_migrate_thread(GTask *task, gpointer source, gpointer data,
+                            GCancellable *cancellable)
+{
+    VmigLibvirtMigration *spec = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+    g_autoptr(VmigVirConnect) conn = NULL;
+    g_autoptr(VmigVirDomain) dom = NULL;
+    GError *error = NULL;
+    Plan plan = { 0 };
+
+    if (!vmig_libvirt_parse_domain(spec->domain, &uri, &name, &error) ||
+        !(conn = vmig_libvirt_open(uri, &error)) ||
+        !(dom = vmig_libvirt_lookup(conn, uri, name, &error)) ||
+        !plan_build(spec, &plan, &error))
+        goto out;
+    if (json_array_get_length(plan.set_capabilities) > 0) {
+        JsonObject *args = json_object_new();
+        JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+
+        json_object_set_array_member(args, "capabilities",
+                                     json_array_ref(plan.set_capabilities));
+        json_node_take_object(node, args);
+        if (!monitor_set(dom, "migrate-set-capabilities", node, &error))
+            goto out;
+    }
+    if (json_object_get_size(plan.set_parameters) > 0) {
+        JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+
+        json_node_set_object(node, plan.set_parameters);
+        if (!monitor_set(dom, "migrate-set-parameters", node, &error))
+            goto out;
+    }
+    g_debug("virDomainMigrateToURI3(%s, %s, %s, flags 0x%x, %d parameters)", name,
+            spec->dest_uri, spec->migrate_uri, plan.flags, plan.n);
+    if (virDomainMigrateToURI3(dom, spec->dest_uri, plan.params, plan.n, plan.flags) < 0) {
+        g_autofree char *what =
+            g_strdup_printf("libvirt could not migrate domain '%s' to '%s'", name,
+                            spec->dest_uri);
+
+        vmig_libvirt_error(&error, VMIG_LIBVIRT_ERROR_FAILED, what);
+    }
+out:
+    plan_clear(&plan);
+    if (error)
+        g_task_return_error(task, error);
+    else
+        g_task_return_boolean(task, TRUE);
+}
+
+void
+vmig_libvirt_migrate_async(VmigLibvirtMigration *spec, GMainContext *context,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = NULL;
+
+    g_main_context_push_thread_default(context);
+    task = g_task_new(NULL, NULL, callback, user_data);
+    g_main_context_pop_thread_default(context);
+    g_task_set_task_data(task, spec, (GDestroyNotify)vmig_libvirt_migration_free);
+    g_task_run_in_thread(task, vmig_libvirt_migrate_thread);
+}
+
+gboolean
+vmig_libvirt_migrate_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void
+vmig_libvirt_abort_thread(GTask *task, gpointer source, gpointer data,
+                          GCancellable *cancellable)
+{
+    const char *domain = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+    g_autoptr(VmigVirConnect) conn = NULL;
+    g_autoptr(VmigVirDomain) dom = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (!vmig_libvirt_parse_domain(domain, &uri, &name, &error) ||
+        !(conn = vmig_libvirt_open(uri, &error)) ||
+        !(dom = vmig_libvirt_lookup(conn, uri, name, &error))) {
+        g_debug("cannot abort the migration of '%s': %s", domain, error->message);
+        g_task_return_boolean(task, FALSE);
+        return;
+    }
+    if (virDomainAbortJob(dom) < 0) {
+        vmig_libvirt_error(&error, VMIG_LIBVIRT_ERROR_FAILED, "virDomainAbortJob");
+        g_debug("cannot abort the migration of '%s': %s", domain, error->message);
+    }
+    g_task_return_boolean(task, TRUE);
+}
+
+void
+vmig_libvirt_abort(const char *domain)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
+
+    g_task_set_task_data(task, g_strdup(domain), g_free);
+    g_task_run_in_thread(task, vmig_libvirt_abort_thread);
+}
+
+static void
+vmig_libvirt_check_running_thread(GTask *task, gpointer source, gpointer data,
+                                  GCancellable *cancellable)
+{
+    const char *domain = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+    g_autoptr(VmigVirConnect) conn = NULL;
+    g_autoptr(VmigVirDomain) dom = NULL;
+    GError *error = NULL;
+
+    if (!vmig_libvirt_parse_domain(domain, &uri, &name, &error) ||
+        !(conn = vmig_libvirt_open(uri, &error)) ||
+        !(dom = vmig_libvirt_lookup(conn, uri, name, &error))) {
+        g_task_return_error(task, error);
+        return;
+    }
+    if (virDomainIsActive(dom) != 1) {
+        virResetLastError();
+        g_task_return_new_error(task, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_INACTIVE,
+                                "domain '%s' is not running on '%s'", name, uri);
+        return;
+    }
+    g_task_return_boolean(task, TRUE);
+}
+
+void
+vmig_libvirt_check_running_async(const char *domain, GMainContext *context,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = NULL;
+
+    g_main_context_push_thread_default(context);
+    task = g_task_new(NULL, NULL, callback, user_data);
+    g_main_context_pop_thread_default(context);
+    g_task_set_task_data(task, g_strdup(domain), g_free);
+    g_task_run_in_thread(task, vmig_libvirt_check_running_thread);
+}
+
+gboolean
+vmig_libvirt_check_running_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void
+vmig_libvirt_default_emulator_thread(GTask *task, gpointer source, gpointer data,
+                                     GCancellable *cancellable)
+{
+    const char *domain = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+    g_autoptr(VmigVirConnect) conn = NULL;
+    GError *error = NULL;
+    char *caps = NULL;
+    xmlDocPtr doc = NULL;
+    xmlNodePtr node;
+    char *path = NULL;
+
+    if (!vmig_libvirt_parse_domain(domain, &uri, &name, &error) ||
+        !(conn = vmig_libvirt_open(uri, &error))) {
+        g_task_return_error(task, error);
+        return;
+    }
+    caps = virConnectGetDomainCapabilities(conn, NULL, NULL, NULL, "qemu", 0);
+    if (!caps) {
+        vmig_libvirt_error(&error, VMIG_LIBVIRT_ERROR_FAILED,
+                           "cannot read the destination libvirt's domain capabilities");
+        g_task_return_error(task, error);
+        return;
+    }
+    doc = xmlReadMemory(caps, (int)strlen(caps), "domcapabilities.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(caps);
+    for (node = doc ? xmlDocGetRootElement(doc)->children : NULL; node; node = node->next) {
+        if (node->type == XML_ELEMENT_NODE && xmlStrEqual(node->name, BAD_CAST "path")) {
+            xmlChar *text = xmlNodeGetContent(node);
+
+            path = g_strstrip(g_strdup((const char *)text));
+            xmlFree(text);
+            break;
+        }
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    if (!path || !*path) {
+        g_free(path);
+        g_task_return_new_error(task, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_FAILED,
+                                "the libvirt at '%s' names no emulator for qemu domains", uri);
+        return;
+    }
+    g_task_return_pointer(task, path, g_free);
+}
+
+void
+vmig_libvirt_default_emulator_async(const char *domain, GMainContext *context,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = NULL;
+
+    g_main_context_push_thread_default(context);
+    task = g_task_new(NULL, NULL, callback, user_data);
+    g_main_context_pop_thread_default(context);
+    g_task_set_task_data(task, g_strdup(domain), g_free);
+    g_task_run_in_thread(task, vmig_libvirt_default_emulator_thread);
+}
+
+char *
+vmig_libvirt_default_emulator_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
 }

@@ -61,3 +61,63 @@ void vmig_libvirt_introspect_async(const char *domain, GMainContext *context,
  * free; may be NULL), or NULL with @error set.
  */
 VmigCatalog *vmig_libvirt_introspect_finish(GAsyncResult *result, char **xml, GError **error);
+
+/*
+ * What the source asks libvirt for: the negotiated features and the
+ * tunables of this side, by their QEMU names (capabilities: true/false;
+ * parameters: their values).  One table in libvirt.c maps what libvirt
+ * has a flag or a typed parameter for; every other parameter is set
+ * through the monitor passthrough before the migration starts (libvirt
+ * then marks the domain tainted), and so is every other capability
+ * switched on (libvirt may reset the capabilities it manages itself).
+ */
+typedef struct {
+    char *domain;          /* "libvirt:URI#NAME" of the source */
+    char *dest_uri;        /* the destination libvirt, as for virsh migrate */
+    char *migrate_uri;     /* VIR_MIGRATE_PARAM_URI: "unix:///path" */
+    JsonObject *capabilities;
+    JsonObject *parameters;
+    gboolean persistent;   /* VIR_MIGRATE_PERSIST_DEST */
+    gboolean undefine_source;
+} VmigLibvirtMigration;
+
+void vmig_libvirt_migration_free(VmigLibvirtMigration *spec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigLibvirtMigration, vmig_libvirt_migration_free)
+
+/*
+ * vmig_libvirt_migrate_async:
+ * Runs virDomainMigrateToURI3 (peer to peer, live) for @spec (consumed)
+ * in a worker thread, after the passthrough settings.  The callback runs
+ * on @context once libvirt's migration ended.
+ */
+void vmig_libvirt_migrate_async(VmigLibvirtMigration *spec, GMainContext *context,
+                                GAsyncReadyCallback callback, gpointer user_data);
+
+/* Returns: TRUE once the domain runs on the destination, or FALSE with libvirt's reason. */
+gboolean vmig_libvirt_migrate_finish(GAsyncResult *result, GError **error);
+
+/* Aborts @domain's migration job (virDomainAbortJob), in a worker thread; fire and forget. */
+void vmig_libvirt_abort(const char *domain);
+
+/*
+ * vmig_libvirt_check_running_async:
+ * Whether @domain runs (virDomainIsActive) on its libvirt: the
+ * destination's word that the guest arrived.
+ */
+void vmig_libvirt_check_running_async(const char *domain, GMainContext *context,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+
+/* Returns: TRUE when it runs, or FALSE with @error saying why not. */
+gboolean vmig_libvirt_check_running_finish(GAsyncResult *result, GError **error);
+
+/*
+ * vmig_libvirt_default_emulator_async:
+ * The emulator the libvirt of @domain would run a "qemu"/"kvm" domain
+ * with (virConnectGetDomainCapabilities' <path>): what an incoming domain
+ * gets when its XML is not at hand.
+ */
+void vmig_libvirt_default_emulator_async(const char *domain, GMainContext *context,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+
+/* Returns: the emulator's path (to free), or NULL with @error set. */
+char *vmig_libvirt_default_emulator_finish(GAsyncResult *result, GError **error);

@@ -28,10 +28,13 @@
 #include "driver/bridge.h"
 #include "driver/features.h"
 #include "driver/hypervisor.h"
+#include "driver/libvirt.h"
+#include "driver/probe.h"
 #include "driver/migration.h"
 #include "driver/qmp.h"
 #include "driver/service.h"
 #include "driver/tunables.h"
+#include "xml/domain.h"
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "fdpass/preamble.h"
@@ -89,6 +92,8 @@ vmig_migration_request_free(VmigMigrationRequest *request)
     g_strfreev(request->tunables);
     g_strfreev(request->no_features);
     g_strfreev(request->require_features);
+    g_free(request->libvirt_dest);
+    g_free(request->domain_xml);
     g_free(request);
 }
 
@@ -208,6 +213,17 @@ struct _VmigMigration {
     gboolean commit_sent;
     gboolean configuring;
     GSource *expiry_timer;  /* finished: forgets the migration when it fires */
+
+    /* a libvirt domain (driver/libvirt.h): libvirt drives its QEMU */
+    gboolean libvirt;
+    char *libvirt_dest;       /* source: the destination libvirt */
+    gboolean persistent;
+    gboolean undefine_source;
+    char *domain_xml;         /* destination: names the emulator probed */
+    char *libvirt_socket;     /* the unix:// path libvirt migrates through */
+    gboolean libvirt_migrating; /* source: virDomainMigrateToURI3 is running */
+    GSource *libvirt_timer;   /* destination: dialling QEMU, then watching the domain */
+    gint64 libvirt_deadline;
 };
 
 static void migration_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
@@ -217,6 +233,12 @@ static gboolean on_channel_timeout(gpointer user_data);
 static void destination_try_configure(VmigMigration *m);
 static void main_channel_update_watch(VmigMigration *m);
 static void pending_free(Pending *p);
+static gboolean on_libvirt_check(gpointer user_data);
+
+/* How long the destination libvirt may take to start QEMU listening, and
+ * to finish the domain once the stream has ended. */
+#define LIBVIRT_WAIT_MS 60000
+#define LIBVIRT_POLL_MS 100
 
 static VmigMigration *
 mig_ref(VmigMigration *m)
@@ -268,6 +290,7 @@ migration_release(VmigMigration *m)
     source_destroy(&m->listen_source);
     source_destroy(&m->progress_timer);
     source_destroy(&m->stream_end_timer);
+    source_destroy(&m->libvirt_timer);
     if (m->main_fd >= 0) {
         close(m->main_fd);
         m->main_fd = -1;
@@ -337,6 +360,9 @@ mig_unref(VmigMigration *m)
     g_clear_pointer(&m->peer_tunables, json_object_unref);
     g_free(m->private_path);
     g_clear_object(&m->start_task);
+    g_free(m->libvirt_dest);
+    g_free(m->domain_xml);
+    g_free(m->libvirt_socket);
     g_free(m);
 }
 
@@ -477,6 +503,11 @@ migration_finish(VmigMigration *m, VmigMigrationState state, const char *error)
         emit(m, "MIGRATION_DONE", b);
     }
 
+    if (state != VMIG_MIGRATION_COMPLETED && m->libvirt_migrating) {
+        /* libvirt's migration call returns once the job is aborted; the
+         * source guest keeps running. */
+        vmig_libvirt_abort(m->domain);
+    }
     if (state != VMIG_MIGRATION_COMPLETED && m->qmp && m->qemu_migrating) {
         /* The source guest keeps running: QEMU resumes it once its migration is
          * cancelled.  A destination QEMU that began loading is of no further use. */
@@ -1326,6 +1357,12 @@ configure_qemu(VmigMigration *m, StepFunc next)
     JsonObject *params;
 
     apply_commit(m);
+    if (m->libvirt) {
+        /* libvirt configures its QEMUs: the source hands it the plan when
+         * it starts the migration; the destination's QEMU is libvirt's. */
+        next(m, NULL);
+        return;
+    }
     params = parameters_args(m);
     if (json_object_get_size(params) == 0) {
         json_object_unref(params);
@@ -1463,8 +1500,13 @@ on_bridge_done(VmigBridge *bridge, const GError *error, gpointer user_data)
     if (error)
         g_debug("%s: bridge ended: %s", m->id, error->message);
     m->bridges_done++;
-    if (!m->finished && m->role == VMIG_ROLE_DESTINATION &&
-        m->bridges_done == m->bridges->len && !m->stream_end_timer)
+    if (!m->finished && m->role == VMIG_ROLE_DESTINATION && m->libvirt &&
+        m->bridges_done == m->bridges->len && !m->libvirt_timer) {
+        /* libvirt finishes the domain after the stream: watch for it. */
+        m->libvirt_deadline = g_get_monotonic_time() + (gint64)LIBVIRT_WAIT_MS * 1000;
+        m->libvirt_timer = mig_timeout(m, 0, on_libvirt_check);
+    } else if (!m->finished && m->role == VMIG_ROLE_DESTINATION &&
+               m->bridges_done == m->bridges->len && !m->stream_end_timer)
         m->stream_end_timer = mig_timeout(m, STREAM_END_GRACE_MS, on_stream_end_timeout);
 }
 
@@ -1900,11 +1942,112 @@ source_migrating(VmigMigration *m, JsonNode *reply)
     start_progress(m);
 }
 
+/* ---- libvirt domains ------------------------------------------------------------ */
+
+/*
+ * The socket libvirt migrates through ("unix://PATH"): one path on both
+ * hosts (in --migration-dir, which must be the same directory name on
+ * both), named after a digest of the migration's token, which both
+ * drivers know and nobody else does.  The source daemon listens on it;
+ * on the destination, the QEMU that libvirt starts does.
+ * Returns: the path (to free).
+ */
+static char *
+libvirt_socket_path(VmigMigration *m)
+{
+    g_autofree char *digest =
+        g_compute_checksum_for_data(G_CHECKSUM_SHA256, m->token, VMIG_TOKEN_SIZE);
+
+    digest[16] = '\0';
+    return g_strdup_printf("%s/vmig-%s.sock", m->owner->daemon->migration_dir, digest);
+}
+
+/* libvirt's migration call returned: the source's verdict. */
+static void
+on_libvirt_migrated(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    gboolean ok = vmig_libvirt_migrate_finish(result, &error);
+
+    m->libvirt_migrating = FALSE;
+    if (m->finished)
+        return;
+    if (ok)
+        migration_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+    else
+        migration_finish(m, VMIG_MIGRATION_FAILED, error->message);
+}
+
+/*
+ * READY on the source of a libvirt domain: listen on the migration socket
+ * (libvirtd, or QEMU itself with parallel connections, connects there;
+ * the connections are classified and bridged as QEMU's are), then ask
+ * libvirt to migrate peer to peer through it.
+ */
+static void
+source_ready_libvirt(VmigMigration *m)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonObject) caps = json_object_new();
+    VmigLibvirtMigration *spec;
+    g_autofree char *uri = NULL;
+    g_autofree char *path = NULL;
+    struct stat dir;
+
+    main_channel_stop(m);
+    m->libvirt_socket = libvirt_socket_path(m);
+    uri = g_strdup_printf("unix:%s", m->libvirt_socket);
+    m->listen_fd = listen_on(uri, &m->listen_path, &error);
+    if (m->listen_fd < 0) {
+        migration_fail_error(m, 0, NULL, error);
+        return;
+    }
+    /* libvirtd and QEMU run as the migration directory's owner (a session
+     * libvirt's user, or qemu): the socket is theirs to connect to. */
+    if (stat(m->owner->daemon->migration_dir, &dir) == 0 && dir.st_uid != geteuid() &&
+        (chown(m->libvirt_socket, dir.st_uid, dir.st_gid) < 0 ||
+         chmod(m->libvirt_socket, 0600) < 0))
+        g_debug("%s: cannot hand '%s' to uid %u: %s", m->id, m->libvirt_socket,
+                (guint)dir.st_uid, g_strerror(errno));
+    m->outgoing = g_ptr_array_new_with_free_func((GDestroyNotify)outgoing_free);
+    m->listen_source = mig_watch(m, m->listen_fd, G_IO_IN, on_private_accept, m);
+
+    for (guint i = 0; i < m->commit->features->len; i++) {
+        const VmigNegotiateFeature *f = g_ptr_array_index(m->commit->features, i);
+        const VmigFeatureInfo *info = vmig_feature_find(f->name);
+
+        if (info && info->capability && applies_here(m, info))
+            json_object_set_boolean_member(caps, info->capability, TRUE);
+    }
+    for (guint i = 0; i < m->applied->len; i++) {
+        AppliedTunable *a = g_ptr_array_index(m->applied, i);
+
+        if (a->tunable->kind == VMIG_TUNABLE_KIND_CAPABILITY)
+            json_object_set_member(caps, a->name, json_node_copy(a->value));
+    }
+    spec = g_new0(VmigLibvirtMigration, 1);
+    spec->domain = g_strdup(m->domain);
+    spec->dest_uri = g_strdup(m->libvirt_dest);
+    spec->migrate_uri = g_strdup_printf("unix://%s", m->libvirt_socket);
+    spec->capabilities = json_object_ref(caps);
+    spec->parameters = parameters_args(m);
+    spec->persistent = m->persistent;
+    spec->undefine_source = m->undefine_source;
+    m->libvirt_migrating = TRUE;
+    set_state(m, VMIG_MIGRATION_MIGRATING);
+    vmig_libvirt_migrate_async(spec, mig_context(m), on_libvirt_migrated, mig_ref(m));
+}
+
 /* READY: start QEMU's migration, over the main channel's fd itself when
  * there are no extra channels, else through the private socket. */
 static void
 source_ready(VmigMigration *m)
 {
+    if (m->libvirt) {
+        source_ready_libvirt(m);
+        return;
+    }
     main_channel_stop(m);
     if (m->commit->channels == 0) {
         g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
@@ -2260,10 +2403,101 @@ destination_incoming(VmigMigration *m, JsonNode *reply)
     start_progress(m);
 }
 
+/* The destination domain's state, asked once the streams have ended. */
+static void
+on_libvirt_checked(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (m->finished)
+        return;
+    if (vmig_libvirt_check_running_finish(result, &error)) {
+        migration_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+    } else if (g_error_matches(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_INACTIVE) &&
+               g_get_monotonic_time() < m->libvirt_deadline) {
+        /* Still being finished by libvirt: ask again. */
+        m->libvirt_timer = mig_timeout(m, LIBVIRT_POLL_MS, on_libvirt_check);
+    } else {
+        migration_fail(m, 0, "the destination libvirt did not bring the domain up: %s",
+                       error->message);
+    }
+}
+
+static gboolean
+on_libvirt_check(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    g_clear_pointer(&m->libvirt_timer, g_source_unref);
+    vmig_libvirt_check_running_async(m->domain, mig_context(m), on_libvirt_checked,
+                                     mig_ref(m));
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The destination of a libvirt domain, after READY: the QEMU that the
+ * destination libvirt starts listens on the migration socket; connect the
+ * main channel to it as soon as it does, then every extra channel.
+ * Returns: G_SOURCE_REMOVE (it re-arms itself while QEMU is not there).
+ */
+static gboolean
+on_libvirt_dial(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *uri = g_strdup_printf("unix:%s", m->libvirt_socket);
+    int conn;
+
+    g_clear_pointer(&m->libvirt_timer, g_source_unref);
+    conn = dial(uri, &error);
+    if (conn < 0) {
+        if (g_get_monotonic_time() < m->libvirt_deadline) {
+            m->libvirt_timer = mig_timeout(m, LIBVIRT_POLL_MS, on_libvirt_dial);
+            return G_SOURCE_REMOVE;
+        }
+        migration_fail_error(m, 0, "the destination libvirt's QEMU never listened", error);
+        return G_SOURCE_REMOVE;
+    }
+    if (!bridge(m, &m->main_fd, &conn, "main"))
+        return G_SOURCE_REMOVE;
+    for (guint i = 0; i < m->commit->channels; i++) {
+        int *chan = &g_array_index(m->channels, int, i);
+        g_autofree char *what = g_strdup_printf("multifd%u", i);
+
+        conn = dial(uri, &error);
+        if (conn < 0) {
+            migration_fail_error(m, 0, "cannot reach the destination QEMU", error);
+            return G_SOURCE_REMOVE;
+        }
+        if (!bridge(m, chan, &conn, what))
+            return G_SOURCE_REMOVE;
+    }
+    set_state(m, VMIG_MIGRATION_MIGRATING);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+destination_configured_libvirt(VmigMigration *m)
+{
+    m->libvirt_socket = libvirt_socket_path(m);
+    destination_send_ready(m);
+    if (m->finished)
+        return;
+    m->libvirt_deadline = g_get_monotonic_time() + (gint64)LIBVIRT_WAIT_MS * 1000;
+    m->libvirt_timer = mig_timeout(m, 0, on_libvirt_dial);
+}
+
 static void
 destination_configured(VmigMigration *m, JsonNode *reply)
 {
-    JsonObject *args = json_object_new();
+    JsonObject *args;
+
+    if (m->libvirt) {
+        destination_configured_libvirt(m);
+        return;
+    }
+    args = json_object_new();
 
     if (m->commit->channels == 0) {
         g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
@@ -2453,6 +2687,8 @@ parse_tunables(VmigMigration *m, GError **error)
     return TRUE;
 }
 
+static void start_checked(VmigMigration *m);
+
 static void
 on_status(VmigMigration *m, JsonNode *reply)
 {
@@ -2471,7 +2707,23 @@ on_status(VmigMigration *m, JsonNode *reply)
              !g_str_equal(status, "paused"))
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
                     "domain '%s' cannot be migrated in status '%s'", m->domain, status);
-    if (!error && m->role == VMIG_ROLE_SOURCE)
+    if (error) {
+        refuse_start(m, error);
+        return;
+    }
+    start_checked(m);
+}
+
+/*
+ * The domain is introspected and in a state to migrate: check the
+ * request against its catalog, and go.
+ */
+static void
+start_checked(VmigMigration *m)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (m->role == VMIG_ROLE_SOURCE)
         parse_tunables(m, &error);
     if (!error)
         build_offer(m, &error);
@@ -2538,6 +2790,87 @@ on_opened(GObject *source, GAsyncResult *result, gpointer user_data)
     qmp_step(m, "query-status", NULL, NULL, 0, "cannot read the domain's status", on_status);
 }
 
+/* A libvirt domain was introspected (source) or its emulator probed (destination). */
+static void
+on_libvirt_opened(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+
+    m->catalog = m->role == VMIG_ROLE_SOURCE
+                     ? vmig_libvirt_introspect_finish(result, NULL, &error)
+                     : vmig_probe_emulator_finish(result, &error);
+    if (!m->catalog) {
+        refuse_start(m, error);
+        return;
+    }
+    start_checked(m);
+}
+
+/* The destination libvirt named its default emulator: probe it. */
+static void
+on_emulator_found(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *emulator = vmig_libvirt_default_emulator_finish(result, &error);
+
+    if (!emulator) {
+        refuse_start(m, error);
+        return;
+    }
+    vmig_probe_emulator_async(emulator, m->owner->daemon->context,
+                              m->owner->daemon->qmp_timeout_ms, NULL, on_libvirt_opened,
+                              mig_ref(m));
+}
+
+/*
+ * Starts reading a libvirt domain's catalog: through libvirt on the
+ * source; on the destination, where the domain does not run yet, from the
+ * emulator its XML names.  Returns: TRUE, or FALSE with @error.
+ */
+static gboolean
+start_libvirt(VmigMigration *m, GError **error)
+{
+    VmigDaemon *daemon = m->owner->daemon;
+    g_autoptr(VmigDomainInfo) info = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+
+    if (!vmig_libvirt_parse_domain(m->domain, &uri, &name, error))
+        return FALSE;
+    if (m->role == VMIG_ROLE_SOURCE) {
+        if (!m->libvirt_dest) {
+            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                        "a libvirt domain migrates to a libvirt: give libvirt-dest, the "
+                        "destination libvirt's URI");
+            return FALSE;
+        }
+        vmig_libvirt_introspect_async(m->domain, daemon->context, NULL, on_libvirt_opened,
+                                      mig_ref(m));
+        return TRUE;
+    }
+    if (!m->domain_xml) {
+        /* No XML at hand: the emulator this libvirt would start it with. */
+        vmig_libvirt_default_emulator_async(m->domain, daemon->context, on_emulator_found,
+                                            mig_ref(m));
+        return TRUE;
+    }
+    info = vmig_xml_domain_parse(m->domain_xml, strlen(m->domain_xml), error);
+    if (!info) {
+        g_prefix_error(error, "domain-xml: ");
+        return FALSE;
+    }
+    if (!info->emulator) {
+        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "domain-xml of '%s' names no emulator (devices/emulator)", info->name);
+        return FALSE;
+    }
+    vmig_probe_emulator_async(info->emulator, daemon->context, daemon->qmp_timeout_ms, NULL,
+                              on_libvirt_opened, mig_ref(m));
+    return TRUE;
+}
+
 /* Starts a migration; see migration.h. */
 void
 vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationRequest *request,
@@ -2566,6 +2899,11 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
                                                     : daemon->channel_timeout_ms;
     m->max_channels = req->max_channels ? req->max_channels : DEFAULT_MAX_CHANNELS;
     m->resume = req->resume;
+    m->libvirt = vmig_libvirt_is_domain(m->domain);
+    m->libvirt_dest = g_steal_pointer(&req->libvirt_dest);
+    m->persistent = req->persistent;
+    m->undefine_source = req->undefine_source;
+    m->domain_xml = g_steal_pointer(&req->domain_xml);
     m->main_fd = -1;
     m->listen_fd = -1;
     m->out = g_byte_array_new();
@@ -2601,6 +2939,8 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "channels must be 0 to 255, not %u", req->channels);
     }
+    if (!error && m->libvirt && start_libvirt(m, &error))
+        return;
     if (error) {
         if (m->request_fd >= 0) {
             close(m->request_fd);
@@ -2749,6 +3089,10 @@ vmig_migration_start_postcopy_async(VmigMigrations *ms, const char *id,
                     "migration '%s' cannot switch to postcopy: it must be a running source "
                     "migration that negotiated postcopy-ram",
                     id);
+    else if (m && m->libvirt)
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "migration '%s' of a libvirt domain: switch it to postcopy with "
+                    "virsh migrate-postcopy", id);
     if (error) {
         g_task_return_error(task, error);
         return;

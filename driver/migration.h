@@ -67,6 +67,11 @@ typedef struct {
     guint channel_timeout_ms;
     guint max_channels;      /* destination */
     gboolean resume;         /* destination: cont once migrated */
+    /* libvirt domains (driver/libvirt.h) */
+    char *libvirt_dest;      /* source: the destination libvirt's URI */
+    gboolean persistent;     /* source: define the domain on the destination */
+    gboolean undefine_source;/* source: undefine it on the source */
+    char *domain_xml;        /* destination: the domain's XML, naming its emulator */
 } VmigMigrationRequest;
 
 void vmig_migration_request_free(VmigMigrationRequest *request);

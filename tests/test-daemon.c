@@ -1457,9 +1457,10 @@ static const struct {
     const char *command;
     const char *usage;
 } cli_migration_commands[] = {
-    {"migrate", "usage: virt-migrate migrate DOMAIN DEST [--tunable NAME=VALUE]... "
-                "[--channels N] [--no-feature F]... [--require-feature F]... "
-                "[--unstable] [--verbose] [--timeout S]\n"},
+    {"migrate", "usage: virt-migrate migrate [-c URI] DOMAIN DEST [--peer DRIVER_URI] "
+                "[--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
+                "[--require-feature F]... [--unstable] [--verbose] [--timeout S] [--live] "
+                "[--persistent] [--undefinesource]\n"},
     {"list", "usage: virt-migrate list [--all]\n"},
     {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},

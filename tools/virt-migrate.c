@@ -93,21 +93,30 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "-c a running libvirt domain's name or UUID on the libvirt at URI (as in\n"
      "virsh; read through libvirt's monitor passthrough)."},
     {"migrate", vmig_cli_migrate, "migrate a domain to the virt-migrated of another host",
-     "DOMAIN DEST [--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
-     "[--require-feature F]... [--unstable] [--verbose] [--timeout S]",
+     "[-c URI] DOMAIN DEST [--peer DRIVER_URI] [--tunable NAME=VALUE]... [--channels N] "
+     "[--no-feature F]... [--require-feature F]... [--unstable] [--verbose] [--timeout S] "
+     "[--live] [--persistent] [--undefinesource]",
      "Asks virt-migrated to migrate DOMAIN (qmp:/path/to/monitor.sock) to the\n"
      "virt-migrated listening at DEST (unix:PATH or tcp:HOST:PORT), prepared there\n"
      "with prepare-incoming.  The two drivers negotiate the protocol and features;\n"
      "what they chose is printed, then the command waits for the migration to end.\n"
-     "Ctrl-C or --timeout cancel the migration; the source guest keeps running."},
+     "Ctrl-C or --timeout cancel the migration; the source guest keeps running.\n"
+     "With -c, as virsh migrate: DOMAIN is a libvirt domain on the libvirt at URI,\n"
+     "DEST the destination libvirt's URI, and --peer the destination driver's\n"
+     "listening address (see incoming -c); libvirt migrates peer to peer, live,\n"
+     "through the two drivers."},
     {"incoming", vmig_cli_incoming, "prepare this host's driver for an incoming migration",
-     "DOMAIN LISTEN [--no-feature F]... [--require-feature F]... [--max-channels N] "
-     "[--paused]",
+     "[-c URI] DOMAIN LISTEN [--xml FILE] [--no-feature F]... [--require-feature F]... "
+     "[--max-channels N] [--paused]",
      "Asks virt-migrated to take an incoming migration into DOMAIN (the monitor\n"
      "socket of a QEMU started with -incoming defer, written qmp:/path) and to\n"
      "listen at LISTEN (unix:PATH or tcp:HOST:PORT) for the source's driver.\n"
      "Prints the migration's id and returns; follow it with events or features.\n"
-     "--paused leaves the guest paused once migrated (default: resume it)."},
+     "--paused leaves the guest paused once migrated (default: resume it).\n"
+     "With -c, DOMAIN is the name of a libvirt domain coming to the libvirt at\n"
+     "URI; its tunables are those of the emulator its XML names (--xml FILE, from\n"
+     "virsh dumpxml --migratable on the source), else of this libvirt's default\n"
+     "emulator."},
     {"features", vmig_cli_features, "show what a migration negotiated, and why",
      "MIGRATION [--xml|--json]",
      "Prints the negotiation record of MIGRATION (an id such as m1, see list):\n"
@@ -772,7 +781,23 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     gboolean unstable = FALSE;
     gboolean verbose = FALSE;
     double timeout = NAN;
+    g_autofree char *libvirt_uri = NULL;
+    g_autofree char *peer = NULL;
+    g_autofree char *domain = NULL;
+    gboolean live = FALSE;
+    gboolean persistent = FALSE;
+    gboolean undefine_source = FALSE;
     const GOptionEntry entries[] = {
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
+         "DOMAIN is a libvirt domain on the libvirt at URI; DEST a libvirt URI", "URI"},
+        {"peer", 0, 0, G_OPTION_ARG_STRING, &peer,
+         "with -c: the destination driver's address (unix:PATH or tcp:HOST:PORT)",
+         "DRIVER_URI"},
+        {"live", 0, 0, G_OPTION_ARG_NONE, &live, "with -c: live migration (always)", NULL},
+        {"persistent", 0, 0, G_OPTION_ARG_NONE, &persistent,
+         "with -c: define the domain on the destination", NULL},
+        {"undefinesource", 0, 0, G_OPTION_ARG_NONE, &undefine_source,
+         "with -c: undefine the domain on the source", NULL},
         {"tunable", 0, 0, G_OPTION_ARG_STRING_ARRAY, &tunables,
          "set a tunable of the source (repeatable)", "NAME=VALUE"},
         {"channels", 0, 0, G_OPTION_ARG_INT, &channels,
@@ -802,9 +827,19 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
         return vmig_cli_usage_error(command, "missing DEST");
     if (argc > 3)
         return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[3]);
-    if (!g_str_has_prefix(argv[2], "unix:") && !g_str_has_prefix(argv[2], "tcp:"))
+    if (libvirt_uri && !peer)
+        return vmig_cli_usage_error(command,
+                                    "with -c, --peer names the destination driver");
+    if (!libvirt_uri && (peer || persistent || undefine_source))
+        return vmig_cli_usage_error(command,
+                                    "--peer, --persistent and --undefinesource go with -c");
+    if (!libvirt_uri && !g_str_has_prefix(argv[2], "unix:") &&
+        !g_str_has_prefix(argv[2], "tcp:"))
         return vmig_cli_usage_error(
             command, "DEST is unix:PATH or tcp:HOST:PORT, not '%s'", argv[2]);
+    if (peer && !g_str_has_prefix(peer, "unix:") && !g_str_has_prefix(peer, "tcp:"))
+        return vmig_cli_usage_error(
+            command, "--peer is unix:PATH or tcp:HOST:PORT, not '%s'", peer);
     for (char **t = tunables; t && *t; t++) {
         const char *eq = strchr(*t, '=');
 
@@ -825,11 +860,20 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
                 command, "feature '%s' cannot be both refused and required", *f);
     }
 
+    domain = vmig_cli_domain(libvirt_uri, argv[1]);
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "domain");
-    json_builder_add_string_value(b, argv[1]);
+    json_builder_add_string_value(b, domain);
     json_builder_set_member_name(b, "dest");
-    json_builder_add_string_value(b, argv[2]);
+    json_builder_add_string_value(b, libvirt_uri ? peer : argv[2]);
+    if (libvirt_uri) {
+        json_builder_set_member_name(b, "libvirt-dest");
+        json_builder_add_string_value(b, argv[2]);
+        json_builder_set_member_name(b, "persistent");
+        json_builder_add_boolean_value(b, persistent);
+        json_builder_set_member_name(b, "undefine-source");
+        json_builder_add_boolean_value(b, undefine_source);
+    }
     if (channels != G_MININT) {
         json_builder_set_member_name(b, "channels");
         json_builder_add_int_value(b, channels);
@@ -895,7 +939,15 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     g_auto(GStrv) require_features = NULL;
     gint max_channels = -1;
     gboolean paused = FALSE;
+    g_autofree char *libvirt_uri = NULL;
+    g_autofree char *xml_file = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *domain = NULL;
     const GOptionEntry entries[] = {
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
+         "DOMAIN is a libvirt domain coming to the libvirt at URI", "URI"},
+        {"xml", 0, 0, G_OPTION_ARG_FILENAME, &xml_file,
+         "with -c: the domain's XML (it names the emulator)", "FILE"},
         {"no-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &no_features,
          "refuse feature F (repeatable)", "F"},
         {"require-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &require_features,
@@ -922,8 +974,15 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
                                     argv[2]);
     if (max_channels != -1 && (max_channels < 0 || max_channels > 255))
         return vmig_cli_usage_error(command, "--max-channels must be 0 to 255");
+    if (xml_file && !libvirt_uri)
+        return vmig_cli_usage_error(command, "--xml goes with -c");
+    if (xml_file && !g_file_get_contents(xml_file, &xml, NULL, &error))
+        return vmig_cli_fail("%s", error->message);
 
-    json_object_set_string_member(arguments, "domain", argv[1]);
+    domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    json_object_set_string_member(arguments, "domain", domain);
+    if (xml)
+        json_object_set_string_member(arguments, "domain-xml", xml);
     json_object_set_string_member(arguments, "listen", argv[2]);
     json_object_set_boolean_member(arguments, "resume", !paused);
     if (max_channels >= 0)
