@@ -1,9 +1,9 @@
 #!/bin/sh
-# TAP test: the D-Bus service, from outside (tests/test-dbus.py, python3-dbus),
+# TAP test: the D-Bus service, from outside (tests/dbus-suite.py, python3-dbus),
 # on a private session bus that dbus-run-session starts and stops.
 srcdir=${G_TEST_SRCDIR:?}
 if ! command -v dbus-run-session >/dev/null || ! /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null; then
     echo "1..0 # SKIP dbus-run-session or python3-dbus/python3-gi missing (scripts/install-deps.sh)"
     exit 0
 fi
-exec dbus-run-session -- /usr/bin/python3 "$srcdir/test-dbus.py"
+exec dbus-run-session -- /usr/bin/python3 "$srcdir/dbus-suite.py"

@@ -31,6 +31,19 @@ import dbus.mainloop.glib
 from gi.repository import GLib
 
 SRCDIR = os.environ["G_TEST_SRCDIR"]
+sys.path.insert(0, SRCDIR)
+sys.dont_write_bytecode = True
+import vmig_control  # noqa: E402  (tests/, found through G_TEST_SRCDIR)
+
+
+class Control(vmig_control.Control):
+    """The control socket; its errors fail the test."""
+
+    def execute(self, command, arguments=None, fds=()):
+        try:
+            return super().execute(command, arguments, fds)
+        except vmig_control.ControlError as e:
+            raise Failure(str(e))
 BUILDDIR = os.environ["G_TEST_BUILDDIR"]
 DATADIR = os.path.join(SRCDIR, "..", "data")
 DAEMON = os.path.join(BUILDDIR, "..", "driver", "virt-migrated")
@@ -155,32 +168,6 @@ class Daemon:
 
     def fds(self):
         return sorted(os.listdir("/proc/%d/fd" % self.process.pid), key=int)
-
-
-class Control:
-    """The control socket, as a management app speaks it (JSON lines, SCM_RIGHTS)."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.file = self.sock.makefile("rb")
-        self.events = []
-        self.next_id = 0
-        json.loads(self.file.readline())  # the greeting
-
-    def execute(self, command, arguments=None, fds=()):
-        self.next_id += 1
-        line = json.dumps({"execute": command, "arguments": arguments or {},
-                           "id": self.next_id}).encode() + b"\n"
-        socket.send_fds(self.sock, [line], list(fds))
-        while True:
-            reply = json.loads(self.file.readline())
-            if "event" in reply:
-                self.events.append(reply)
-                continue
-            if "error" in reply:
-                raise Failure("%s: %s" % (command, reply["error"]["desc"]))
-            return reply["return"]
 
 
 def held(daemon, fd):
