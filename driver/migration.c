@@ -223,6 +223,8 @@ struct _VmigMigration {
     char *libvirt_socket;     /* the unix:// path libvirt migrates through */
     gboolean libvirt_migrating; /* source: virDomainMigrateToURI3 is running */
     GSource *libvirt_timer;   /* destination: dialling QEMU, then watching the domain */
+    GSource *libvirt_main_watch; /* destination: the main channel, until the stream */
+    gboolean libvirt_frame;      /* ... on which a frame began */
     gint64 libvirt_deadline;
 };
 
@@ -291,6 +293,7 @@ migration_release(VmigMigration *m)
     source_destroy(&m->progress_timer);
     source_destroy(&m->stream_end_timer);
     source_destroy(&m->libvirt_timer);
+    source_destroy(&m->libvirt_main_watch);
     if (m->main_fd >= 0) {
         close(m->main_fd);
         m->main_fd = -1;
@@ -1973,10 +1976,22 @@ on_libvirt_migrated(GObject *source, GAsyncResult *result, gpointer user_data)
     m->libvirt_migrating = FALSE;
     if (m->finished)
         return;
-    if (ok)
+    if (ok) {
         migration_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
-    else
-        migration_finish(m, VMIG_MIGRATION_FAILED, error->message);
+        return;
+    }
+    if (!m->main_bridged && m->main_fd >= 0) {
+        /* No stream byte went yet: the main channel still carries frames,
+         * and libvirt's reason reaches the destination's management app. */
+        g_autoptr(VmigNegotiateMessage) frame =
+            vmig_negotiate_message_new_error(VMIG_NEGOTIATE_CODE_HYPERVISOR, error->message);
+        g_autoptr(GBytes) bytes = vmig_negotiate_encode(frame, NULL);
+
+        if (bytes)
+            (void)!send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    migration_finish(m, VMIG_MIGRATION_FAILED, error->message);
 }
 
 /*
@@ -2459,6 +2474,7 @@ on_libvirt_dial(gpointer user_data)
         migration_fail_error(m, 0, "the destination libvirt's QEMU never listened", error);
         return G_SOURCE_REMOVE;
     }
+    source_destroy(&m->libvirt_main_watch);
     if (!bridge(m, &m->main_fd, &conn, "main"))
         return G_SOURCE_REMOVE;
     for (guint i = 0; i < m->commit->channels; i++) {
@@ -2477,6 +2493,64 @@ on_libvirt_dial(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * The destination's main channel between READY and the stream: the source
+ * driver may still say, with an ERROR frame, that libvirt refused (its
+ * reason becomes ours), or close it.  The first stream bytes end the
+ * watch: they stay in the socket for the bridge.
+ * Returns: whether to keep watching.
+ */
+static gboolean
+on_libvirt_main_io(int fd, GIOCondition condition, gpointer user_data)
+{
+    VmigMigration *m = user_data;
+    guint8 head[4];
+    gssize n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (!m->libvirt_frame && n > 0 && n < (gssize)sizeof(head) && !(condition & G_IO_HUP))
+        return G_SOURCE_CONTINUE;
+    if (!m->libvirt_frame && n == (gssize)sizeof(head) &&
+        (((guint32)head[0] << 24) | (head[1] << 16) | (head[2] << 8) | head[3]) !=
+            VMIG_NEGOTIATE_MAGIC) {
+        g_clear_pointer(&m->libvirt_main_watch, g_source_unref);
+        return G_SOURCE_REMOVE; /* the stream */
+    }
+    if (n > 0) {
+        guint8 buf[4096];
+        gsize want = MIN(sizeof(buf), vmig_negotiate_decoder_wanted(m->decoder));
+        g_autoptr(GError) error = NULL;
+        VmigNegotiateMessage *msg = NULL;
+        gsize consumed = 0;
+
+        m->libvirt_frame = TRUE;
+        n = recv(fd, buf, want, MSG_DONTWAIT);
+        if (n > 0 && vmig_negotiate_decoder_feed(m->decoder, buf, n, &consumed, &msg,
+                                                 &error) != VMIG_NEGOTIATE_STATUS_FRAME) {
+            if (!error)
+                return G_SOURCE_CONTINUE; /* the rest of the frame is on its way */
+            g_clear_pointer(&m->libvirt_main_watch, g_source_unref);
+            migration_finish(m, VMIG_MIGRATION_FAILED, error->message);
+            return G_SOURCE_REMOVE;
+        }
+        if (msg) {
+            g_autofree char *reason = g_strdup(msg->type == VMIG_NEGOTIATE_FRAME_ERROR
+                                                   ? msg->message
+                                                   : "an unexpected frame after READY");
+
+            vmig_negotiate_message_free(msg);
+            g_clear_pointer(&m->libvirt_main_watch, g_source_unref);
+            migration_finish(m, VMIG_MIGRATION_FAILED, reason);
+            return G_SOURCE_REMOVE;
+        }
+    }
+    g_clear_pointer(&m->libvirt_main_watch, g_source_unref);
+    migration_finish(m, VMIG_MIGRATION_FAILED,
+                     "the source driver closed the main channel before libvirt's stream");
+    return G_SOURCE_REMOVE;
+}
+
 static void
 destination_configured_libvirt(VmigMigration *m)
 {
@@ -2484,6 +2558,8 @@ destination_configured_libvirt(VmigMigration *m)
     destination_send_ready(m);
     if (m->finished)
         return;
+    m->libvirt_main_watch =
+        mig_watch(m, m->main_fd, G_IO_IN | G_IO_HUP, on_libvirt_main_io, m);
     m->libvirt_deadline = g_get_monotonic_time() + (gint64)LIBVIRT_WAIT_MS * 1000;
     m->libvirt_timer = mig_timeout(m, 0, on_libvirt_dial);
 }
