@@ -146,6 +146,50 @@ vmig_libvirt_lookup(virConnectPtr conn, const char *uri, const char *name, GErro
 }
 
 /*
+ * Runs @func on @data (owned, freed with @destroy) in a worker thread;
+ * @callback runs on @context.  Returns: nothing (the task reports).
+ */
+static void
+vmig_libvirt_run(GMainContext *context, gpointer source_tag, gpointer data,
+                 GDestroyNotify destroy, GTaskThreadFunc func, GCancellable *cancellable,
+                 GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = NULL;
+
+    g_main_context_push_thread_default(context);
+    task = g_task_new(NULL, cancellable, callback, user_data);
+    g_main_context_pop_thread_default(context);
+    g_task_set_source_tag(task, source_tag);
+    g_task_set_task_data(task, data, destroy);
+    g_task_run_in_thread(task, func);
+}
+
+/*
+ * Opens @domain's libvirt and looks the domain up, in a worker thread.
+ * Returns: TRUE with *@conn and *@dom set (to close/free), or FALSE with @error.
+ */
+static gboolean
+vmig_libvirt_open_domain(const char *domain, virConnectPtr *conn, virDomainPtr *dom,
+                         GError **error)
+{
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+
+    if (!vmig_libvirt_parse_domain(domain, &uri, &name, error))
+        return FALSE;
+    *conn = vmig_libvirt_open(uri, error);
+    if (!*conn)
+        return FALSE;
+    *dom = vmig_libvirt_lookup(*conn, uri, name, error);
+    if (!*dom) {
+        virConnectClose(*conn);
+        *conn = NULL;
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
  * Runs QMP @command through the monitor passthrough.
  * Returns: its "return" value (a new node), or NULL with @error set.
  */
@@ -303,16 +347,12 @@ vmig_libvirt_introspect_async(const char *domain, GMainContext *context,
                               GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data)
 {
-    g_autoptr(GTask) task = NULL;
     Introspection *in = g_new0(Introspection, 1);
 
-    g_main_context_push_thread_default(context);
-    task = g_task_new(NULL, cancellable, callback, user_data);
-    g_main_context_pop_thread_default(context);
-    g_task_set_source_tag(task, vmig_libvirt_introspect_async);
     in->domain = g_strdup(domain);
-    g_task_set_task_data(task, in, (GDestroyNotify)introspection_free);
-    g_task_run_in_thread(task, vmig_libvirt_introspect_thread);
+    vmig_libvirt_run(context, vmig_libvirt_introspect_async, in,
+                     (GDestroyNotify)introspection_free, vmig_libvirt_introspect_thread,
+                     cancellable, callback, user_data);
 }
 
 VmigCatalog *
@@ -524,16 +564,12 @@ vmig_libvirt_migrate_thread(GTask *task, gpointer source, gpointer data,
                             GCancellable *cancellable)
 {
     VmigLibvirtMigration *spec = data;
-    g_autofree char *uri = NULL;
-    g_autofree char *name = NULL;
     g_autoptr(VmigVirConnect) conn = NULL;
     g_autoptr(VmigVirDomain) dom = NULL;
     GError *error = NULL;
     Plan plan = { 0 };
 
-    if (!vmig_libvirt_parse_domain(spec->domain, &uri, &name, &error) ||
-        !(conn = vmig_libvirt_open(uri, &error)) ||
-        !(dom = vmig_libvirt_lookup(conn, uri, name, &error)) ||
+    if (!vmig_libvirt_open_domain(spec->domain, &conn, &dom, &error) ||
         !plan_build(spec, &plan, &error))
         goto out;
     if (json_array_get_length(plan.set_capabilities) > 0) {
@@ -553,12 +589,12 @@ vmig_libvirt_migrate_thread(GTask *task, gpointer source, gpointer data,
         if (!monitor_set(dom, "migrate-set-parameters", node, &error))
             goto out;
     }
-    g_debug("virDomainMigrateToURI3(%s, %s, %s, flags 0x%x, %d parameters)", name,
-            spec->dest_uri, spec->migrate_uri, plan.flags, plan.n);
+    g_debug("virDomainMigrateToURI3(%s, %s, %s, flags 0x%x, %d parameters)",
+            virDomainGetName(dom), spec->dest_uri, spec->migrate_uri, plan.flags, plan.n);
     if (virDomainMigrateToURI3(dom, spec->dest_uri, plan.params, plan.n, plan.flags) < 0) {
         g_autofree char *what =
-            g_strdup_printf("libvirt could not migrate domain '%s' to '%s'", name,
-                            spec->dest_uri);
+            g_strdup_printf("libvirt could not migrate domain '%s' to '%s'",
+                            virDomainGetName(dom), spec->dest_uri);
 
         vmig_libvirt_error(&error, VMIG_LIBVIRT_ERROR_FAILED, what);
     }
@@ -574,13 +610,9 @@ void
 vmig_libvirt_migrate_async(VmigLibvirtMigration *spec, GMainContext *context,
                            GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr(GTask) task = NULL;
-
-    g_main_context_push_thread_default(context);
-    task = g_task_new(NULL, NULL, callback, user_data);
-    g_main_context_pop_thread_default(context);
-    g_task_set_task_data(task, spec, (GDestroyNotify)vmig_libvirt_migration_free);
-    g_task_run_in_thread(task, vmig_libvirt_migrate_thread);
+    vmig_libvirt_run(context, vmig_libvirt_migrate_async, spec,
+                     (GDestroyNotify)vmig_libvirt_migration_free, vmig_libvirt_migrate_thread,
+                     NULL, callback, user_data);
 }
 
 gboolean
@@ -594,15 +626,11 @@ vmig_libvirt_abort_thread(GTask *task, gpointer source, gpointer data,
                           GCancellable *cancellable)
 {
     const char *domain = data;
-    g_autofree char *uri = NULL;
-    g_autofree char *name = NULL;
     g_autoptr(VmigVirConnect) conn = NULL;
     g_autoptr(VmigVirDomain) dom = NULL;
     g_autoptr(GError) error = NULL;
 
-    if (!vmig_libvirt_parse_domain(domain, &uri, &name, &error) ||
-        !(conn = vmig_libvirt_open(uri, &error)) ||
-        !(dom = vmig_libvirt_lookup(conn, uri, name, &error))) {
+    if (!vmig_libvirt_open_domain(domain, &conn, &dom, &error)) {
         g_debug("cannot abort the migration of '%s': %s", domain, error->message);
         g_task_return_boolean(task, FALSE);
         return;
@@ -628,22 +656,25 @@ vmig_libvirt_check_running_thread(GTask *task, gpointer source, gpointer data,
                                   GCancellable *cancellable)
 {
     const char *domain = data;
-    g_autofree char *uri = NULL;
-    g_autofree char *name = NULL;
     g_autoptr(VmigVirConnect) conn = NULL;
     g_autoptr(VmigVirDomain) dom = NULL;
     GError *error = NULL;
+    int state = VIR_DOMAIN_NOSTATE;
+    int reason = 0;
 
-    if (!vmig_libvirt_parse_domain(domain, &uri, &name, &error) ||
-        !(conn = vmig_libvirt_open(uri, &error)) ||
-        !(dom = vmig_libvirt_lookup(conn, uri, name, &error))) {
+    if (!vmig_libvirt_open_domain(domain, &conn, &dom, &error)) {
         g_task_return_error(task, error);
         return;
     }
-    if (virDomainIsActive(dom) != 1) {
+    /* An incoming domain is active from the start, paused for the
+     * migration: only running (or paused for another reason, such as
+     * --paused) means it arrived. */
+    if (virDomainGetState(dom, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF ||
+        (state == VIR_DOMAIN_PAUSED && (reason == VIR_DOMAIN_PAUSED_MIGRATION ||
+                                        reason == VIR_DOMAIN_PAUSED_POSTCOPY))) {
         virResetLastError();
         g_task_return_new_error(task, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_INACTIVE,
-                                "domain '%s' is not running on '%s'", name, uri);
+                                "domain '%s' is not running yet", virDomainGetName(dom));
         return;
     }
     g_task_return_boolean(task, TRUE);
@@ -653,13 +684,8 @@ void
 vmig_libvirt_check_running_async(const char *domain, GMainContext *context,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr(GTask) task = NULL;
-
-    g_main_context_push_thread_default(context);
-    task = g_task_new(NULL, NULL, callback, user_data);
-    g_main_context_pop_thread_default(context);
-    g_task_set_task_data(task, g_strdup(domain), g_free);
-    g_task_run_in_thread(task, vmig_libvirt_check_running_thread);
+    vmig_libvirt_run(context, vmig_libvirt_check_running_async, g_strdup(domain), g_free,
+                     vmig_libvirt_check_running_thread, NULL, callback, user_data);
 }
 
 gboolean
@@ -721,13 +747,8 @@ void
 vmig_libvirt_default_emulator_async(const char *domain, GMainContext *context,
                                     GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr(GTask) task = NULL;
-
-    g_main_context_push_thread_default(context);
-    task = g_task_new(NULL, NULL, callback, user_data);
-    g_main_context_pop_thread_default(context);
-    g_task_set_task_data(task, g_strdup(domain), g_free);
-    g_task_run_in_thread(task, vmig_libvirt_default_emulator_thread);
+    vmig_libvirt_run(context, vmig_libvirt_default_emulator_async, g_strdup(domain), g_free,
+                     vmig_libvirt_default_emulator_thread, NULL, callback, user_data);
 }
 
 char *

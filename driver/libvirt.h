@@ -101,13 +101,17 @@ void vmig_libvirt_abort(const char *domain);
 
 /*
  * vmig_libvirt_check_running_async:
- * Whether @domain runs (virDomainIsActive) on its libvirt: the
+ * Whether @domain runs on its libvirt (virDomainGetState: running, or
+ * paused for another reason than the incoming migration): the
  * destination's word that the guest arrived.
  */
 void vmig_libvirt_check_running_async(const char *domain, GMainContext *context,
                                       GAsyncReadyCallback callback, gpointer user_data);
 
-/* Returns: TRUE when it runs, or FALSE with @error saying why not. */
+/*
+ * Returns: TRUE when it runs, or FALSE with @error: INACTIVE while it is
+ * not running yet, NO_DOMAIN once libvirt dropped it, or another code.
+ */
 gboolean vmig_libvirt_check_running_finish(GAsyncResult *result, GError **error);
 
 /*

@@ -13,7 +13,6 @@
 # DBUS_SESSION_BUS_ADDRESS (from dbus-run-session); VMIG_DAEMON_WRAPPER runs
 # the daemons under a wrapper (e.g. "valgrind --leak-check=full").
 
-import json
 import os
 import pwd
 import re
@@ -33,7 +32,9 @@ from gi.repository import GLib
 SRCDIR = os.environ["G_TEST_SRCDIR"]
 sys.path.insert(0, SRCDIR)
 sys.dont_write_bytecode = True
-import vmig_control  # noqa: E402  (tests/, found through G_TEST_SRCDIR)
+import vmig_check  # noqa: E402  (tests/, found through G_TEST_SRCDIR)
+import vmig_control  # noqa: E402
+from vmig_check import Failure, check, check_equal  # noqa: E402
 
 
 class Control(vmig_control.Control):
@@ -65,20 +66,6 @@ processes = []  # every Popen we started, stopped by pid at the end
 tmp = tempfile.mkdtemp(prefix="vmig-dbus-")
 
 
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def check_equal(actual, expected, what):
-    if actual != expected:
-        raise Failure("%s: expected %r, got %r" % (what, expected, actual))
-
-
 def start(argv, env=None, log=None, stdout=None, **kwargs):
     out = open(log, "ab") if log else subprocess.DEVNULL
     p = subprocess.Popen(argv, env=env, stdout=stdout or out,
@@ -98,14 +85,7 @@ def stop(p, sig=signal.SIGTERM):
 
 
 def wait_for(predicate, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Failure("timed out waiting for " + what)
-        time.sleep(0.02)
+    return vmig_check.wait_for(predicate, what, timeout)
 
 
 def socket_accepts(path):

@@ -26,6 +26,8 @@ BUILDDIR = os.environ["G_TEST_BUILDDIR"]
 sys.path.insert(0, SRCDIR)
 sys.dont_write_bytecode = True
 import libvirt_hosts as lh  # noqa: E402
+import vmig_check  # noqa: E402
+from vmig_check import Failure, check, check_equal  # noqa: E402
 from vmig_control import Control, ControlError  # noqa: E402
 
 DAEMON = os.path.join(BUILDDIR, "..", "driver", "virt-migrated")
@@ -34,29 +36,8 @@ PATTERN_SIZE = 32 << 20
 TIMEOUT = 180
 
 
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def check_equal(actual, expected, what):
-    if actual != expected:
-        raise Failure("%s: expected %r, got %r" % (what, expected, actual))
-
-
 def wait_for(predicate, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Failure("timed out waiting for " + what)
-        time.sleep(0.05)
+    return vmig_check.wait_for(predicate, what, timeout)
 
 
 class World:
