@@ -384,9 +384,11 @@ vmig_libvirt_migration_free(VmigLibvirtMigration *spec)
 }
 
 typedef enum {
+    MAP_PARAM_ULLONG,     /* a typed unsigned long long parameter */
     MAP_PARAM_ULLONG_MIB, /* a typed parameter in MiB (QEMU: bytes) */
     MAP_PARAM_INT,        /* a typed int parameter */
     MAP_FLAG,             /* a VIR_MIGRATE_* flag (capabilities) */
+    MAP_COMPRESSION,      /* a compression method (capabilities): param is its name */
     MAP_LIBVIRT_OWN,      /* libvirt switches it on itself for every migration */
 } MapKind;
 
@@ -410,6 +412,16 @@ static const struct {
       VIR_MIGRATE_AUTO_CONVERGE },
     { "multifd-channels", MAP_PARAM_INT, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
       VIR_MIGRATE_PARALLEL },
+    { "compress-level", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_LEVEL,
+      VIR_MIGRATE_COMPRESSED },
+    { "compress-threads", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_THREADS,
+      VIR_MIGRATE_COMPRESSED },
+    { "decompress-threads", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_DTHREADS,
+      VIR_MIGRATE_COMPRESSED },
+    { "xbzrle-cache-size", MAP_PARAM_ULLONG, VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE,
+      VIR_MIGRATE_COMPRESSED },
+    { "xbzrle", MAP_COMPRESSION, "xbzrle", VIR_MIGRATE_COMPRESSED },
+    { "compress", MAP_COMPRESSION, "mt", VIR_MIGRATE_COMPRESSED },
     { "multifd", MAP_FLAG, NULL, VIR_MIGRATE_PARALLEL },
     { "auto-converge", MAP_FLAG, NULL, VIR_MIGRATE_AUTO_CONVERGE },
     { "postcopy-ram", MAP_FLAG, NULL, VIR_MIGRATE_POSTCOPY },
@@ -487,6 +499,13 @@ plan_build(VmigLibvirtMigration *spec, Plan *plan, GError **error)
             continue;
         if (i >= 0 && libvirt_map[i].kind == MAP_FLAG) {
             plan->flags |= libvirt_map[i].flag;
+        } else if (i >= 0 && libvirt_map[i].kind == MAP_COMPRESSION) {
+            if (virTypedParamsAddString(&plan->params, &plan->n, &plan->max,
+                                        VIR_MIGRATE_PARAM_COMPRESSION,
+                                        libvirt_map[i].param) < 0)
+                return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED,
+                                          "typed parameters");
+            plan->flags |= libvirt_map[i].flag;
         } else if (i < 0) {
             JsonObject *entry = json_object_new();
 
@@ -509,7 +528,11 @@ plan_build(VmigLibvirtMigration *spec, Plan *plan, GError **error)
         }
         if (libvirt_map[i].flag == VIR_MIGRATE_PARALLEL && !parallel)
             continue;
-        if (libvirt_map[i].kind == MAP_PARAM_ULLONG_MIB)
+        if (libvirt_map[i].kind == MAP_PARAM_ULLONG)
+            rc = virTypedParamsAddULLong(&plan->params, &plan->n, &plan->max,
+                                         libvirt_map[i].param,
+                                         (unsigned long long)node_int(value));
+        else if (libvirt_map[i].kind == MAP_PARAM_ULLONG_MIB)
             rc = virTypedParamsAddULLong(&plan->params, &plan->n, &plan->max,
                                          libvirt_map[i].param,
                                          (unsigned long long)node_int(value) >> 20);

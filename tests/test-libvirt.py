@@ -209,9 +209,11 @@ def test_cli():
 
 
 def test_tunables_applied_then_cancel():
-    """A mapped tunable and a passthrough one reach the source QEMU; cancel keeps it running."""
+    """Mapped tunables (bandwidth, xbzrle) and a passthrough one reach the source QEMU;
+    cancel keeps it running."""
     name = world.domain("slow")
-    src_id, dst_id = world.migrate(name, tunables=["max-bandwidth=2M", "downtime-limit=432"])
+    src_id, dst_id = world.migrate(name, tunables=["max-bandwidth=2M", "downtime-limit=432",
+                                                   "xbzrle=true", "xbzrle-cache-size=32M"])
 
     def params():
         try:
@@ -224,6 +226,11 @@ def test_tunables_applied_then_cancel():
                     "max-bandwidth (libvirt's bandwidth) and downtime-limit (passthrough) "
                     "on the source QEMU", 60)
     check_equal(seen["downtime-limit"], 432, "downtime-limit")
+    # xbzrle goes through libvirt's compression: method and cache size.
+    check_equal(seen["xbzrle-cache-size"], 32 << 20, "xbzrle-cache-size")
+    caps = {c["capability"]: c["state"]
+            for c in world.a.qmp(name, '{"execute": "query-migrate-capabilities"}')}
+    check(caps["xbzrle"], "xbzrle is off on the source QEMU")
     world.src.execute("cancel", {"migration": src_id})
     data = done(world.src, src_id, "cancelled")
     check("cancel" in data.get("error", ""), "the reason: %r" % data)
