@@ -22,7 +22,6 @@
 # destination), so the ratio shows what the handshake and the bridges add.
 import os
 import statistics
-import subprocess
 import sys
 import time
 

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import dbus
 import dbus.mainloop.glib
@@ -694,27 +693,7 @@ TESTS = [
 
 
 def main():
-    print("1..%d" % len(TESTS), flush=True)
-    failed = 0
-    try:
-        setup()
-        setup_error = None
-    except Exception:
-        setup_error = traceback.format_exc()
-    for n, (path, func) in enumerate(TESTS, 1):
-        if setup_error:
-            print("not ok %d %s" % (n, path))
-            if n == 1:
-                print("# setup failed: " + setup_error.replace("\n", "\n# "))
-            failed += 1
-            continue
-        try:
-            func()
-            print("ok %d %s" % (n, path), flush=True)
-        except Exception:
-            failed += 1
-            print("not ok %d %s" % (n, path))
-            print("# " + traceback.format_exc().replace("\n", "\n# "), flush=True)
+    failed = vmig_check.run_tap(TESTS, setup)
     for p in reversed(processes):
         stop(p)
     if failed:

@@ -18,7 +18,6 @@
 
 import os
 import sys
-import time
 import traceback
 
 SRCDIR = os.environ["G_TEST_SRCDIR"]
@@ -309,29 +308,12 @@ def main():
     lh.reap_stale()
     only = os.environ.get("VMIG_TEST_ONLY")
     tests = [t for t in TESTS if not only or only in t[0]]
-    print("1..%d" % len(tests), flush=True)
-    failed = 0
-    try:
+
+    def setup():
+        global world
         world = World()
-        setup_error = None
-    except Exception:
-        setup_error = traceback.format_exc()
-    for n, (path, func) in enumerate(tests, 1):
-        if setup_error:
-            print("not ok %d %s" % (n, path))
-            if n == 1:
-                print("# setup failed: " + setup_error.replace("\n", "\n# "))
-            failed += 1
-            continue
-        start = time.monotonic()
-        try:
-            func()
-            print("ok %d %s" % (n, path), flush=True)
-            print("# %.1f s" % (time.monotonic() - start))
-        except Exception:
-            failed += 1
-            print("not ok %d %s" % (n, path))
-            print("# " + traceback.format_exc().replace("\n", "\n# "), flush=True)
+
+    failed = vmig_check.run_tap(tests, setup)
     if (failed or os.environ.get("VMIG_TEST_VERBOSE")) and world:
         for name in ("src-daemon.log", "dst-daemon.log"):
             path = os.path.join(world.work, name)

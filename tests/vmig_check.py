@@ -29,3 +29,35 @@ def wait_for(predicate, what, timeout):
         if time.monotonic() > deadline:
             raise Failure("timed out waiting for " + what)
         time.sleep(0.02)
+
+
+def run_tap(tests, setup=None):
+    """Runs setup(), then each (path, func) of @tests, printing TAP (with each
+    test's time).  A failed setup fails every test.  Returns: how many failed."""
+    import traceback
+
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    setup_error = None
+    try:
+        if setup:
+            setup()
+    except Exception:
+        setup_error = traceback.format_exc()
+    for n, (path, func) in enumerate(tests, 1):
+        if setup_error:
+            print("not ok %d %s" % (n, path))
+            if n == 1:
+                print("# setup failed: " + setup_error.replace("\n", "\n# "))
+            failed += 1
+            continue
+        start = time.monotonic()
+        try:
+            func()
+            print("ok %d %s" % (n, path))
+            print("# %.1f s" % (time.monotonic() - start), flush=True)
+        except Exception:
+            failed += 1
+            print("not ok %d %s" % (n, path))
+            print("# " + traceback.format_exc().replace("\n", "\n# "), flush=True)
+    return failed
