@@ -779,3 +779,62 @@ vmig_libvirt_default_emulator_finish(GAsyncResult *result, GError **error)
 {
     return g_task_propagate_pointer(G_TASK(result), error);
 }
+
+static void
+vmig_libvirt_progress_thread(GTask *task, gpointer source, gpointer data,
+                             GCancellable *cancellable)
+{
+    const char *domain = data;
+    g_autoptr(VmigVirConnect) conn = NULL;
+    g_autoptr(VmigVirDomain) dom = NULL;
+    GError *error = NULL;
+    virTypedParameterPtr params = NULL;
+    int n = 0;
+    int type = VIR_DOMAIN_JOB_NONE;
+    unsigned long long value;
+    VmigLibvirtProgress *progress;
+
+    if (!vmig_libvirt_open_domain(domain, &conn, &dom, &error)) {
+        g_task_return_error(task, error);
+        return;
+    }
+    if (virDomainGetJobStats(dom, &type, &params, &n, 0) < 0) {
+        vmig_libvirt_error(&error, VMIG_LIBVIRT_ERROR_FAILED, "virDomainGetJobStats");
+        g_task_return_error(task, error);
+        return;
+    }
+    progress = g_new0(VmigLibvirtProgress, 1);
+    progress->active = type == VIR_DOMAIN_JOB_UNBOUNDED || type == VIR_DOMAIN_JOB_BOUNDED;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &value) == 1)
+        progress->transferred = value;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_REMAINING, &value) == 1)
+        progress->remaining = value;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &value) == 1)
+        progress->total = value;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_BPS, &value) == 1)
+        progress->throughput = value;
+    if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DOWNTIME, &value) == 1)
+        progress->downtime = (gint64)MIN(value, (unsigned long long)G_MAXINT64);
+    virTypedParamsFree(params, n);
+    g_task_return_pointer(task, progress, g_free);
+}
+
+void
+vmig_libvirt_progress_async(const char *domain, GMainContext *context,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+    vmig_libvirt_run(context, vmig_libvirt_progress_async, g_strdup(domain), g_free,
+                     vmig_libvirt_progress_thread, NULL, callback, user_data);
+}
+
+gboolean
+vmig_libvirt_progress_finish(GAsyncResult *result, VmigLibvirtProgress *progress,
+                             GError **error)
+{
+    g_autofree VmigLibvirtProgress *p = g_task_propagate_pointer(G_TASK(result), error);
+
+    if (!p)
+        return FALSE;
+    *progress = *p;
+    return TRUE;
+}

@@ -125,3 +125,21 @@ void vmig_libvirt_default_emulator_async(const char *domain, GMainContext *conte
 
 /* Returns: the emulator's path (to free), or NULL with @error set. */
 char *vmig_libvirt_default_emulator_finish(GAsyncResult *result, GError **error);
+
+/* A running libvirt migration job, as virDomainGetJobStats tells it. */
+typedef struct {
+    gboolean active;     /* FALSE: no job (not started yet, or over) */
+    guint64 transferred; /* bytes */
+    guint64 remaining;
+    guint64 total;
+    guint64 throughput;  /* bytes/s */
+    gint64 downtime;     /* expected downtime, ms */
+} VmigLibvirtProgress;
+
+/* Reads @domain's job statistics in a worker thread; the callback runs on @context. */
+void vmig_libvirt_progress_async(const char *domain, GMainContext *context,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+
+/* Returns: TRUE with *@progress filled, or FALSE with @error set. */
+gboolean vmig_libvirt_progress_finish(GAsyncResult *result, VmigLibvirtProgress *progress,
+                                      GError **error);

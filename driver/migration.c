@@ -1994,6 +1994,56 @@ on_libvirt_migrated(GObject *source, GAsyncResult *result, gpointer user_data)
     migration_finish(m, VMIG_MIGRATION_FAILED, error->message);
 }
 
+static gboolean on_libvirt_progress_timer(gpointer user_data);
+
+/* libvirt's job statistics: MIGRATION_PROGRESS, as QEMU's figures are for bare QEMU. */
+static void
+on_libvirt_progress(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonBuilder) b = NULL;
+    VmigLibvirtProgress p;
+
+    m->progress_pending = FALSE;
+    if (m->finished)
+        return;
+    if (!vmig_libvirt_progress_finish(result, &p, &error)) {
+        g_debug("%s: no job statistics: %s", m->id, error->message);
+        return;
+    }
+    if (!p.active || p.total == 0)
+        return; /* no job, or libvirt has not started QEMU's migration yet */
+    b = event_begin(m);
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, "active");
+    json_builder_set_member_name(b, "transferred");
+    json_builder_add_int_value(b, (gint64)MIN(p.transferred, (guint64)G_MAXINT64));
+    json_builder_set_member_name(b, "remaining");
+    json_builder_add_int_value(b, (gint64)MIN(p.remaining, (guint64)G_MAXINT64));
+    json_builder_set_member_name(b, "total");
+    json_builder_add_int_value(b, (gint64)MIN(p.total, (guint64)G_MAXINT64));
+    json_builder_set_member_name(b, "throughput");
+    json_builder_add_int_value(b, (gint64)MIN(p.throughput, (guint64)G_MAXINT64));
+    json_builder_set_member_name(b, "expected-downtime");
+    json_builder_add_int_value(b, p.downtime);
+    json_builder_end_object(b);
+    emit(m, "MIGRATION_PROGRESS", b);
+}
+
+static gboolean
+on_libvirt_progress_timer(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    if (!m->progress_pending && !m->finished && m->libvirt_migrating) {
+        m->progress_pending = TRUE;
+        vmig_libvirt_progress_async(m->domain, mig_context(m), on_libvirt_progress,
+                                    mig_ref(m));
+    }
+    return G_SOURCE_CONTINUE;
+}
+
 /*
  * READY on the source of a libvirt domain: listen on the migration socket
  * (libvirtd, or QEMU itself with parallel connections, connects there;
@@ -2052,6 +2102,7 @@ source_ready_libvirt(VmigMigration *m)
     m->libvirt_migrating = TRUE;
     set_state(m, VMIG_MIGRATION_MIGRATING);
     vmig_libvirt_migrate_async(spec, mig_context(m), on_libvirt_migrated, mig_ref(m));
+    m->progress_timer = mig_timeout(m, PROGRESS_INTERVAL_MS, on_libvirt_progress_timer);
 }
 
 /* READY: start QEMU's migration, over the main channel's fd itself when

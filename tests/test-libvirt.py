@@ -230,6 +230,12 @@ def test_tunables_applied_then_cancel():
     caps = {c["capability"]: c["state"]
             for c in world.a.qmp(name, '{"execute": "query-migrate-capabilities"}')}
     check(caps["xbzrle"], "xbzrle is off on the source QEMU")
+    # libvirt's job statistics come as MIGRATION_PROGRESS, as QEMU's do.
+    progress = {"transferred": 0}
+    while progress["transferred"] == 0:
+        progress = world.src.wait_event("MIGRATION_PROGRESS", src_id, 60)
+        check_equal(progress["status"], "active", "progress status")
+        check(progress["total"] >= 256 << 20, "progress figures: %r" % progress)
     world.src.execute("cancel", {"migration": src_id})
     data = done(world.src, src_id, "cancelled")
     check("cancel" in data.get("error", ""), "the reason: %r" % data)
