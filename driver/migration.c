@@ -225,6 +225,7 @@ struct _VmigMigration {
     GSource *libvirt_timer;   /* destination: dialling QEMU, then watching the domain */
     GSource *libvirt_main_watch; /* destination: the main channel, until the stream */
     gboolean libvirt_frame;      /* ... on which a frame began */
+    gboolean cancel_requested;   /* cancel asked QEMU (or libvirt) to stop */
     gint64 libvirt_deadline;
 };
 
@@ -1446,6 +1447,10 @@ on_progress(VmigMigration *m, JsonNode *reply)
             qmp_step(m, "cont", NULL, NULL, 0, "cannot resume the guest", on_resumed);
         else
             migration_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+    } else if (g_str_equal(status, "failed") && m->cancel_requested) {
+        /* QEMU's cancel shuts its sockets down, and a thread that writes
+         * first can make it end "failed" (EPIPE): it was still the cancel. */
+        migration_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
     } else if (g_str_equal(status, "failed")) {
         const char *desc = json_object_get_string_member_with_default(info, "error-desc",
                                                                       "QEMU's migration failed");
@@ -1978,6 +1983,10 @@ on_libvirt_migrated(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     if (ok) {
         migration_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+        return;
+    }
+    if (m->cancel_requested) {
+        migration_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
         return;
     }
     if (!m->main_bridged && m->main_fd >= 0) {
@@ -3164,6 +3173,12 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
         g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
                     "migration '%s' has already ended (%s)", id, state_names[m->state]);
         return FALSE;
+    }
+    m->cancel_requested = TRUE;
+    if (m->role == VMIG_ROLE_SOURCE && m->libvirt_migrating) {
+        /* libvirt's call returns once its job is aborted; that is the end. */
+        vmig_libvirt_abort(m->domain);
+        return TRUE;
     }
     if (m->role == VMIG_ROLE_SOURCE && m->qemu_migrating) {
         /* QEMU stops, resumes the guest, and the progress poll sees "cancelled". */
