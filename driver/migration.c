@@ -2437,6 +2437,35 @@ destination_send_ready(VmigMigration *m)
     m->bytes_sent += g_bytes_get_size(bytes);
 }
 
+/*
+ * Bridges the main channel onto @main_conn (consumed), a connection to the
+ * destination QEMU listening at @uri, then dials that QEMU once per extra
+ * channel and bridges each: main first, as QEMU takes the first
+ * connection it accepts as the main one.
+ * Returns: TRUE, or FALSE with @m failed.
+ */
+static gboolean
+bridge_to_qemu(VmigMigration *m, const char *uri, int *main_conn)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!bridge(m, &m->main_fd, main_conn, "main"))
+        return FALSE;
+    for (guint i = 0; i < m->commit->channels; i++) {
+        int *chan = &g_array_index(m->channels, int, i);
+        g_autofree char *what = g_strdup_printf("multifd%u", i);
+        int conn = dial(uri, &error);
+
+        if (conn < 0) {
+            migration_fail_error(m, 0, "cannot reach the destination QEMU", error);
+            return FALSE;
+        }
+        if (!bridge(m, chan, &conn, what))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void
 destination_incoming(VmigMigration *m, JsonNode *reply)
 {
@@ -2460,20 +2489,12 @@ destination_incoming(VmigMigration *m, JsonNode *reply)
             return;
         }
         destination_send_ready(m);
-        if (m->finished || !bridge(m, &m->main_fd, &conn, "main"))
+        if (m->finished) {
+            close(conn);
             return;
-        for (guint i = 0; i < m->commit->channels; i++) {
-            int *chan = &g_array_index(m->channels, int, i);
-            g_autofree char *what = g_strdup_printf("multifd%u", i);
-
-            conn = dial(uri, &error);
-            if (conn < 0) {
-                migration_fail_error(m, 0, "cannot reach the destination QEMU", error);
-                return;
-            }
-            if (!bridge(m, chan, &conn, what))
-                return;
         }
+        if (!bridge_to_qemu(m, uri, &conn))
+            return;
     }
     start_progress(m);
 }
@@ -2535,21 +2556,8 @@ on_libvirt_dial(gpointer user_data)
         return G_SOURCE_REMOVE;
     }
     source_destroy(&m->libvirt_main_watch);
-    if (!bridge(m, &m->main_fd, &conn, "main"))
-        return G_SOURCE_REMOVE;
-    for (guint i = 0; i < m->commit->channels; i++) {
-        int *chan = &g_array_index(m->channels, int, i);
-        g_autofree char *what = g_strdup_printf("multifd%u", i);
-
-        conn = dial(uri, &error);
-        if (conn < 0) {
-            migration_fail_error(m, 0, "cannot reach the destination QEMU", error);
-            return G_SOURCE_REMOVE;
-        }
-        if (!bridge(m, chan, &conn, what))
-            return G_SOURCE_REMOVE;
-    }
-    set_state(m, VMIG_MIGRATION_MIGRATING);
+    if (bridge_to_qemu(m, uri, &conn))
+        set_state(m, VMIG_MIGRATION_MIGRATING);
     return G_SOURCE_REMOVE;
 }
 
