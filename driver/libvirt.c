@@ -21,6 +21,7 @@
 
 #include "driver/hypervisor.h"
 #include "driver/libvirt.h"
+#include "driver/qmp.h"
 
 G_DEFINE_QUARK(vmig-libvirt-error-quark, vmig_libvirt_error)
 
@@ -228,33 +229,6 @@ vmig_libvirt_monitor(virDomainPtr dom, const char *command, GError **error)
     return json_node_copy(json_object_get_member(reply, "return"));
 }
 
-/* Returns: "QEMU X.Y.Z (package)" from query-version's @version (to free). */
-static char *
-vmig_libvirt_hypervisor_name(JsonNode *version)
-{
-    JsonObject *o = JSON_NODE_HOLDS_OBJECT(version) ? json_node_get_object(version) : NULL;
-    JsonObject *qemu = o && json_object_has_member(o, "qemu")
-                           ? json_object_get_object_member(o, "qemu")
-                           : NULL;
-    g_autofree char *package =
-        g_strstrip(g_strdup(o ? json_object_get_string_member_with_default(o, "package", "")
-                              : ""));
-
-    if (!qemu)
-        return g_strdup("QEMU");
-    if (*package)
-        return g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
-                               ".%" G_GINT64_FORMAT " (%s)",
-                               json_object_get_int_member_with_default(qemu, "major", 0),
-                               json_object_get_int_member_with_default(qemu, "minor", 0),
-                               json_object_get_int_member_with_default(qemu, "micro", 0),
-                               package);
-    return g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
-                           json_object_get_int_member_with_default(qemu, "major", 0),
-                           json_object_get_int_member_with_default(qemu, "minor", 0),
-                           json_object_get_int_member_with_default(qemu, "micro", 0));
-}
-
 typedef struct {
     char *domain;
     char *xml; /* out */
@@ -318,7 +292,10 @@ vmig_libvirt_introspect(Introspection *in, GError **error)
     capabilities = vmig_libvirt_monitor(dom, "query-migrate-capabilities", error);
     if (!capabilities)
         return NULL;
-    hypervisor = vmig_libvirt_hypervisor_name(version);
+    hypervisor = vmig_qmp_format_hypervisor(
+        JSON_NODE_HOLDS_OBJECT(version) ? json_node_get_object(version) : NULL);
+    if (!hypervisor)
+        hypervisor = g_strdup("QEMU");
     catalog = vmig_catalog_new_from_schema(hypervisor, schema, error);
     if (!catalog || !vmig_catalog_set_current(catalog, parameters, capabilities, error))
         return NULL;

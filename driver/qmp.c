@@ -534,6 +534,25 @@ vmig_qmp_get_string(JsonObject *object, const char *name)
     return json_node_get_string(node);
 }
 
+char *
+vmig_qmp_format_hypervisor(JsonObject *version)
+{
+    JsonObject *qemu = vmig_qmp_get_object(version, "qemu");
+    const char *pkg = vmig_qmp_get_string(version, "package");
+    g_autofree char *package = g_strstrip(g_strdup(pkg ? pkg : ""));
+    gint64 major, minor, micro;
+
+    if (!qemu || !vmig_qmp_get_int(qemu, "major", &major) ||
+        !vmig_qmp_get_int(qemu, "minor", &minor) || !vmig_qmp_get_int(qemu, "micro", &micro))
+        return NULL;
+    if (*package)
+        return g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+                               ".%" G_GINT64_FORMAT " (%s)",
+                               major, minor, micro, package);
+    return g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+                           major, minor, micro);
+}
+
 /*
  * Take the greeting @message: check it, remember it, and send
  * qmp_capabilities.  Returns nothing (a bad greeting closes the connection).
@@ -542,18 +561,12 @@ static void
 vmig_qmp_handle_greeting(VmigQmp *qmp, JsonObject *message, const char *line, gsize len)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *package = NULL;
+    g_autofree char *hypervisor = NULL;
     JsonObject *greeting = vmig_qmp_get_object(message, "QMP");
-    JsonObject *version = vmig_qmp_get_object(greeting, "version");
-    JsonObject *qemu = vmig_qmp_get_object(version, "qemu");
     JsonNode *caps = greeting ? json_object_get_member(greeting, "capabilities") : NULL;
-    const char *pkg = vmig_qmp_get_string(version, "package");
-    gint64 major, minor, micro;
 
-    if (!qemu || !vmig_qmp_get_int(qemu, "major", &major) ||
-        !vmig_qmp_get_int(qemu, "minor", &minor) ||
-        !vmig_qmp_get_int(qemu, "micro", &micro) || !caps ||
-        !JSON_NODE_HOLDS_ARRAY(caps)) {
+    hypervisor = vmig_qmp_format_hypervisor(vmig_qmp_get_object(greeting, "version"));
+    if (!hypervisor || !caps || !JSON_NODE_HOLDS_ARRAY(caps)) {
         g_autofree char *quoted = vmig_qmp_quote(line, len);
 
         vmig_qmp_fail_protocol(qmp, "QEMU sent no QMP greeting on '%s' but: %s",
@@ -562,15 +575,7 @@ vmig_qmp_handle_greeting(VmigQmp *qmp, JsonObject *message, const char *line, gs
     }
 
     qmp->greeting = json_object_ref(greeting);
-    package = g_strstrip(g_strdup(pkg ? pkg : ""));
-    if (*package)
-        qmp->hypervisor = g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
-                                          ".%" G_GINT64_FORMAT " (%s)",
-                                          major, minor, micro, package);
-    else
-        qmp->hypervisor = g_strdup_printf("QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
-                                          ".%" G_GINT64_FORMAT,
-                                          major, minor, micro);
+    qmp->hypervisor = g_steal_pointer(&hypervisor);
     g_debug("greeting from %s on '%s'", qmp->hypervisor, qmp->path);
 
     qmp->state = VMIG_QMP_STATE_NEGOTIATING;

@@ -75,6 +75,13 @@ JsonObject *vmig_qmp_get_greeting(VmigQmp *qmp);
  */
 const char *vmig_qmp_get_hypervisor(VmigQmp *qmp);
 
+/*
+ * Returns: "QEMU X.Y.Z (package)" for a QMP version object (the greeting's
+ * "version", or query-version's answer), to free; NULL when it has no
+ * qemu major, minor and micro.
+ */
+char *vmig_qmp_format_hypervisor(JsonObject *version);
+
 /* Returns: the pid of the QEMU at the other end (SO_PEERCRED), or 0 when unknown. */
 GPid vmig_qmp_get_peer_pid(VmigQmp *qmp);
 
