@@ -250,7 +250,7 @@ main(int argc, char **argv)
     g_autoptr(VmigControl) control = NULL;
     g_autofree char *socket_path = NULL;
     VmigDaemonBus bus = VMIG_DAEMON_BUS_SYSTEM;
-    VmigDaemon vmigd = {NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL};
+    VmigDaemon vmigd = {0};
 
     setlocale(LC_ALL, "");
     g_set_prgname("virt-migrated");

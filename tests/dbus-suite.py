@@ -34,6 +34,7 @@ sys.dont_write_bytecode = True
 import vmig_check  # noqa: E402  (tests/, found through G_TEST_SRCDIR)
 import vmig_control  # noqa: E402
 from vmig_check import Failure, check, check_equal  # noqa: E402
+from vmig_control import socket_accepts  # noqa: E402
 
 
 class Control(vmig_control.Control):
@@ -85,17 +86,6 @@ def stop(p, sig=signal.SIGTERM):
 
 def wait_for(predicate, what, timeout=TIMEOUT):
     return vmig_check.wait_for(predicate, what, timeout)
-
-
-def socket_accepts(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 # ---- buses, QEMUs, daemons --------------------------------------------------------

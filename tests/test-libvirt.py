@@ -27,7 +27,7 @@ sys.dont_write_bytecode = True
 import libvirt_hosts as lh  # noqa: E402
 import vmig_check  # noqa: E402
 from vmig_check import Failure, check, check_equal  # noqa: E402
-from vmig_control import Control, ControlError  # noqa: E402
+from vmig_control import Control, ControlError, socket_accepts  # noqa: E402
 
 DAEMON = os.path.join(BUILDDIR, "..", "driver", "virt-migrated")
 CLI = os.path.join(BUILDDIR, "..", "tools", "virt-migrate")
@@ -68,7 +68,7 @@ class World:
         host.spawn([DAEMON, "--runtime-dir", run, "--bus", "none", "--verbose",
                     "--migration-dir", self.migrate_dir, "--channel-timeout", "30"],
                    log=log)
-        wait_for(lambda: lh_socket_accepts(socket_path), "the %s daemon" % name, 30)
+        wait_for(lambda: socket_accepts(socket_path), "the %s daemon" % name, 30)
         return Control(socket_path, timeout=TIMEOUT)
 
     def domain(self, prefix):
@@ -110,19 +110,6 @@ class World:
                 host.stop()
             except Exception:
                 traceback.print_exc()
-
-
-def lh_socket_accepts(path):
-    import socket
-
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 world = None

@@ -7,6 +7,18 @@ import socket
 import time
 
 
+def socket_accepts(path):
+    """Returns: whether a unix stream socket at @path takes a connection now."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 class ControlError(Exception):
     """An error answer; .desc is the daemon's message."""
 
