@@ -49,6 +49,7 @@
 
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
+#include "json/reader.h"
 
 /* Bytes asked of one recvmsg. */
 #define VMIG_CONTROL_READ_CHUNK (64 * 1024)
@@ -56,9 +57,6 @@
 #define VMIG_CONTROL_MAX_QUEUED (16 * 1024 * 1024)
 /* Unanswered calls per client before its socket is no longer read. */
 #define VMIG_CONTROL_MAX_PENDING 16
-/* json-glib's parser recurses per nesting level; QEMU's limit too. */
-#define VMIG_CONTROL_MAX_DEPTH 1024
-G_STATIC_ASSERT(VMIG_CONTROL_MAX_DEPTH == 1024); /* spelled out in an error message */
 /* Connections accepted per wakeup of the listening socket. */
 #define VMIG_CONTROL_ACCEPT_BATCH 16
 /* How long accepting pauses when the process is out of descriptors. */
@@ -219,71 +217,6 @@ vmig_control_greeting_new(void)
     json_builder_end_object(b);
     json_builder_end_object(b);
     return json_builder_get_root(b);
-}
-
-/*
- * json-glib's parser recurses once per nesting level (a line of a million
- * '[' overflows the stack) and silently ignores a second value after the
- * first ('{} {}').  This scan refuses both before the parser sees the line.
- * Returns: TRUE, or FALSE with *@why set to a static reason.
- */
-static gboolean
-vmig_control_prescan(const char *text, gsize len, const char **why)
-{
-    enum { BEFORE, IN_VALUE, IN_STRING, AFTER } state = BEFORE;
-    gboolean escaped = FALSE;
-    gboolean top_string = FALSE; /* the top-level value itself is a string */
-    guint depth = 0;
-    gsize i;
-
-    for (i = 0; i < len; i++) {
-        char c = text[i];
-        gboolean space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
-
-        switch (state) {
-        case IN_STRING:
-            if (escaped) {
-                escaped = FALSE;
-            } else if (c == '\\') {
-                escaped = TRUE;
-            } else if (c == '"') {
-                state = top_string ? AFTER : IN_VALUE;
-                top_string = FALSE;
-            }
-            break;
-        case BEFORE:
-        case IN_VALUE:
-            if (state == BEFORE && space)
-                break;
-            if (c == '"') {
-                top_string = state == BEFORE;
-                state = IN_STRING;
-            } else if (c == '{' || c == '[') {
-                if (++depth > VMIG_CONTROL_MAX_DEPTH) {
-                    *why = "nesting deeper than 1024 levels";
-                    return FALSE;
-                }
-                state = IN_VALUE;
-            } else if (c == '}' || c == ']') {
-                if (depth == 0)
-                    return TRUE; /* unbalanced: the parser says where */
-                if (--depth == 0)
-                    state = AFTER;
-            } else if (state == BEFORE) {
-                state = IN_VALUE; /* a top-level scalar */
-            } else if (depth == 0 && space) {
-                state = AFTER;
-            }
-            break;
-        case AFTER:
-            if (!space) {
-                *why = "unexpected data after the first JSON value";
-                return FALSE;
-            }
-            break;
-        }
-    }
-    return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -747,18 +680,16 @@ static void
 vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line)
 {
     VmigControl *control = client->control;
-    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(JsonNode) root = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GArray) fds = g_steal_pointer(&line->fds);
     g_autoptr(JsonObject) arguments = NULL;
     g_autoptr(GList) members = NULL;
     g_autofree char *problem = NULL;
     const VmigControlCommand *command;
-    const char *why = NULL;
     const char *name;
     VmigControlCall *call;
     JsonObject *request;
-    JsonNode *root;
     JsonNode *id;
     JsonNode *node;
     GList *l;
@@ -768,26 +699,18 @@ vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line
     if (fds)
         g_array_set_clear_func(fds, (GDestroyNotify)vmig_fd_clear);
 
-    if (!vmig_control_prescan(line->text, line->len, &why)) {
-        problem = g_strdup_printf("invalid JSON: %s", why);
-        vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
-                                   problem);
-        return;
-    }
-
-    parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, line->text, line->len, &error)) {
+    root = vmig_json_parse(line->text, (gssize)line->len, &error);
+    if (!root) {
+        if (g_error_matches(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_EMPTY)) {
+            /* An empty (or all-whitespace) line: nothing was asked. */
+            if (fds && fds->len > 0)
+                vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
+                                           "file descriptors came with an empty line");
+            return;
+        }
         problem = g_strdup_printf("invalid JSON: %s", error->message);
         vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
                                    problem);
-        return;
-    }
-    root = json_parser_get_root(parser);
-    if (!root) {
-        /* An empty (or all-whitespace) line: nothing was asked. */
-        if (fds && fds->len > 0)
-            vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
-                                       "file descriptors came with an empty line");
         return;
     }
     if (!JSON_NODE_HOLDS_OBJECT(root)) {

@@ -22,6 +22,7 @@
 #include "driver/hypervisor.h"
 #include "driver/libvirt.h"
 #include "driver/qmp.h"
+#include "json/reader.h"
 
 G_DEFINE_QUARK(vmig-libvirt-error-quark, vmig_libvirt_error)
 
@@ -190,42 +191,64 @@ vmig_libvirt_open_domain(const char *domain, virConnectPtr *conn, virDomainPtr *
     return TRUE;
 }
 
-/*
- * Runs QMP @command through the monitor passthrough.
- * Returns: its "return" value (a new node), or NULL with @error set.
- */
-static JsonNode *
-vmig_libvirt_monitor(virDomainPtr dom, const char *command, GError **error)
+JsonObject *
+vmig_libvirt_parse_monitor_reply(const char *command, const char *text, GError **error)
 {
-    g_autofree char *line = g_strdup_printf("{\"execute\": \"%s\"}", command);
-    g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) local = NULL;
+    g_autoptr(JsonNode) root = vmig_json_parse(text, -1, &local);
+
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
+                    "%s through libvirt answered no JSON object%s%s", command,
+                    local ? ": " : "", local ? local->message : "");
+        return NULL;
+    }
+    if (json_object_has_member(json_node_get_object(root), "error") ||
+        !json_object_has_member(json_node_get_object(root), "return")) {
+        g_autofree char *shown = json_to_string(root, FALSE);
+
+        g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
+                    "%s through libvirt failed: %s", command, shown);
+        return NULL;
+    }
+    return json_object_ref(json_node_get_object(root));
+}
+
+/*
+ * Runs @line (QMP @command) through the monitor passthrough.
+ * Returns: the reply object (a new reference), or NULL with @error set.
+ */
+static JsonObject *
+vmig_libvirt_monitor_line(virDomainPtr dom, const char *command, const char *line,
+                          GError **error)
+{
     char *result = NULL;
     JsonObject *reply;
-    gboolean ok;
 
+    g_debug("passthrough: %s", line);
     if (virDomainQemuMonitorCommand(dom, line, &result, 0) < 0) {
         g_autofree char *what = g_strdup_printf("%s through libvirt failed", command);
 
         vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_MONITOR, what);
         return NULL;
     }
-    ok = json_parser_load_from_data(parser, result, -1, &local);
+    reply = vmig_libvirt_parse_monitor_reply(command, result, error);
     free(result);
-    if (!ok || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-        g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
-                    "%s through libvirt answered no JSON object%s%s", command,
-                    local ? ": " : "", local ? local->message : "");
-        return NULL;
-    }
-    reply = json_node_get_object(json_parser_get_root(parser));
-    if (!json_object_has_member(reply, "return")) {
-        g_autofree char *text = json_to_string(json_parser_get_root(parser), FALSE);
+    return reply;
+}
 
-        g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
-                    "%s through libvirt failed: %s", command, text);
+/*
+ * Runs QMP @command (no arguments) through the monitor passthrough.
+ * Returns: its "return" value (a new node), or NULL with @error set.
+ */
+static JsonNode *
+vmig_libvirt_monitor(virDomainPtr dom, const char *command, GError **error)
+{
+    g_autofree char *line = g_strdup_printf("{\"execute\": \"%s\"}", command);
+    g_autoptr(JsonObject) reply = vmig_libvirt_monitor_line(dom, command, line, error);
+
+    if (!reply)
         return NULL;
-    }
     return json_node_copy(json_object_get_member(reply, "return"));
 }
 
@@ -529,9 +552,8 @@ monitor_set(virDomainPtr dom, const char *command, JsonNode *arguments, GError *
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) root = NULL;
+    g_autoptr(JsonObject) reply = NULL;
     g_autofree char *line = NULL;
-    char *result = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "execute");
@@ -541,22 +563,8 @@ monitor_set(virDomainPtr dom, const char *command, JsonNode *arguments, GError *
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     line = json_to_string(root, FALSE);
-    g_debug("passthrough: %s", line);
-    if (virDomainQemuMonitorCommand(dom, line, &result, 0) < 0) {
-        g_autofree char *what = g_strdup_printf("%s through libvirt failed", command);
-
-        return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_MONITOR, what);
-    }
-    if (json_parser_load_from_data(parser, result, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)) &&
-        json_object_has_member(json_node_get_object(json_parser_get_root(parser)), "error")) {
-        g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
-                    "%s through libvirt failed: %s", command, result);
-        free(result);
-        return FALSE;
-    }
-    free(result);
-    return TRUE;
+    reply = vmig_libvirt_monitor_line(dom, command, line, error);
+    return reply != NULL;
 }
 
 static void

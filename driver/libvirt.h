@@ -13,6 +13,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "driver/catalog.h"
 
@@ -44,6 +45,17 @@ gboolean vmig_libvirt_parse_domain(const char *domain, char **uri, char **name,
 
 /* Returns: "libvirt:URI#NAME" (to free). */
 char *vmig_libvirt_format_domain(const char *uri, const char *name);
+
+/*
+ * vmig_libvirt_parse_monitor_reply:
+ * Reads @text, libvirt's answer to QMP @command through the monitor
+ * passthrough (QEMU's reply, as libvirt passes it on).
+ * Returns: the reply object, which has a "return" member (a new
+ * reference), or NULL with @error (VMIG_LIBVIRT_ERROR_MONITOR) naming
+ * @command and what was wrong.
+ */
+JsonObject *vmig_libvirt_parse_monitor_reply(const char *command, const char *text,
+                                             GError **error);
 
 /*
  * vmig_libvirt_introspect_async:

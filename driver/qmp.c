@@ -43,6 +43,7 @@
 
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
+#include "json/reader.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -693,7 +694,6 @@ vmig_qmp_handle_reply(VmigQmp *qmp, JsonObject *message, const char *line, gsize
 static void
 vmig_qmp_handle_line(VmigQmp *qmp, const char *line, gsize len)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) root = NULL;
     JsonObject *message;
@@ -711,13 +711,13 @@ vmig_qmp_handle_line(VmigQmp *qmp, const char *line, gsize len)
         g_debug("<- %s", quoted);
     }
 
-    if (memchr(line, '\0', len) ||
-        !json_parser_load_from_data(parser, line, (gssize)len, &error) ||
-        !(root = json_parser_steal_root(parser))) {
+    root = vmig_json_parse(line, (gssize)len, &error);
+    if (!root) {
         g_autofree char *quoted = vmig_qmp_quote(line, len);
 
-        vmig_qmp_fail_protocol(qmp, "QEMU sent something that is not JSON on '%s': %s",
-                               qmp->path, quoted);
+        vmig_qmp_fail_protocol(qmp,
+                               "QEMU sent something that is not JSON on '%s' (%s): %s",
+                               qmp->path, error->message, quoted);
         return;
     }
     if (!JSON_NODE_HOLDS_OBJECT(root)) {

@@ -1224,6 +1224,84 @@ test_tunables_unreachable(Fixture *fixture, gconstpointer data)
     daemon_stop(daemon, SIGTERM);
 }
 
+/*
+ * A fake QEMU monitor (a fake is right here: no real QEMU can be made to
+ * send this): it greets with 100,000 nested '[', which once crashed the
+ * daemon, since json-glib recurses once per level.  Holds the connection
+ * until the daemon hangs up.  @data is the listening fd.
+ */
+static gpointer
+nested_monitor_thread(gpointer data)
+{
+    int listen_fd = GPOINTER_TO_INT(data);
+    struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
+    g_autofree char *deep = g_malloc(100000);
+    g_auto(VmigFd) fd = -1;
+    gsize off = 0;
+    char buf[256];
+
+    if (poll(&pfd, 1, TEST_TIMEOUT_US / 1000) != 1)
+        return NULL;
+    fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    memset(deep, '[', 100000);
+    while (off < 100000) {
+        gssize n = send(fd, deep + off, 100000 - off, MSG_NOSIGNAL);
+
+        if (n <= 0)
+            return NULL;
+        off += (gsize)n;
+    }
+    (void)!send(fd, "\r\n", 2, MSG_NOSIGNAL);
+    pfd.fd = fd;
+    while (poll(&pfd, 1, TEST_TIMEOUT_US / 1000) == 1 && recv(fd, buf, sizeof(buf), 0) > 0)
+        ;
+    return NULL;
+}
+
+/*
+ * query-tunables on a monitor that greets with 100,000 nested '[': an
+ * error that names the nesting, and the daemon serves on.
+ */
+static void
+test_tunables_nested_greeting(Fixture *fixture, gconstpointer data)
+{
+    Daemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autofree char *path = g_build_filename(fixture->tmpdir, "nested.qmp", NULL);
+    g_autofree char *command = NULL;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    g_auto(VmigFd) listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    GThread *thread;
+    JsonObject *error;
+    const char *desc;
+    guint before = vmig_test_count_fds(daemon->pid);
+
+    g_assert_cmpint(listen_fd, >=, 0);
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    g_assert_cmpint(bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(listen_fd, 1), ==, 0);
+    thread = g_thread_new("nested-monitor", nested_monitor_thread, GINT_TO_POINTER(listen_fd));
+
+    command = g_strdup_printf("{\"execute\": \"query-tunables\", \"arguments\": "
+                              "{\"domain\": \"qmp:%s\"}, \"id\": 1}",
+                              path);
+    conn_send(conn, command);
+    reply = conn_read_object(conn);
+    assert_id(reply, "1");
+    error = json_object_get_object_member(reply, "error");
+    g_assert_nonnull(error);
+    desc = json_object_get_string_member(error, "desc");
+    g_test_message("%s", desc);
+    g_assert_nonnull(strstr(desc, "nesting deeper than 1024 levels"));
+    g_thread_join(thread);
+    assert_serves(conn);
+    g_assert_cmpuint(vmig_test_count_fds(daemon->pid), ==, before);
+    daemon_stop(daemon, SIGTERM);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The CLI */
 
@@ -2025,6 +2103,7 @@ main(int argc, char **argv)
     add("/daemon/peer/other-uid-setpriv", NULL, test_other_uid_setpriv);
 
     add("/daemon/commands/tunables-unreachable", NULL, test_tunables_unreachable);
+    add("/daemon/faults/qmp-nested-greeting", NULL, test_tunables_nested_greeting);
 
     add("/daemon/cli/version", NULL, test_cli_version);
     add("/daemon/cli/help", NULL, test_cli_help);

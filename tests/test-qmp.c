@@ -977,7 +977,12 @@ typedef enum {
     FAKE_GARBAGE_REPLY,    /* a command answered with binary garbage */
     FAKE_MIDLINE_EOF,      /* a command answered by half a line, then EOF */
     FAKE_HUGE_LINE,        /* a line longer than the client accepts */
+    FAKE_NESTED_GREETING,  /* a greeting of 100,000 nested '[' */
+    FAKE_NESTED_REPLY,     /* a reply whose "return" nests 100,000 levels */
 } FakeScript;
+
+/* json-glib recursed once per level: this many overflowed the daemon's stack. */
+#define FAKE_NESTING 100000
 
 typedef struct {
     int listen_fd;
@@ -1114,6 +1119,22 @@ fake_server_thread(gpointer user_data)
         /* Close at once: the half line is all the client gets. */
         fake_send(fd, "{\"return\": {\"status\": \"runn");
         return NULL;
+    case FAKE_NESTED_GREETING:
+    case FAKE_NESTED_REPLY: {
+        g_autofree char *deep = g_malloc(FAKE_NESTING + 1);
+
+        memset(deep, '[', FAKE_NESTING);
+        deep[FAKE_NESTING] = '\0';
+        if (server->script == FAKE_NESTED_REPLY) {
+            fake_send(fd, fake_greeting);
+            fake_negotiate(fd);
+            line = fake_read_line(fd);
+            fake_send(fd, "{\"return\": ");
+        }
+        fake_send(fd, deep);
+        fake_send(fd, "\r\n");
+        break;
+    }
     case FAKE_HUGE_LINE: {
         gsize chunk = 1024 * 1024;
         g_autofree char *spaces = g_malloc(chunk);
@@ -1267,6 +1288,31 @@ test_fake_huge_line(Fixture *f, gconstpointer data)
     fake_run_bad_reply(f, FAKE_HUGE_LINE, VMIG_QMP_ERROR_PROTOCOL, "longer than 64 MiB");
 }
 
+/*
+ * A greeting nested 100,000 levels deep (it crashed the daemon: json-glib
+ * recurses per level): PROTOCOL, naming the nesting, and no crash.
+ */
+static void
+test_fake_nested_greeting(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    fake_start(f, FAKE_NESTED_GREETING);
+    g_assert_false(fixture_connect(f, f->fake_path, &error));
+    g_assert_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_PROTOCOL);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, "nesting deeper than 1024 levels"));
+    g_assert_false(vmig_qmp_is_open(f->qmp));
+}
+
+/* The same nesting in a reply: PROTOCOL for the call, the connection closed. */
+static void
+test_fake_nested_reply(Fixture *f, gconstpointer data)
+{
+    fake_run_bad_reply(f, FAKE_NESTED_REPLY, VMIG_QMP_ERROR_PROTOCOL,
+                       "nesting deeper than 1024 levels");
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Register a test that runs against a real QEMU. */
@@ -1322,6 +1368,8 @@ main(int argc, char **argv)
     add_plain_test("/qmp/fake/garbage-reply", test_fake_garbage_reply);
     add_plain_test("/qmp/fake/midline-eof", test_fake_midline_eof);
     add_plain_test("/qmp/fake/huge-line", test_fake_huge_line);
+    add_plain_test("/qmp/fake/nested-greeting", test_fake_nested_greeting);
+    add_plain_test("/qmp/fake/nested-reply", test_fake_nested_reply);
 
     return g_test_run();
 }

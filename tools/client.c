@@ -20,6 +20,7 @@
 
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
+#include "json/reader.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -187,21 +188,20 @@ static JsonObject *
 vmig_client_read_object(VmigClient *client, gint64 deadline, GError **error)
 {
     g_autofree char *line = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) parse_error = NULL;
-    JsonNode *root;
+    g_autoptr(JsonNode) root = NULL;
 
     line = vmig_client_read_line(client, deadline, error);
     if (!line)
         return NULL;
-    if (!json_parser_load_from_data(parser, line, -1, &parse_error)) {
+    root = vmig_json_parse(line, -1, &parse_error);
+    if (!root) {
         g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
                     "virt-migrated at '%s' sent invalid JSON: %s", client->path,
                     parse_error->message);
         return NULL;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
                     "virt-migrated at '%s' sent a line that is not a JSON object",
                     client->path);

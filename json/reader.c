@@ -1,0 +1,119 @@
+/*
+ * reader.c: bounded JSON reading (the contract is reader.h)
+ */
+#include <config.h>
+
+#include "json/reader.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK(vmig - json - error - quark, vmig_json_error)
+
+G_STATIC_ASSERT(VMIG_JSON_MAX_DEPTH == 1024); /* spelled out in an error message */
+
+/* Returns: TRUE for JSON's four white-space bytes. */
+static gboolean
+vmig_json_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Walks @text as JSON's lexer would, far enough to know how deep it nests
+ * and where its first value ends, without judging anything else: what is
+ * not well-formed is left for json-glib to name.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+vmig_json_prescan(const char *text, gsize len, GError **error)
+{
+    enum { BEFORE, IN_VALUE, IN_STRING, AFTER } state = BEFORE;
+    gboolean escaped = FALSE;
+    gboolean top_string = FALSE; /* the top-level value itself is a string */
+    guint depth = 0;
+    gsize i;
+
+    for (i = 0; i < len; i++) {
+        char c = text[i];
+
+        if (c == '\0') {
+            g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_NUL,
+                        "a NUL byte at offset %" G_GSIZE_FORMAT, i);
+            return FALSE;
+        }
+        switch (state) {
+        case IN_STRING:
+            if (escaped) {
+                escaped = FALSE;
+            } else if (c == '\\') {
+                escaped = TRUE;
+            } else if (c == '"') {
+                state = top_string ? AFTER : IN_VALUE;
+                top_string = FALSE;
+            }
+            break;
+        case BEFORE:
+        case IN_VALUE:
+            if (state == BEFORE && vmig_json_is_space(c))
+                break;
+            if (c == '"') {
+                top_string = state == BEFORE;
+                state = IN_STRING;
+            } else if (c == '{' || c == '[') {
+                if (++depth > VMIG_JSON_MAX_DEPTH) {
+                    g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_DEPTH,
+                                        "nesting deeper than 1024 levels");
+                    return FALSE;
+                }
+                state = IN_VALUE;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0)
+                    return TRUE; /* unbalanced: json-glib says where */
+                if (--depth == 0)
+                    state = AFTER;
+            } else if (state == BEFORE) {
+                state = IN_VALUE; /* a top-level scalar */
+            } else if (depth == 0 && vmig_json_is_space(c)) {
+                state = AFTER;
+            }
+            break;
+        case AFTER:
+            if (!vmig_json_is_space(c)) {
+                g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_TRAILING,
+                                    "unexpected data after the first JSON value");
+                return FALSE;
+            }
+            break;
+        }
+    }
+    if (state == BEFORE) {
+        g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_EMPTY,
+                            "no JSON value");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+JsonNode *
+vmig_json_parse(const char *text, gssize len, GError **error)
+{
+    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(GError) local = NULL;
+    gsize size = len < 0 ? strlen(text) : (gsize)len;
+
+    if (!vmig_json_prescan(text, size, error))
+        return NULL;
+    parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, text, (gssize)size, &local)) {
+        g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_SYNTAX,
+                            local->message);
+        return NULL;
+    }
+    if (!json_parser_get_root(parser)) {
+        /* Not reached after the prescan; json-glib's contract allows it. */
+        g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_EMPTY,
+                            "no JSON value");
+        return NULL;
+    }
+    return json_parser_steal_root(parser);
+}

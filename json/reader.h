@@ -1,0 +1,41 @@
+/*
+ * reader.h: JSON from outside bytes, with the bounds every reader needs
+ *
+ * json-glib's parser recurses once per nesting level, so a line of a
+ * hundred thousand '[' overflows the stack, and it silently ignores a
+ * second value after the first ('{} {}').  Every reader of JSON that
+ * comes from outside the daemon — control-socket clients, QEMU monitors,
+ * libvirt's monitor passthrough, the daemon's answers to the CLI — goes
+ * through vmig_json_parse(), which refuses both before json-glib sees the
+ * text.  The bound is QEMU's own (its JSON lexer stops at 1024 levels).
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+/* Nesting levels ('[' or '{') a document may have; QEMU's limit too. */
+#define VMIG_JSON_MAX_DEPTH 1024
+
+#define VMIG_JSON_ERROR (vmig_json_error_quark())
+GQuark vmig_json_error_quark(void);
+
+typedef enum {
+    VMIG_JSON_ERROR_SYNTAX,   /* json-glib refused it (its message) */
+    VMIG_JSON_ERROR_DEPTH,    /* nested deeper than VMIG_JSON_MAX_DEPTH */
+    VMIG_JSON_ERROR_TRAILING, /* something after the first value */
+    VMIG_JSON_ERROR_NUL,      /* a NUL byte */
+    VMIG_JSON_ERROR_EMPTY,    /* nothing but white space */
+    VMIG_JSON_ERROR_LAST
+} VmigJsonErrorCode;
+
+/*
+ * vmig_json_parse:
+ * @text: the bytes, not necessarily NUL-terminated
+ * @len: their length, or -1 when @text is NUL-terminated
+ *
+ * Parses exactly one JSON value (white space around it allowed), nested
+ * at most VMIG_JSON_MAX_DEPTH levels.  Messages name the problem and
+ * never quote @text: the caller knows how much of it is fit to show.
+ * Returns: the value (a new node), or NULL with @error set.
+ */
+JsonNode *vmig_json_parse(const char *text, gssize len, GError **error);

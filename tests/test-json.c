@@ -1,0 +1,186 @@
+/*
+ * test-json.c: the json/ library: one bounded JSON reader for every reader
+ * of outside bytes (json/reader.h)
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "json/reader.h"
+#include "tests/testutil.h"
+
+/* Returns: @depth '[' then @depth ']' (to free). */
+static char *
+nested(guint depth, char open, char close)
+{
+    char *text = g_malloc(2 * (gsize)depth + 1);
+
+    memset(text, open, depth);
+    memset(text + depth, close, depth);
+    text[2 * (gsize)depth] = '\0';
+    return text;
+}
+
+/* Asserts @text (@len bytes) is refused with @code.  Returns: the message (to free). */
+static char *
+assert_refused(const char *text, gssize len, VmigJsonErrorCode code)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = vmig_json_parse(text, len, &error);
+
+    g_assert_null(node);
+    g_assert_error(error, VMIG_JSON_ERROR, (gint)code);
+    return g_strdup(error->message);
+}
+
+/* Asserts @text parses to a value that prints as @expected.  Returns nothing. */
+static void
+assert_parses(const char *text, const char *expected)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = vmig_json_parse(text, -1, &error);
+    g_autofree char *printed = NULL;
+
+    g_assert_no_error(error);
+    g_assert_nonnull(node);
+    printed = json_to_string(node, FALSE);
+    g_assert_cmpstr(printed, ==, expected);
+}
+
+/* Exactly VMIG_JSON_MAX_DEPTH levels parse, of arrays, objects and both. */
+static void
+test_depth_limit(void)
+{
+    g_autofree char *arrays = nested(VMIG_JSON_MAX_DEPTH, '[', ']');
+    g_autoptr(GString) mixed = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = vmig_json_parse(arrays, -1, &error);
+
+    g_assert_no_error(error);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(node));
+    g_clear_pointer(&node, json_node_unref);
+
+    for (guint i = 0; i < VMIG_JSON_MAX_DEPTH / 2; i++)
+        g_string_append(mixed, "{\"a\": [");
+    for (guint i = 0; i < VMIG_JSON_MAX_DEPTH / 2; i++)
+        g_string_append(mixed, "]}");
+    node = vmig_json_parse(mixed->str, (gssize)mixed->len, &error);
+    g_assert_no_error(error);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(node));
+}
+
+/* One level more, and QEMU's crash case (100,000 '[' unclosed): refused, named. */
+static void
+test_too_deep(void)
+{
+    g_autofree char *one_more = nested(VMIG_JSON_MAX_DEPTH + 1, '{', '}');
+    g_autofree char *huge = g_malloc(100000 + 1);
+    g_autofree char *message = NULL;
+
+    message = assert_refused(one_more, -1, VMIG_JSON_ERROR_DEPTH);
+    g_assert_cmpstr(message, ==, "nesting deeper than 1024 levels");
+    g_free(message);
+    memset(huge, '[', 100000);
+    huge[100000] = '\0';
+    message = assert_refused(huge, -1, VMIG_JSON_ERROR_DEPTH);
+    g_assert_cmpstr(message, ==, "nesting deeper than 1024 levels");
+}
+
+/* Brackets inside strings, escaped quotes and backslashes do not count as nesting. */
+static void
+test_strings(void)
+{
+    g_autoptr(GString) text = g_string_new("[\"");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = NULL;
+
+    for (guint i = 0; i < 5000; i++)
+        g_string_append(text, "[{\\\"");
+    g_string_append(text, "\\\\\"]");
+    node = vmig_json_parse(text->str, (gssize)text->len, &error);
+    g_assert_no_error(error);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(node));
+    assert_parses("\"a [ string\"", "\"a [ string\"");
+    assert_parses("{\"k\": \"}\\\"{\"}", "{\"k\":\"}\\\"{\"}");
+    assert_parses("  42  ", "42");
+    assert_parses("\r\n[1, [2, {\"x\": null}]]\n", "[1,[2,{\"x\":null}]]");
+}
+
+/* A second value after the first, whatever it is: refused (json-glib would ignore it). */
+static void
+test_trailing(void)
+{
+    static const char *const cases[] = {
+        "{} {}", "[1] ]", "1 2", "\"a\" \"b\"", "{\"execute\": \"x\"}x", "null x",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message = assert_refused(cases[i], -1, VMIG_JSON_ERROR_TRAILING);
+
+        g_assert_cmpstr(message, ==, "unexpected data after the first JSON value");
+    }
+}
+
+/* A NUL byte anywhere, in a string too: refused with its offset. */
+static void
+test_nul(void)
+{
+    static const char text[] = "{\"a\": \"b\0c\"}";
+    g_autofree char *message =
+        assert_refused(text, sizeof(text) - 1, VMIG_JSON_ERROR_NUL);
+
+    g_assert_cmpstr(message, ==, "a NUL byte at offset 8");
+}
+
+/* Nothing but white space, and nothing at all. */
+static void
+test_empty(void)
+{
+    g_autofree char *a = assert_refused("", -1, VMIG_JSON_ERROR_EMPTY);
+    g_autofree char *b = assert_refused(" \t\r\n", -1, VMIG_JSON_ERROR_EMPTY);
+
+    g_assert_cmpstr(a, ==, "no JSON value");
+    g_assert_cmpstr(b, ==, "no JSON value");
+}
+
+/* What json-glib refuses keeps json-glib's own message. */
+static void
+test_syntax(void)
+{
+    static const char *const cases[] = {
+        "{\"execute\": ", "]", "{\"a\" 1}", "[1,]", "\xff", "tru",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message = assert_refused(cases[i], -1, VMIG_JSON_ERROR_SYNTAX);
+
+        g_test_message("%s -> %s", cases[i], message);
+        g_assert_cmpstr(message, !=, "");
+    }
+}
+
+/* Only @len bytes are read: what follows them does not matter. */
+static void
+test_length(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = vmig_json_parse("[1]garbage", 3, &error);
+
+    g_assert_no_error(error);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(node));
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/json/depth/limit", test_depth_limit);
+    g_test_add_func("/json/depth/too-deep", test_too_deep);
+    g_test_add_func("/json/strings", test_strings);
+    g_test_add_func("/json/trailing", test_trailing);
+    g_test_add_func("/json/nul", test_nul);
+    g_test_add_func("/json/empty", test_empty);
+    g_test_add_func("/json/syntax", test_syntax);
+    g_test_add_func("/json/length", test_length);
+    return g_test_run();
+}
