@@ -7,6 +7,7 @@
 
 typedef struct _VmigMigrations VmigMigrations;
 typedef struct _VmigService VmigService;
+typedef struct _VmigPendingPool VmigPendingPool;
 
 /* What every command handler gets as user_data. */
 typedef struct {
@@ -17,6 +18,8 @@ typedef struct {
     guint qmp_timeout_ms;         /* how long a QEMU monitor may take to answer */
     guint channel_timeout_ms;     /* how long announced channels may take */
     guint keep_finished_ms;       /* how long a finished migration stays listed */
+    guint max_migrations;         /* unfinished migrations at once */
+    VmigPendingPool *pending_pool;/* connections not yet proven, daemon-wide (pending.h) */
     VmigMigrations *migrations;
     VmigService *service;         /* the D-Bus service, or NULL (--bus none, no bus) */
 } VmigDaemon;

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "fdpass/fd.h"
+#include "driver/listener.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
 
@@ -57,10 +58,6 @@
 #define VMIG_CONTROL_MAX_QUEUED (16 * 1024 * 1024)
 /* Unanswered calls per client before its socket is no longer read. */
 #define VMIG_CONTROL_MAX_PENDING 16
-/* Connections accepted per wakeup of the listening socket. */
-#define VMIG_CONTROL_ACCEPT_BATCH 16
-/* How long accepting pauses when the process is out of descriptors. */
-#define VMIG_CONTROL_ACCEPT_RETRY_MS 1000
 
 struct _VmigControl {
     GMainContext *context;
@@ -68,8 +65,7 @@ struct _VmigControl {
     dev_t sock_dev; /* the socket file we created: unlinked only if still ours */
     ino_t sock_ino;
     int listen_fd;
-    GSource *listen_source;
-    GSource *retry_source; /* accepting paused (EMFILE): re-arms the listener */
+    VmigListener *listener;
     const VmigControlCommand *commands;
     gsize n_commands;
     gpointer user_data;
@@ -132,9 +128,6 @@ G_STATIC_ASSERT(G_N_ELEMENTS(vmig_control_arg_type_names) == VMIG_CONTROL_ARG_LA
 static void vmig_control_client_disconnect(VmigControlClient *client, const char *reason);
 static void vmig_control_client_update_events(VmigControlClient *client);
 static void vmig_control_client_dispatch_lines(VmigControlClient *client);
-static gboolean vmig_control_listen_ready(int fd, GIOCondition condition,
-                                          gpointer user_data);
-
 /* ------------------------------------------------------------------------ */
 /* Small helpers */
 
@@ -1025,79 +1018,25 @@ vmig_control_add_client(VmigControl *control, int *fdp, pid_t peer_pid)
     vmig_control_client_send(client, greeting);
 }
 
-/* Re-arms the listener after a pause.  Returns: G_SOURCE_REMOVE. */
-static gboolean
-vmig_control_listen_retry(gpointer user_data)
-{
-    VmigControl *control = user_data;
-
-    g_clear_pointer(&control->retry_source, g_source_unref);
-    control->listen_source = g_unix_fd_source_new(control->listen_fd, G_IO_IN);
-    g_source_set_callback(control->listen_source,
-                          G_SOURCE_FUNC(vmig_control_listen_ready), control, NULL);
-    g_source_attach(control->listen_source, control->context);
-    return G_SOURCE_REMOVE;
-}
-
-/*
- * Stops polling the listener for a while: with no descriptor left, the
- * pending connection cannot be accepted and the socket stays readable,
- * which would spin the loop.  Returns nothing.
- */
+/* The listener accepted a connection: a client, if its uid is ours.  Returns nothing. */
 static void
-vmig_control_listen_pause(VmigControl *control)
-{
-    g_source_destroy(control->listen_source);
-    g_clear_pointer(&control->listen_source, g_source_unref);
-    control->retry_source = g_timeout_source_new(VMIG_CONTROL_ACCEPT_RETRY_MS);
-    g_source_set_callback(control->retry_source, vmig_control_listen_retry, control,
-                          NULL);
-    g_source_attach(control->retry_source, control->context);
-}
-
-/*
- * The listening socket is readable: accept what is waiting (a batch at a
- * time), check each peer's uid.  Returns: G_SOURCE_CONTINUE, or
- * G_SOURCE_REMOVE when accepting is paused.
- */
-static gboolean
-vmig_control_listen_ready(int fd, GIOCondition condition, gpointer user_data)
+vmig_control_on_connection(int *fdp, gpointer user_data)
 {
     VmigControl *control = user_data;
-    guint i;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
 
-    for (i = 0; i < VMIG_CONTROL_ACCEPT_BATCH; i++) {
-        g_auto(VmigFd) conn = -1;
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-
-        conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (conn < 0) {
-            int err = errno;
-
-            if (err == EINTR || err == ECONNABORTED || err == EPROTO)
-                continue;
-            if (err == EAGAIN || err == EWOULDBLOCK)
-                break;
-            g_warning("cannot accept on '%s': %s; retrying in %d ms", control->path,
-                      g_strerror(err), VMIG_CONTROL_ACCEPT_RETRY_MS);
-            vmig_control_listen_pause(control);
-            return G_SOURCE_REMOVE;
-        }
-        memset(&cred, 0, sizeof(cred));
-        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            len != sizeof(cred)) {
-            g_warning("cannot read the credentials of a client of '%s': %s",
-                      control->path, g_strerror(errno));
-            continue;
-        }
-        if (cred.uid != geteuid()) {
-            vmig_control_refuse(&conn, cred.uid, cred.pid);
-            continue;
-        }
-        vmig_control_add_client(control, &conn, cred.pid);
+    memset(&cred, 0, sizeof(cred));
+    if (getsockopt(*fdp, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+        g_warning("cannot read the credentials of a client of '%s': %s", control->path,
+                  g_strerror(errno));
+        return;
     }
-    return G_SOURCE_CONTINUE;
+    if (cred.uid != geteuid()) {
+        vmig_control_refuse(fdp, cred.uid, cred.pid);
+        return;
+    }
+    vmig_control_add_client(control, fdp, cred.pid);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1278,10 +1217,8 @@ vmig_control_new(GMainContext *context, const char *path,
         return NULL;
     control->path = g_strdup(path);
 
-    control->listen_source = g_unix_fd_source_new(control->listen_fd, G_IO_IN);
-    g_source_set_callback(control->listen_source,
-                          G_SOURCE_FUNC(vmig_control_listen_ready), control, NULL);
-    g_source_attach(control->listen_source, control->context);
+    control->listener = vmig_listener_new(control->context, control->listen_fd, control->path,
+                                          vmig_control_on_connection, control);
     g_debug("listening on '%s'", path);
     return g_steal_pointer(&control);
 }
@@ -1294,14 +1231,7 @@ vmig_control_free(VmigControl *control)
     if (!control)
         return;
 
-    if (control->listen_source) {
-        g_source_destroy(control->listen_source);
-        g_clear_pointer(&control->listen_source, g_source_unref);
-    }
-    if (control->retry_source) {
-        g_source_destroy(control->retry_source);
-        g_clear_pointer(&control->retry_source, g_source_unref);
-    }
+    g_clear_pointer(&control->listener, vmig_listener_free);
     vmig_fd_clear(&control->listen_fd);
 
     while (control->clients->len > 0)

@@ -2,7 +2,8 @@
  * daemon.c: virt-migrated, the per-host migration driver daemon
  *
  *   virt-migrated [--runtime-dir DIR] [--bus system|session|none] [--qmp-timeout S]
- *                 [--channel-timeout S] [--keep-finished S] [--verbose]
+ *                 [--channel-timeout S] [--keep-finished S] [--max-migrations N]
+ *                 [--max-pending N] [--pending-timeout S] [--verbose]
  *
  * Serves the control socket DIR/virt-migrated.sock (driver/control.h) with
  * the command table of driver/commands.c, and the D-Bus service
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +31,9 @@
 
 #include "driver/commands.h"
 #include "driver/control.h"
+#include "driver/listener.h"
 #include "driver/migration.h"
+#include "driver/pending.h"
 #include "driver/service.h"
 
 #define VMIG_DAEMON_SOCKET_NAME        "virt-migrated.sock"
@@ -39,6 +43,18 @@
 #define VMIG_DAEMON_CHANNEL_TIMEOUT 5
 /* Seconds a finished migration stays listed (and on D-Bus). */
 #define VMIG_DAEMON_KEEP_FINISHED 300
+/* Unfinished migrations at once (docs/limits.md). */
+#define VMIG_DAEMON_MAX_MIGRATIONS 32
+/*
+ * Descriptors one migration may hold at most, on either side: the QEMU
+ * monitor, the main channel, a listener, and per connection of QEMU's
+ * (main + 255 multifd) a channel, QEMU's end and a bridge's two pipes:
+ * 3 + 256 * 6 - 1 (the main channel is counted once).  docs/limits.md.
+ */
+#define VMIG_DAEMON_FDS_PER_MIGRATION (3 + 256 * 6 - 1)
+/* What the daemon holds besides migrations: stdio, the control socket and
+ * its clients, D-Bus, libvirt connections, the reserve. */
+#define VMIG_DAEMON_FDS_BASE 64
 #define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 /* Exit statuses: startup failures and usage errors are told apart. */
@@ -172,6 +188,35 @@ vmig_daemon_prepare_runtime_dir(const char *dir, GError **error)
     return TRUE;
 }
 
+/*
+ * Raises the soft descriptor limit to the hard one (the daemon polls, it
+ * never select()s), and says how far it reaches.
+ * Returns: the soft limit now.
+ */
+static rlim_t
+vmig_daemon_raise_fd_limit(guint max_migrations, guint max_pending)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)max_migrations * VMIG_DAEMON_FDS_PER_MIGRATION + max_pending +
+                  VMIG_DAEMON_FDS_BASE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur < need)
+        g_message("the descriptor limit is %llu: %u migrations of 255 channels need %llu "
+                  "(docs/limits.md); beyond it, migrations fail with 'Too many open files' "
+                  "while the daemon serves on",
+                  (unsigned long long)rl.rlim_cur, max_migrations, (unsigned long long)need);
+    return rl.rlim_cur;
+}
+
 /* SIGTERM or SIGINT: leave the main loop.  Returns: G_SOURCE_CONTINUE. */
 static gboolean
 vmig_daemon_on_signal(gpointer user_data)
@@ -214,6 +259,10 @@ main(int argc, char **argv)
     gint qmp_timeout = VMIG_DAEMON_QMP_TIMEOUT;
     gint channel_timeout = VMIG_DAEMON_CHANNEL_TIMEOUT;
     gint keep_finished = VMIG_DAEMON_KEEP_FINISHED;
+    gint max_migrations = VMIG_DAEMON_MAX_MIGRATIONS;
+    gint max_pending = VMIG_PENDING_DEFAULT_MAX;
+    gint pending_timeout = VMIG_PENDING_DEFAULT_TIMEOUT_MS / 1000;
+    rlim_t fd_limit;
     GOptionEntry entries[] = {
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
          "Where the control socket goes (default: /run/virt-migrate for root, "
@@ -234,6 +283,16 @@ main(int argc, char **argv)
         {"keep-finished", 0, 0, G_OPTION_ARG_INT, &keep_finished,
          "Seconds a finished migration stays listed, for clients to read what was "
          "negotiated (default: 300)",
+         "SECONDS"},
+        {"max-migrations", 0, 0, G_OPTION_ARG_INT, &max_migrations,
+         "Migrations that may run at once; more are refused (default: 32)", "N"},
+        {"max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
+         "Connections to the daemon's migration listeners that may be open at once "
+         "before they say what they are; beyond it the oldest is dropped (default: 256)",
+         "N"},
+        {"pending-timeout", 0, 0, G_OPTION_ARG_INT, &pending_timeout,
+         "Seconds a connection may take to say what it is and prove its token "
+         "(default: 10)",
          "SECONDS"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
          "Log debug messages of virt-migrate's own modules", NULL},
@@ -291,6 +350,24 @@ main(int argc, char **argv)
                    keep_finished);
         return VMIG_DAEMON_EXIT_USAGE;
     }
+    if (max_migrations <= 0 || max_migrations > 1024) {
+        g_printerr("virt-migrated: error: --max-migrations must be 1 to 1024, not %d\n"
+                   "Try 'virt-migrated --help'.\n",
+                   max_migrations);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (max_pending <= 0 || max_pending > 65536) {
+        g_printerr("virt-migrated: error: --max-pending must be 1 to 65536, not %d\n"
+                   "Try 'virt-migrated --help'.\n",
+                   max_pending);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (pending_timeout <= 0 || pending_timeout > 600) {
+        g_printerr("virt-migrated: error: --pending-timeout must be 1 to 600 seconds, not "
+                   "%d\nTry 'virt-migrated --help'.\n",
+                   pending_timeout);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
     if (show_version) {
         g_print("virt-migrated %s\n", PACKAGE_VERSION);
         return EXIT_SUCCESS;
@@ -323,6 +400,15 @@ main(int argc, char **argv)
     }
     socket_path = g_build_filename(runtime_dir, VMIG_DAEMON_SOCKET_NAME, NULL);
 
+    fd_limit = vmig_daemon_raise_fd_limit((guint)max_migrations, (guint)max_pending);
+    if ((rlim_t)max_pending > fd_limit / 4) {
+        /* Unproven connections must never crowd out the migrations themselves. */
+        g_message("--max-pending %d is lowered to %llu, a quarter of the descriptor limit",
+                  max_pending, (unsigned long long)(fd_limit / 4));
+        max_pending = (gint)MAX(fd_limit / 4, 1);
+    }
+    vmig_listener_reserve();
+
     context = g_main_context_new();
     g_main_context_push_thread_default(context);
     loop = g_main_loop_new(context, FALSE);
@@ -336,10 +422,13 @@ main(int argc, char **argv)
     vmigd.qmp_timeout_ms = (guint)qmp_timeout * 1000;
     vmigd.channel_timeout_ms = (guint)channel_timeout * 1000;
     vmigd.keep_finished_ms = (guint)keep_finished * 1000;
+    vmigd.max_migrations = (guint)max_migrations;
+    vmigd.pending_pool = vmig_pending_pool_new((guint)max_pending, (guint)pending_timeout * 1000);
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);
     if (!control) {
         g_printerr("virt-migrated: error: %s\n", error->message);
+        vmig_pending_pool_free(vmigd.pending_pool);
         g_main_context_pop_thread_default(context);
         return VMIG_DAEMON_EXIT_FAILURE;
     }
@@ -372,6 +461,7 @@ main(int argc, char **argv)
     g_clear_pointer(&vmigd.service, vmig_service_free);
     vmigd.control = NULL;
     g_clear_pointer(&control, vmig_control_free);
+    g_clear_pointer(&vmigd.pending_pool, vmig_pending_pool_free);
     g_clear_pointer(&sigterm, vmig_daemon_source_free);
     g_clear_pointer(&sigint, vmig_daemon_source_free);
     g_main_context_pop_thread_default(context);

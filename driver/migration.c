@@ -29,8 +29,10 @@
 #include "driver/features.h"
 #include "driver/hypervisor.h"
 #include "driver/libvirt.h"
-#include "driver/probe.h"
+#include "driver/listener.h"
 #include "driver/migration.h"
+#include "driver/pending.h"
+#include "driver/probe.h"
 #include "driver/qmp.h"
 #include "driver/service.h"
 #include "driver/tunables.h"
@@ -44,8 +46,6 @@ G_DEFINE_QUARK(vmig-migration-error-quark, vmig_migration_error)
 
 /* How often a running migration's progress is read from QEMU. */
 #define PROGRESS_INTERVAL_MS 250
-/* How long an accepted connection may take to say what it is. */
-#define PENDING_TIMEOUT_MS 10000
 /* How long the peer may take for each step of the handshake. */
 #define HANDSHAKE_TIMEOUT_MS 30000
 /* How long QEMU may take to finish loading once the stream has ended. */
@@ -116,18 +116,6 @@ typedef struct {
     char *text;                 /* the value as the user wrote it */
 } AppliedTunable;
 
-/* A connection whose first bytes say what it is (destination). */
-typedef struct {
-    VmigMigration *m;
-    int fd;
-    GSource *source;
-    GSource *timeout;
-    guint8 buf[VMIG_PREAMBLE_SIZE];
-    gsize have;
-    gboolean opener_only; /* from the listener: "VMGM" (main) or "VMGC" + preamble */
-    VmigPreamble preamble;
-} Pending;
-
 /* One QEMU connection to the source's private socket, not yet classified. */
 typedef struct {
     VmigMigration *m;
@@ -192,9 +180,9 @@ struct _VmigMigration {
     GArray *channels;     /* int: source: supplied fds (preamble written); destination: by index */
     guint channels_got;
     GSource *channel_timer;
-    GPtrArray *pending;   /* Pending *: destination, not yet matched */
+    VmigPendingSet *pending; /* destination: connections not yet matched */
     int listen_fd;        /* destination URI mode: the listener; source: private socket */
-    GSource *listen_source;
+    VmigListener *listener;
     char *listen_path;    /* a unix socket path to unlink */
     char *private_path;   /* the private socket QEMU migrates through */
     GPtrArray *outgoing;  /* Outgoing *: source, QEMU connections awaiting their magic */
@@ -235,7 +223,6 @@ static void source_proceed_to_commit(VmigMigration *m);
 static gboolean on_channel_timeout(gpointer user_data);
 static void destination_try_configure(VmigMigration *m);
 static void main_channel_update_watch(VmigMigration *m);
-static void pending_free(Pending *p);
 static gboolean on_libvirt_check(gpointer user_data);
 
 /* How long the destination libvirt may take to start QEMU listening, and
@@ -290,7 +277,7 @@ migration_release(VmigMigration *m)
     source_destroy(&m->main_source);
     source_destroy(&m->handshake_timer);
     source_destroy(&m->channel_timer);
-    source_destroy(&m->listen_source);
+    g_clear_pointer(&m->listener, vmig_listener_free);
     source_destroy(&m->progress_timer);
     source_destroy(&m->stream_end_timer);
     source_destroy(&m->libvirt_timer);
@@ -315,8 +302,7 @@ migration_release(VmigMigration *m)
     if (m->private_path)
         unlink(m->private_path);
     close_channel_fds(m);
-    if (m->pending)
-        g_ptr_array_set_size(m->pending, 0);
+    g_clear_pointer(&m->pending, vmig_pending_set_free);
     if (m->outgoing)
         g_ptr_array_set_size(m->outgoing, 0);
     if (m->qmp) {
@@ -340,7 +326,6 @@ mig_unref(VmigMigration *m)
     source_destroy(&m->expiry_timer);
     if (m->bridges)
         g_ptr_array_unref(m->bridges);
-    g_clear_pointer(&m->pending, g_ptr_array_unref);
     g_clear_pointer(&m->outgoing, g_ptr_array_unref);
     g_clear_pointer(&m->channels, g_array_unref);
     g_free(m->id);
@@ -1658,7 +1643,7 @@ listen_on(const char *uri, char **unix_path, GError **error)
         }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-            listen(fd, 64) < 0) {
+            listen(fd, SOMAXCONN) < 0) {
             g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                         "cannot listen on '%s': %s", uri, g_strerror(errno));
             return -1;
@@ -1682,7 +1667,7 @@ listen_on(const char *uri, char **unix_path, GError **error)
         fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd >= 0)
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
             g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                         "cannot listen on '%s': %s", uri, g_strerror(errno));
             freeaddrinfo(res);
@@ -1880,24 +1865,24 @@ outgoing_free(Outgoing *o)
 }
 
 /* QEMU connected to the private socket: wait for its first bytes. */
-static gboolean
-on_private_accept(int fd, GIOCondition condition, gpointer user_data)
+static void
+on_private_connection(int *fdp, gpointer user_data)
 {
     VmigMigration *m = user_data;
+    Outgoing *o = g_new0(Outgoing, 1);
 
-    for (;;) {
-        int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        Outgoing *o;
+    o->m = m;
+    o->fd = vmig_fd_steal(fdp);
+    o->source = (mig_watch(m, o->fd, G_IO_IN, on_outgoing_io, o));
+    g_ptr_array_add(m->outgoing, o);
+}
 
-        if (conn < 0)
-            break;
-        o = g_new0(Outgoing, 1);
-        o->m = m;
-        o->fd = conn;
-        o->source = (mig_watch(m, conn, G_IO_IN, on_outgoing_io, o));
-        g_ptr_array_add(m->outgoing, o);
-    }
-    return G_SOURCE_CONTINUE;
+/* Accepts QEMU's connections to the private socket at @uri.  Returns nothing. */
+static void
+private_listen(VmigMigration *m, const char *uri)
+{
+    m->outgoing = g_ptr_array_new_with_free_func((GDestroyNotify)outgoing_free);
+    m->listener = vmig_listener_new(mig_context(m), m->listen_fd, uri, on_private_connection, m);
 }
 
 /* Classifies one of QEMU's connections by its first four bytes (peeked, so they
@@ -1939,7 +1924,7 @@ on_outgoing_io(int fd, GIOCondition condition, gpointer user_data)
         close(qemu_fd);
     }
     if (m->main_bridged && m->multifd_bridged == m->channels->len)
-        source_destroy(&m->listen_source);
+        g_clear_pointer(&m->listener, vmig_listener_free);
     return G_SOURCE_REMOVE;
 }
 
@@ -2084,8 +2069,7 @@ source_ready_libvirt(VmigMigration *m)
          chmod(m->libvirt_socket, 0600) < 0))
         g_debug("%s: cannot hand '%s' to uid %u: %s", m->id, m->libvirt_socket,
                 (guint)dir.st_uid, g_strerror(errno));
-    m->outgoing = g_ptr_array_new_with_free_func((GDestroyNotify)outgoing_free);
-    m->listen_source = mig_watch(m, m->listen_fd, G_IO_IN, on_private_accept, m);
+    private_listen(m, uri);
 
     for (guint i = 0; i < m->commit->features->len; i++) {
         const VmigNegotiateFeature *f = g_ptr_array_index(m->commit->features, i);
@@ -2152,8 +2136,7 @@ source_ready(VmigMigration *m)
             migration_fail_error(m, 0, NULL, error);
             return;
         }
-        m->outgoing = g_ptr_array_new_with_free_func((GDestroyNotify)outgoing_free);
-        m->listen_source = (mig_watch(m, m->listen_fd, G_IO_IN, on_private_accept, m));
+        private_listen(m, uri);
         args = json_object_new();
         json_object_set_string_member(args, "uri", uri);
         qmp_step(m, "migrate", args, NULL, 0, "QEMU refused to migrate", source_migrating);
@@ -2192,140 +2175,48 @@ destination_channel(VmigMigration *m, int fd, guint index)
     destination_try_configure(m);
 }
 
-/* Checks a held channel's token, now that the REPLY named it. */
+/* A listener's connection opened with "VMGM": the main channel, if none came yet. */
 static void
-pending_match(Pending *p)
+on_pending_main(int *fdp, gpointer user_data)
 {
-    VmigMigration *m = p->m;
-    int fd = p->fd;
+    g_autoptr(VmigMigration) m = mig_ref(user_data);
 
-    if (!vmig_preamble_token_equal(p->preamble.token, m->token)) {
-        g_debug("%s: a channel with a wrong token was dropped", m->id);
-        close(fd);
-    } else {
-        destination_channel(m, fd, p->preamble.index);
+    if (m->finished || m->main_fd >= 0 || m->state != VMIG_MIGRATION_WAITING) {
+        g_debug("%s: a second main channel was dropped", m->id);
+        return;
     }
-    p->fd = -1;
+    vmig_preamble_encode_main(m->opener);
+    m->opener_have = VMIG_PREAMBLE_MAGIC_SIZE;
+    m->handshake_start = g_get_monotonic_time();
+    m->bytes_received += VMIG_PREAMBLE_MAGIC_SIZE;
+    main_channel_start(m, vmig_fd_steal(fdp));
+    set_state(m, VMIG_MIGRATION_NEGOTIATING);
+    if (send_frame(m, m->local_offer))
+        arm_handshake_timer(m);
 }
 
+/* A channel whose preamble carries this migration's token. */
 static void
-pending_free(Pending *p)
+on_pending_channel(int *fdp, guint index, gpointer user_data)
 {
-    source_destroy(&p->source);
-    source_destroy(&p->timeout);
-    if (p->fd >= 0)
-        close(p->fd);
-    g_free(p);
+    g_autoptr(VmigMigration) m = mig_ref(user_data);
+
+    if (!m->finished)
+        destination_channel(m, vmig_fd_steal(fdp), index);
 }
 
-static gboolean
-on_pending_timeout(gpointer user_data)
-{
-    Pending *p = user_data;
+static const VmigPendingFuncs pending_funcs = {
+    .main = on_pending_main,
+    .channel = on_pending_channel,
+};
 
-    g_clear_pointer(&p->timeout, g_source_unref);
-    g_debug("%s: a connection said nothing useful in time; dropped", p->m->id);
-    g_ptr_array_remove(p->m->pending, p);
-    return G_SOURCE_REMOVE;
-}
-
-/* Reads a connection's opener and preamble, exactly, and decides what it is. */
-static gboolean
-on_pending_io(int fd, GIOCondition condition, gpointer user_data)
-{
-    Pending *p = user_data;
-    VmigMigration *m = p->m;
-    gsize want = p->have < VMIG_PREAMBLE_MAGIC_SIZE ? VMIG_PREAMBLE_MAGIC_SIZE - p->have
-                                                    : VMIG_PREAMBLE_SIZE - p->have;
-    gssize n = recv(fd, p->buf + p->have, want, MSG_DONTWAIT);
-
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return G_SOURCE_CONTINUE;
-    if (n <= 0) {
-        g_clear_pointer(&p->source, g_source_unref);
-        g_ptr_array_remove(m->pending, p);
-        return G_SOURCE_REMOVE;
-    }
-    p->have += n;
-    if (p->have == VMIG_PREAMBLE_MAGIC_SIZE) {
-        VmigPreambleKind kind = vmig_preamble_classify(p->buf);
-
-        if (kind == VMIG_PREAMBLE_KIND_MAIN && p->opener_only && m->main_fd < 0 &&
-            m->state == VMIG_MIGRATION_WAITING) {
-            int main_fd = p->fd;
-
-            memcpy(m->opener, p->buf, VMIG_PREAMBLE_MAGIC_SIZE);
-            p->fd = -1;
-            g_clear_pointer(&p->source, g_source_unref);
-            g_ptr_array_remove(m->pending, p); /* frees p */
-            m->opener_have = VMIG_PREAMBLE_MAGIC_SIZE;
-            m->handshake_start = g_get_monotonic_time();
-            m->bytes_received += VMIG_PREAMBLE_MAGIC_SIZE;
-            main_channel_start(m, main_fd);
-            set_state(m, VMIG_MIGRATION_NEGOTIATING);
-            if (send_frame(m, m->local_offer))
-                arm_handshake_timer(m);
-            return G_SOURCE_REMOVE;
-        }
-        if (kind != VMIG_PREAMBLE_KIND_CHANNEL) {
-            g_debug("%s: a connection opened with %02x%02x%02x%02x; dropped", m->id, p->buf[0],
-                    p->buf[1], p->buf[2], p->buf[3]);
-            g_clear_pointer(&p->source, g_source_unref);
-            g_ptr_array_remove(m->pending, p);
-            return G_SOURCE_REMOVE;
-        }
-        return G_SOURCE_CONTINUE;
-    }
-    if (p->have == VMIG_PREAMBLE_SIZE) {
-        g_autoptr(GError) error = NULL;
-
-        g_clear_pointer(&p->source, g_source_unref);
-        if (!vmig_preamble_decode(p->buf, p->have, &p->preamble, &error)) {
-            g_debug("%s: %s; dropped", m->id, error->message);
-            g_ptr_array_remove(m->pending, p);
-            return G_SOURCE_REMOVE;
-        }
-        source_destroy(&p->timeout);
-        if (m->have_token) {
-            pending_match(p);
-            g_ptr_array_remove(m->pending, p);
-        }
-        /* else: held until the REPLY names the token */
-        return G_SOURCE_REMOVE;
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-/* Starts reading a connection's first bytes (@fd consumed). */
+/* The listener accepted a connection: it must say what it is. */
 static void
-pending_add(VmigMigration *m, int fd, gboolean from_listener)
-{
-    Pending *p = g_new0(Pending, 1);
-
-    p->m = m;
-    p->fd = fd;
-    p->opener_only = from_listener;
-    g_unix_set_fd_nonblocking(fd, TRUE, NULL);
-    p->source = mig_watch(m, fd, G_IO_IN, on_pending_io, p);
-    p->timeout = g_timeout_source_new(PENDING_TIMEOUT_MS);
-    g_source_set_callback(p->timeout, on_pending_timeout, p, NULL);
-    g_source_attach(p->timeout, mig_context(m));
-    g_ptr_array_add(m->pending, p);
-}
-
-static gboolean
-on_listen_accept(int fd, GIOCondition condition, gpointer user_data)
+on_listener_connection(int *fdp, gpointer user_data)
 {
     VmigMigration *m = user_data;
 
-    for (;;) {
-        int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-        if (conn < 0)
-            break;
-        pending_add(m, conn, TRUE);
-    }
-    return G_SOURCE_CONTINUE;
+    vmig_pending_set_add(m->pending, fdp, TRUE);
 }
 
 static void
@@ -2370,16 +2261,10 @@ destination_got_reply(VmigMigration *m, VmigNegotiateMessage *reply)
             add_reason(m->declined, f->name, NULL, "not selected by the source");
     }
     set_state(m, VMIG_MIGRATION_COLLECTING);
-    /* Channels that came before their REPLY: match them now. */
-    for (guint i = m->pending->len; i > 0; i--) {
-        Pending *p = g_ptr_array_index(m->pending, i - 1);
-
-        if (p->have == VMIG_PREAMBLE_SIZE && !p->source) {
-            pending_match(p);
-            g_ptr_array_remove_index(m->pending, i - 1);
-        }
-    }
     arm_handshake_timer(m);
+    /* Channels that came before their REPLY are matched now (the last
+     * step: a matched channel may complete the set and go on). */
+    vmig_pending_set_set_token(m->pending, m->token);
 }
 
 static void
@@ -2874,7 +2759,8 @@ start_checked(VmigMigration *m)
     if (!error && m->role == VMIG_ROLE_DESTINATION && m->uri) {
         m->listen_fd = listen_on(m->uri, &m->listen_path, &error);
         if (m->listen_fd >= 0)
-            m->listen_source = mig_watch(m, m->listen_fd, G_IO_IN, on_listen_accept, m);
+            m->listener = vmig_listener_new(mig_context(m), m->listen_fd, m->uri,
+                                            on_listener_connection, m);
     }
     if (error) {
         refuse_start(m, error);
@@ -3015,6 +2901,20 @@ start_libvirt(VmigMigration *m, GError **error)
     return TRUE;
 }
 
+/* Returns: how many of @ms's migrations are not finished. */
+static guint
+count_unfinished(VmigMigrations *ms)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < ms->order->len; i++) {
+        VmigMigration *m = g_ptr_array_index(ms->order, i);
+
+        n += !m->finished;
+    }
+    return n;
+}
+
 /* Starts a migration; see migration.h. */
 void
 vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationRequest *request,
@@ -3054,7 +2954,9 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
     m->applied = g_ptr_array_new_with_free_func((GDestroyNotify)applied_free);
     m->chosen = json_array_new();
     m->declined = json_array_new();
-    m->pending = g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
+    if (role == VMIG_ROLE_DESTINATION)
+        m->pending = vmig_pending_set_new(daemon->pending_pool, daemon->context, m->id,
+                                          m->max_channels + 1, &pending_funcs, m);
     m->channels = g_array_new(FALSE, FALSE, sizeof(int));
     m->bridges = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_bridge_free);
 
@@ -3064,7 +2966,12 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
     g_hash_table_insert(ms->by_id, m->id, m);
     g_ptr_array_add(ms->order, m);
 
-    if (m->request_fd >= 0 && m->uri) {
+    if (count_unfinished(ms) > daemon->max_migrations) {
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "too many migrations: %u are not finished (the daemon's "
+                    "--max-migrations)",
+                    daemon->max_migrations);
+    } else if (m->request_fd >= 0 && m->uri) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "give either a URI or a main channel fd, not both");
     } else if (m->request_fd < 0 && !m->uri) {
@@ -3147,7 +3054,7 @@ vmig_migration_add_channels(VmigMigrations *ms, const char *id, int *fds, gsize 
 
     for (i = 0; i < n_fds; i++) {
         if (m->role == VMIG_ROLE_DESTINATION) {
-            pending_add(m, fds[i], FALSE);
+            vmig_pending_set_add(m->pending, &fds[i], FALSE);
             continue;
         }
         if (m->channels_got >= m->reply->channels) {

@@ -12,9 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -43,6 +46,7 @@ typedef struct {
     GPid pid;
     char *dir;
     char *socket;
+    guint fd_limit;   /* RLIMIT_NOFILE to start it with; 0: inherited */
 } Daemon;
 
 typedef struct {
@@ -62,8 +66,16 @@ typedef struct {
 static void
 child_setup(gpointer data)
 {
+    const Daemon *d = data;
+
     /* A daemon dies with the test, even when an assertion aborts it. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (d && d->fd_limit) {
+        /* As prlimit --nofile=N would: soft and hard. */
+        struct rlimit rl = { d->fd_limit, d->fd_limit };
+
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 /* Starts virt-migrated in @dir with @extra options.  Returns nothing (asserts). */
@@ -88,7 +100,7 @@ daemon_start(Fixture *f, Daemon *d, const char *name, const char *const *extra)
     argv = g_strv_builder_end(builder);
     log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     g_assert_cmpint(log_fd, >=, 0);
-    g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL,
+    g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup, d,
                            &d->pid, -1, log_fd, log_fd, &error);
     g_assert_no_error(error);
     deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
@@ -1040,6 +1052,255 @@ test_concurrent(Fixture *f, gconstpointer data)
     g_clear_pointer(&dst2, vmig_test_qemu_stop);
 }
 
+/* ---- a flood of strangers --------------------------------------------------------------- */
+
+/* tests/flood-helper, running. */
+typedef struct {
+    GPid pid;
+    int in;
+    int out;
+} Flood;
+
+/* Returns: a TCP port on 127.0.0.1 that was free a moment ago. */
+static guint16
+free_port(void)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(addr);
+    g_auto(VmigFd) fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&addr, &len), ==, 0);
+    return ntohs(addr.sin_port);
+}
+
+/* Returns: the next line @fl prints (to free), within WAIT_MS. */
+static char *
+flood_read_line(Flood *fl)
+{
+    g_autoptr(GString) line = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000;
+
+    for (;;) {
+        struct pollfd pfd = { .fd = fl->out, .events = POLLIN };
+        char c;
+
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        g_assert_cmpint(read(fl->out, &c, 1), ==, 1);
+        if (c == '\n')
+            return g_string_free(g_steal_pointer(&line), FALSE);
+        g_string_append_c(line, c);
+    }
+}
+
+/*
+ * Floods 127.0.0.1:@port with @silent connections that say nothing and
+ * @wrong that send a preamble with a random token, and keeps them open.
+ * Returns nothing (asserts that nearly all of them connected).
+ */
+static void
+flood_start(Flood *fl, guint16 port, guint silent, guint wrong)
+{
+    g_autofree char *binary = g_test_build_filename(G_TEST_BUILT, "flood-helper", NULL);
+    g_autofree char *port_text = g_strdup_printf("%u", port);
+    g_autofree char *silent_text = g_strdup_printf("%u", silent);
+    g_autofree char *wrong_text = g_strdup_printf("%u", wrong);
+    const char *argv[] = { binary, "127.0.0.1", port_text, silent_text, wrong_text, NULL };
+    g_autoptr(GError) error = NULL;
+    g_autofree char *line = NULL;
+    guint silent_ok = 0, wrong_ok = 0, failed = 0;
+
+    g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
+                             NULL, &fl->pid, &fl->in, &fl->out, NULL, &error);
+    g_assert_no_error(error);
+    line = flood_read_line(fl);
+    g_test_message("flood of %u silent and %u wrong-token connections: %s", silent, wrong,
+                   line);
+    g_assert_cmpint(sscanf(line, "established %u %u failed %u", &silent_ok, &wrong_ok, &failed),
+                    ==, 3);
+    g_assert_cmpuint(silent_ok, >=, silent * 9 / 10);
+    g_assert_cmpuint(wrong_ok, >=, wrong * 9 / 10);
+}
+
+/* Tells @fl to close its wrong-token connections, and waits until it has. */
+static void
+flood_close_wrong(Flood *fl)
+{
+    g_autofree char *line = NULL;
+
+    g_assert_cmpint(write(fl->in, "close-wrong\n", 12), ==, 12);
+    line = flood_read_line(fl);
+    g_assert_cmpstr(line, ==, "closed");
+}
+
+/* Ends @fl (all its connections close) and reaps it.  Returns nothing. */
+static void
+flood_stop(Flood *fl)
+{
+    Daemon d = { .pid = fl->pid };
+
+    if (fl->pid <= 0)
+        return;
+    (void)!write(fl->in, "quit\n", 5);
+    close(fl->in);
+    close(fl->out);
+    daemon_kill(&d, 0);
+    fl->pid = 0;
+}
+
+/* Returns: the CPU time process @pid has used, in clock ticks. */
+static guint64
+cpu_ticks(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *stat = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *after;
+
+    g_assert_true(g_file_get_contents(path, &stat, NULL, NULL));
+    after = strrchr(stat, ')');
+    g_assert_nonnull(after);
+    /* After "pid (comm)": state is field 3, utime 14 and stime 15. */
+    fields = g_strsplit(after + 2, " ", 0);
+    g_assert_cmpuint(g_strv_length(fields), >, 13);
+    return g_ascii_strtoull(fields[11], NULL, 10) + g_ascii_strtoull(fields[12], NULL, 10);
+}
+
+/* Waits (bounded by @ms) until @d holds at most @fds descriptors.  Returns: how long, in ms. */
+static gint64
+wait_fds_at_most(Daemon *d, guint fds, guint ms)
+{
+    gint64 start = g_get_monotonic_time();
+    guint now;
+
+    while ((now = vmig_test_count_fds(d->pid)) > fds) {
+        if (g_get_monotonic_time() - start > (gint64)ms * 1000)
+            g_error("the daemon still holds %u descriptors after %u ms, not %u", now, ms, fds);
+        g_usleep(50 * 1000);
+    }
+    return (g_get_monotonic_time() - start) / 1000;
+}
+
+/* Migrates @src_qemu into the destination listening on @port.  Returns: how long, in ms. */
+static gint64
+migrate_tcp(Fixture *f, VmigTestQemu *src_qemu, guint16 port, const char *id)
+{
+    g_autofree char *domain = domain_of(src_qemu);
+    g_autofree char *args = g_strdup_printf(
+        "{\"domain\": \"%s\", \"dest\": \"tcp:127.0.0.1:%u\", \"channels\": 2, "
+        "\"tunables\": [\"max-bandwidth=4G\"]}",
+        domain, port);
+    gint64 start = g_get_monotonic_time();
+    g_autofree char *got = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    g_autofree char *err = NULL;
+    gint64 took;
+
+    g_assert_cmpstr(got, ==, id);
+    err = wait_done(f->src_ctl, "completed");
+    took = (g_get_monotonic_time() - start) / 1000;
+    g_free(err);
+    err = wait_done(f->dst_ctl, "completed");
+    return took;
+}
+
+/*
+ * Anyone who reaches a destination's listener, against a daemon limited to
+ * 1024 descriptors (as prlimit --nofile=1024 would), with a pending
+ * timeout of 3 s.  (tests/flood-helper plays the strangers: no real peer
+ * behaves like this.)
+ *
+ * A: 1100 connections that say nothing and 500 that send a preamble with
+ * a wrong token, before any REPLY (so the preambles cannot be judged):
+ * the control socket keeps answering; the wrong-token ones whose peers go
+ * are dropped, the rest within the pending timeout, and the daemon's fd
+ * count is back at its baseline although the strangers keep their ends
+ * open; afterwards its CPU is idle.
+ *
+ * B: a real migration through the same listener, timed; then the same
+ * flood against a second destination, and a real migration through it
+ * while the flood is in place: it completes in about the time of the
+ * first, and both guests' memory is intact.
+ */
+static void
+test_flood(Fixture *f, gconstpointer data)
+{
+    const char *const extra[] = { "--channel-timeout", "1", "--pending-timeout", "3", NULL };
+    VmigGuestOptions src_opts = { .pattern_path = pattern_path };
+    VmigGuestOptions dst_opts = { .paused = TRUE };
+    g_autoptr(VmigTestQemu) src2 = NULL;
+    g_autoptr(VmigTestQemu) dst2 = NULL;
+    g_autofree char *src2_aux = NULL, *dst2_aux = NULL;
+    g_autoptr(GError) error = NULL;
+    guint16 port1 = free_port(), port2 = free_port();
+    Flood a = { 0 }, b = { 0 };
+    guint baseline;
+    guint64 ticks;
+    gint64 took, base_ms, flood_ms;
+
+    SKIP_WITHOUT_QEMU(f);
+    src2 = vmig_guest_start_source(&src_opts, &error);
+    g_assert_no_error(error);
+    dst2 = vmig_guest_start_destination(&dst_opts, &error);
+    g_assert_no_error(error);
+    src2_aux = vmig_guest_aux_qmp_path(src2);
+    dst2_aux = vmig_guest_aux_qmp_path(dst2);
+    daemon_start(f, &f->src, "src-host", extra);
+    f->dst.fd_limit = 1024;
+    daemon_start(f, &f->dst, "dst-host", extra);
+    f->src_ctl = control_open(&f->src);
+    f->dst_ctl = control_open(&f->dst);
+
+    for (guint i = 0; i < 2; i++) {
+        g_autofree char *domain = domain_of(i == 0 ? f->dst_qemu : dst2);
+        g_autofree char *args = g_strdup_printf(
+            "{\"domain\": \"%s\", \"listen\": \"tcp:127.0.0.1:%u\", \"resume\": false}",
+            domain, i == 0 ? port1 : port2);
+        g_autofree char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+
+        g_assert_cmpstr(id, ==, i == 0 ? "m1" : "m2");
+    }
+    baseline = vmig_test_count_fds(f->dst.pid);
+
+    /* A */
+    flood_start(&a, port1, 1100, 500);
+    {
+        g_autoptr(JsonNode) list = execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL,
+                                               NULL, 0, &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 2);
+    }
+    flood_close_wrong(&a);
+    took = wait_fds_at_most(&f->dst, baseline, 3000 + 2000);
+    g_test_message("the daemon was back at %u descriptors %" G_GINT64_FORMAT
+                   " ms after the flood",
+                   baseline, took);
+    ticks = cpu_ticks(f->dst.pid);
+    g_usleep(G_USEC_PER_SEC);
+    ticks = cpu_ticks(f->dst.pid) - ticks;
+    g_test_message("CPU in the second after: %" G_GUINT64_FORMAT " ticks of %ld", ticks,
+                   sysconf(_SC_CLK_TCK));
+    g_assert_cmpuint(ticks, <=, (guint64)sysconf(_SC_CLK_TCK) / 20);
+
+    /* B */
+    base_ms = migrate_tcp(f, f->src_qemu, port1, "m1");
+    flood_start(&b, port2, 1100, 500);
+    flood_ms = migrate_tcp(f, src2, port2, "m2");
+    g_test_message("migration alone: %" G_GINT64_FORMAT " ms; through the flood: %"
+                   G_GINT64_FORMAT " ms", base_ms, flood_ms);
+    g_assert_cmpint(flood_ms, <, 3 * base_ms + 2000);
+    assert_memory_equal(f);
+    g_assert_true(vmig_guest_compare_memory(src2_aux, dst2_aux, RAM_SIZE, f->tmpdir, &error));
+    g_assert_no_error(error);
+
+    flood_stop(&a);
+    flood_stop(&b);
+    g_clear_pointer(&src2, vmig_test_qemu_stop);
+    g_clear_pointer(&dst2, vmig_test_qemu_stop);
+}
+
 /* ---- main ---------------------------------------------------------------------------- */
 
 static const Case uri_1 = { FALSE, FALSE, 0, -1, NULL };
@@ -1083,6 +1344,7 @@ main(int argc, char **argv)
     add("/migrate/cancel", &plain, test_cancel);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
     add("/migrate/faults/strangers", &plain, test_strangers);
+    add("/migrate/faults/flood", &plain, test_flood);
     add("/migrate/faults/greeting-wrong-magic", &wrong_magic, test_malformed_greeting);
     add("/migrate/faults/greeting-oversized", &oversized, test_malformed_greeting);
     add("/migrate/faults/greeting-truncated", &truncated, test_malformed_greeting);

@@ -1,0 +1,439 @@
+/*
+ * pending.c: connections that have not yet said what they are (the
+ * contract is pending.h)
+ *
+ * A set keeps its connections in one queue in arrival order; they all
+ * have the same timeout, so that is deadline order too, and one timer per
+ * set, ready at the oldest deadline, is all the timing there is.  The pool
+ * keeps the connections from listeners of every set in a second queue, so
+ * that its cap can drop the daemon's oldest.  Both queues link through
+ * nodes embedded in the connection: leaving either is O(1).
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-pending"
+
+#include "driver/pending.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct _VmigPendingConn VmigPendingConn;
+
+struct _VmigPendingPool {
+    guint max;
+    guint timeout_ms;
+    guint count;   /* connections from listeners, in @capped */
+    GQueue capped; /* VmigPendingConn (pool_link), oldest first */
+    guint sets;
+    gboolean warned; /* the cap was hit since the pool was last empty */
+};
+
+struct _VmigPendingSet {
+    VmigPendingPool *pool;
+    GMainContext *context;
+    char *name;
+    guint max;
+    const VmigPendingFuncs *funcs;
+    gpointer user_data;
+    GQueue conns;   /* VmigPendingConn (set_link), oldest first */
+    guint capped;   /* of which from listeners */
+    GSource *timer; /* ready at the oldest connection's deadline */
+    guint8 token[VMIG_TOKEN_SIZE];
+    gboolean have_token;
+    gboolean warned; /* the cap was hit since the set last had none from listeners */
+};
+
+struct _VmigPendingConn {
+    VmigPendingSet *set;
+    int fd;
+    GSource *watch;
+    gint64 deadline;
+    guint8 buf[VMIG_PREAMBLE_SIZE];
+    gsize have;
+    gboolean from_listener;
+    gboolean held; /* a whole preamble, waiting for the token */
+    VmigPreamble preamble;
+    GList set_link;
+    GList pool_link;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Connections */
+
+/* Re-arms @set's timer for its oldest connection.  Returns nothing. */
+static void
+vmig_pending_set_rearm(VmigPendingSet *set)
+{
+    VmigPendingConn *oldest = g_queue_peek_head(&set->conns);
+
+    g_source_set_ready_time(set->timer, oldest ? oldest->deadline : -1);
+}
+
+/*
+ * Takes @conn out of its set and the pool and frees it.
+ * Returns: its fd, which the caller now owns.
+ */
+static int
+vmig_pending_conn_take(VmigPendingConn *conn)
+{
+    VmigPendingSet *set = conn->set;
+    VmigPendingPool *pool = set->pool;
+    gboolean was_oldest = set->conns.head == &conn->set_link;
+    int fd = conn->fd;
+
+    g_queue_unlink(&set->conns, &conn->set_link);
+    if (conn->from_listener) {
+        g_queue_unlink(&pool->capped, &conn->pool_link);
+        pool->count--;
+        set->capped--;
+        if (pool->count == 0)
+            pool->warned = FALSE;
+        if (set->capped == 0)
+            set->warned = FALSE;
+    }
+    if (conn->watch) {
+        g_source_destroy(conn->watch);
+        g_source_unref(conn->watch);
+    }
+    g_free(conn);
+    if (was_oldest)
+        vmig_pending_set_rearm(set);
+    return fd;
+}
+
+/* Drops @conn for @reason (a debug message).  Returns nothing. */
+static void
+vmig_pending_conn_drop(VmigPendingConn *conn, const char *reason)
+{
+    g_debug("%s: a connection %s; dropped", conn->set->name, reason);
+    close(vmig_pending_conn_take(conn));
+}
+
+/* Hands a proven @conn to its set's owner.  The callback may free the set. */
+static void
+vmig_pending_conn_deliver(VmigPendingConn *conn, VmigPreambleKind kind)
+{
+    const VmigPendingFuncs *funcs = conn->set->funcs;
+    gpointer user_data = conn->set->user_data;
+    guint index = conn->preamble.index;
+    int fd = vmig_pending_conn_take(conn);
+
+    if (kind == VMIG_PREAMBLE_KIND_MAIN)
+        funcs->main(&fd, user_data);
+    else
+        funcs->channel(&fd, index, user_data);
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
+ * A held channel's socket became readable: the peer closed it, or sent
+ * bytes no source sends before its channel is matched.  Either way it
+ * goes.  Returns: G_SOURCE_CONTINUE, or G_SOURCE_REMOVE once dropped.
+ */
+static gboolean
+vmig_pending_conn_check_held(VmigPendingConn *conn)
+{
+    guint8 byte;
+    gssize n = recv(conn->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    vmig_pending_conn_drop(conn, n == 0  ? "closed while its token was awaited"
+                                 : n > 0 ? "sent data before its channel was matched"
+                                         : g_strerror(errno));
+    return G_SOURCE_REMOVE;
+}
+
+/* A whole preamble is in: match it, or hold it until the token is known. */
+static gboolean
+vmig_pending_conn_preamble(VmigPendingConn *conn)
+{
+    VmigPendingSet *set = conn->set;
+    g_autoptr(GError) error = NULL;
+
+    if (!vmig_preamble_decode(conn->buf, conn->have, &conn->preamble, &error)) {
+        vmig_pending_conn_drop(conn, error->message);
+        return G_SOURCE_REMOVE;
+    }
+    if (!set->have_token) {
+        conn->held = TRUE;
+        g_debug("%s: channel %u held until the REPLY names its token", set->name,
+                conn->preamble.index);
+        return G_SOURCE_CONTINUE; /* now watching for a close */
+    }
+    if (!vmig_preamble_token_equal(conn->preamble.token, set->token)) {
+        vmig_pending_conn_drop(conn, "carried a wrong token");
+        return G_SOURCE_REMOVE;
+    }
+    vmig_pending_conn_deliver(conn, VMIG_PREAMBLE_KIND_CHANNEL);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Reads exactly the opener, then the rest of a preamble, never a byte
+ * more.  Returns: G_SOURCE_CONTINUE while the connection stays pending.
+ */
+static gboolean
+vmig_pending_conn_ready(int fd, GIOCondition condition, gpointer user_data)
+{
+    VmigPendingConn *conn = user_data;
+    gsize want;
+    gssize n;
+
+    if (conn->held)
+        return vmig_pending_conn_check_held(conn);
+    want = conn->have < VMIG_PREAMBLE_MAGIC_SIZE ? VMIG_PREAMBLE_MAGIC_SIZE - conn->have
+                                                 : VMIG_PREAMBLE_SIZE - conn->have;
+    n = recv(fd, conn->buf + conn->have, want, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+        vmig_pending_conn_drop(conn, n == 0 ? "closed before it said what it is"
+                                            : g_strerror(errno));
+        return G_SOURCE_REMOVE;
+    }
+    conn->have += (gsize)n;
+    if (conn->have == VMIG_PREAMBLE_MAGIC_SIZE) {
+        VmigPreambleKind kind = vmig_preamble_classify(conn->buf);
+        char reason[64];
+
+        if (kind == VMIG_PREAMBLE_KIND_CHANNEL)
+            return G_SOURCE_CONTINUE;
+        if (kind == VMIG_PREAMBLE_KIND_MAIN && conn->from_listener) {
+            vmig_pending_conn_deliver(conn, kind);
+            return G_SOURCE_REMOVE;
+        }
+        if (kind == VMIG_PREAMBLE_KIND_MAIN)
+            g_strlcpy(reason, "supplied as a channel opened as a main channel",
+                      sizeof(reason));
+        else
+            g_snprintf(reason, sizeof(reason), "opened with %02x%02x%02x%02x",
+                       conn->buf[0], conn->buf[1], conn->buf[2], conn->buf[3]);
+        vmig_pending_conn_drop(conn, reason);
+        return G_SOURCE_REMOVE;
+    }
+    if (conn->have == VMIG_PREAMBLE_SIZE)
+        return vmig_pending_conn_preamble(conn);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sets */
+
+/* Drops every connection of @set whose deadline has passed.  Returns: G_SOURCE_CONTINUE.
+ */
+static gboolean
+vmig_pending_set_expire(gpointer user_data)
+{
+    VmigPendingSet *set = user_data;
+    gint64 now = g_source_get_time(set->timer);
+    VmigPendingConn *oldest;
+
+    while ((oldest = g_queue_peek_head(&set->conns)) && oldest->deadline <= now)
+        vmig_pending_conn_drop(oldest, oldest->held ? "waited for its token too long"
+                                                    : "said nothing useful in time");
+    vmig_pending_set_rearm(set);
+    return G_SOURCE_CONTINUE;
+}
+
+/* A timer's dispatch: its ready time is all it has.  Returns: the callback's answer. */
+static gboolean
+vmig_pending_timer_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    return callback(user_data);
+}
+
+static GSourceFuncs vmig_pending_timer_funcs = {
+    .dispatch = vmig_pending_timer_dispatch,
+};
+
+VmigPendingSet *
+vmig_pending_set_new(VmigPendingPool *pool, GMainContext *context, const char *name,
+                     guint max, const VmigPendingFuncs *funcs, gpointer user_data)
+{
+    VmigPendingSet *set = g_new0(VmigPendingSet, 1);
+
+    set->pool = pool;
+    set->context = context;
+    set->name = g_strdup(name);
+    set->max = MIN(MAX(max, VMIG_PENDING_SET_MIN_MAX), pool->max);
+    set->funcs = funcs;
+    set->user_data = user_data;
+    g_queue_init(&set->conns);
+    set->timer = g_source_new(&vmig_pending_timer_funcs, sizeof(GSource));
+    g_source_set_callback(set->timer, vmig_pending_set_expire, set, NULL);
+    g_source_set_static_name(set->timer, "vmig-pending-timer");
+    g_source_set_ready_time(set->timer, -1);
+    g_source_attach(set->timer, context);
+    pool->sets++;
+    return set;
+}
+
+void
+vmig_pending_set_free(VmigPendingSet *set)
+{
+    VmigPendingConn *conn;
+
+    if (!set)
+        return;
+    while ((conn = g_queue_peek_head(&set->conns)))
+        close(vmig_pending_conn_take(conn));
+    g_source_destroy(set->timer);
+    g_source_unref(set->timer);
+    set->pool->sets--;
+    g_free(set->name);
+    g_free(set);
+}
+
+/* Drops the oldest connection from a listener of @set.  Returns nothing. */
+static void
+vmig_pending_set_evict(VmigPendingSet *set)
+{
+    GList *l;
+
+    if (!set->warned) {
+        set->warned = TRUE;
+        g_warning("%s: %u connections on its listener have not said what they are; "
+                  "the oldest are dropped for new ones",
+                  set->name, set->capped);
+    }
+    for (l = set->conns.head; l; l = l->next) {
+        VmigPendingConn *conn = l->data;
+
+        if (conn->from_listener) {
+            vmig_pending_conn_drop(conn, "was the oldest at the listener's cap");
+            return;
+        }
+    }
+}
+
+/* Drops the daemon's oldest connection from a listener.  Returns nothing. */
+static void
+vmig_pending_pool_evict(VmigPendingPool *pool)
+{
+    VmigPendingConn *oldest = g_queue_peek_head(&pool->capped);
+
+    if (!pool->warned) {
+        pool->warned = TRUE;
+        g_warning("%u connections to this daemon have not said what they are; the oldest "
+                  "are dropped for new ones",
+                  pool->count);
+    }
+    vmig_pending_conn_drop(oldest, "was the daemon's oldest at its cap");
+}
+
+void
+vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
+{
+    VmigPendingPool *pool = set->pool;
+    VmigPendingConn *conn;
+
+    if (from_listener) {
+        if (set->capped >= set->max)
+            vmig_pending_set_evict(set);
+        else if (pool->count >= pool->max)
+            vmig_pending_pool_evict(pool);
+    }
+    conn = g_new0(VmigPendingConn, 1);
+    conn->set = set;
+    conn->fd = *fdp;
+    *fdp = -1;
+    conn->from_listener = from_listener;
+    conn->deadline = g_get_monotonic_time() + (gint64)pool->timeout_ms * 1000;
+    conn->set_link.data = conn;
+    conn->pool_link.data = conn;
+    g_unix_set_fd_nonblocking(conn->fd, TRUE, NULL);
+    g_queue_push_tail_link(&set->conns, &conn->set_link);
+    if (from_listener) {
+        g_queue_push_tail_link(&pool->capped, &conn->pool_link);
+        pool->count++;
+        set->capped++;
+    }
+    conn->watch = g_unix_fd_source_new(conn->fd, G_IO_IN);
+    g_source_set_callback(conn->watch, G_SOURCE_FUNC(vmig_pending_conn_ready), conn,
+                          NULL);
+    g_source_set_static_name(conn->watch, "vmig-pending");
+    g_source_attach(conn->watch, set->context);
+    if (set->conns.head == &conn->set_link)
+        vmig_pending_set_rearm(set);
+}
+
+/* A held channel that carried the token, out of its set, on its way to the owner. */
+typedef struct {
+    guint index;
+    int fd;
+} VmigPendingMatch;
+
+void
+vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SIZE])
+{
+    const VmigPendingFuncs *funcs = set->funcs;
+    gpointer user_data = set->user_data;
+    g_autoptr(GArray) matched = g_array_new(FALSE, FALSE, sizeof(VmigPendingMatch));
+    GList *l, *next;
+
+    memcpy(set->token, token, VMIG_TOKEN_SIZE);
+    set->have_token = TRUE;
+    /* Every held channel leaves the set before any callback runs, which may free it. */
+    for (l = set->conns.head; l; l = next) {
+        VmigPendingConn *conn = l->data;
+
+        next = l->next;
+        if (!conn->held)
+            continue;
+        if (vmig_preamble_token_equal(conn->preamble.token, token)) {
+            VmigPendingMatch match = {conn->preamble.index, -1};
+
+            match.fd = vmig_pending_conn_take(conn);
+            g_array_append_val(matched, match);
+        } else {
+            vmig_pending_conn_drop(conn, "carried a wrong token");
+        }
+    }
+    for (guint i = 0; i < matched->len; i++) {
+        VmigPendingMatch *match = &g_array_index(matched, VmigPendingMatch, i);
+
+        funcs->channel(&match->fd, match->index, user_data);
+        if (match->fd >= 0)
+            close(match->fd);
+    }
+}
+
+guint
+vmig_pending_set_count(VmigPendingSet *set)
+{
+    return set->conns.length;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pool */
+
+VmigPendingPool *
+vmig_pending_pool_new(guint max, guint timeout_ms)
+{
+    VmigPendingPool *pool = g_new0(VmigPendingPool, 1);
+
+    pool->max = MAX(max, 1);
+    pool->timeout_ms = timeout_ms;
+    g_queue_init(&pool->capped);
+    return pool;
+}
+
+void
+vmig_pending_pool_free(VmigPendingPool *pool)
+{
+    if (!pool)
+        return;
+    g_warn_if_fail(pool->sets == 0);
+    g_free(pool);
+}
+
+guint
+vmig_pending_pool_count(VmigPendingPool *pool)
+{
+    return pool->count;
+}

@@ -1,0 +1,112 @@
+/*
+ * pending.h: connections that have not yet said what they are
+ *
+ * Every connection to a destination opens with 4 bytes that say what it
+ * is ("VMGM": the main channel) or with an extra channel's preamble
+ * ("VMGC", token, index: fdpass/preamble.h).  Until those bytes are read
+ * and, for a channel, its token is known to be the migration's, a
+ * connection has proven nothing: anyone who reaches a listener can open
+ * one.  So, while pending, a connection
+ *
+ *   - has a deadline (the pool's timeout from when it came), whether its
+ *     preamble is still being read or it waits for the token;
+ *   - is watched all along: a close, or bytes after a complete preamble
+ *     (no source sends any before its channel is matched), drop it at once;
+ *   - is dropped as soon as it is known to be bad: an opener other than
+ *     "VMGM" or "VMGC", a second main channel, a token that is not the
+ *     migration's (at once when the token is known, else when it becomes
+ *     known);
+ *   - counts against two caps when it came from a listener: one per set
+ *     (a migration's listener) and one for the whole pool (the daemon).
+ *     At a cap, the oldest such connection is dropped for the new one: a
+ *     real peer proves itself within a round trip, so it is never the
+ *     oldest for long, while a flood only ever evicts itself.
+ *
+ * Connections that a management app supplied (fd mode) have the deadline
+ * and the watch but do not count against the caps: the app is trusted to
+ * supply no more than it means to.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "fdpass/preamble.h"
+
+/* Defaults (docs/limits.md). */
+#define VMIG_PENDING_DEFAULT_MAX        256 /* per daemon */
+#define VMIG_PENDING_DEFAULT_TIMEOUT_MS 10000
+/* Per set, at least; a set that takes more channels gets room for them. */
+#define VMIG_PENDING_SET_MIN_MAX 64
+
+typedef struct _VmigPendingPool VmigPendingPool;
+typedef struct _VmigPendingSet VmigPendingSet;
+
+typedef struct {
+    /*
+     * A connection opened with "VMGM" (only one from a listener): take
+     * *@fdp as the main channel (set it to -1), or leave it to be closed.
+     * Its 4 bytes have been read.
+     */
+    void (*main)(int *fdp, gpointer user_data);
+    /*
+     * A channel whose preamble carries the set's token: take *@fdp as
+     * channel @index (set it to -1), or leave it to be closed.  Its 24
+     * bytes have been read.
+     */
+    void (*channel)(int *fdp, guint index, gpointer user_data);
+} VmigPendingFuncs;
+
+/*
+ * vmig_pending_pool_new:
+ * @max: connections from listeners pending at once, daemon-wide (>= 1)
+ * @timeout_ms: how long any connection may stay pending
+ * Returns: the pool (a daemon has one).
+ */
+VmigPendingPool *vmig_pending_pool_new(guint max, guint timeout_ms);
+
+/* Frees the pool; every set must have been freed. */
+void vmig_pending_pool_free(VmigPendingPool *pool);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigPendingPool, vmig_pending_pool_free)
+
+/* Returns: connections from listeners pending now, daemon-wide. */
+guint vmig_pending_pool_count(VmigPendingPool *pool);
+
+/*
+ * vmig_pending_set_new:
+ * @pool: the daemon's pool (outlives the set)
+ * @context: where the connections are read
+ * @name: for messages, e.g. the migration's id
+ * @max: this set's cap on connections from a listener (at least
+ *       VMIG_PENDING_SET_MIN_MAX is used, and at most the pool's cap)
+ * @funcs: (not copied: static) what to do with proven connections
+ * Returns: an empty set.  Callbacks run only from the main loop, never
+ * from a vmig_pending_set_*() call, except vmig_pending_set_set_token().
+ */
+VmigPendingSet *vmig_pending_set_new(VmigPendingPool *pool, GMainContext *context,
+                                     const char *name, guint max,
+                                     const VmigPendingFuncs *funcs, gpointer user_data);
+
+/* Closes every pending connection of the set and frees it. */
+void vmig_pending_set_free(VmigPendingSet *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigPendingSet, vmig_pending_set_free)
+
+/*
+ * vmig_pending_set_add:
+ * @fdp: a connected stream socket, consumed (set to -1)
+ * @from_listener: TRUE: accepted from a listener (may be the main channel;
+ *                 counts against the caps); FALSE: supplied by the app
+ *                 (a channel only)
+ */
+void vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener);
+
+/*
+ * vmig_pending_set_set_token:
+ * The token is known (the REPLY named it): every held channel is matched
+ * now, in arrival order: the callback gets those that carry it, the rest
+ * are dropped; later channels are matched as their preambles complete.
+ * The callback may free the set.
+ */
+void vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SIZE]);
+
+/* Returns: connections pending in the set, from listeners and apps. */
+guint vmig_pending_set_count(VmigPendingSet *set);
