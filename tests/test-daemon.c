@@ -727,6 +727,22 @@ test_startup_bad_keep_finished(Fixture *fixture, gconstpointer data)
                          "--keep-finished must be 0 to 604800 seconds, not -1");
 }
 
+/* The bounds of docs/limits.md out of range: usage errors naming the option. */
+static void
+test_startup_bad_limits(Fixture *fixture, gconstpointer data)
+{
+    const char *const migrations[] = {"--max-migrations", "0", NULL};
+    const char *const pending[] = {"--max-pending", "70000", NULL};
+    const char *const timeout[] = {"--pending-timeout", "0", NULL};
+
+    assert_startup_fails(fixture, "run-0", migrations, 2,
+                         "--max-migrations must be 1 to 1024, not 0");
+    assert_startup_fails(fixture, "run-1", pending, 2,
+                         "--max-pending must be 1 to 65536, not 70000");
+    assert_startup_fails(fixture, "run-2", timeout, 2,
+                         "--pending-timeout must be 1 to 600 seconds, not 0");
+}
+
 /* A socket path over sun_path's size: a clear startup error.  Returns nothing. */
 static void
 test_startup_path_too_long(Fixture *fixture, gconstpointer data)
@@ -2074,6 +2090,7 @@ main(int argc, char **argv)
     add("/daemon/life/already-running", NULL, test_already_running);
     add("/daemon/startup/bad-bus", NULL, test_startup_bad_bus);
     add("/daemon/startup/bad-keep-finished", NULL, test_startup_bad_keep_finished);
+    add("/daemon/startup/bad-limits", NULL, test_startup_bad_limits);
     add("/daemon/startup/path-too-long", NULL, test_startup_path_too_long);
     add("/daemon/startup/dir-writable", NULL, test_startup_dir_writable);
     add("/daemon/startup/not-a-socket", NULL, test_startup_not_a_socket);

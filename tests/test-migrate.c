@@ -1052,6 +1052,42 @@ test_concurrent(Fixture *f, gconstpointer data)
     g_clear_pointer(&dst2, vmig_test_qemu_stop);
 }
 
+/*
+ * A daemon allowed one migration at a time: a second prepare-incoming is
+ * refused with the reason while the first waits, and taken once it ended.
+ */
+static void
+test_too_many(Fixture *f, gconstpointer data)
+{
+    const char *const extra[] = { "--max-migrations", "1", NULL };
+    g_autofree char *domain = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->dst, "dst-host", extra);
+    f->dst_ctl = control_open(&f->dst);
+    g_free(prepare_uri(f, NULL));
+    domain = domain_of(f->dst_qemu);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"unix:%s/second.sock\"}",
+                           domain, f->tmpdir);
+    ret = execute_fds(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0, &error);
+    g_assert_null(ret);
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, ": too many migrations: 1 are not finished (the "
+                                            "daemon's --max-migrations)"));
+    g_clear_error(&error);
+    g_clear_pointer(&ret, json_node_unref);
+    ret = execute_fds(f->dst_ctl, &f->dst, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
+                      &error);
+    g_assert_no_error(error);
+    g_free(wait_done(f->dst_ctl, "cancelled"));
+    id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+    g_assert_cmpstr(id, ==, "m3");
+}
+
 /* ---- a flood of strangers --------------------------------------------------------------- */
 
 /* tests/flood-helper, running. */
@@ -1343,6 +1379,7 @@ main(int argc, char **argv)
     add("/migrate/concurrent", &plain, test_concurrent);
     add("/migrate/cancel", &plain, test_cancel);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
+    add("/migrate/refused/too-many", &plain, test_too_many);
     add("/migrate/faults/strangers", &plain, test_strangers);
     add("/migrate/faults/flood", &plain, test_flood);
     add("/migrate/faults/greeting-wrong-magic", &wrong_magic, test_malformed_greeting);
