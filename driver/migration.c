@@ -1869,8 +1869,17 @@ static void
 on_private_connection(int *fdp, gpointer user_data)
 {
     VmigMigration *m = user_data;
-    Outgoing *o = g_new0(Outgoing, 1);
+    Outgoing *o;
 
+    /* QEMU opens the main connection and one per channel, each saying at
+     * once what it is: more waiting than that is not QEMU at work. */
+    if (m->outgoing->len > m->commit->channels) {
+        g_debug("%s: more connections to the private socket than QEMU opens; the oldest "
+                "is closed",
+                m->id);
+        g_ptr_array_remove_index(m->outgoing, 0);
+    }
+    o = g_new0(Outgoing, 1);
     o->m = m;
     o->fd = vmig_fd_steal(fdp);
     o->source = (mig_watch(m, o->fd, G_IO_IN, on_outgoing_io, o));

@@ -254,6 +254,26 @@ guest_status(const char *qmp)
     return g_strdup(json_object_get_string_member(json_node_get_object(ret), "status"));
 }
 
+/*
+ * Returns: the run status of the guest behind @qmp once it has left
+ * finish-migrate (to free).  QEMU sends its "completed" event before its
+ * migration thread moves the source to postmigrate: a status read just
+ * after MIGRATION_DONE may still be finish-migrate for a moment.
+ */
+static char *
+guest_status_settled(const char *qmp)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    char *status;
+
+    while (g_str_equal((status = guest_status(qmp)), "finish-migrate") &&
+           g_get_monotonic_time() < deadline) {
+        g_free(status);
+        g_usleep(10 * 1000);
+    }
+    return status;
+}
+
 /* All RAM equal on both sides, and the planted pattern intact on the destination. */
 static void
 assert_memory_equal(Fixture *f)
@@ -471,7 +491,7 @@ test_migrate(Fixture *f, gconstpointer data)
             json_object_get_member(json_node_get_object(dst_rec), "version")));
     }
     {
-        g_autofree char *src_status = guest_status(f->src_aux);
+        g_autofree char *src_status = guest_status_settled(f->src_aux);
         g_autofree char *dst_status = guest_status(f->dst_aux);
 
         g_assert_cmpstr(src_status, ==, "postmigrate");
