@@ -75,6 +75,15 @@ static const char *const vmig_daemon_bus_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(vmig_daemon_bus_names) == VMIG_DAEMON_BUS_LAST);
 
+/* A numeric option and the values it takes. */
+typedef struct {
+    const char *option;
+    const gint *value;
+    gint min;
+    gint max;
+    const char *unit; /* said after the range: " seconds" or "" */
+} VmigDaemonRange;
+
 /* Set by --verbose: debug messages of every "vmig-*" log domain are shown. */
 static gboolean vmig_daemon_verbose;
 
@@ -300,6 +309,15 @@ main(int argc, char **argv)
          NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
+    /* The numeric options' ranges: one check, one message. */
+    const VmigDaemonRange ranges[] = {
+        {"--qmp-timeout", &qmp_timeout, 1, 3600, " seconds"},
+        {"--channel-timeout", &channel_timeout, 1, 3600, " seconds"},
+        {"--keep-finished", &keep_finished, 0, 7 * 24 * 3600, " seconds"},
+        {"--max-migrations", &max_migrations, 1, 1024, ""},
+        {"--max-pending", &max_pending, 1, 65536, ""},
+        {"--pending-timeout", &pending_timeout, 1, 600, " seconds"},
+    };
     g_autoptr(GOptionContext) options = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GMainContext) context = NULL;
@@ -332,41 +350,15 @@ main(int argc, char **argv)
                    argv[1]);
         return VMIG_DAEMON_EXIT_USAGE;
     }
-    if (qmp_timeout <= 0 || qmp_timeout > 3600) {
-        g_printerr("virt-migrated: error: --qmp-timeout must be 1 to 3600 seconds, not %d\n"
-                   "Try 'virt-migrated --help'.\n",
-                   qmp_timeout);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (channel_timeout <= 0 || channel_timeout > 3600) {
-        g_printerr("virt-migrated: error: --channel-timeout must be 1 to 3600 seconds, not "
-                   "%d\nTry 'virt-migrated --help'.\n",
-                   channel_timeout);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (keep_finished < 0 || keep_finished > 7 * 24 * 3600) {
-        g_printerr("virt-migrated: error: --keep-finished must be 0 to 604800 seconds, not "
-                   "%d\nTry 'virt-migrated --help'.\n",
-                   keep_finished);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (max_migrations <= 0 || max_migrations > 1024) {
-        g_printerr("virt-migrated: error: --max-migrations must be 1 to 1024, not %d\n"
-                   "Try 'virt-migrated --help'.\n",
-                   max_migrations);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (max_pending <= 0 || max_pending > 65536) {
-        g_printerr("virt-migrated: error: --max-pending must be 1 to 65536, not %d\n"
-                   "Try 'virt-migrated --help'.\n",
-                   max_pending);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (pending_timeout <= 0 || pending_timeout > 600) {
-        g_printerr("virt-migrated: error: --pending-timeout must be 1 to 600 seconds, not "
-                   "%d\nTry 'virt-migrated --help'.\n",
-                   pending_timeout);
-        return VMIG_DAEMON_EXIT_USAGE;
+    for (gsize i = 0; i < G_N_ELEMENTS(ranges); i++) {
+        const VmigDaemonRange *r = &ranges[i];
+
+        if (*r->value < r->min || *r->value > r->max) {
+            g_printerr("virt-migrated: error: %s must be %d to %d%s, not %d\n"
+                       "Try 'virt-migrated --help'.\n",
+                       r->option, r->min, r->max, r->unit, *r->value);
+            return VMIG_DAEMON_EXIT_USAGE;
+        }
     }
     if (show_version) {
         g_print("virt-migrated %s\n", PACKAGE_VERSION);
