@@ -35,6 +35,7 @@
 #include "driver/probe.h"
 #include "driver/qmp.h"
 #include "driver/service.h"
+#include "driver/transport.h"
 #include "driver/tunables.h"
 #include "xml/domain.h"
 #include "fdpass/fd.h"
@@ -135,6 +136,8 @@ struct _VmigMigration {
     /* the request */
     char *domain;
     char *uri;
+    VmigAddress *address;        /* @uri, parsed */
+    GCancellable *cancellable;   /* dials in flight; cancelled when @m ends */
     guint requested_channels;
     GStrv tunable_args;
     gboolean unstable;
@@ -187,6 +190,7 @@ struct _VmigMigration {
     char *private_path;   /* the private socket QEMU migrates through */
     GPtrArray *outgoing;  /* Outgoing *: source, QEMU connections awaiting their magic */
     guint multifd_bridged;
+    guint dials;          /* source URI mode: extra channels being dialled */
     gboolean main_bridged;
     GPtrArray *bridges;   /* VmigBridge * */
 
@@ -220,6 +224,7 @@ struct _VmigMigration {
 static void migration_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
     G_GNUC_PRINTF(3, 4);
 static void source_proceed_to_commit(VmigMigration *m);
+static void on_channel_dialled(GObject *source, GAsyncResult *result, gpointer user_data);
 static gboolean on_channel_timeout(gpointer user_data);
 static void destination_try_configure(VmigMigration *m);
 static void main_channel_update_watch(VmigMigration *m);
@@ -274,6 +279,8 @@ close_channel_fds(VmigMigration *m)
 static void
 migration_release(VmigMigration *m)
 {
+    if (m->cancellable)
+        g_cancellable_cancel(m->cancellable);
     source_destroy(&m->main_source);
     source_destroy(&m->handshake_timer);
     source_destroy(&m->channel_timer);
@@ -332,6 +339,8 @@ mig_unref(VmigMigration *m)
     g_free(m->error);
     g_free(m->domain);
     g_free(m->uri);
+    g_clear_pointer(&m->address, vmig_address_free);
+    g_clear_object(&m->cancellable);
     g_strfreev(m->tunable_args);
     g_strfreev(m->no_features);
     g_strfreev(m->require_features);
@@ -1522,160 +1531,37 @@ bridge(VmigMigration *m, int *fd_a, int *fd_b, const char *what)
 
 /* ---- sockets ---------------------------------------------------------------------- */
 
-/* Parses "unix:PATH" into @addr.  Returns: TRUE, or FALSE with @error. */
-static gboolean
-unix_address(const char *path, struct sockaddr_un *addr, GError **error)
-{
-    memset(addr, 0, sizeof(*addr));
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(addr->sun_path) || !*path) {
-        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                    "unix socket path '%s' is empty or too long", path);
-        return FALSE;
-    }
-    memcpy(addr->sun_path, path, strlen(path));
-    return TRUE;
-}
-
-/* Splits "tcp:HOST:PORT".  Returns: TRUE with the parts (to free), or FALSE with @error. */
-static gboolean
-tcp_address(const char *spec, char **host, char **port, GError **error)
-{
-    const char *colon = strrchr(spec, ':');
-
-    if (!colon || colon == spec || !colon[1]) {
-        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                    "'tcp:%s' is not tcp:HOST:PORT", spec);
-        return FALSE;
-    }
-    *host = g_strndup(spec, colon - spec);
-    *port = g_strdup(colon + 1);
-    return TRUE;
-}
-
-/* Checks a listen or dest URI.  Returns: TRUE, or FALSE with @error. */
-static gboolean
-check_uri(const char *uri, GError **error)
-{
-    struct sockaddr_un addr;
-    g_autofree char *host = NULL, *port = NULL;
-
-    if (g_str_has_prefix(uri, "unix:"))
-        return unix_address(uri + 5, &addr, error);
-    if (g_str_has_prefix(uri, "tcp:"))
-        return tcp_address(uri + 4, &host, &port, error);
-    g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                "'%s' is neither unix:PATH nor tcp:HOST:PORT", uri);
-    return FALSE;
-}
-
-/* Connects to @uri (blocking: unix connects at once, tcp is for nearby peers).
- * Returns: the connected fd, or -1 with @error. */
+/*
+ * Listens on the unix socket @path, private to this daemon and its QEMU.
+ * Returns: the socket, or -1 with @error.
+ */
 static int
-dial(const char *uri, GError **error)
+listen_private(const char *path, GError **error)
 {
-    g_auto(VmigFd) fd = -1;
+    VmigAddress address = { .kind = VMIG_ADDRESS_UNIX, .path = (char *)path };
 
-    if (g_str_has_prefix(uri, "unix:")) {
-        struct sockaddr_un addr;
-
-        if (!unix_address(uri + 5, &addr, error))
-            return -1;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_PEER,
-                        "cannot connect to '%s': %s", uri, g_strerror(errno));
-            return -1;
-        }
-        return vmig_fd_steal(&fd);
-    } else {
-        g_autofree char *host = NULL, *port = NULL;
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-        int rc, saved = 0;
-
-        if (!tcp_address(uri + 4, &host, &port, error))
-            return -1;
-        rc = getaddrinfo(host, port, &hints, &res);
-        if (rc != 0) {
-            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                        "cannot resolve '%s': %s", uri, gai_strerror(rc));
-            return -1;
-        }
-        for (ai = res; ai; ai = ai->ai_next) {
-            fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-                break;
-            saved = errno;
-            vmig_fd_clear(&fd);
-        }
-        freeaddrinfo(res);
-        if (fd < 0) {
-            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_PEER,
-                        "cannot connect to '%s': %s", uri, g_strerror(saved));
-            return -1;
-        }
-        return vmig_fd_steal(&fd);
-    }
+    return vmig_transport_listen(&address, error);
 }
 
-/* Listens on @uri (a stale unix socket there is replaced).
- * Returns: the listening fd, or -1 with @error. */
+/*
+ * Connects to the local QEMU's unix socket at @path now: a local listener
+ * answers at once or not at all (the socket is non-blocking: a full
+ * backlog fails rather than blocks).
+ * Returns: the connected socket, or -1 with @error.
+ */
 static int
-listen_on(const char *uri, char **unix_path, GError **error)
+dial_local(const char *path, GError **error)
 {
-    g_auto(VmigFd) fd = -1;
-    int one = 1;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
-    if (g_str_has_prefix(uri, "unix:")) {
-        struct sockaddr_un addr;
-        struct stat st;
-
-        if (!unix_address(uri + 5, &addr, error))
-            return -1;
-        if (lstat(addr.sun_path, &st) == 0) {
-            if (!S_ISSOCK(st.st_mode)) {
-                g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                            "cannot listen on '%s': something other than a socket is there",
-                            uri);
-                return -1;
-            }
-            unlink(addr.sun_path);
-        }
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-            listen(fd, SOMAXCONN) < 0) {
-            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                        "cannot listen on '%s': %s", uri, g_strerror(errno));
-            return -1;
-        }
-        *unix_path = g_strdup(addr.sun_path);
-        return vmig_fd_steal(&fd);
-    } else {
-        g_autofree char *host = NULL, *port = NULL;
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-        struct addrinfo *res = NULL;
-        int rc;
-
-        if (!tcp_address(uri + 4, &host, &port, error))
-            return -1;
-        rc = getaddrinfo(*host ? host : NULL, port, &hints, &res);
-        if (rc != 0) {
-            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                        "cannot resolve '%s': %s", uri, gai_strerror(rc));
-            return -1;
-        }
-        fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd >= 0)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
-            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
-                        "cannot listen on '%s': %s", uri, g_strerror(errno));
-            freeaddrinfo(res);
-            return -1;
-        }
-        freeaddrinfo(res);
-        return vmig_fd_steal(&fd);
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_HYPERVISOR,
+                    "cannot connect to 'unix:%s': %s", path, g_strerror(errno));
+        return -1;
     }
+    return vmig_fd_steal(&fd);
 }
 
 /* ---- source ---------------------------------------------------------------------- */
@@ -1739,29 +1625,12 @@ source_got_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
     }
     set_state(m, VMIG_MIGRATION_COLLECTING);
     if (m->uri) {
-        /* URI mode: dial the extra channels ourselves. */
-        for (guint i = 0; i < reply->channels; i++) {
-            int fd = dial(m->uri, &error);
-
-            if (fd < 0) {
-                g_debug("%s: extra channel %u: %s", m->id, i, error->message);
-                g_clear_error(&error);
-                break;
-            }
-            g_array_append_val(m->channels, fd);
-        }
-        {
-            g_autoptr(GError) add_error = NULL;
-            int *fds = g_memdup2(m->channels->data, m->channels->len * sizeof(int));
-            gsize n = m->channels->len;
-
-            g_array_set_size(m->channels, 0);
-            if (!vmig_migration_add_channels(m->owner, m->id, fds, n, &add_error))
-                migration_fail_error(m, VMIG_NEGOTIATE_CODE_CHANNELS, NULL, add_error);
-            g_free(fds);
-        }
-        if (!m->finished && m->state == VMIG_MIGRATION_COLLECTING)
-            source_proceed_to_commit(m);
+        /* URI mode: dial the extra channels ourselves, all at once; what has
+         * connected within the channel timeout is what we go with. */
+        m->dials = reply->channels;
+        for (guint i = 0; i < reply->channels; i++)
+            vmig_transport_dial_async(m->address, m->channel_timeout_ms, m->cancellable,
+                                      on_channel_dialled, mig_ref(m));
     } else {
         g_autoptr(JsonBuilder) b = event_begin(m);
         g_autofree char *token = NULL;
@@ -1800,6 +1669,30 @@ on_channel_timeout(gpointer user_data)
 }
 
 static void source_commit_configured(VmigMigration *m, JsonNode *reply);
+
+/* One extra channel is connected (URI mode), or could not be. */
+static void
+on_channel_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    int fd = vmig_transport_dial_finish(result, &error);
+
+    m->dials--;
+    if (m->finished) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (fd < 0) {
+        g_debug("%s: an extra channel: %s", m->id, error->message);
+    } else if (!vmig_migration_add_channels(m->owner, m->id, &fd, 1, &error)) {
+        migration_fail_error(m, VMIG_NEGOTIATE_CODE_CHANNELS, NULL, error);
+        return;
+    }
+    if (m->dials == 0 && m->state == VMIG_MIGRATION_COLLECTING)
+        source_proceed_to_commit(m);
+}
 
 /* All channels are in (or the time is up): build the COMMIT, configure QEMU. */
 static void
@@ -2066,7 +1959,9 @@ source_ready_libvirt(VmigMigration *m)
     main_channel_stop(m);
     m->libvirt_socket = libvirt_socket_path(m);
     uri = g_strdup_printf("unix:%s", m->libvirt_socket);
-    m->listen_fd = listen_on(uri, &m->listen_path, &error);
+    m->listen_fd = listen_private(m->libvirt_socket, &error);
+    if (m->listen_fd >= 0)
+        m->listen_path = g_strdup(m->libvirt_socket);
     if (m->listen_fd < 0) {
         migration_fail_error(m, 0, NULL, error);
         return;
@@ -2134,13 +2029,12 @@ source_ready(VmigMigration *m)
     } else {
         g_autoptr(GError) error = NULL;
         g_autofree char *uri = NULL;
-        g_autofree char *path = NULL;
         JsonObject *args;
 
         m->private_path = g_strdup_printf("%s/%s-out.sock", m->owner->daemon->runtime_dir,
                                           m->id);
         uri = g_strdup_printf("unix:%s", m->private_path);
-        m->listen_fd = listen_on(uri, &path, &error);
+        m->listen_fd = listen_private(m->private_path, &error);
         if (m->listen_fd < 0) {
             migration_fail_error(m, 0, NULL, error);
             return;
@@ -2333,13 +2227,13 @@ destination_send_ready(VmigMigration *m)
 
 /*
  * Bridges the main channel onto @main_conn (consumed), a connection to the
- * destination QEMU listening at @uri, then dials that QEMU once per extra
- * channel and bridges each: main first, as QEMU takes the first
- * connection it accepts as the main one.
+ * destination QEMU listening at unix socket @path, then dials that QEMU
+ * once per extra channel and bridges each: main first, as QEMU takes the
+ * first connection it accepts as the main one.
  * Returns: TRUE, or FALSE with @m failed.
  */
 static gboolean
-bridge_to_qemu(VmigMigration *m, const char *uri, int *main_conn)
+bridge_to_qemu(VmigMigration *m, const char *path, int *main_conn)
 {
     g_autoptr(GError) error = NULL;
 
@@ -2348,7 +2242,7 @@ bridge_to_qemu(VmigMigration *m, const char *uri, int *main_conn)
     for (guint i = 0; i < m->commit->channels; i++) {
         int *chan = &g_array_index(m->channels, int, i);
         g_autofree char *what = g_strdup_printf("multifd%u", i);
-        int conn = dial(uri, &error);
+        int conn = dial_local(path, &error);
 
         if (conn < 0) {
             migration_fail_error(m, 0, "cannot reach the destination QEMU", error);
@@ -2373,11 +2267,10 @@ destination_incoming(VmigMigration *m, JsonNode *reply)
         m->main_fd = -1;
     } else {
         g_autoptr(GError) error = NULL;
-        g_autofree char *uri = g_strdup_printf("unix:%s", m->private_path);
         int conn;
 
         /* Main first: QEMU takes the first connection it accepts as the main one. */
-        conn = dial(uri, &error);
+        conn = dial_local(m->private_path, &error);
         if (conn < 0) {
             migration_fail_error(m, 0, "cannot reach the destination QEMU", error);
             return;
@@ -2387,7 +2280,7 @@ destination_incoming(VmigMigration *m, JsonNode *reply)
             close(conn);
             return;
         }
-        if (!bridge_to_qemu(m, uri, &conn))
+        if (!bridge_to_qemu(m, m->private_path, &conn))
             return;
     }
     start_progress(m);
@@ -2436,11 +2329,10 @@ on_libvirt_dial(gpointer user_data)
 {
     VmigMigration *m = user_data;
     g_autoptr(GError) error = NULL;
-    g_autofree char *uri = g_strdup_printf("unix:%s", m->libvirt_socket);
     int conn;
 
     g_clear_pointer(&m->libvirt_timer, g_source_unref);
-    conn = dial(uri, &error);
+    conn = dial_local(m->libvirt_socket, &error);
     if (conn < 0) {
         if (g_get_monotonic_time() < m->libvirt_deadline) {
             m->libvirt_timer = mig_timeout(m, LIBVIRT_POLL_MS, on_libvirt_dial);
@@ -2450,7 +2342,7 @@ on_libvirt_dial(gpointer user_data)
         return G_SOURCE_REMOVE;
     }
     source_destroy(&m->libvirt_main_watch);
-    if (bridge_to_qemu(m, uri, &conn))
+    if (bridge_to_qemu(m, m->libvirt_socket, &conn))
         set_state(m, VMIG_MIGRATION_MIGRATING);
     return G_SOURCE_REMOVE;
 }
@@ -2752,6 +2644,40 @@ on_status(VmigMigration *m, JsonNode *reply)
     start_checked(m);
 }
 
+/* The main channel is there: the source opens it, and the handshake begins. */
+static void
+source_open_main(VmigMigration *m)
+{
+    guint8 opener[VMIG_PREAMBLE_MAGIC_SIZE];
+
+    vmig_preamble_encode_main(opener);
+    m->handshake_start = g_get_monotonic_time();
+    set_state(m, VMIG_MIGRATION_NEGOTIATING);
+    send_raw(m, opener, sizeof(opener));
+    arm_handshake_timer(m);
+}
+
+/* The main channel is connected (URI mode), or could not be. */
+static void
+on_main_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    int fd = vmig_transport_dial_finish(result, &error);
+
+    if (m->finished) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (fd < 0) {
+        migration_fail(m, 0, "%s", error->message);
+        return;
+    }
+    main_channel_start(m, fd);
+    source_open_main(m);
+}
+
 /*
  * The domain is introspected and in a state to migrate: check the
  * request against its catalog, and go.
@@ -2766,7 +2692,9 @@ start_checked(VmigMigration *m)
     if (!error)
         build_offer(m, &error);
     if (!error && m->role == VMIG_ROLE_DESTINATION && m->uri) {
-        m->listen_fd = listen_on(m->uri, &m->listen_path, &error);
+        m->listen_fd = vmig_transport_listen(m->address, &error);
+        if (m->listen_fd >= 0 && m->address->kind == VMIG_ADDRESS_UNIX)
+            m->listen_path = g_strdup(m->address->path);
         if (m->listen_fd >= 0)
             m->listener = vmig_listener_new(mig_context(m), m->listen_fd, m->uri,
                                             on_listener_connection, m);
@@ -2787,29 +2715,18 @@ start_checked(VmigMigration *m)
     }
 
     if (m->uri) {
-        int fd;
-
+        /* The dial runs in the background, cancellable by the app: the
+         * command is answered now, and a failure ends in MIGRATION_DONE. */
         set_state(m, VMIG_MIGRATION_CONNECTING);
-        fd = dial(m->uri, &error);
-        if (fd < 0) {
-            refuse_start(m, error);
-            return;
-        }
-        main_channel_start(m, fd);
-    } else {
-        main_channel_start(m, m->request_fd);
-        m->request_fd = -1;
+        answer_start(m);
+        vmig_transport_dial_async(m->address, HANDSHAKE_TIMEOUT_MS, m->cancellable,
+                                  on_main_dialled, mig_ref(m));
+        return;
     }
+    main_channel_start(m, m->request_fd);
+    m->request_fd = -1;
     answer_start(m);
-    {
-        guint8 opener[VMIG_PREAMBLE_MAGIC_SIZE];
-
-        vmig_preamble_encode_main(opener);
-        m->handshake_start = g_get_monotonic_time();
-        set_state(m, VMIG_MIGRATION_NEGOTIATING);
-        send_raw(m, opener, sizeof(opener));
-        arm_handshake_timer(m);
-    }
+    source_open_main(m);
 }
 
 static void
@@ -2959,6 +2876,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
     m->domain_xml = g_steal_pointer(&req->domain_xml);
     m->main_fd = -1;
     m->listen_fd = -1;
+    m->cancellable = g_cancellable_new();
     m->out = g_byte_array_new();
     m->applied = g_ptr_array_new_with_free_func((GDestroyNotify)applied_free);
     m->chosen = json_array_new();
@@ -2988,7 +2906,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role, VmigMigrationReque
                     "%s needs a URI (%s) or a main channel fd attached",
                     role == VMIG_ROLE_SOURCE ? "migrate" : "prepare-incoming",
                     role == VMIG_ROLE_SOURCE ? "dest" : "listen");
-    } else if (m->uri && !check_uri(m->uri, &error)) {
+    } else if (m->uri && !(m->address = vmig_address_parse(m->uri, &error))) {
         /* error set */
     } else if (m->request_fd >= 0 && !vmig_fdpass_check_stream_socket(m->request_fd, &error)) {
         g_prefix_error(&error, "the main channel: ");
@@ -3116,6 +3034,15 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
 
         (void)!send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    if (m->state == VMIG_MIGRATION_CONNECTING) {
+        g_autofree char *why =
+            g_strdup_printf("cancelled by the management app while connecting to '%s' "
+                            "(no answer yet)",
+                            m->uri);
+
+        migration_finish(m, VMIG_MIGRATION_CANCELLED, why);
+        return TRUE;
     }
     migration_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
     return TRUE;

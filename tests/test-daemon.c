@@ -201,9 +201,13 @@ socket_accepts(const char *path)
     return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 }
 
+/* A network namespace the next daemon starts in (ip netns exec), or NULL. */
+static const char *daemon_netns;
+
 /*
  * Spawns virt-migrated --runtime-dir @daemon->dir --bus none, plus @extra
- * (NULL-terminated, nullable), under $VMIG_TEST_DAEMON_WRAPPER if set.
+ * (NULL-terminated, nullable), under $VMIG_TEST_DAEMON_WRAPPER if set, in
+ * network namespace daemon_netns if set.
  * Returns: the pid.
  */
 static GPid
@@ -214,6 +218,9 @@ daemon_spawn(Daemon *daemon, const char *const *extra)
     g_auto(GStrv) argv = NULL;
     const char *wrapper = g_getenv("VMIG_TEST_DAEMON_WRAPPER");
 
+    /* ip netns exec enters the namespace and execs: the pid stays the daemon's. */
+    if (daemon_netns)
+        g_strv_builder_add_many(builder, "ip", "netns", "exec", daemon_netns, NULL);
     if (wrapper && *wrapper) {
         g_auto(GStrv) words = NULL;
         g_autoptr(GError) error = NULL;
@@ -2024,6 +2031,178 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     daemon_stop(daemon, SIGTERM);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A peer that never answers */
+
+/* Runs "ip @args" (NULL-terminated).  Returns: whether it succeeded. */
+static gboolean
+run_ip(const char *const *args)
+{
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_autofree char *err = NULL;
+    int status = 0;
+
+    g_strv_builder_add(builder, "ip");
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      NULL, NULL, NULL, &err, &status, NULL) ||
+        !g_spawn_check_wait_status(status, NULL)) {
+        g_test_message("ip %s: %s", args[0], err ? err : "");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Two network namespaces joined by a veth pair: "a" (10.203.0.1) holds the
+ * daemon, "b" (10.203.0.2) black-holes every reply to "a", so a connect
+ * from "a" to "b" is never answered.  Names carry the test's pid.
+ */
+typedef struct {
+    char *a;
+    char *b;
+} BlackHole;
+
+static void
+black_hole_remove(BlackHole *bh)
+{
+    if (bh->a) {
+        const char *const del_a[] = {"netns", "del", bh->a, NULL};
+
+        run_ip(del_a);
+    }
+    if (bh->b) {
+        const char *const del_b[] = {"netns", "del", bh->b, NULL};
+
+        run_ip(del_b);
+    }
+    g_clear_pointer(&bh->a, g_free);
+    g_clear_pointer(&bh->b, g_free);
+}
+
+/*
+ * Removes the namespaces of earlier runs that died before their cleanup
+ * (an assertion aborts the test process).  Returns nothing.
+ */
+static void
+black_hole_remove_stale(void)
+{
+    GDir *dir = g_dir_open("/run/netns", 0, NULL);
+    const char *name;
+
+    if (!dir)
+        return;
+    while ((name = g_dir_read_name(dir))) {
+        guint64 pid = 0;
+
+        if ((g_str_has_prefix(name, "vmig-bh-a-") || g_str_has_prefix(name, "vmig-bh-b-")) &&
+            g_ascii_string_to_unsigned(name + 10, 10, 1, G_MAXINT, &pid, NULL) &&
+            kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            const char *const del[] = {"netns", "del", name, NULL};
+
+            run_ip(del);
+        }
+    }
+    g_dir_close(dir);
+}
+
+/* Returns: TRUE with @bh made, or FALSE (test skipped) where namespaces cannot be. */
+static gboolean
+black_hole_make(BlackHole *bh)
+{
+    g_autofree char *va = g_strdup_printf("vmbha%u", (guint)getpid() % 100000);
+    g_autofree char *vb = g_strdup_printf("vmbhb%u", (guint)getpid() % 100000);
+    gboolean ok;
+
+    black_hole_remove_stale();
+    bh->a = g_strdup_printf("vmig-bh-a-%u", (guint)getpid());
+    bh->b = g_strdup_printf("vmig-bh-b-%u", (guint)getpid());
+    {
+        const char *const add_a[] = {"netns", "add", bh->a, NULL};
+        const char *const add_b[] = {"netns", "add", bh->b, NULL};
+        const char *const veth[] = {"link", "add", va, "netns", bh->a, "type", "veth",
+                                    "peer", "name", vb, "netns", bh->b, NULL};
+        const char *const addr_a[] = {"-n", bh->a, "addr", "add", "10.203.0.1/30",
+                                      "dev", va, NULL};
+        const char *const addr_b[] = {"-n", bh->b, "addr", "add", "10.203.0.2/30",
+                                      "dev", vb, NULL};
+        const char *const up_a[] = {"-n", bh->a, "link", "set", va, "up", NULL};
+        const char *const up_b[] = {"-n", bh->b, "link", "set", vb, "up", NULL};
+        const char *const lo_a[] = {"-n", bh->a, "link", "set", "lo", "up", NULL};
+        /* "b" answers nothing: every reply to "a" goes nowhere. */
+        const char *const hole[] = {"-n", bh->b, "route", "add", "blackhole",
+                                    "10.203.0.1/32", NULL};
+
+        ok = geteuid() == 0 && run_ip(add_a) && run_ip(add_b) && run_ip(veth) &&
+             run_ip(addr_a) && run_ip(addr_b) && run_ip(up_a) && run_ip(up_b) &&
+             run_ip(lo_a) && run_ip(hole);
+    }
+    if (!ok) {
+        black_hole_remove(bh);
+        g_test_skip("cannot make network namespaces here (needs root and iproute2)");
+    }
+    return ok;
+}
+
+/*
+ * A migration to a peer that never answers: while the source daemon dials
+ * it, its control socket answers within a second (a blocking connect()
+ * froze the daemon for 134 s once); `migrate --timeout 5` ends within ten
+ * seconds, with a reason that names the peer.
+ */
+static void
+test_dial_black_hole(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(VmigTestQemu) qemu = start_qemu();
+    BlackHole bh = {NULL, NULL};
+    g_autofree char *domain = NULL;
+    g_autofree char *out_path = g_build_filename(fixture->tmpdir, "cli.out", NULL);
+    g_autofree char *err_path = g_build_filename(fixture->tmpdir, "cli.err", NULL);
+    g_autofree char *binary = built_program("tools", "virt-migrate");
+    g_autofree char *err = NULL;
+    g_autoptr(Conn) conn = NULL;
+    Daemon *daemon;
+    GPid cli;
+    gint64 start, answered, ended;
+    int status = 0;
+
+    if (!qemu || !black_hole_make(&bh))
+        return;
+    daemon_netns = bh.a;
+    daemon = daemon_start(fixture, 0);
+    daemon_netns = NULL;
+    conn = conn_open(daemon);
+    domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
+    {
+        const char *const argv[] = {binary, "--connect", daemon->socket, "migrate", domain,
+                                    "tcp:10.203.0.2:49152", "--timeout", "5", NULL};
+
+        start = g_get_monotonic_time();
+        cli = spawn_logged((char **)argv, NULL, out_path, err_path);
+    }
+    g_usleep(2 * G_USEC_PER_SEC);
+    answered = g_get_monotonic_time();
+    assert_serves(conn);
+    answered = g_get_monotonic_time() - answered;
+    g_test_message("the control socket answered in %" G_GINT64_FORMAT " ms while dialling",
+                   answered / 1000);
+    g_assert_cmpint(answered, <, G_USEC_PER_SEC);
+
+    g_assert_true(wait_exit(cli, 15 * G_USEC_PER_SEC, &status));
+    ended = g_get_monotonic_time() - start;
+    err = read_file(err_path);
+    g_test_message("virt-migrate ended after %" G_GINT64_FORMAT " ms, status %d: %s",
+                   ended / 1000, status, err);
+    g_assert_cmpint(ended, <, 10 * G_USEC_PER_SEC);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    g_assert_nonnull(strstr(err, "'tcp:10.203.0.2:49152'"));
+    g_assert_nonnull(strstr(err, "timed out after 5 s"));
+    daemon_stop(daemon, SIGTERM);
+    black_hole_remove(&bh);
+}
+
 /*
  * The same refusal as /daemon/peer/other-uid, from a client that is not
  * ours: Debian's python3 run as nobody by setpriv(1).
@@ -2121,6 +2300,7 @@ main(int argc, char **argv)
 
     add("/daemon/commands/tunables-unreachable", NULL, test_tunables_unreachable);
     add("/daemon/faults/qmp-nested-greeting", NULL, test_tunables_nested_greeting);
+    add("/daemon/faults/dial-black-hole", NULL, test_dial_black_hole);
 
     add("/daemon/cli/version", NULL, test_cli_version);
     add("/daemon/cli/help", NULL, test_cli_help);

@@ -578,7 +578,9 @@ vmig_cli_migration_done(VmigCliMigration *m, JsonObject *data, const char *why)
         return vmig_cli_output(text);
     }
     vmig_cli_migration_end_line(m);
-    if (why && g_strcmp0(result, "cancelled") == 0)
+    /* The daemon's reason for our own cancel is news only when it says more. */
+    if (why && g_strcmp0(result, "cancelled") == 0 &&
+        (!reason || g_str_equal(reason, "cancelled by the management app")))
         return vmig_cli_fail("%s; migration cancelled", why);
     if (why)
         return vmig_cli_fail("%s; migration %s %s%s", why, m->id,

@@ -1,0 +1,372 @@
+/*
+ * transport.c: addresses, listening and dialling (the contract is
+ * transport.h)
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-transport"
+
+#include "driver/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+
+#include "fdpass/fd.h"
+
+/* clang-format off */
+G_DEFINE_QUARK(vmig-transport-error-quark, vmig_transport_error)
+/* clang-format on */
+
+/* ------------------------------------------------------------------------ */
+/* Addresses */
+
+void
+vmig_address_free(VmigAddress *address)
+{
+    if (!address)
+        return;
+    g_free(address->path);
+    g_free(address->host);
+    g_free(address);
+}
+
+/* Reads "PORT" (1 to 65535, decimal).  Returns: TRUE, or FALSE. */
+static gboolean
+vmig_address_parse_port(const char *text, guint16 *port)
+{
+    guint64 value;
+
+    if (!g_ascii_string_to_unsigned(text, 10, 1, 65535, &value, NULL))
+        return FALSE;
+    *port = (guint16)value;
+    return TRUE;
+}
+
+/* Reads "HOST:PORT" or "[V6]:PORT" into @address.  Returns: TRUE, or FALSE with @error.
+ */
+static gboolean
+vmig_address_parse_tcp(const char *uri, const char *spec, VmigAddress *address,
+                       GError **error)
+{
+    const char *port;
+
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+
+        if (!close || close[1] != ':') {
+            g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
+                        "'%s' is not tcp:[IPV6]:PORT", uri);
+            return FALSE;
+        }
+        address->host = g_strndup(spec + 1, close - spec - 1);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+
+        if (!colon) {
+            g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
+                        "'%s' is not tcp:HOST:PORT", uri);
+            return FALSE;
+        }
+        address->host = g_strndup(spec, colon - spec);
+        if (strchr(address->host, ':')) {
+            g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
+                        "'%s': an IPv6 address goes in brackets, as in tcp:[::1]:PORT",
+                        uri);
+            return FALSE;
+        }
+        port = colon + 1;
+    }
+    if (!vmig_address_parse_port(port, &address->port)) {
+        g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
+                    "'%s': the port must be 1 to 65535, not '%s'", uri, port);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+VmigAddress *
+vmig_address_parse(const char *uri, GError **error)
+{
+    g_autoptr(VmigAddress) address = g_new0(VmigAddress, 1);
+
+    if (g_str_has_prefix(uri, "unix:")) {
+        const char *path = uri + 5;
+
+        if (!*path || strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+            g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
+                        "unix socket path '%s' is empty or too long", path);
+            return NULL;
+        }
+        address->kind = VMIG_ADDRESS_UNIX;
+        address->path = g_strdup(path);
+        return g_steal_pointer(&address);
+    }
+    if (g_str_has_prefix(uri, "tcp:")) {
+        address->kind = VMIG_ADDRESS_TCP;
+        if (!vmig_address_parse_tcp(uri, uri + 4, address, error))
+            return NULL;
+        return g_steal_pointer(&address);
+    }
+    g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
+                "'%s' is neither unix:PATH nor tcp:HOST:PORT", uri);
+    return NULL;
+}
+
+char *
+vmig_address_to_string(const VmigAddress *address)
+{
+    if (address->kind == VMIG_ADDRESS_UNIX)
+        return g_strdup_printf("unix:%s", address->path);
+    if (strchr(address->host, ':'))
+        return g_strdup_printf("tcp:[%s]:%u", address->host, address->port);
+    return g_strdup_printf("tcp:%s:%u", address->host, address->port);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Listening */
+
+/* Sets a listen error for @address: @what failed with @err.  Returns: -1. */
+static int
+vmig_transport_listen_error(const VmigAddress *address, int err, GError **error)
+{
+    g_autofree char *uri = vmig_address_to_string(address);
+
+    g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_LISTEN,
+                "cannot listen on '%s': %s", uri, g_strerror(err));
+    return -1;
+}
+
+/* Listens on unix socket @path.  Returns: the socket, or -1 with @error. */
+static int
+vmig_transport_listen_unix(const VmigAddress *address, GError **error)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    g_auto(VmigFd) fd = -1;
+    struct stat st;
+
+    g_strlcpy(addr.sun_path, address->path, sizeof(addr.sun_path));
+    if (lstat(addr.sun_path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            g_set_error(
+                error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_LISTEN,
+                "cannot listen on 'unix:%s': something other than a socket is there",
+                address->path);
+            return -1;
+        }
+        unlink(addr.sun_path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        listen(fd, SOMAXCONN) < 0)
+        return vmig_transport_listen_error(address, errno, error);
+    return vmig_fd_steal(&fd);
+}
+
+/*
+ * Listens on a TCP address.  The host must be an address, or empty for
+ * every address: resolving a name would block the main loop.
+ * Returns: the socket, or -1 with @error.
+ */
+static int
+vmig_transport_listen_tcp(const VmigAddress *address, GError **error)
+{
+    struct addrinfo hints = {
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+    };
+    struct addrinfo *res = NULL;
+    g_autofree char *port = g_strdup_printf("%u", address->port);
+    g_auto(VmigFd) fd = -1;
+    int one = 1;
+    int rc;
+
+    rc = getaddrinfo(*address->host ? address->host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        g_autofree char *uri = vmig_address_to_string(address);
+
+        g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_LISTEN,
+                    "cannot listen on '%s': %s", uri,
+                    rc == EAI_NONAME ? "listen on an IP address (or none, for all of "
+                                       "them), not a name"
+                                     : gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+        listen(fd, SOMAXCONN) < 0) {
+        int err = errno;
+
+        freeaddrinfo(res);
+        return vmig_transport_listen_error(address, err, error);
+    }
+    freeaddrinfo(res);
+    return vmig_fd_steal(&fd);
+}
+
+int
+vmig_transport_listen(const VmigAddress *address, GError **error)
+{
+    if (address->kind == VMIG_ADDRESS_UNIX)
+        return vmig_transport_listen_unix(address, error);
+    return vmig_transport_listen_tcp(address, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dialling */
+
+typedef struct {
+    char *uri;
+    guint timeout_ms;
+    GSocketClient *client;
+    GCancellable *cancellable; /* ours: cancelled by the deadline or the caller's */
+    GCancellable *caller;      /* the caller's, or NULL */
+    gulong caller_handler;
+    GSource *deadline;
+    gboolean timed_out;
+} VmigDial;
+
+static void
+vmig_dial_free(VmigDial *dial)
+{
+    if (dial->deadline) {
+        g_source_destroy(dial->deadline);
+        g_source_unref(dial->deadline);
+    }
+    if (dial->caller) {
+        g_cancellable_disconnect(dial->caller, dial->caller_handler);
+        g_object_unref(dial->caller);
+    }
+    g_clear_object(&dial->cancellable);
+    g_clear_object(&dial->client);
+    g_free(dial->uri);
+    g_free(dial);
+}
+
+/* The deadline passed: give up the connect.  Returns: G_SOURCE_REMOVE. */
+static gboolean
+vmig_dial_on_deadline(gpointer user_data)
+{
+    VmigDial *dial = user_data;
+
+    g_clear_pointer(&dial->deadline, g_source_unref);
+    dial->timed_out = TRUE;
+    g_cancellable_cancel(dial->cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+/* The caller cancelled: so do we (from whatever thread it did). */
+static void
+vmig_dial_on_caller_cancelled(GCancellable *caller, gpointer user_data)
+{
+    g_cancellable_cancel(G_CANCELLABLE(user_data));
+}
+
+/* Frees a connected fd that nobody took.  Returns nothing. */
+static void
+vmig_dial_fd_free(int *fdp)
+{
+    vmig_fd_clear(fdp);
+    g_free(fdp);
+}
+
+static void
+vmig_dial_on_connected(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(GTask) task = user_data;
+    VmigDial *dial = g_task_get_task_data(task);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSocketConnection) conn =
+        g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
+    int *fdp;
+
+    if (!conn) {
+        if (dial->timed_out)
+            g_task_return_new_error(task, VMIG_TRANSPORT_ERROR,
+                                    VMIG_TRANSPORT_ERROR_TIMEOUT,
+                                    "cannot connect to '%s': no answer within %g s",
+                                    dial->uri, dial->timeout_ms / 1000.0);
+        else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            g_task_return_error(task, g_steal_pointer(&error));
+        else
+            g_task_return_new_error(
+                task, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_CONNECT,
+                "cannot connect to '%s': %s", dial->uri, error->message);
+        return;
+    }
+    /* The connection's socket goes with it: keep a copy of the fd. */
+    fdp = g_new(int, 1);
+    *fdp =
+        fcntl(g_socket_get_fd(g_socket_connection_get_socket(conn)), F_DUPFD_CLOEXEC, 0);
+    if (*fdp < 0) {
+        int err = errno;
+
+        g_free(fdp);
+        g_task_return_new_error(task, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_CONNECT,
+                                "cannot connect to '%s': %s", dial->uri, g_strerror(err));
+        return;
+    }
+    g_task_return_pointer(task, fdp, (GDestroyNotify)vmig_dial_fd_free);
+}
+
+void
+vmig_transport_dial_async(const VmigAddress *address, guint timeout_ms,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    VmigDial *dial = g_new0(VmigDial, 1);
+    g_autoptr(GSocketConnectable) connectable = NULL;
+
+    g_task_set_source_tag(task, vmig_transport_dial_async);
+    g_task_set_task_data(task, dial, (GDestroyNotify)vmig_dial_free);
+    /* Our own errors say what happened; GTask must not turn a cancel into its own. */
+    g_task_set_check_cancellable(task, FALSE);
+    dial->uri = vmig_address_to_string(address);
+    dial->timeout_ms = timeout_ms;
+    dial->client = g_socket_client_new();
+    /* Straight to the peer: a desktop's proxy settings have no say here. */
+    g_socket_client_set_enable_proxy(dial->client, FALSE);
+    dial->cancellable = g_cancellable_new();
+    if (cancellable) {
+        dial->caller = g_object_ref(cancellable);
+        dial->caller_handler =
+            g_cancellable_connect(cancellable, G_CALLBACK(vmig_dial_on_caller_cancelled),
+                                  dial->cancellable, NULL);
+    }
+    if (timeout_ms) {
+        dial->deadline = g_timeout_source_new(timeout_ms);
+        g_source_set_callback(dial->deadline, vmig_dial_on_deadline, dial, NULL);
+        g_source_attach(dial->deadline, g_main_context_get_thread_default());
+    }
+    if (address->kind == VMIG_ADDRESS_UNIX)
+        connectable = G_SOCKET_CONNECTABLE(g_unix_socket_address_new(address->path));
+    else
+        connectable = g_network_address_new(address->host, address->port);
+    g_debug("dialling %s", dial->uri);
+    g_socket_client_connect_async(dial->client, connectable, dial->cancellable,
+                                  vmig_dial_on_connected, task);
+}
+
+int
+vmig_transport_dial_finish(GAsyncResult *result, GError **error)
+{
+    int *fdp = g_task_propagate_pointer(G_TASK(result), error);
+    int fd;
+
+    if (!fdp)
+        return -1;
+    fd = vmig_fd_steal(fdp);
+    g_free(fdp);
+    return fd;
+}

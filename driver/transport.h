@@ -1,0 +1,78 @@
+/*
+ * transport.h: the connections between two drivers: addresses, listening
+ * and dialling, never blocking the main loop
+ *
+ * An address is written as QEMU and libvirt write migration URIs:
+ *
+ *   unix:PATH          a unix stream socket
+ *   tcp:HOST:PORT      HOST a name or an IPv4 address
+ *   tcp:[V6]:PORT      an IPv6 address, in brackets
+ *
+ * Listening sockets are non-blocking and close-on-exec, with a backlog of
+ * SOMAXCONN (a flood waits in the kernel's queue, not in the daemon).
+ * Dialling resolves and connects asynchronously (GIO's GSocketClient) with
+ * a deadline that covers both: a peer that never answers costs a timer,
+ * not a frozen daemon.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#define VMIG_TRANSPORT_ERROR (vmig_transport_error_quark())
+GQuark vmig_transport_error_quark(void);
+
+typedef enum {
+    VMIG_TRANSPORT_ERROR_ADDRESS, /* not an address we understand */
+    VMIG_TRANSPORT_ERROR_LISTEN,  /* cannot listen there */
+    VMIG_TRANSPORT_ERROR_CONNECT, /* the peer refused, or is unreachable */
+    VMIG_TRANSPORT_ERROR_TIMEOUT, /* no answer before the deadline */
+    VMIG_TRANSPORT_ERROR_LAST
+} VmigTransportErrorCode;
+
+typedef enum { VMIG_ADDRESS_UNIX, VMIG_ADDRESS_TCP, VMIG_ADDRESS_LAST } VmigAddressKind;
+
+typedef struct {
+    VmigAddressKind kind;
+    char *path;   /* unix */
+    char *host;   /* tcp: a name or an address, IPv6 without brackets */
+    guint16 port; /* tcp */
+} VmigAddress;
+
+/*
+ * vmig_address_parse:
+ * Returns: the address @uri names (to free), or NULL with
+ * VMIG_TRANSPORT_ERROR_ADDRESS in @error, saying what is wrong with it.
+ */
+VmigAddress *vmig_address_parse(const char *uri, GError **error);
+
+void vmig_address_free(VmigAddress *address);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigAddress, vmig_address_free)
+
+/* Returns: @address as a URI, IPv6 hosts in brackets (to free). */
+char *vmig_address_to_string(const VmigAddress *address);
+
+/*
+ * vmig_transport_listen:
+ * Listens on @address; a stale unix socket file there is replaced,
+ * anything else at that path is left alone and refused.
+ * Returns: the listening socket (non-blocking, close-on-exec), or -1 with
+ * @error set.
+ */
+int vmig_transport_listen(const VmigAddress *address, GError **error);
+
+/*
+ * vmig_transport_dial_async:
+ * Connects to @address, resolving its host first, within @timeout_ms
+ * (0: no deadline of our own).  The callback runs on the thread-default
+ * main context of the caller.
+ */
+void vmig_transport_dial_async(const VmigAddress *address, guint timeout_ms,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+
+/*
+ * Returns: the connected socket (close-on-exec; the caller owns it and
+ * sets its blocking mode), or -1 with @error set: CONNECT or TIMEOUT
+ * naming the address, or G_IO_ERROR_CANCELLED.
+ */
+int vmig_transport_dial_finish(GAsyncResult *result, GError **error);
