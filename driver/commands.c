@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "driver/commands.h"
-#include "driver/hypervisor.h"
+#include "driver/backend.h"
 #include "driver/migration.h"
 
 
@@ -38,7 +38,7 @@ on_tunables(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     TunablesQuery *query = user_data;
     g_autoptr(GError) error = NULL;
-    g_autoptr(VmigCatalog) catalog = vmig_hypervisor_introspect_finish(result, &error);
+    g_autoptr(VmigCatalog) catalog = vmig_backend_tunables_finish(result, &error);
 
     if (catalog)
         vmig_control_call_return(query->call, vmig_catalog_to_json(catalog, query->unstable));
@@ -56,8 +56,8 @@ cmd_query_tunables(VmigControlCall *call, JsonObject *arguments, gpointer user_d
 
     query->call = call;
     query->unstable = json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
-    vmig_hypervisor_introspect_async(json_object_get_string_member(arguments, "domain"),
-                                     daemon->context, daemon->qmp_timeout_ms, NULL,
+    vmig_backend_tunables_async(json_object_get_string_member(arguments, "domain"),
+                                     daemon->settings.context, daemon->settings.qmp_timeout_ms, NULL,
                                      on_tunables, query);
 }
 
@@ -327,3 +327,14 @@ const VmigControlCommand vmig_commands[] = {
 };
 
 const gsize vmig_n_commands = G_N_ELEMENTS(vmig_commands);
+
+/* A migration's event, to every client of the control socket (@user_data). */
+static void
+on_migration_event(const char *id, const char *event, JsonObject *data, gpointer user_data)
+{
+    vmig_control_emit_event(user_data, event, data);
+}
+
+const VmigMigrationObserver vmig_commands_observer = {
+    .event = on_migration_event,
+};

@@ -324,6 +324,7 @@ main(int argc, char **argv)
     g_autoptr(GMainLoop) loop = NULL;
     g_autoptr(VmigDaemonSource) sigterm = NULL;
     g_autoptr(VmigDaemonSource) sigint = NULL;
+    g_autoptr(VmigPendingPool) pending_pool = NULL;
     g_autoptr(VmigControl) control = NULL;
     g_autofree char *socket_path = NULL;
     VmigDaemonBus bus = VMIG_DAEMON_BUS_SYSTEM;
@@ -408,24 +409,27 @@ main(int argc, char **argv)
     sigterm = vmig_daemon_watch_signal(context, SIGTERM, loop);
     sigint = vmig_daemon_watch_signal(context, SIGINT, loop);
 
-    vmigd.context = context;
-    vmigd.runtime_dir = runtime_dir;
-    vmigd.migration_dir = migration_dir ? migration_dir : runtime_dir;
-    vmigd.qmp_timeout_ms = (guint)qmp_timeout * 1000;
-    vmigd.channel_timeout_ms = (guint)channel_timeout * 1000;
-    vmigd.keep_finished_ms = (guint)keep_finished * 1000;
-    vmigd.max_migrations = (guint)max_migrations;
-    vmigd.pending_pool = vmig_pending_pool_new((guint)max_pending, (guint)pending_timeout * 1000);
+    pending_pool = vmig_pending_pool_new((guint)max_pending, (guint)pending_timeout * 1000);
+    vmigd.settings = (VmigMigrationSettings){
+        .context = context,
+        .runtime_dir = runtime_dir,
+        .migration_dir = migration_dir ? migration_dir : runtime_dir,
+        .qmp_timeout_ms = (guint)qmp_timeout * 1000,
+        .channel_timeout_ms = (guint)channel_timeout * 1000,
+        .keep_finished_ms = (guint)keep_finished * 1000,
+        .max_migrations = (guint)max_migrations,
+        .pending_pool = pending_pool,
+    };
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);
     if (!control) {
         g_printerr("virt-migrated: error: %s\n", error->message);
-        vmig_pending_pool_free(vmigd.pending_pool);
         g_main_context_pop_thread_default(context);
         return VMIG_DAEMON_EXIT_FAILURE;
     }
     vmigd.control = control;
-    vmigd.migrations = vmig_migrations_new(&vmigd);
+    vmigd.migrations = vmig_migrations_new(&vmigd.settings);
+    vmig_migrations_observe(vmigd.migrations, &vmig_commands_observer, control);
     if (bus != VMIG_DAEMON_BUS_NONE) {
         const char *dir = g_getenv(VMIG_SERVICE_INTERFACES_ENV);
 
@@ -453,7 +457,6 @@ main(int argc, char **argv)
     g_clear_pointer(&vmigd.service, vmig_service_free);
     vmigd.control = NULL;
     g_clear_pointer(&control, vmig_control_free);
-    g_clear_pointer(&vmigd.pending_pool, vmig_pending_pool_free);
     g_clear_pointer(&sigterm, vmig_daemon_source_free);
     g_clear_pointer(&sigint, vmig_daemon_source_free);
     g_main_context_pop_thread_default(context);

@@ -1,10 +1,15 @@
 /*
- * features.h: what the driver itself knows about QEMU migration
+ * features.h: what the driver itself knows about QEMU migration, and its
+ * policy for the negotiated features
  *
  * The driver's own knowledge is here and nowhere else, in two tables:
  * which QEMU capabilities and parameters are *negotiated features* (and on
  * which side each is set), and which parameters carry a unit.  Which
  * tunables exist is never written down: that comes from QEMU's schema.
+ *
+ * The policy is here too: when a side offers a feature
+ * (vmig_features_why_not_offered), and which features cannot go together
+ * (vmig_features_resolve, the one place for every such rule).
  */
 #pragma once
 
@@ -62,3 +67,67 @@ const char *vmig_unit_to_string(VmigUnit unit);
 
 /* Returns: the unit of QEMU migration parameter @parameter, NONE when unknown. */
 VmigUnit vmig_parameter_unit(const char *parameter);
+
+#define VMIG_FEATURE_ERROR (vmig_feature_error_quark())
+GQuark vmig_feature_error_quark(void);
+
+typedef enum {
+    VMIG_FEATURE_ERROR_UNKNOWN,  /* a feature name nobody knows */
+    VMIG_FEATURE_ERROR_REQUIRED, /* required, but it cannot be had */
+    VMIG_FEATURE_ERROR_LAST
+} VmigFeatureErrorCode;
+
+/* A set of features: bit (1 << VmigFeature). */
+typedef guint VmigFeatureSet;
+#define VMIG_FEATURE_BIT(f) (1u << (f))
+G_STATIC_ASSERT(VMIG_FEATURE_LAST <= 32);
+
+/*
+ * vmig_features_check_names:
+ * Checks that every name in @names (nullable) is a feature users may
+ * name; @option names the list in the message.
+ * Returns: TRUE with the set in *@set, or FALSE with UNKNOWN in @error
+ * listing the known names.
+ */
+gboolean vmig_features_check_names(GStrv names, const char *option, VmigFeatureSet *set,
+                                   GError **error);
+
+/* What one side knows when it decides what to offer. */
+typedef struct {
+    gboolean source;             /* the role */
+    VmigFeatureSet available;    /* this QEMU has the knob of each */
+    VmigFeatureSet forbidden;    /* no-features */
+    VmigFeatureSet required;     /* require-features */
+    guint channels;              /* source: the extra channels asked for */
+    gboolean compression;        /* source: a multifd-compression other than none */
+} VmigFeatureOfferContext;
+
+/*
+ * Returns: why a side with @context does not offer @feature (a static
+ * string for the negotiation record), or NULL: it offers it.
+ * Internal features are never offered (and get NULL: nothing to record).
+ */
+const char *vmig_features_why_not_offered(VmigFeature feature,
+                                          const VmigFeatureOfferContext *context);
+
+/* A feature taken out of a selection, and why. */
+typedef struct {
+    VmigFeature feature;
+    const char *reason; /* static */
+} VmigFeatureDrop;
+
+/*
+ * vmig_features_resolve:
+ * @selection: in: the features both sides offered; out: those that go
+ * @required: what either side requires
+ * @dropped: (out) (element-type VmigFeatureDrop): appended to, per feature dropped
+ *
+ * Every rule between features, in QEMU's way: a copy is changed and
+ * checked, and only a consistent result is committed to @selection.
+ * QEMU 7.2 cannot use postcopy-ram with multifd (the one not required is
+ * dropped, postcopy-ram when neither is), and multifd-compression means
+ * nothing without multifd.
+ * Returns: TRUE, or FALSE with REQUIRED in @error (@selection untouched).
+ */
+gboolean vmig_features_resolve(VmigFeatureSet *selection, VmigFeatureSet required,
+                               GArray *dropped, GError **error);

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "driver/hypervisor.h"
-#include "driver/libvirt.h"
 #include "driver/qmp.h"
 
 
@@ -251,10 +250,6 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
                                  guint timeout_ms, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-    if (vmig_libvirt_is_domain(domain)) {
-        vmig_libvirt_introspect_async(domain, context, cancellable, callback, user_data);
-        return;
-    }
     vmig_hypervisor_open_async(domain, context, timeout_ms, cancellable, callback, user_data);
 }
 
@@ -262,8 +257,6 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
 VmigCatalog *
 vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **error)
 {
-    if (g_task_get_source_tag(G_TASK(result)) == vmig_libvirt_introspect_async)
-        return vmig_libvirt_introspect_finish(result, NULL, error);
     return g_task_propagate_pointer(G_TASK(result), error);
 }
 

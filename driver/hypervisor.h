@@ -1,8 +1,8 @@
 /*
- * hypervisor.h: reaching a domain's hypervisor and reading its tunables
+ * hypervisor.h: reaching a QEMU through its monitor and reading its tunables
  *
- * A DOMAIN names a running QEMU: "qmp:/path/to/monitor.sock".  (libvirt
- * domains join with issue 6, behind this same interface.)
+ * A "qmp:/path/to/monitor.sock" DOMAIN names a running QEMU.  (libvirt
+ * domains are driver/libvirt.h's; driver/backend.h picks between the two.)
  */
 #pragma once
 

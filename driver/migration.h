@@ -16,13 +16,9 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "driver/commands.h"
+#include "driver/pending.h"
 
-typedef enum {
-    VMIG_ROLE_SOURCE,
-    VMIG_ROLE_DESTINATION,
-    VMIG_ROLE_LAST
-} VmigRole;
+typedef enum { VMIG_ROLE_SOURCE, VMIG_ROLE_DESTINATION, VMIG_ROLE_LAST } VmigRole;
 
 const char *vmig_role_to_string(VmigRole role);
 
@@ -46,42 +42,79 @@ const char *vmig_migration_state_to_string(VmigMigrationState state);
 GQuark vmig_migration_error_quark(void);
 
 typedef enum {
-    VMIG_MIGRATION_ERROR_INVALID,   /* a request that cannot be carried out */
-    VMIG_MIGRATION_ERROR_NOT_FOUND, /* no such migration */
-    VMIG_MIGRATION_ERROR_STATE,     /* not possible in the migration's state */
-    VMIG_MIGRATION_ERROR_PEER,      /* the peer driver failed or refused */
-    VMIG_MIGRATION_ERROR_HYPERVISOR,/* QEMU failed */
+    VMIG_MIGRATION_ERROR_INVALID,    /* a request that cannot be carried out */
+    VMIG_MIGRATION_ERROR_NOT_FOUND,  /* no such migration */
+    VMIG_MIGRATION_ERROR_STATE,      /* not possible in the migration's state */
+    VMIG_MIGRATION_ERROR_PEER,       /* the peer driver failed or refused */
+    VMIG_MIGRATION_ERROR_HYPERVISOR, /* QEMU failed */
     VMIG_MIGRATION_ERROR_LAST
 } VmigMigrationErrorCode;
 
 /* What a management app asks for (the command's arguments). */
 typedef struct {
     char *domain;
-    char *uri;               /* dest (source) / listen (destination); NULL: fd mode */
-    int main_fd;             /* fd mode: the main channel, owned; else -1 */
-    guint channels;          /* source: multifd channels to ask for */
-    GStrv tunables;          /* source: NAME=VALUE */
+    char *uri;      /* dest (source) / listen (destination); NULL: fd mode */
+    int main_fd;    /* fd mode: the main channel, owned; else -1 */
+    guint channels; /* source: multifd channels to ask for */
+    GStrv tunables; /* source: NAME=VALUE */
     gboolean unstable;
     GStrv no_features;
     GStrv require_features;
     guint channel_timeout_ms;
-    guint max_channels;      /* destination */
-    gboolean resume;         /* destination: cont once migrated */
+    guint max_channels; /* destination */
+    gboolean resume;    /* destination: cont once migrated */
     /* libvirt domains (driver/libvirt.h) */
-    char *libvirt_dest;      /* source: the destination libvirt's URI */
-    gboolean persistent;     /* source: define the domain on the destination */
-    gboolean undefine_source;/* source: undefine it on the source */
-    char *domain_xml;        /* destination: the domain's XML, naming its emulator */
+    char *libvirt_dest;       /* source: the destination libvirt's URI */
+    gboolean persistent;      /* source: define the domain on the destination */
+    gboolean undefine_source; /* source: undefine it on the source */
+    char *domain_xml;         /* destination: the domain's XML, naming its emulator */
 } VmigMigrationRequest;
 
 void vmig_migration_request_free(VmigMigrationRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigMigrationRequest, vmig_migration_request_free)
 
+/* What migrations run with: the daemon's settings (strings and pool borrowed). */
+typedef struct {
+    GMainContext *context;     /* where everything runs */
+    const char *runtime_dir;   /* the private sockets QEMU connects to */
+    const char *migration_dir; /* libvirt's migration sockets (same path on both hosts) */
+    guint qmp_timeout_ms;      /* how long a QEMU monitor may take to answer */
+    guint channel_timeout_ms;  /* how long announced channels may take */
+    guint keep_finished_ms;    /* how long a finished migration stays listed */
+    guint max_migrations;      /* unfinished migrations at once */
+    VmigPendingPool *pending_pool; /* connections not yet proven, daemon-wide */
+} VmigMigrationSettings;
+
 /* The daemon's migrations; created with the daemon, freed at exit. */
 typedef struct _VmigMigrations VmigMigrations;
 
-VmigMigrations *vmig_migrations_new(VmigDaemon *daemon);
+/* Returns: an empty registry; @settings is copied. */
+VmigMigrations *vmig_migrations_new(const VmigMigrationSettings *settings);
+
+/* Fails every migration still running ("the daemon is shutting down") and frees. */
 void vmig_migrations_free(VmigMigrations *migrations);
+
+/*
+ * What happens to migrations, for those who publish it (the control
+ * socket, the D-Bus service): migrations include neither, they tell
+ * their observers.  Any callback may be NULL; none is called for a
+ * migration refused at start, whose id was never given out.
+ */
+typedef struct {
+    /* @id's record may have changed (state, negotiation, channels). */
+    void (*changed)(const char *id, gpointer user_data);
+    /* @id had @event (docs/migration.md's events) with @data (borrowed). */
+    void (*event)(const char *id, const char *event, JsonObject *data,
+                  gpointer user_data);
+    /* @id is forgotten (--keep-finished passed). */
+    void (*removed)(const char *id, gpointer user_data);
+} VmigMigrationObserver;
+
+/* Adds an observer (@observer is not copied: static). */
+void vmig_migrations_observe(VmigMigrations *migrations,
+                             const VmigMigrationObserver *observer, gpointer user_data);
+void vmig_migrations_unobserve(VmigMigrations *migrations,
+                               const VmigMigrationObserver *observer, gpointer user_data);
 
 /*
  * vmig_migration_start_async:
@@ -90,8 +123,8 @@ void vmig_migrations_free(VmigMigrations *migrations);
  * and the migration goes on, reported by events.  @request is consumed.
  */
 void vmig_migration_start_async(VmigMigrations *migrations, VmigRole role,
-                                VmigMigrationRequest *request, GAsyncReadyCallback callback,
-                                gpointer user_data);
+                                VmigMigrationRequest *request,
+                                GAsyncReadyCallback callback, gpointer user_data);
 
 /* Returns: the new migration's id (to free), or NULL with @error set. */
 char *vmig_migration_start_finish(GAsyncResult *result, GError **error);
@@ -104,15 +137,18 @@ gboolean vmig_migration_add_channels(VmigMigrations *migrations, const char *id,
                                      gsize n_fds, GError **error);
 
 /* Cancels migration @id.  Returns: TRUE, or FALSE with @error. */
-gboolean vmig_migration_cancel(VmigMigrations *migrations, const char *id, GError **error);
+gboolean vmig_migration_cancel(VmigMigrations *migrations, const char *id,
+                               GError **error);
 
 /* Switches source migration @id to postcopy.  Answers through the callback. */
 void vmig_migration_start_postcopy_async(VmigMigrations *migrations, const char *id,
-                                         GAsyncReadyCallback callback, gpointer user_data);
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
 gboolean vmig_migration_start_postcopy_finish(GAsyncResult *result, GError **error);
 
 /* Returns: the query-migrations list (a new node). */
 JsonNode *vmig_migrations_list(VmigMigrations *migrations);
 
 /* Returns: migration @id's negotiation record (a new node), or NULL with @error. */
-JsonNode *vmig_migration_record(VmigMigrations *migrations, const char *id, GError **error);
+JsonNode *vmig_migration_record(VmigMigrations *migrations, const char *id,
+                                GError **error);

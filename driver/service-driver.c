@@ -9,7 +9,7 @@
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-service"
 
-#include "driver/hypervisor.h"
+#include "driver/backend.h"
 #include "driver/migration.h"
 #include "driver/service-private.h"
 
@@ -55,7 +55,7 @@ on_tunables(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     TunablesCall *tc = user_data;
     g_autoptr(GError) error = NULL;
-    g_autoptr(VmigCatalog) catalog = vmig_hypervisor_introspect_finish(result, &error);
+    g_autoptr(VmigCatalog) catalog = vmig_backend_tunables_finish(result, &error);
     g_autoptr(DBusMessage) reply = NULL;
     DBusMessageIter iter;
     DBusMessageIter list;
@@ -109,8 +109,8 @@ driver_get_tunables(VmigService *service, DBusMessage *call, const char *id)
     tc = g_new0(TunablesCall, 1);
     tc->service = service;
     tc->call = dbus_message_ref(call);
-    vmig_hypervisor_introspect_async(domain, service->daemon->context,
-                                     service->daemon->qmp_timeout_ms, service->cancellable,
+    vmig_backend_tunables_async(domain, service->daemon->settings.context,
+                                     service->daemon->settings.qmp_timeout_ms, service->cancellable,
                                      on_tunables, tc);
     return NULL;
 }

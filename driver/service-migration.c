@@ -444,3 +444,28 @@ vmig_service_migration_removed(VmigService *service, const char *id)
 {
     g_hash_table_remove(service->published, id);
 }
+
+/* The observer's callbacks: @user_data is the service. */
+static void
+on_migration_changed(const char *id, gpointer user_data)
+{
+    vmig_service_migration_changed(user_data, id);
+}
+
+static void
+on_migration_event(const char *id, const char *event, JsonObject *data, gpointer user_data)
+{
+    vmig_service_migration_event(user_data, id, event, data);
+}
+
+static void
+on_migration_removed(const char *id, gpointer user_data)
+{
+    vmig_service_migration_removed(user_data, id);
+}
+
+const VmigMigrationObserver vmig_service_observer = {
+    .changed = on_migration_changed,
+    .event = on_migration_event,
+    .removed = on_migration_removed,
+};

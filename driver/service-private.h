@@ -75,3 +75,22 @@ void vmig_service_append_json(DBusMessageIter *iter, const char *signature, Json
 
 /* Returns: a new object: the Migration1 properties of @record. */
 JsonObject *vmig_service_migration_properties(JsonObject *record);
+
+/*
+ * Migration @id's record may have changed: PropertiesChanged carries
+ * whatever differs from what the service last published.  Returns nothing.
+ */
+void vmig_service_migration_changed(VmigService *service, const char *id);
+
+/*
+ * Migration @id emitted control-socket @event with @data: the matching
+ * signal (ChannelsRequested, Progress, Finished) goes out.  Returns nothing.
+ */
+void vmig_service_migration_event(VmigService *service, const char *id, const char *event,
+                                  JsonObject *data);
+
+/* Migration @id is forgotten: its object goes.  Returns nothing. */
+void vmig_service_migration_removed(VmigService *service, const char *id);
+
+/* The service's ear on the daemon's migrations: the three functions above. */
+extern const VmigMigrationObserver vmig_service_observer;

@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include "driver/dbus-loop.h"
+#include "driver/hypervisor.h"
 #include "driver/migration.h"
 #include "driver/service-private.h"
 #include "fdpass/fdpass.h"
-#include "driver/hypervisor.h"
 
 #define INTERFACE_INTROSPECTABLE "org.freedesktop.DBus.Introspectable"
 
@@ -463,8 +463,9 @@ vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *interfaces_dir
                     bus == DBUS_BUS_SYSTEM ? "system" : "session");
         goto fail;
     }
-    if (!vmig_dbus_loop_attach(service->connection, daemon->context, error))
+    if (!vmig_dbus_loop_attach(service->connection, daemon->settings.context, error))
         goto fail;
+    vmig_migrations_observe(daemon->migrations, &vmig_service_observer, service);
     return service;
 
 fail:
@@ -478,6 +479,8 @@ vmig_service_free(VmigService *service)
     if (!service)
         return;
     g_cancellable_cancel(service->cancellable);
+    if (service->daemon->migrations)
+        vmig_migrations_unobserve(service->daemon->migrations, &vmig_service_observer, service);
     if (service->connection) {
         dbus_connection_remove_filter(service->connection, on_filter, service);
         dbus_connection_unregister_object_path(service->connection, VMIG_SERVICE_MIGRATION_PATH);

@@ -16,7 +16,7 @@
 #include <dbus/dbus.h>
 #include <json-glib/json-glib.h>
 
-#include "driver/commands.h"
+#include "driver/daemon.h"
 
 #define VMIG_SERVICE_ERROR (vmig_service_error_quark())
 GQuark vmig_service_error_quark(void);
@@ -48,18 +48,3 @@ VmigService *vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *i
 /* Releases the name and closes the connection.  Returns nothing. */
 void vmig_service_free(VmigService *service);
 
-/*
- * Migration @id's record may have changed: PropertiesChanged carries
- * whatever differs from what the service last published.  Returns nothing.
- */
-void vmig_service_migration_changed(VmigService *service, const char *id);
-
-/*
- * Migration @id emitted control-socket @event with @data: the matching
- * signal (ChannelsRequested, Progress, Finished) goes out.  Returns nothing.
- */
-void vmig_service_migration_event(VmigService *service, const char *id, const char *event,
-                                  JsonObject *data);
-
-/* Migration @id is forgotten: its object goes.  Returns nothing. */
-void vmig_service_migration_removed(VmigService *service, const char *id);

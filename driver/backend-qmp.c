@@ -1,0 +1,476 @@
+/*
+ * backend-qmp.c: a QEMU reached through its QMP monitor (the contract is
+ * backend.h)
+ *
+ * The driver holds the monitor for the whole migration (driver/qmp.h) and
+ * does what libvirt would: sets the capabilities and parameters, starts
+ * the migration (source) or the incoming side (destination), reads
+ * query-migrate (at once on QEMU's MIGRATION event, else every 250 ms),
+ * and on any end but completion cancels the source's migration or tells a
+ * destination QEMU that began loading to quit.
+ *
+ * One channel: the negotiated main channel's fd goes to QEMU itself
+ * (getfd, "fd:NAME"), no copy.  More: QEMU 7.2 takes multifd only over
+ * unix: or tcp:, so QEMU connects to (source) or listens on (destination)
+ * a private unix socket, and the bridges join each connection to its
+ * channel (migration-channels.c).
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-migration"
+
+#include "driver/migration-private.h"
+
+#include <unistd.h>
+
+#include "driver/hypervisor.h"
+#include "fdpass/fd.h"
+
+/* ------------------------------------------------------------------------ */
+/* Commands */
+
+typedef void (*QmpNext)(VmigMigration *m, JsonNode *reply);
+
+typedef struct {
+    VmigMigration *m;
+    QmpNext next;         /* with the answer */
+    VmigBackendStep then; /* or without it */
+    char *what;
+} Step;
+
+/* A command's answer: the next step, or the migration fails with @what. */
+static void
+on_step(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Step *step = user_data;
+    g_autoptr(VmigMigration) m = step->m;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+
+    if (!m->finished) {
+        if (!reply)
+            vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, step->what, error);
+        else if (step->next)
+            step->next(m, reply);
+        else if (step->then)
+            step->then(m);
+    }
+    g_free(step->what);
+    g_free(step);
+}
+
+/* Runs @command (@args consumed) on the local QEMU, then @next with its answer. */
+static void
+qmp_step(VmigMigration *m, const char *command, JsonObject *args, const int *fds,
+         gsize n_fds, const char *what, QmpNext next)
+{
+    Step *step = g_new0(Step, 1);
+
+    step->m = vmig_mig_ref(m);
+    step->next = next;
+    step->what = g_strdup(what);
+    vmig_qmp_execute_async(m->qmp, command, args, fds, n_fds, NULL, on_step, step);
+    if (args)
+        json_object_unref(args);
+}
+
+/* Runs @command (@args consumed), then @then (a backend step). */
+static void
+qmp_step_then(VmigMigration *m, const char *command, JsonObject *args, const char *what,
+              VmigBackendStep then)
+{
+    Step *step = g_new0(Step, 1);
+
+    step->m = vmig_mig_ref(m);
+    step->then = then;
+    step->what = g_strdup(what);
+    vmig_qmp_execute_async(m->qmp, command, args, NULL, 0, NULL, on_step, step);
+    if (args)
+        json_object_unref(args);
+}
+
+/* The monitor went away: so does the migration. */
+static void
+on_qmp_closed(VmigQmp *qmp, const GError *reason, gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "%s QEMU went away: %s",
+                  vmig_role_to_string(m->role),
+                  reason ? reason->message : "connection closed");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Introspection */
+
+/* QEMU's run status: a source runs (or is paused), a destination waits for a stream. */
+static void
+on_status(VmigMigration *m, JsonNode *reply)
+{
+    const char *status = JSON_NODE_HOLDS_OBJECT(reply)
+                             ? json_object_get_string_member_with_default(
+                                   json_node_get_object(reply), "status", "")
+                             : "";
+    g_autoptr(GError) error = NULL;
+
+    if (m->role == VMIG_ROLE_DESTINATION && !g_str_equal(status, "inmigrate"))
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "domain '%s' is not waiting for an incoming migration (status '%s'; "
+                    "start its QEMU with -incoming defer)",
+                    m->domain, status);
+    else if (m->role == VMIG_ROLE_SOURCE && !g_str_equal(status, "running") &&
+             !g_str_equal(status, "paused"))
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "domain '%s' cannot be migrated in status '%s'", m->domain, status);
+    if (error) {
+        vmig_mig_refuse_start(m, error);
+        return;
+    }
+    vmig_mig_start_checked(m);
+}
+
+/* The monitor is open and the catalog read. */
+static void
+on_opened(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    VmigQmp *qmp = NULL;
+
+    m->catalog = vmig_hypervisor_open_finish(result, &qmp, &error);
+    if (!m->catalog) {
+        vmig_mig_refuse_start(m, error);
+        return;
+    }
+    m->qmp = qmp;
+    m->qmp_closed_handler = g_signal_connect(qmp, "closed", G_CALLBACK(on_qmp_closed), m);
+    qmp_step(m, "query-status", NULL, NULL, 0, "cannot read the domain's status",
+             on_status);
+}
+
+static void
+qmp_introspect(VmigMigration *m)
+{
+    const VmigMigrationSettings *settings = vmig_mig_settings(m);
+
+    vmig_hypervisor_open_async(m->domain, settings->context, settings->qmp_timeout_ms,
+                               NULL, on_opened, vmig_mig_ref(m));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuring */
+
+static void
+qmp_configure(VmigMigration *m, VmigBackendStep next)
+{
+    g_autoptr(JsonObject) caps = vmig_mig_capabilities(m);
+    JsonObject *params = vmig_mig_parameters(m);
+    JsonObject *args = json_object_new();
+    JsonArray *list = json_array_new();
+    g_autoptr(GList) names = NULL;
+
+    /* The driver's own knob: QEMU then says when its migration changes
+     * state (MIGRATION events), so the end is seen at once. */
+    if (vmig_catalog_lookup(m->catalog, "events") &&
+        !json_object_has_member(caps, "events"))
+        json_object_set_boolean_member(caps, "events", TRUE);
+    names = json_object_get_members(caps);
+    for (GList *l = names; l; l = l->next) {
+        JsonObject *cap = json_object_new();
+
+        json_object_set_string_member(cap, "capability", l->data);
+        json_object_set_member(cap, "state",
+                               json_node_copy(json_object_get_member(caps, l->data)));
+        json_array_add_object_element(list, cap);
+    }
+    json_object_set_array_member(args, "capabilities", list);
+    if (json_object_get_size(params) == 0) {
+        json_object_unref(params);
+        qmp_step_then(m, "migrate-set-capabilities", args,
+                      "cannot set the migration capabilities", next);
+        return;
+    }
+    /* Both go out at once: QEMU answers in order, so a refusal of the
+     * first fails the migration before the second's answer is looked at. */
+    qmp_step_then(m, "migrate-set-capabilities", args,
+                  "cannot set the migration capabilities", NULL);
+    qmp_step_then(m, "migrate-set-parameters", params,
+                  "cannot set the migration parameters", next);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Starting */
+
+/* QEMU migrates: read its progress, hear its events. */
+static void on_qmp_event(VmigQmp *qmp, const char *name, JsonObject *data,
+                         JsonObject *timestamp, gpointer user_data);
+
+static void
+stream_started(VmigMigration *m, JsonNode *reply)
+{
+    m->qemu_migrating = TRUE;
+    if (!vmig_mig_start_progress(m))
+        return;
+    if (!m->qmp_event_handler)
+        m->qmp_event_handler =
+            g_signal_connect(m->qmp, "event", G_CALLBACK(on_qmp_event), m);
+}
+
+/* The source: over the main channel's fd itself, or through the private socket. */
+static void
+qmp_start_source(VmigMigration *m)
+{
+    g_autofree char *uri = NULL;
+    JsonObject *args;
+
+    if (m->commit->channels == 0) {
+        g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
+
+        /* The QMP client sends a copy of the fd with getfd; migrate follows
+         * at once (QEMU answers in order). */
+        args = json_object_new();
+        json_object_set_string_member(args, "fdname", name);
+        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU",
+                 NULL);
+        vmig_fd_clear(&m->main_fd);
+        uri = g_strdup_printf("fd:%s", name);
+    } else {
+        g_autoptr(GError) error = NULL;
+
+        m->private_path =
+            g_strdup_printf("%s/%s-out.sock", vmig_mig_settings(m)->runtime_dir, m->id);
+        if (!vmig_mig_channels_listen_private(m, m->private_path, &error)) {
+            vmig_mig_fail_error(m, 0, NULL, error);
+            return;
+        }
+        uri = g_strdup_printf("unix:%s", m->private_path);
+    }
+    args = json_object_new();
+    json_object_set_string_member(args, "uri", uri);
+    qmp_step(m, "migrate", args, NULL, 0, "QEMU refused to migrate", stream_started);
+}
+
+/* The destination QEMU listens: READY, then the channels to it. */
+static void
+incoming_set(VmigMigration *m, JsonNode *reply)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(VmigFd) conn = -1;
+
+    m->qemu_migrating = TRUE;
+    if (m->commit->channels == 0) {
+        /* QEMU reads the main channel's fd itself. */
+        if (!vmig_mig_send_ready(m))
+            return;
+        vmig_fd_clear(&m->main_fd);
+    } else {
+        /* Main first: QEMU takes the first connection it accepts as the main one. */
+        conn = vmig_mig_channels_dial_local(m->private_path, &error);
+        if (conn < 0) {
+            vmig_mig_fail_error(m, 0, "cannot reach the destination QEMU", error);
+            return;
+        }
+        if (!vmig_mig_send_ready(m) ||
+            !vmig_mig_channels_bridge_to_qemu(m, m->private_path, &conn))
+            return;
+    }
+    stream_started(m, NULL);
+}
+
+/* The destination: QEMU takes the main channel's fd, or listens on a private socket. */
+static void
+qmp_start_destination(VmigMigration *m)
+{
+    JsonObject *args = json_object_new();
+
+    if (m->commit->channels == 0) {
+        g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
+        g_autofree char *uri = g_strdup_printf("fd:%s", name);
+
+        json_object_set_string_member(args, "fdname", name);
+        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU",
+                 NULL);
+        args = json_object_new();
+        json_object_set_string_member(args, "uri", uri);
+    } else {
+        g_autofree char *uri = NULL;
+
+        m->private_path =
+            g_strdup_printf("%s/%s-in.sock", vmig_mig_settings(m)->runtime_dir, m->id);
+        unlink(m->private_path);
+        uri = g_strdup_printf("unix:%s", m->private_path);
+        json_object_set_string_member(args, "uri", uri);
+    }
+    qmp_step(m, "migrate-incoming", args, NULL, 0, "QEMU refused the incoming migration",
+             incoming_set);
+}
+
+static void
+qmp_start(VmigMigration *m)
+{
+    if (m->role == VMIG_ROLE_SOURCE)
+        qmp_start_source(m);
+    else
+        qmp_start_destination(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress and the end */
+
+/* The destination resumed its guest: done. */
+static void
+resumed(VmigMigration *m, JsonNode *reply)
+{
+    vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+}
+
+/* Returns: @o's integer member @name, 0 when it has none. */
+static gint64
+member_int(JsonObject *o, const char *name)
+{
+    return o ? json_object_get_int_member_with_default(o, name, 0) : 0;
+}
+
+/* query-migrate's answer: progress, or the end. */
+static void
+on_progress(VmigMigration *m, JsonNode *reply)
+{
+    JsonObject *info = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+    JsonObject *ram = info && json_object_has_member(info, "ram")
+                          ? json_object_get_object_member(info, "ram")
+                          : NULL;
+    VmigBackendProgress p = {
+        .status =
+            info ? json_object_get_string_member_with_default(info, "status", "") : "",
+        .has_ram = ram != NULL,
+        .transferred = (guint64)MAX(member_int(ram, "transferred"), 0),
+        .remaining = (guint64)MAX(member_int(ram, "remaining"), 0),
+        .total = (guint64)MAX(member_int(ram, "total"), 0),
+        /* QEMU reports mbps (10^6 bits/s); events carry bytes/s. */
+        .bytes_per_second = ram ? (guint64)MAX(json_object_get_double_member_with_default(
+                                                   ram, "mbps", 0) *
+                                                   1e6 / 8,
+                                               0)
+                                : 0,
+        .expected_downtime_ms = member_int(info, "expected-downtime"),
+    };
+
+    m->progress_pending = FALSE;
+    vmig_mig_progress(m, &p);
+    if (g_str_equal(p.status, "completed")) {
+        vmig_mig_source_clear(&m->progress_timer);
+        if (m->role == VMIG_ROLE_DESTINATION && m->resume)
+            qmp_step(m, "cont", NULL, NULL, 0, "cannot resume the guest", resumed);
+        else
+            vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+    } else if (g_str_equal(p.status, "failed") && m->cancel_requested) {
+        /* QEMU's cancel shuts its sockets down, and a thread that writes
+         * first can make it end "failed" (EPIPE): it was still the cancel. */
+        vmig_mig_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
+    } else if (g_str_equal(p.status, "failed")) {
+        vmig_mig_finish(m, VMIG_MIGRATION_FAILED,
+                        json_object_get_string_member_with_default(
+                            info, "error-desc", "QEMU's migration failed"));
+    } else if (g_str_equal(p.status, "cancelled")) {
+        vmig_mig_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled");
+    }
+}
+
+static void
+qmp_poll(VmigMigration *m)
+{
+    if (!m->qmp) {
+        m->progress_pending = FALSE;
+        return;
+    }
+    qmp_step(m, "query-migrate", NULL, NULL, 0, "cannot read the migration status",
+             on_progress);
+}
+
+/* QEMU's MIGRATION event: its state changed, so read it now, not at the next tick. */
+static void
+on_qmp_event(VmigQmp *qmp, const char *name, JsonObject *data, JsonObject *timestamp,
+             gpointer user_data)
+{
+    if (g_str_equal(name, "MIGRATION"))
+        vmig_mig_poll(user_data);
+}
+
+/*
+ * QEMU 7.2 can wait forever on multifd channels that reached end of file
+ * mid-stream (a source daemon that died): the driver does not wait for it
+ * to notice.
+ */
+static void
+qmp_stream_ended(VmigMigration *m)
+{
+    vmig_mig_channels_arm_stream_end(m);
+}
+
+static void
+qmp_cancel(VmigMigration *m)
+{
+    if (m->role == VMIG_ROLE_SOURCE) {
+        /* QEMU stops, resumes the guest, and the progress read sees "cancelled". */
+        qmp_step(m, "migrate_cancel", NULL, NULL, 0, "cannot cancel QEMU's migration",
+                 NULL);
+        return;
+    }
+    vmig_mig_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
+}
+
+/* migrate-start-postcopy's answer, to the caller. */
+static void
+on_postcopy(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(GTask) task = user_data;
+    GError *error = NULL;
+    JsonNode *reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+
+    if (reply) {
+        json_node_unref(reply);
+        g_task_return_boolean(task, TRUE);
+    } else {
+        g_task_return_error(task, error);
+    }
+}
+
+static void
+qmp_postcopy(VmigMigration *m, GTask *task)
+{
+    vmig_qmp_execute_async(m->qmp, "migrate-start-postcopy", NULL, NULL, 0, NULL,
+                           on_postcopy, task);
+}
+
+static void
+qmp_release(VmigMigration *m)
+{
+    if (!m->qmp)
+        return;
+    if (m->state != VMIG_MIGRATION_COMPLETED && m->qemu_migrating) {
+        /* The source guest keeps running: QEMU resumes it once its migration is
+         * cancelled.  A destination QEMU that began loading is of no further use. */
+        vmig_qmp_execute_async(m->qmp,
+                               m->role == VMIG_ROLE_SOURCE ? "migrate_cancel" : "quit",
+                               NULL, NULL, 0, NULL, NULL, NULL);
+    }
+    if (m->qmp_closed_handler)
+        g_signal_handler_disconnect(m->qmp, m->qmp_closed_handler);
+    if (m->qmp_event_handler)
+        g_signal_handler_disconnect(m->qmp, m->qmp_event_handler);
+    m->qmp_closed_handler = 0;
+    m->qmp_event_handler = 0;
+    vmig_qmp_close(m->qmp);
+    g_clear_object(&m->qmp);
+}
+
+const VmigBackend vmig_backend_qmp = {
+    .name = "qmp",
+    .introspect = qmp_introspect,
+    .configure = qmp_configure,
+    .start = qmp_start,
+    .poll = qmp_poll,
+    .stream_ended = qmp_stream_ended,
+    .cancel = qmp_cancel,
+    .postcopy = qmp_postcopy,
+    .release = qmp_release,
+};

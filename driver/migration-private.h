@@ -1,0 +1,378 @@
+/*
+ * migration-private.h: one migration, inside: what the files of a
+ * migration share, and nobody else sees
+ *
+ *   migration.c              the object, the registry, the public API, the
+ *                            transition table, the end (finish, fail) and
+ *                            the observers
+ *   migration-start.c        from the request to a running handshake:
+ *                            introspection, checks, the offer, listen/dial
+ *   migration-main.c         the main channel: frames in and out, the
+ *                            handshake's deadlines, frames by role
+ *   migration-source.c       the source's handshake: GREETING -> REPLY ->
+ *                            COMMIT -> READY
+ *   migration-destination.c  the destination's: opener -> GREETING ->
+ *                            REPLY -> COMMIT -> READY
+ *   migration-channels.c     the extra channels: asked for, dialled,
+ *                            matched by token, and every bridge
+ *   migration-record.c       the negotiation record and its reasons
+ *   migration-qemu.c         what QEMU is to be set to: capabilities and
+ *                            parameters, one loop over the feature table
+ *   backend-qmp.c            a QEMU reached through its monitor
+ *   backend-libvirt.c        a domain that libvirt runs
+ *
+ * Every change of state goes through vmig_mig_step(): the transition
+ * table says which events each state takes.  A migration is reference
+ * counted; every callback in flight holds a reference, and finds a
+ * finished migration finished.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+
+#include "driver/backend.h"
+#include "driver/bridge.h"
+#include "driver/catalog.h"
+#include "driver/features.h"
+#include "driver/listener.h"
+#include "driver/migration.h"
+#include "driver/pending.h"
+#include "driver/qmp.h"
+#include "driver/transport.h"
+#include "fdpass/preamble.h"
+#include "negotiate/negotiate.h"
+
+/* How long the peer may take for each step of the handshake. */
+#define VMIG_MIG_HANDSHAKE_TIMEOUT_MS 30000
+/* How often a running migration's progress is read. */
+#define VMIG_MIG_PROGRESS_INTERVAL_MS 250
+/* Default most extra channels a destination takes. */
+#define VMIG_MIG_DEFAULT_MAX_CHANNELS 16
+/* How long QEMU may take to finish loading once the stream has ended. */
+#define VMIG_MIG_STREAM_END_GRACE_MS 5000
+
+/* What happens to a migration; the transition table maps (state, event) to a state. */
+typedef enum {
+    VMIG_MIG_EVENT_DIAL,     /* source, URI mode: introspected, dialling the peer */
+    VMIG_MIG_EVENT_WAIT,     /* destination: introspected, waiting for the peer */
+    VMIG_MIG_EVENT_OPEN,     /* the main channel is there: the handshake begins */
+    VMIG_MIG_EVENT_SELECT,   /* the REPLY fixed the features: channels are collected */
+    VMIG_MIG_EVENT_COMMIT,   /* the COMMIT fixed the channels: QEMU is configured */
+    VMIG_MIG_EVENT_STREAM,   /* QEMU's stream flows */
+    VMIG_MIG_EVENT_COMPLETE, /* the migration completed */
+    VMIG_MIG_EVENT_FAIL,     /* it failed */
+    VMIG_MIG_EVENT_CANCEL,   /* the app cancelled it */
+    VMIG_MIG_EVENT_LAST
+} VmigMigEvent;
+
+const char *vmig_mig_event_to_string(VmigMigEvent event);
+
+/*
+ * vmig_mig_transition:
+ * Returns: TRUE with the state @event leads to from @state in *@to, or
+ * FALSE with VMIG_MIGRATION_ERROR_STATE in @error naming both.
+ */
+gboolean vmig_mig_transition(VmigMigrationState state, VmigMigEvent event,
+                             VmigMigrationState *to, GError **error);
+
+struct _VmigMigrations {
+    VmigMigrationSettings settings;
+    GHashTable *by_id; /* id -> VmigMigration (a reference) */
+    GPtrArray *order;  /* VmigMigration, in creation order (borrowed) */
+    GArray *observers; /* VmigMigrationObserverEntry */
+    guint next_id;
+};
+
+typedef struct _VmigMigration VmigMigration;
+
+/* A tunable set on this side: the user's, checked against the local catalog, or
+ * negotiated. */
+typedef struct {
+    const VmigTunable *tunable; /* in the local catalog */
+    char *name;
+    JsonNode *value;
+    char *text; /* the value as the user wrote it; NULL when negotiated */
+} VmigMigTunable;
+
+void vmig_mig_tunable_free(VmigMigTunable *tunable);
+
+struct _VmigMigration {
+    gint refs;
+    VmigMigrations *owner;
+    char *id;
+    VmigRole role;
+    VmigMigrationState state;
+    gboolean finished;
+    char *error;
+    GTask *start_task;         /* the start command, until answered */
+    GSource *expiry_timer;     /* finished: forgets the migration when it fires */
+    GCancellable *cancellable; /* what runs in the background; cancelled at the end */
+    gboolean
+        cancel_requested; /* the app cancelled: a failure that follows is the cancel */
+
+    /* the request */
+    char *domain;
+    char *uri;
+    VmigAddress *address; /* @uri, parsed */
+    int request_fd;       /* fd mode: the main channel, until introspection is done */
+    guint requested_channels;
+    GStrv tunable_args;
+    gboolean unstable;
+    VmigFeatureSet forbidden; /* no-features */
+    VmigFeatureSet required;  /* require-features */
+    guint channel_timeout_ms;
+    guint max_channels;
+    gboolean resume;
+    char *libvirt_dest; /* source, libvirt: the destination libvirt */
+    gboolean persistent;
+    gboolean undefine_source;
+    char *domain_xml; /* destination, libvirt: names the emulator probed */
+
+    /* the hypervisor: what the backend reads and sets */
+    const VmigBackend *backend;
+    VmigCatalog *catalog;
+    GPtrArray *applied; /* VmigMigTunable *: set on this side */
+    VmigQmp *qmp;       /* backend-qmp.c: the monitor */
+    gulong qmp_closed_handler;
+    gulong qmp_event_handler;
+    gboolean qemu_migrating;   /* source: migrate issued; destination: incoming set up */
+    gboolean progress_pending; /* a progress read is in flight */
+    GSource *progress_timer;
+    char *
+        libvirt_socket; /* backend-libvirt.c: the unix:// path libvirt migrates through */
+    gboolean libvirt_migrating; /* source: virDomainMigrateToURI3 is running */
+    GSource *libvirt_timer;     /* destination: dialling QEMU, then watching the domain */
+    GSource *libvirt_main_watch; /* destination: the main channel, until the stream */
+    gboolean libvirt_frame;      /* ... on which a frame began */
+    gint64 libvirt_deadline;
+
+    /* the main channel (migration-main.c) */
+    int main_fd;
+    GSource *main_source;
+    gpointer main_tag; /* the main channel's fd in main_source */
+    VmigNegotiateDecoder *decoder;
+    GByteArray *out; /* frames not yet written */
+    guint8 opener[VMIG_PREAMBLE_MAGIC_SIZE];
+    gsize opener_have;
+    gboolean handshake_done;
+    GSource *handshake_timer;
+    gint64 handshake_start;
+    gint64 handshake_end;
+    guint64 bytes_sent;
+    guint64 bytes_received;
+
+    /* the negotiation */
+    VmigNegotiateMessage *local_offer; /* source: its offer; destination: its GREETING */
+    VmigNegotiateMessage *peer_offer;  /* source: the GREETING received */
+    VmigNegotiateMessage *reply;
+    VmigNegotiateMessage *commit;
+    gboolean commit_sent;
+    gboolean configuring;      /* destination: QEMU is being configured */
+    JsonArray *chosen;         /* {"name", "channels"?, "algorithms"?, "reason"} */
+    JsonArray *declined;       /* {"name", "reason"} */
+    JsonObject *peer_tunables; /* source: asked of the destination */
+    guint8 token[VMIG_TOKEN_SIZE];
+
+    /* the extra channels (migration-channels.c) */
+    GArray *channels; /* int: source: preamble written; destination: by index */
+    guint channels_got;
+    GSource *channel_timer;
+    guint dials;             /* source, URI mode: extra channels being dialled */
+    VmigPendingSet *pending; /* destination: connections not yet matched */
+    int listen_fd; /* destination, URI mode: the listener; source: private socket */
+    VmigListener *listener;
+    char *listen_path;   /* a unix socket path to unlink */
+    char *private_path;  /* the private socket QEMU migrates through */
+    GPtrArray *outgoing; /* source: QEMU's connections awaiting their first bytes */
+    guint multifd_bridged;
+    gboolean main_bridged;
+    GPtrArray *bridges; /* VmigBridge * */
+    guint bridges_done;
+    GSource *stream_end_timer;
+};
+
+/* ---- migration.c ------------------------------------------------------------------- */
+
+VmigMigration *vmig_mig_ref(VmigMigration *m);
+void vmig_mig_unref(VmigMigration *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigMigration, vmig_mig_unref)
+
+/* Returns: the daemon's settings the migration runs with. */
+const VmigMigrationSettings *vmig_mig_settings(VmigMigration *m);
+
+/* Returns: @source attached to the daemon's context, calling @func with @m. */
+GSource *vmig_mig_timeout(VmigMigration *m, guint ms, GSourceFunc func);
+GSource *vmig_mig_watch(VmigMigration *m, int fd, GIOCondition condition,
+                        GUnixFDSourceFunc func, gpointer data);
+
+/* Destroys and drops *@source, if any; leaves NULL. */
+void vmig_mig_source_clear(GSource **source);
+
+/*
+ * Moves @m on by @event, through the transition table.  An event its state
+ * does not take is a bug: logged as critical, and @m fails with the reason.
+ * Returns: TRUE, or FALSE when @m failed.
+ */
+gboolean vmig_mig_step(VmigMigration *m, VmigMigEvent event);
+
+/* Tells the observers that @m's record may have changed. */
+void vmig_mig_notify(VmigMigration *m);
+
+/* Returns: a builder with {"migration": ID, ...} open, for vmig_mig_emit(). */
+JsonBuilder *vmig_mig_event_begin(VmigMigration *m);
+
+/* Publishes @event, whose data @b holds (its object closed), to the observers. */
+void vmig_mig_emit(VmigMigration *m, const char *event, JsonBuilder *b);
+
+/* Ends @m with @state (@error when it did not complete): MIGRATION_DONE, resources
+ * released. */
+void vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error);
+
+/*
+ * Fails @m with the reason @format.  While the handshake runs and @code
+ * is not 0, the peer is told with an ERROR frame.
+ */
+void vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/* Fails @m with "@what: @error->message" (@what nullable). */
+void vmig_mig_fail_error(VmigMigration *m, VmigNegotiateCode code, const char *what,
+                         const GError *error);
+
+/* Answers the start command with @m's id: from here on observers hear of it. */
+void vmig_mig_answer_start(VmigMigration *m);
+
+/* Fails the start command with @error; @m is forgotten. */
+void vmig_mig_refuse_start(VmigMigration *m, const GError *error);
+
+/* ---- migration-start.c ------------------------------------------------------------- */
+
+/*
+ * Checks @m's request (@request: what is left of it) and has the backend
+ * introspect its domain; the start command is answered later.
+ */
+void vmig_mig_start(VmigMigration *m, VmigMigrationRequest *request);
+
+/* Introspected, and in a state to migrate: check the request against the catalog, and go.
+ */
+void vmig_mig_start_checked(VmigMigration *m);
+
+/* ---- migration-main.c -------------------------------------------------------------- */
+
+/* Starts reading and writing the main channel *@fdp (consumed). */
+void vmig_mig_main_start(VmigMigration *m, int *fdp);
+
+/* Stops reading the main channel: from here on its bytes are QEMU's. */
+void vmig_mig_main_stop(VmigMigration *m);
+
+/* Writes what the main channel's queue holds, as far as it goes.  Returns: FALSE when @m
+ * failed. */
+gboolean vmig_mig_main_flush(VmigMigration *m);
+
+/* Queues @msg.  Returns: TRUE, or FALSE with @m failed. */
+gboolean vmig_mig_send_frame(VmigMigration *m, const VmigNegotiateMessage *msg);
+
+/* Queues raw bytes (the opener). */
+void vmig_mig_send_raw(VmigMigration *m, const guint8 *data, gsize len);
+
+/* Writes READY, the last frame, in full; the main channel is QEMU's after.  Returns:
+ * FALSE when @m failed. */
+gboolean vmig_mig_send_ready(VmigMigration *m);
+
+/* (Re)arms the deadline of the peer's next step. */
+void vmig_mig_arm_handshake_timer(VmigMigration *m);
+
+/* ---- migration-source.c ------------------------------------------------------------ */
+
+/* The main channel is there: send the opener, the handshake begins. */
+void vmig_mig_source_open(VmigMigration *m);
+void vmig_mig_source_greeting(VmigMigration *m, VmigNegotiateMessage *greeting);
+/* All channels are in (or the time is up): the COMMIT. */
+void vmig_mig_source_commit(VmigMigration *m);
+void vmig_mig_source_ready(VmigMigration *m);
+
+/* ---- migration-destination.c ------------------------------------------------------- */
+
+/* The main channel opened with "VMGM": send the GREETING. */
+void vmig_mig_destination_open(VmigMigration *m);
+void vmig_mig_destination_reply(VmigMigration *m, VmigNegotiateMessage *reply);
+void vmig_mig_destination_commit(VmigMigration *m, VmigNegotiateMessage *commit);
+/* A channel came: configure QEMU once all the COMMIT announced are in. */
+void vmig_mig_destination_try_configure(VmigMigration *m);
+
+/* ---- migration-channels.c ---------------------------------------------------------- */
+
+/* Source: the REPLY is out: dial the extra channels (URI mode) or ask the app for them.
+ */
+void vmig_mig_channels_collect(VmigMigration *m);
+
+/* Hands extra channels to @m (all consumed).  Returns: TRUE, or FALSE with @error. */
+gboolean vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error);
+
+/* (Re)arms the channel timeout: the source goes on with what came, the destination fails.
+ */
+void vmig_mig_channels_arm_timeout(VmigMigration *m);
+
+/* Destination: the stream ended; QEMU has VMIG_MIG_STREAM_END_GRACE_MS to complete. */
+void vmig_mig_channels_arm_stream_end(VmigMigration *m);
+
+/* Destination: the connections of a listener and an app, until proven. */
+extern const VmigPendingFuncs vmig_mig_pending_funcs;
+
+/* Destination, URI mode: listens on @m->address.  Returns: TRUE, or FALSE with @error. */
+gboolean vmig_mig_channels_listen(VmigMigration *m, GError **error);
+
+/* Listens on the private unix socket @path that the local QEMU (or libvirt) connects to.
+ */
+gboolean vmig_mig_channels_listen_private(VmigMigration *m, const char *path,
+                                          GError **error);
+
+/*
+ * Connects to the local QEMU's unix socket @path now: a local listener
+ * answers at once or not at all.  Returns: the socket, or -1 with @error.
+ */
+int vmig_mig_channels_dial_local(const char *path, GError **error);
+
+/*
+ * Destination: bridges the main channel onto *@main_conn (consumed), a
+ * connection to QEMU listening at @path, then every extra channel onto a
+ * connection of its own, main first.  Returns: TRUE, or FALSE with @m failed.
+ */
+gboolean vmig_mig_channels_bridge_to_qemu(VmigMigration *m, const char *path,
+                                          int *main_conn);
+
+/* ---- migration-record.c ------------------------------------------------------------ */
+
+void vmig_mig_add_reason(JsonArray *array, const char *name,
+                         const VmigNegotiateFeature *feature, const char *reason);
+VmigMigTunable *vmig_mig_find_applied(VmigMigration *m, const char *name);
+/* The source: why each offered feature was or was not chosen. */
+void vmig_mig_record_selection(VmigMigration *m);
+/* The record's list of chosen features, from @selection. */
+void vmig_mig_record_chosen(VmigMigration *m, const VmigNegotiateMessage *selection);
+/* Returns: @m's negotiation record (a new node). */
+JsonNode *vmig_mig_record(VmigMigration *m);
+/* NEGOTIATED, once the COMMIT fixed everything. */
+void vmig_mig_emit_negotiated(VmigMigration *m);
+
+/* ---- migration-qemu.c -------------------------------------------------------------- */
+
+/* Adds (or replaces) a parameter this side sets because of the negotiation (@value
+ * consumed). */
+void vmig_mig_apply_negotiated(VmigMigration *m, const char *name, JsonNode *value);
+/* Notes what this side sets because of the COMMIT: multifd's channels, the algorithm. */
+void vmig_mig_apply_commit(VmigMigration *m);
+/* Returns: the capabilities this side sets, name -> value (a new object). */
+JsonObject *vmig_mig_capabilities(VmigMigration *m);
+/* Returns: migrate-set-parameters' arguments for this side (a new object). */
+JsonObject *vmig_mig_parameters(VmigMigration *m);
+/* A progress reading: MIGRATION_PROGRESS (the source's, with figures). */
+void vmig_mig_progress(VmigMigration *m, const VmigBackendProgress *progress);
+/* Reads the progress now (backend->poll), unless a reading is on its way
+ * (progress_pending). */
+void vmig_mig_poll(VmigMigration *m);
+/* The stream flows: steps to MIGRATING and reads progress every
+ * VMIG_MIG_PROGRESS_INTERVAL_MS. Returns: FALSE when @m failed. */
+gboolean vmig_mig_start_progress(VmigMigration *m);

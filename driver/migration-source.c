@@ -1,0 +1,194 @@
+/*
+ * migration-source.c: the source's side of the handshake
+ *
+ *   opener "VMGM" -> GREETING in -> REPLY out (the selection, the token)
+ *   -> extra channels collected (migration-channels.c) -> COMMIT out (the
+ *   channels that came) once the backend configured QEMU -> READY in ->
+ *   the backend starts the stream
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-migration"
+
+#include "driver/migration-private.h"
+
+#include <string.h>
+
+#include "driver/features.h"
+
+void
+vmig_mig_source_open(VmigMigration *m)
+{
+    guint8 opener[VMIG_PREAMBLE_MAGIC_SIZE];
+
+    if (!vmig_mig_step(m, VMIG_MIG_EVENT_OPEN))
+        return;
+    vmig_preamble_encode_main(opener);
+    m->handshake_start = g_get_monotonic_time();
+    vmig_mig_send_raw(m, opener, sizeof(opener));
+    vmig_mig_arm_handshake_timer(m);
+}
+
+/*
+ * Applies the driver's rules between features (features.c) to the
+ * selection both sides could make; what is dropped, and why, goes to the
+ * record.  Returns: TRUE, or FALSE with @error (two required features
+ * that cannot go together).
+ */
+static gboolean
+resolve_conflicts(VmigMigration *m, VmigNegotiateMessage *selection, GError **error)
+{
+    g_autoptr(GArray) dropped = g_array_new(FALSE, FALSE, sizeof(VmigFeatureDrop));
+    VmigFeatureSet set = 0;
+
+    for (guint i = 0; i < selection->features->len; i++) {
+        const VmigNegotiateFeature *f = g_ptr_array_index(selection->features, i);
+        const VmigFeatureInfo *info = vmig_feature_find(f->name);
+
+        if (info)
+            set |= VMIG_FEATURE_BIT(info->id);
+    }
+    if (!vmig_features_resolve(&set, m->required, dropped, error))
+        return FALSE;
+    for (guint d = 0; d < dropped->len; d++) {
+        const VmigFeatureDrop *drop = &g_array_index(dropped, VmigFeatureDrop, d);
+        const char *name = vmig_feature_info(drop->feature)->name;
+
+        for (guint i = 0; i < selection->features->len; i++) {
+            const VmigNegotiateFeature *f = g_ptr_array_index(selection->features, i);
+
+            if (g_str_equal(f->name, name)) {
+                vmig_mig_add_reason(m->declined, name, NULL, drop->reason);
+                g_ptr_array_remove_index(selection->features, i);
+                break;
+            }
+        }
+    }
+    return TRUE;
+}
+
+/* The user's tunables that the destination's QEMU has too (its GREETING lists them) go in
+ * @reply. */
+static void
+add_peer_tunables(VmigMigration *m, VmigNegotiateMessage *reply,
+                  const VmigNegotiateMessage *greeting)
+{
+    m->peer_tunables = json_object_new();
+    for (guint i = 0; i < m->applied->len; i++) {
+        VmigMigTunable *a = g_ptr_array_index(m->applied, i);
+        g_autofree char *json = NULL;
+        gboolean has = FALSE;
+
+        for (guint j = 0; j < greeting->tunable_names->len; j++)
+            has |= g_str_equal(g_ptr_array_index(greeting->tunable_names, j), a->name);
+        /* Parameters a feature negotiates are never sent as tunables. */
+        if (!has || vmig_feature_find_parameter(a->name))
+            continue;
+        json = json_to_string(a->value, FALSE);
+        vmig_negotiate_message_add_tunable(reply, a->name, json);
+        json_object_set_member(m->peer_tunables, a->name, json_node_copy(a->value));
+    }
+}
+
+void
+vmig_mig_source_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
+{
+    g_autoptr(GError) error = NULL;
+    const VmigNegotiateFeature *multifd;
+    VmigNegotiateMessage *reply;
+
+    m->peer_offer = greeting;
+    reply = vmig_negotiate_select(m->local_offer, greeting, &error);
+    if (!reply) {
+        vmig_mig_fail(m, vmig_negotiate_code_from_error(error), "%s", error->message);
+        return;
+    }
+    m->reply = reply;
+    if (!resolve_conflicts(m, reply, &error)) {
+        vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_FEATURE, "%s", error->message);
+        return;
+    }
+    vmig_mig_record_selection(m);
+    multifd = vmig_negotiate_message_find_feature(
+        reply, vmig_feature_info(VMIG_FEATURE_MULTIFD)->name);
+    reply->channels = multifd ? MIN(multifd->channels, greeting->max_channels) : 0;
+
+    if (!vmig_preamble_token_generate(m->token, &error)) {
+        vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_INTERNAL, NULL, error);
+        return;
+    }
+    memcpy(reply->token, m->token, VMIG_TOKEN_SIZE);
+    reply->hypervisor = g_strdup(m->local_offer->hypervisor);
+    reply->driver = g_strdup(m->local_offer->driver);
+    add_peer_tunables(m, reply, greeting);
+    if (!vmig_mig_send_frame(m, reply))
+        return;
+    vmig_mig_arm_handshake_timer(m);
+
+    if (reply->channels == 0) {
+        vmig_mig_source_commit(m);
+        return;
+    }
+    if (vmig_mig_step(m, VMIG_MIG_EVENT_SELECT))
+        vmig_mig_channels_collect(m);
+}
+
+/* QEMU is configured for the COMMIT: send it. */
+static void
+commit_configured(VmigMigration *m)
+{
+    if (!vmig_mig_send_frame(m, m->commit))
+        return;
+    m->commit_sent = TRUE;
+    vmig_mig_arm_handshake_timer(m);
+    vmig_mig_emit_negotiated(m);
+}
+
+void
+vmig_mig_source_commit(VmigMigration *m)
+{
+    VmigNegotiateMessage *commit;
+
+    if (m->commit || m->finished)
+        return;
+    vmig_mig_source_clear(&m->channel_timer);
+    if (!vmig_mig_step(m, VMIG_MIG_EVENT_COMMIT))
+        return;
+    commit = vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_COMMIT);
+    commit->channels = m->channels_got;
+    for (guint i = 0; i < m->reply->features->len; i++) {
+        const VmigNegotiateFeature *f = g_ptr_array_index(m->reply->features, i);
+        const VmigFeatureInfo *info = vmig_feature_find(f->name);
+        gboolean multifd = info && info->id == VMIG_FEATURE_MULTIFD;
+        VmigNegotiateFeature *copy;
+
+        if ((multifd || (info && info->id == VMIG_FEATURE_MULTIFD_COMPRESSION)) &&
+            commit->channels == 0) {
+            if (m->reply->channels > 0)
+                vmig_mig_add_reason(m->declined, f->name, NULL,
+                                    "no extra channel was supplied in time");
+            continue;
+        }
+        copy = vmig_negotiate_message_add_feature(commit, vmig_negotiate_feature_copy(f));
+        if (multifd)
+            vmig_negotiate_feature_set_channels(copy, commit->channels);
+        /* What the destination sets because of the COMMIT, for the record. */
+        if (multifd && m->peer_tunables)
+            json_object_set_int_member(m->peer_tunables, "multifd-channels",
+                                       commit->channels);
+        else if (info && info->id == VMIG_FEATURE_MULTIFD_COMPRESSION &&
+                 m->peer_tunables && f->algorithms && f->algorithms->len)
+            json_object_set_string_member(m->peer_tunables, info->parameter,
+                                          g_ptr_array_index(f->algorithms, 0));
+    }
+    m->commit = commit;
+    vmig_mig_record_chosen(m, commit);
+    vmig_mig_apply_commit(m);
+    m->backend->configure(m, commit_configured);
+}
+
+void
+vmig_mig_source_ready(VmigMigration *m)
+{
+    vmig_mig_main_stop(m);
+    m->backend->start(m);
+}
