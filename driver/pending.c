@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdpass/fd.h"
+
 typedef struct _VmigPendingConn VmigPendingConn;
 
 struct _VmigPendingPool {
@@ -332,6 +334,13 @@ vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
     VmigPendingPool *pool = set->pool;
     VmigPendingConn *conn;
 
+    if (!g_unix_set_fd_nonblocking(*fdp, TRUE, NULL)) {
+        /* Read without blocking, or not at all. */
+        g_debug("%s: a connection cannot be made non-blocking (%s); dropped", set->name,
+                g_strerror(errno));
+        vmig_fd_clear(fdp);
+        return;
+    }
     if (from_listener) {
         if (set->capped >= set->max)
             vmig_pending_set_evict(set);
@@ -346,7 +355,6 @@ vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
     conn->deadline = g_get_monotonic_time() + (gint64)pool->timeout_ms * 1000;
     conn->set_link.data = conn;
     conn->pool_link.data = conn;
-    g_unix_set_fd_nonblocking(conn->fd, TRUE, NULL);
     g_queue_push_tail_link(&set->conns, &conn->set_link);
     if (from_listener) {
         g_queue_push_tail_link(&pool->capped, &conn->pool_link);
