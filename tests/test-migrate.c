@@ -1357,6 +1357,53 @@ test_flood(Fixture *f, gconstpointer data)
     g_clear_pointer(&dst2, vmig_test_qemu_stop);
 }
 
+/*
+ * QEMU's and libvirt's IPv6 syntax: a migration through tcp:[::1]:PORT,
+ * listened on by the destination and dialled by the source, 2 channels.
+ */
+static void
+test_ipv6(Fixture *f, gconstpointer data)
+{
+    struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t len = sizeof(addr);
+    g_auto(VmigFd) probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_autofree char *uri = NULL;
+    g_autofree char *dst_domain = NULL, *src_domain = NULL;
+    g_autofree char *args = NULL, *id = NULL;
+    g_autoptr(JsonNode) record = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    if (probe < 0 || bind(probe, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        getsockname(probe, (struct sockaddr *)&addr, &len) < 0) {
+        g_test_skip("no IPv6 loopback here");
+        return;
+    }
+    uri = g_strdup_printf("tcp:[::1]:%u", ntohs(addr.sin6_port));
+    vmig_fd_clear(&probe);
+    start_daemons(f);
+    dst_domain = domain_of(f->dst_qemu);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": false}",
+                           dst_domain, uri);
+    g_free(execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0));
+    g_free(args);
+    src_domain = domain_of(f->src_qemu);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                           "\"tunables\": [\"max-bandwidth=4G\"]}",
+                           src_domain, uri);
+    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    g_free(wait_done(f->src_ctl, "completed"));
+    g_free(wait_done(f->dst_ctl, "completed"));
+    record = execute_fds(f->src_ctl, &f->src, "query-migration", "{\"migration\": \"m1\"}",
+                         NULL, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(record), "peer"), ==,
+                    uri);
+    g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(
+                        json_node_get_object(record), "channels"), "received"), ==, 2);
+    assert_memory_equal(f);
+}
+
 /* ---- main ---------------------------------------------------------------------------- */
 
 static const Case uri_1 = { FALSE, FALSE, 0, -1, NULL };
@@ -1391,6 +1438,7 @@ main(int argc, char **argv)
 
     add("/migrate/uri/1-channel", &uri_1, test_migrate);
     add("/migrate/uri/4-channels", &uri_4, test_migrate);
+    add("/migrate/uri/ipv6", &plain, test_ipv6);
     add("/migrate/fd/1-channel", &fd_1, test_migrate);
     add("/migrate/fd/4-channels", &fd_4, test_migrate);
     add("/migrate/fd/4-asked-2-supplied", &fd_degraded, test_migrate);
