@@ -415,15 +415,6 @@ start_destination(VmigMigration *m)
     m->libvirt_timer = vmig_mig_timeout(m, 0, on_dial);
 }
 
-static void
-libvirt_start(VmigMigration *m)
-{
-    if (m->role == VMIG_ROLE_SOURCE)
-        start_source(m);
-    else
-        start_destination(m);
-}
-
 /* ------------------------------------------------------------------------ */
 /* The end */
 
@@ -466,7 +457,8 @@ const VmigBackend vmig_backend_libvirt = {
     .name = "libvirt",
     .introspect = libvirt_introspect,
     .configure = libvirt_configure,
-    .start = libvirt_start,
+    .start_source = start_source,
+    .start_destination = start_destination,
     .poll = libvirt_poll,
     .stream_ended = libvirt_stream_ended,
     .cancel = libvirt_cancel,

@@ -304,15 +304,6 @@ qmp_start_destination(VmigMigration *m)
              incoming_set);
 }
 
-static void
-qmp_start(VmigMigration *m)
-{
-    if (m->role == VMIG_ROLE_SOURCE)
-        qmp_start_source(m);
-    else
-        qmp_start_destination(m);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Progress and the end */
 
@@ -467,7 +458,8 @@ const VmigBackend vmig_backend_qmp = {
     .name = "qmp",
     .introspect = qmp_introspect,
     .configure = qmp_configure,
-    .start = qmp_start,
+    .start_source = qmp_start_source,
+    .start_destination = qmp_start_destination,
     .poll = qmp_poll,
     .stream_ended = qmp_stream_ended,
     .cancel = qmp_cancel,

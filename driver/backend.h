@@ -47,12 +47,11 @@ typedef struct {
     void (*introspect)(VmigMigration *m);
     /* Sets what the COMMIT agreed on (and the user's tunables), then @next. */
     void (*configure)(VmigMigration *m, VmigBackendStep next);
-    /*
-     * Source (READY came): starts the stream over the channels.
-     * Destination (configured): has the hypervisor take the stream, sends
-     * READY, and connects the channels.
-     */
-    void (*start)(VmigMigration *m);
+    /* Source (READY came): starts the stream over the channels. */
+    void (*start_source)(VmigMigration *m);
+    /* Destination (configured): has the hypervisor take the stream, sends READY, connects
+     * the channels. */
+    void (*start_destination)(VmigMigration *m);
     /*
      * Reads the progress once: clears m->progress_pending when the reading
      * is in, reports it with vmig_mig_progress(), and ends @m when the

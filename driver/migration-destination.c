@@ -97,7 +97,7 @@ vmig_mig_destination_commit(VmigMigration *m, VmigNegotiateMessage *commit)
 static void
 configured(VmigMigration *m)
 {
-    m->backend->start(m);
+    m->backend->start_destination(m);
 }
 
 void

@@ -190,5 +190,5 @@ void
 vmig_mig_source_ready(VmigMigration *m)
 {
     vmig_mig_main_stop(m);
-    m->backend->start(m);
+    m->backend->start_source(m);
 }
