@@ -4,8 +4,8 @@
  *
  * A daemon runs as
  *
- *   [ip netns exec NETNS] [WRAPPER...] BINARY --runtime-dir DIR --bus none
- *       [--verbose] [EXTRA...]
+ *   [ip netns exec NETNS] [sh -c 'ulimit -n FD_LIMIT && exec "$@"' sh]
+ *       [WRAPPER...] BINARY --runtime-dir DIR --bus none [--verbose] [EXTRA...]
  *
  * with its stdout and stderr appended to its log file.  Like every process
  * started here it gets SIGKILL when the process that started it dies
@@ -52,12 +52,12 @@ void vmig_test_process_child_setup(gpointer data);
 /*
  * Spawns @argv (searched in PATH) with @envp (NULL: ours), stdout and
  * stderr appended to the files @out_path and @err_path (the same file when
- * equal), RLIMIT_NOFILE set to @fd_limit (0: inherited), dying with us.
+ * equal), dying with us.
  * Returns: TRUE with the pid in *@pid (to reap), or FALSE with @error set.
  */
 gboolean vmig_test_process_spawn(const char *const *argv, const char *const *envp,
-                                 const char *out_path, const char *err_path,
-                                 guint fd_limit, GPid *pid, GError **error);
+                                 const char *out_path, const char *err_path, GPid *pid,
+                                 GError **error);
 
 /*
  * Waits at most @timeout_ms for @pid to exit and reaps it.

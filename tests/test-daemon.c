@@ -82,7 +82,7 @@ spawn_logged(char **argv, char **envp, const char *out_path, const char *err_pat
     GPid pid = 0;
 
     vmig_test_process_spawn((const char *const *)argv, (const char *const *)envp,
-                            out_path, err_path, 0, &pid, &error);
+                            out_path, err_path, &pid, &error);
     g_assert_no_error(error);
     g_array_append_val(test_pids, pid);
     return pid;
