@@ -71,10 +71,7 @@ gboolean
 vmig_test_process_wait(GPid pid, guint timeout_ms, int *status)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    int local = 0;
 
-    if (!status)
-        status = &local;
     for (;;) {
         pid_t rc = waitpid(pid, status, WNOHANG);
 
@@ -123,15 +120,12 @@ gboolean
 vmig_test_daemon_spawn(VmigTestDaemon *daemon, const char *dir, const char *log,
                        const VmigTestDaemonOptions *options, GError **error)
 {
-    static const VmigTestDaemonOptions defaults = {0};
     g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
     g_autofree char *built = NULL;
     g_autofree char *ulimit = NULL;
     g_auto(GStrv) argv = NULL;
 
     g_return_val_if_fail(daemon->pid == 0, FALSE);
-    if (!options)
-        options = &defaults;
 
     vmig_test_daemon_clear(daemon);
     daemon->dir = g_strdup(dir);

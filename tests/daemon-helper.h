@@ -61,8 +61,8 @@ gboolean vmig_test_process_spawn(const char *const *argv, const char *const *env
 
 /*
  * Waits at most @timeout_ms for @pid to exit and reaps it.
- * Returns: TRUE with its wait status in *@status (nullable; -1 if @pid was
- * no child of ours), or FALSE if it still runs at the deadline.
+ * Returns: TRUE with its wait status in *@status (-1 if @pid was no child
+ * of ours), or FALSE if it still runs at the deadline.
  */
 gboolean vmig_test_process_wait(GPid pid, guint timeout_ms, int *status);
 
@@ -74,8 +74,8 @@ gboolean vmig_test_process_wait(GPid pid, guint timeout_ms, int *status);
 int vmig_test_process_stop(GPid pid, int signum);
 
 /*
- * Spawns the daemon with @options (nullable: all defaults) in the runtime
- * directory @dir, logging to @log; @daemon (not running) takes the paths.
+ * Spawns the daemon with @options in the runtime directory @dir, logging to
+ * @log; @daemon (not running) takes the paths.
  * Returns: TRUE, or FALSE with @error set.
  */
 gboolean vmig_test_daemon_spawn(VmigTestDaemon *daemon, const char *dir, const char *log,
