@@ -45,13 +45,10 @@
 
 #define G_LOG_DOMAIN "vmig-bench"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,7 +57,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "fdpass/fd.h"
+#include "tests/daemon-helper.h"
 #include "tests/guest-helper.h"
 #include "tests/qemu-helper.h"
 
@@ -71,11 +68,9 @@
 #define BENCH_EXTRA_MIB     512u
 #define BENCH_TARGET        1.05
 #define BENCH_MAX_BANDWIDTH (G_GINT64_CONSTANT(10) << 30)
-/* Bounds: one QMP or control command, one whole migration, a daemon's start and stop. */
+/* Bounds: one QMP or control command, one whole migration. */
 #define BENCH_COMMAND_TIMEOUT_MS 30000u
 #define BENCH_MIGRATE_TIMEOUT_US (120 * G_USEC_PER_SEC)
-#define BENCH_DAEMON_START_US    (10 * G_USEC_PER_SEC)
-#define BENCH_DAEMON_TERM_US     (5 * G_USEC_PER_SEC)
 /* How often query-migrate is polled, and the slices of event waits. */
 #define BENCH_POLL_US       5000
 #define BENCH_WAIT_SLICE_MS 200u
@@ -111,14 +106,8 @@ typedef struct {
     char *odd; /* nullable: how the source QEMU was not set up as its twin */
 } BenchSample;
 
-typedef struct {
-    GPid pid;          /* 0 once reaped */
-    char *name;        /* "source" or "destination" */
-    char *dir;         /* its --runtime-dir */
-    char *socket_path; /* DIR/virt-migrated.sock */
-    char *log_path;    /* its stdout and stderr */
-    VmigGuestMonitor *control;
-} BenchDaemon;
+/* The two daemons, in the order of Bench's daemons[] and controls[]. */
+static const char *const bench_daemon_names[] = {"source", "destination"};
 
 typedef struct {
     char *tmpdir;
@@ -129,9 +118,10 @@ typedef struct {
     gboolean verify_all;
     gboolean verbose; /* print the daemons' negotiation records */
     guint listen_serial;
-    BenchDaemon *daemons[2]; /* source, destination; NULL when not running */
-    char *daemon_skip;       /* why the daemon runs are skipped; NULL: they run */
-    char *hypervisor;        /* "QEMU 7.2.22", from the first source's greeting */
+    VmigTestDaemon daemons[2];     /* source, destination */
+    VmigGuestMonitor *controls[2]; /* their control sockets; NULL when not running */
+    char *daemon_skip;             /* why the daemon runs are skipped; NULL: they run */
+    char *hypervisor;              /* "QEMU 7.2.22", from the first source's greeting */
     GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST]; /* of BenchSample */
 } Bench;
 
@@ -210,154 +200,64 @@ bench_remove_tree(const char *path)
     g_rmdir(path);
 }
 
-/* Returns: the last 2000 bytes of the file @path, or a note (newly allocated). */
-static char *
-bench_log_tail(const char *path)
-{
-    g_autofree char *contents = NULL;
-    gsize len = 0;
-
-    if (!g_file_get_contents(path, &contents, &len, NULL) || len == 0)
-        return g_strdup("(its log is empty)");
-    g_strchomp(contents);
-    if (len > 2000)
-        return g_strdup_printf("...%s", contents + len - 2000);
-    return g_steal_pointer(&contents);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Daemons */
 
-/*
- * In the spawned daemon before exec: die with the benchmark, so that no
- * daemon outlives it whatever happens.  Returns nothing.
- */
+/* Stops both daemons, saying how one that did not exit 0 ended. */
 static void
-bench_child_setup(gpointer data)
+bench_stop_daemons(Bench *bench)
 {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != (pid_t)GPOINTER_TO_INT(data))
-        _exit(127);
-}
+    gsize i;
 
-/* Stops @daemon (SIGTERM, SIGKILL after 5 s), reaps it by pid and frees it.  Returns
- * nothing. */
-static void
-bench_daemon_stop(BenchDaemon *daemon)
-{
-    if (!daemon)
-        return;
-    g_clear_pointer(&daemon->control, vmig_guest_monitor_close);
-    if (daemon->pid > 0) {
-        gint64 deadline = g_get_monotonic_time() + BENCH_DAEMON_TERM_US;
-        int status = 0;
-        pid_t rc;
+    for (i = 0; i < G_N_ELEMENTS(bench->daemons); i++) {
+        VmigTestDaemon *daemon = &bench->daemons[i];
+        int status;
 
-        kill(daemon->pid, SIGTERM);
-        while ((rc = waitpid(daemon->pid, &status, WNOHANG)) == 0 &&
-               g_get_monotonic_time() < deadline)
-            g_usleep(10000);
-        if (rc == 0) {
-            g_printerr("migrate-ratio: the %s daemon (pid %d) ignored SIGTERM for 5 s: "
-                       "killing it\n",
-                       daemon->name, (int)daemon->pid);
-            kill(daemon->pid, SIGKILL);
-            while (waitpid(daemon->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        } else if (rc == daemon->pid &&
-                   !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            g_autofree char *log = bench_log_tail(daemon->log_path);
+        g_clear_pointer(&bench->controls[i], vmig_guest_monitor_close);
+        status = vmig_test_daemon_stop(daemon, SIGTERM);
+        if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            g_autofree char *tail = vmig_test_daemon_log_tail(daemon);
 
             g_printerr("migrate-ratio: the %s daemon ended with wait status 0x%x: %s\n",
-                       daemon->name, (guint)status, log);
+                       bench_daemon_names[i], (guint)status, tail);
         }
-        daemon->pid = 0;
+        vmig_test_daemon_clear(daemon);
     }
-    g_free(daemon->name);
-    g_free(daemon->dir);
-    g_free(daemon->socket_path);
-    g_free(daemon->log_path);
-    g_free(daemon);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(BenchDaemon, bench_daemon_stop)
-
 /*
- * Starts @binary with its runtime directory under @tmpdir and connects to
- * its control socket (waiting at most 10 s for it).
- * Returns: the daemon, or NULL with @error set.
+ * Starts both daemons from @binary, each with its runtime directory under
+ * the temporary directory, and opens their control sockets; or records in
+ * bench->daemon_skip why the daemon runs cannot happen.
  */
-static BenchDaemon *
-bench_daemon_start(const char *binary, const char *tmpdir, const char *name,
-                   GError **error)
+static void
+bench_start_daemons(Bench *bench, const char *binary)
 {
-    g_autoptr(BenchDaemon) daemon = g_new0(BenchDaemon, 1);
-    g_auto(VmigFd) log_fd = -1;
-    gint64 deadline;
+    const VmigTestDaemonOptions options = {.binary = binary};
+    g_autoptr(GError) error = NULL;
+    gsize i;
 
-    daemon->name = g_strdup(name);
-    daemon->dir = g_strdup_printf("%s/%s-daemon", tmpdir, name);
-    daemon->socket_path = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
-    daemon->log_path = g_strdup_printf("%s/%s-daemon.log", tmpdir, name);
-    if (g_mkdir(daemon->dir, 0700) < 0) {
-        int err = errno;
-
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-                    "cannot create '%s': %s", daemon->dir, g_strerror(err));
-        return NULL;
+    if (!g_file_test(binary, G_FILE_TEST_IS_EXECUTABLE)) {
+        bench->daemon_skip = g_strdup_printf("no virt-migrated at '%s' (build it, or set "
+                                             "$VIRT_MIGRATED or --daemon)",
+                                             binary);
+        return;
     }
-    log_fd = open(daemon->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (log_fd < 0) {
-        int err = errno;
+    for (i = 0; i < G_N_ELEMENTS(bench->daemons) && !error; i++) {
+        g_autofree char *dir =
+            g_strdup_printf("%s/%s-daemon", bench->tmpdir, bench_daemon_names[i]);
+        g_autofree char *log = g_strdup_printf("%s.log", dir);
 
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-                    "cannot create '%s': %s", daemon->log_path, g_strerror(err));
-        return NULL;
+        if (vmig_test_daemon_start(&bench->daemons[i], dir, log, &options, &error))
+            bench->controls[i] = vmig_guest_monitor_open(
+                bench->daemons[i].socket, BENCH_COMMAND_TIMEOUT_MS, &error);
+        if (error)
+            g_prefix_error(&error, "the %s daemon: ", bench_daemon_names[i]);
     }
-    {
-        const char *argv[] = {binary,  "--runtime-dir", daemon->dir,
-                              "--bus", "none",          NULL};
-
-        if (!g_spawn_async_with_fds(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                    bench_child_setup, GINT_TO_POINTER(getpid()),
-                                    &daemon->pid, -1, log_fd, log_fd, error))
-            return NULL;
+    if (error) {
+        bench->daemon_skip = g_strdup(error->message);
+        bench_stop_daemons(bench);
     }
-
-    deadline = g_get_monotonic_time() + BENCH_DAEMON_START_US;
-    for (;;) {
-        g_autoptr(GError) local = NULL;
-        int status = 0;
-
-        if (waitpid(daemon->pid, &status, WNOHANG) == daemon->pid) {
-            g_autofree char *log = bench_log_tail(daemon->log_path);
-
-            daemon->pid = 0;
-            g_set_error(
-                error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
-                "the %s daemon '%s' exited (wait status 0x%x) before serving '%s': %s",
-                name, binary, (guint)status, daemon->socket_path, log);
-            return NULL;
-        }
-        if (g_file_test(daemon->socket_path, G_FILE_TEST_EXISTS)) {
-            daemon->control = vmig_guest_monitor_open(daemon->socket_path,
-                                                      BENCH_COMMAND_TIMEOUT_MS, &local);
-            if (daemon->control)
-                break;
-        }
-        if (g_get_monotonic_time() >= deadline) {
-            g_autofree char *log = bench_log_tail(daemon->log_path);
-
-            g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED,
-                        "the %s daemon (pid %d) did not serve '%s' within 10 s (%s): %s",
-                        name, (int)daemon->pid, daemon->socket_path,
-                        local ? local->message : "no socket", log);
-            return NULL;
-        }
-        if (!bench_check_interrupted(error))
-            return NULL;
-        g_usleep(20000);
-    }
-    return g_steal_pointer(&daemon);
 }
 
 /* Returns: the "migration" of the answer @ret to @command (newly allocated), or NULL with
@@ -812,8 +712,8 @@ static gboolean
 bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
                   BenchSample *sample, GError **error)
 {
-    VmigGuestMonitor *src_control = bench->daemons[0]->control;
-    VmigGuestMonitor *dst_control = bench->daemons[1]->control;
+    VmigGuestMonitor *src_control = bench->controls[0];
+    VmigGuestMonitor *dst_control = bench->controls[1];
     g_autoptr(VmigTestQemu) src = NULL;
     g_autoptr(VmigTestQemu) dst = NULL;
     g_autoptr(VmigGuestMonitor) src_mon = NULL;
@@ -1113,8 +1013,7 @@ bench_free(Bench *bench)
 
     if (!bench)
         return;
-    g_clear_pointer(&bench->daemons[0], bench_daemon_stop);
-    g_clear_pointer(&bench->daemons[1], bench_daemon_stop);
+    bench_stop_daemons(bench);
     if (bench->tmpdir)
         bench_remove_tree(bench->tmpdir);
     for (s = 0; s < BENCH_N_SHAPES; s++)
@@ -1146,31 +1045,6 @@ bench_find_daemon(void)
         return g_strdup("virt-migrated");
     dir = g_path_get_dirname(self);
     return g_build_filename(dir, "..", "driver", "virt-migrated", NULL);
-}
-
-/*
- * Starts both daemons from @binary, or records in bench->daemon_skip why
- * the daemon runs cannot happen.  Returns nothing.
- */
-static void
-bench_start_daemons(Bench *bench, const char *binary)
-{
-    g_autoptr(GError) error = NULL;
-
-    if (!g_file_test(binary, G_FILE_TEST_IS_EXECUTABLE)) {
-        bench->daemon_skip = g_strdup_printf("no virt-migrated at '%s' (build it, or set "
-                                             "$VIRT_MIGRATED or --daemon)",
-                                             binary);
-        return;
-    }
-    bench->daemons[0] = bench_daemon_start(binary, bench->tmpdir, "source", &error);
-    if (bench->daemons[0])
-        bench->daemons[1] =
-            bench_daemon_start(binary, bench->tmpdir, "destination", &error);
-    if (!bench->daemons[1]) {
-        bench->daemon_skip = g_strdup(error->message);
-        g_clear_pointer(&bench->daemons[0], bench_daemon_stop);
-    }
 }
 
 int

@@ -22,7 +22,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +34,7 @@
 
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
+#include "tests/daemon-helper.h"
 #include "tests/qemu-helper.h"
 #include "tests/testutil.h"
 #include "xml/xml.h"
@@ -71,18 +71,6 @@ pids_forget(GPid pid)
 }
 
 /*
- * In a spawned child before exec: it gets SIGKILL when the test process
- * dies, so that a failed assertion (which aborts before any teardown)
- * leaves no daemon behind.  @data is the test's pid.  Returns nothing.
- */
-static void
-child_setup(gpointer data)
-{
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != GPOINTER_TO_INT(data))
-        _exit(127);
-}
-
-/*
  * Spawns @argv (with @envp, NULL: ours) with stdout and stderr going to
  * the files @out_path and @err_path (the same file when equal).
  * Returns: the pid, remembered for the teardown.
@@ -91,24 +79,10 @@ static GPid
 spawn_logged(char **argv, char **envp, const char *out_path, const char *err_path)
 {
     g_autoptr(GError) error = NULL;
-    g_auto(VmigFd) out_fd = -1;
-    g_auto(VmigFd) err_fd = -1;
     GPid pid = 0;
 
-    out_fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    g_assert_cmpint(out_fd, >=, 0);
-    if (g_str_equal(out_path, err_path))
-        err_fd = dup(out_fd);
-    else
-        err_fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    g_assert_cmpint(err_fd, >=, 0);
-
-    /* SEARCH_PATH: for a $VMIG_TEST_DAEMON_WRAPPER given by name. */
-    g_spawn_async_with_pipes_and_fds(
-        NULL, (const char *const *)argv, (const char *const *)envp,
-        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, child_setup,
-        GINT_TO_POINTER(getpid()), -1, out_fd, err_fd, NULL, NULL, 0, &pid, NULL, NULL,
-        NULL, &error);
+    vmig_test_process_spawn((const char *const *)argv, (const char *const *)envp,
+                            out_path, err_path, &pid, &error);
     g_assert_no_error(error);
     g_array_append_val(test_pids, pid);
     return pid;
@@ -122,20 +96,10 @@ spawn_logged(char **argv, char **envp, const char *out_path, const char *err_pat
 static gboolean
 wait_exit(GPid pid, gint64 timeout_us, int *status)
 {
-    gint64 deadline = g_get_monotonic_time() + timeout_us;
-
-    for (;;) {
-        pid_t rc = waitpid(pid, status, WNOHANG);
-
-        if (rc == pid) {
-            pids_forget(pid);
-            return TRUE;
-        }
-        g_assert_cmpint(rc, ==, 0);
-        if (g_get_monotonic_time() > deadline)
-            return FALSE;
-        g_usleep(10 * 1000);
-    }
+    if (!vmig_test_process_wait(pid, timeout_us / 1000, status))
+        return FALSE;
+    pids_forget(pid);
+    return TRUE;
 }
 
 /* Returns: the whole content of @path (to free); "" when it does not exist. */
@@ -175,133 +139,71 @@ remove_tree(const char *path)
 /* Daemons */
 
 typedef struct {
-    GPid pid;     /* 0 when not running */
-    char *dir;    /* its runtime directory */
-    char *socket; /* dir/virt-migrated.sock */
-    char *log;    /* its stdout and stderr */
-} Daemon;
-
-typedef struct {
     char *tmpdir;
-    Daemon daemons[2];
+    VmigTestDaemon daemons[2];
 } Fixture;
-
-/* Returns: whether connect() to @path succeeds now. */
-static gboolean
-socket_accepts(const char *path)
-{
-    g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr;
-
-    g_assert_cmpint(fd, >=, 0);
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    memcpy(addr.sun_path, path, strlen(path));
-    return connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
-}
 
 /* A network namespace the next daemon starts in (ip netns exec), or NULL. */
 static const char *daemon_netns;
 
 /*
- * Spawns virt-migrated --runtime-dir @daemon->dir --bus none, plus @extra
- * (NULL-terminated, nullable), under $VMIG_TEST_DAEMON_WRAPPER if set, in
- * network namespace daemon_netns if set.
- * Returns: the pid.
+ * Spawns daemon @index of @fixture with --verbose and @extra options
+ * (NULL-terminated, nullable) in @dir_name under the fixture's tmpdir,
+ * logging to daemon-INDEX.log there, under $VMIG_TEST_DAEMON_WRAPPER if
+ * set, in network namespace daemon_netns if set; with @serving, waits until
+ * its control socket accepts connections.
+ * Returns: it.
  */
-static GPid
-daemon_spawn(Daemon *daemon, const char *const *extra)
+static VmigTestDaemon *
+daemon_spawn(Fixture *fixture, guint index, const char *dir_name,
+             const char *const *extra, gboolean serving)
 {
-    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
-    g_autofree char *binary = built_program("driver", "virt-migrated");
-    g_auto(GStrv) argv = NULL;
-    const char *wrapper = g_getenv("VMIG_TEST_DAEMON_WRAPPER");
-
-    /* ip netns exec enters the namespace and execs: the pid stays the daemon's. */
-    if (daemon_netns)
-        g_strv_builder_add_many(builder, "ip", "netns", "exec", daemon_netns, NULL);
-    if (wrapper && *wrapper) {
-        g_auto(GStrv) words = NULL;
-        g_autoptr(GError) error = NULL;
-
-        g_assert_true(g_shell_parse_argv(wrapper, NULL, &words, &error));
-        g_assert_no_error(error);
-        g_strv_builder_addv(builder, (const char **)words);
-    }
-    g_strv_builder_add_many(builder, binary, "--runtime-dir", daemon->dir, "--bus",
-                            "none", "--verbose", NULL);
-    if (extra)
-        g_strv_builder_addv(builder, (const char **)extra);
-    argv = g_strv_builder_end(builder);
-    return spawn_logged(argv, NULL, daemon->log, daemon->log);
-}
-
-/*
- * Starts daemon @index of @fixture in @dir_name (under the fixture's
- * tmpdir), with @extra options (NULL-terminated, nullable).  Returns: it.
- */
-static Daemon *
-daemon_start_in(Fixture *fixture, guint index, const char *dir_name, const char *const *extra)
-{
-    Daemon *daemon = &fixture->daemons[index];
+    VmigTestDaemon *daemon = &fixture->daemons[index];
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
     g_autofree char *log_name = g_strdup_printf("daemon-%u.log", index);
-    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+    g_autofree char *log = g_build_filename(fixture->tmpdir, log_name, NULL);
+    const VmigTestDaemonOptions options = {
+        .extra = extra,
+        .verbose = TRUE,
+        .netns = daemon_netns,
+        .wrapper = g_getenv("VMIG_TEST_DAEMON_WRAPPER"),
+    };
+    g_autoptr(GError) error = NULL;
 
     g_assert_cmpint(daemon->pid, ==, 0);
-    g_free(daemon->dir);
-    g_free(daemon->socket);
-    g_free(daemon->log);
-    daemon->dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
-    daemon->socket = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
-    daemon->log = g_build_filename(fixture->tmpdir, log_name, NULL);
-    daemon->pid = daemon_spawn(daemon, extra);
-
-    while (!socket_accepts(daemon->socket)) {
-        int status = 0;
-
-        if (wait_exit(daemon->pid, 0, &status)) {
-            g_autofree char *log = read_file(daemon->log);
-
-            daemon->pid = 0;
-            g_error("virt-migrated exited before listening (status %d):\n%s", status,
-                    log);
-        }
-        if (g_get_monotonic_time() > deadline)
-            g_error("virt-migrated did not listen on '%s' in time", daemon->socket);
-        g_usleep(10 * 1000);
-    }
+    if (serving)
+        vmig_test_daemon_start(daemon, dir, log, &options, &error);
+    else
+        vmig_test_daemon_spawn(daemon, dir, log, &options, &error);
+    g_assert_no_error(error);
     return daemon;
 }
 
 /* Starts daemon @index in a runtime directory of its own.  Returns: it. */
-static Daemon *
+static VmigTestDaemon *
 daemon_start(Fixture *fixture, guint index)
 {
     g_autofree char *name = g_strdup_printf("run-%u", index);
 
-    return daemon_start_in(fixture, index, name, NULL);
+    return daemon_spawn(fixture, index, name, NULL, TRUE);
 }
 
 /*
  * Stops @daemon with @signum and checks that it exits 0, says so, and
- * removes its socket.  Returns nothing.
+ * removes its socket.
  */
 static void
-daemon_stop(Daemon *daemon, int signum)
+daemon_stop(VmigTestDaemon *daemon, int signum)
 {
     g_autofree char *log = NULL;
-    int status = 0;
+    int status;
 
     g_assert_cmpint(daemon->pid, >, 0);
-    g_assert_cmpint(kill(daemon->pid, signum), ==, 0);
-    if (!wait_exit(daemon->pid, TEST_TIMEOUT_US, &status))
-        g_error("virt-migrated did not exit on signal %d in time", signum);
-    daemon->pid = 0;
-
+    status = vmig_test_daemon_stop(daemon, signum);
     log = read_file(daemon->log);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        g_error("virt-migrated did not exit cleanly (status %d):\n%s", status, log);
+        g_error("virt-migrated did not exit cleanly on signal %d (status %d):\n%s",
+                signum, status, log);
     g_assert_nonnull(strstr(log, "shutting down"));
     g_assert_false(g_file_test(daemon->socket, G_FILE_TEST_EXISTS));
 }
@@ -327,27 +229,20 @@ fixture_teardown(Fixture *fixture, gconstpointer data)
 {
     guint i;
 
-    for (i = 0; i < test_pids->len; i++) {
-        GPid pid = g_array_index(test_pids, GPid, i);
-        int status;
-
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-    }
+    for (i = 0; i < test_pids->len; i++)
+        vmig_test_process_stop(g_array_index(test_pids, GPid, i), SIGKILL);
     g_clear_pointer(&test_pids, g_array_unref);
 
     for (i = 0; i < G_N_ELEMENTS(fixture->daemons); i++) {
-        Daemon *daemon = &fixture->daemons[i];
+        VmigTestDaemon *daemon = &fixture->daemons[i];
 
+        vmig_test_daemon_stop(daemon, SIGKILL);
         if (daemon->log && g_test_failed()) {
             g_autofree char *log = read_file(daemon->log);
 
             g_test_message("daemon %u log:\n%s", i, log);
         }
-        g_free(daemon->dir);
-        g_free(daemon->socket);
-        g_free(daemon->log);
+        vmig_test_daemon_clear(daemon);
     }
     remove_tree(fixture->tmpdir);
     g_free(fixture->tmpdir);
@@ -526,7 +421,7 @@ assert_error(JsonObject *reply, const char *klass, const char *desc, const char 
 
 /* Opens a connection to @daemon and checks its greeting.  Returns: the connection. */
 static Conn *
-conn_open(Daemon *daemon)
+conn_open(VmigTestDaemon *daemon)
 {
     Conn *conn = conn_try_open(daemon->socket);
     g_autoptr(JsonObject) greeting = NULL;
@@ -580,7 +475,7 @@ assert_closed(Conn *conn, const char *desc)
 static void
 test_greeting(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     g_autoptr(JsonObject) reply = NULL;
 
@@ -598,7 +493,7 @@ test_greeting(Fixture *fixture, gconstpointer data)
 static void
 test_socket_mode(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     struct stat st;
 
     g_assert_cmpint(lstat(daemon->socket, &st), ==, 0);
@@ -614,7 +509,7 @@ test_socket_mode(Fixture *fixture, gconstpointer data)
 static void
 test_sigint(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     g_autofree char *line = NULL;
 
@@ -628,8 +523,8 @@ test_sigint(Fixture *fixture, gconstpointer data)
 static void
 test_two_daemons(Fixture *fixture, gconstpointer data)
 {
-    Daemon *first = daemon_start(fixture, 0);
-    Daemon *second = daemon_start(fixture, 1);
+    VmigTestDaemon *first = daemon_start(fixture, 0);
+    VmigTestDaemon *second = daemon_start(fixture, 1);
     g_autoptr(Conn) a = conn_open(first);
     g_autoptr(Conn) b = conn_open(second);
 
@@ -648,7 +543,7 @@ test_stale_socket(Fixture *fixture, gconstpointer data)
     g_autofree char *path = g_build_filename(dir, "virt-migrated.sock", NULL);
     g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un addr;
-    Daemon *daemon;
+    VmigTestDaemon *daemon;
     g_autoptr(Conn) conn = NULL;
 
     g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
@@ -668,16 +563,12 @@ test_stale_socket(Fixture *fixture, gconstpointer data)
 static void
 test_already_running(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
-    Daemon *second = &fixture->daemons[1];
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *second = daemon_spawn(fixture, 1, "run-0", NULL, FALSE);
     g_autoptr(Conn) conn = NULL;
     g_autofree char *log = NULL;
     int status = 0;
 
-    second->dir = g_strdup(daemon->dir);
-    second->socket = g_strdup(daemon->socket);
-    second->log = g_build_filename(fixture->tmpdir, "daemon-1.log", NULL);
-    second->pid = daemon_spawn(second, NULL);
     g_assert_true(wait_exit(second->pid, TEST_TIMEOUT_US, &status));
     second->pid = 0;
     g_assert_true(WIFEXITED(status));
@@ -699,14 +590,10 @@ static void
 assert_startup_fails(Fixture *fixture, const char *dir_name, const char *const *args,
                      int code, const char *message)
 {
-    Daemon *daemon = &fixture->daemons[0];
+    VmigTestDaemon *daemon = daemon_spawn(fixture, 0, dir_name, args, FALSE);
     g_autofree char *log = NULL;
     int status = 0;
 
-    daemon->dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
-    daemon->socket = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
-    daemon->log = g_build_filename(fixture->tmpdir, "daemon-0.log", NULL);
-    daemon->pid = daemon_spawn(daemon, args);
     g_assert_true(wait_exit(daemon->pid, TEST_TIMEOUT_US, &status));
     daemon->pid = 0;
     log = read_file(daemon->log);
@@ -851,7 +738,7 @@ static void
 test_bad_input(Fixture *fixture, gconstpointer data)
 {
     const BadInput *bad = data;
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     g_autoptr(JsonObject) reply = NULL;
     g_autofree char *line = NULL;
@@ -893,7 +780,7 @@ test_bad_input(Fixture *fixture, gconstpointer data)
 static void
 test_lines(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     const char *split = "{\"execute\": \"query-version\", \"id\": \"split\"}\n";
     const char *batch = "\n  \r\n{\"execute\": \"query-version\", \"id\": 1}\n"
@@ -952,7 +839,7 @@ make_fds(gsize n)
 static void
 test_fds_refused(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     int *fds = make_fds(3);
     guint before;
@@ -1010,7 +897,7 @@ test_fds_refused(Fixture *fixture, gconstpointer data)
 static void
 test_fds_too_many(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) keep = conn_open(daemon);
     g_autoptr(Conn) conn = conn_open(daemon);
     const char *first = "{\"execute\": ";
@@ -1038,7 +925,7 @@ test_fds_too_many(Fixture *fixture, gconstpointer data)
 static void
 test_line_limit(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) keep = conn_open(daemon);
     g_autoptr(Conn) conn = conn_open(daemon);
     const char *head = "{\"execute\": \"query-version\", \"id\": \"big\"";
@@ -1178,7 +1065,7 @@ test_other_uid(Fixture *fixture, gconstpointer data)
 {
     struct passwd *nobody;
     struct group *nogroup;
-    Daemon *daemon;
+    VmigTestDaemon *daemon;
     g_autoptr(Conn) conn = NULL;
     g_autofree char *seen = NULL;
     g_autofree char *expected = NULL;
@@ -1229,7 +1116,7 @@ test_other_uid(Fixture *fixture, gconstpointer data)
 static void
 test_tunables_unreachable(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     g_autoptr(JsonObject) reply = NULL;
     JsonObject *error;
@@ -1290,7 +1177,7 @@ nested_monitor_thread(gpointer data)
 static void
 test_tunables_nested_greeting(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autoptr(Conn) conn = conn_open(daemon);
     g_autoptr(JsonObject) reply = NULL;
     g_autofree char *path = g_build_filename(fixture->tmpdir, "nested.qmp", NULL);
@@ -1386,7 +1273,7 @@ run_cli(Fixture *fixture, const char *socket_env, const char *const *args)
 static void
 test_cli_version(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     const char *const args[] = {"--connect", daemon->socket, "version", NULL};
     const char *const env_args[] = {"version", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
@@ -1511,7 +1398,7 @@ test_cli_unknown_command(Fixture *fixture, gconstpointer data)
 static void
 test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     const char *const args[] = {"--connect", daemon->socket, "tunables",
                                 "qmp:/nonexistent", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
@@ -1531,7 +1418,7 @@ test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
 static void
 test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     const char *const args[] = {"--connect", daemon->socket, "tunables", "-c",
                                 "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
                                 "vm1", NULL};
@@ -1686,7 +1573,7 @@ test_cli_migration_usage(Fixture *fixture, gconstpointer data)
 static void
 test_cli_migration_none(Fixture *fixture, gconstpointer data)
 {
-    Daemon *daemon = daemon_start(fixture, 0);
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autofree char *dest = g_build_filename(fixture->tmpdir, "dst.sock", NULL);
     g_autofree char *dest_uri = g_strdup_printf("unix:%s", dest);
     const char *const list[] = {"--connect", daemon->socket, "list", NULL};
@@ -1915,7 +1802,7 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
 {
     g_autoptr(VmigTestQemu) qemu = start_qemu();
     g_autofree char *domain = NULL;
-    Daemon *daemon;
+    VmigTestDaemon *daemon;
     guint unstable = 0;
 
     if (!qemu)
@@ -2003,12 +1890,12 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     g_autoptr(VmigTestQemu) qemu = start_qemu();
     const char *const extra[] = {"--qmp-timeout", "1", NULL};
     g_autofree char *domain = NULL;
-    Daemon *daemon;
+    VmigTestDaemon *daemon;
 
     if (!qemu)
         return;
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
-    daemon = daemon_start_in(fixture, 0, "run-0", extra);
+    daemon = daemon_spawn(fixture, 0, "run-0", extra, TRUE);
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGSTOP), ==, 0);
     {
         const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
@@ -2163,7 +2050,7 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
     g_autofree char *binary = built_program("tools", "virt-migrate");
     g_autofree char *err = NULL;
     g_autoptr(Conn) conn = NULL;
-    Daemon *daemon;
+    VmigTestDaemon *daemon;
     GPid cli;
     gint64 start, answered, ended;
     int status = 0;
@@ -2220,7 +2107,7 @@ test_other_uid_setpriv(Fixture *fixture, gconstpointer data)
     g_autofree char *out = NULL;
     g_autofree char *expected = NULL;
     struct passwd *nobody = getpwnam("nobody");
-    Daemon *daemon;
+    VmigTestDaemon *daemon;
     int status = 0;
     GPid pid;
 

@@ -15,12 +15,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -30,6 +27,7 @@
 #include "fdpass/fdpass.h"
 #include "fdpass/preamble.h"
 #include "negotiate/negotiate.h"
+#include "tests/daemon-helper.h"
 #include "tests/guest-helper.h"
 #include "tests/testutil.h"
 
@@ -43,106 +41,40 @@ static char *pattern_dir;
 static char *pattern_path;
 
 typedef struct {
-    GPid pid;
-    char *dir;
-    char *socket;
-    guint fd_limit;   /* RLIMIT_NOFILE to start it with; 0: inherited */
-} Daemon;
-
-typedef struct {
     char *tmpdir;
     VmigTestQemu *src_qemu;
     VmigTestQemu *dst_qemu;
     char *src_aux;
     char *dst_aux;
-    Daemon src;
-    Daemon dst;
+    VmigTestDaemon src;
+    VmigTestDaemon dst;
     VmigGuestMonitor *src_ctl;
     VmigGuestMonitor *dst_ctl;
 } Fixture;
 
 /* ---- processes ------------------------------------------------------------- */
 
+/*
+ * Starts virt-migrated in tmpdir/@name with @extra options, and
+ * RLIMIT_NOFILE @fd_limit (0: ours); its log is tmpdir/@name.log.
+ */
 static void
-child_setup(gpointer data)
+daemon_start(Fixture *f, VmigTestDaemon *d, const char *name, const char *const *extra,
+             guint fd_limit)
 {
-    const Daemon *d = data;
-
-    /* A daemon dies with the test, even when an assertion aborts it. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (d && d->fd_limit) {
-        /* As prlimit --nofile=N would: soft and hard. */
-        struct rlimit rl = { d->fd_limit, d->fd_limit };
-
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-/* Starts virt-migrated in @dir with @extra options.  Returns nothing (asserts). */
-static void
-daemon_start(Fixture *f, Daemon *d, const char *name, const char *const *extra)
-{
-    g_autofree char *binary = g_test_build_filename(G_TEST_BUILT, "..", "driver",
-                                                    "virt-migrated", NULL);
-    g_autofree char *log = g_strdup_printf("%s/%s.log", f->tmpdir, name);
-    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
-    g_auto(GStrv) argv = NULL;
+    g_autofree char *dir = g_build_filename(f->tmpdir, name, NULL);
+    g_autofree char *log = g_strdup_printf("%s.log", dir);
+    const VmigTestDaemonOptions options = {
+        .extra = extra, .verbose = TRUE, .fd_limit = fd_limit
+    };
     g_autoptr(GError) error = NULL;
-    g_auto(VmigFd) log_fd = -1;
-    gint64 deadline;
 
-    d->dir = g_strdup_printf("%s/%s", f->tmpdir, name);
-    d->socket = g_strdup_printf("%s/virt-migrated.sock", d->dir);
-    g_strv_builder_add_many(builder, binary, "--runtime-dir", d->dir, "--bus", "none",
-                            "--verbose", NULL);
-    if (extra)
-        g_strv_builder_addv(builder, (const char **)extra);
-    argv = g_strv_builder_end(builder);
-    log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    g_assert_cmpint(log_fd, >=, 0);
-    g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup, d,
-                           &d->pid, -1, log_fd, log_fd, &error);
+    vmig_test_daemon_start(d, dir, log, &options, &error);
     g_assert_no_error(error);
-    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (!g_file_test(d->socket, G_FILE_TEST_EXISTS)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(10000);
-    }
-}
-
-/* Kills @d with @signum and reaps it.  Returns: its wait status. */
-static int
-daemon_kill(Daemon *d, int signum)
-{
-    int status = 0;
-    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-
-    if (d->pid <= 0)
-        return 0;
-    kill(d->pid, signum);
-    while (waitpid(d->pid, &status, WNOHANG) == 0) {
-        if (g_get_monotonic_time() > deadline) {
-            kill(d->pid, SIGKILL);
-            waitpid(d->pid, &status, 0);
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_spawn_close_pid(d->pid);
-    d->pid = 0;
-    return status;
-}
-
-static void
-daemon_clear(Daemon *d)
-{
-    daemon_kill(d, SIGTERM);
-    g_clear_pointer(&d->dir, g_free);
-    g_clear_pointer(&d->socket, g_free);
 }
 
 static VmigGuestMonitor *
-control_open(Daemon *d)
+control_open(VmigTestDaemon *d)
 {
     g_autoptr(GError) error = NULL;
     VmigGuestMonitor *monitor = vmig_guest_monitor_open(d->socket, WAIT_MS, &error);
@@ -159,7 +91,7 @@ control_open(Daemon *d)
  * Returns: the "return" value (a new node), or NULL with @error set.
  */
 static JsonNode *
-execute_fds(VmigGuestMonitor *ctl, Daemon *d, const char *command, const char *args,
+execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command, const char *args,
             const int *fds, gsize n_fds, GError **error)
 {
     g_autoptr(JsonNode) node = args ? json_from_string(args, NULL) : NULL;
@@ -208,7 +140,7 @@ execute_fds(VmigGuestMonitor *ctl, Daemon *d, const char *command, const char *a
 
 /* Runs a command that answers {"migration": ID}.  Returns: the id (to free). */
 static char *
-execute_id(VmigGuestMonitor *ctl, Daemon *d, const char *command, const char *args,
+execute_id(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command, const char *args,
            const int *fds, gsize n_fds)
 {
     g_autoptr(GError) error = NULL;
@@ -338,8 +270,8 @@ fixture_teardown(Fixture *f, gconstpointer data)
 {
     g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
     g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
-    daemon_clear(&f->src);
-    daemon_clear(&f->dst);
+    vmig_test_daemon_clear(&f->src);
+    vmig_test_daemon_clear(&f->dst);
     g_clear_pointer(&f->src_qemu, vmig_test_qemu_stop);
     g_clear_pointer(&f->dst_qemu, vmig_test_qemu_stop);
     g_free(f->src_aux);
@@ -358,8 +290,8 @@ start_daemons(Fixture *f)
 {
     const char *const extra[] = { "--channel-timeout", "1", NULL };
 
-    daemon_start(f, &f->src, "src-host", extra);
-    daemon_start(f, &f->dst, "dst-host", extra);
+    daemon_start(f, &f->src, "src-host", extra, 0);
+    daemon_start(f, &f->dst, "dst-host", extra, 0);
     f->src_ctl = control_open(&f->src);
     f->dst_ctl = control_open(&f->dst);
 }
@@ -812,7 +744,7 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
 
     g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
-    daemon_kill(&f->dst, SIGKILL);
+    vmig_test_daemon_stop(&f->dst, SIGKILL);
     err = wait_done(f->src_ctl, "failed");
     g_test_message("the source says: %s", err);
     g_assert_true(strstr(err, "closed the main channel") || strstr(err, "peer driver is gone"));
@@ -821,9 +753,7 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, before);
 
     /* A new destination daemon; the survivor migrates the guest. */
-    g_clear_pointer(&f->dst.dir, g_free);
-    g_clear_pointer(&f->dst.socket, g_free);
-    daemon_start(f, &f->dst, "dst-host-2", NULL);
+    daemon_start(f, &f->dst, "dst-host-2", NULL, 0);
     f->dst_ctl = control_open(&f->dst);
     {
         g_autofree char *dest = prepare_uri(f, NULL);
@@ -871,7 +801,7 @@ test_killed_stream(Fixture *f, gconstpointer data)
             break;
     }
     g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
-    daemon_kill(&f->src, SIGKILL);
+    vmig_test_daemon_stop(&f->src, SIGKILL);
     err = wait_done(f->dst_ctl, "failed");
     g_test_message("the destination says: %s", err);
 
@@ -1087,7 +1017,7 @@ test_too_many(Fixture *f, gconstpointer data)
     g_autoptr(JsonNode) ret = NULL;
 
     SKIP_WITHOUT_QEMU(f);
-    daemon_start(f, &f->dst, "dst-host", extra);
+    daemon_start(f, &f->dst, "dst-host", extra, 0);
     f->dst_ctl = control_open(&f->dst);
     g_free(prepare_uri(f, NULL));
     domain = domain_of(f->dst_qemu);
@@ -1168,8 +1098,9 @@ flood_start(Flood *fl, guint16 port, guint silent, guint wrong)
     g_autofree char *line = NULL;
     guint silent_ok = 0, wrong_ok = 0, failed = 0;
 
-    g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
-                             NULL, &fl->pid, &fl->in, &fl->out, NULL, &error);
+    g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                             vmig_test_process_child_setup, GINT_TO_POINTER(getpid()),
+                             &fl->pid, &fl->in, &fl->out, NULL, &error);
     g_assert_no_error(error);
     line = flood_read_line(fl);
     g_test_message("flood of %u silent and %u wrong-token connections: %s", silent, wrong,
@@ -1195,14 +1126,12 @@ flood_close_wrong(Flood *fl)
 static void
 flood_stop(Flood *fl)
 {
-    Daemon d = { .pid = fl->pid };
-
     if (fl->pid <= 0)
         return;
     (void)!write(fl->in, "quit\n", 5);
     close(fl->in);
     close(fl->out);
-    daemon_kill(&d, 0);
+    vmig_test_process_stop(fl->pid, 0);
     fl->pid = 0;
 }
 
@@ -1226,7 +1155,7 @@ cpu_ticks(GPid pid)
 
 /* Waits (bounded by @ms) until @d holds at most @fds descriptors.  Returns: how long, in ms. */
 static gint64
-wait_fds_at_most(Daemon *d, guint fds, guint ms)
+wait_fds_at_most(VmigTestDaemon *d, guint fds, guint ms)
 {
     gint64 start = g_get_monotonic_time();
     guint now;
@@ -1302,9 +1231,8 @@ test_flood(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     src2_aux = vmig_guest_aux_qmp_path(src2);
     dst2_aux = vmig_guest_aux_qmp_path(dst2);
-    daemon_start(f, &f->src, "src-host", extra);
-    f->dst.fd_limit = 1024;
-    daemon_start(f, &f->dst, "dst-host", extra);
+    daemon_start(f, &f->src, "src-host", extra, 0);
+    daemon_start(f, &f->dst, "dst-host", extra, 1024);
     f->src_ctl = control_open(&f->src);
     f->dst_ctl = control_open(&f->dst);
 
