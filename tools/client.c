@@ -124,11 +124,12 @@ vmig_client_wait_readable(VmigClient *client, gint64 deadline, GError **error)
 }
 
 /*
- * Reads the next line from the daemon (without its '\n').
- * Returns: the line (to free), or NULL with @error set.
+ * Reads the next line from the daemon (without its '\n'); *@len says how
+ * long it is (it may hold NUL bytes).
+ * Returns: the line, NUL-terminated (to free), or NULL with @error set.
  */
 static char *
-vmig_client_read_line(VmigClient *client, gint64 deadline, GError **error)
+vmig_client_read_line(VmigClient *client, gint64 deadline, gsize *len, GError **error)
 {
     gsize scanned = 0;
 
@@ -141,12 +142,13 @@ vmig_client_read_line(VmigClient *client, gint64 deadline, GError **error)
         if (client->in->len > scanned)
             nl = memchr(client->in->data + scanned, '\n', client->in->len - scanned);
         if (nl) {
-            gsize len = nl - client->in->data;
-            char *line = g_malloc(len + 1);
+            char *line;
 
-            memcpy(line, client->in->data, len);
-            line[len] = '\0';
-            g_byte_array_remove_range(client->in, 0, len + 1);
+            *len = nl - client->in->data;
+            line = g_malloc(*len + 1);
+            memcpy(line, client->in->data, *len);
+            line[*len] = '\0';
+            g_byte_array_remove_range(client->in, 0, *len + 1);
             return line;
         }
         scanned = client->in->len;
@@ -180,6 +182,30 @@ vmig_client_read_line(VmigClient *client, gint64 deadline, GError **error)
     }
 }
 
+JsonObject *
+vmig_client_parse_line(const char *path, const char *line, gsize len, GError **error)
+{
+    g_autoptr(GError) parse_error = NULL;
+    g_autoptr(JsonNode) root = NULL;
+
+    g_return_val_if_fail(line != NULL || len == 0, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    root = vmig_json_parse(line ? line : "", (gssize)len, &parse_error);
+    if (!root) {
+        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                    "virt-migrated at '%s' sent invalid JSON: %s", path,
+                    parse_error->message);
+        return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                    "virt-migrated at '%s' sent a line that is not a JSON object", path);
+        return NULL;
+    }
+    return json_object_ref(json_node_get_object(root));
+}
+
 /*
  * Reads the next line and parses it as a JSON object.
  * Returns: the object (a new reference), or NULL with @error set.
@@ -188,26 +214,12 @@ static JsonObject *
 vmig_client_read_object(VmigClient *client, gint64 deadline, GError **error)
 {
     g_autofree char *line = NULL;
-    g_autoptr(GError) parse_error = NULL;
-    g_autoptr(JsonNode) root = NULL;
+    gsize len = 0;
 
-    line = vmig_client_read_line(client, deadline, error);
+    line = vmig_client_read_line(client, deadline, &len, error);
     if (!line)
         return NULL;
-    root = vmig_json_parse(line, -1, &parse_error);
-    if (!root) {
-        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
-                    "virt-migrated at '%s' sent invalid JSON: %s", client->path,
-                    parse_error->message);
-        return NULL;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
-                    "virt-migrated at '%s' sent a line that is not a JSON object",
-                    client->path);
-        return NULL;
-    }
-    return json_object_ref(json_node_get_object(root));
+    return vmig_client_parse_line(client->path, line, len, error);
 }
 
 /* Returns: the string member @name of @object (borrowed), or NULL if not a string. */
