@@ -382,6 +382,8 @@ static const ParseCase parse_cases[] = {
     { "max-postcopy-bandwidth=2TB", 0, "2199023255552", 0, NULL },
     { "max-bandwidth=100b", 0, "100", 0, NULL },
     { "downtime-limit=300", 0, "300", 0, NULL },
+    /* not a size: negative is for QEMU to judge (was a shift of a negative value) */
+    { "announce-step=-1", 0, "-1", 0, NULL },
     { "multifd-channels=8", 0, "8", 0, NULL },
     { "compress-wait-thread=off", 0, "false", 0, NULL },
     { "xbzrle=on", 0, "true", 0, NULL },
