@@ -105,8 +105,11 @@ vmig_json_parse(const char *text, gssize len, GError **error)
         return NULL;
     parser = json_parser_new();
     if (!json_parser_load_from_data(parser, text, (gssize)size, &local)) {
-        g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_SYNTAX,
-                            local->message);
+        /* json-glib quotes the token it stopped at, bytes as they came
+         * (a lone surrogate escape becomes bytes that are not UTF-8). */
+        g_autofree char *message = g_utf8_make_valid(local->message, -1);
+
+        g_set_error_literal(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_SYNTAX, message);
         return NULL;
     }
     if (!json_parser_get_root(parser)) {

@@ -34,8 +34,9 @@ typedef enum {
  * @len: their length, or -1 when @text is NUL-terminated
  *
  * Parses exactly one JSON value (white space around it allowed), nested
- * at most VMIG_JSON_MAX_DEPTH levels.  Messages name the problem and
- * never quote @text: the caller knows how much of it is fit to show.
+ * at most VMIG_JSON_MAX_DEPTH levels.  Messages name the problem and are
+ * valid UTF-8; only json-glib's own (SYNTAX) quote a token of @text, made
+ * valid UTF-8: the caller knows how much of the rest is fit to show.
  * Returns: the value (a new node), or NULL with @error set.
  */
 JsonNode *vmig_json_parse(const char *text, gssize len, GError **error);

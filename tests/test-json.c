@@ -159,6 +159,27 @@ test_syntax(void)
     }
 }
 
+/*
+ * json-glib's message quotes the token it stopped at as it decoded it: a
+ * lone surrogate escape became bytes that are not UTF-8, in a message that
+ * was not UTF-8 either (found by fuzz/fuzz-qmp).  It is made valid.
+ */
+static void
+test_syntax_utf8(void)
+{
+    static const char *const cases[] = {
+        "{\"re\\udc00tifd \"x\": 1}",
+        "[\"\\ud800\" \"x\"]",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message = assert_refused(cases[i], -1, VMIG_JSON_ERROR_SYNTAX);
+
+        g_test_message("%s -> %s", cases[i], message);
+        g_assert_true(g_utf8_validate(message, -1, NULL));
+    }
+}
+
 /* Only @len bytes are read: what follows them does not matter. */
 static void
 test_length(void)
@@ -181,6 +202,7 @@ main(int argc, char **argv)
     g_test_add_func("/json/nul", test_nul);
     g_test_add_func("/json/empty", test_empty);
     g_test_add_func("/json/syntax", test_syntax);
+    g_test_add_func("/json/syntax/utf8", test_syntax_utf8);
     g_test_add_func("/json/length", test_length);
     return g_test_run();
 }
