@@ -599,23 +599,27 @@ gboolean
 vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting, const char *path,
                        VmigQmpMessage *message, GError **error)
 {
+    g_auto(VmigQmpMessage) m = {0};
     g_autoptr(GError) local = NULL;
     JsonObject *object;
     JsonObject *err;
     JsonNode *caps;
 
     g_return_val_if_fail(line != NULL || len == 0, FALSE);
-    g_return_val_if_fail(message != NULL && message->root == NULL, FALSE);
+    g_return_val_if_fail(message != NULL, FALSE);
     g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
     if (!path)
         path = "(none)";
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    message->kind = VMIG_QMP_MESSAGE_NONE;
-    message->len = len;
-    if (len == 0)
+    m.kind = VMIG_QMP_MESSAGE_NONE;
+    m.len = len;
+    if (len == 0) {
+        *message = m;
+        memset(&m, 0, sizeof(m));
         return TRUE;
+    }
     if (g_utf8_validate(line, (gssize)MIN(len, 1024), NULL)) {
         g_debug("<- %.*s", (int)MIN(len, 1024), line);
     } else {
@@ -624,8 +628,8 @@ vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting, const cha
         g_debug("<- %s", quoted);
     }
 
-    message->root = vmig_json_parse(line, (gssize)len, &local);
-    if (!message->root) {
+    m.root = vmig_json_parse(line, (gssize)len, &local);
+    if (!m.root) {
         g_autofree char *quoted = vmig_qmp_quote(line, len);
 
         g_set_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_PROTOCOL,
@@ -633,60 +637,57 @@ vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting, const cha
                     local->message, quoted);
         return FALSE;
     }
-    if (!JSON_NODE_HOLDS_OBJECT(message->root))
+    if (!JSON_NODE_HOLDS_OBJECT(m.root))
         return vmig_qmp_message_fail(line, len, path, "JSON that is not an object",
                                      error);
-    object = json_node_get_object(message->root);
+    object = json_node_get_object(m.root);
 
     if (greeting) {
-        message->greeting = vmig_qmp_get_object(object, "QMP");
-        caps = message->greeting
-                   ? json_object_get_member(message->greeting, "capabilities")
-                   : NULL;
-        message->hypervisor =
-            vmig_qmp_format_hypervisor(vmig_qmp_get_object(message->greeting, "version"));
-        if (!message->hypervisor || !caps || !JSON_NODE_HOLDS_ARRAY(caps)) {
+        m.greeting = vmig_qmp_get_object(object, "QMP");
+        caps = m.greeting ? json_object_get_member(m.greeting, "capabilities") : NULL;
+        m.hypervisor =
+            vmig_qmp_format_hypervisor(vmig_qmp_get_object(m.greeting, "version"));
+        if (!m.hypervisor || !caps || !JSON_NODE_HOLDS_ARRAY(caps)) {
             g_autofree char *quoted = vmig_qmp_quote(line, len);
 
             g_set_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_PROTOCOL,
                         "QEMU sent no QMP greeting on '%s' but: %s", path, quoted);
             return FALSE;
         }
-        message->kind = VMIG_QMP_MESSAGE_GREETING;
-        return TRUE;
-    }
-    if (json_object_has_member(object, "event")) {
-        message->event = vmig_qmp_get_string(object, "event");
-        if (!message->event)
+        m.kind = VMIG_QMP_MESSAGE_GREETING;
+    } else if (json_object_has_member(object, "event")) {
+        m.event = vmig_qmp_get_string(object, "event");
+        if (!m.event)
             return vmig_qmp_message_fail(line, len, path, "an event without a name",
                                          error);
-        message->data = vmig_qmp_get_object(object, "data");
-        message->timestamp = vmig_qmp_get_object(object, "timestamp");
-        message->kind = VMIG_QMP_MESSAGE_EVENT;
-        return TRUE;
-    }
-    if (json_object_has_member(object, "return") ||
-        json_object_has_member(object, "error")) {
-        message->has_id = json_object_has_member(object, "id");
-        message->id = vmig_qmp_get_string(object, "id");
-        message->ret = json_object_get_member(object, "return");
-        if (message->ret) {
-            message->kind = VMIG_QMP_MESSAGE_RETURN;
-            return TRUE;
+        m.data = vmig_qmp_get_object(object, "data");
+        m.timestamp = vmig_qmp_get_object(object, "timestamp");
+        m.kind = VMIG_QMP_MESSAGE_EVENT;
+    } else if (json_object_has_member(object, "return") ||
+               json_object_has_member(object, "error")) {
+        m.has_id = json_object_has_member(object, "id");
+        m.id = vmig_qmp_get_string(object, "id");
+        m.ret = json_object_get_member(object, "return");
+        if (m.ret) {
+            m.kind = VMIG_QMP_MESSAGE_RETURN;
+        } else {
+            err = vmig_qmp_get_object(object, "error");
+            m.error_class = vmig_qmp_get_string(err, "class");
+            m.error_desc = vmig_qmp_get_string(err, "desc");
+            m.kind = VMIG_QMP_MESSAGE_ERROR;
+            if (!m.error_class || !m.error_desc) {
+                m.error_class = NULL;
+                m.error_desc = NULL;
+                m.kind = VMIG_QMP_MESSAGE_BAD_ERROR;
+            }
         }
-        err = vmig_qmp_get_object(object, "error");
-        message->error_class = vmig_qmp_get_string(err, "class");
-        message->error_desc = vmig_qmp_get_string(err, "desc");
-        if (!message->error_class || !message->error_desc) {
-            message->error_class = NULL;
-            message->error_desc = NULL;
-            message->kind = VMIG_QMP_MESSAGE_BAD_ERROR;
-            return TRUE;
-        }
-        message->kind = VMIG_QMP_MESSAGE_ERROR;
-        return TRUE;
+    } else {
+        return vmig_qmp_message_fail(line, len, path, "an unexpected message", error);
     }
-    return vmig_qmp_message_fail(line, len, path, "an unexpected message", error);
+    /* Handed over whole: @message is untouched on failure. */
+    *message = m;
+    memset(&m, 0, sizeof(m));
+    return TRUE;
 }
 
 /*

@@ -141,13 +141,13 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigQmpMessage, vmig_qmp_message_clear)
  *        not be NUL-terminated); a trailing '\r' is dropped
  * @greeting: TRUE while the greeting is awaited: the line must be one
  * @path: the monitor's socket, for messages
- * @message: filled in; it must be zeroed (or cleared) before the call
+ * @message: filled in on success (whatever it held is overwritten, not freed)
  *
  * What the client does with a line before it looks at its own state: the
  * JSON, the kind of message and the members that kind needs.  Whether a
  * reply's id matches a call is the client's business.
- * Returns: TRUE with @message filled in, or FALSE with PROTOCOL in @error
- * (the message quotes the line).
+ * Returns: TRUE with @message filled in (clear it), or FALSE with PROTOCOL
+ * in @error (the message quotes the line) and @message untouched.
  */
 gboolean vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting,
                                 const char *path, VmigQmpMessage *message,
