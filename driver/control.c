@@ -50,6 +50,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 /* Bytes asked of one recvmsg. */
 #define VMIG_CONTROL_READ_CHUNK (64 * 1024)
@@ -178,12 +179,9 @@ vmig_control_line_free(VmigControlLine *line)
 static GBytes *
 vmig_control_serialize(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     gsize len = 0;
-    char *text;
+    char *text = vmig_json_write(node, FALSE, &len);
 
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, &len);
     text = g_realloc(text, len + 1);
     text[len] = '\n';
     return g_bytes_new_take(text, len + 1);

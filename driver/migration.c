@@ -38,6 +38,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "fdpass/preamble.h"
+#include "json/writer.h"
 #include "negotiate/negotiate.h"
 
 G_DEFINE_QUARK(vmig-migration-error-quark, vmig_migration_error)
@@ -1740,7 +1741,7 @@ source_got_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
             has |= g_str_equal(g_ptr_array_index(greeting->tunable_names, j), a->name);
         if (!has || vmig_feature_find_parameter(a->name))
             continue;
-        json = json_to_string(a->value, FALSE);
+        json = vmig_json_write(a->value, FALSE, NULL);
         vmig_negotiate_message_add_tunable(reply, a->name, json);
         json_object_set_member(m->peer_tunables, a->name, json_node_copy(a->value));
     }

@@ -44,6 +44,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -384,8 +385,8 @@ vmig_qmp_queue_command(VmigQmp *qmp, const char *command, JsonObject *arguments,
                        const int *fds, gsize nfds, GError **error)
 {
     g_autoptr(JsonBuilder) builder = json_builder_new();
-    g_autoptr(JsonGenerator) generator = json_generator_new();
     g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
     g_autofree int *dups = NULL;
     g_autofree char *id = NULL;
     VmigQmpCall *call;
@@ -430,10 +431,9 @@ vmig_qmp_queue_command(VmigQmp *qmp, const char *command, JsonObject *arguments,
     json_builder_add_string_value(builder, id);
     json_builder_end_object(builder);
     root = json_builder_get_root(builder);
-    json_generator_set_root(generator, root);
+    text = vmig_json_write(root, FALSE, NULL);
 
-    line = g_string_new(NULL);
-    json_generator_to_gstring(generator, line);
+    line = g_string_new(text);
     g_debug("-> %.*s%s%s", (int)MIN(line->len, 1024), line->str,
             line->len > 1024 ? "..." : "", nfds > 0 ? " (with fds)" : "");
     g_string_append_c(line, '\n');

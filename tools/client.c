@@ -21,6 +21,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -419,7 +420,6 @@ vmig_client_send_command(VmigClient *client, const char *command, JsonObject *ar
                          const int *fds, gsize nfds, GError **error)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) request = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *text = NULL;
@@ -447,8 +447,7 @@ vmig_client_send_command(VmigClient *client, const char *command, JsonObject *ar
     json_builder_end_object(b);
     request = json_builder_get_root(b);
 
-    json_generator_set_root(gen, request);
-    text = json_generator_to_data(gen, &len);
+    text = vmig_json_write(request, FALSE, &len);
     text = g_realloc(text, len + 1);
     text[len++] = '\n';
 

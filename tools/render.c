@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "json/writer.h"
 #include "xml/catalog.h"
 #include "xml/record.h"
 
@@ -135,7 +136,6 @@ vmig_render_boolean(JsonObject *object, const char *what, const char *name,
 char *
 vmig_render_value(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = NULL;
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     const char *s;
 
@@ -170,9 +170,7 @@ vmig_render_value(JsonNode *node)
     case JSON_NODE_ARRAY:
         break;
     }
-    gen = json_generator_new();
-    json_generator_set_root(gen, node);
-    return json_generator_to_data(gen, NULL);
+    return vmig_json_write(node, FALSE, NULL);
 }
 
 /*
@@ -378,16 +376,11 @@ vmig_render_catalog_table(JsonObject *catalog, GError **error)
 char *
 vmig_render_json(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autofree char *text = NULL;
 
     g_return_val_if_fail(node != NULL, NULL);
 
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_indent(gen, 2);
-    json_generator_set_indent_char(gen, ' ');
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, NULL);
+    text = vmig_json_write(node, TRUE, NULL);
     return g_strconcat(text, "\n", NULL);
 }
 
@@ -756,7 +749,7 @@ vmig_render_event_line(JsonObject *event, GError **error)
         return NULL;
     }
     when = g_date_time_format(time, "%Y-%m-%dT%H:%M:%S");
-    data_text = data ? json_to_string(data, FALSE) : g_strdup("{}");
+    data_text = data ? vmig_json_write(data, FALSE, NULL) : g_strdup("{}");
     name_text = vmig_render_text(name);
     return g_strdup_printf("%s.%06" G_GINT64_FORMAT "Z %s %s\n", when, microseconds,
                            name_text, data_text);
