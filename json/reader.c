@@ -11,6 +11,28 @@ G_DEFINE_QUARK(vmig - json - error - quark, vmig_json_error)
 
 G_STATIC_ASSERT(VMIG_JSON_MAX_DEPTH == 1024); /* spelled out in an error message */
 
+/*
+ * Reads the four hexadecimal digits of a \u escape at @text[@i] (of @len).
+ * Returns: the code unit, or -1 when they are not there (json-glib says
+ * what is wrong).
+ */
+static gint
+vmig_json_escape_unit(const char *text, gsize len, gsize i)
+{
+    gint unit = 0;
+
+    if (len < 4 || i > len - 4)
+        return -1;
+    for (gsize j = i; j < i + 4; j++) {
+        gint digit = g_ascii_xdigit_value(text[j]);
+
+        if (digit < 0)
+            return -1;
+        unit = unit * 16 + digit;
+    }
+    return unit;
+}
+
 /* Returns: TRUE for JSON's four white-space bytes. */
 static gboolean
 vmig_json_is_space(char c)
@@ -30,6 +52,7 @@ vmig_json_prescan(const char *text, gsize len, GError **error)
     enum { BEFORE, IN_VALUE, IN_STRING, AFTER } state = BEFORE;
     gboolean escaped = FALSE;
     gboolean top_string = FALSE; /* the top-level value itself is a string */
+    gsize low_at = 0;            /* where the 'u' of an awaited low surrogate is */
     guint depth = 0;
     gsize i;
 
@@ -43,6 +66,27 @@ vmig_json_prescan(const char *text, gsize len, GError **error)
         }
         switch (state) {
         case IN_STRING:
+            if (escaped && c == 'u') {
+                gint unit = vmig_json_escape_unit(text, len, i + 1);
+
+                if (unit == 0) {
+                    g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_NUL,
+                                "a \\u0000 escape at offset %" G_GSIZE_FORMAT, i - 1);
+                    return FALSE;
+                }
+                if (unit >= 0xd800 && unit <= 0xdbff &&
+                    vmig_json_escape_unit(text, len, i + 7) >= 0xdc00 &&
+                    vmig_json_escape_unit(text, len, i + 7) <= 0xdfff &&
+                    text[i + 5] == '\\' && text[i + 6] == 'u') {
+                    low_at = i + 6;
+                } else if (unit >= 0xd800 && unit <= 0xdfff && i != low_at) {
+                    g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_SURROGATE,
+                                "a \\u%04x escape at offset %" G_GSIZE_FORMAT
+                                " is half a surrogate pair",
+                                (guint)unit, i - 1);
+                    return FALSE;
+                }
+            }
             if (escaped) {
                 escaped = FALSE;
             } else if (c == '\\') {
