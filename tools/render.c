@@ -173,6 +173,8 @@ vmig_render_value(JsonNode *node)
     return vmig_json_write(node, FALSE, NULL);
 }
 
+static char *vmig_render_text(const char *text);
+
 /*
  * The TYPE cell: the type, an enum's values, "|null", then the unit and
  * "not settable" in parentheses.
@@ -269,16 +271,22 @@ vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
     if (!type_cell)
         return NULL;
 
+    /* Every cell is the daemon's text: a control character in it would
+     * reach the terminal (a name with "\r" rewrote the line). */
     row = g_new0(VmigRenderRow, 1);
-    row->cells[VMIG_RENDER_COLUMN_NAME] = g_strdup(name);
-    row->cells[VMIG_RENDER_COLUMN_KIND] = g_strdup(kind);
-    row->cells[VMIG_RENDER_COLUMN_TYPE] = type_cell;
+    row->cells[VMIG_RENDER_COLUMN_NAME] = vmig_render_text(name);
+    row->cells[VMIG_RENDER_COLUMN_KIND] = vmig_render_text(kind);
+    row->cells[VMIG_RENDER_COLUMN_TYPE] = vmig_render_text(type_cell);
+    g_free(type_cell);
     row->cells[VMIG_RENDER_COLUMN_CURRENT] =
         vmig_render_value(json_object_get_member(tunable, "current"));
-    if (negotiated && feature)
-        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("yes (%s)", feature);
-    else
+    if (negotiated && feature) {
+        g_autofree char *text = vmig_render_text(feature);
+
+        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("yes (%s)", text);
+    } else {
         row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup(negotiated ? "yes" : "");
+    }
     return row;
 }
 
@@ -357,8 +365,11 @@ vmig_render_catalog_table(JsonObject *catalog, GError **error)
             widths[c] = MAX(widths[c], vmig_render_width(row->cells[c]));
     }
 
-    if (hypervisor)
-        g_string_append_printf(out, "Hypervisor: %s\n\n", hypervisor);
+    if (hypervisor) {
+        g_autofree char *text = vmig_render_text(hypervisor);
+
+        g_string_append_printf(out, "Hypervisor: %s\n\n", text);
+    }
     vmig_render_line(out, vmig_render_column_titles, widths);
     for (c = 0; c < VMIG_RENDER_COLUMN_LAST; c++)
         total += widths[c] + (c + 1 < VMIG_RENDER_COLUMN_LAST ? VMIG_RENDER_GAP : 0);
