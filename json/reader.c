@@ -33,6 +33,54 @@ vmig_json_escape_unit(const char *text, gsize len, gsize i)
     return unit;
 }
 
+/*
+ * Checks the escape whose backslash is at @text[@i - 1]: one of JSON's,
+ * four hexadecimal digits after 'u', not U+0000, and a surrogate only as
+ * half of a pair (*@low_at remembers where the 'u' of the second half is).
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+vmig_json_check_escape(const char *text, gsize len, gsize i, gsize *low_at,
+                       GError **error)
+{
+    gint unit;
+
+    if (strchr("\"\\/bfnrt", text[i]) && text[i] != '\0')
+        return TRUE;
+    if (text[i] != 'u') {
+        g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_ESCAPE,
+                    "an escape at offset %" G_GSIZE_FORMAT " that JSON does not have",
+                    i - 1);
+        return FALSE;
+    }
+    unit = vmig_json_escape_unit(text, len, i + 1);
+    if (unit < 0) {
+        g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_ESCAPE,
+                    "a \\u escape at offset %" G_GSIZE_FORMAT
+                    " without four hexadecimal digits",
+                    i - 1);
+        return FALSE;
+    }
+    if (unit == 0) {
+        g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_NUL,
+                    "a \\u0000 escape at offset %" G_GSIZE_FORMAT, i - 1);
+        return FALSE;
+    }
+    if (unit >= 0xd800 && unit <= 0xdbff &&
+        vmig_json_escape_unit(text, len, i + 7) >= 0xdc00 &&
+        vmig_json_escape_unit(text, len, i + 7) <= 0xdfff && text[i + 5] == '\\' &&
+        text[i + 6] == 'u') {
+        *low_at = i + 6;
+    } else if (unit >= 0xd800 && unit <= 0xdfff && i != *low_at) {
+        g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_ESCAPE,
+                    "a \\u%04x escape at offset %" G_GSIZE_FORMAT
+                    " is half a surrogate pair",
+                    (guint)unit, i - 1);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Returns: TRUE for JSON's four white-space bytes. */
 static gboolean
 vmig_json_is_space(char c)
@@ -41,9 +89,10 @@ vmig_json_is_space(char c)
 }
 
 /*
- * Walks @text as JSON's lexer would, far enough to know how deep it nests
- * and where its first value ends, without judging anything else: what is
- * not well-formed is left for json-glib to name.
+ * Walks @text as JSON's lexer would, far enough to know how deep it nests,
+ * where its first value ends and whether its escapes are JSON's, without
+ * judging anything else: what is not well-formed is left for json-glib to
+ * name.
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
@@ -66,28 +115,9 @@ vmig_json_prescan(const char *text, gsize len, GError **error)
         }
         switch (state) {
         case IN_STRING:
-            if (escaped && c == 'u') {
-                gint unit = vmig_json_escape_unit(text, len, i + 1);
-
-                if (unit == 0) {
-                    g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_NUL,
-                                "a \\u0000 escape at offset %" G_GSIZE_FORMAT, i - 1);
-                    return FALSE;
-                }
-                if (unit >= 0xd800 && unit <= 0xdbff &&
-                    vmig_json_escape_unit(text, len, i + 7) >= 0xdc00 &&
-                    vmig_json_escape_unit(text, len, i + 7) <= 0xdfff &&
-                    text[i + 5] == '\\' && text[i + 6] == 'u') {
-                    low_at = i + 6;
-                } else if (unit >= 0xd800 && unit <= 0xdfff && i != low_at) {
-                    g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_SURROGATE,
-                                "a \\u%04x escape at offset %" G_GSIZE_FORMAT
-                                " is half a surrogate pair",
-                                (guint)unit, i - 1);
-                    return FALSE;
-                }
-            }
             if (escaped) {
+                if (!vmig_json_check_escape(text, len, i, &low_at, error))
+                    return FALSE;
                 escaped = FALSE;
             } else if (c == '\\') {
                 escaped = TRUE;

@@ -8,11 +8,11 @@
  * libvirt's monitor passthrough, the daemon's answers to the CLI — goes
  * through vmig_json_parse(), which refuses both before json-glib sees the
  * text.  The bound is QEMU's own (its JSON lexer stops at 1024 levels).
- * json-glib also turns two escapes into strings that are not what they
- * say: "\u0000" cuts the string short, and half a surrogate pair
- * ("\ud800x") becomes bytes that are not UTF-8, which the daemon would
- * then pass on to every client.  Both are refused too, as QEMU refuses
- * them.
+ * json-glib also reads escapes JSON does not have, and reads them into
+ * strings that are not what they say: "\a" is "a", "\0" and "\u0000" cut
+ * the string short, "\udc0-" and half a surrogate pair ("\ud800x") become
+ * bytes that are not UTF-8, which the daemon would then pass on to every
+ * client.  Every escape is checked too, as QEMU's parser checks them.
  */
 #pragma once
 
@@ -25,12 +25,12 @@
 GQuark vmig_json_error_quark(void);
 
 typedef enum {
-    VMIG_JSON_ERROR_SYNTAX,    /* json-glib refused it (its message) */
-    VMIG_JSON_ERROR_DEPTH,     /* nested deeper than VMIG_JSON_MAX_DEPTH */
-    VMIG_JSON_ERROR_TRAILING,  /* something after the first value */
-    VMIG_JSON_ERROR_NUL,       /* a NUL byte, or a \u0000 escape */
-    VMIG_JSON_ERROR_EMPTY,     /* nothing but white space */
-    VMIG_JSON_ERROR_SURROGATE, /* a \u escape that is half a surrogate pair */
+    VMIG_JSON_ERROR_SYNTAX,   /* json-glib refused it (its message) */
+    VMIG_JSON_ERROR_DEPTH,    /* nested deeper than VMIG_JSON_MAX_DEPTH */
+    VMIG_JSON_ERROR_TRAILING, /* something after the first value */
+    VMIG_JSON_ERROR_NUL,      /* a NUL byte, or a \u0000 escape */
+    VMIG_JSON_ERROR_EMPTY,    /* nothing but white space */
+    VMIG_JSON_ERROR_ESCAPE,   /* an escape JSON does not have, half a surrogate pair */
     VMIG_JSON_ERROR_LAST
 } VmigJsonErrorCode;
 

@@ -134,9 +134,10 @@ test_nul(void)
 }
 
 /*
- * Escapes json-glib decodes into something else: \u0000 cut the string
- * short, half a surrogate pair became bytes that are not UTF-8 (found by
- * fuzz/fuzz-qmp).  Refused; a whole pair is a character.
+ * Escapes json-glib decodes into something else: \u0000 and \0 cut the
+ * string short, half a surrogate pair or a short \u escape became bytes
+ * that are not UTF-8 (found by fuzz/fuzz-qmp), \a became "a".  Refused;
+ * a whole pair is a character.
  */
 static void
 test_escapes(void)
@@ -148,16 +149,28 @@ test_escapes(void)
     } cases[] = {
         {"[\"a\\u0000b\"]", VMIG_JSON_ERROR_NUL, "a \\u0000 escape at offset 3"},
         {"{\"\\u0000\": 1}", VMIG_JSON_ERROR_NUL, "a \\u0000 escape at offset 2"},
-        {"[\"\\ud800x\"]", VMIG_JSON_ERROR_SURROGATE,
+        {"[\"\\ud800x\"]", VMIG_JSON_ERROR_ESCAPE,
          "a \\ud800 escape at offset 2 is half a surrogate pair"},
-        {"[\"\\udc00\"]", VMIG_JSON_ERROR_SURROGATE,
+        {"[\"\\udc00\"]", VMIG_JSON_ERROR_ESCAPE,
          "a \\udc00 escape at offset 2 is half a surrogate pair"},
-        {"[\"\\ud800\\u0041\"]", VMIG_JSON_ERROR_SURROGATE,
+        {"[\"\\ud800\\u0041\"]", VMIG_JSON_ERROR_ESCAPE,
          "a \\ud800 escape at offset 2 is half a surrogate pair"},
-        {"[\"\\udbff\\udbff\\udc00\"]", VMIG_JSON_ERROR_SURROGATE,
+        {"[\"\\udbff\\udbff\\udc00\"]", VMIG_JSON_ERROR_ESCAPE,
          "a \\udbff escape at offset 2 is half a surrogate pair"},
-        {"\"\\ud800", VMIG_JSON_ERROR_SURROGATE,
+        {"\"\\ud800", VMIG_JSON_ERROR_ESCAPE,
          "a \\ud800 escape at offset 1 is half a surrogate pair"},
+        {"[\"\\udc0-s\"]", VMIG_JSON_ERROR_ESCAPE,
+         "a \\u escape at offset 2 without four hexadecimal digits"},
+        {"[\"\\u12\"]", VMIG_JSON_ERROR_ESCAPE,
+         "a \\u escape at offset 2 without four hexadecimal digits"},
+        {"[\"\\u", VMIG_JSON_ERROR_ESCAPE,
+         "a \\u escape at offset 2 without four hexadecimal digits"},
+        {"[\"\\0\"]", VMIG_JSON_ERROR_ESCAPE,
+         "an escape at offset 2 that JSON does not have"},
+        {"{\"\\a\": 1}", VMIG_JSON_ERROR_ESCAPE,
+         "an escape at offset 2 that JSON does not have"},
+        {"[\"\\\xc3\xa9\"]", VMIG_JSON_ERROR_ESCAPE,
+         "an escape at offset 2 that JSON does not have"},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -169,6 +182,7 @@ test_escapes(void)
                   "[\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"]");
     assert_parses("[\"\\\\u0000\"]", "[\"\\\\u0000\"]");
     assert_parses("[\"\\u0001\"]", "[\"\\u0001\"]");
+    assert_parses("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\\"\\\\/\\b\\f\\n\\r\\t\"]");
 }
 
 /* Nothing but white space, and nothing at all. */
