@@ -650,14 +650,21 @@ vmig_catalog_suggest(const VmigCatalog *catalog, const char *name, gboolean unst
 {
     const char *best = NULL;
     gsize best_distance = G_MAXSIZE;
+    gsize len = strlen(name);
     /* Close enough: a typo or two, more for long names. */
-    gsize limit = MAX(2, strlen(name) / 3);
+    gsize limit = MAX(2, len / 3);
 
     for (guint i = 0; i < catalog->tunables->len; i++) {
         const VmigTunable *tunable = g_ptr_array_index(catalog->tunables, i);
+        gsize other = strlen(tunable->name);
         gsize distance;
 
         if (tunable->unstable && !unstable)
+            continue;
+        /* The distance is at least the difference in length: a name that
+         * far off is not close, and a client's 1 MiB name must not cost a
+         * matrix of a million rows per tunable (3 s and 200 MiB). */
+        if (MAX(len, other) - MIN(len, other) > limit)
             continue;
         distance = edit_distance(name, tunable->name);
         if (distance < best_distance) {

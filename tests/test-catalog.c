@@ -514,6 +514,36 @@ test_suggest(void)
     g_assert_cmpstr(vmig_catalog_suggest(catalog, "x-colo", TRUE), ==, "x-colo");
 }
 
+/*
+ * A name far longer than any tunable's is close to none, and finding that
+ * out is quick: a 1 MiB name (what one control line can carry) took 3 s
+ * and 200 MiB of the daemon's main loop, an edit-distance matrix per
+ * tunable.
+ */
+static void
+test_suggest_long(void)
+{
+    g_autoptr(VmigCatalog) catalog = fixture_catalog();
+    gsize len = 1024 * 1024;
+    g_autofree char *name = g_malloc(len + 1);
+    g_autofree char *assignment = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) value = NULL;
+    const VmigTunable *tunable = NULL;
+
+    memset(name, 'x', len);
+    name[len] = '\0';
+    g_assert_null(vmig_catalog_suggest(catalog, name, TRUE));
+    /* Just long enough to be within reach of one name: still suggested. */
+    g_assert_cmpstr(vmig_catalog_suggest(catalog, "max-bandwidthxxxxxx", FALSE), ==,
+                    "max-bandwidth");
+
+    assignment = g_strconcat(name, "=1", NULL);
+    g_assert_false(vmig_tunable_parse(catalog, assignment, VMIG_TUNABLE_PARSE_UNSTABLE,
+                                      &tunable, &value, &error));
+    g_assert_error(error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_UNKNOWN);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -528,6 +558,7 @@ main(int argc, char **argv)
     g_test_add_func("/catalog/errors/values", test_value_errors);
     g_test_add_func("/tunables/parse", test_parse);
     g_test_add_func("/tunables/suggest", test_suggest);
+    g_test_add_func("/tunables/suggest/long", test_suggest_long);
 
     return g_test_run();
 }
