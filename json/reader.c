@@ -5,6 +5,8 @@
 
 #include "json/reader.h"
 
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 
 G_DEFINE_QUARK(vmig - json - error - quark, vmig_json_error)
@@ -81,6 +83,48 @@ vmig_json_check_escape(const char *text, gsize len, gsize i, gsize *low_at,
     return TRUE;
 }
 
+/*
+ * Checks the number that starts at @text[@i], a '-' or a digit: json-glib
+ * wraps an integer past 64 bits round (2^63 reads as -2^63, 2^64 + 1 as 1)
+ * and reads a number past the range of a double as infinity, which it
+ * then writes as "inf.0", which is not JSON.  What is not a well-formed
+ * number is left for json-glib to name.
+ * Returns: the offset just past the number, or 0 with @error set.
+ */
+static gsize
+vmig_json_check_number(const char *text, gsize len, gsize i, GError **error)
+{
+    g_autofree char *number = NULL;
+    gboolean integer = TRUE;
+    gboolean too_large;
+    gsize end;
+
+    for (end = i; end < len; end++) {
+        char c = text[end];
+
+        if (c == '.' || c == 'e' || c == 'E')
+            integer = FALSE;
+        else if (!g_ascii_isdigit(c) && c != '-' && c != '+')
+            break;
+    }
+    number = g_strndup(text + i, end - i);
+    errno = 0;
+    if (integer) {
+        g_ascii_strtoll(number, NULL, 10);
+        too_large = errno == ERANGE;
+    } else {
+        too_large = isinf(g_ascii_strtod(number, NULL));
+    }
+    if (too_large) {
+        g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_NUMBER,
+                    "%s at offset %" G_GSIZE_FORMAT " is too large%s",
+                    integer ? "an integer" : "a number", i,
+                    integer ? " for 64 bits" : " for a double");
+        return 0;
+    }
+    return end;
+}
+
 /* Returns: TRUE for JSON's four white-space bytes. */
 static gboolean
 vmig_json_is_space(char c)
@@ -145,6 +189,13 @@ vmig_json_prescan(const char *text, gsize len, GError **error)
                     return TRUE; /* unbalanced: json-glib says where */
                 if (--depth == 0)
                     state = AFTER;
+            } else if (c == '-' || g_ascii_isdigit(c)) {
+                gsize end = vmig_json_check_number(text, len, i, error);
+
+                if (end == 0)
+                    return FALSE;
+                i = end - 1; /* no bracket, quote or space in a number */
+                state = IN_VALUE;
             } else if (state == BEFORE) {
                 state = IN_VALUE; /* a top-level scalar */
             } else if (depth == 0 && vmig_json_is_space(c)) {

@@ -12,7 +12,10 @@
  * strings that are not what they say: "\a" is "a", "\0" and "\u0000" cut
  * the string short, "\udc0-" and half a surrogate pair ("\ud800x") become
  * bytes that are not UTF-8, which the daemon would then pass on to every
- * client.  Every escape is checked too, as QEMU's parser checks them.
+ * client.  Every escape is checked too, as QEMU's parser checks them.  And
+ * json-glib wraps integers past 64 bits round (2^64 + 1 reads as 1) and
+ * reads numbers past a double as infinity (written back as "inf.0", not
+ * JSON): both are refused.
  */
 #pragma once
 
@@ -31,6 +34,7 @@ typedef enum {
     VMIG_JSON_ERROR_NUL,      /* a NUL byte, or a \u0000 escape */
     VMIG_JSON_ERROR_EMPTY,    /* nothing but white space */
     VMIG_JSON_ERROR_ESCAPE,   /* an escape JSON does not have, half a surrogate pair */
+    VMIG_JSON_ERROR_NUMBER,   /* an integer past 64 bits, a number past a double */
     VMIG_JSON_ERROR_LAST
 } VmigJsonErrorCode;
 

@@ -185,6 +185,37 @@ test_escapes(void)
     assert_parses("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\\"\\\\/\\b\\f\\n\\r\\t\"]");
 }
 
+/*
+ * Numbers json-glib misreads: an integer past 64 bits wrapped round (2^63
+ * read as -2^63), a number past a double became infinity, written back as
+ * "inf.0" (found by fuzz/fuzz-qmp).  Refused; the extremes that fit parse.
+ */
+static void
+test_numbers(void)
+{
+    static const struct {
+        const char *text;
+        const char *message;
+    } cases[] = {
+        {"[9223372036854775808]", "an integer at offset 1 is too large for 64 bits"},
+        {"[-9223372036854775809]", "an integer at offset 1 is too large for 64 bits"},
+        {"18446744073709551617", "an integer at offset 0 is too large for 64 bits"},
+        {"{\"a\": 1e400}", "a number at offset 6 is too large for a double"},
+        {"[-1.0E309]", "a number at offset 1 is too large for a double"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message =
+            assert_refused(cases[i].text, -1, VMIG_JSON_ERROR_NUMBER);
+
+        g_assert_cmpstr(message, ==, cases[i].message);
+    }
+    assert_parses("[9223372036854775807, -9223372036854775808]",
+                  "[9223372036854775807,-9223372036854775808]");
+    assert_parses("[1e-400, 1.5, -0]", "[0.0,1.5,0]");
+    assert_parses("{\"n1e400\": 2}", "{\"n1e400\":2}");
+}
+
 /* Nothing but white space, and nothing at all. */
 static void
 test_empty(void)
@@ -290,6 +321,7 @@ main(int argc, char **argv)
     g_test_add_func("/json/trailing", test_trailing);
     g_test_add_func("/json/nul", test_nul);
     g_test_add_func("/json/escapes", test_escapes);
+    g_test_add_func("/json/numbers", test_numbers);
     g_test_add_func("/json/empty", test_empty);
     g_test_add_func("/json/syntax", test_syntax);
     g_test_add_func("/json/syntax/utf8", test_syntax_utf8);
