@@ -84,7 +84,7 @@ vmig_json_check_escape(const char *text, gsize len, gsize i, gsize *low_at,
 }
 
 /*
- * Checks the number that starts at @text[@i], a '-' or a digit: json-glib
+ * Checks the number that starts at @text[@i], a '-', '.' or digit: json-glib
  * wraps an integer past 64 bits round (2^63 reads as -2^63, 2^64 + 1 as 1)
  * and reads a number past the range of a double as infinity, which it
  * then writes as "inf.0", which is not JSON.  What is not a well-formed
@@ -130,6 +130,17 @@ static gboolean
 vmig_json_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Returns: TRUE for what JSON may have outside strings and numbers: white
+ * space, ',', ':' and the letters of true, false and null (brackets,
+ * quotes and numbers are the prescan's own business).
+ */
+static gboolean
+vmig_json_is_other(char c)
+{
+    return vmig_json_is_space(c) || (c != '\0' && strchr(",:truefalsn", c));
 }
 
 /*
@@ -189,13 +200,27 @@ vmig_json_prescan(const char *text, gsize len, GError **error)
                     return TRUE; /* unbalanced: json-glib says where */
                 if (--depth == 0)
                     state = AFTER;
-            } else if (c == '-' || g_ascii_isdigit(c)) {
+            } else if (c == '-' || c == '.' || g_ascii_isdigit(c)) {
                 gsize end = vmig_json_check_number(text, len, i, error);
 
                 if (end == 0)
                     return FALSE;
                 i = end - 1; /* no bracket, quote or space in a number */
                 state = IN_VALUE;
+            } else if (!vmig_json_is_other(c)) {
+                /* json-glib takes comments, 'strings' and 0x10: a quote
+                 * or a bracket in them would escape this walk. */
+                if (g_ascii_isgraph(c))
+                    g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_CHARACTER,
+                                "a '%c' at offset %" G_GSIZE_FORMAT
+                                ": JSON has none outside strings",
+                                c, i);
+                else
+                    g_set_error(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_CHARACTER,
+                                "a byte 0x%02x at offset %" G_GSIZE_FORMAT
+                                ": JSON has none outside strings",
+                                (guchar)c, i);
+                return FALSE;
             } else if (state == BEFORE) {
                 state = IN_VALUE; /* a top-level scalar */
             } else if (depth == 0 && vmig_json_is_space(c)) {

@@ -15,7 +15,9 @@
  * client.  Every escape is checked too, as QEMU's parser checks them.  And
  * json-glib wraps integers past 64 bits round (2^64 + 1 reads as 1) and
  * reads numbers past a double as infinity (written back as "inf.0", not
- * JSON): both are refused.
+ * JSON): both are refused.  It takes comments and 'single-quoted strings'
+ * too, inside which a quote or a bracket would hide from the depth bound:
+ * outside strings, only JSON's own characters are taken.
  */
 #pragma once
 
@@ -28,13 +30,14 @@
 GQuark vmig_json_error_quark(void);
 
 typedef enum {
-    VMIG_JSON_ERROR_SYNTAX,   /* json-glib refused it (its message) */
-    VMIG_JSON_ERROR_DEPTH,    /* nested deeper than VMIG_JSON_MAX_DEPTH */
-    VMIG_JSON_ERROR_TRAILING, /* something after the first value */
-    VMIG_JSON_ERROR_NUL,      /* a NUL byte, or a \u0000 escape */
-    VMIG_JSON_ERROR_EMPTY,    /* nothing but white space */
-    VMIG_JSON_ERROR_ESCAPE,   /* an escape JSON does not have, half a surrogate pair */
-    VMIG_JSON_ERROR_NUMBER,   /* an integer past 64 bits, a number past a double */
+    VMIG_JSON_ERROR_SYNTAX,    /* json-glib refused it (its message) */
+    VMIG_JSON_ERROR_DEPTH,     /* nested deeper than VMIG_JSON_MAX_DEPTH */
+    VMIG_JSON_ERROR_TRAILING,  /* something after the first value */
+    VMIG_JSON_ERROR_NUL,       /* a NUL byte, or a \u0000 escape */
+    VMIG_JSON_ERROR_EMPTY,     /* nothing but white space */
+    VMIG_JSON_ERROR_ESCAPE,    /* an escape JSON does not have, half a surrogate pair */
+    VMIG_JSON_ERROR_NUMBER,    /* an integer past 64 bits, a number past a double */
+    VMIG_JSON_ERROR_CHARACTER, /* outside strings, one JSON does not have */
     VMIG_JSON_ERROR_LAST
 } VmigJsonErrorCode;
 

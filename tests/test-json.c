@@ -216,6 +216,43 @@ test_numbers(void)
     assert_parses("{\"n1e400\": 2}", "{\"n1e400\":2}");
 }
 
+/*
+ * json-glib takes comments, 'single-quoted strings' and hexadecimal
+ * numbers; a quote inside a comment made the prescan think a string began
+ * where json-glib saw none, and the brackets after it went uncounted:
+ * "[/\"/" and 200,000 '[' overflowed json-glib's stack (found by
+ * fuzz/fuzz-qmp).  Outside strings only JSON's characters are taken.
+ */
+static void
+test_characters(void)
+{
+    static const struct {
+        const char *text;
+        const char *message;
+    } cases[] = {
+        {"[/\"/[[]]]", "a '/' at offset 1: JSON has none outside strings"},
+        {"[1 /* c */]", "a '/' at offset 3: JSON has none outside strings"},
+        {"['a']", "a ''' at offset 1: JSON has none outside strings"},
+        {"[0x10]", "a 'x' at offset 2: JSON has none outside strings"},
+        {"{\"a\": #}", "a '#' at offset 6: JSON has none outside strings"},
+        {"\xff", "a byte 0xff at offset 0: JSON has none outside strings"},
+        {"[1,\x01]", "a byte 0x01 at offset 3: JSON has none outside strings"},
+    };
+    g_autoptr(GString) deep = g_string_new("[/\"/");
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message =
+            assert_refused(cases[i].text, -1, VMIG_JSON_ERROR_CHARACTER);
+
+        g_assert_cmpstr(message, ==, cases[i].message);
+    }
+    for (guint i = 0; i < 200000; i++)
+        g_string_append_c(deep, '[');
+    g_free(assert_refused(deep->str, (gssize)deep->len, VMIG_JSON_ERROR_CHARACTER));
+    assert_parses(" {\"a\" : [true, false, null, -1.5e3, 0.25]}\t",
+                  "{\"a\":[true,false,null,-1500.0,0.25]}");
+}
+
 /* Nothing but white space, and nothing at all. */
 static void
 test_empty(void)
@@ -232,7 +269,7 @@ static void
 test_syntax(void)
 {
     static const char *const cases[] = {
-        "{\"execute\": ", "]", "{\"a\" 1}", "[1,]", "\xff", "tru",
+        "{\"execute\": ", "]", "{\"a\" 1}", "[1,]", "[\"\xff\"]", "tru",
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -359,6 +396,7 @@ main(int argc, char **argv)
     g_test_add_func("/json/nul", test_nul);
     g_test_add_func("/json/escapes", test_escapes);
     g_test_add_func("/json/numbers", test_numbers);
+    g_test_add_func("/json/characters", test_characters);
     g_test_add_func("/json/empty", test_empty);
     g_test_add_func("/json/syntax", test_syntax);
     g_test_add_func("/json/syntax/utf8", test_syntax_utf8);
