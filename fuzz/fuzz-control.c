@@ -8,12 +8,13 @@
  * the "domain" argument through the QMP or libvirt domain parser.
  *
  * Invariants (abort() on violation): the JSON reader's messages are
- * UTF-8; a refused line leaves a VMIG_CONTROL_ERROR with a message and a
- * class, and an echoed id only
- * when the line was a JSON object with an "id"; an accepted one is a JSON
- * object whose command is a row of the table, whose arguments satisfy
- * that row (checked again here, independently), and whose id is the
- * line's; both domain parsers either return a value or set an error.
+ * UTF-8 and what it accepts nests at most VMIG_JSON_MAX_DEPTH levels; a
+ * refused line leaves a VMIG_CONTROL_ERROR with a message and a class,
+ * and an echoed id only when the line was a JSON object with an "id"; an
+ * accepted one is a JSON object whose command is a row of the table,
+ * whose arguments satisfy that row (checked again here, independently),
+ * and whose id is the line's; both domain parsers either return a value
+ * or set an error.
  */
 #include <config.h>
 
@@ -28,6 +29,38 @@
 #include "json/reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * Returns: how deep @node nests ('[' and '{' levels), counting no further
+ * than @limit + 1 so that a value the reader should have refused cannot
+ * make this walk itself too deep.
+ */
+static guint
+depth_of(JsonNode *node, guint limit)
+{
+    guint deepest = 0;
+
+    if (limit == 0)
+        return JSON_NODE_HOLDS_OBJECT(node) || JSON_NODE_HOLDS_ARRAY(node) ? 1 : 0;
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init(&iter, json_node_get_object(node));
+        while (json_object_iter_next(&iter, &name, &member))
+            deepest = MAX(deepest, depth_of(member, limit - 1));
+        return deepest + 1;
+    }
+    if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *array = json_node_get_array(node);
+
+        for (guint i = 0; i < json_array_get_length(array); i++)
+            deepest = MAX(deepest, depth_of(json_array_get_element(array, i), limit - 1));
+        return deepest + 1;
+    }
+    return 0;
+}
 
 /* Returns: TRUE when @node is what an argument of @type must be. */
 static gboolean
@@ -135,6 +168,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!root == !json_error ||
         (json_error && (json_error->domain != VMIG_JSON_ERROR ||
                         !g_utf8_validate(json_error->message, -1, NULL))))
+        abort();
+    /* The bound json-glib's recursion needs held (json/reader.h). */
+    if (root && depth_of(root, VMIG_JSON_MAX_DEPTH) > VMIG_JSON_MAX_DEPTH)
         abort();
     if (root && JSON_NODE_HOLDS_OBJECT(root))
         id = json_object_get_member(json_node_get_object(root), "id");
