@@ -48,15 +48,21 @@ depth_of(JsonNode *node, guint limit)
         JsonNode *member;
 
         json_object_iter_init(&iter, json_node_get_object(node));
-        while (json_object_iter_next(&iter, &name, &member))
-            deepest = MAX(deepest, depth_of(member, limit - 1));
+        while (json_object_iter_next(&iter, &name, &member)) {
+            guint depth = depth_of(member, limit - 1); /* once: MAX() evaluates twice */
+
+            deepest = MAX(deepest, depth);
+        }
         return deepest + 1;
     }
     if (JSON_NODE_HOLDS_ARRAY(node)) {
         JsonArray *array = json_node_get_array(node);
 
-        for (guint i = 0; i < json_array_get_length(array); i++)
-            deepest = MAX(deepest, depth_of(json_array_get_element(array, i), limit - 1));
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+            guint depth = depth_of(json_array_get_element(array, i), limit - 1);
+
+            deepest = MAX(deepest, depth);
+        }
         return deepest + 1;
     }
     return 0;
