@@ -329,7 +329,17 @@ resolve_type(const Schema *schema, const char *name, const char *what, Resolved 
             const char *branch_type =
                 JSON_NODE_HOLDS_OBJECT(node) ? get_string(json_node_get_object(node), "type")
                                              : NULL;
+            JsonObject *entry = branch_type ? g_hash_table_lookup(schema->types, branch_type)
+                                            : NULL;
 
+            /* QAPI has no alternate of alternates.  Resolving one would
+             * recurse: forever for an alternate that is its own branch,
+             * 2^n times for a chain of n two-branch alternates. */
+            if (entry && g_strcmp0(get_string(entry, "meta-type"), "alternate") == 0) {
+                resolved_clear(&other);
+                out->type = VMIG_TUNABLE_TYPE_ALTERNATE;
+                return TRUE;
+            }
             if (!resolve_type(schema, branch_type, what, &branch, error))
                 return FALSE;
             if (branch.is_null) {
@@ -455,21 +465,33 @@ static gboolean
 add_capabilities(VmigCatalog *catalog, const Schema *schema, GError **error)
 {
     JsonObject *type = capability_enum(schema, error);
-    JsonArray *members;
+    g_autoptr(GHashTable) members = NULL;
+    JsonArray *array;
     g_auto(GStrv) values = NULL;
 
     if (!type)
         return FALSE;
     values = enum_values(type);
-    members = get_array(type, "members");
+    /* Each value's member (its features), the first of a name, found in
+     * one pass: a lookup per value was quadratic in what QEMU sends. */
+    members = g_hash_table_new(g_str_hash, g_str_equal);
+    array = get_array(type, "members");
+    for (guint i = 0; array && i < json_array_get_length(array); i++) {
+        JsonNode *node = json_array_get_element(array, i);
+        const char *name =
+            JSON_NODE_HOLDS_OBJECT(node) ? get_string(json_node_get_object(node), "name") : NULL;
+
+        if (name && !g_hash_table_contains(members, name))
+            g_hash_table_insert(members, (gpointer)name, json_node_get_object(node));
+    }
     for (guint i = 0; values[i]; i++) {
         VmigTunable *tunable = catalog_add(catalog, values[i], VMIG_TUNABLE_KIND_CAPABILITY);
-        JsonObject *member = object_member(type, values[i]);
+        JsonObject *member = g_hash_table_lookup(members, values[i]);
 
         tunable->type = VMIG_TUNABLE_TYPE_BOOLEAN;
-        tunable->unstable = g_str_has_prefix(values[i], "x-") ||
-                            (members && member && has_feature(member, "unstable"));
-        tunable->deprecated = members && member && has_feature(member, "deprecated");
+        tunable->unstable =
+            g_str_has_prefix(values[i], "x-") || (member && has_feature(member, "unstable"));
+        tunable->deprecated = member && has_feature(member, "deprecated");
         tunable->feature = vmig_feature_find_capability(values[i]);
     }
     return TRUE;
@@ -650,14 +672,21 @@ vmig_catalog_suggest(const VmigCatalog *catalog, const char *name, gboolean unst
 {
     const char *best = NULL;
     gsize best_distance = G_MAXSIZE;
+    gsize len = strlen(name);
     /* Close enough: a typo or two, more for long names. */
-    gsize limit = MAX(2, strlen(name) / 3);
+    gsize limit = MAX(2, len / 3);
 
     for (guint i = 0; i < catalog->tunables->len; i++) {
         const VmigTunable *tunable = g_ptr_array_index(catalog->tunables, i);
+        gsize other = strlen(tunable->name);
         gsize distance;
 
         if (tunable->unstable && !unstable)
+            continue;
+        /* The distance is at least the difference in length: a name that
+         * far off is not close, and a client's 1 MiB name must not cost a
+         * matrix of a million rows per tunable (3 s and 200 MiB). */
+        if (MAX(len, other) - MIN(len, other) > limit)
             continue;
         distance = edit_distance(name, tunable->name);
         if (distance < best_distance) {

@@ -51,6 +51,7 @@
 #include "driver/listener.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 /* Bytes asked of one recvmsg. */
 #define VMIG_CONTROL_READ_CHUNK (64 * 1024)
@@ -117,6 +118,19 @@ struct _VmigControlCall {
     GArray *fds;           /* int; NULL when none (or stolen) */
 };
 
+/* The quark name is stringified as written: keep clang-format off it. */
+/* clang-format off */
+G_DEFINE_QUARK(vmig-control-error-quark, vmig_control_error)
+/* clang-format on */
+
+/* The QMP class each error code answers with. */
+static const char *const vmig_control_error_classes[] = {
+    [VMIG_CONTROL_ERROR_EMPTY] = VMIG_CONTROL_CLASS_GENERIC,
+    [VMIG_CONTROL_ERROR_GENERIC] = VMIG_CONTROL_CLASS_GENERIC,
+    [VMIG_CONTROL_ERROR_NOT_FOUND] = VMIG_CONTROL_CLASS_NOT_FOUND,
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(vmig_control_error_classes) == VMIG_CONTROL_ERROR_LAST);
+
 /* The article and name of each argument type, for "expects ..." errors. */
 static const char *const vmig_control_arg_type_names[] = {
     [VMIG_CONTROL_ARG_STRING] = "a string", [VMIG_CONTROL_ARG_INT] = "an integer",
@@ -158,12 +172,9 @@ vmig_control_line_free(VmigControlLine *line)
 static GBytes *
 vmig_control_serialize(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     gsize len = 0;
-    char *text;
+    char *text = vmig_json_write(node, FALSE, &len);
 
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, &len);
     text = g_realloc(text, len + 1);
     text[len] = '\n';
     return g_bytes_new_take(text, len + 1);
@@ -569,15 +580,16 @@ vmig_control_call_get_command(VmigControlCall *call)
 /* ------------------------------------------------------------------------ */
 /* Dispatching one line */
 
-/* Returns: the row of @control's table called @name, or NULL. */
+/* Returns: the row of @commands called @name, or NULL. */
 static const VmigControlCommand *
-vmig_control_lookup(VmigControl *control, const char *name)
+vmig_control_lookup(const VmigControlCommand *commands, gsize n_commands,
+                    const char *name)
 {
     gsize i;
 
-    for (i = 0; i < control->n_commands; i++) {
-        if (g_str_equal(control->commands[i].name, name))
-            return &control->commands[i];
+    for (i = 0; i < n_commands; i++) {
+        if (g_str_equal(commands[i].name, name))
+            return &commands[i];
     }
     return NULL;
 }
@@ -664,6 +676,119 @@ vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *i
     vmig_control_client_send_error(client, id, klass, desc);
 }
 
+const char *
+vmig_control_error_class(const GError *error)
+{
+    g_return_val_if_fail(error != NULL, VMIG_CONTROL_CLASS_GENERIC);
+
+    if (error->domain != VMIG_CONTROL_ERROR || error->code < 0 ||
+        error->code >= VMIG_CONTROL_ERROR_LAST)
+        return VMIG_CONTROL_CLASS_GENERIC;
+    return vmig_control_error_classes[error->code];
+}
+
+void
+vmig_control_request_clear(VmigControlRequest *request)
+{
+    g_clear_pointer(&request->arguments, json_object_unref);
+    g_clear_pointer(&request->id, json_node_unref);
+    request->command = NULL;
+}
+
+gboolean
+vmig_control_parse_request(const char *line, gsize len,
+                           const VmigControlCommand *commands, gsize n_commands,
+                           VmigControlRequest *request, GError **error)
+{
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(JsonObject) arguments = NULL;
+    g_autoptr(GList) members = NULL;
+    g_autofree char *problem = NULL;
+    const VmigControlCommand *command;
+    const char *name;
+    JsonObject *object;
+    JsonNode *id;
+    JsonNode *node;
+    GList *l;
+
+    g_return_val_if_fail(line != NULL || len == 0, FALSE);
+    g_return_val_if_fail(commands != NULL || n_commands == 0, FALSE);
+    g_return_val_if_fail(request != NULL, FALSE);
+    g_return_val_if_fail(request->arguments == NULL && request->id == NULL, FALSE);
+    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+    root = vmig_json_parse(line ? line : "", (gssize)len, &local);
+    if (!root) {
+        if (g_error_matches(local, VMIG_JSON_ERROR, VMIG_JSON_ERROR_EMPTY))
+            g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_EMPTY,
+                                "an empty line");
+        else
+            g_set_error(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                        "invalid JSON: %s", local->message);
+        return FALSE;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                            "QMP input must be a JSON object");
+        return FALSE;
+    }
+    object = json_node_get_object(root);
+    id = json_object_get_member(object, "id");
+    /* From here on every error echoes the id. */
+    request->id = id ? json_node_copy(id) : NULL;
+
+    members = json_object_get_members(object);
+    for (l = members; l; l = l->next) {
+        name = l->data;
+        if (!g_str_equal(name, "execute") && !g_str_equal(name, "arguments") &&
+            !g_str_equal(name, "id")) {
+            g_set_error(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                        "QMP input member '%s' is unexpected", name);
+            return FALSE;
+        }
+    }
+
+    node = json_object_get_member(object, "execute");
+    if (!node) {
+        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                            "Expected 'execute' in QMP input");
+        return FALSE;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
+        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                            "QMP input member 'execute' must be a string");
+        return FALSE;
+    }
+    name = json_node_get_string(node);
+
+    node = json_object_get_member(object, "arguments");
+    if (node && !JSON_NODE_HOLDS_OBJECT(node)) {
+        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                            "QMP input member 'arguments' must be an object");
+        return FALSE;
+    }
+    arguments = node ? json_object_ref(json_node_get_object(node)) : json_object_new();
+
+    command = vmig_control_lookup(commands, n_commands, name);
+    if (!command) {
+        g_set_error(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND,
+                    "The command %s has not been found", name);
+        return FALSE;
+    }
+
+    problem = vmig_control_check_arguments(command, arguments);
+    if (problem) {
+        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
+                            problem);
+        return FALSE;
+    }
+
+    request->command = command;
+    request->arguments = g_steal_pointer(&arguments);
+    return TRUE;
+}
+
 /*
  * Handles one complete line: parse, check, call the handler (which may
  * answer now or later).  The line's fds are either handed to the call or
@@ -673,106 +798,45 @@ static void
 vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line)
 {
     VmigControl *control = client->control;
-    g_autoptr(JsonNode) root = NULL;
+    g_auto(VmigControlRequest) request = {NULL, NULL, NULL};
     g_autoptr(GError) error = NULL;
     g_autoptr(GArray) fds = g_steal_pointer(&line->fds);
-    g_autoptr(JsonObject) arguments = NULL;
-    g_autoptr(GList) members = NULL;
     g_autofree char *problem = NULL;
-    const VmigControlCommand *command;
-    const char *name;
     VmigControlCall *call;
-    JsonObject *request;
-    JsonNode *id;
-    JsonNode *node;
-    GList *l;
 
     /* Every return below either refuses the line, which closes its fds,
      * or hands them to the call; this clear function is the safety net. */
     if (fds)
         g_array_set_clear_func(fds, (GDestroyNotify)vmig_fd_clear);
 
-    root = vmig_json_parse(line->text, (gssize)line->len, &error);
-    if (!root) {
-        if (g_error_matches(error, VMIG_JSON_ERROR, VMIG_JSON_ERROR_EMPTY)) {
+    if (!vmig_control_parse_request(line->text, line->len, control->commands,
+                                    control->n_commands, &request, &error)) {
+        if (g_error_matches(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_EMPTY)) {
             /* An empty (or all-whitespace) line: nothing was asked. */
             if (fds && fds->len > 0)
                 vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
                                            "file descriptors came with an empty line");
             return;
         }
-        problem = g_strdup_printf("invalid JSON: %s", error->message);
-        vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
+        vmig_control_client_refuse(client, &fds, request.id,
+                                   vmig_control_error_class(error), error->message);
+        return;
+    }
+
+    if (fds && fds->len > 0 && !request.command->takes_fds) {
+        problem =
+            g_strdup_printf("The command %s takes no file descriptors (%u were sent)",
+                            request.command->name, fds->len);
+        vmig_control_client_refuse(client, &fds, request.id, VMIG_CONTROL_CLASS_GENERIC,
                                    problem);
-        return;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        vmig_control_client_refuse(client, &fds, NULL, VMIG_CONTROL_CLASS_GENERIC,
-                                   "QMP input must be a JSON object");
-        return;
-    }
-    request = json_node_get_object(root);
-    id = json_object_get_member(request, "id");
-
-    members = json_object_get_members(request);
-    for (l = members; l; l = l->next) {
-        name = l->data;
-        if (!g_str_equal(name, "execute") && !g_str_equal(name, "arguments") &&
-            !g_str_equal(name, "id")) {
-            problem = g_strdup_printf("QMP input member '%s' is unexpected", name);
-            vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
-                                       problem);
-            return;
-        }
-    }
-
-    node = json_object_get_member(request, "execute");
-    if (!node) {
-        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
-                                   "Expected 'execute' in QMP input");
-        return;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
-        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
-                                   "QMP input member 'execute' must be a string");
-        return;
-    }
-    name = json_node_get_string(node);
-
-    node = json_object_get_member(request, "arguments");
-    if (node && !JSON_NODE_HOLDS_OBJECT(node)) {
-        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC,
-                                   "QMP input member 'arguments' must be an object");
-        return;
-    }
-    arguments = node ? json_object_ref(json_node_get_object(node)) : json_object_new();
-
-    command = vmig_control_lookup(control, name);
-    if (!command) {
-        problem = g_strdup_printf("The command %s has not been found", name);
-        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_NOT_FOUND,
-                                   problem);
-        return;
-    }
-
-    problem = vmig_control_check_arguments(command, arguments);
-    if (problem) {
-        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC, problem);
-        return;
-    }
-
-    if (fds && fds->len > 0 && !command->takes_fds) {
-        problem = g_strdup_printf(
-            "The command %s takes no file descriptors (%u were sent)", name, fds->len);
-        vmig_control_client_refuse(client, &fds, id, VMIG_CONTROL_CLASS_GENERIC, problem);
         return;
     }
 
     call = g_new0(VmigControlCall, 1);
     call->client = vmig_control_client_ref(client);
-    call->command = g_strdup(name);
-    call->id = id ? json_node_copy(id) : NULL;
-    call->arguments = g_steal_pointer(&arguments);
+    call->command = g_strdup(request.command->name);
+    call->id = g_steal_pointer(&request.id);
+    call->arguments = g_steal_pointer(&request.arguments);
     if (fds && fds->len > 0) {
         g_array_set_clear_func(fds, NULL);
         call->fds = g_steal_pointer(&fds);
@@ -780,7 +844,7 @@ vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line
     client->pending++;
 
     g_debug("client %u: %s", client->id, call->command);
-    command->handler(call, call->arguments, control->user_data);
+    request.command->handler(call, call->arguments, control->user_data);
 }
 
 /*

@@ -104,3 +104,51 @@ int *vmig_control_call_steal_fds(VmigControlCall *call, gsize *n_fds);
 
 /* Returns: the command's name. */
 const char *vmig_control_call_get_command(VmigControlCall *call);
+
+/* ------------------------------------------------------------------------ */
+/* Reading one request (pure: no I/O, no client; the fuzzer runs it too) */
+
+#define VMIG_CONTROL_ERROR (vmig_control_error_quark())
+GQuark vmig_control_error_quark(void);
+
+/* Why a line is refused; each code answers with one QMP error class. */
+typedef enum {
+    VMIG_CONTROL_ERROR_EMPTY,     /* nothing but white space: nothing was asked */
+    VMIG_CONTROL_ERROR_GENERIC,   /* bad JSON, bad shape, bad arguments: GenericError */
+    VMIG_CONTROL_ERROR_NOT_FOUND, /* no such command: CommandNotFound */
+    VMIG_CONTROL_ERROR_LAST
+} VmigControlErrorCode;
+
+/* Returns: the QMP error class that answers @error (a VMIG_CONTROL_ERROR). */
+const char *vmig_control_error_class(const GError *error);
+
+/* A request that passed every check the server makes before a handler runs. */
+typedef struct {
+    const VmigControlCommand *command; /* the table's row (borrowed) */
+    JsonObject *arguments;             /* checked against the row; {} when none came */
+    JsonNode *id;                      /* the request's "id" (a copy), or NULL */
+} VmigControlRequest;
+
+/* Frees what @request holds and zeroes it.  Returns nothing. */
+void vmig_control_request_clear(VmigControlRequest *request);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigControlRequest, vmig_control_request_clear)
+
+/*
+ * vmig_control_parse_request:
+ * @line: one line from a client, without its '\n' (@len bytes; need not
+ *        be NUL-terminated)
+ * @commands, @n_commands: the table the command is looked up in
+ * @request: filled in; it must be zeroed (or cleared) before the call
+ *
+ * Everything the server does with a line before it calls the handler,
+ * in the same order: JSON, the request's shape (only "execute",
+ * "arguments" and "id"), the command's row, its arguments.  The fds that
+ * came with the line are the caller's business.
+ * Returns: TRUE with @request filled, or FALSE with @error set: a
+ * VMIG_CONTROL_ERROR whose message is the error reply's "desc".  Even on
+ * failure request->id is set when the line was an object with an "id",
+ * so that the error reply can echo it; clear @request either way.
+ */
+gboolean vmig_control_parse_request(const char *line, gsize len,
+                                    const VmigControlCommand *commands, gsize n_commands,
+                                    VmigControlRequest *request, GError **error);

@@ -23,6 +23,7 @@
 #include "driver/libvirt.h"
 #include "driver/qmp.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 G_DEFINE_QUARK(vmig-libvirt-error-quark, vmig_libvirt_error)
 
@@ -205,7 +206,7 @@ vmig_libvirt_parse_monitor_reply(const char *command, const char *text, GError *
     }
     if (json_object_has_member(json_node_get_object(root), "error") ||
         !json_object_has_member(json_node_get_object(root), "return")) {
-        g_autofree char *shown = json_to_string(root, FALSE);
+        g_autofree char *shown = vmig_json_write(root, FALSE, NULL);
 
         g_set_error(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_MONITOR,
                     "%s through libvirt failed: %s", command, shown);
@@ -562,7 +563,7 @@ monitor_set(virDomainPtr dom, const char *command, JsonNode *arguments, GError *
     json_builder_add_value(b, arguments);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
-    line = json_to_string(root, FALSE);
+    line = vmig_json_write(root, FALSE, NULL);
     reply = vmig_libvirt_monitor_line(dom, command, line, error);
     return reply != NULL;
 }

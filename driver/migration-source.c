@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "driver/features.h"
+#include "json/writer.h"
 
 void
 vmig_mig_source_open(VmigMigration *m)
@@ -83,7 +84,7 @@ add_peer_tunables(VmigMigration *m, VmigNegotiateMessage *reply,
         /* Parameters a feature negotiates are never sent as tunables. */
         if (!has || vmig_feature_find_parameter(a->name))
             continue;
-        json = json_to_string(a->value, FALSE);
+        json = vmig_json_write(a->value, FALSE, NULL);
         vmig_negotiate_message_add_tunable(reply, a->name, json);
         json_object_set_member(m->peer_tunables, a->name, json_node_copy(a->value));
     }

@@ -44,6 +44,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -384,8 +385,8 @@ vmig_qmp_queue_command(VmigQmp *qmp, const char *command, JsonObject *arguments,
                        const int *fds, gsize nfds, GError **error)
 {
     g_autoptr(JsonBuilder) builder = json_builder_new();
-    g_autoptr(JsonGenerator) generator = json_generator_new();
     g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
     g_autofree int *dups = NULL;
     g_autofree char *id = NULL;
     VmigQmpCall *call;
@@ -430,10 +431,9 @@ vmig_qmp_queue_command(VmigQmp *qmp, const char *command, JsonObject *arguments,
     json_builder_add_string_value(builder, id);
     json_builder_end_object(builder);
     root = json_builder_get_root(builder);
-    json_generator_set_root(generator, root);
+    text = vmig_json_write(root, FALSE, NULL);
 
-    line = g_string_new(NULL);
-    json_generator_to_gstring(generator, line);
+    line = g_string_new(text);
     g_debug("-> %.*s%s%s", (int)MIN(line->len, 1024), line->str,
             line->len > 1024 ? "..." : "", nfds > 0 ? " (with fds)" : "");
     g_string_append_c(line, '\n');
@@ -554,29 +554,153 @@ vmig_qmp_format_hypervisor(JsonObject *version)
                            major, minor, micro);
 }
 
-/*
- * Take the greeting @message: check it, remember it, and send
- * qmp_capabilities.  Returns nothing (a bad greeting closes the connection).
- */
-static void
-vmig_qmp_handle_greeting(VmigQmp *qmp, JsonObject *message, const char *line, gsize len)
-{
-    g_autoptr(GError) error = NULL;
-    g_autofree char *hypervisor = NULL;
-    JsonObject *greeting = vmig_qmp_get_object(message, "QMP");
-    JsonNode *caps = greeting ? json_object_get_member(greeting, "capabilities") : NULL;
+/* One name a line: keep clang-format from packing the table. */
+/* clang-format off */
+static const char *const vmig_qmp_message_kind_names[] = {
+    [VMIG_QMP_MESSAGE_NONE] = "none",
+    [VMIG_QMP_MESSAGE_GREETING] = "greeting",
+    [VMIG_QMP_MESSAGE_RETURN] = "return",
+    [VMIG_QMP_MESSAGE_ERROR] = "error",
+    [VMIG_QMP_MESSAGE_BAD_ERROR] = "bad-error",
+    [VMIG_QMP_MESSAGE_EVENT] = "event",
+};
+/* clang-format on */
+G_STATIC_ASSERT(G_N_ELEMENTS(vmig_qmp_message_kind_names) == VMIG_QMP_MESSAGE_LAST);
 
-    hypervisor = vmig_qmp_format_hypervisor(vmig_qmp_get_object(greeting, "version"));
-    if (!hypervisor || !caps || !JSON_NODE_HOLDS_ARRAY(caps)) {
+const char *
+vmig_qmp_message_kind_to_string(VmigQmpMessageKind kind)
+{
+    if ((guint)kind >= VMIG_QMP_MESSAGE_LAST)
+        return NULL;
+    return vmig_qmp_message_kind_names[kind];
+}
+
+void
+vmig_qmp_message_clear(VmigQmpMessage *message)
+{
+    g_clear_pointer(&message->root, json_node_unref);
+    g_free(message->hypervisor);
+    memset(message, 0, sizeof(*message));
+}
+
+/* Sets PROTOCOL in @error: @what, then the line quoted.  Returns: FALSE. */
+static gboolean
+vmig_qmp_message_fail(const char *line, gsize len, const char *path, const char *what,
+                      GError **error)
+{
+    g_autofree char *quoted = vmig_qmp_quote(line, len);
+
+    g_set_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_PROTOCOL,
+                "QEMU sent %s on '%s': %s", what, path, quoted);
+    return FALSE;
+}
+
+gboolean
+vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting, const char *path,
+                       VmigQmpMessage *message, GError **error)
+{
+    g_auto(VmigQmpMessage) m = {0};
+    g_autoptr(GError) local = NULL;
+    JsonObject *object;
+    JsonObject *err;
+    JsonNode *caps;
+
+    g_return_val_if_fail(line != NULL || len == 0, FALSE);
+    g_return_val_if_fail(message != NULL, FALSE);
+    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+    if (!path)
+        path = "(none)";
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    m.kind = VMIG_QMP_MESSAGE_NONE;
+    m.len = len;
+    if (len == 0) {
+        *message = m;
+        memset(&m, 0, sizeof(m));
+        return TRUE;
+    }
+    if (g_utf8_validate(line, (gssize)MIN(len, 1024), NULL)) {
+        g_debug("<- %.*s", (int)MIN(len, 1024), line);
+    } else {
         g_autofree char *quoted = vmig_qmp_quote(line, len);
 
-        vmig_qmp_fail_protocol(qmp, "QEMU sent no QMP greeting on '%s' but: %s",
-                               qmp->path, quoted);
-        return;
+        g_debug("<- %s", quoted);
     }
 
-    qmp->greeting = json_object_ref(greeting);
-    qmp->hypervisor = g_steal_pointer(&hypervisor);
+    m.root = vmig_json_parse(line, (gssize)len, &local);
+    if (!m.root) {
+        g_autofree char *quoted = vmig_qmp_quote(line, len);
+
+        g_set_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_PROTOCOL,
+                    "QEMU sent something that is not JSON on '%s' (%s): %s", path,
+                    local->message, quoted);
+        return FALSE;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(m.root))
+        return vmig_qmp_message_fail(line, len, path, "JSON that is not an object",
+                                     error);
+    object = json_node_get_object(m.root);
+
+    if (greeting) {
+        m.greeting = vmig_qmp_get_object(object, "QMP");
+        caps = m.greeting ? json_object_get_member(m.greeting, "capabilities") : NULL;
+        m.hypervisor =
+            vmig_qmp_format_hypervisor(vmig_qmp_get_object(m.greeting, "version"));
+        if (!m.hypervisor || !caps || !JSON_NODE_HOLDS_ARRAY(caps)) {
+            g_autofree char *quoted = vmig_qmp_quote(line, len);
+
+            g_set_error(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_PROTOCOL,
+                        "QEMU sent no QMP greeting on '%s' but: %s", path, quoted);
+            return FALSE;
+        }
+        m.kind = VMIG_QMP_MESSAGE_GREETING;
+    } else if (json_object_has_member(object, "event")) {
+        m.event = vmig_qmp_get_string(object, "event");
+        if (!m.event)
+            return vmig_qmp_message_fail(line, len, path, "an event without a name",
+                                         error);
+        m.data = vmig_qmp_get_object(object, "data");
+        m.timestamp = vmig_qmp_get_object(object, "timestamp");
+        m.kind = VMIG_QMP_MESSAGE_EVENT;
+    } else if (json_object_has_member(object, "return") ||
+               json_object_has_member(object, "error")) {
+        m.has_id = json_object_has_member(object, "id");
+        m.id = vmig_qmp_get_string(object, "id");
+        m.ret = json_object_get_member(object, "return");
+        if (m.ret) {
+            m.kind = VMIG_QMP_MESSAGE_RETURN;
+        } else {
+            err = vmig_qmp_get_object(object, "error");
+            m.error_class = vmig_qmp_get_string(err, "class");
+            m.error_desc = vmig_qmp_get_string(err, "desc");
+            m.kind = VMIG_QMP_MESSAGE_ERROR;
+            if (!m.error_class || !m.error_desc) {
+                m.error_class = NULL;
+                m.error_desc = NULL;
+                m.kind = VMIG_QMP_MESSAGE_BAD_ERROR;
+            }
+        }
+    } else {
+        return vmig_qmp_message_fail(line, len, path, "an unexpected message", error);
+    }
+    /* Handed over whole: @message is untouched on failure. */
+    *message = m;
+    memset(&m, 0, sizeof(m));
+    return TRUE;
+}
+
+/*
+ * Take the greeting @message: remember it, and send qmp_capabilities.
+ * Returns nothing (a failure to queue closes the connection).
+ */
+static void
+vmig_qmp_handle_greeting(VmigQmp *qmp, VmigQmpMessage *message)
+{
+    g_autoptr(GError) error = NULL;
+
+    qmp->greeting = json_object_ref(message->greeting);
+    qmp->hypervisor = g_steal_pointer(&message->hypervisor);
     g_debug("greeting from %s on '%s'", qmp->hypervisor, qmp->path);
 
     qmp->state = VMIG_QMP_STATE_NEGOTIATING;
@@ -585,17 +709,12 @@ vmig_qmp_handle_greeting(VmigQmp *qmp, JsonObject *message, const char *line, gs
 }
 
 /*
- * The error for an {"error": ...} reply @err to @command.
- * Returns: (transfer full) the error, or NULL when @err is not a QMP error.
+ * The error for an {"error": {"class": @klass, "desc": @desc}} reply to
+ * @command.  Returns: (transfer full) the error.
  */
 static GError *
-vmig_qmp_reply_error(JsonObject *err, const char *command)
+vmig_qmp_reply_error(const char *klass, const char *desc, const char *command)
 {
-    const char *klass = vmig_qmp_get_string(err, "class");
-    const char *desc = vmig_qmp_get_string(err, "desc");
-
-    if (!klass || !desc)
-        return NULL;
     return g_error_new(VMIG_QMP_ERROR,
                        g_str_equal(klass, "CommandNotFound")
                            ? VMIG_QMP_ERROR_COMMAND_NOT_FOUND
@@ -609,24 +728,22 @@ vmig_qmp_reply_error(JsonObject *err, const char *command)
  * connection).
  */
 static void
-vmig_qmp_handle_reply(VmigQmp *qmp, JsonObject *message, const char *line, gsize len)
+vmig_qmp_handle_reply(VmigQmp *qmp, VmigQmpMessage *message, const char *line)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(GTask) task = NULL;
-    JsonNode *id_node = json_object_get_member(message, "id");
-    JsonNode *ret = json_object_get_member(message, "return");
+    gsize len = message->len;
+    const char *id = message->id;
     VmigQmpCall *call = NULL;
     gboolean capabilities;
-    const char *id;
     GList *link;
 
-    id = vmig_qmp_get_string(message, "id");
     if (id)
         call = g_hash_table_lookup(qmp->calls, id);
     if (!call) {
         g_autofree char *quoted = vmig_qmp_quote(line, len);
 
-        if (!id_node)
+        if (!message->has_id)
             vmig_qmp_fail_protocol(qmp, "QEMU sent a reply without an id on '%s': %s",
                                    qmp->path, quoted);
         else
@@ -636,17 +753,16 @@ vmig_qmp_handle_reply(VmigQmp *qmp, JsonObject *message, const char *line, gsize
         return;
     }
 
-    if (!ret) {
-        error =
-            vmig_qmp_reply_error(vmig_qmp_get_object(message, "error"), call->command);
-        if (!error) {
-            g_autofree char *quoted = vmig_qmp_quote(line, len);
+    if (message->kind == VMIG_QMP_MESSAGE_BAD_ERROR) {
+        g_autofree char *quoted = vmig_qmp_quote(line, len);
 
-            vmig_qmp_fail_protocol(qmp, "QEMU sent a malformed error reply on '%s': %s",
-                                   qmp->path, quoted);
-            return;
-        }
+        vmig_qmp_fail_protocol(qmp, "QEMU sent a malformed error reply on '%s': %s",
+                               qmp->path, quoted);
+        return;
     }
+    if (message->kind == VMIG_QMP_MESSAGE_ERROR)
+        error = vmig_qmp_reply_error(message->error_class, message->error_desc,
+                                     call->command);
 
     /* The call is done with: take it out before anything can run. */
     for (link = qmp->outq.head; link; link = link->next) {
@@ -659,6 +775,7 @@ vmig_qmp_handle_reply(VmigQmp *qmp, JsonObject *message, const char *line, gsize
     capabilities = qmp->state == VMIG_QMP_STATE_NEGOTIATING && !call->task &&
                    g_str_equal(call->command, "qmp_capabilities");
     task = g_steal_pointer(&call->task);
+    /* @id points into the message, not into the call: still valid below. */
     g_hash_table_remove(qmp->calls, id);
 
     if (capabilities) {
@@ -687,78 +804,41 @@ vmig_qmp_handle_reply(VmigQmp *qmp, JsonObject *message, const char *line, gsize
     if (error)
         g_task_return_error(task, g_steal_pointer(&error));
     else
-        g_task_return_pointer(task, json_node_copy(ret), (GDestroyNotify)json_node_unref);
+        g_task_return_pointer(task, json_node_copy(message->ret),
+                              (GDestroyNotify)json_node_unref);
 }
 
 /* Take one complete line (without its '\n').  Returns nothing. */
 static void
 vmig_qmp_handle_line(VmigQmp *qmp, const char *line, gsize len)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) root = NULL;
-    JsonObject *message;
-    const char *event;
+    g_auto(VmigQmpMessage) message = {0};
+    GError *error = NULL;
 
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    if (len == 0)
-        return;
-    if (g_utf8_validate(line, (gssize)MIN(len, 1024), NULL)) {
-        g_debug("<- %.*s", (int)MIN(len, 1024), line);
-    } else {
-        g_autofree char *quoted = vmig_qmp_quote(line, len);
-
-        g_debug("<- %s", quoted);
-    }
-
-    root = vmig_json_parse(line, (gssize)len, &error);
-    if (!root) {
-        g_autofree char *quoted = vmig_qmp_quote(line, len);
-
-        vmig_qmp_fail_protocol(qmp,
-                               "QEMU sent something that is not JSON on '%s' (%s): %s",
-                               qmp->path, error->message, quoted);
+    if (!vmig_qmp_message_parse(line, len, qmp->state == VMIG_QMP_STATE_GREETING,
+                                qmp->path, &message, &error)) {
+        vmig_qmp_close_with_error(qmp, error, TRUE);
         return;
     }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        g_autofree char *quoted = vmig_qmp_quote(line, len);
-
-        vmig_qmp_fail_protocol(qmp, "QEMU sent JSON that is not an object on '%s': %s",
-                               qmp->path, quoted);
+    switch (message.kind) {
+    case VMIG_QMP_MESSAGE_NONE:
         return;
-    }
-    message = json_node_get_object(root);
-
-    if (qmp->state == VMIG_QMP_STATE_GREETING) {
-        vmig_qmp_handle_greeting(qmp, message, line, len);
+    case VMIG_QMP_MESSAGE_GREETING:
+        vmig_qmp_handle_greeting(qmp, &message);
         return;
-    }
-    if (json_object_has_member(message, "event")) {
-        event = vmig_qmp_get_string(message, "event");
-        if (!event) {
-            g_autofree char *quoted = vmig_qmp_quote(line, len);
-
-            vmig_qmp_fail_protocol(qmp, "QEMU sent an event without a name on '%s': %s",
-                                   qmp->path, quoted);
-            return;
-        }
-        g_signal_emit(qmp, vmig_qmp_signals[SIGNAL_EVENT], 0, event,
-                      vmig_qmp_get_object(message, "data"),
-                      vmig_qmp_get_object(message, "timestamp"));
+    case VMIG_QMP_MESSAGE_EVENT:
+        g_signal_emit(qmp, vmig_qmp_signals[SIGNAL_EVENT], 0, message.event, message.data,
+                      message.timestamp);
         return;
-    }
-    if (json_object_has_member(message, "return") ||
-        json_object_has_member(message, "error")) {
-        vmig_qmp_handle_reply(qmp, message, line, len);
+    case VMIG_QMP_MESSAGE_RETURN:
+    case VMIG_QMP_MESSAGE_ERROR:
+    case VMIG_QMP_MESSAGE_BAD_ERROR:
+        vmig_qmp_handle_reply(qmp, &message, line);
         return;
+    case VMIG_QMP_MESSAGE_LAST:
+        break;
     }
-
-    {
-        g_autofree char *quoted = vmig_qmp_quote(line, len);
-
-        vmig_qmp_fail_protocol(qmp, "QEMU sent an unexpected message on '%s': %s",
-                               qmp->path, quoted);
-    }
+    g_assert_not_reached();
 }
 
 /*

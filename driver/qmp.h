@@ -93,3 +93,62 @@ gboolean vmig_qmp_is_open(VmigQmp *qmp);
  * "closed" is emitted.  Idempotent; also done on the last unref.
  */
 void vmig_qmp_close(VmigQmp *qmp);
+
+/* ------------------------------------------------------------------------ */
+/* Reading one line from QEMU (pure: no I/O, no client; the fuzzer runs it) */
+
+typedef enum {
+    VMIG_QMP_MESSAGE_NONE,      /* an empty line: nothing to do */
+    VMIG_QMP_MESSAGE_GREETING,  /* {"QMP": {"version": {...}, "capabilities": [...]}} */
+    VMIG_QMP_MESSAGE_RETURN,    /* {"return": X, "id": ...} */
+    VMIG_QMP_MESSAGE_ERROR,     /* {"error": {"class": C, "desc": D}, "id": ...} */
+    VMIG_QMP_MESSAGE_BAD_ERROR, /* {"error": ...} without a string class and desc */
+    VMIG_QMP_MESSAGE_EVENT,     /* {"event": NAME, "data": {...}, "timestamp": {...}} */
+    VMIG_QMP_MESSAGE_LAST
+} VmigQmpMessageKind;
+
+/* Returns: the kind's name ("greeting", "return", ...), or NULL when out of range. */
+const char *vmig_qmp_message_kind_to_string(VmigQmpMessageKind kind);
+
+/*
+ * One line from QEMU, classified.  @root owns the message; every other
+ * pointer but @hypervisor points into it.  Members that do not belong to
+ * @kind are NULL (or FALSE).
+ */
+typedef struct {
+    VmigQmpMessageKind kind;
+    gsize len;               /* bytes of the line that are the message (no '\r') */
+    JsonNode *root;          /* the whole message (NULL for NONE) */
+    JsonObject *greeting;    /* GREETING: the "QMP" object */
+    char *hypervisor;        /* GREETING: its version as "QEMU X.Y.Z (...)" (owned) */
+    gboolean has_id;         /* replies: there is an "id" member */
+    const char *id;          /* replies: the "id" when it is a string, else NULL */
+    JsonNode *ret;           /* RETURN: the "return" value */
+    const char *error_class; /* ERROR: the error's "class" */
+    const char *error_desc;  /* ERROR: the error's "desc" */
+    const char *event;       /* EVENT: its name */
+    JsonObject *data;        /* EVENT: "data" when it is an object, else NULL */
+    JsonObject *timestamp;   /* EVENT: "timestamp" when it is an object, else NULL */
+} VmigQmpMessage;
+
+/* Frees what @message holds and zeroes it.  Returns nothing. */
+void vmig_qmp_message_clear(VmigQmpMessage *message);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigQmpMessage, vmig_qmp_message_clear)
+
+/*
+ * vmig_qmp_message_parse:
+ * @line: one line from the monitor without its '\n' (@len bytes; need
+ *        not be NUL-terminated); a trailing '\r' is dropped
+ * @greeting: TRUE while the greeting is awaited: the line must be one
+ * @path: the monitor's socket, for messages
+ * @message: filled in on success (whatever it held is overwritten, not freed)
+ *
+ * What the client does with a line before it looks at its own state: the
+ * JSON, the kind of message and the members that kind needs.  Whether a
+ * reply's id matches a call is the client's business.
+ * Returns: TRUE with @message filled in (clear it), or FALSE with PROTOCOL
+ * in @error (the message quotes the line) and @message untouched.
+ */
+gboolean vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting,
+                                const char *path, VmigQmpMessage *message,
+                                GError **error);

@@ -20,6 +20,7 @@
 #include "driver/migration.h"
 #include "driver/service-private.h"
 #include "fdpass/fdpass.h"
+#include "json/writer.h"
 
 #define INTERFACE_INTROSPECTABLE "org.freedesktop.DBus.Introspectable"
 
@@ -126,7 +127,7 @@ append_variant(DBusMessageIter *iter, JsonNode *node)
         vmig_service_need(dbus_message_iter_append_basic(&variant, DBUS_TYPE_DOUBLE, &d));
     } else {
         g_autofree char *json = type == G_TYPE_STRING ? g_strdup(json_node_get_string(node))
-                                                      : json_to_string(node, FALSE);
+                                                      : vmig_json_write(node, FALSE, NULL);
         const char *s = json;
 
         /* D-Bus strings are UTF-8 without NUL; JSON text from json-glib is. */

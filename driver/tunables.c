@@ -124,7 +124,11 @@ parse_int(const VmigTunable *tunable, const char *text, GError **error)
         bad_value(tunable, text, " (out of range)", error);
         return NULL;
     }
-    return json_node_init_int(json_node_alloc(), value << shift);
+    /* Only sizes have a suffix, and they are not negative: shifting a
+     * negative value, even by 0, is undefined. */
+    if (shift)
+        value <<= shift;
+    return json_node_init_int(json_node_alloc(), value);
 }
 
 /* Returns: the boolean in @text, or NULL with @error set. */

@@ -343,6 +343,84 @@ test_schema_errors(void)
     assert_schema_error(NULL, "not return an array");
 }
 
+/* Adds the object type @text (JSON) to @schema.  Returns nothing. */
+static void
+schema_add(JsonNode *schema, const char *text)
+{
+    json_array_add_element(json_node_get_array(schema), json_from_string(text, NULL));
+}
+
+/*
+ * Alternates whose branches are alternates, which QAPI never makes
+ * (found by fuzz/fuzz-catalog): one that is its own branch recursed until
+ * the stack overflowed, a chain of 40 two-branch alternates would have
+ * been resolved 2^40 times.  Each is an alternate: listed, not settable.
+ */
+static void
+test_alternate_of_alternates(void)
+{
+    g_autoptr(JsonNode) schema = load_json("query-qmp-schema.json");
+    JsonObject *cmd = schema_entry(schema, "migrate-set-parameters");
+    JsonObject *args =
+        schema_entry(schema, json_object_get_string_member(cmd, "arg-type"));
+    JsonArray *members = json_object_get_array_member(args, "members");
+    g_autoptr(VmigCatalog) catalog = NULL;
+    const VmigTunable *t;
+
+    schema_add(schema, "{\"name\": \"loop\", \"meta-type\": \"alternate\", "
+                       "\"members\": [{\"type\": \"loop\"}, {\"type\": \"null\"}]}");
+    for (guint i = 0; i < 40; i++) {
+        g_autofree char *entry = g_strdup_printf(
+            "{\"name\": \"chain%u\", \"meta-type\": \"alternate\", \"members\": "
+            "[{\"type\": \"chain%u\"}, {\"type\": \"chain%u\"}]}",
+            i, i + 1, i + 1);
+
+        schema_add(schema, entry);
+    }
+    schema_add(schema, "{\"name\": \"chain40\", \"meta-type\": \"builtin\", "
+                       "\"json-type\": \"int\"}");
+    json_array_add_element(
+        members, json_from_string("{\"name\": \"x-loop\", \"type\": \"loop\"}", NULL));
+    json_array_add_element(
+        members, json_from_string("{\"name\": \"x-chain\", \"type\": \"chain0\"}", NULL));
+
+    catalog = catalog_from_schema(schema);
+    t = vmig_catalog_lookup(catalog, "x-loop");
+    g_assert_nonnull(t);
+    g_assert_cmpint(t->type, ==, VMIG_TUNABLE_TYPE_ALTERNATE);
+    g_assert_false(vmig_tunable_is_settable(t));
+    t = vmig_catalog_lookup(catalog, "x-chain");
+    g_assert_nonnull(t);
+    g_assert_cmpint(t->type, ==, VMIG_TUNABLE_TYPE_ALTERNATE);
+    /* The real ones are as before: tls-creds is StrOrNull. */
+    t = vmig_catalog_lookup(catalog, "tls-creds");
+    g_assert_cmpint(t->type, ==, VMIG_TUNABLE_TYPE_STRING);
+    g_assert_true(t->nullable);
+}
+
+/*
+ * A capability enum of 30,000 values (a QEMU that sends what it likes):
+ * each value's features were looked up in a scan of the members, 4.5e8
+ * string compares; now one pass.
+ */
+static void
+test_many_capabilities(void)
+{
+    g_autoptr(JsonNode) schema = load_json("query-qmp-schema.json");
+    JsonObject *capabilities = enum_with(schema, "xbzrle", "auto-converge");
+    g_autoptr(VmigCatalog) catalog = NULL;
+
+    for (guint i = 0; i < 30000; i++) {
+        g_autofree char *name = g_strdup_printf("cap-%u", i);
+
+        enum_add(capabilities, name);
+    }
+    catalog = catalog_from_schema(schema);
+    g_assert_cmpuint(count_kind(catalog, VMIG_TUNABLE_KIND_CAPABILITY), ==, 30021);
+    g_assert_nonnull(vmig_catalog_lookup(catalog, "cap-29999"));
+    g_assert_true(vmig_catalog_lookup(catalog, "x-colo")->unstable);
+}
+
 static void
 test_value_errors(void)
 {
@@ -350,7 +428,8 @@ test_value_errors(void)
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigCatalog) catalog = vmig_catalog_new_from_schema("q", schema, &error);
     g_autoptr(JsonNode) params = load_json("query-migrate-parameters.json");
-    g_autoptr(JsonNode) bad_caps = json_from_string("[{\"capability\": \"xbzrle\"}]", NULL);
+    g_autoptr(JsonNode) bad_caps =
+        json_from_string("[{\"capability\": \"xbzrle\"}]", NULL);
     g_autoptr(JsonNode) caps = load_json("query-migrate-capabilities.json");
 
     g_assert_no_error(error);
@@ -382,6 +461,8 @@ static const ParseCase parse_cases[] = {
     { "max-postcopy-bandwidth=2TB", 0, "2199023255552", 0, NULL },
     { "max-bandwidth=100b", 0, "100", 0, NULL },
     { "downtime-limit=300", 0, "300", 0, NULL },
+    /* not a size: negative is for QEMU to judge (was a shift of a negative value) */
+    { "announce-step=-1", 0, "-1", 0, NULL },
     { "multifd-channels=8", 0, "8", 0, NULL },
     { "compress-wait-thread=off", 0, "false", 0, NULL },
     { "xbzrle=on", 0, "true", 0, NULL },
@@ -512,6 +593,36 @@ test_suggest(void)
     g_assert_cmpstr(vmig_catalog_suggest(catalog, "x-colo", TRUE), ==, "x-colo");
 }
 
+/*
+ * A name far longer than any tunable's is close to none, and finding that
+ * out is quick: a 1 MiB name (what one control line can carry) took 3 s
+ * and 200 MiB of the daemon's main loop, an edit-distance matrix per
+ * tunable.
+ */
+static void
+test_suggest_long(void)
+{
+    g_autoptr(VmigCatalog) catalog = fixture_catalog();
+    gsize len = 1024 * 1024;
+    g_autofree char *name = g_malloc(len + 1);
+    g_autofree char *assignment = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) value = NULL;
+    const VmigTunable *tunable = NULL;
+
+    memset(name, 'x', len);
+    name[len] = '\0';
+    g_assert_null(vmig_catalog_suggest(catalog, name, TRUE));
+    /* Just long enough to be within reach of one name: still suggested. */
+    g_assert_cmpstr(vmig_catalog_suggest(catalog, "max-bandwidthxxxxxx", FALSE), ==,
+                    "max-bandwidth");
+
+    assignment = g_strconcat(name, "=1", NULL);
+    g_assert_false(vmig_tunable_parse(catalog, assignment, VMIG_TUNABLE_PARSE_UNSTABLE,
+                                      &tunable, &value, &error));
+    g_assert_error(error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_UNKNOWN);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -524,8 +635,11 @@ main(int argc, char **argv)
     g_test_add_func("/catalog/edited-schema", test_edited_schema);
     g_test_add_func("/catalog/errors/schema", test_schema_errors);
     g_test_add_func("/catalog/errors/values", test_value_errors);
+    g_test_add_func("/catalog/alternate-of-alternates", test_alternate_of_alternates);
+    g_test_add_func("/catalog/many-capabilities", test_many_capabilities);
     g_test_add_func("/tunables/parse", test_parse);
     g_test_add_func("/tunables/suggest", test_suggest);
+    g_test_add_func("/tunables/suggest/long", test_suggest_long);
 
     return g_test_run();
 }

@@ -174,6 +174,49 @@ test_migrations_table(void)
                     " ID   ROLE   STATE   DOMAIN\n----------------------------\n");
 }
 
+/* ---- the catalog ----------------------------------------------------------- */
+
+/* Returns: TRUE when @text holds no control character but '\n'. */
+static gboolean
+text_is_clean(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if ((guchar)*p < 0x20 && *p != '\n')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * The daemon's text reaches a terminal only with its control characters
+ * escaped: a tunable name with "\r" rewrote the table's line (found by
+ * fuzz/fuzz-cli), and --json printed U+001F raw, which is not JSON.
+ */
+static void
+test_catalog_escaped(void)
+{
+    g_autoptr(JsonNode) catalog = parse_json(
+        "{\"hypervisor\": \"QEMU\\u001b[2J\", \"tunables\": [{\"name\": \"a\\rb\", "
+        "\"kind\": \"para\\u001fmeter\", \"type\": \"enum\", \"values\": [\"x\\ty\"], "
+        "\"unit\": \"\\u0007\", \"settable\": true, \"negotiated\": true, "
+        "\"feature\": \"f\\n\", \"current\": \"z\\u001f\"}]}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *table =
+        vmig_render_catalog_table(json_node_get_object(catalog), &error);
+    g_autofree char *json = vmig_render_json(catalog);
+
+    g_assert_no_error(error);
+    g_test_message("%s", table);
+    g_assert_true(text_is_clean(table));
+    g_assert_nonnull(strstr(table, "Hypervisor: QEMU\\033[2J\n"));
+    g_assert_nonnull(strstr(table, "a\\rb  "));
+    g_assert_nonnull(strstr(table, "para\\037meter"));
+    g_assert_nonnull(strstr(table, "enum: x\\ty (\\007)"));
+    g_assert_nonnull(strstr(table, "yes (f\\n)"));
+    g_assert_true(text_is_clean(json));
+    g_assert_nonnull(strstr(json, "\"z\\u001f\""));
+}
+
 /* A list of the wrong form is refused. */
 static void
 test_migrations_invalid(void)
@@ -347,6 +390,7 @@ main(int argc, char **argv)
 
         g_test_add_data_func(path, &record_invalid_cases[i], test_record_invalid);
     }
+    g_test_add_func("/render/catalog/escaped", test_catalog_escaped);
     g_test_add_func("/render/migrations/table", test_migrations_table);
     g_test_add_func("/render/migrations/invalid", test_migrations_invalid);
     g_test_add_func("/render/event/line", test_event_line);

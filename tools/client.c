@@ -21,6 +21,7 @@
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
+#include "json/writer.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -124,11 +125,12 @@ vmig_client_wait_readable(VmigClient *client, gint64 deadline, GError **error)
 }
 
 /*
- * Reads the next line from the daemon (without its '\n').
- * Returns: the line (to free), or NULL with @error set.
+ * Reads the next line from the daemon (without its '\n'); *@len says how
+ * long it is (it may hold NUL bytes).
+ * Returns: the line, NUL-terminated (to free), or NULL with @error set.
  */
 static char *
-vmig_client_read_line(VmigClient *client, gint64 deadline, GError **error)
+vmig_client_read_line(VmigClient *client, gint64 deadline, gsize *len, GError **error)
 {
     gsize scanned = 0;
 
@@ -141,12 +143,13 @@ vmig_client_read_line(VmigClient *client, gint64 deadline, GError **error)
         if (client->in->len > scanned)
             nl = memchr(client->in->data + scanned, '\n', client->in->len - scanned);
         if (nl) {
-            gsize len = nl - client->in->data;
-            char *line = g_malloc(len + 1);
+            char *line;
 
-            memcpy(line, client->in->data, len);
-            line[len] = '\0';
-            g_byte_array_remove_range(client->in, 0, len + 1);
+            *len = nl - client->in->data;
+            line = g_malloc(*len + 1);
+            memcpy(line, client->in->data, *len);
+            line[*len] = '\0';
+            g_byte_array_remove_range(client->in, 0, *len + 1);
             return line;
         }
         scanned = client->in->len;
@@ -180,6 +183,30 @@ vmig_client_read_line(VmigClient *client, gint64 deadline, GError **error)
     }
 }
 
+JsonObject *
+vmig_client_parse_line(const char *path, const char *line, gsize len, GError **error)
+{
+    g_autoptr(GError) parse_error = NULL;
+    g_autoptr(JsonNode) root = NULL;
+
+    g_return_val_if_fail(line != NULL || len == 0, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    root = vmig_json_parse(line ? line : "", (gssize)len, &parse_error);
+    if (!root) {
+        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                    "virt-migrated at '%s' sent invalid JSON: %s", path,
+                    parse_error->message);
+        return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                    "virt-migrated at '%s' sent a line that is not a JSON object", path);
+        return NULL;
+    }
+    return json_object_ref(json_node_get_object(root));
+}
+
 /*
  * Reads the next line and parses it as a JSON object.
  * Returns: the object (a new reference), or NULL with @error set.
@@ -188,26 +215,12 @@ static JsonObject *
 vmig_client_read_object(VmigClient *client, gint64 deadline, GError **error)
 {
     g_autofree char *line = NULL;
-    g_autoptr(GError) parse_error = NULL;
-    g_autoptr(JsonNode) root = NULL;
+    gsize len = 0;
 
-    line = vmig_client_read_line(client, deadline, error);
+    line = vmig_client_read_line(client, deadline, &len, error);
     if (!line)
         return NULL;
-    root = vmig_json_parse(line, -1, &parse_error);
-    if (!root) {
-        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
-                    "virt-migrated at '%s' sent invalid JSON: %s", client->path,
-                    parse_error->message);
-        return NULL;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
-                    "virt-migrated at '%s' sent a line that is not a JSON object",
-                    client->path);
-        return NULL;
-    }
-    return json_object_ref(json_node_get_object(root));
+    return vmig_client_parse_line(client->path, line, len, error);
 }
 
 /* Returns: the string member @name of @object (borrowed), or NULL if not a string. */
@@ -407,7 +420,6 @@ vmig_client_send_command(VmigClient *client, const char *command, JsonObject *ar
                          const int *fds, gsize nfds, GError **error)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) request = NULL;
     g_autoptr(GError) local = NULL;
     g_autofree char *text = NULL;
@@ -435,8 +447,7 @@ vmig_client_send_command(VmigClient *client, const char *command, JsonObject *ar
     json_builder_end_object(b);
     request = json_builder_get_root(b);
 
-    json_generator_set_root(gen, request);
-    text = json_generator_to_data(gen, &len);
+    text = vmig_json_write(request, FALSE, &len);
     text = g_realloc(text, len + 1);
     text[len++] = '\n';
 

@@ -116,6 +116,19 @@ JsonNode *vmig_client_wait_reply(VmigClient *client, gint64 id, gint64 deadline,
  */
 JsonObject *vmig_client_read_event(VmigClient *client, gint64 deadline, GError **error);
 
+/*
+ * vmig_client_parse_line:
+ * @path: the control socket, for messages
+ * @line: one line from the daemon, without its '\n' (@len bytes; need not
+ *        be NUL-terminated)
+ * How the client reads every line the daemon sends (no I/O: the fuzzer
+ * runs it too).  A NUL byte anywhere makes the line invalid JSON.
+ * Returns: the line's JSON object (a new reference), or NULL with
+ * PROTOCOL in @error.
+ */
+JsonObject *vmig_client_parse_line(const char *path, const char *line, gsize len,
+                                   GError **error);
+
 /* Closes the connection and frees @client.  Returns nothing. */
 void vmig_client_free(VmigClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigClient, vmig_client_free)

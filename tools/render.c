@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "json/writer.h"
 #include "xml/catalog.h"
 #include "xml/record.h"
 
@@ -135,7 +136,6 @@ vmig_render_boolean(JsonObject *object, const char *what, const char *name,
 char *
 vmig_render_value(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = NULL;
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     const char *s;
 
@@ -170,10 +170,10 @@ vmig_render_value(JsonNode *node)
     case JSON_NODE_ARRAY:
         break;
     }
-    gen = json_generator_new();
-    json_generator_set_root(gen, node);
-    return json_generator_to_data(gen, NULL);
+    return vmig_json_write(node, FALSE, NULL);
 }
+
+static char *vmig_render_text(const char *text);
 
 /*
  * The TYPE cell: the type, an enum's values, "|null", then the unit and
@@ -271,16 +271,22 @@ vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
     if (!type_cell)
         return NULL;
 
+    /* Every cell is the daemon's text: a control character in it would
+     * reach the terminal (a name with "\r" rewrote the line). */
     row = g_new0(VmigRenderRow, 1);
-    row->cells[VMIG_RENDER_COLUMN_NAME] = g_strdup(name);
-    row->cells[VMIG_RENDER_COLUMN_KIND] = g_strdup(kind);
-    row->cells[VMIG_RENDER_COLUMN_TYPE] = type_cell;
+    row->cells[VMIG_RENDER_COLUMN_NAME] = vmig_render_text(name);
+    row->cells[VMIG_RENDER_COLUMN_KIND] = vmig_render_text(kind);
+    row->cells[VMIG_RENDER_COLUMN_TYPE] = vmig_render_text(type_cell);
+    g_free(type_cell);
     row->cells[VMIG_RENDER_COLUMN_CURRENT] =
         vmig_render_value(json_object_get_member(tunable, "current"));
-    if (negotiated && feature)
-        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("yes (%s)", feature);
-    else
+    if (negotiated && feature) {
+        g_autofree char *text = vmig_render_text(feature);
+
+        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("yes (%s)", text);
+    } else {
         row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup(negotiated ? "yes" : "");
+    }
     return row;
 }
 
@@ -359,8 +365,11 @@ vmig_render_catalog_table(JsonObject *catalog, GError **error)
             widths[c] = MAX(widths[c], vmig_render_width(row->cells[c]));
     }
 
-    if (hypervisor)
-        g_string_append_printf(out, "Hypervisor: %s\n\n", hypervisor);
+    if (hypervisor) {
+        g_autofree char *text = vmig_render_text(hypervisor);
+
+        g_string_append_printf(out, "Hypervisor: %s\n\n", text);
+    }
     vmig_render_line(out, vmig_render_column_titles, widths);
     for (c = 0; c < VMIG_RENDER_COLUMN_LAST; c++)
         total += widths[c] + (c + 1 < VMIG_RENDER_COLUMN_LAST ? VMIG_RENDER_GAP : 0);
@@ -378,16 +387,11 @@ vmig_render_catalog_table(JsonObject *catalog, GError **error)
 char *
 vmig_render_json(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autofree char *text = NULL;
 
     g_return_val_if_fail(node != NULL, NULL);
 
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_indent(gen, 2);
-    json_generator_set_indent_char(gen, ' ');
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, NULL);
+    text = vmig_json_write(node, TRUE, NULL);
     return g_strconcat(text, "\n", NULL);
 }
 
@@ -756,7 +760,7 @@ vmig_render_event_line(JsonObject *event, GError **error)
         return NULL;
     }
     when = g_date_time_format(time, "%Y-%m-%dT%H:%M:%S");
-    data_text = data ? json_to_string(data, FALSE) : g_strdup("{}");
+    data_text = data ? vmig_json_write(data, FALSE, NULL) : g_strdup("{}");
     name_text = vmig_render_text(name);
     return g_strdup_printf("%s.%06" G_GINT64_FORMAT "Z %s %s\n", when, microseconds,
                            name_text, data_text);
