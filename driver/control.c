@@ -49,6 +49,7 @@
 
 #include "fdpass/fd.h"
 #include "driver/listener.h"
+#include "driver/transport.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
 #include "json/writer.h"
@@ -117,27 +118,6 @@ struct _VmigControlCall {
     JsonObject *arguments; /* a reference, valid until the call is answered */
     GArray *fds;           /* int; NULL when none (or stolen) */
 };
-
-/* The quark name is stringified as written: keep clang-format off it. */
-/* clang-format off */
-G_DEFINE_QUARK(vmig-control-error-quark, vmig_control_error)
-/* clang-format on */
-
-/* The QMP class each error code answers with. */
-static const char *const vmig_control_error_classes[] = {
-    [VMIG_CONTROL_ERROR_EMPTY] = VMIG_CONTROL_CLASS_GENERIC,
-    [VMIG_CONTROL_ERROR_GENERIC] = VMIG_CONTROL_CLASS_GENERIC,
-    [VMIG_CONTROL_ERROR_NOT_FOUND] = VMIG_CONTROL_CLASS_NOT_FOUND,
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(vmig_control_error_classes) == VMIG_CONTROL_ERROR_LAST);
-
-/* The article and name of each argument type, for "expects ..." errors. */
-static const char *const vmig_control_arg_type_names[] = {
-    [VMIG_CONTROL_ARG_STRING] = "a string", [VMIG_CONTROL_ARG_INT] = "an integer",
-    [VMIG_CONTROL_ARG_BOOL] = "a boolean",  [VMIG_CONTROL_ARG_OBJECT] = "an object",
-    [VMIG_CONTROL_ARG_ARRAY] = "an array",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(vmig_control_arg_type_names) == VMIG_CONTROL_ARG_LAST);
 
 static void vmig_control_client_disconnect(VmigControlClient *client, const char *reason);
 static void vmig_control_client_update_events(VmigControlClient *client);
@@ -580,89 +560,6 @@ vmig_control_call_get_command(VmigControlCall *call)
 /* ------------------------------------------------------------------------ */
 /* Dispatching one line */
 
-/* Returns: the row of @commands called @name, or NULL. */
-static const VmigControlCommand *
-vmig_control_lookup(const VmigControlCommand *commands, gsize n_commands,
-                    const char *name)
-{
-    gsize i;
-
-    for (i = 0; i < n_commands; i++) {
-        if (g_str_equal(commands[i].name, name))
-            return &commands[i];
-    }
-    return NULL;
-}
-
-/* Returns: TRUE when @node has the JSON type @type asks for. */
-static gboolean
-vmig_control_arg_type_ok(JsonNode *node, VmigControlArgType type)
-{
-    switch (type) {
-    case VMIG_CONTROL_ARG_STRING:
-        return JSON_NODE_HOLDS_VALUE(node) &&
-               json_node_get_value_type(node) == G_TYPE_STRING;
-    case VMIG_CONTROL_ARG_INT:
-        return JSON_NODE_HOLDS_VALUE(node) &&
-               json_node_get_value_type(node) == G_TYPE_INT64;
-    case VMIG_CONTROL_ARG_BOOL:
-        return JSON_NODE_HOLDS_VALUE(node) &&
-               json_node_get_value_type(node) == G_TYPE_BOOLEAN;
-    case VMIG_CONTROL_ARG_OBJECT:
-        return JSON_NODE_HOLDS_OBJECT(node);
-    case VMIG_CONTROL_ARG_ARRAY:
-        return JSON_NODE_HOLDS_ARRAY(node);
-    case VMIG_CONTROL_ARG_LAST:
-        break;
-    }
-    return FALSE;
-}
-
-/*
- * Checks @arguments against @command's row, in the row's order (missing or
- * ill-typed), then for members the row does not have (unexpected).
- * Returns: NULL when they are fine, else the error text (to free).
- */
-static char *
-vmig_control_check_arguments(const VmigControlCommand *command, JsonObject *arguments)
-{
-    const VmigControlArg *arg;
-    g_autoptr(GList) members = NULL;
-    GList *l;
-
-    for (arg = command->args; arg && arg->name; arg++) {
-        JsonNode *node = json_object_get_member(arguments, arg->name);
-
-        if (!node) {
-            if (!arg->optional)
-                return g_strdup_printf("Parameter '%s' is missing", arg->name);
-            continue;
-        }
-        if ((guint)arg->type >= VMIG_CONTROL_ARG_LAST)
-            return g_strdup_printf(
-                "Parameter '%s' has no valid type in the command table", arg->name);
-        if (!vmig_control_arg_type_ok(node, arg->type))
-            return g_strdup_printf("Parameter '%s' expects %s", arg->name,
-                                   vmig_control_arg_type_names[arg->type]);
-    }
-
-    members = json_object_get_members(arguments);
-    for (l = members; l; l = l->next) {
-        const char *name = l->data;
-        gboolean known = FALSE;
-
-        for (arg = command->args; arg && arg->name; arg++) {
-            if (g_str_equal(arg->name, name)) {
-                known = TRUE;
-                break;
-            }
-        }
-        if (!known)
-            return g_strdup_printf("Parameter '%s' is unexpected", name);
-    }
-    return NULL;
-}
-
 /*
  * Refuses a line: closes the fds that came with it (*@fdsp, consumed),
  * then sends the error, so that a client which has its answer can count
@@ -676,118 +573,6 @@ vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *i
     vmig_control_client_send_error(client, id, klass, desc);
 }
 
-const char *
-vmig_control_error_class(const GError *error)
-{
-    g_return_val_if_fail(error != NULL, VMIG_CONTROL_CLASS_GENERIC);
-
-    if (error->domain != VMIG_CONTROL_ERROR || error->code < 0 ||
-        error->code >= VMIG_CONTROL_ERROR_LAST)
-        return VMIG_CONTROL_CLASS_GENERIC;
-    return vmig_control_error_classes[error->code];
-}
-
-void
-vmig_control_request_clear(VmigControlRequest *request)
-{
-    g_clear_pointer(&request->arguments, json_object_unref);
-    g_clear_pointer(&request->id, json_node_unref);
-    request->command = NULL;
-}
-
-gboolean
-vmig_control_parse_request(const char *line, gsize len,
-                           const VmigControlCommand *commands, gsize n_commands,
-                           VmigControlRequest *request, GError **error)
-{
-    g_autoptr(JsonNode) root = NULL;
-    g_autoptr(GError) local = NULL;
-    g_autoptr(JsonObject) arguments = NULL;
-    g_autoptr(GList) members = NULL;
-    g_autofree char *problem = NULL;
-    const VmigControlCommand *command;
-    const char *name;
-    JsonObject *object;
-    JsonNode *id;
-    JsonNode *node;
-    GList *l;
-
-    g_return_val_if_fail(line != NULL || len == 0, FALSE);
-    g_return_val_if_fail(commands != NULL || n_commands == 0, FALSE);
-    g_return_val_if_fail(request != NULL, FALSE);
-    g_return_val_if_fail(request->arguments == NULL && request->id == NULL, FALSE);
-    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
-
-    root = vmig_json_parse(line ? line : "", (gssize)len, &local);
-    if (!root) {
-        if (g_error_matches(local, VMIG_JSON_ERROR, VMIG_JSON_ERROR_EMPTY))
-            g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_EMPTY,
-                                "an empty line");
-        else
-            g_set_error(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                        "invalid JSON: %s", local->message);
-        return FALSE;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                            "QMP input must be a JSON object");
-        return FALSE;
-    }
-    object = json_node_get_object(root);
-    id = json_object_get_member(object, "id");
-    /* From here on every error echoes the id. */
-    request->id = id ? json_node_copy(id) : NULL;
-
-    members = json_object_get_members(object);
-    for (l = members; l; l = l->next) {
-        name = l->data;
-        if (!g_str_equal(name, "execute") && !g_str_equal(name, "arguments") &&
-            !g_str_equal(name, "id")) {
-            g_set_error(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                        "QMP input member '%s' is unexpected", name);
-            return FALSE;
-        }
-    }
-
-    node = json_object_get_member(object, "execute");
-    if (!node) {
-        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                            "Expected 'execute' in QMP input");
-        return FALSE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
-        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                            "QMP input member 'execute' must be a string");
-        return FALSE;
-    }
-    name = json_node_get_string(node);
-
-    node = json_object_get_member(object, "arguments");
-    if (node && !JSON_NODE_HOLDS_OBJECT(node)) {
-        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                            "QMP input member 'arguments' must be an object");
-        return FALSE;
-    }
-    arguments = node ? json_object_ref(json_node_get_object(node)) : json_object_new();
-
-    command = vmig_control_lookup(commands, n_commands, name);
-    if (!command) {
-        g_set_error(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND,
-                    "The command %s has not been found", name);
-        return FALSE;
-    }
-
-    problem = vmig_control_check_arguments(command, arguments);
-    if (problem) {
-        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_GENERIC,
-                            problem);
-        return FALSE;
-    }
-
-    request->command = command;
-    request->arguments = g_steal_pointer(&arguments);
-    return TRUE;
-}
 
 /*
  * Handles one complete line: parse, check, call the handler (which may
@@ -1106,148 +891,6 @@ vmig_control_on_connection(int *fdp, gpointer user_data)
 /* ------------------------------------------------------------------------ */
 /* The server */
 
-/*
- * Clears the way for a new socket at @path: a stale socket file is
- * removed; a live one (some server answers), or a file that is not a
- * socket, is left alone and refused.
- * Returns: TRUE, or FALSE with @error set.
- */
-static gboolean
-vmig_control_clear_path(const char *path, const struct sockaddr_un *addr, GError **error)
-{
-    g_auto(VmigFd) probe = -1;
-    struct stat st;
-
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT)
-            return TRUE;
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot check the control socket path '%s': %s", path,
-                    g_strerror(errno));
-        return FALSE;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                    "'%s' exists and is not a socket: not replacing it", path);
-        return FALSE;
-    }
-
-    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (probe < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot create a unix socket: %s", g_strerror(errno));
-        return FALSE;
-    }
-    if (connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
-        errno == EAGAIN) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                    "another server is already listening on '%s'", path);
-        return FALSE;
-    }
-    if (errno != ECONNREFUSED) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot check whether '%s' is in use: %s", path, g_strerror(errno));
-        return FALSE;
-    }
-    if (unlink(path) < 0 && errno != ENOENT) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot remove the stale socket '%s': %s", path, g_strerror(errno));
-        return FALSE;
-    }
-    g_debug("removed a stale socket at '%s'", path);
-    return TRUE;
-}
-
-/*
- * Creates the listening socket at @path, mode 0600, owned by our euid.
- * The socket is bound to "@path~" and renamed to @path only once it
- * listens, so a client that sees @path can always connect to it (a plain
- * bind() makes the file appear before listen(), and a client that comes in
- * between is refused).  The umask only matters between bind() and the
- * check after it, which verifies the mode (and fixes it, when a default
- * ACL widened it).
- * Returns: the socket, or -1 with @error set.
- */
-static int
-vmig_control_listen(VmigControl *control, const char *path, GError **error)
-{
-    g_auto(VmigFd) fd = -1;
-    g_autofree char *tmp = NULL;
-    struct sockaddr_un addr;
-    struct sockaddr_un tmp_addr;
-    struct stat st;
-    mode_t old_mask;
-    int err;
-
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    /* One byte for the terminating NUL, one for the "~" of the bind name. */
-    if (strlen(path) + 2 > sizeof(addr.sun_path)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-                    "control socket path '%s' is too long (%" G_GSIZE_FORMAT
-                    " bytes; at most %" G_GSIZE_FORMAT " fit a unix socket address here)",
-                    path, strlen(path), sizeof(addr.sun_path) - 2);
-        return -1;
-    }
-    if (path[0] == '\0') {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                            "the control socket path is empty");
-        return -1;
-    }
-    memcpy(addr.sun_path, path, strlen(path));
-    tmp = g_strconcat(path, "~", NULL);
-    tmp_addr = addr;
-    memcpy(tmp_addr.sun_path, tmp, strlen(tmp));
-
-    if (!vmig_control_clear_path(path, &addr, error))
-        return -1;
-    if (unlink(tmp) < 0 && errno != ENOENT) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot remove the leftover '%s': %s", tmp, g_strerror(errno));
-        return -1;
-    }
-
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot create a unix socket: %s", g_strerror(errno));
-        return -1;
-    }
-
-    old_mask = umask(0177);
-    err = bind(fd, (const struct sockaddr *)&tmp_addr, sizeof(tmp_addr)) < 0 ? errno : 0;
-    umask(old_mask);
-    if (err) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
-                    "cannot bind the control socket to '%s': %s", tmp, g_strerror(err));
-        return -1;
-    }
-
-    if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != 0600)
-        (void)chmod(tmp, 0600);
-    if (lstat(tmp, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
-        st.st_uid != geteuid()) {
-        unlink(tmp);
-        g_set_error(
-            error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-            "control socket '%s' did not come out as a socket of mode 0600 owned by "
-            "uid %u",
-            tmp, (guint)geteuid());
-        return -1;
-    }
-    control->sock_dev = st.st_dev;
-    control->sock_ino = st.st_ino;
-
-    if (listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0) {
-        err = errno;
-        unlink(tmp);
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
-                    "cannot listen on '%s': %s", path, g_strerror(err));
-        return -1;
-    }
-    return vmig_fd_steal(&fd);
-}
-
 VmigControl *
 vmig_control_new(GMainContext *context, const char *path,
                  const VmigControlCommand *commands, gsize n_commands, gpointer user_data,
@@ -1276,7 +919,7 @@ vmig_control_new(GMainContext *context, const char *path,
         g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
 
     /* Not set until the socket is ours: vmig_control_free() unlinks it. */
-    control->listen_fd = vmig_control_listen(control, path, error);
+    control->listen_fd = vmig_transport_listen_owned(path, &control->sock_dev, &control->sock_ino, error);
     if (control->listen_fd < 0)
         return NULL;
     control->path = g_strdup(path);

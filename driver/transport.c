@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -220,6 +221,150 @@ vmig_transport_listen(const VmigAddress *address, GError **error)
     if (address->kind == VMIG_ADDRESS_UNIX)
         return vmig_transport_listen_unix(address, error);
     return vmig_transport_listen_tcp(address, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A socket of our own */
+
+/*
+ * Clears the way for a new socket at @path: a stale socket file is
+ * removed; a live one (some server answers), or a file that is not a
+ * socket, is left alone and refused.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+vmig_transport_clear_path(const char *path, const struct sockaddr_un *addr, GError **error)
+{
+    g_auto(VmigFd) probe = -1;
+    struct stat st;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return TRUE;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot check the socket path '%s': %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                    "'%s' exists and is not a socket: not replacing it", path);
+        return FALSE;
+    }
+
+    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create a unix socket: %s", g_strerror(errno));
+        return FALSE;
+    }
+    if (connect(probe, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
+        errno == EAGAIN) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                    "another server is already listening on '%s'", path);
+        return FALSE;
+    }
+    if (errno != ECONNREFUSED) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot check whether '%s' is in use: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot remove the stale socket '%s': %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    g_debug("removed a stale socket at '%s'", path);
+    return TRUE;
+}
+
+/*
+ * See transport.h.  The socket is bound to "@path~" and renamed to @path only once it
+ * listens, so a client that sees @path can always connect to it (a plain
+ * bind() makes the file appear before listen(), and a client that comes in
+ * between is refused).  The umask only matters between bind() and the
+ * check after it, which verifies the mode (and fixes it, when a default
+ * ACL widened it).
+ * Returns: the socket, or -1 with @error set.
+ */
+int
+vmig_transport_listen_owned(const char *path, dev_t *dev, ino_t *ino, GError **error)
+{
+    g_auto(VmigFd) fd = -1;
+    g_autofree char *tmp = NULL;
+    struct sockaddr_un addr;
+    struct sockaddr_un tmp_addr;
+    struct stat st;
+    mode_t old_mask;
+    int err;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    /* One byte for the terminating NUL, one for the "~" of the bind name. */
+    if (strlen(path) + 2 > sizeof(addr.sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+                    "socket path '%s' is too long (%" G_GSIZE_FORMAT
+                    " bytes; at most %" G_GSIZE_FORMAT " fit a unix socket address here)",
+                    path, strlen(path), sizeof(addr.sun_path) - 2);
+        return -1;
+    }
+    if (path[0] == '\0') {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "the socket path is empty");
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path));
+    tmp = g_strconcat(path, "~", NULL);
+    tmp_addr = addr;
+    memcpy(tmp_addr.sun_path, tmp, strlen(tmp));
+
+    if (!vmig_transport_clear_path(path, &addr, error))
+        return -1;
+    if (unlink(tmp) < 0 && errno != ENOENT) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot remove the leftover '%s': %s", tmp, g_strerror(errno));
+        return -1;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot create a unix socket: %s", g_strerror(errno));
+        return -1;
+    }
+
+    old_mask = umask(0177);
+    err = bind(fd, (const struct sockaddr *)&tmp_addr, sizeof(tmp_addr)) < 0 ? errno : 0;
+    umask(old_mask);
+    if (err) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+                    "cannot bind a socket to '%s': %s", tmp, g_strerror(err));
+        return -1;
+    }
+
+    if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != 0600)
+        (void)chmod(tmp, 0600);
+    if (lstat(tmp, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
+        st.st_uid != geteuid()) {
+        unlink(tmp);
+        g_set_error(
+            error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+            "socket '%s' did not come out as a socket of mode 0600 owned by "
+            "uid %u",
+            tmp, (guint)geteuid());
+        return -1;
+    }
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+
+    if (listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0) {
+        err = errno;
+        unlink(tmp);
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+                    "cannot listen on '%s': %s", path, g_strerror(err));
+        return -1;
+    }
+    return vmig_fd_steal(&fd);
 }
 
 /* ------------------------------------------------------------------------ */

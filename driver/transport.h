@@ -17,6 +17,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 
 #define VMIG_TRANSPORT_ERROR (vmig_transport_error_quark())
 GQuark vmig_transport_error_quark(void);
@@ -59,6 +60,19 @@ char *vmig_address_to_string(const VmigAddress *address);
  * @error set.
  */
 int vmig_transport_listen(const VmigAddress *address, GError **error);
+
+/*
+ * vmig_transport_listen_owned:
+ * Listens on unix socket @path, mode 0600, owned by this process's euid
+ * (the control socket): a stale socket file there is replaced; a live one
+ * (some server answers), or a file that is not a socket, is refused.  The
+ * file appears only once the socket listens, so a client that sees it can
+ * always connect.
+ * Returns: the socket (non-blocking, close-on-exec) with the file's
+ * device and inode in *@dev and *@ino (to recognise it when removing it),
+ * or -1 with @error set.
+ */
+int vmig_transport_listen_owned(const char *path, dev_t *dev, ino_t *ino, GError **error);
 
 /*
  * vmig_transport_dial_async:
