@@ -82,6 +82,13 @@ const char *vmig_qmp_get_hypervisor(VmigQmp *qmp);
  */
 char *vmig_qmp_format_hypervisor(JsonObject *version);
 
+/*
+ * Quotes what a peer sent, for an error message: printable ASCII as it
+ * is, any other byte as \xHH, cut after 80 bytes.
+ * Returns: the quoted text (to free).
+ */
+char *vmig_qmp_quote(const char *data, gsize len);
+
 /* Returns: the pid of the QEMU at the other end (SO_PEERCRED), or 0 when unknown. */
 GPid vmig_qmp_get_peer_pid(VmigQmp *qmp);
 
