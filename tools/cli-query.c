@@ -1,0 +1,235 @@
+/*
+ * cli-query.c: the commands that read: tunables, features, list, events,
+ * version
+ */
+#include <config.h>
+#define G_LOG_DOMAIN "vmig-cli"
+
+#include "tools/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass/fd.h"
+#include "tools/render.h"
+
+/* tunables DOMAIN [--json|--xml] [--unstable].  Returns: the exit status. */
+int
+vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
+{
+    gboolean json = FALSE;
+    gboolean xml = FALSE;
+    gboolean unstable = FALSE;
+    g_autofree char *libvirt_uri = NULL;
+    g_autofree char *domain = NULL;
+    const GOptionEntry entries[] = {
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
+         "DOMAIN is a libvirt domain on the libvirt at URI", "URI"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print the catalog as JSON", NULL},
+        {"xml", 0, 0, G_OPTION_ARG_NONE, &xml, "print the catalog as XML", NULL},
+        {"unstable", 0, 0, G_OPTION_ARG_NONE, &unstable,
+         "include the unstable (x-) tunables", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(JsonObject) arguments = json_object_new();
+    g_autoptr(JsonNode) catalog = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    int status = VMIG_CLI_EXIT_OK;
+
+    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+        return status;
+    if (argc < 2)
+        return vmig_cli_usage_error(command, "missing DOMAIN");
+    if (argc > 2)
+        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[2]);
+    if (json && xml)
+        return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
+
+    domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    json_object_set_string_member(arguments, "domain", domain);
+    json_object_set_boolean_member(arguments, "unstable", unstable);
+    catalog = vmig_cli_execute(cli, "query-tunables", arguments, &error);
+    if (!catalog)
+        return vmig_cli_fail("%s", error->message);
+    if (!JSON_NODE_HOLDS_OBJECT(catalog))
+        return vmig_cli_fail(
+            "virt-migrated answered query-tunables with something that is "
+            "not a catalog");
+
+    if (json)
+        text = vmig_render_json(catalog);
+    else if (xml)
+        text = vmig_render_catalog_xml(json_node_get_object(catalog), &error);
+    else
+        text = vmig_render_catalog_table(json_node_get_object(catalog), &error);
+    if (!text)
+        return vmig_cli_fail("%s", error->message);
+    return vmig_cli_output(text);
+}
+
+/* features MIGRATION [--xml|--json].  Returns: the exit status. */
+int
+vmig_cli_features(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
+{
+    gboolean json = FALSE;
+    gboolean xml = FALSE;
+    const GOptionEntry entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print the record as JSON", NULL},
+        {"xml", 0, 0, G_OPTION_ARG_NONE, &xml, "print the record as XML", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(JsonNode) arguments = NULL;
+    g_autoptr(JsonNode) record = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    int status = VMIG_CLI_EXIT_OK;
+
+    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+        return status;
+    if (argc < 2)
+        return vmig_cli_usage_error(command, "missing MIGRATION");
+    if (argc > 2)
+        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[2]);
+    if (json && xml)
+        return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
+
+    arguments = vmig_cli_migration_arguments(argv[1]);
+    record =
+        vmig_cli_execute(cli, "query-migration", json_node_get_object(arguments), &error);
+    if (!record)
+        return vmig_cli_fail("%s", error->message);
+    if (!JSON_NODE_HOLDS_OBJECT(record))
+        return vmig_cli_fail("virt-migrated answered query-migration with something that "
+                             "is not a negotiation record");
+
+    if (json)
+        text = vmig_render_json(record);
+    else if (xml)
+        text = vmig_render_record_xml(json_node_get_object(record), &error);
+    else
+        text = vmig_render_record_summary(json_node_get_object(record), &error);
+    if (!text)
+        return vmig_cli_fail("%s", error->message);
+    return vmig_cli_output(text);
+}
+
+/* list [--all].  Returns: the exit status. */
+int
+vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
+{
+    gboolean all = FALSE;
+    const GOptionEntry entries[] = {
+        {"all", 0, 0, G_OPTION_ARG_NONE, &all,
+         "include the migrations that completed, failed or were cancelled", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(JsonNode) migrations = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    int status = VMIG_CLI_EXIT_OK;
+
+    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+        return status;
+    if (argc > 1)
+        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[1]);
+
+    migrations = vmig_cli_execute(cli, "query-migrations", NULL, &error);
+    if (!migrations)
+        return vmig_cli_fail("%s", error->message);
+    if (!JSON_NODE_HOLDS_ARRAY(migrations))
+        return vmig_cli_fail("virt-migrated answered query-migrations with something "
+                             "that is not a list");
+    text = vmig_render_migrations_table(json_node_get_array(migrations), all, &error);
+    if (!text)
+        return vmig_cli_fail("%s", error->message);
+    return vmig_cli_output(text);
+}
+
+/* events [--migration ID] [--count N].  Returns: the exit status. */
+int
+vmig_cli_events(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
+{
+    g_autofree char *migration = NULL;
+    int count = G_MININT;
+    const GOptionEntry entries[] = {
+        {"migration", 0, 0, G_OPTION_ARG_STRING, &migration,
+         "only the events of migration ID", "ID"},
+        {"count", 0, 0, G_OPTION_ARG_INT, &count, "stop after N events", "N"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(VmigClient) client = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(VmigFd) sigint = -1;
+    int status = VMIG_CLI_EXIT_OK;
+    int printed = 0;
+
+    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+        return status;
+    if (argc > 1)
+        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[1]);
+    if (count != G_MININT && count <= 0)
+        return vmig_cli_usage_error(command, "--count wants a positive number, not %d",
+                                    count);
+
+    client = vmig_cli_connect(cli, &error);
+    if (!client)
+        return vmig_cli_fail("%s", error->message);
+    /* Ctrl-C is how this command normally ends: exit 0, quietly. */
+    sigint = vmig_cli_sigint_open();
+    if (sigint < 0)
+        return vmig_cli_fail("cannot catch Ctrl-C: %s", g_strerror(errno));
+    vmig_client_set_interrupt_fd(client, sigint);
+
+    while (count == G_MININT || printed < count) {
+        g_autoptr(JsonObject) event = vmig_client_read_event(client, -1, &error);
+        g_autofree char *line = NULL;
+
+        if (!event) {
+            if (g_error_matches(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_INTERRUPTED))
+                return VMIG_CLI_EXIT_OK;
+            return vmig_cli_fail("%s", error->message);
+        }
+        if (migration && !vmig_cli_event_is_for(event, migration))
+            continue;
+        line = vmig_render_event_line(event, &error);
+        if (!line)
+            return vmig_cli_fail("%s", error->message);
+        status = vmig_cli_output(line);
+        if (status != VMIG_CLI_EXIT_OK)
+            return status;
+        printed++;
+    }
+    return VMIG_CLI_EXIT_OK;
+}
+
+/* version.  Returns: the exit status. */
+int
+vmig_cli_version(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    int status = VMIG_CLI_EXIT_OK;
+    JsonNode *version;
+
+    if (!vmig_cli_parse(command, NULL, &argc, &argv, &status))
+        return status;
+    if (argc > 1)
+        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[1]);
+
+    reply = vmig_cli_execute(cli, "query-version", NULL, &error);
+    if (!reply)
+        return vmig_cli_fail("%s", error->message);
+    version = JSON_NODE_HOLDS_OBJECT(reply)
+                  ? json_object_get_member(json_node_get_object(reply), "version")
+                  : NULL;
+    if (!version || !JSON_NODE_HOLDS_VALUE(version) ||
+        json_node_get_value_type(version) != G_TYPE_STRING)
+        return vmig_cli_fail("virt-migrated answered query-version without a version");
+
+    text = g_strdup_printf("virt-migrate %s\nvirt-migrated %s\n", PACKAGE_VERSION,
+                           json_node_get_string(version));
+    return vmig_cli_output(text);
+}

@@ -1,0 +1,691 @@
+/*
+ * render-record.c: the daemon's migrations, events and negotiation
+ * records as the CLI shows them (the contract is render.h)
+ */
+#include <config.h>
+
+#include "tools/render-private.h"
+
+#include <string.h>
+
+#include "json/writer.h"
+#include "xml/record.h"
+
+/* ------------------------------------------------------------------------ */
+/* list */
+
+#define VMIG_RENDER_LIST "migration list"
+
+/* The states a migration ends in (docs/migration.md). */
+static const char *const vmig_render_final_states[] = {"completed", "failed",
+                                                       "cancelled"};
+
+/* Returns: TRUE when @state is one a migration ends in. */
+static gboolean
+vmig_render_state_is_final(const char *state)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(vmig_render_final_states); i++) {
+        if (g_str_equal(state, vmig_render_final_states[i]))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+char *
+vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error)
+{
+    /* The members shown, in column order, under their titles. */
+    static const char *const members[] = {"migration", "role", "state", "domain"};
+    static const char *const titles[] = {"ID", "ROLE", "STATE", "DOMAIN"};
+    g_autoptr(GPtrArray) rows =
+        g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+    g_autoptr(GString) out = g_string_new(NULL);
+    guint i;
+
+    G_STATIC_ASSERT(G_N_ELEMENTS(members) == G_N_ELEMENTS(titles));
+    g_return_val_if_fail(migrations != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    g_ptr_array_add(rows, vmig_render_row(4, g_strdup(titles[0]), g_strdup(titles[1]),
+                                          g_strdup(titles[2]), g_strdup(titles[3])));
+    for (i = 0; i < json_array_get_length(migrations); i++) {
+        JsonObject *migration =
+            vmig_render_array_object(migrations, i, VMIG_RENDER_LIST, "migration", error);
+        g_autofree char *what = g_strdup_printf("migration #%u", i + 1);
+        const char *values[G_N_ELEMENTS(members)];
+        char **row;
+
+        if (!migration)
+            return NULL;
+        for (gsize m = 0; m < G_N_ELEMENTS(members); m++) {
+            if (!vmig_render_get_string(migration, VMIG_RENDER_LIST, what, members[m],
+                                        TRUE, &values[m], error))
+                return NULL;
+        }
+        if (!all && vmig_render_state_is_final(values[2]))
+            continue;
+        row = g_new0(char *, G_N_ELEMENTS(members) + 1);
+        for (gsize m = 0; m < G_N_ELEMENTS(members); m++)
+            row[m] = vmig_render_text(values[m]);
+        g_ptr_array_add(rows, row);
+    }
+    vmig_render_rows(out, rows, G_N_ELEMENTS(members), " ", 3, TRUE);
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* events */
+
+#define VMIG_RENDER_EVENT "event"
+
+char *
+vmig_render_event_line(JsonObject *event, GError **error)
+{
+    g_autoptr(GDateTime) time = NULL;
+    g_autofree char *when = NULL;
+    g_autofree char *data_text = NULL;
+    g_autofree char *name_text = NULL;
+    JsonObject *timestamp = NULL;
+    JsonNode *data = NULL;
+    const char *name = NULL;
+    gint64 seconds = -1;
+    gint64 microseconds = -1;
+
+    g_return_val_if_fail(event != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    if (!vmig_render_get_string(event, VMIG_RENDER_EVENT, "the event", "event", TRUE,
+                                &name, error) ||
+        !vmig_render_get(event, VMIG_RENDER_EVENT, "the event", "data", JSON_NODE_OBJECT,
+                         G_TYPE_INVALID, FALSE, &data, error) ||
+        !vmig_render_get_object(event, VMIG_RENDER_EVENT, "the event", "timestamp",
+                                &timestamp, error))
+        return NULL;
+    if (!timestamp) {
+        g_set_error_literal(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                            "invalid event: the event has no 'timestamp'");
+        return NULL;
+    }
+    if (!vmig_render_get_count(timestamp, VMIG_RENDER_EVENT, "the timestamp", "seconds",
+                               TRUE, &seconds, error) ||
+        !vmig_render_get_count(timestamp, VMIG_RENDER_EVENT, "the timestamp",
+                               "microseconds", TRUE, &microseconds, error))
+        return NULL;
+    if (microseconds >= G_USEC_PER_SEC)
+        time = NULL;
+    else
+        time = g_date_time_new_from_unix_utc(seconds);
+    if (!time) {
+        g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                    "invalid event: the timestamp %" G_GINT64_FORMAT
+                    ".%06" G_GINT64_FORMAT " is not a time",
+                    seconds, microseconds);
+        return NULL;
+    }
+    when = g_date_time_format(time, "%Y-%m-%dT%H:%M:%S");
+    data_text = data ? vmig_json_write(data, FALSE, NULL) : g_strdup("{}");
+    name_text = vmig_render_text(name);
+    return g_strdup_printf("%s.%06" G_GINT64_FORMAT "Z %s %s\n", when, microseconds,
+                           name_text, data_text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* migrate */
+
+#define VMIG_RENDER_NEGOTIATED "NEGOTIATED event"
+
+/*
+ * The feature that the extra channels serve: the channel count of a
+ * NEGOTIATED event is shown next to it (docs/migration.md).
+ */
+#define VMIG_RENDER_CHANNELS_FEATURE "multifd"
+
+/* Returns: "1 channel", "4 channels" or "2 of 4 channels" (to free). */
+static char *
+vmig_render_channels(gint64 channels, gint64 requested)
+{
+    if (requested >= 0 && requested != channels)
+        return g_strdup_printf("%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " channels",
+                               channels, requested);
+    return g_strdup_printf("%" G_GINT64_FORMAT " channel%s", channels,
+                           channels == 1 ? "" : "s");
+}
+
+char *
+vmig_render_negotiated(JsonObject *data, GError **error)
+{
+    g_autoptr(GString) out = g_string_new("Negotiated: ");
+    const char *what = "the event's data";
+    JsonArray *features = NULL;
+    gint64 version = -1;
+    gint64 channels = -1;
+    gint64 requested = -1;
+    gboolean shown = FALSE;
+    guint n;
+
+    g_return_val_if_fail(data != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    if (!vmig_render_get_count(data, VMIG_RENDER_NEGOTIATED, what, "version", TRUE,
+                               &version, error) ||
+        !vmig_render_get_array(data, VMIG_RENDER_NEGOTIATED, what, "features", &features,
+                               error) ||
+        !vmig_render_get_count(data, VMIG_RENDER_NEGOTIATED, what, "channels", FALSE,
+                               &channels, error) ||
+        !vmig_render_get_count(data, VMIG_RENDER_NEGOTIATED, what, "requested-channels",
+                               FALSE, &requested, error))
+        return NULL;
+
+    g_string_append_printf(out, "protocol %" G_GINT64_FORMAT, version);
+    n = features ? json_array_get_length(features) : 0;
+    g_string_append(out, n ? ", features " : ", no features");
+    for (guint i = 0; i < n; i++) {
+        const char *name = vmig_render_array_string(features, i, VMIG_RENDER_NEGOTIATED,
+                                                    "feature", error);
+        g_autofree char *text = NULL;
+
+        if (!name)
+            return NULL;
+        text = vmig_render_text(name);
+        g_string_append_printf(out, "%s%s", i ? ", " : "", text);
+        if (channels >= 0 && g_str_equal(name, VMIG_RENDER_CHANNELS_FEATURE)) {
+            g_autofree char *count = vmig_render_channels(channels, requested);
+
+            g_string_append_printf(out, " (%s)", count);
+            shown = TRUE;
+        }
+    }
+    /* Channels without the feature that uses them: still worth saying. */
+    if (!shown && channels > 0) {
+        g_autofree char *count = vmig_render_channels(channels, requested);
+
+        g_string_append_printf(out, "; %s", count);
+    }
+    g_string_append_c(out, '\n');
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* Returns: integer member @name of @data when it is one and not negative, else -1. */
+static gint64
+vmig_render_bytes(JsonObject *data, const char *name)
+{
+    JsonNode *node = json_object_get_member(data, name);
+
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
+        json_node_get_value_type(node) != G_TYPE_INT64 || json_node_get_int(node) < 0)
+        return -1;
+    return json_node_get_int(node);
+}
+
+int
+vmig_render_progress_percent(JsonObject *data)
+{
+    gint64 transferred;
+    gint64 remaining;
+    gint64 total;
+    double done;
+    double all;
+
+    g_return_val_if_fail(data != NULL, -1);
+
+    transferred = vmig_render_bytes(data, "transferred");
+    remaining = vmig_render_bytes(data, "remaining");
+    total = vmig_render_bytes(data, "total");
+    if (transferred >= 0 && remaining >= 0) {
+        done = (double)transferred;
+        all = (double)transferred + (double)remaining;
+    } else if (total > 0 && remaining >= 0) {
+        done = (double)MAX(total - remaining, 0);
+        all = (double)total;
+    } else if (total > 0 && transferred >= 0) {
+        done = (double)MIN(transferred, total);
+        all = (double)total;
+    } else {
+        return -1;
+    }
+    if (all <= 0)
+        return -1;
+    /* Rounded down: 100 % only once nothing remains. */
+    return (int)CLAMP(done * 100 / all, 0, 100);
+}
+
+char *
+vmig_render_progress(int percent)
+{
+    return g_strdup_printf("\rMigration: [%3d %%]", CLAMP(percent, 0, 100));
+}
+
+/* ------------------------------------------------------------------------ */
+/* features */
+
+#define VMIG_RENDER_RECORD "negotiation record"
+
+/* Labels of the summary's "Label:  value" lines are padded to this width. */
+#define VMIG_RENDER_LABEL_WIDTH 18
+
+/* The two sides, in the order they are shown. */
+static const char *const vmig_render_sides[] = {"source", "destination"};
+
+/* Appends "@label:  @value" (value escaped for a terminal).  Returns nothing. */
+static void
+vmig_render_field(GString *out, const char *label, const char *value)
+{
+    g_autofree char *text = vmig_render_text(value);
+    gsize start = out->len;
+
+    g_string_append_printf(out, "%s:", label);
+    while (out->len - start < VMIG_RENDER_LABEL_WIDTH)
+        g_string_append_c(out, ' ');
+    g_string_append(out, text);
+    g_string_append_c(out, '\n');
+}
+
+/*
+ * Describes FEATURE @feature (@what): its name, then in parentheses its
+ * channels, its algorithms and whether it is required; *@reason gets its
+ * reason, when @reason is not NULL (NULL when it has none).
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+static char *
+vmig_render_feature(JsonObject *feature, const char *what, const char **reason,
+                    GError **error)
+{
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GString) out = NULL;
+    g_autofree char *name_text = NULL;
+    g_autofree char *where = NULL;
+    JsonArray *algorithms = NULL;
+    JsonNode *required = NULL;
+    const char *name = NULL;
+    gint64 channels = -1;
+
+    if (!vmig_render_get_string(feature, VMIG_RENDER_RECORD, what, "name", TRUE, &name,
+                                error))
+        return NULL;
+    where = g_strdup_printf("feature '%s'", name);
+    if (!vmig_render_get_count(feature, VMIG_RENDER_RECORD, where, "channels", FALSE,
+                               &channels, error) ||
+        !vmig_render_get_array(feature, VMIG_RENDER_RECORD, where, "algorithms",
+                               &algorithms, error) ||
+        !vmig_render_get(feature, VMIG_RENDER_RECORD, where, "required", JSON_NODE_VALUE,
+                         G_TYPE_BOOLEAN, FALSE, &required, error))
+        return NULL;
+    if (reason && !vmig_render_get_string(feature, VMIG_RENDER_RECORD, where, "reason",
+                                          FALSE, reason, error))
+        return NULL;
+
+    if (channels >= 0)
+        g_ptr_array_add(notes, vmig_render_channels(channels, -1));
+    for (guint i = 0; algorithms && i < json_array_get_length(algorithms); i++) {
+        const char *algorithm = vmig_render_array_string(
+            algorithms, i, VMIG_RENDER_RECORD, "algorithm", error);
+
+        if (!algorithm)
+            return NULL;
+        g_ptr_array_add(notes, vmig_render_text(algorithm));
+    }
+    if (required && json_node_get_boolean(required))
+        g_ptr_array_add(notes, g_strdup("required"));
+
+    name_text = vmig_render_text(name);
+    out = g_string_new(name_text);
+    for (guint i = 0; i < notes->len; i++) {
+        g_string_append(out, i ? ", " : " (");
+        g_string_append(out, g_ptr_array_index(notes, i));
+    }
+    if (notes->len)
+        g_string_append_c(out, ')');
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * Appends the features of @features (an array of FEATURE, @what in
+ * messages), one a line, with their reasons in a column when @reasons;
+ * "none" when there are none.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_feature_list(GString *out, JsonArray *features, const char *what,
+                         gboolean reasons, GError **error)
+{
+    g_autoptr(GPtrArray) rows =
+        g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+
+    for (guint i = 0; i < json_array_get_length(features); i++) {
+        JsonObject *feature =
+            vmig_render_array_object(features, i, VMIG_RENDER_RECORD, what, error);
+        const char *reason = NULL;
+        char *text;
+
+        if (!feature)
+            return FALSE;
+        text = vmig_render_feature(feature, what, reasons ? &reason : NULL, error);
+        if (!text)
+            return FALSE;
+        g_ptr_array_add(rows,
+                        vmig_render_row(2, text, vmig_render_text(reason ? reason : "")));
+    }
+    if (rows->len == 0)
+        g_string_append(out, "  none\n");
+    vmig_render_rows(out, rows, 2, "  ", 2, FALSE);
+    return TRUE;
+}
+
+/*
+ * Appends what each side offered ("offered").
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_offers(GString *out, JsonObject *offered, GError **error)
+{
+    for (gsize s = 0; s < G_N_ELEMENTS(vmig_render_sides); s++) {
+        const char *side = vmig_render_sides[s];
+        g_autofree char *what = g_strdup_printf("the offer of the %s", side);
+        JsonObject *offer = NULL;
+        JsonArray *versions = NULL;
+        JsonArray *features = NULL;
+
+        if (!vmig_render_get_object(offered, VMIG_RENDER_RECORD, "'offered'", side,
+                                    &offer, error))
+            return FALSE;
+        if (!offer)
+            continue;
+        if (!vmig_render_get_array(offer, VMIG_RENDER_RECORD, what, "versions", &versions,
+                                   error) ||
+            !vmig_render_get_array(offer, VMIG_RENDER_RECORD, what, "features", &features,
+                                   error))
+            return FALSE;
+
+        g_string_append_printf(out, "\nOffered by the %s", side);
+        for (guint i = 0; versions && i < json_array_get_length(versions); i++) {
+            JsonNode *version = json_array_get_element(versions, i);
+
+            if (!JSON_NODE_HOLDS_VALUE(version) ||
+                json_node_get_value_type(version) != G_TYPE_INT64) {
+                g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                            "invalid " VMIG_RENDER_RECORD ": version #%u of %s is not an "
+                            "integer",
+                            i + 1, what);
+                return FALSE;
+            }
+            g_string_append_printf(out, "%s%" G_GINT64_FORMAT,
+                                   i ? ", " : " (protocol versions ",
+                                   json_node_get_int(version));
+        }
+        if (versions && json_array_get_length(versions))
+            g_string_append_c(out, ')');
+        g_string_append(out, ":\n");
+        if (features &&
+            !vmig_render_feature_list(out, features, "offered feature", FALSE, error))
+            return FALSE;
+        if (!features)
+            g_string_append(out, "  none\n");
+    }
+    return TRUE;
+}
+
+/*
+ * Appends the tunables each side set ("tunables").
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_tunables(GString *out, JsonObject *tunables, GError **error)
+{
+    for (gsize s = 0; s < G_N_ELEMENTS(vmig_render_sides); s++) {
+        const char *side = vmig_render_sides[s];
+        g_autoptr(GPtrArray) rows =
+            g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+        JsonObject *values = NULL;
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *value;
+
+        if (!vmig_render_get_object(tunables, VMIG_RENDER_RECORD, "'tunables'", side,
+                                    &values, error))
+            return FALSE;
+        if (!values)
+            continue;
+        g_string_append_printf(out, "\nTunables of the %s:\n", side);
+        /* The wire order, which is the order the driver set them in. */
+        json_object_iter_init_ordered(&iter, values);
+        while (json_object_iter_next_ordered(&iter, &name, &value))
+            g_ptr_array_add(rows, vmig_render_row(2, vmig_render_text(name),
+                                                  vmig_render_value(value)));
+        if (rows->len == 0)
+            g_string_append(out, "  none\n");
+        vmig_render_rows(out, rows, 2, "  ", 2, FALSE);
+    }
+    return TRUE;
+}
+
+/* The plain text members of the summary's first block, under their labels. */
+static const struct {
+    const char *member;
+    const char *label;
+} vmig_render_record_texts[] = {
+    {"hypervisor", "Hypervisor"},
+    {"peer-hypervisor", "Peer hypervisor"},
+    {"driver", "Driver"},
+    {"peer-driver", "Peer driver"},
+};
+
+/* The members of "handshake", and what follows each one's number. */
+static const struct {
+    const char *member;
+    const char *unit;
+} vmig_render_handshake[] = {
+    {"bytes-sent", "bytes sent"},
+    {"bytes-received", "bytes received"},
+    {"milliseconds", "ms"},
+};
+
+/*
+ * Appends what the migration is: its id, role, state, domain, peer,
+ * hypervisors and drivers, and the protocol version.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_record_head(GString *out, JsonObject *record, GError **error)
+{
+    const char *what = "the record";
+    const char *id = NULL;
+    const char *role = NULL;
+    const char *state = NULL;
+    const char *domain = NULL;
+    const char *mode = NULL;
+    const char *peer = NULL;
+    gint64 version = -1;
+
+    if (!vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "migration", TRUE, &id,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "role", TRUE, &role,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "state", TRUE, &state,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "domain", FALSE,
+                                &domain, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "mode", FALSE, &mode,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "peer", FALSE, &peer,
+                                error) ||
+        !vmig_render_get_count(record, VMIG_RENDER_RECORD, what, "version", FALSE,
+                               &version, error))
+        return FALSE;
+
+    vmig_render_field(out, "Migration", id);
+    vmig_render_field(out, "Role", role);
+    vmig_render_field(out, "State", state);
+    if (domain)
+        vmig_render_field(out, "Domain", domain);
+    /* In fd mode the peer is "fd": say what that means. */
+    if (peer && g_strcmp0(mode, "fd") == 0 && g_str_equal(peer, "fd")) {
+        vmig_render_field(out, "Peer", "a socket the management app passed (fd mode)");
+    } else if (peer && mode) {
+        g_autofree char *text = g_strdup_printf("%s (%s mode)", peer, mode);
+
+        vmig_render_field(out, "Peer", text);
+    } else if (peer || mode) {
+        vmig_render_field(out, peer ? "Peer" : "Mode", peer ? peer : mode);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(vmig_render_record_texts); i++) {
+        const char *text = NULL;
+
+        if (!vmig_render_get_string(record, VMIG_RENDER_RECORD, what,
+                                    vmig_render_record_texts[i].member, FALSE, &text,
+                                    error))
+            return FALSE;
+        if (text)
+            vmig_render_field(out, vmig_render_record_texts[i].label, text);
+    }
+    if (version >= 0) {
+        g_autofree char *text = g_strdup_printf("version %" G_GINT64_FORMAT, version);
+
+        vmig_render_field(out, "Protocol", text);
+    } else {
+        vmig_render_field(out, "Protocol", "not negotiated");
+    }
+    return TRUE;
+}
+
+/*
+ * Appends the channels asked for and received ("channels").
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_record_channels(GString *out, JsonObject *channels, GError **error)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    gint64 requested = -1;
+    gint64 received = -1;
+
+    if (!vmig_render_get_count(channels, VMIG_RENDER_RECORD, "'channels'", "requested",
+                               FALSE, &requested, error) ||
+        !vmig_render_get_count(channels, VMIG_RENDER_RECORD, "'channels'", "received",
+                               FALSE, &received, error))
+        return FALSE;
+    if (requested >= 0)
+        g_string_append_printf(text, "%" G_GINT64_FORMAT " requested", requested);
+    if (received >= 0)
+        g_string_append_printf(text, "%s%" G_GINT64_FORMAT " received",
+                               text->len ? ", " : "", received);
+    if (requested >= 0 && received >= 0 && received < requested)
+        g_string_append(text, " (fewer than requested)");
+    vmig_render_field(out, "Channels", text->len ? text->str : "none");
+    return TRUE;
+}
+
+/*
+ * Appends what the handshake cost, how it ended and why.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_record_end(GString *out, JsonObject *record, GError **error)
+{
+    JsonObject *handshake = NULL;
+    const char *result = NULL;
+    const char *reason = NULL;
+
+    if (!vmig_render_get_object(record, VMIG_RENDER_RECORD, "the record", "handshake",
+                                &handshake, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, "the record", "result", FALSE,
+                                &result, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, "the record", "error", FALSE,
+                                &reason, error))
+        return FALSE;
+    if (!handshake && !result && !reason)
+        return TRUE;
+
+    g_string_append_c(out, '\n');
+    if (handshake) {
+        g_autoptr(GString) text = g_string_new(NULL);
+
+        for (gsize i = 0; i < G_N_ELEMENTS(vmig_render_handshake); i++) {
+            gint64 value = -1;
+
+            if (!vmig_render_get_count(handshake, VMIG_RENDER_RECORD, "'handshake'",
+                                       vmig_render_handshake[i].member, FALSE, &value,
+                                       error))
+                return FALSE;
+            if (value < 0)
+                continue;
+            if (text->len)
+                g_string_append(text, ", ");
+            g_string_append_printf(text, "%" G_GINT64_FORMAT " %s", value,
+                                   vmig_render_handshake[i].unit);
+        }
+        vmig_render_field(out, "Handshake", text->len ? text->str : "-");
+    }
+    if (result)
+        vmig_render_field(out, "Result", result);
+    if (reason)
+        vmig_render_field(out, "Error", reason);
+    return TRUE;
+}
+
+char *
+vmig_render_record_summary(JsonObject *record, GError **error)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    JsonObject *offered = NULL;
+    JsonArray *chosen = NULL;
+    JsonArray *declined = NULL;
+    JsonObject *channels = NULL;
+    JsonObject *tunables = NULL;
+    const char *what = "the record";
+
+    g_return_val_if_fail(record != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    if (!vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "offered", &offered,
+                                error) ||
+        !vmig_render_get_array(record, VMIG_RENDER_RECORD, what, "features", &chosen,
+                               error) ||
+        !vmig_render_get_array(record, VMIG_RENDER_RECORD, what, "declined", &declined,
+                               error) ||
+        !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "channels", &channels,
+                                error) ||
+        !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "tunables", &tunables,
+                                error))
+        return NULL;
+
+    if (!vmig_render_record_head(out, record, error))
+        return NULL;
+    if (offered && !vmig_render_offers(out, offered, error))
+        return NULL;
+    if (chosen) {
+        g_string_append(out, "\nChosen features:\n");
+        if (!vmig_render_feature_list(out, chosen, "chosen feature", TRUE, error))
+            return NULL;
+    }
+    if (declined) {
+        g_string_append(out, "\nDeclined features:\n");
+        if (!vmig_render_feature_list(out, declined, "declined feature", TRUE, error))
+            return NULL;
+    }
+    if (channels) {
+        g_string_append_c(out, '\n');
+        if (!vmig_render_record_channels(out, channels, error))
+            return NULL;
+    }
+    if (tunables && !vmig_render_tunables(out, tunables, error))
+        return NULL;
+    if (!vmig_render_record_end(out, record, error))
+        return NULL;
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+char *
+vmig_render_record_xml(JsonObject *record, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    g_return_val_if_fail(record != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    text = vmig_xml_record_format(record, error);
+    if (!text)
+        return NULL;
+    if (!g_str_has_suffix(text, "\n"))
+        return g_strconcat(text, "\n", NULL);
+    return g_steal_pointer(&text);
+}
