@@ -153,7 +153,7 @@ run_raw(guint64 total)
     return pump(w, r, total);
 }
 
-/* The done callback: note the outcome.  Returns nothing. */
+/* The done callback: note the outcome. */
 static void
 on_done(VmigBridge *bridge, const GError *error, gpointer user_data)
 {
@@ -236,7 +236,7 @@ usage_now(void)
 
 /*
  * Print one run: throughput, and CPU time and context switches per GiB
- * since @before.  Returns nothing.
+ * since @before.
  */
 static void
 print_run(int run, const char *path, guint64 total, double secs, Usage before)

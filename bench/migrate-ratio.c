@@ -125,7 +125,7 @@ typedef struct {
     GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST]; /* of BenchSample */
 } Bench;
 
-/* Frees what @data (a BenchSample) owns.  Returns nothing. */
+/* Frees what @data (a BenchSample) owns. */
 static void
 bench_sample_clear(gpointer data)
 {
@@ -137,7 +137,6 @@ bench_sample_clear(gpointer data)
 /* Set by SIGINT, SIGTERM, SIGHUP or SIGPIPE: stop at the next step and clean up. */
 static volatile sig_atomic_t bench_interrupted;
 
-/* Returns nothing. */
 static void
 bench_on_signal(int signum)
 {
@@ -177,7 +176,7 @@ bench_string_member(JsonObject *object, const char *name, const char *fallback)
                : fallback;
 }
 
-/* Removes @path and everything under it.  Returns nothing. */
+/* Removes @path and everything under it. */
 static void
 bench_remove_tree(const char *path)
 {
@@ -335,7 +334,7 @@ bench_event_offset_ms(JsonObject *message, gint64 start_us)
  * Reads the source QEMU's MIGRATION events (QEMU stamps them; the
  * "events" capability is on) kept on @src_mon or already sent, and notes
  * when the migration entered "setup" and "completed", relative to
- * @start_us (real time).  Returns nothing.
+ * @start_us (real time).
  */
 static void
 bench_take_qemu_window(VmigGuestMonitor *src_mon, gint64 start_us, BenchSample *sample)
@@ -892,7 +891,7 @@ bench_extreme(GArray *samples, gsize member_offset, gboolean largest)
     return best;
 }
 
-/* Prints one finished migration.  Returns nothing. */
+/* Prints one finished migration. */
 static void
 bench_print_sample(guint run, guint runs, const BenchShape *shape, BenchPath path,
                    const BenchSample *sample)
@@ -921,7 +920,7 @@ bench_print_sample(guint run, guint runs, const BenchShape *shape, BenchPath pat
     fflush(stdout);
 }
 
-/* Prints the medians and the ratios.  Returns nothing. */
+/* Prints the medians and the ratios. */
 static void
 bench_report(Bench *bench)
 {
@@ -1003,7 +1002,7 @@ bench_report(Bench *bench)
 
 /* ------------------------------------------------------------------------ */
 
-/* Stops the daemons, removes the temporary directory and frees @bench.  Returns nothing.
+/* Stops the daemons, removes the temporary directory and frees @bench.
  */
 static void
 bench_free(Bench *bench)

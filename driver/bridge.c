@@ -116,7 +116,6 @@ struct _VmigBridge {
  * Shut both sockets down for reading and writing, which wakes any thread
  * sleeping on them.  Errors (ENOTCONN from a peer already gone) do not
  * matter: the point is only that nothing sleeps there any more.
- * Returns nothing.
  */
 static void
 vmig_bridge_shutdown_all(VmigBridge *bridge)
@@ -219,7 +218,6 @@ vmig_bridge_dir_open_pipe(VmigBridgeDir *dir, GError **error)
  * Record that @dir failed with @error (consumed) and shut both sockets
  * down so the other direction ends too.  Only the first failure is kept:
  * whatever fails after it is a consequence of the shutdown.
- * Returns nothing.
  */
 static void
 vmig_bridge_dir_fail(VmigBridgeDir *dir, GError *error)
@@ -463,7 +461,6 @@ vmig_bridge_done_dispatch(gpointer user_data)
 /*
  * Note that a direction thread has ended; the last one to end schedules
  * done on the owner's context, unless the bridge is being stopped.
- * Returns nothing.
  */
 static void
 vmig_bridge_dir_ended(VmigBridgeDir *dir)
@@ -630,7 +627,6 @@ vmig_bridge_start(int *fd_a, int *fd_b, GBytes *prefix_ab, GBytes *prefix_ba,
 /*
  * See bridge.h: stops both threads (shutdown wakes them), joins them,
  * drops a done call not yet dispatched, closes everything.
- * Returns nothing.
  */
 void
 vmig_bridge_free(VmigBridge *bridge)

@@ -125,7 +125,7 @@ static void vmig_control_client_dispatch_lines(VmigControlClient *client);
 /* ------------------------------------------------------------------------ */
 /* Small helpers */
 
-/* Close every fd in @fds and free the array (NULL is fine).  Returns nothing. */
+/* Close every fd in @fds and free the array (NULL is fine). */
 static void
 vmig_control_fds_free(GArray *fds)
 {
@@ -139,7 +139,7 @@ vmig_control_fds_free(GArray *fds)
     g_array_unref(fds);
 }
 
-/* Free a pending line and close its fds.  Returns nothing. */
+/* Free a pending line and close its fds. */
 static void
 vmig_control_line_free(VmigControlLine *line)
 {
@@ -214,7 +214,7 @@ vmig_control_client_ref(VmigControlClient *client)
     return client;
 }
 
-/* Drops a reference; the last one frees a (disconnected) client.  Returns nothing. */
+/* Drops a reference; the last one frees a (disconnected) client. */
 static void
 vmig_control_client_unref(VmigControlClient *client)
 {
@@ -229,7 +229,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigControlClient, vmig_control_client_unref)
 /*
  * Closes the connection of a client at end of file once it has nothing
  * left to do: no line to dispatch, no call pending, nothing to write.
- * Returns nothing.
  */
 static void
 vmig_control_client_maybe_finish(VmigControlClient *client)
@@ -280,7 +279,7 @@ vmig_control_client_flush(VmigControlClient *client)
 /*
  * Queues @node (borrowed) as one line for @client and writes what can be
  * written.  A client that lets more than VMIG_CONTROL_MAX_QUEUED pile up
- * is disconnected.  Returns nothing.
+ * is disconnected.
  */
 static void
 vmig_control_client_send(VmigControlClient *client, JsonNode *node)
@@ -306,7 +305,7 @@ vmig_control_client_send(VmigControlClient *client, JsonNode *node)
     vmig_control_client_update_events(client);
 }
 
-/* Sends an error reply (echoing @id when non-NULL).  Returns nothing. */
+/* Sends an error reply (echoing @id when non-NULL). */
 static void
 vmig_control_client_send_error(VmigControlClient *client, JsonNode *id, const char *klass,
                                const char *desc)
@@ -320,7 +319,6 @@ vmig_control_client_send_error(VmigControlClient *client, JsonNode *id, const ch
  * A client broke a limit: a line over VMIG_CONTROL_MAX_LINE bytes
  * (@too_long) or more than VMIG_FDPASS_MAX_FDS fds with one line.  Tell it
  * why (best effort, without waiting) and close its connection.
- * Returns nothing.
  */
 static void
 vmig_control_client_abort(VmigControlClient *client, gboolean too_long)
@@ -355,7 +353,7 @@ vmig_control_client_abort(VmigControlClient *client, gboolean too_long)
 /* ------------------------------------------------------------------------ */
 /* Clients: the event source */
 
-/* Polls for what the client's state calls for.  Returns nothing. */
+/* Polls for what the client's state calls for. */
 static void
 vmig_control_client_update_events(VmigControlClient *client)
 {
@@ -388,7 +386,7 @@ vmig_control_client_resume(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
-/* Arranges for held-back lines to be dispatched soon.  Returns nothing. */
+/* Arranges for held-back lines to be dispatched soon. */
 static void
 vmig_control_client_schedule_resume(VmigControlClient *client)
 {
@@ -406,7 +404,6 @@ vmig_control_client_schedule_resume(VmigControlClient *client)
  * Closes @client's connection, drops everything it had queued either way,
  * and takes it off the server's list (which drops the list's reference).
  * Safe to call more than once and from within any callback of the client.
- * Returns nothing.
  */
 static void
 vmig_control_client_disconnect(VmigControlClient *client, const char *reason)
@@ -443,7 +440,7 @@ vmig_control_client_disconnect(VmigControlClient *client, const char *reason)
 /* ------------------------------------------------------------------------ */
 /* Calls */
 
-/* Frees @call, counting it as answered, and releases its client.  Returns nothing. */
+/* Frees @call, counting it as answered, and releases its client. */
 static void
 vmig_control_call_free(VmigControlCall *call)
 {
@@ -496,7 +493,7 @@ vmig_control_call_return(VmigControlCall *call, JsonNode *value)
     vmig_control_call_free(call);
 }
 
-/* Answers @call with an error of @klass saying @desc; frees it.  Returns nothing. */
+/* Answers @call with an error of @klass saying @desc; frees it. */
 static void
 vmig_control_call_error_literal(VmigControlCall *call, const char *klass,
                                 const char *desc)
@@ -563,7 +560,7 @@ vmig_control_call_get_command(VmigControlCall *call)
 /*
  * Refuses a line: closes the fds that came with it (*@fdsp, consumed),
  * then sends the error, so that a client which has its answer can count
- * on the fds being gone.  Returns nothing.
+ * on the fds being gone.
  */
 static void
 vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *id,
@@ -577,7 +574,7 @@ vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *i
 /*
  * Handles one complete line: parse, check, call the handler (which may
  * answer now or later).  The line's fds are either handed to the call or
- * closed.  Returns nothing.
+ * closed.
  */
 static void
 vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line)
@@ -635,7 +632,6 @@ vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line
 /*
  * Dispatches queued lines in order, until none is left, the client has
  * too many calls pending, or it is gone.  Then it polls again for input.
- * Returns nothing.
  */
 static void
 vmig_control_client_dispatch_lines(VmigControlClient *client)
@@ -735,7 +731,7 @@ vmig_control_client_split(VmigControlClient *client, gsize chunk_start, GArray *
     return TRUE;
 }
 
-/* One recvmsg from the client, then dispatch what it completed.  Returns nothing. */
+/* One recvmsg from the client, then dispatch what it completed. */
 static void
 vmig_control_client_read(VmigControlClient *client)
 {
@@ -817,7 +813,6 @@ static GSourceFuncs vmig_control_client_source_funcs = {
 
 /*
  * Refuses a peer of another uid: one error line, then close.
- * Returns nothing.
  */
 static void
 vmig_control_refuse(int *fdp, uid_t peer_uid, pid_t peer_pid)
@@ -839,7 +834,7 @@ vmig_control_refuse(int *fdp, uid_t peer_uid, pid_t peer_pid)
     vmig_fd_clear(fdp);
 }
 
-/* Takes @fdp (an accepted connection) on as a client.  Returns nothing. */
+/* Takes @fdp (an accepted connection) on as a client. */
 static void
 vmig_control_add_client(VmigControl *control, int *fdp, pid_t peer_pid)
 {
@@ -867,7 +862,7 @@ vmig_control_add_client(VmigControl *control, int *fdp, pid_t peer_pid)
     vmig_control_client_send(client, greeting);
 }
 
-/* The listener accepted a connection: a client, if its uid is ours.  Returns nothing. */
+/* The listener accepted a connection: a client, if its uid is ours. */
 static void
 vmig_control_on_connection(int *fdp, gpointer user_data)
 {

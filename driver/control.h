@@ -129,7 +129,7 @@ typedef struct {
     JsonNode *id;                      /* the request's "id" (a copy), or NULL */
 } VmigControlRequest;
 
-/* Frees what @request holds and zeroes it.  Returns nothing. */
+/* Frees what @request holds and zeroes it. */
 void vmig_control_request_clear(VmigControlRequest *request);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigControlRequest, vmig_control_request_clear)
 

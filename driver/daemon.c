@@ -245,7 +245,7 @@ vmig_daemon_watch_signal(GMainContext *context, int signum, GMainLoop *loop)
     return source;
 }
 
-/* Removes and frees a signal source.  Returns nothing. */
+/* Removes and frees a signal source. */
 static void
 vmig_daemon_source_free(GSource *source)
 {

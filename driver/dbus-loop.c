@@ -93,7 +93,6 @@ vmig_dbus_loop_get(DBusConnection *connection)
  * libdbus reports a change of dispatch status, not the status, so this is
  * how attach catches messages queued earlier, and how handling a watch or
  * a timeout makes sure it did not leave data behind unnoticed.
- * Returns nothing.
  */
 static void
 vmig_dbus_loop_kick(DBusConnection *connection)
@@ -151,7 +150,7 @@ static GSourceFuncs vmig_dbus_loop_dispatch_funcs = {
     .dispatch = vmig_dbus_loop_dispatch_dispatch,
 };
 
-/* DBusDispatchStatusFunction: only takes note, as libdbus demands.  Returns nothing. */
+/* DBusDispatchStatusFunction: only takes note, as libdbus demands. */
 static void
 vmig_dbus_loop_on_dispatch_status(DBusConnection *connection G_GNUC_UNUSED,
                                   DBusDispatchStatus status, void *data)
@@ -166,7 +165,6 @@ vmig_dbus_loop_on_dispatch_status(DBusConnection *connection G_GNUC_UNUSED,
  * DBusWakeupMainFunction: libdbus wants the main loop to look again (it
  * may come from another thread; g_source_set_ready_time() wakes the
  * context up).  The dispatch source checks the status when it runs.
- * Returns nothing.
  */
 static void
 vmig_dbus_loop_on_wakeup(void *data)
@@ -217,7 +215,7 @@ static GSourceFuncs vmig_dbus_loop_watch_funcs = {
     .dispatch = vmig_dbus_loop_watch_dispatch,
 };
 
-/* Poll the fd of @self for what its watch wants, or not at all.  Returns nothing. */
+/* Poll the fd of @self for what its watch wants, or not at all. */
 static void
 vmig_dbus_loop_watch_update(VmigDBusLoopWatch *self)
 {
@@ -261,7 +259,7 @@ vmig_dbus_loop_watch_add(DBusWatch *watch, void *data)
     return TRUE;
 }
 
-/* DBusRemoveWatchFunction.  Returns nothing. */
+/* DBusRemoveWatchFunction. */
 static void
 vmig_dbus_loop_watch_remove(DBusWatch *watch, void *data)
 {
@@ -274,7 +272,7 @@ vmig_dbus_loop_watch_remove(DBusWatch *watch, void *data)
     g_ptr_array_remove_fast(loop->sources, source);
 }
 
-/* DBusWatchToggledFunction.  Returns nothing. */
+/* DBusWatchToggledFunction. */
 static void
 vmig_dbus_loop_watch_toggled(DBusWatch *watch, void *data G_GNUC_UNUSED)
 {
@@ -287,7 +285,7 @@ vmig_dbus_loop_watch_toggled(DBusWatch *watch, void *data G_GNUC_UNUSED)
 /* ------------------------------------------------------------------------ */
 /* Timeouts */
 
-/* Start the timer of @self afresh, or stop it if disabled.  Returns nothing. */
+/* Start the timer of @self afresh, or stop it if disabled. */
 static void
 vmig_dbus_loop_timeout_update(VmigDBusLoopTimeout *self)
 {
@@ -347,7 +345,7 @@ vmig_dbus_loop_timeout_add(DBusTimeout *timeout, void *data)
     return TRUE;
 }
 
-/* DBusRemoveTimeoutFunction.  Returns nothing. */
+/* DBusRemoveTimeoutFunction. */
 static void
 vmig_dbus_loop_timeout_remove(DBusTimeout *timeout, void *data)
 {
@@ -360,7 +358,7 @@ vmig_dbus_loop_timeout_remove(DBusTimeout *timeout, void *data)
     g_ptr_array_remove_fast(loop->sources, source);
 }
 
-/* DBusTimeoutToggledFunction.  Returns nothing. */
+/* DBusTimeoutToggledFunction. */
 static void
 vmig_dbus_loop_timeout_toggled(DBusTimeout *timeout, void *data G_GNUC_UNUSED)
 {
@@ -388,7 +386,6 @@ vmig_dbus_loop_source_drop(gpointer data)
  * finalized, in both cases after libdbus has removed the watches and
  * timeouts, so only the dispatch source is normally left.  The connection
  * may be half finalized here: do not call into it.
- * Returns nothing.
  */
 static void
 vmig_dbus_loop_free(gpointer data)
@@ -479,7 +476,6 @@ vmig_dbus_loop_attach(DBusConnection *connection, GMainContext *context, GError 
  * Stop serving @connection; nothing if it is not attached.  The functions
  * are reset before the slot is cleared, because libdbus calls the remove
  * functions with the state as their data.
- * Returns nothing.
  */
 void
 vmig_dbus_loop_detach(DBusConnection *connection)

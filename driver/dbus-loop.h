@@ -43,6 +43,5 @@ gboolean vmig_dbus_loop_attach(DBusConnection *connection, GMainContext *context
  * on a connection that was never attached, and from a message handler of
  * the connection itself. Call it before the last unref of the connection
  * (after dbus_connection_close for private ones).
- * Returns nothing.
  */
 void vmig_dbus_loop_detach(DBusConnection *connection);

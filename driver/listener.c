@@ -63,7 +63,7 @@ vmig_listener_shed(int fd)
 
 static gboolean vmig_listener_ready(int fd, GIOCondition condition, gpointer user_data);
 
-/* Starts polling the socket.  Returns nothing. */
+/* Starts polling the socket. */
 static void
 vmig_listener_watch(VmigListener *listener)
 {
@@ -87,7 +87,7 @@ vmig_listener_resume(gpointer user_data)
 
 /*
  * Accepting failed for want of @err: sheds the connection that cannot be
- * taken and pauses.  Returns nothing.
+ * taken and pauses.
  */
 static void
 vmig_listener_pause(VmigListener *listener, int err)

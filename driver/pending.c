@@ -65,7 +65,7 @@ struct _VmigPendingConn {
 /* ------------------------------------------------------------------------ */
 /* Connections */
 
-/* Re-arms @set's timer for its oldest connection.  Returns nothing. */
+/* Re-arms @set's timer for its oldest connection. */
 static void
 vmig_pending_set_rearm(VmigPendingSet *set)
 {
@@ -106,7 +106,7 @@ vmig_pending_conn_take(VmigPendingConn *conn)
     return fd;
 }
 
-/* Drops @conn for @reason (a debug message).  Returns nothing. */
+/* Drops @conn for @reason (a debug message). */
 static void
 vmig_pending_conn_drop(VmigPendingConn *conn, const char *reason)
 {
@@ -291,7 +291,7 @@ vmig_pending_set_free(VmigPendingSet *set)
     g_free(set);
 }
 
-/* Drops the oldest connection from a listener of @set.  Returns nothing. */
+/* Drops the oldest connection from a listener of @set. */
 static void
 vmig_pending_set_evict(VmigPendingSet *set)
 {
@@ -313,7 +313,7 @@ vmig_pending_set_evict(VmigPendingSet *set)
     }
 }
 
-/* Drops the daemon's oldest connection from a listener.  Returns nothing. */
+/* Drops the daemon's oldest connection from a listener. */
 static void
 vmig_pending_pool_evict(VmigPendingPool *pool)
 {

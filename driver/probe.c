@@ -98,7 +98,7 @@ cache_lookup(const char *path, const struct stat *st)
     return copy;
 }
 
-/* Keeps a copy of @catalog for @path as @st describes it.  Returns nothing. */
+/* Keeps a copy of @catalog for @path as @st describes it. */
 static void
 cache_store(const char *path, const struct stat *st, const VmigCatalog *catalog)
 {
@@ -117,7 +117,7 @@ cache_store(const char *path, const struct stat *st, const VmigCatalog *catalog)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* Destroys and drops the source in *@sourcep, if any.  Returns nothing. */
+/* Destroys and drops the source in *@sourcep, if any. */
 static void
 source_clear(GSource **sourcep)
 {
@@ -129,7 +129,7 @@ source_clear(GSource **sourcep)
     }
 }
 
-/* Removes @path and everything under it, not following symlinks.  Returns nothing. */
+/* Removes @path and everything under it, not following symlinks. */
 static void
 remove_tree(const char *path)
 {
@@ -247,7 +247,7 @@ typedef struct {
 /*
  * SIGKILLs the emulator's process group: a wrapper script that does not
  * exec QEMU dies with its QEMU.  Only while the leader is not reaped, so
- * that its pid cannot belong to anyone else yet.  Returns nothing.
+ * that its pid cannot belong to anyone else yet.
  */
 static void
 probe_kill(const Probe *probe)
@@ -310,7 +310,7 @@ probe_error_new(const Probe *probe, VmigProbeErrorCode code, const char *format,
 
 /*
  * Completes the task once its outcome is known and nothing of the probe
- * runs any more: process reaped, introspection back.  Returns nothing.
+ * runs any more: process reaped, introspection back.
  */
 static void
 probe_maybe_complete(GTask *task)
@@ -335,7 +335,7 @@ probe_maybe_complete(GTask *task)
 
 /*
  * Records the outcome, @catalog or @error (both consumed), unless one is
- * already known, and stops whatever still runs.  Returns nothing.
+ * already known, and stops whatever still runs.
  */
 static void
 probe_end(GTask *task, VmigCatalog *catalog, GError *error)
@@ -539,7 +539,7 @@ probe_check_emulator(Probe *probe, GError **error)
  * Runs in the child between fork and exec, so only async-signal-safe
  * calls: a process group of its own, for probe_kill(); die with the parent
  * (a crashed daemon leaves no QEMU behind), and go at once if the parent
- * went before prctl took effect.  Returns nothing.
+ * went before prctl took effect.
  */
 static void
 probe_child_setup(gpointer user_data)

@@ -22,7 +22,7 @@
 /* ------------------------------------------------------------------------ */
 /* The I/O source */
 
-/* Set the conditions the source waits for from the state and queue.  Returns nothing. */
+/* Set the conditions the source waits for from the state and queue. */
 void
 vmig_qmp_update_watch(VmigQmp *qmp)
 {
@@ -63,7 +63,7 @@ static GSourceFuncs vmig_qmp_source_funcs = {
     .dispatch = vmig_qmp_source_dispatch,
 };
 
-/* Attach the I/O source for qmp->fd to the client's context.  Returns nothing. */
+/* Attach the I/O source for qmp->fd to the client's context. */
 void
 vmig_qmp_attach_source(VmigQmp *qmp)
 {
@@ -163,7 +163,7 @@ vmig_qmp_queue_command(VmigQmp *qmp, const char *command, JsonObject *arguments,
 
 /*
  * Write queued lines until the queue is empty or the socket is full; a
- * write error closes the connection.  Returns nothing.
+ * write error closes the connection.
  */
 static void
 vmig_qmp_flush(VmigQmp *qmp)
@@ -207,7 +207,7 @@ vmig_qmp_flush(VmigQmp *qmp)
 
 /*
  * Take the greeting @message: remember it, and send qmp_capabilities.
- * Returns nothing (a failure to queue closes the connection).
+ * A failure to queue closes the connection.
  */
 static void
 vmig_qmp_handle_greeting(VmigQmp *qmp, VmigQmpMessage *message)
@@ -239,8 +239,8 @@ vmig_qmp_reply_error(const char *klass, const char *desc, const char *command)
 
 /*
  * Take the reply @message (the text of which is @line): complete the call
- * its "id" names.  Returns nothing (a reply that matches no call closes the
- * connection).
+ * its "id" names.  A reply that matches no call closes the
+ * connection.
  */
 static void
 vmig_qmp_handle_reply(VmigQmp *qmp, VmigQmpMessage *message, const char *line)
@@ -323,7 +323,7 @@ vmig_qmp_handle_reply(VmigQmp *qmp, VmigQmpMessage *message, const char *line)
                               (GDestroyNotify)json_node_unref);
 }
 
-/* Take one complete line (without its '\n').  Returns nothing. */
+/* Take one complete line (without its '\n'). */
 static void
 vmig_qmp_handle_line(VmigQmp *qmp, const char *line, gsize len)
 {
@@ -358,7 +358,7 @@ vmig_qmp_handle_line(VmigQmp *qmp, const char *line, gsize len)
 
 /*
  * Read what the socket has and handle every complete line; end of file, a
- * read error or an overlong line closes the connection.  Returns nothing.
+ * read error or an overlong line closes the connection.
  */
 static void
 vmig_qmp_read(VmigQmp *qmp)
@@ -449,8 +449,8 @@ vmig_qmp_read(VmigQmp *qmp)
 }
 
 /*
- * Finish a connect() that returned EINPROGRESS.  Returns nothing (a failure
- * fails the connect and closes).
+ * Finish a connect() that returned EINPROGRESS.  A failure
+ * fails the connect and closes.
  */
 static void
 vmig_qmp_finish_connect(VmigQmp *qmp)
@@ -472,7 +472,7 @@ vmig_qmp_finish_connect(VmigQmp *qmp)
     vmig_qmp_update_watch(qmp);
 }
 
-/* Handle what the source reported in @revents.  Returns nothing. */
+/* Handle what the source reported in @revents. */
 static void
 vmig_qmp_handle_io(VmigQmp *qmp, GIOCondition revents)
 {

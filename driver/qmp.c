@@ -72,7 +72,7 @@ guint vmig_qmp_signals[SIGNAL_LAST];
 /* ------------------------------------------------------------------------ */
 /* Calls and queued lines */
 
-/* Free @call, dropping its cancellable watch.  Returns nothing. */
+/* Free @call, dropping its cancellable watch. */
 static void
 vmig_qmp_call_free(VmigQmpCall *call)
 {
@@ -88,7 +88,7 @@ vmig_qmp_call_free(VmigQmpCall *call)
     g_free(call);
 }
 
-/* Close the fds of @out and free it.  Returns nothing. */
+/* Close the fds of @out and free it. */
 void
 vmig_qmp_out_free(VmigQmpOut *out)
 {
@@ -133,7 +133,7 @@ vmig_qmp_call_error(const VmigQmpCall *call, const GError *reason)
  * Close the connection for @reason (consumed): the socket goes, queued
  * lines are dropped, every pending call and a pending connect fail, and
  * "closed" is emitted once when @notify and the connection had been open.
- * Idempotent.  Returns nothing.
+ * Idempotent.
  */
 void
 vmig_qmp_close_with_error(VmigQmp *qmp, GError *reason, gboolean notify)
@@ -198,7 +198,7 @@ vmig_qmp_close_with_error(VmigQmp *qmp, GError *reason, gboolean notify)
     g_object_unref(qmp);
 }
 
-/* Close because of a protocol violation described by @fmt.  Returns nothing. */
+/* Close because of a protocol violation described by @fmt. */
 void
 vmig_qmp_fail_protocol(VmigQmp *qmp, const char *fmt, ...)
 {
@@ -275,7 +275,7 @@ vmig_qmp_watch_cancellable(VmigQmp *qmp, GCancellable *cancellable,
 /* ------------------------------------------------------------------------ */
 /* GObject */
 
-/* GObjectClass.dispose: close without a "closed" signal.  Returns nothing. */
+/* GObjectClass.dispose: close without a "closed" signal. */
 static void
 vmig_qmp_dispose(GObject *object)
 {
@@ -290,7 +290,7 @@ vmig_qmp_dispose(GObject *object)
     G_OBJECT_CLASS(vmig_qmp_parent_class)->dispose(object);
 }
 
-/* GObjectClass.finalize.  Returns nothing. */
+/* GObjectClass.finalize. */
 static void
 vmig_qmp_finalize(GObject *object)
 {
@@ -305,7 +305,7 @@ vmig_qmp_finalize(GObject *object)
     G_OBJECT_CLASS(vmig_qmp_parent_class)->finalize(object);
 }
 
-/* Class initialisation: signals.  Returns nothing. */
+/* Class initialisation: signals. */
 static void
 vmig_qmp_class_init(VmigQmpClass *klass)
 {
@@ -324,7 +324,7 @@ vmig_qmp_class_init(VmigQmpClass *klass)
                      NULL, G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
-/* Instance initialisation.  Returns nothing. */
+/* Instance initialisation. */
 static void
 vmig_qmp_init(VmigQmp *qmp)
 {
@@ -351,7 +351,7 @@ vmig_qmp_new(GMainContext *context)
 
 /*
  * Start connecting to @path: the rest (greeting, qmp_capabilities) happens
- * on the client's context.  Returns nothing; the callback has the result.
+ * on the client's context; the callback has the result.
  */
 void
 vmig_qmp_connect_async(VmigQmp *qmp, const char *path, GCancellable *cancellable,
@@ -440,7 +440,7 @@ vmig_qmp_connect_finish(VmigQmp *qmp, GAsyncResult *result, GError **error)
 
 /*
  * Queue @command for sending; its reply (or failure) goes to @callback on
- * the client's context.  Returns nothing.
+ * the client's context.
  */
 void
 vmig_qmp_execute_async(VmigQmp *qmp, const char *command, JsonObject *arguments,
@@ -540,7 +540,7 @@ vmig_qmp_is_open(VmigQmp *qmp)
 
 /*
  * Close the connection: pending calls fail with VMIG_QMP_ERROR_CLOSED and
- * "closed" is emitted.  Idempotent.  Returns nothing.
+ * "closed" is emitted.  Idempotent.
  */
 void
 vmig_qmp_close(VmigQmp *qmp)

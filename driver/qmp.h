@@ -138,7 +138,7 @@ typedef struct {
     JsonObject *timestamp;   /* EVENT: "timestamp" when it is an object, else NULL */
 } VmigQmpMessage;
 
-/* Frees what @message holds and zeroes it.  Returns nothing. */
+/* Frees what @message holds and zeroes it. */
 void vmig_qmp_message_clear(VmigQmpMessage *message);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigQmpMessage, vmig_qmp_message_clear)
 

@@ -116,7 +116,7 @@ find_property(const char *name)
     return NULL;
 }
 
-/* Appends {name: variant} for @p, its value taken from @values.  Returns nothing. */
+/* Appends {name: variant} for @p, its value taken from @values. */
 static void
 append_entry(DBusMessageIter *dict, const Property *p, JsonObject *values)
 {
@@ -345,7 +345,7 @@ vmig_service_migration_changed(VmigService *service, const char *id)
     g_hash_table_replace(service->published, g_strdup(id), g_steal_pointer(&values));
 }
 
-/* Appends {key: variant} with an integer of D-Bus @type (t or x).  Returns nothing. */
+/* Appends {key: variant} with an integer of D-Bus @type (t or x). */
 static void
 append_progress_int(DBusMessageIter *dict, const char *key, int type, gint64 value)
 {

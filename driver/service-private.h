@@ -46,10 +46,10 @@ extern const gsize vmig_service_n_migration_methods;
 /* libdbus reports running out of memory with FALSE: GLib's policy is to abort. */
 void vmig_service_need(dbus_bool_t ok);
 
-/* Sends @message (borrowed) on the service's connection.  Returns nothing. */
+/* Sends @message (borrowed) on the service's connection. */
 void vmig_service_send(VmigService *service, DBusMessage *message);
 
-/* Sends @reply (borrowed; NULL: nothing) unless @call asked for none.  Returns nothing. */
+/* Sends @reply (borrowed; NULL: nothing) unless @call asked for none. */
 void vmig_service_reply(VmigService *service, DBusMessage *call, DBusMessage *reply);
 
 /* Returns: an error reply to @call named @name (new). */
@@ -69,7 +69,7 @@ DBusMessage *vmig_service_string_reply(DBusMessage *call, const char *text);
 /*
  * Appends @node as D-Bus type @signature (a single complete type: s, u,
  * as or a{sv}); a{sv} values get their type from their JSON kind.
- * Returns nothing (the types are the service's own, never a peer's).
+ * The types are the service's own, never a peer's.
  */
 void vmig_service_append_json(DBusMessageIter *iter, const char *signature, JsonNode *node);
 
@@ -78,18 +78,18 @@ JsonObject *vmig_service_migration_properties(JsonObject *record);
 
 /*
  * Migration @id's record may have changed: PropertiesChanged carries
- * whatever differs from what the service last published.  Returns nothing.
+ * whatever differs from what the service last published.
  */
 void vmig_service_migration_changed(VmigService *service, const char *id);
 
 /*
  * Migration @id emitted control-socket @event with @data: the matching
- * signal (ChannelsRequested, Progress, Finished) goes out.  Returns nothing.
+ * signal (ChannelsRequested, Progress, Finished) goes out.
  */
 void vmig_service_migration_event(VmigService *service, const char *id, const char *event,
                                   JsonObject *data);
 
-/* Migration @id is forgotten: its object goes.  Returns nothing. */
+/* Migration @id is forgotten: its object goes. */
 void vmig_service_migration_removed(VmigService *service, const char *id);
 
 /* The service's ear on the daemon's migrations: the three functions above. */

@@ -103,7 +103,7 @@ vmig_service_string_reply(DBusMessage *call, const char *text)
 
 /* ---- values ------------------------------------------------------------------ */
 
-/* Appends a JSON scalar (or anything, as JSON text) in a variant.  Returns nothing. */
+/* Appends a JSON scalar (or anything, as JSON text) in a variant. */
 static void
 append_variant(DBusMessageIter *iter, JsonNode *node)
 {

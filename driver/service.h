@@ -45,6 +45,6 @@ typedef enum {
 VmigService *vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *interfaces_dir,
                               GError **error);
 
-/* Releases the name and closes the connection.  Returns nothing. */
+/* Releases the name and closes the connection. */
 void vmig_service_free(VmigService *service);
 

@@ -417,7 +417,7 @@ vmig_dial_on_caller_cancelled(GCancellable *caller, gpointer user_data)
     g_cancellable_cancel(G_CANCELLABLE(user_data));
 }
 
-/* Frees a connected fd that nobody took.  Returns nothing. */
+/* Frees a connected fd that nobody took. */
 static void
 vmig_dial_fd_free(int *fdp)
 {

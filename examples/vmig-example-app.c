@@ -89,7 +89,7 @@ typedef enum {
 /* An fd that closes itself when it goes out of scope (GLib 2.74 has none). */
 typedef int AppFd;
 
-/* Closes *fdp when open and sets it to -1.  Returns nothing. */
+/* Closes *fdp when open and sets it to -1. */
 static void
 app_fd_clear(AppFd *fdp)
 {
@@ -152,7 +152,7 @@ typedef struct {
     gint64 next_id;
 } AppControl;
 
-/* Closes the connection and frees what it holds.  Returns nothing. */
+/* Closes the connection and frees what it holds. */
 static void
 app_control_clear(AppControl *ctl)
 {
@@ -467,7 +467,7 @@ typedef struct {
     char *owner; /* the unique name that owns org.virtmigrate */
 } AppBus;
 
-/* Closes the connection and frees what it holds.  Returns nothing. */
+/* Closes the connection and frees what it holds. */
 static void
 app_bus_clear(AppBus *bus)
 {
@@ -483,7 +483,6 @@ app_bus_clear(AppBus *bus)
  * The one place where libdbus errors become GErrors: "WHAT: NAME: MESSAGE",
  * e.g. "SupplyChannels on /org/virtmigrate/migration/m1 (source bus):
  * org.virtmigrate.Error.InvalidState: ...".  Frees @derr.
- * Returns nothing.
  */
 static void
 app_set_dbus_error(GError **error, DBusError *derr, const char *what)
@@ -712,7 +711,7 @@ typedef struct {
     char *peer_hypervisor;
 } AppSummary;
 
-/* Frees what @s holds.  Returns nothing. */
+/* Frees what @s holds. */
 static void
 app_summary_clear(AppSummary *s)
 {
@@ -723,7 +722,7 @@ app_summary_clear(AppSummary *s)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppSummary, app_summary_clear)
 
-/* Replaces the string *@dst with a copy of @src.  Returns nothing. */
+/* Replaces the string *@dst with a copy of @src. */
 static void
 app_replace_string(char **dst, const char *src)
 {
@@ -734,7 +733,7 @@ app_replace_string(char **dst, const char *src)
 /*
  * Reads one property value from @variant (an iterator on a "v") into @s,
  * when @name is one we print and its type is the one the interface says.
- * Returns nothing: an unknown or ill-typed property is skipped.
+ * An unknown or ill-typed property is skipped.
  */
 static void
 app_summary_take_property(AppSummary *s, const char *name, DBusMessageIter *variant)
@@ -868,7 +867,6 @@ app_control_get_summary(AppControl *ctl, const char *id, AppSummary *s, gint64 d
  *   source m1: completed, protocol 1, 4 channels
  *     features: multifd, return-path
  *     hypervisor: QEMU 7.2.22 / peer: QEMU 7.2.22
- * Returns nothing.
  */
 static void
 app_summary_print(const char *role, const char *id, const AppSummary *s)
@@ -917,7 +915,7 @@ typedef struct {
     char *src_error, *dst_error;
 } App;
 
-/* Closes and frees everything @app holds.  Returns nothing. */
+/* Closes and frees everything @app holds. */
 static void
 app_clear(App *app)
 {
@@ -1055,7 +1053,7 @@ app_supply_channels(App *app, guint count, GError **error)
 
 /*
  * Keeps a finished migration's result (MIGRATION_DONE data, or the
- * Finished signal's arguments).  Returns nothing.
+ * Finished signal's arguments).
  */
 static void
 app_set_result(char **result, char **err, const char *r, const char *e)
@@ -1066,7 +1064,7 @@ app_set_result(char **result, char **err, const char *r, const char *e)
     *err = g_strdup(e && *e ? e : NULL);
 }
 
-/* Keeps the result of a MIGRATION_DONE @event.  Returns nothing. */
+/* Keeps the result of a MIGRATION_DONE @event. */
 static void
 app_take_done_event(JsonObject *event, char **result, char **err)
 {
@@ -1077,7 +1075,7 @@ app_take_done_event(JsonObject *event, char **result, char **err)
                    json_object_get_string_member_with_default(data, "error", NULL));
 }
 
-/* Keeps the result of a Finished(ss) @signal.  Returns nothing. */
+/* Keeps the result of a Finished(ss) @signal. */
 static void
 app_take_finished_signal(DBusMessage *signal, char **result, char **err)
 {
@@ -1263,7 +1261,6 @@ app_run(App *app, GError **error)
  * for a source that never came would wait for it for good.  The source
  * guest keeps running.  Best effort, with a deadline of its own since the
  * run's may be the very thing that ran out.
- * Returns nothing.
  */
 static void
 app_cancel_unfinished(App *app)

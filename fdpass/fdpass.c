@@ -55,7 +55,7 @@ vmig_fdpass_close_all(int *fds, gsize nfds)
     errno = saved;
 }
 
-/* Close the first @n fds of @fds; errno is preserved.  Returns nothing. */
+/* Close the first @n fds of @fds; errno is preserved. */
 static void
 vmig_fdpass_close_collected(const int *fds, gsize n)
 {

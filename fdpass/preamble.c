@@ -56,7 +56,7 @@ vmig_preamble_get_be16(const guint8 *p)
     return (guint16)(((guint)p[0] << 8) | (guint)p[1]);
 }
 
-/* Store @v big-endian at @p.  Returns nothing. */
+/* Store @v big-endian at @p. */
 static void
 vmig_preamble_put_be32(guint8 *p, guint32 v)
 {
@@ -66,7 +66,7 @@ vmig_preamble_put_be32(guint8 *p, guint32 v)
     p[3] = (guint8)v;
 }
 
-/* Store @v big-endian at @p.  Returns nothing. */
+/* Store @v big-endian at @p. */
 static void
 vmig_preamble_put_be16(guint8 *p, guint16 v)
 {
@@ -88,14 +88,14 @@ vmig_preamble_classify(const guint8 magic[VMIG_PREAMBLE_MAGIC_SIZE])
     }
 }
 
-/* Write "VMGM" to @out.  Returns nothing. */
+/* Write "VMGM" to @out. */
 void
 vmig_preamble_encode_main(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE])
 {
     vmig_preamble_put_be32(out, VMIG_PREAMBLE_MAIN_MAGIC);
 }
 
-/* Write @preamble's VMIG_PREAMBLE_SIZE bytes to @out.  Returns nothing. */
+/* Write @preamble's VMIG_PREAMBLE_SIZE bytes to @out. */
 void
 vmig_preamble_encode(const VmigPreamble *preamble, guint8 out[VMIG_PREAMBLE_SIZE])
 {

@@ -67,7 +67,7 @@ check_round_trip(JsonNode *node)
         abort();
 }
 
-/* Aborts unless @catalog keeps the promises of catalog.h.  Returns nothing. */
+/* Aborts unless @catalog keeps the promises of catalog.h. */
 static void
 check_catalog(const VmigCatalog *catalog)
 {
@@ -107,7 +107,7 @@ check_catalog(const VmigCatalog *catalog)
     check_round_trip(all);
 }
 
-/* Aborts unless @value is what @tunable may be given for @text.  Returns nothing. */
+/* Aborts unless @value is what @tunable may be given for @text. */
 static void
 check_value(const VmigTunable *tunable, const char *text, JsonNode *value)
 {
@@ -155,7 +155,7 @@ check_value(const VmigTunable *tunable, const char *text, JsonNode *value)
     }
 }
 
-/* Tries @text as a value of every tunable of @catalog.  Returns nothing. */
+/* Tries @text as a value of every tunable of @catalog. */
 static void
 try_value(const VmigCatalog *catalog, const char *text)
 {
@@ -178,7 +178,7 @@ try_value(const VmigCatalog *catalog, const char *text)
     }
 }
 
-/* Runs @assignment (NAME=VALUE) against @catalog, as migrate does.  Returns nothing. */
+/* Runs @assignment (NAME=VALUE) against @catalog, as migrate does. */
 static void
 try_assignment(const VmigCatalog *catalog, const char *assignment)
 {

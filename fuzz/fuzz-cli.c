@@ -30,7 +30,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Aborts when @text holds a control character but '\n' and '\t'.  Returns nothing. */
+/* Aborts when @text holds a control character but '\n' and '\t'. */
 static void
 check_text(const char *text)
 {
@@ -43,7 +43,7 @@ check_text(const char *text)
 /*
  * Aborts unless exactly one of @text and @error is set, @error in the
  * render (or, for XML documents, the xml) domain, and @text is clean
- * and, with @newline, ends with one.  Frees both.  Returns nothing.
+ * and, with @newline, ends with one.  Frees both.
  */
 static void
 check_rendered(char *text, GError *error, gboolean newline)
@@ -62,7 +62,7 @@ check_rendered(char *text, GError *error, gboolean newline)
     g_free(text);
 }
 
-/* Renders @object as each kind of document the CLI prints.  Returns nothing. */
+/* Renders @object as each kind of document the CLI prints. */
 static void
 render_object(JsonObject *object)
 {
@@ -88,7 +88,7 @@ render_object(JsonObject *object)
     check_rendered(text, error, TRUE);
 }
 
-/* Renders what `migrate` does with a MIGRATION_PROGRESS event's @data.  Returns nothing.
+/* Renders what `migrate` does with a MIGRATION_PROGRESS event's @data.
  */
 static void
 render_progress(JsonObject *data)

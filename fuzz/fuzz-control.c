@@ -92,7 +92,7 @@ arg_type_ok(JsonNode *node, VmigControlArgType type)
     return FALSE;
 }
 
-/* Aborts unless @arguments satisfy @command's row.  Returns nothing. */
+/* Aborts unless @arguments satisfy @command's row. */
 static void
 check_arguments(const VmigControlCommand *command, JsonObject *arguments)
 {
@@ -118,7 +118,7 @@ check_arguments(const VmigControlCommand *command, JsonObject *arguments)
 
 /*
  * Runs the domain parser the handlers run on @domain; aborts when one
- * returns neither a value nor an error.  Returns nothing.
+ * returns neither a value nor an error.
  */
 static void
 parse_domain(const char *domain)

@@ -36,7 +36,7 @@ static const char *const commands[] = {
     "query-migrate-capabilities",
 };
 
-/* Reads @text as libvirt's answer to @command.  Returns nothing. */
+/* Reads @text as libvirt's answer to @command. */
 static void
 read_answer(const char *command, const char *text, JsonNode *expected)
 {
@@ -68,7 +68,7 @@ read_answer(const char *command, const char *text, JsonNode *expected)
     }
 }
 
-/* Reads @text as a libvirt domain string.  Returns nothing. */
+/* Reads @text as a libvirt domain string. */
 static void
 read_domain(const char *text)
 {

@@ -47,7 +47,7 @@ get_object(JsonObject *object, const char *name)
 
 /*
  * Aborts unless @root, written out as the daemon writes JSON, reads back
- * as an equal value.  Returns nothing.
+ * as an equal value.
  */
 static void
 check_round_trip(JsonNode *root)
@@ -128,7 +128,7 @@ check_message(const VmigQmpMessage *m, gboolean greeting, size_t size)
     check_round_trip(m->root);
 }
 
-/* Reads @data as the client would in state @greeting.  Returns nothing. */
+/* Reads @data as the client would in state @greeting. */
 static void
 run(const char *line, size_t size, gboolean greeting)
 {

@@ -57,7 +57,7 @@ start_connect(const struct addrinfo *ai)
     return fd;
 }
 
-/* A connect finished: check it, write the preamble of a WRONG one.  Returns nothing. */
+/* A connect finished: check it, write the preamble of a WRONG one. */
 static void
 finish_connect(Conn *c)
 {

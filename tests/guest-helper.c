@@ -53,7 +53,7 @@ vmig_guest_rng_next(VmigGuestRng *rng)
 
 /*
  * Fills @buf with the next @len bytes of the stream.  Every call but the
- * last of a stream must ask for a multiple of 8 bytes.  Returns nothing.
+ * last of a stream must ask for a multiple of 8 bytes.
  */
 static void
 vmig_guest_rng_fill(VmigGuestRng *rng, guint8 *buf, gsize len)
@@ -445,7 +445,7 @@ vmig_guest_read_object(VmigGuestMonitor *monitor, gint64 deadline, GError **erro
     }
 }
 
-/* Keeps the event message @message for later.  Returns nothing. */
+/* Keeps the event message @message for later. */
 static void
 vmig_guest_monitor_keep_event(VmigGuestMonitor *monitor, JsonObject *message)
 {
@@ -454,7 +454,7 @@ vmig_guest_monitor_keep_event(VmigGuestMonitor *monitor, JsonObject *message)
         json_object_unref(g_queue_pop_head(&monitor->events));
 }
 
-/* Closes the connection and frees @monitor; NULL is ignored.  Returns nothing. */
+/* Closes the connection and frees @monitor; NULL is ignored. */
 void
 vmig_guest_monitor_close(VmigGuestMonitor *monitor)
 {
@@ -809,7 +809,7 @@ vmig_guest_pmemsave(const char *qmp_path, guint64 addr, guint64 size, const char
     return TRUE;
 }
 
-/* Removes the dump directory @dir and the files named in @files.  Returns nothing. */
+/* Removes the dump directory @dir and the files named in @files. */
 static void
 vmig_guest_remove_dumps(const char *dir, const char *const *files)
 {

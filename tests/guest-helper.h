@@ -187,7 +187,7 @@ gboolean vmig_guest_monitor_wait_event_message(VmigGuestMonitor *monitor,
                                                const char *name, guint timeout_ms,
                                                JsonObject **message, GError **error);
 
-/* Closes the connection and frees @monitor; NULL is ignored.  Returns nothing. */
+/* Closes the connection and frees @monitor; NULL is ignored. */
 void vmig_guest_monitor_close(VmigGuestMonitor *monitor);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigGuestMonitor, vmig_guest_monitor_close)

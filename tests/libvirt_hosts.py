@@ -1,5 +1,5 @@
 # libvirt_hosts: several libvirt "hosts" on one machine, for the integration
-# tests of the libvirt backend (issue 6).  Python 3 stdlib only (for
+# tests of the libvirt backend.  Python 3 stdlib only (for
 # /usr/bin/python3); libvirt is driven with the virsh command line, never
 # with libvirt-python.  Needs root.
 #

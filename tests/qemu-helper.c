@@ -44,7 +44,7 @@ vmig_test_have_qemu(void)
 
 /*
  * Runs in the child between fork and exec: die with the parent, so that a
- * test aborted by a failed assertion leaves no QEMU behind.  Returns nothing.
+ * test aborted by a failed assertion leaves no QEMU behind.
  */
 static void
 vmig_test_qemu_child_setup(gpointer user_data)
@@ -57,7 +57,7 @@ vmig_test_qemu_child_setup(gpointer user_data)
         _exit(127);
 }
 
-/* Remove @path and, if it is a directory, everything under it.  Returns nothing. */
+/* Remove @path and, if it is a directory, everything under it. */
 static void
 vmig_test_remove_tree(const char *path)
 {
@@ -150,7 +150,7 @@ vmig_test_qemu_kill(VmigTestQemu *qemu, int signum)
     return kill(qemu->pid, signum) < 0 ? -errno : 0;
 }
 
-/* Stop QEMU, reap it, remove its directory and free @qemu.  Returns nothing. */
+/* Stop QEMU, reap it, remove its directory and free @qemu. */
 void
 vmig_test_qemu_stop(VmigTestQemu *qemu)
 {

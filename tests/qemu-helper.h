@@ -60,7 +60,7 @@ gboolean vmig_test_qemu_wait(VmigTestQemu *qemu, guint timeout_ms);
 
 /*
  * Stops QEMU (SIGTERM, then SIGKILL after 5 s), reaps it by pid, removes
- * the directory and frees @qemu.  NULL is ignored.  Returns nothing.
+ * the directory and frees @qemu.  NULL is ignored.
  */
 void vmig_test_qemu_stop(VmigTestQemu *qemu);
 

@@ -86,7 +86,7 @@ record_on_reply(GObject *source, GAsyncResult *result, gpointer user_data)
     record_next(rec);
 }
 
-/* Run the next command, or stop the loop when all are done.  Returns nothing. */
+/* Run the next command, or stop the loop when all are done. */
 static void
 record_next(Recorder *rec)
 {

@@ -48,7 +48,7 @@ static guint8 *pattern;
 /* ------------------------------------------------------------------------ */
 /* Helpers */
 
-/* Fill the pattern from a fixed seed, so failures reproduce.  Returns nothing. */
+/* Fill the pattern from a fixed seed, so failures reproduce. */
 static void
 pattern_init(void)
 {
@@ -74,7 +74,7 @@ pattern_at(guint64 offset, gsize *avail)
     return pattern + pos;
 }
 
-/* Give a test-side socket send and receive timeouts.  Returns nothing. */
+/* Give a test-side socket send and receive timeouts. */
 static void
 set_timeouts(int fd)
 {
@@ -86,7 +86,6 @@ set_timeouts(int fd)
 
 /*
  * A connected AF_UNIX stream pair; the test's end (@app) gets timeouts.
- * Returns nothing.
  */
 static void
 make_unix_pair(int *app, int *bridge_end)
@@ -102,7 +101,6 @@ make_unix_pair(int *app, int *bridge_end)
 /*
  * A connected TCP pair over 127.0.0.1 (listen, connect, accept, close the
  * listener); the test's end (@app) gets timeouts.
- * Returns nothing.
  */
 static void
 make_tcp_pair(int *app, int *bridge_end)
@@ -127,7 +125,7 @@ make_tcp_pair(int *app, int *bridge_end)
     set_timeouts(*app);
 }
 
-/* Close @fd so that the peer sees a reset (RST), not an orderly FIN.  Returns nothing. */
+/* Close @fd so that the peer sees a reset (RST), not an orderly FIN. */
 static void
 close_with_reset(int *fdp)
 {
@@ -338,7 +336,7 @@ typedef struct {
     guint64 done_bytes_ba;
 } Fixture;
 
-/* Count fds and threads, make the context.  Returns nothing. */
+/* Count fds and threads, make the context. */
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
@@ -349,7 +347,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->fds_before = vmig_test_count_fds(0);
 }
 
-/* Check nothing leaked: every fd closed, every thread gone.  Returns nothing. */
+/* Check nothing leaked: every fd closed, every thread gone. */
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
@@ -368,7 +366,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_main_context_unref(f->context);
 }
 
-/* The done callback of every test.  Returns nothing. */
+/* The done callback of every test. */
 static void
 on_done(VmigBridge *bridge, const GError *error, gpointer user_data)
 {
@@ -387,7 +385,7 @@ on_done(VmigBridge *bridge, const GError *error, gpointer user_data)
         g_clear_pointer(&f->bridge, vmig_bridge_free);
 }
 
-/* Start a bridge on @fd_a and @fd_b (consumed) for @f.  Returns nothing. */
+/* Start a bridge on @fd_a and @fd_b (consumed) for @f. */
 static void
 fixture_start(Fixture *f, int *fd_a, int *fd_b, GBytes *prefix_ab, GBytes *prefix_ba)
 {
@@ -406,7 +404,6 @@ typedef gboolean (*Condition)(Fixture *f, gpointer data);
 /*
  * Iterate the fixture's context until @cond holds; fail the test after
  * TEST_TIMEOUT_S.  @what names the wait in the failure.
- * Returns nothing.
  */
 static void
 wait_for(Fixture *f, Condition cond, gpointer data, const char *what)
@@ -463,7 +460,7 @@ peer_join(Fixture *f, Peer *p)
     return p;
 }
 
-/* Let the context run a while longer: done must not come (again).  Returns nothing. */
+/* Let the context run a while longer: done must not come (again). */
 static void
 iterate_for(Fixture *f, guint ms)
 {
@@ -476,7 +473,7 @@ iterate_for(Fixture *f, guint ms)
     }
 }
 
-/* Assert a reader got exactly @len clean bytes and end of file.  Returns nothing. */
+/* Assert a reader got exactly @len clean bytes and end of file. */
 static void
 assert_read_all(Peer *p, guint64 len)
 {
@@ -486,7 +483,7 @@ assert_read_all(Peer *p, guint64 len)
     g_assert_cmpuint(p->moved, ==, len);
 }
 
-/* Assert a writer wrote all of its bytes.  Returns nothing. */
+/* Assert a writer wrote all of its bytes. */
 static void
 assert_wrote_all(Peer *p)
 {
@@ -500,7 +497,6 @@ assert_wrote_all(Peer *p)
 /*
  * Move @ab bytes a->b and @ba bytes b->a at the same time over pairs made
  * by @make_pair, check them byte for byte, the counters, and done.
- * Returns nothing.
  */
 static void
 run_both_ways(Fixture *f, void (*make_pair)(int *, int *), guint64 ab, guint64 ba)
@@ -534,7 +530,7 @@ run_both_ways(Fixture *f, void (*make_pair)(int *, int *), guint64 ab, guint64 b
     g_assert_cmpuint(f->done_calls, ==, 1);
 }
 
-/* 64 MiB a->b while 1 MiB b->a, over socketpairs; freed after done.  Returns nothing. */
+/* 64 MiB a->b while 1 MiB b->a, over socketpairs; freed after done. */
 static void
 test_both_ways(Fixture *f, gconstpointer data)
 {
@@ -544,7 +540,7 @@ test_both_ways(Fixture *f, gconstpointer data)
     g_clear_pointer(&f->bridge, vmig_bridge_free);
 }
 
-/* The same over TCP on 127.0.0.1, with done freeing the bridge.  Returns nothing. */
+/* The same over TCP on 127.0.0.1, with done freeing the bridge. */
 static void
 test_tcp(Fixture *f, gconstpointer data)
 {
@@ -557,7 +553,6 @@ test_tcp(Fixture *f, gconstpointer data)
  * Prefixes reach each side before anything else, even when stream bytes
  * were already queued before the bridge started; a prefix larger than the
  * socket buffers takes several writes.
- * Returns nothing.
  */
 static void
 test_prefix(Fixture *f, gconstpointer data)
@@ -606,7 +601,6 @@ test_prefix(Fixture *f, gconstpointer data)
 /*
  * A half-close travels through: a shuts down writing, b reads end of
  * file, and b -> a still flows (and done waits for it).
- * Returns nothing.
  */
 static void
 test_half_close(Fixture *f, gconstpointer data)
@@ -653,7 +647,6 @@ test_half_close(Fixture *f, gconstpointer data)
  * the failing direction is known: done gets FORWARD naming it, the other
  * side sees its connection shut down.  @reset_b: b resets while a -> b
  * flows, else a resets while b -> a flows.
- * Returns nothing.
  */
 static void
 run_reset(Fixture *f, gboolean reset_b)
@@ -705,14 +698,14 @@ run_reset(Fixture *f, gboolean reset_b)
     g_assert_cmpint(writer->err, !=, 0);
 }
 
-/* b resets while a -> b flows.  Returns nothing. */
+/* b resets while a -> b flows. */
 static void
 test_reset_b(Fixture *f, gconstpointer data)
 {
     run_reset(f, TRUE);
 }
 
-/* a resets while b -> a (the return path) flows.  Returns nothing. */
+/* a resets while b -> a (the return path) flows. */
 static void
 test_reset_a(Fixture *f, gconstpointer data)
 {
@@ -724,7 +717,6 @@ test_reset_a(Fixture *f, gconstpointer data)
  * nothing lost and the stream not cut short (TCP's splice returns 0 in
  * front of urgent data, as at end of file).  @data non-NULL: over TCP,
  * else over socketpairs (skipped where AF_UNIX has no MSG_OOB).
- * Returns nothing.
  */
 static void
 test_urgent(Fixture *f, gconstpointer data)
@@ -785,7 +777,6 @@ test_urgent(Fixture *f, gconstpointer data)
 /*
  * vmig_bridge_free() while both directions are busy: the threads are
  * joined, done never comes, the peers see their connections end.
- * Returns nothing.
  */
 static void
 test_free_running(Fixture *f, gconstpointer data)
@@ -828,7 +819,6 @@ test_free_running(Fixture *f, gconstpointer data)
 /*
  * vmig_bridge_free() while nothing moves: both threads wait for data and
  * must wake up and end, over socketpairs (@data NULL) or TCP.
- * Returns nothing.
  */
 static void
 test_free_idle(Fixture *f, gconstpointer data)
@@ -860,7 +850,6 @@ test_free_idle(Fixture *f, gconstpointer data)
 /*
  * vmig_bridge_free() after both directions ended but before the context
  * ran done: the pending call is dropped.
- * Returns nothing.
  */
 static void
 test_free_pending_done(Fixture *f, gconstpointer data)
@@ -891,7 +880,6 @@ test_free_pending_done(Fixture *f, gconstpointer data)
  * SIGPIPE at its default action (death) while the bridge writes to a peer
  * that is gone, in the stream and in a prefix: done reports it, the
  * process lives on.
- * Returns nothing.
  */
 static void
 test_sigpipe(Fixture *f, gconstpointer data)
@@ -949,7 +937,6 @@ test_sigpipe(Fixture *f, gconstpointer data)
 /*
  * Start with something that cannot be bridged: SETUP, both fds consumed
  * and closed, done never called.  @what picks the bad fd.
- * Returns nothing.
  */
 static void
 run_bad_fd(Fixture *f, const char *what)
@@ -1004,7 +991,7 @@ run_bad_fd(Fixture *f, const char *what)
     g_assert_cmpuint(f->done_calls, ==, 0);
 }
 
-/* Bad fd variants.  Returns nothing. */
+/* Bad fd variants. */
 static void
 test_bad_fd(Fixture *f, gconstpointer data)
 {

@@ -343,7 +343,7 @@ test_schema_errors(void)
     assert_schema_error(NULL, "not return an array");
 }
 
-/* Adds the object type @text (JSON) to @schema.  Returns nothing. */
+/* Adds the object type @text (JSON) to @schema. */
 static void
 schema_add(JsonNode *schema, const char *text)
 {

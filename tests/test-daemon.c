@@ -56,7 +56,7 @@ built_program(const char *dir, const char *name)
     return g_test_build_filename(G_TEST_BUILT, "..", dir, name, NULL);
 }
 
-/* Forgets @pid (reaped by its owner).  Returns nothing. */
+/* Forgets @pid (reaped by its owner). */
 static void
 pids_forget(GPid pid)
 {
@@ -113,7 +113,7 @@ read_file(const char *path)
     return text;
 }
 
-/* Removes @path and everything below it.  Returns nothing. */
+/* Removes @path and everything below it. */
 static void
 remove_tree(const char *path)
 {
@@ -208,7 +208,7 @@ daemon_stop(VmigTestDaemon *daemon, int signum)
     g_assert_false(g_file_test(daemon->socket, G_FILE_TEST_EXISTS));
 }
 
-/* Fixture setup: a fresh temporary directory.  Returns nothing. */
+/* Fixture setup: a fresh temporary directory. */
 static void
 fixture_setup(Fixture *fixture, gconstpointer data)
 {
@@ -222,7 +222,6 @@ fixture_setup(Fixture *fixture, gconstpointer data)
 /*
  * Fixture teardown: kill and reap whatever still runs, show the daemons'
  * logs when the test failed, remove the temporary directory.
- * Returns nothing.
  */
 static void
 fixture_teardown(Fixture *fixture, gconstpointer data)
@@ -256,7 +255,7 @@ typedef struct {
     GString *in;
 } Conn;
 
-/* Closes a connection.  Returns nothing. */
+/* Closes a connection. */
 static void
 conn_free(Conn *conn)
 {
@@ -346,7 +345,7 @@ conn_read_object(Conn *conn)
     return json_object_ref(json_node_get_object(root));
 }
 
-/* Sends @len bytes of @data, with @nfds fds on the first sendmsg.  Returns nothing. */
+/* Sends @len bytes of @data, with @nfds fds on the first sendmsg. */
 static void
 conn_send_raw(Conn *conn, const void *data, gsize len, const int *fds, gsize nfds)
 {
@@ -356,7 +355,7 @@ conn_send_raw(Conn *conn, const void *data, gsize len, const int *fds, gsize nfd
     g_assert_no_error(error);
 }
 
-/* Sends @line and its '\n', with @nfds fds.  Returns nothing. */
+/* Sends @line and its '\n', with @nfds fds. */
 static void
 conn_send_fds(Conn *conn, const char *line, const int *fds, gsize nfds)
 {
@@ -365,7 +364,7 @@ conn_send_fds(Conn *conn, const char *line, const int *fds, gsize nfds)
     conn_send_raw(conn, text, strlen(text), fds, nfds);
 }
 
-/* Sends @line and its '\n'.  Returns nothing. */
+/* Sends @line and its '\n'. */
 static void
 conn_send(Conn *conn, const char *line)
 {
@@ -382,7 +381,7 @@ json_text(JsonNode *node)
     return json_generator_to_data(gen, NULL);
 }
 
-/* Checks that @reply's id is the JSON text @id (NULL: no id).  Returns nothing. */
+/* Checks that @reply's id is the JSON text @id (NULL: no id). */
 static void
 assert_id(JsonObject *reply, const char *id)
 {
@@ -401,7 +400,7 @@ assert_id(JsonObject *reply, const char *id)
 
 /*
  * Checks that @reply is exactly {"error": {"class": @klass, "desc": @desc}}
- * with id @id (JSON text, or NULL for none).  Returns nothing.
+ * with id @id (JSON text, or NULL for none).
  */
 static void
 assert_error(JsonObject *reply, const char *klass, const char *desc, const char *id)
@@ -437,7 +436,7 @@ conn_open(VmigTestDaemon *daemon)
     return conn;
 }
 
-/* Checks that @conn still gets an answer to query-version.  Returns nothing. */
+/* Checks that @conn still gets an answer to query-version. */
 static void
 assert_serves(Conn *conn)
 {
@@ -584,7 +583,7 @@ test_already_running(Fixture *fixture, gconstpointer data)
 
 /*
  * Runs virt-migrated with @args in @dir_name and expects it to exit with
- * @code, saying @message on stderr.  Returns nothing.
+ * @code, saying @message on stderr.
  */
 static void
 assert_startup_fails(Fixture *fixture, const char *dir_name, const char *const *args,
@@ -602,7 +601,7 @@ assert_startup_fails(Fixture *fixture, const char *dir_name, const char *const *
                 log);
 }
 
-/* An unknown --bus is a usage error (exit 2).  Returns nothing. */
+/* An unknown --bus is a usage error (exit 2). */
 static void
 test_startup_bad_bus(Fixture *fixture, gconstpointer data)
 {
@@ -611,7 +610,7 @@ test_startup_bad_bus(Fixture *fixture, gconstpointer data)
     assert_startup_fails(fixture, "run-0", args, 2, "unknown bus 'bogus'");
 }
 
-/* --keep-finished out of range: a usage error naming the option.  Returns nothing. */
+/* --keep-finished out of range: a usage error naming the option. */
 static void
 test_startup_bad_keep_finished(Fixture *fixture, gconstpointer data)
 {
@@ -637,7 +636,7 @@ test_startup_bad_limits(Fixture *fixture, gconstpointer data)
                          "--pending-timeout must be 1 to 600 seconds, not 0");
 }
 
-/* A socket path over sun_path's size: a clear startup error.  Returns nothing. */
+/* A socket path over sun_path's size: a clear startup error. */
 static void
 test_startup_path_too_long(Fixture *fixture, gconstpointer data)
 {
@@ -646,7 +645,7 @@ test_startup_path_too_long(Fixture *fixture, gconstpointer data)
     assert_startup_fails(fixture, name, NULL, 1, "is too long");
 }
 
-/* A runtime directory others can write to is refused.  Returns nothing. */
+/* A runtime directory others can write to is refused. */
 static void
 test_startup_dir_writable(Fixture *fixture, gconstpointer data)
 {
@@ -657,7 +656,7 @@ test_startup_dir_writable(Fixture *fixture, gconstpointer data)
     assert_startup_fails(fixture, "run-0", NULL, 1, "is writable by others");
 }
 
-/* A regular file where the socket goes is left alone, and refused.  Returns nothing. */
+/* A regular file where the socket goes is left alone, and refused. */
 static void
 test_startup_not_a_socket(Fixture *fixture, gconstpointer data)
 {
@@ -732,7 +731,7 @@ static const BadInput bad_type_bool = {"{\"execute\": \"query-tunables\", \"argu
 
 /*
  * One bad line (@data, a BadInput), twice: the exact error each time, and
- * the connection goes on serving.  Returns nothing.
+ * the connection goes on serving.
  */
 static void
 test_bad_input(Fixture *fixture, gconstpointer data)
@@ -1221,7 +1220,7 @@ typedef struct {
     char *err;
 } CliResult;
 
-/* Frees a CLI result.  Returns nothing. */
+/* Frees a CLI result. */
 static void
 cli_result_free(CliResult *result)
 {
@@ -1269,7 +1268,7 @@ run_cli(Fixture *fixture, const char *socket_env, const char *const *args)
     return result;
 }
 
-/* version, with --connect and with $VIRT_MIGRATE_SOCKET.  Returns nothing. */
+/* version, with --connect and with $VIRT_MIGRATE_SOCKET. */
 static void
 test_cli_version(Fixture *fixture, gconstpointer data)
 {
@@ -1291,7 +1290,7 @@ test_cli_version(Fixture *fixture, gconstpointer data)
     daemon_stop(daemon, SIGTERM);
 }
 
-/* COMMAND --help, help COMMAND and --help: exit 0, usage on stdout.  Returns nothing. */
+/* COMMAND --help, help COMMAND and --help: exit 0, usage on stdout. */
 static void
 test_cli_help(Fixture *fixture, gconstpointer data)
 {
@@ -1315,7 +1314,7 @@ test_cli_help(Fixture *fixture, gconstpointer data)
     g_assert_nonnull(strstr(top->out, "version"));
 }
 
-/* tunables without DOMAIN: exit 2, the usage line on stderr.  Returns nothing. */
+/* tunables without DOMAIN: exit 2, the usage line on stderr. */
 static void
 test_cli_missing_domain(Fixture *fixture, gconstpointer data)
 {
@@ -1329,7 +1328,7 @@ test_cli_missing_domain(Fixture *fixture, gconstpointer data)
         result->err, "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
 }
 
-/* Nothing at --connect: exit 1 and an error naming the path.  Returns nothing. */
+/* Nothing at --connect: exit 1 and an error naming the path. */
 static void
 test_cli_no_daemon(Fixture *fixture, gconstpointer data)
 {
@@ -1380,7 +1379,7 @@ test_cli_not_a_daemon(Fixture *fixture, gconstpointer data)
     g_assert_cmpstr(err, ==, expected);
 }
 
-/* An unknown command: exit 2 with the usage line.  Returns nothing. */
+/* An unknown command: exit 2 with the usage line. */
 static void
 test_cli_unknown_command(Fixture *fixture, gconstpointer data)
 {
@@ -1394,7 +1393,7 @@ test_cli_unknown_command(Fixture *fixture, gconstpointer data)
                                    "usage: virt-migrate "));
 }
 
-/* tunables on an unreachable domain: exit 1, the daemon's error.  Returns nothing. */
+/* tunables on an unreachable domain: exit 1, the daemon's error. */
 static void
 test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
 {
@@ -1413,7 +1412,6 @@ test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
 /*
  * tunables -c URI DOMAIN with a libvirt that is not there, and a libvirt
  * DOMAIN the daemon cannot split: libvirt's own reason, exit 1.
- * Returns nothing.
  */
 static void
 test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
@@ -1457,7 +1455,7 @@ static const struct {
 /*
  * migrate, list, events, features: COMMAND --help and help COMMAND exit 0
  * with the usage and every option on stdout, and the command is in the
- * global help.  No daemon is needed.  Returns nothing.
+ * global help.  No daemon is needed.
  */
 static void
 test_cli_migration_help(Fixture *fixture, gconstpointer data)
@@ -1537,7 +1535,7 @@ static const CliUsageCase cli_usage_cases[] = {
 
 /*
  * Each usage error: exit 2, nothing on stdout, the message and the
- * command's usage line on stderr.  Returns nothing.
+ * command's usage line on stderr.
  */
 static void
 test_cli_migration_usage(Fixture *fixture, gconstpointer data)
@@ -1568,7 +1566,7 @@ test_cli_migration_usage(Fixture *fixture, gconstpointer data)
 /*
  * list, features and migrate against a daemon that has no migration:
  * an empty table, an unknown migration, an unreachable domain (the
- * migrate command itself fails, before anything starts).  Returns nothing.
+ * migrate command itself fails, before anything starts).
  */
 static void
 test_cli_migration_none(Fixture *fixture, gconstpointer data)
@@ -1643,7 +1641,6 @@ wait_lines(const char *path, guint lines)
  * events, against a socket that greets like virt-migrated and then sends
  * events (no migration needed): one line per event with its UTC time,
  * --migration filters, --count stops it, Ctrl-C ends it with status 0.
- * Returns nothing.
  */
 static void
 test_cli_events(Fixture *fixture, gconstpointer data)
@@ -1730,7 +1727,7 @@ test_cli_events(Fixture *fixture, gconstpointer data)
 
 /* ------------------------------------------------------------------------ */
 
-/* Adds a test with the daemon fixture.  Returns nothing. */
+/* Adds a test with the daemon fixture. */
 static void
 add(const char *path, gconstpointer data, void (*func)(Fixture *, gconstpointer))
 {
@@ -1971,7 +1968,7 @@ black_hole_remove(BlackHole *bh)
 
 /*
  * Removes the namespaces of earlier runs that died before their cleanup
- * (an assertion aborts the test process).  Returns nothing.
+ * (an assertion aborts the test process).
  */
 static void
 black_hole_remove_stale(void)

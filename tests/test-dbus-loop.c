@@ -91,7 +91,7 @@ assert_on_context(GMainContext *context)
     g_assert_true(g_source_get_context(source) == context);
 }
 
-/* Fail the test if @err is set.  Returns nothing. */
+/* Fail the test if @err is set. */
 static void
 assert_no_dbus_error(DBusError *err)
 {
@@ -126,7 +126,7 @@ iterate_until(GMainContext *context, const gboolean *done)
         g_error("timed out after %u ms", TEST_TIMEOUT_MS);
 }
 
-/* Run whatever is ready on @context, without blocking.  Returns nothing. */
+/* Run whatever is ready on @context, without blocking. */
 static void
 drain_context(GMainContext *context)
 {
@@ -205,7 +205,7 @@ on_server_watch_ready(gint fd G_GNUC_UNUSED, GIOCondition cond, gpointer user_da
     return G_SOURCE_CONTINUE;
 }
 
-/* DBusFreeFunction of a server watch's data.  Returns nothing. */
+/* DBusFreeFunction of a server watch's data. */
 static void
 server_watch_source_drop(void *data)
 {
@@ -233,14 +233,14 @@ server_watch_add(DBusWatch *watch, void *data)
     return TRUE;
 }
 
-/* DBusRemoveWatchFunction of the server.  Returns nothing. */
+/* DBusRemoveWatchFunction of the server. */
 static void
 server_watch_remove(DBusWatch *watch, void *data G_GNUC_UNUSED)
 {
     dbus_watch_set_data(watch, NULL, NULL);
 }
 
-/* DBusWatchToggledFunction of the server.  Returns nothing. */
+/* DBusWatchToggledFunction of the server. */
 static void
 server_watch_toggled(DBusWatch *watch, void *data)
 {
@@ -251,7 +251,7 @@ server_watch_toggled(DBusWatch *watch, void *data)
 /* ------------------------------------------------------------------------ */
 /* The peer */
 
-/* Reply to an Echo call with its own argument.  Returns nothing. */
+/* Reply to an Echo call with its own argument. */
 static void
 peer_echo(DBusConnection *connection, DBusMessage *message)
 {
@@ -267,7 +267,7 @@ peer_echo(DBusConnection *connection, DBusMessage *message)
     g_assert_true(dbus_connection_send(connection, reply, NULL));
 }
 
-/* Count a Flood signal, checking the order.  Returns nothing. */
+/* Count a Flood signal, checking the order. */
 static void
 peer_flood(Fixture *f, DBusConnection *connection, DBusMessage *message)
 {
@@ -314,7 +314,7 @@ on_peer_message(DBusConnection *connection, DBusMessage *message, void *user_dat
     return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
-/* DBusNewConnectionFunction: keep the peer, attach it if asked.  Returns nothing. */
+/* DBusNewConnectionFunction: keep the peer, attach it if asked. */
 static void
 on_new_connection(DBusServer *server G_GNUC_UNUSED, DBusConnection *connection,
                   void *data)
@@ -452,7 +452,7 @@ typedef struct {
     DBusMessage *reply;
 } Pending;
 
-/* DBusPendingCallNotifyFunction: keep the reply.  Returns nothing. */
+/* DBusPendingCallNotifyFunction: keep the reply. */
 static void
 on_notify(DBusPendingCall *pending, void *user_data)
 {
@@ -503,7 +503,7 @@ call(Fixture *f, const char *method, const char *text, int timeout_ms)
     return call_finish(f, pending, &p);
 }
 
-/* Check that @reply is an Echo reply of @expected.  Returns nothing. */
+/* Check that @reply is an Echo reply of @expected. */
 static void
 assert_echo(DBusMessage *reply, const char *expected)
 {
@@ -569,7 +569,7 @@ on_flood_idle(gpointer user_data)
     return G_SOURCE_CONTINUE;
 }
 
-/* Send @count Flood signals from the client, numbered from 0.  Returns nothing. */
+/* Send @count Flood signals from the client, numbered from 0. */
 static void
 send_flood(Fixture *f, guint count)
 {

@@ -92,7 +92,7 @@ file_identity(int fd)
                            (guint64)st.st_ino);
 }
 
-/* Fails unless the @n fds are open on @n different files.  Returns nothing. */
+/* Fails unless the @n fds are open on @n different files. */
 static void
 assert_all_distinct(const int *fds, gsize n)
 {
@@ -104,7 +104,7 @@ assert_all_distinct(const int *fds, gsize n)
         g_assert_true(g_hash_table_add(seen, file_identity(fds[i])));
 }
 
-/* Fails unless each @got[i] is another fd on @orig[i]'s file.  Returns nothing. */
+/* Fails unless each @got[i] is another fd on @orig[i]'s file. */
 static void
 assert_same_files(const int *orig, const int *got, gsize n)
 {
@@ -136,7 +136,7 @@ assert_fd_modes(const int *fds, gsize n, gboolean nonblock)
     }
 }
 
-/* Put @fd in non-blocking mode or take it out.  Returns nothing. */
+/* Put @fd in non-blocking mode or take it out. */
 static void
 set_nonblock(int fd, gboolean on)
 {
@@ -147,7 +147,7 @@ set_nonblock(int fd, gboolean on)
     g_assert_cmpint(fcntl(fd, F_SETFL, fl), ==, 0);
 }
 
-/* Fails unless nothing waits on @sock (left blocking).  Returns nothing. */
+/* Fails unless nothing waits on @sock (left blocking). */
 static void
 assert_nothing_waiting(int sock)
 {
@@ -176,7 +176,7 @@ typedef struct {
     guint fd_baseline; /* open fds before setup */
 } Pair;
 
-/* Count open fds, then open the pair and the scratch directory.  Returns nothing. */
+/* Count open fds, then open the pair and the scratch directory. */
 static void
 pair_setup(Pair *p, gconstpointer data)
 {
@@ -191,7 +191,7 @@ pair_setup(Pair *p, gconstpointer data)
     g_assert_no_error(error);
 }
 
-/* Close what the test left open and check no fd leaked.  Returns nothing. */
+/* Close what the test left open and check no fd leaked. */
 static void
 pair_teardown(Pair *p, gconstpointer data)
 {
@@ -464,7 +464,7 @@ test_recv_short_payload(Pair *p, gconstpointer data)
 
 /*
  * Send @nfds fresh fds with one byte, close the originals, and check that a
- * receive with @max_fds fails with @code and leaves no fd behind.  Returns nothing.
+ * receive with @max_fds fails with @code and leaves no fd behind.
  */
 static void
 check_refused_recv(Pair *p, gsize nfds, gsize max_fds, int code)
@@ -589,14 +589,14 @@ test_recv_dgram_empty(Pair *p, gconstpointer data)
 /* Signals that interrupt blocked syscalls (installed without SA_RESTART). */
 static volatile sig_atomic_t interrupts;
 
-/* Count the signal; its only job is to interrupt a syscall.  Returns nothing. */
+/* Count the signal; its only job is to interrupt a syscall. */
 static void
 on_sigusr1(int sig)
 {
     interrupts++;
 }
 
-/* Catch SIGUSR1 without SA_RESTART; the old action goes to @old.  Returns nothing. */
+/* Catch SIGUSR1 without SA_RESTART; the old action goes to @old. */
 static void
 install_interrupter(struct sigaction *old)
 {
@@ -776,7 +776,7 @@ test_close_all(Pair *p, gconstpointer data)
 
 /*
  * Fails unless check_stream_socket(@fd) refuses with @code and a message
- * that holds @word.  Returns nothing.
+ * that holds @word.
  */
 static void
 assert_check_refuses(int fd, int code, const char *word)
@@ -790,7 +790,7 @@ assert_check_refuses(int fd, int code, const char *word)
         g_error("message '%s' does not mention '%s'", error->message, word);
 }
 
-/* Fails unless check_stream_socket(@fd) accepts @fd.  Returns nothing. */
+/* Fails unless check_stream_socket(@fd) accepts @fd. */
 static void
 assert_check_accepts(int fd)
 {
@@ -925,7 +925,7 @@ test_check_bad_fd(Pair *p, gconstpointer data)
 /* ------------------------------------------------------------------------ */
 /* Preamble */
 
-/* Fill @token with 00 01 02 ... 0f, the golden files' token.  Returns nothing. */
+/* Fill @token with 00 01 02 ... 0f, the golden files' token. */
 static void
 fill_counting_token(guint8 token[VMIG_TOKEN_SIZE])
 {
@@ -1265,7 +1265,7 @@ test_no_leaks(void)
     g_assert_cmpuint(vmig_test_count_fds(0), ==, fd_count_at_start);
 }
 
-/* Register a test of the Pair fixture.  Returns nothing. */
+/* Register a test of the Pair fixture. */
 static void
 add_pair_test(const char *path, gconstpointer data, void (*func)(Pair *, gconstpointer))
 {

@@ -34,7 +34,7 @@ assert_refused(const char *text, gssize len, VmigJsonErrorCode code)
     return g_strdup(error->message);
 }
 
-/* Asserts @text parses to a value that prints as @expected.  Returns nothing. */
+/* Asserts @text parses to a value that prints as @expected. */
 static void
 assert_parses(const char *text, const char *expected)
 {

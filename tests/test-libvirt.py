@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # TAP test: libvirt-managed domains migrate through two virt-migrated
-# drivers, with the stock libvirtd (issue 6, docs/libvirt.md).
+# drivers, with the stock libvirtd (docs/libvirt.md).
 #
 # Two libvirt "hosts" on one machine (tests/libvirt_hosts.py): session-mode
 # libvirtds run as a throwaway system user, the destination's in a mount

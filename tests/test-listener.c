@@ -126,7 +126,7 @@ client_new(void)
     return fd;
 }
 
-/* Connects @fd to the fixture's listener.  Returns nothing. */
+/* Connects @fd to the fixture's listener. */
 static void
 client_connect(Fixture *f, int fd)
 {
@@ -136,7 +136,7 @@ client_connect(Fixture *f, int fd)
     g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
 }
 
-/* One blocking iteration, recording the batch it accepted.  Returns nothing. */
+/* One blocking iteration, recording the batch it accepted. */
 static void
 iterate(Fixture *f, gboolean may_block)
 {
@@ -145,7 +145,7 @@ iterate(Fixture *f, gboolean may_block)
     f->max_batch = MAX(f->max_batch, f->batch);
 }
 
-/* Iterates until @n connections were accepted; bounded.  Returns nothing. */
+/* Iterates until @n connections were accepted; bounded. */
 static void
 iterate_until_accepted(Fixture *f, guint n)
 {

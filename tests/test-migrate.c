@@ -1084,7 +1084,7 @@ flood_read_line(Flood *fl)
 /*
  * Floods 127.0.0.1:@port with @silent connections that say nothing and
  * @wrong that send a preamble with a random token, and keeps them open.
- * Returns nothing (asserts that nearly all of them connected).
+ * Asserts that nearly all of them connected.
  */
 static void
 flood_start(Flood *fl, guint16 port, guint silent, guint wrong)
@@ -1122,7 +1122,7 @@ flood_close_wrong(Flood *fl)
     g_assert_cmpstr(line, ==, "closed");
 }
 
-/* Ends @fl (all its connections close) and reaps it.  Returns nothing. */
+/* Ends @fl (all its connections close) and reaps it. */
 static void
 flood_stop(Flood *fl)
 {

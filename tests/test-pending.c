@@ -135,7 +135,7 @@ add_conn(VmigPendingSet *set, gboolean from_listener)
     return pair[1];
 }
 
-/* Writes all of @data to @fd.  Returns nothing. */
+/* Writes all of @data to @fd. */
 static void
 write_all(int fd, const void *data, gsize len)
 {
@@ -167,7 +167,7 @@ iterate_until(Fixture *f, guint count, guint n)
     }
 }
 
-/* Runs the loop for @ms milliseconds.  Returns nothing. */
+/* Runs the loop for @ms milliseconds. */
 static void
 iterate_for(Fixture *f, guint ms)
 {
@@ -179,7 +179,7 @@ iterate_for(Fixture *f, guint ms)
     }
 }
 
-/* Asserts the set closed its end of @peer: end of file.  Returns nothing. */
+/* Asserts the set closed its end of @peer: end of file. */
 static void
 assert_dropped(int peer)
 {
@@ -199,7 +199,7 @@ assert_open(int peer)
     g_assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* Asserts delivered @fd is the other end of @peer (same socket pair).  Returns nothing.
+/* Asserts delivered @fd is the other end of @peer (same socket pair).
  */
 static void
 assert_same_pair(int fd, int peer)

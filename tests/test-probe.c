@@ -147,7 +147,7 @@ on_deadline(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
-/* Iterates @context until *@flag is set; fails after the deadline.  Returns nothing. */
+/* Iterates @context until *@flag is set; fails after the deadline. */
 static void
 run_until(GMainContext *context, const gboolean *flag)
 {
@@ -173,7 +173,7 @@ on_probed(GObject *source, GAsyncResult *result, gpointer user_data)
     p->done = TRUE;
 }
 
-/* Probes @emulator on @f's context into @p, waiting for the answer.  Returns nothing. */
+/* Probes @emulator on @f's context into @p, waiting for the answer. */
 static void
 probe(Fixture *f, const char *emulator, guint timeout_ms, GCancellable *cancellable,
       Probed *p)
@@ -292,7 +292,7 @@ test_qemu_cached(Fixture *f, gconstpointer data)
 /*
  * A relocatable QEMU finds its modules (Debian's TCG is one) and data
  * relative to its own directory, so a copy goes into FILES/prefix/bin with
- * FILES/prefix/{lib,share} pointing at the real prefix's.  Returns nothing.
+ * FILES/prefix/{lib,share} pointing at the real prefix's.
  */
 static void
 make_prefix(void)
@@ -313,7 +313,7 @@ make_prefix(void)
     }
 }
 
-/* Removes what make_prefix() made, once its binaries are gone.  Returns nothing. */
+/* Removes what make_prefix() made, once its binaries are gone. */
 static void
 remove_prefix(void)
 {
@@ -347,7 +347,7 @@ copy_qemu(const char *name)
     return g_steal_pointer(&path);
 }
 
-/* Sets the mtime of @path to @sec seconds after the epoch.  Returns nothing. */
+/* Sets the mtime of @path to @sec seconds after the epoch. */
 static void
 set_mtime(const char *path, time_t sec)
 {
@@ -735,7 +735,7 @@ on_primed(GPid pid, gint status, gpointer user_data)
 /*
  * GLib sets up its SIGCHLD handling (a wakeup fd, its worker thread) on the
  * first child watch and keeps it: done here once, so that the first test's
- * fd count does not take it for a leak.  Returns nothing.
+ * fd count does not take it for a leak.
  */
 static void
 prime_child_watch(void)

@@ -139,7 +139,7 @@ typedef struct {
 
 static guint reply_counter;
 
-/* Clear the result of @reply.  Returns nothing. */
+/* Clear the result of @reply. */
 static void
 reply_clear(Reply *reply)
 {
@@ -235,7 +235,7 @@ on_event(VmigQmp *qmp, const char *name, JsonObject *data, JsonObject *timestamp
     g_ptr_array_add(f->event_timestamps, timestamp ? json_object_ref(timestamp) : NULL);
 }
 
-/* Create the fixture's client and connect its signals.  Returns nothing. */
+/* Create the fixture's client and connect its signals. */
 static void
 fixture_new_client(Fixture *f)
 {
@@ -1002,7 +1002,7 @@ fake_wait_readable(int fd)
     return poll(&pfd, 1, TEST_TIMEOUT_MS) == 1;
 }
 
-/* Write all of @text to @fd; a peer gone early is fine.  Returns nothing. */
+/* Write all of @text to @fd; a peer gone early is fine. */
 static void
 fake_write(int fd, const char *text, gsize len)
 {
@@ -1018,7 +1018,7 @@ fake_write(int fd, const char *text, gsize len)
     }
 }
 
-/* Write the string @text to @fd.  Returns nothing. */
+/* Write the string @text to @fd. */
 static void
 fake_send(int fd, const char *text)
 {
@@ -1059,7 +1059,7 @@ fake_command_id(const char *line)
     return g_strdup(json_object_get_string_member_with_default(object, "id", NULL));
 }
 
-/* Read the qmp_capabilities command from @fd and answer it.  Returns nothing. */
+/* Read the qmp_capabilities command from @fd and answer it. */
 static void
 fake_negotiate(int fd)
 {
@@ -1161,7 +1161,7 @@ fake_server_thread(gpointer user_data)
     return NULL;
 }
 
-/* Start a fake server for @script on a fresh socket path.  Returns nothing. */
+/* Start a fake server for @script on a fresh socket path. */
 static void
 fake_start(Fixture *f, FakeScript script)
 {

@@ -146,7 +146,7 @@ on_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
     f->done = TRUE;
 }
 
-/* Dials @uri and iterates until it is done; bounded.  Returns nothing. */
+/* Dials @uri and iterates until it is done; bounded. */
 static void
 dial(Fixture *f, const char *uri, guint timeout_ms, GCancellable *cancellable)
 {
@@ -198,7 +198,7 @@ free_port(int family)
     return ntohs(family == AF_INET6 ? a6.sin6_port : a4.sin_port);
 }
 
-/* Asserts @fd is connected to a connection pending on @listen_fd.  Returns nothing. */
+/* Asserts @fd is connected to a connection pending on @listen_fd. */
 static void
 assert_connected(int fd, int listen_fd)
 {

@@ -14,7 +14,7 @@ vmig_test_regenerate(void)
     return g_strcmp0(g_getenv("VMIG_TEST_REGENERATE_OUTPUT"), "1") == 0;
 }
 
-/* Asserts @data equals tests/data/@dir/@name, or rewrites it.  Returns nothing. */
+/* Asserts @data equals tests/data/@dir/@name, or rewrites it. */
 void
 vmig_test_assert_golden(const char *dir, const char *name, const void *data, gssize len)
 {

@@ -26,7 +26,7 @@ typedef struct {
     int drawn; /* the progress on screen, or -1 */
 } VmigCliMigration;
 
-/* Frees what @m holds.  Returns nothing. */
+/* Frees what @m holds. */
 static void
 vmig_cli_migration_clear(VmigCliMigration *m)
 {
@@ -37,7 +37,7 @@ vmig_cli_migration_clear(VmigCliMigration *m)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigCliMigration, vmig_cli_migration_clear)
 
-/* The client's event callback: keeps the event for later.  Returns nothing. */
+/* The client's event callback: keeps the event for later. */
 static void
 vmig_cli_migration_queue(JsonObject *event, gpointer user_data)
 {
@@ -59,7 +59,7 @@ vmig_cli_migration_next(VmigCliMigration *m, gint64 deadline, GError **error)
     return vmig_client_read_event(m->client, deadline, error);
 }
 
-/* Draws the progress line with @percent, on stderr as virsh does.  Returns nothing. */
+/* Draws the progress line with @percent, on stderr as virsh does. */
 static void
 vmig_cli_migration_draw(VmigCliMigration *m, int percent)
 {
@@ -73,7 +73,7 @@ vmig_cli_migration_draw(VmigCliMigration *m, int percent)
     m->drawn = percent;
 }
 
-/* Ends the progress line, if one is drawn.  Returns nothing. */
+/* Ends the progress line, if one is drawn. */
 static void
 vmig_cli_migration_end_line(VmigCliMigration *m)
 {

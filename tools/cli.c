@@ -65,7 +65,7 @@ int G_GNUC_PRINTF(2, 3)
     return VMIG_CLI_EXIT_USAGE;
 }
 
-/* Appends the help lines of @entries (and of --help) to @out.  Returns nothing. */
+/* Appends the help lines of @entries (and of --help) to @out. */
 void
 vmig_cli_append_options(GString *out, const GOptionEntry *entries)
 {
@@ -254,7 +254,7 @@ vmig_cli_sigint_open(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Reads the pending SIGINTs off @fd, so that it polls quiet again.  Returns nothing. */
+/* Reads the pending SIGINTs off @fd, so that it polls quiet again. */
 void
 vmig_cli_sigint_clear(int fd)
 {

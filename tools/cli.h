@@ -65,7 +65,7 @@ char *vmig_cli_usage_line(const VmigCliCommand *command);
 int vmig_cli_usage_error(const VmigCliCommand *command, const char *format, ...)
     G_GNUC_PRINTF(2, 3);
 
-/* Appends the help lines of @entries (and of --help) to @out.  Returns nothing. */
+/* Appends the help lines of @entries (and of --help) to @out. */
 void vmig_cli_append_options(GString *out, const GOptionEntry *entries);
 
 /*
@@ -110,7 +110,7 @@ JsonNode *vmig_cli_migration_arguments(const char *id);
  */
 int vmig_cli_sigint_open(void);
 
-/* Reads the pending SIGINTs off @fd, so that it polls quiet again.  Returns nothing. */
+/* Reads the pending SIGINTs off @fd, so that it polls quiet again. */
 void vmig_cli_sigint_clear(int fd);
 
 /* Returns: the "data" of @event (borrowed), or NULL when it has none. */

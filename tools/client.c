@@ -53,7 +53,7 @@ vmig_client_deadline(VmigClient *client)
     return g_get_monotonic_time() + (gint64)client->timeout_ms * 1000;
 }
 
-/* Sets a TIMEOUT error for @client.  Returns nothing. */
+/* Sets a TIMEOUT error for @client. */
 static void
 vmig_client_set_timeout_error(VmigClient *client, GError **error)
 {
@@ -64,7 +64,7 @@ vmig_client_set_timeout_error(VmigClient *client, GError **error)
 
 /*
  * Moves @local to @error; a TIMEOUT becomes one that names the client's
- * own timeout (for waits bounded by it).  Returns nothing.
+ * own timeout (for waits bounded by it).
  */
 static void
 vmig_client_propagate(VmigClient *client, GError *local, GError **error)

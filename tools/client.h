@@ -52,7 +52,7 @@ typedef void (*VmigClientEventFunc)(JsonObject *event, gpointer user_data);
  */
 VmigClient *vmig_client_connect(const char *path, int timeout_ms, GError **error);
 
-/* Where events go from now on (NULL: they are skipped).  Returns nothing. */
+/* Where events go from now on (NULL: they are skipped). */
 void vmig_client_set_event_func(VmigClient *client, VmigClientEventFunc func,
                                 gpointer user_data);
 
@@ -60,7 +60,7 @@ void vmig_client_set_event_func(VmigClient *client, VmigClientEventFunc func,
  * From now on, every wait for the daemon also watches @fd (borrowed; -1:
  * none) and fails with INTERRUPTED as soon as it is readable.  The fd is
  * not read: whoever owns it clears it.  Lines already received are still
- * handed out first.  Returns nothing.
+ * handed out first.
  */
 void vmig_client_set_interrupt_fd(VmigClient *client, int fd);
 
@@ -129,6 +129,6 @@ JsonObject *vmig_client_read_event(VmigClient *client, gint64 deadline, GError *
 JsonObject *vmig_client_parse_line(const char *path, const char *line, gsize len,
                                    GError **error);
 
-/* Closes the connection and frees @client.  Returns nothing. */
+/* Closes the connection and frees @client. */
 void vmig_client_free(VmigClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigClient, vmig_client_free)

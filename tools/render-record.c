@@ -266,7 +266,7 @@ vmig_render_progress(int percent)
 /* The two sides, in the order they are shown. */
 static const char *const vmig_render_sides[] = {"source", "destination"};
 
-/* Appends "@label:  @value" (value escaped for a terminal).  Returns nothing. */
+/* Appends "@label:  @value" (value escaped for a terminal). */
 static void
 vmig_render_field(GString *out, const char *label, const char *value)
 {

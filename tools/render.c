@@ -49,7 +49,7 @@ typedef struct {
     char *cells[VMIG_RENDER_COLUMN_LAST];
 } VmigRenderRow;
 
-/* Frees a row.  Returns nothing. */
+/* Frees a row. */
 static void
 vmig_render_row_free(VmigRenderRow *row)
 {
@@ -588,7 +588,7 @@ vmig_render_text(const char *text)
  * Appends @rows (each a GStrv of @n cells) aligned in columns: each line
  * starts with @indent, columns are @gap spaces apart, no trailing blanks.
  * With @rule, a line of dashes follows the first row (a header), as wide
- * as the table with @indent on both sides.  Returns nothing.
+ * as the table with @indent on both sides.
  */
 void
 vmig_render_rows(GString *out, GPtrArray *rows, guint n, const char *indent, gsize gap,

@@ -304,7 +304,7 @@ join_choices(const char *const *values)
     return g_string_free(out, FALSE);
 }
 
-/* Sets the attribute @name of @element to the integer @value.  Returns nothing. */
+/* Sets the attribute @name of @element to the integer @value. */
 static void
 set_int_prop(xmlNode *element, const char *name, gint64 value)
 {
