@@ -45,7 +45,8 @@ typedef void (*VmigBridgeDoneFunc)(VmigBridge *bridge, const GError *error,
  */
 VmigBridge *vmig_bridge_start(int *fd_a, int *fd_b, GBytes *prefix_ab, GBytes *prefix_ba,
                               const char *name, GMainContext *context,
-                              VmigBridgeDoneFunc done, gpointer user_data, GError **error);
+                              VmigBridgeDoneFunc done, gpointer user_data,
+                              GError **error);
 
 /* Returns: bytes forwarded so far from a to b (@a_to_b) or b to a; any thread. */
 guint64 vmig_bridge_get_bytes(VmigBridge *bridge, gboolean a_to_b);

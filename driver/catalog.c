@@ -15,10 +15,11 @@
 
 #include "driver/catalog.h"
 
-
+/* clang-format off */
 G_DEFINE_QUARK(vmig-catalog-error-quark, vmig_catalog_error)
+/* clang-format on */
 
-static const char *const kind_names[] = { "parameter", "capability" };
+static const char *const kind_names[] = {"parameter", "capability"};
 G_STATIC_ASSERT(G_N_ELEMENTS(kind_names) == VMIG_TUNABLE_KIND_LAST);
 
 static const char *const type_names[] = {
@@ -103,7 +104,8 @@ get_string(JsonObject *obj, const char *name)
 {
     JsonNode *node = json_object_get_member(obj, name);
 
-    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
+        json_node_get_value_type(node) != G_TYPE_STRING)
         return NULL;
     return json_node_get_string(node);
 }
@@ -128,7 +130,8 @@ has_feature(JsonObject *obj, const char *feature)
     for (guint i = 0; i < json_array_get_length(features); i++) {
         JsonNode *node = json_array_get_element(features, i);
 
-        if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING &&
+        if (JSON_NODE_HOLDS_VALUE(node) &&
+            json_node_get_value_type(node) == G_TYPE_STRING &&
             g_str_equal(json_node_get_string(node), feature))
             return TRUE;
     }
@@ -247,9 +250,9 @@ enum_values(JsonObject *type)
     if (members) {
         for (guint i = 0; i < json_array_get_length(members); i++) {
             JsonNode *node = json_array_get_element(members, i);
-            const char *name =
-                JSON_NODE_HOLDS_OBJECT(node) ? get_string(json_node_get_object(node), "name")
-                                             : NULL;
+            const char *name = JSON_NODE_HOLDS_OBJECT(node)
+                                   ? get_string(json_node_get_object(node), "name")
+                                   : NULL;
 
             if (name)
                 g_strv_builder_add(builder, name);
@@ -258,7 +261,8 @@ enum_values(JsonObject *type)
         for (guint i = 0; i < json_array_get_length(values); i++) {
             JsonNode *node = json_array_get_element(values, i);
 
-            if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
+            if (JSON_NODE_HOLDS_VALUE(node) &&
+                json_node_get_value_type(node) == G_TYPE_STRING)
                 g_strv_builder_add(builder, json_node_get_string(node));
         }
     }
@@ -284,9 +288,9 @@ resolve_type(const Schema *schema, const char *name, const char *what, Resolved 
             const char *json_type;
             VmigTunableType type;
         } builtins[] = {
-            { "int", VMIG_TUNABLE_TYPE_INT },         { "number", VMIG_TUNABLE_TYPE_NUMBER },
-            { "boolean", VMIG_TUNABLE_TYPE_BOOLEAN }, { "string", VMIG_TUNABLE_TYPE_STRING },
-            { "value", VMIG_TUNABLE_TYPE_ANY },
+            {"int", VMIG_TUNABLE_TYPE_INT},         {"number", VMIG_TUNABLE_TYPE_NUMBER},
+            {"boolean", VMIG_TUNABLE_TYPE_BOOLEAN}, {"string", VMIG_TUNABLE_TYPE_STRING},
+            {"value", VMIG_TUNABLE_TYPE_ANY},
         };
 
         if (g_strcmp0(json_type, "null") == 0) {
@@ -318,19 +322,19 @@ resolve_type(const Schema *schema, const char *name, const char *what, Resolved 
     }
     if (g_str_equal(meta, "alternate")) {
         JsonArray *members = get_array(type, "members");
-        g_auto(Resolved) other = { 0 };
+        g_auto(Resolved) other = {0};
         guint n_null = 0, n_other = 0;
 
         /* An alternate of one type and null is that type, nullable (StrOrNull);
          * anything richer cannot be written on a command line. */
         for (guint i = 0; members && i < json_array_get_length(members); i++) {
             JsonNode *node = json_array_get_element(members, i);
-            g_auto(Resolved) branch = { 0 };
-            const char *branch_type =
-                JSON_NODE_HOLDS_OBJECT(node) ? get_string(json_node_get_object(node), "type")
-                                             : NULL;
-            JsonObject *entry = branch_type ? g_hash_table_lookup(schema->types, branch_type)
-                                            : NULL;
+            g_auto(Resolved) branch = {0};
+            const char *branch_type = JSON_NODE_HOLDS_OBJECT(node)
+                                          ? get_string(json_node_get_object(node), "type")
+                                          : NULL;
+            JsonObject *entry =
+                branch_type ? g_hash_table_lookup(schema->types, branch_type) : NULL;
 
             /* QAPI has no alternate of alternates.  Resolving one would
              * recurse: forever for an alternate that is its own branch,
@@ -361,7 +365,8 @@ resolve_type(const Schema *schema, const char *name, const char *what, Resolved 
         return TRUE;
     }
     g_set_error(error, VMIG_CATALOG_ERROR, VMIG_CATALOG_ERROR_SCHEMA,
-                "type '%s' (%s) has unknown meta-type '%s'", name, what, meta ? meta : "");
+                "type '%s' (%s) has unknown meta-type '%s'", name, what,
+                meta ? meta : "");
     return FALSE;
 }
 
@@ -398,7 +403,7 @@ add_parameters(VmigCatalog *catalog, const Schema *schema, GError **error)
         JsonNode *node = json_array_get_element(members, i);
         JsonObject *member;
         const char *name;
-        g_auto(Resolved) resolved = { 0 };
+        g_auto(Resolved) resolved = {0};
         g_autofree char *what = NULL;
         VmigTunable *tunable;
 
@@ -416,7 +421,8 @@ add_parameters(VmigCatalog *catalog, const Schema *schema, GError **error)
         tunable->nullable = resolved.nullable;
         tunable->values = g_steal_pointer(&resolved.values);
         tunable->unit = vmig_parameter_unit(name);
-        tunable->unstable = g_str_has_prefix(name, "x-") || has_feature(member, "unstable");
+        tunable->unstable =
+            g_str_has_prefix(name, "x-") || has_feature(member, "unstable");
         tunable->deprecated = has_feature(member, "deprecated");
         tunable->feature = vmig_feature_find_parameter(name);
     }
@@ -478,19 +484,21 @@ add_capabilities(VmigCatalog *catalog, const Schema *schema, GError **error)
     array = get_array(type, "members");
     for (guint i = 0; array && i < json_array_get_length(array); i++) {
         JsonNode *node = json_array_get_element(array, i);
-        const char *name =
-            JSON_NODE_HOLDS_OBJECT(node) ? get_string(json_node_get_object(node), "name") : NULL;
+        const char *name = JSON_NODE_HOLDS_OBJECT(node)
+                               ? get_string(json_node_get_object(node), "name")
+                               : NULL;
 
         if (name && !g_hash_table_contains(members, name))
             g_hash_table_insert(members, (gpointer)name, json_node_get_object(node));
     }
     for (guint i = 0; values[i]; i++) {
-        VmigTunable *tunable = catalog_add(catalog, values[i], VMIG_TUNABLE_KIND_CAPABILITY);
+        VmigTunable *tunable =
+            catalog_add(catalog, values[i], VMIG_TUNABLE_KIND_CAPABILITY);
         JsonObject *member = g_hash_table_lookup(members, values[i]);
 
         tunable->type = VMIG_TUNABLE_TYPE_BOOLEAN;
-        tunable->unstable =
-            g_str_has_prefix(values[i], "x-") || (member && has_feature(member, "unstable"));
+        tunable->unstable = g_str_has_prefix(values[i], "x-") ||
+                            (member && has_feature(member, "unstable"));
         tunable->deprecated = member && has_feature(member, "deprecated");
         tunable->feature = vmig_feature_find_capability(values[i]);
     }
@@ -502,7 +510,7 @@ VmigCatalog *
 vmig_catalog_new_from_schema(const char *hypervisor, JsonNode *schema, GError **error)
 {
     g_autoptr(VmigCatalog) catalog = g_new0(VmigCatalog, 1);
-    g_auto(Schema) index = { NULL, NULL };
+    g_auto(Schema) index = {NULL, NULL};
 
     catalog->hypervisor = g_strdup(hypervisor ? hypervisor : "");
     catalog->tunables = g_ptr_array_new_with_free_func((GDestroyNotify)tunable_free);
@@ -556,8 +564,8 @@ vmig_catalog_copy(const VmigCatalog *catalog)
     VmigCatalog *copy = g_new0(VmigCatalog, 1);
 
     copy->hypervisor = g_strdup(catalog->hypervisor);
-    copy->tunables = g_ptr_array_new_full(catalog->tunables->len,
-                                          (GDestroyNotify)tunable_free);
+    copy->tunables =
+        g_ptr_array_new_full(catalog->tunables->len, (GDestroyNotify)tunable_free);
     copy->index = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; i < catalog->tunables->len; i++) {
         const VmigTunable *t = g_ptr_array_index(catalog->tunables, i);
@@ -584,8 +592,8 @@ vmig_catalog_lookup(const VmigCatalog *catalog, const char *name)
 
 /* Returns: TRUE with current values set, or FALSE with @error on a bad reply. */
 gboolean
-vmig_catalog_set_current(VmigCatalog *catalog, JsonNode *parameters, JsonNode *capabilities,
-                         GError **error)
+vmig_catalog_set_current(VmigCatalog *catalog, JsonNode *parameters,
+                         JsonNode *capabilities, GError **error)
 {
     JsonObjectIter iter;
     const char *name;
@@ -617,7 +625,8 @@ vmig_catalog_set_current(VmigCatalog *catalog, JsonNode *parameters, JsonNode *c
     caps = json_node_get_array(capabilities);
     for (guint i = 0; i < json_array_get_length(caps); i++) {
         JsonNode *node = json_array_get_element(caps, i);
-        JsonObject *entry = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+        JsonObject *entry =
+            JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
         JsonNode *state = entry ? json_object_get_member(entry, "state") : NULL;
         const char *cap = entry ? get_string(entry, "capability") : NULL;
         VmigTunable *tunable;
@@ -655,7 +664,8 @@ edit_distance(const char *a, const char *b)
     for (gsize i = 1; i <= la; i++) {
         for (gsize j = 1; j <= lb; j++) {
             gsize cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            gsize best = MIN(MIN(D(i - 1, j) + 1, D(i, j - 1) + 1), D(i - 1, j - 1) + cost);
+            gsize best =
+                MIN(MIN(D(i - 1, j) + 1, D(i, j - 1) + 1), D(i - 1, j - 1) + cost);
 
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
                 best = MIN(best, D(i - 2, j - 2) + 1);

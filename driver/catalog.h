@@ -47,8 +47,8 @@
 GQuark vmig_catalog_error_quark(void);
 
 typedef enum {
-    VMIG_CATALOG_ERROR_SCHEMA,  /* the schema lacks or garbles what migration needs */
-    VMIG_CATALOG_ERROR_VALUES,  /* a query-migrate-* reply is not what the schema says */
+    VMIG_CATALOG_ERROR_SCHEMA, /* the schema lacks or garbles what migration needs */
+    VMIG_CATALOG_ERROR_VALUES, /* a query-migrate-* reply is not what the schema says */
     VMIG_CATALOG_ERROR_LAST
 } VmigCatalogErrorCode;
 
@@ -79,13 +79,13 @@ typedef struct {
     char *name;
     VmigTunableKind kind;
     VmigTunableType type;
-    gboolean nullable;  /* an alternate of the type and null: JSON null is a value */
-    GStrv values;       /* VMIG_TUNABLE_TYPE_ENUM: the allowed values; else NULL */
+    gboolean nullable; /* an alternate of the type and null: JSON null is a value */
+    GStrv values;      /* VMIG_TUNABLE_TYPE_ENUM: the allowed values; else NULL */
     VmigUnit unit;
-    gboolean unstable;  /* "x-" prefix or the schema's 'unstable' feature */
+    gboolean unstable; /* "x-" prefix or the schema's 'unstable' feature */
     gboolean deprecated;
     const VmigFeatureInfo *feature; /* the negotiated feature controlling it, or NULL */
-    JsonNode *current;  /* the current value, or NULL when QEMU reports none */
+    JsonNode *current; /* the current value, or NULL when QEMU reports none */
 } VmigTunable;
 
 /* Returns: TRUE when a value can be given on a command line (scalars and enums). */

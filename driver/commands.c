@@ -14,7 +14,6 @@
 #include "driver/backend.h"
 #include "driver/migration.h"
 
-
 /* query-version: {} -> {"version": "0.1.0"} */
 static void
 cmd_query_version(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
@@ -41,7 +40,8 @@ on_tunables(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(VmigCatalog) catalog = vmig_backend_tunables_finish(result, &error);
 
     if (catalog)
-        vmig_control_call_return(query->call, vmig_catalog_to_json(catalog, query->unstable));
+        vmig_control_call_return(query->call,
+                                 vmig_catalog_to_json(catalog, query->unstable));
     else
         vmig_control_call_error_gerror(query->call, error);
     g_free(query);
@@ -55,10 +55,11 @@ cmd_query_tunables(VmigControlCall *call, JsonObject *arguments, gpointer user_d
     TunablesQuery *query = g_new0(TunablesQuery, 1);
 
     query->call = call;
-    query->unstable = json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
+    query->unstable =
+        json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
     vmig_backend_tunables_async(json_object_get_string_member(arguments, "domain"),
-                                     daemon->settings.context, daemon->settings.qmp_timeout_ms, NULL,
-                                     on_tunables, query);
+                                daemon->settings.context, daemon->settings.qmp_timeout_ms,
+                                NULL, on_tunables, query);
 }
 
 /* Returns: a NULL-terminated copy of the strings in @name (an array), or NULL. */
@@ -75,7 +76,8 @@ get_strv(JsonObject *arguments, const char *name, GError **error)
     for (guint i = 0; i < json_array_get_length(array); i++) {
         JsonNode *node = json_array_get_element(array, i);
 
-        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
+        if (!JSON_NODE_HOLDS_VALUE(node) ||
+            json_node_get_value_type(node) != G_TYPE_STRING) {
             g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                         "Parameter '%s' expects an array of strings", name);
             return NULL;
@@ -87,7 +89,8 @@ get_strv(JsonObject *arguments, const char *name, GError **error)
 
 /* Returns: the non-negative integer @name, @fallback when absent, or -1 with @error. */
 static gint64
-get_count(JsonObject *arguments, const char *name, gint64 fallback, gint64 max, GError **error)
+get_count(JsonObject *arguments, const char *name, gint64 fallback, gint64 max,
+          GError **error)
 {
     gint64 value = json_object_get_int_member_with_default(arguments, name, fallback);
 
@@ -135,24 +138,28 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
     if (n_fds > 1) {
         for (gsize i = 0; i < n_fds; i++)
             close(fds[i]);
-        vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
-                                "%s takes one fd (the main channel), not %" G_GSIZE_FORMAT,
-                                vmig_control_call_get_command(call), n_fds);
+        vmig_control_call_error(
+            call, VMIG_CONTROL_CLASS_GENERIC,
+            "%s takes one fd (the main channel), not %" G_GSIZE_FORMAT,
+            vmig_control_call_get_command(call), n_fds);
         return;
     }
     if (n_fds == 1)
         req->main_fd = fds[0];
     req->domain = g_strdup(json_object_get_string_member(arguments, "domain"));
-    req->uri = g_strdup(json_object_get_string_member_with_default(arguments, uri_member, NULL));
-    req->unstable = json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
+    req->uri =
+        g_strdup(json_object_get_string_member_with_default(arguments, uri_member, NULL));
+    req->unstable =
+        json_object_get_boolean_member_with_default(arguments, "unstable", FALSE);
     req->resume = json_object_get_boolean_member_with_default(arguments, "resume", TRUE);
-    req->libvirt_dest =
-        g_strdup(json_object_get_string_member_with_default(arguments, "libvirt-dest", NULL));
-    req->persistent = json_object_get_boolean_member_with_default(arguments, "persistent", FALSE);
+    req->libvirt_dest = g_strdup(
+        json_object_get_string_member_with_default(arguments, "libvirt-dest", NULL));
+    req->persistent =
+        json_object_get_boolean_member_with_default(arguments, "persistent", FALSE);
     req->undefine_source =
         json_object_get_boolean_member_with_default(arguments, "undefine-source", FALSE);
-    req->domain_xml =
-        g_strdup(json_object_get_string_member_with_default(arguments, "domain-xml", NULL));
+    req->domain_xml = g_strdup(
+        json_object_get_string_member_with_default(arguments, "domain-xml", NULL));
     req->tunables = get_strv(arguments, "tunables", &error);
     if (!error)
         req->no_features = get_strv(arguments, "no-features", &error);
@@ -168,8 +175,8 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
         vmig_control_call_error_gerror(call, error);
         return;
     }
-    vmig_migration_start_async(daemon->migrations, role, g_steal_pointer(&req), on_started,
-                               call);
+    vmig_migration_start_async(daemon->migrations, role, g_steal_pointer(&req),
+                               on_started, call);
 }
 
 /* migrate: see docs/migration.md */
@@ -201,9 +208,9 @@ cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_dat
                                 "add-channels needs the channels' fds attached");
         return;
     }
-    if (!vmig_migration_add_channels(daemon->migrations,
-                                     json_object_get_string_member(arguments, "migration"), fds,
-                                     n_fds, &error)) {
+    if (!vmig_migration_add_channels(
+            daemon->migrations, json_object_get_string_member(arguments, "migration"),
+            fds, n_fds, &error)) {
         vmig_control_call_error_gerror(call, error);
         return;
     }
@@ -223,7 +230,8 @@ cmd_cancel(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
     g_autoptr(GError) error = NULL;
 
     if (!vmig_migration_cancel(daemon->migrations,
-                               json_object_get_string_member(arguments, "migration"), &error))
+                               json_object_get_string_member(arguments, "migration"),
+                               &error))
         vmig_control_call_error_gerror(call, error);
     else
         vmig_control_call_return(call, NULL);
@@ -245,7 +253,8 @@ cmd_query_migration(VmigControlCall *call, JsonObject *arguments, gpointer user_
     VmigDaemon *daemon = user_data;
     g_autoptr(GError) error = NULL;
     JsonNode *record = vmig_migration_record(
-        daemon->migrations, json_object_get_string_member(arguments, "migration"), &error);
+        daemon->migrations, json_object_get_string_member(arguments, "migration"),
+        &error);
 
     if (!record)
         vmig_control_call_error_gerror(call, error);
@@ -271,66 +280,67 @@ cmd_start_postcopy(VmigControlCall *call, JsonObject *arguments, gpointer user_d
 {
     VmigDaemon *daemon = user_data;
 
-    vmig_migration_start_postcopy_async(daemon->migrations,
-                                        json_object_get_string_member(arguments, "migration"),
-                                        on_postcopy_started, call);
+    vmig_migration_start_postcopy_async(
+        daemon->migrations, json_object_get_string_member(arguments, "migration"),
+        on_postcopy_started, call);
 }
 
 static const VmigControlArg migrate_args[] = {
-    { "domain", VMIG_CONTROL_ARG_STRING, FALSE },
-    { "dest", VMIG_CONTROL_ARG_STRING, TRUE },
-    { "channels", VMIG_CONTROL_ARG_INT, TRUE },
-    { "tunables", VMIG_CONTROL_ARG_ARRAY, TRUE },
-    { "unstable", VMIG_CONTROL_ARG_BOOL, TRUE },
-    { "no-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
-    { "require-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
-    { "channel-timeout", VMIG_CONTROL_ARG_INT, TRUE },
-    { "libvirt-dest", VMIG_CONTROL_ARG_STRING, TRUE },
-    { "persistent", VMIG_CONTROL_ARG_BOOL, TRUE },
-    { "undefine-source", VMIG_CONTROL_ARG_BOOL, TRUE },
-    { NULL, 0, FALSE },
+    {"domain", VMIG_CONTROL_ARG_STRING, FALSE},
+    {"dest", VMIG_CONTROL_ARG_STRING, TRUE},
+    {"channels", VMIG_CONTROL_ARG_INT, TRUE},
+    {"tunables", VMIG_CONTROL_ARG_ARRAY, TRUE},
+    {"unstable", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"no-features", VMIG_CONTROL_ARG_ARRAY, TRUE},
+    {"require-features", VMIG_CONTROL_ARG_ARRAY, TRUE},
+    {"channel-timeout", VMIG_CONTROL_ARG_INT, TRUE},
+    {"libvirt-dest", VMIG_CONTROL_ARG_STRING, TRUE},
+    {"persistent", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"undefine-source", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {NULL, 0, FALSE},
 };
 
 static const VmigControlArg prepare_incoming_args[] = {
-    { "domain", VMIG_CONTROL_ARG_STRING, FALSE },
-    { "listen", VMIG_CONTROL_ARG_STRING, TRUE },
-    { "channel-timeout", VMIG_CONTROL_ARG_INT, TRUE },
-    { "max-channels", VMIG_CONTROL_ARG_INT, TRUE },
-    { "no-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
-    { "require-features", VMIG_CONTROL_ARG_ARRAY, TRUE },
-    { "resume", VMIG_CONTROL_ARG_BOOL, TRUE },
-    { "domain-xml", VMIG_CONTROL_ARG_STRING, TRUE },
-    { NULL, 0, FALSE },
+    {"domain", VMIG_CONTROL_ARG_STRING, FALSE},
+    {"listen", VMIG_CONTROL_ARG_STRING, TRUE},
+    {"channel-timeout", VMIG_CONTROL_ARG_INT, TRUE},
+    {"max-channels", VMIG_CONTROL_ARG_INT, TRUE},
+    {"no-features", VMIG_CONTROL_ARG_ARRAY, TRUE},
+    {"require-features", VMIG_CONTROL_ARG_ARRAY, TRUE},
+    {"resume", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"domain-xml", VMIG_CONTROL_ARG_STRING, TRUE},
+    {NULL, 0, FALSE},
 };
 
 static const VmigControlArg migration_id_args[] = {
-    { "migration", VMIG_CONTROL_ARG_STRING, FALSE },
-    { NULL, 0, FALSE },
+    {"migration", VMIG_CONTROL_ARG_STRING, FALSE},
+    {NULL, 0, FALSE},
 };
 
 static const VmigControlArg query_tunables_args[] = {
-    { "domain", VMIG_CONTROL_ARG_STRING, FALSE },
-    { "unstable", VMIG_CONTROL_ARG_BOOL, TRUE },
-    { NULL, 0, FALSE },
+    {"domain", VMIG_CONTROL_ARG_STRING, FALSE},
+    {"unstable", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {NULL, 0, FALSE},
 };
 
 const VmigControlCommand vmig_commands[] = {
-    { "query-version", cmd_query_version, NULL, FALSE },
-    { "query-tunables", cmd_query_tunables, query_tunables_args, FALSE },
-    { "migrate", cmd_migrate, migrate_args, TRUE },
-    { "prepare-incoming", cmd_prepare_incoming, prepare_incoming_args, TRUE },
-    { "add-channels", cmd_add_channels, migration_id_args, TRUE },
-    { "cancel", cmd_cancel, migration_id_args, FALSE },
-    { "query-migrations", cmd_query_migrations, NULL, FALSE },
-    { "query-migration", cmd_query_migration, migration_id_args, FALSE },
-    { "start-postcopy", cmd_start_postcopy, migration_id_args, FALSE },
+    {"query-version", cmd_query_version, NULL, FALSE},
+    {"query-tunables", cmd_query_tunables, query_tunables_args, FALSE},
+    {"migrate", cmd_migrate, migrate_args, TRUE},
+    {"prepare-incoming", cmd_prepare_incoming, prepare_incoming_args, TRUE},
+    {"add-channels", cmd_add_channels, migration_id_args, TRUE},
+    {"cancel", cmd_cancel, migration_id_args, FALSE},
+    {"query-migrations", cmd_query_migrations, NULL, FALSE},
+    {"query-migration", cmd_query_migration, migration_id_args, FALSE},
+    {"start-postcopy", cmd_start_postcopy, migration_id_args, FALSE},
 };
 
 const gsize vmig_n_commands = G_N_ELEMENTS(vmig_commands);
 
 /* A migration's event, to every client of the control socket (@user_data). */
 static void
-on_migration_event(const char *id, const char *event, JsonObject *data, gpointer user_data)
+on_migration_event(const char *id, const char *event, JsonObject *data,
+                   gpointer user_data)
 {
     vmig_control_emit_event(user_data, event, data);
 }

@@ -570,7 +570,6 @@ vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *i
     vmig_control_client_send_error(client, id, klass, desc);
 }
 
-
 /*
  * Handles one complete line: parse, check, call the handler (which may
  * answer now or later).  The line's fds are either handed to the call or
@@ -871,7 +870,8 @@ vmig_control_on_connection(int *fdp, gpointer user_data)
     socklen_t len = sizeof(cred);
 
     memset(&cred, 0, sizeof(cred));
-    if (getsockopt(*fdp, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred)) {
+    if (getsockopt(*fdp, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        len != sizeof(cred)) {
         g_warning("cannot read the credentials of a client of '%s': %s", control->path,
                   g_strerror(errno));
         return;
@@ -914,13 +914,15 @@ vmig_control_new(GMainContext *context, const char *path,
         g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
 
     /* Not set until the socket is ours: vmig_control_free() unlinks it. */
-    control->listen_fd = vmig_transport_listen_owned(path, &control->sock_dev, &control->sock_ino, error);
+    control->listen_fd =
+        vmig_transport_listen_owned(path, &control->sock_dev, &control->sock_ino, error);
     if (control->listen_fd < 0)
         return NULL;
     control->path = g_strdup(path);
 
-    control->listener = vmig_listener_new(control->context, control->listen_fd, control->path,
-                                          vmig_control_on_connection, control);
+    control->listener =
+        vmig_listener_new(control->context, control->listen_fd, control->path,
+                          vmig_control_on_connection, control);
     g_debug("listening on '%s'", path);
     return g_steal_pointer(&control);
 }

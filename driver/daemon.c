@@ -9,8 +9,8 @@
  * the command table of driver/commands.c, and the D-Bus service
  * org.virtmigrate (driver/service.h) on the chosen bus, both on one
  * GMainContext that is the thread default of the main thread.  Without a
- * reachable bus the daemon warns and serves the control socket alone.  SIGTERM and SIGINT stop it cleanly:
- * every client is disconnected and the socket file removed.
+ * reachable bus the daemon warns and serves the control socket alone.  SIGTERM and SIGINT
+ * stop it cleanly: every client is disconnected and the socket file removed.
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-daemon"
@@ -36,7 +36,7 @@
 #include "driver/pending.h"
 #include "driver/service.h"
 
-#define VMIG_DAEMON_SOCKET_NAME        "virt-migrated.sock"
+#define VMIG_DAEMON_SOCKET_NAME "virt-migrated.sock"
 /* Seconds a QEMU monitor may take to answer before a command fails. */
 #define VMIG_DAEMON_QMP_TIMEOUT 30
 /* Seconds a management app may take to supply the channels asked for. */
@@ -54,7 +54,7 @@
 #define VMIG_DAEMON_FDS_PER_MIGRATION (3 + 256 * 6 - 1)
 /* What the daemon holds besides migrations: stdio, the control socket and
  * its clients, D-Bus, libvirt connections, the reserve. */
-#define VMIG_DAEMON_FDS_BASE 64
+#define VMIG_DAEMON_FDS_BASE           64
 #define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 /* Exit statuses: startup failures and usage errors are told apart. */
@@ -219,10 +219,11 @@ vmig_daemon_raise_fd_limit(guint max_migrations, guint max_pending)
             rl.rlim_cur = old;
     }
     if (rl.rlim_cur < need)
-        g_message("the descriptor limit is %llu: %u migrations of 255 channels need %llu "
-                  "(docs/limits.md); beyond it, migrations fail with 'Too many open files' "
-                  "while the daemon serves on",
-                  (unsigned long long)rl.rlim_cur, max_migrations, (unsigned long long)need);
+        g_message(
+            "the descriptor limit is %llu: %u migrations of 255 channels need %llu "
+            "(docs/limits.md); beyond it, migrations fail with 'Too many open files' "
+            "while the daemon serves on",
+            (unsigned long long)rl.rlim_cur, max_migrations, (unsigned long long)need);
     return rl.rlim_cur;
 }
 
@@ -396,8 +397,9 @@ main(int argc, char **argv)
     fd_limit = vmig_daemon_raise_fd_limit((guint)max_migrations, (guint)max_pending);
     if ((rlim_t)max_pending > fd_limit / 4) {
         /* Unproven connections must never crowd out the migrations themselves. */
-        g_message("--max-pending %d is lowered to %llu, a quarter of the descriptor limit",
-                  max_pending, (unsigned long long)(fd_limit / 4));
+        g_message(
+            "--max-pending %d is lowered to %llu, a quarter of the descriptor limit",
+            max_pending, (unsigned long long)(fd_limit / 4));
         max_pending = (gint)MAX(fd_limit / 4, 1);
     }
     vmig_listener_reserve();
@@ -409,7 +411,8 @@ main(int argc, char **argv)
     sigterm = vmig_daemon_watch_signal(context, SIGTERM, loop);
     sigint = vmig_daemon_watch_signal(context, SIGINT, loop);
 
-    pending_pool = vmig_pending_pool_new((guint)max_pending, (guint)pending_timeout * 1000);
+    pending_pool =
+        vmig_pending_pool_new((guint)max_pending, (guint)pending_timeout * 1000);
     vmigd.settings = (VmigMigrationSettings){
         .context = context,
         .runtime_dir = runtime_dir,
@@ -433,15 +436,16 @@ main(int argc, char **argv)
     if (bus != VMIG_DAEMON_BUS_NONE) {
         const char *dir = g_getenv(VMIG_SERVICE_INTERFACES_ENV);
 
-        vmigd.service = vmig_service_new(&vmigd,
-                                         bus == VMIG_DAEMON_BUS_SYSTEM ? DBUS_BUS_SYSTEM
-                                                                       : DBUS_BUS_SESSION,
-                                         dir && *dir ? dir : VMIG_DBUS_INTERFACES_DIR, &error);
+        vmigd.service = vmig_service_new(
+            &vmigd, bus == VMIG_DAEMON_BUS_SYSTEM ? DBUS_BUS_SYSTEM : DBUS_BUS_SESSION,
+            dir && *dir ? dir : VMIG_DBUS_INTERFACES_DIR, &error);
         if (vmigd.service) {
-            g_message("serving " VMIG_SERVICE_NAME " on the %s bus", vmig_daemon_bus_names[bus]);
+            g_message("serving " VMIG_SERVICE_NAME " on the %s bus",
+                      vmig_daemon_bus_names[bus]);
         } else {
             /* The control socket is the daemon's job; D-Bus is for watching it. */
-            g_warning("no D-Bus service: %s; serving the control socket only", error->message);
+            g_warning("no D-Bus service: %s; serving the control socket only",
+                      error->message);
             g_clear_error(&error);
         }
     }

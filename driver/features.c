@@ -16,15 +16,16 @@
  * driver keeps control of the switchover; users never see it.
  */
 static const VmigFeatureInfo feature_table[] = {
-    { VMIG_FEATURE_MULTIFD, "multifd", "multifd", NULL, VMIG_SIDE_BOTH, FALSE },
-    { VMIG_FEATURE_MULTIFD_COMPRESSION, "multifd-compression", NULL, "multifd-compression",
-      VMIG_SIDE_BOTH, FALSE },
-    { VMIG_FEATURE_POSTCOPY_RAM, "postcopy-ram", "postcopy-ram", NULL, VMIG_SIDE_BOTH, FALSE },
-    { VMIG_FEATURE_RETURN_PATH, "return-path", "return-path", NULL, VMIG_SIDE_BOTH, FALSE },
-    { VMIG_FEATURE_ZERO_COPY_SEND, "zero-copy-send", "zero-copy-send", NULL, VMIG_SIDE_SOURCE,
-      FALSE },
-    { VMIG_FEATURE_PAUSE_BEFORE_SWITCHOVER, "pause-before-switchover",
-      "pause-before-switchover", NULL, VMIG_SIDE_SOURCE, TRUE },
+    {VMIG_FEATURE_MULTIFD, "multifd", "multifd", NULL, VMIG_SIDE_BOTH, FALSE},
+    {VMIG_FEATURE_MULTIFD_COMPRESSION, "multifd-compression", NULL, "multifd-compression",
+     VMIG_SIDE_BOTH, FALSE},
+    {VMIG_FEATURE_POSTCOPY_RAM, "postcopy-ram", "postcopy-ram", NULL, VMIG_SIDE_BOTH,
+     FALSE},
+    {VMIG_FEATURE_RETURN_PATH, "return-path", "return-path", NULL, VMIG_SIDE_BOTH, FALSE},
+    {VMIG_FEATURE_ZERO_COPY_SEND, "zero-copy-send", "zero-copy-send", NULL,
+     VMIG_SIDE_SOURCE, FALSE},
+    {VMIG_FEATURE_PAUSE_BEFORE_SWITCHOVER, "pause-before-switchover",
+     "pause-before-switchover", NULL, VMIG_SIDE_SOURCE, TRUE},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(feature_table) == VMIG_FEATURE_LAST);
 
@@ -33,19 +34,19 @@ static const struct {
     const char *parameter;
     VmigUnit unit;
 } unit_table[] = {
-    { "max-bandwidth", VMIG_UNIT_BYTES_PER_SECOND },
-    { "max-postcopy-bandwidth", VMIG_UNIT_BYTES_PER_SECOND },
-    { "avail-switchover-bandwidth", VMIG_UNIT_BYTES_PER_SECOND },
-    { "xbzrle-cache-size", VMIG_UNIT_BYTES },
-    { "downtime-limit", VMIG_UNIT_MILLISECONDS },
-    { "x-checkpoint-delay", VMIG_UNIT_MILLISECONDS },
-    { "announce-initial", VMIG_UNIT_MILLISECONDS },
-    { "announce-max", VMIG_UNIT_MILLISECONDS },
-    { "announce-step", VMIG_UNIT_MILLISECONDS },
-    { "x-vcpu-dirty-limit-period", VMIG_UNIT_MILLISECONDS },
+    {"max-bandwidth", VMIG_UNIT_BYTES_PER_SECOND},
+    {"max-postcopy-bandwidth", VMIG_UNIT_BYTES_PER_SECOND},
+    {"avail-switchover-bandwidth", VMIG_UNIT_BYTES_PER_SECOND},
+    {"xbzrle-cache-size", VMIG_UNIT_BYTES},
+    {"downtime-limit", VMIG_UNIT_MILLISECONDS},
+    {"x-checkpoint-delay", VMIG_UNIT_MILLISECONDS},
+    {"announce-initial", VMIG_UNIT_MILLISECONDS},
+    {"announce-max", VMIG_UNIT_MILLISECONDS},
+    {"announce-step", VMIG_UNIT_MILLISECONDS},
+    {"x-vcpu-dirty-limit-period", VMIG_UNIT_MILLISECONDS},
 };
 
-static const char *const unit_names[] = { NULL, "bytes", "bytes/s", "ms" };
+static const char *const unit_names[] = {NULL, "bytes", "bytes/s", "ms"};
 G_STATIC_ASSERT(G_N_ELEMENTS(unit_names) == VMIG_UNIT_LAST);
 
 /* Returns: "source", "destination" or "both". */
@@ -71,7 +72,8 @@ vmig_feature_info(VmigFeature feature)
     return &feature_table[feature];
 }
 
-/* Returns: the row whose name, capability or parameter (per @field) is @value, or NULL. */
+/* Returns: the row whose name, capability or parameter (per @field) is @value, or NULL.
+ */
 static const VmigFeatureInfo *
 feature_find_by(gsize field, const char *value)
 {
@@ -150,7 +152,8 @@ vmig_features_check_names(GStrv names, const char *option, VmigFeatureSet *set,
                                            feature_table[f].name);
             }
             g_set_error(error, VMIG_FEATURE_ERROR, VMIG_FEATURE_ERROR_UNKNOWN,
-                        "%s: unknown feature '%s' (known: %s)", option, names[i], known->str);
+                        "%s: unknown feature '%s' (known: %s)", option, names[i],
+                        known->str);
             return FALSE;
         }
         found |= VMIG_FEATURE_BIT(info->id);
@@ -170,13 +173,15 @@ vmig_features_why_not_offered(VmigFeature feature, const VmigFeatureOfferContext
         return source ? "forbidden by the source (--no-feature)"
                       : "forbidden by the destination (no-features)";
     if (!(context->available & VMIG_FEATURE_BIT(feature)))
-        return source ? "the source QEMU does not have it" : "the destination QEMU does not have it";
+        return source ? "the source QEMU does not have it"
+                      : "the destination QEMU does not have it";
     switch (feature) {
     case VMIG_FEATURE_ZERO_COPY_SEND:
         return "the bridge's unix sockets have no MSG_ZEROCOPY";
     case VMIG_FEATURE_MULTIFD:
-        return source && context->channels == 0 ? "no extra channels asked for (--channels)"
-                                                : NULL;
+        return source && context->channels == 0
+                   ? "no extra channels asked for (--channels)"
+                   : NULL;
     case VMIG_FEATURE_POSTCOPY_RAM:
         /* Switched on, postcopy-ram slows QEMU's precopy stream even when
          * postcopy never starts (measured here: +40% for 1 GiB): the source
@@ -206,13 +211,14 @@ vmig_features_resolve(VmigFeatureSet *selection, VmigFeatureSet required, GArray
     VmigFeatureSet copy = *selection;
 
     if ((copy & multifd) && (copy & postcopy)) {
-        VmigFeatureDrop drop = { VMIG_FEATURE_POSTCOPY_RAM,
-                                 "QEMU cannot use postcopy-ram together with multifd" };
+        VmigFeatureDrop drop = {VMIG_FEATURE_POSTCOPY_RAM,
+                                "QEMU cannot use postcopy-ram together with multifd"};
 
         if ((required & multifd) && (required & postcopy)) {
-            g_set_error(error, VMIG_FEATURE_ERROR, VMIG_FEATURE_ERROR_REQUIRED,
-                        "features 'multifd' and 'postcopy-ram' are both required, but QEMU "
-                        "cannot use them together");
+            g_set_error(
+                error, VMIG_FEATURE_ERROR, VMIG_FEATURE_ERROR_REQUIRED,
+                "features 'multifd' and 'postcopy-ram' are both required, but QEMU "
+                "cannot use them together");
             return FALSE;
         }
         if (required & postcopy)
@@ -221,7 +227,7 @@ vmig_features_resolve(VmigFeatureSet *selection, VmigFeatureSet required, GArray
         g_array_append_val(dropped, drop);
     }
     if (!(copy & multifd) && (copy & compression)) {
-        VmigFeatureDrop drop = { VMIG_FEATURE_MULTIFD_COMPRESSION, "multifd is not used" };
+        VmigFeatureDrop drop = {VMIG_FEATURE_MULTIFD_COMPRESSION, "multifd is not used"};
 
         copy &= ~compression;
         g_array_append_val(dropped, drop);

@@ -94,12 +94,12 @@ gboolean vmig_features_check_names(GStrv names, const char *option, VmigFeatureS
 
 /* What one side knows when it decides what to offer. */
 typedef struct {
-    gboolean source;             /* the role */
-    VmigFeatureSet available;    /* this QEMU has the knob of each */
-    VmigFeatureSet forbidden;    /* no-features */
-    VmigFeatureSet required;     /* require-features */
-    guint channels;              /* source: the extra channels asked for */
-    gboolean compression;        /* source: a multifd-compression other than none */
+    gboolean source;          /* the role */
+    VmigFeatureSet available; /* this QEMU has the knob of each */
+    VmigFeatureSet forbidden; /* no-features */
+    VmigFeatureSet required;  /* require-features */
+    guint channels;           /* source: the extra channels asked for */
+    gboolean compression;     /* source: a multifd-compression other than none */
 } VmigFeatureOfferContext;
 
 /*

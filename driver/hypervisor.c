@@ -10,8 +10,9 @@
 #include "driver/hypervisor.h"
 #include "driver/qmp.h"
 
-
+/* clang-format off */
 G_DEFINE_QUARK(vmig-hypervisor-error-quark, vmig_hypervisor_error)
+/* clang-format on */
 
 /* Returns: the monitor path in a "qmp:PATH" @domain, or NULL with @error. */
 char *
@@ -19,7 +20,8 @@ vmig_domain_parse_qmp(const char *domain, GError **error)
 {
     if (!g_str_has_prefix(domain, "qmp:")) {
         g_set_error(error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
-                    "domain '%s' is not of the form qmp:PATH (a QEMU monitor socket)", domain);
+                    "domain '%s' is not of the form qmp:PATH (a QEMU monitor socket)",
+                    domain);
         return NULL;
     }
     if (domain[4] != '/') {
@@ -64,7 +66,8 @@ binary_key(VmigQmp *qmp)
 static JsonNode *
 schema_cache_lookup(const char *key)
 {
-    JsonNode *schema = key && schema_cache ? g_hash_table_lookup(schema_cache, key) : NULL;
+    JsonNode *schema =
+        key && schema_cache ? g_hash_table_lookup(schema_cache, key) : NULL;
 
     return schema ? json_node_ref(schema) : NULL;
 }
@@ -93,7 +96,7 @@ static const char *const query_commands[N_QUERIES] = {
 
 typedef struct {
     char *domain;
-    char *binary_key;          /* the schema cache's key, or NULL */
+    char *binary_key; /* the schema cache's key, or NULL */
     VmigQmp *qmp;
     JsonNode *replies[N_QUERIES];
     guint pending;
@@ -189,7 +192,8 @@ on_query(GObject *source, GAsyncResult *result, gpointer user_data)
     g_debug("domain '%s': %u tunables", in->domain, catalog->tunables->len);
     /* The timeout guarded the introspection; a kept connection outlives it. */
     g_source_destroy(in->timeout);
-    g_task_return_pointer(task, g_steal_pointer(&catalog), (GDestroyNotify)vmig_catalog_free);
+    g_task_return_pointer(task, g_steal_pointer(&catalog),
+                          (GDestroyNotify)vmig_catalog_free);
 }
 
 /* Queues one query; its answer lands in replies[@query]. */
@@ -250,7 +254,8 @@ vmig_hypervisor_introspect_async(const char *domain, GMainContext *context,
                                  guint timeout_ms, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-    vmig_hypervisor_open_async(domain, context, timeout_ms, cancellable, callback, user_data);
+    vmig_hypervisor_open_async(domain, context, timeout_ms, cancellable, callback,
+                               user_data);
 }
 
 /* Returns: the catalog, or NULL with @error set (the connection is closed). */
@@ -301,8 +306,8 @@ vmig_hypervisor_open_async(const char *domain, GMainContext *context, guint time
     in->cancellable = g_cancellable_new();
     if (cancellable) {
         in->caller_cancellable = g_object_ref(cancellable);
-        in->caller_handler = g_cancellable_connect(cancellable, G_CALLBACK(on_caller_cancelled),
-                                                   in->cancellable, NULL);
+        in->caller_handler = g_cancellable_connect(
+            cancellable, G_CALLBACK(on_caller_cancelled), in->cancellable, NULL);
     }
     in->timeout_ms = timeout_ms;
     in->timeout = g_timeout_source_new(timeout_ms);
@@ -313,4 +318,3 @@ vmig_hypervisor_open_async(const char *domain, GMainContext *context, guint time
     vmig_qmp_connect_async(in->qmp, path, in->cancellable, on_connected,
                            g_steal_pointer(&task));
 }
-

@@ -45,9 +45,9 @@ VmigCatalog *vmig_hypervisor_introspect_finish(GAsyncResult *result, GError **er
  * Like vmig_hypervisor_introspect_async(), but the monitor connection is
  * kept for the caller, who drives the migration through it.
  */
-void vmig_hypervisor_open_async(const char *domain, GMainContext *context, guint timeout_ms,
-                                GCancellable *cancellable, GAsyncReadyCallback callback,
-                                gpointer user_data);
+void vmig_hypervisor_open_async(const char *domain, GMainContext *context,
+                                guint timeout_ms, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 
 /*
  * Returns: the catalog, with the connected client in @qmp_out (the

@@ -25,7 +25,9 @@
 #include "json/reader.h"
 #include "json/writer.h"
 
+/* clang-format off */
 G_DEFINE_QUARK(vmig-libvirt-error-quark, vmig_libvirt_error)
+/* clang-format on */
 
 /* Cleanups for libvirt's objects, defined once. */
 static void
@@ -57,10 +59,11 @@ vmig_libvirt_parse_domain(const char *domain, char **uri, char **name, GError **
     }
     hash = strchr(rest, '#');
     if (!hash || hash == rest || hash[1] == '\0') {
-        g_set_error(error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
-                    "domain '%s' is not of the form libvirt:URI#NAME (a libvirt connection "
-                    "URI, '#', a domain name or UUID)",
-                    domain);
+        g_set_error(
+            error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
+            "domain '%s' is not of the form libvirt:URI#NAME (a libvirt connection "
+            "URI, '#', a domain name or UUID)",
+            domain);
         return FALSE;
     }
     *uri = g_strndup(rest, hash - rest);
@@ -89,7 +92,8 @@ vmig_libvirt_init(GError **error)
 
     if (g_once_init_enter(&done)) {
         status = virInitialize();
-        /* libvirt prints every error on stderr unless told otherwise: ours are GErrors. */
+        /* libvirt prints every error on stderr unless told otherwise: ours are GErrors.
+         */
         virSetErrorFunc(NULL, vmig_libvirt_quiet);
         g_once_init_leave(&done, 1);
     }
@@ -298,7 +302,8 @@ vmig_libvirt_introspect(Introspection *in, GError **error)
     }
     xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE);
     if (!xml) {
-        vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED, "cannot read the domain's XML");
+        vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED,
+                           "cannot read the domain's XML");
         return NULL;
     }
     in->xml = g_strdup(xml);
@@ -323,7 +328,8 @@ vmig_libvirt_introspect(Introspection *in, GError **error)
     catalog = vmig_catalog_new_from_schema(hypervisor, schema, error);
     if (!catalog || !vmig_catalog_set_current(catalog, parameters, capabilities, error))
         return NULL;
-    g_debug("domain '%s': %u tunables through libvirt", in->domain, catalog->tunables->len);
+    g_debug("domain '%s': %u tunables through libvirt", in->domain,
+            catalog->tunables->len);
     return g_steal_pointer(&catalog);
 }
 
@@ -405,31 +411,32 @@ static const struct {
     const char *param;
     unsigned int flag; /* MAP_FLAG; MAP_PARAM_*: a flag the parameter also needs */
 } libvirt_map[] = {
-    { "max-bandwidth", MAP_PARAM_ULLONG_MIB, VIR_MIGRATE_PARAM_BANDWIDTH, 0 },
-    { "max-postcopy-bandwidth", MAP_PARAM_ULLONG_MIB, VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY, 0 },
-    { "cpu-throttle-initial", MAP_PARAM_INT, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
-      VIR_MIGRATE_AUTO_CONVERGE },
-    { "cpu-throttle-increment", MAP_PARAM_INT, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
-      VIR_MIGRATE_AUTO_CONVERGE },
-    { "multifd-channels", MAP_PARAM_INT, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
-      VIR_MIGRATE_PARALLEL },
-    { "compress-level", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_LEVEL,
-      VIR_MIGRATE_COMPRESSED },
-    { "compress-threads", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_THREADS,
-      VIR_MIGRATE_COMPRESSED },
-    { "decompress-threads", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_DTHREADS,
-      VIR_MIGRATE_COMPRESSED },
-    { "xbzrle-cache-size", MAP_PARAM_ULLONG, VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE,
-      VIR_MIGRATE_COMPRESSED },
-    { "xbzrle", MAP_COMPRESSION, "xbzrle", VIR_MIGRATE_COMPRESSED },
-    { "compress", MAP_COMPRESSION, "mt", VIR_MIGRATE_COMPRESSED },
-    { "multifd", MAP_FLAG, NULL, VIR_MIGRATE_PARALLEL },
-    { "auto-converge", MAP_FLAG, NULL, VIR_MIGRATE_AUTO_CONVERGE },
-    { "postcopy-ram", MAP_FLAG, NULL, VIR_MIGRATE_POSTCOPY },
-    { "zero-copy-send", MAP_FLAG, NULL, VIR_MIGRATE_ZEROCOPY },
-    { "return-path", MAP_LIBVIRT_OWN, NULL, 0 },
-    { "pause-before-switchover", MAP_LIBVIRT_OWN, NULL, 0 },
-    { "events", MAP_LIBVIRT_OWN, NULL, 0 },
+    {"max-bandwidth", MAP_PARAM_ULLONG_MIB, VIR_MIGRATE_PARAM_BANDWIDTH, 0},
+    {"max-postcopy-bandwidth", MAP_PARAM_ULLONG_MIB, VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+     0},
+    {"cpu-throttle-initial", MAP_PARAM_INT, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
+     VIR_MIGRATE_AUTO_CONVERGE},
+    {"cpu-throttle-increment", MAP_PARAM_INT, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
+     VIR_MIGRATE_AUTO_CONVERGE},
+    {"multifd-channels", MAP_PARAM_INT, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+     VIR_MIGRATE_PARALLEL},
+    {"compress-level", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_LEVEL,
+     VIR_MIGRATE_COMPRESSED},
+    {"compress-threads", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_THREADS,
+     VIR_MIGRATE_COMPRESSED},
+    {"decompress-threads", MAP_PARAM_INT, VIR_MIGRATE_PARAM_COMPRESSION_MT_DTHREADS,
+     VIR_MIGRATE_COMPRESSED},
+    {"xbzrle-cache-size", MAP_PARAM_ULLONG, VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE,
+     VIR_MIGRATE_COMPRESSED},
+    {"xbzrle", MAP_COMPRESSION, "xbzrle", VIR_MIGRATE_COMPRESSED},
+    {"compress", MAP_COMPRESSION, "mt", VIR_MIGRATE_COMPRESSED},
+    {"multifd", MAP_FLAG, NULL, VIR_MIGRATE_PARALLEL},
+    {"auto-converge", MAP_FLAG, NULL, VIR_MIGRATE_AUTO_CONVERGE},
+    {"postcopy-ram", MAP_FLAG, NULL, VIR_MIGRATE_POSTCOPY},
+    {"zero-copy-send", MAP_FLAG, NULL, VIR_MIGRATE_ZEROCOPY},
+    {"return-path", MAP_LIBVIRT_OWN, NULL, 0},
+    {"pause-before-switchover", MAP_LIBVIRT_OWN, NULL, 0},
+    {"events", MAP_LIBVIRT_OWN, NULL, 0},
 };
 
 static gssize
@@ -456,8 +463,8 @@ typedef struct {
     int n;
     int max;
     unsigned int flags;
-    JsonObject *set_parameters;   /* passthrough migrate-set-parameters arguments */
-    JsonArray *set_capabilities;  /* passthrough migrate-set-capabilities entries */
+    JsonObject *set_parameters;  /* passthrough migrate-set-parameters arguments */
+    JsonArray *set_capabilities; /* passthrough migrate-set-capabilities entries */
 } Plan;
 
 static void
@@ -470,14 +477,15 @@ plan_clear(Plan *plan)
         json_array_unref(plan->set_capabilities);
 }
 
-/* Turns @spec into flags, typed parameters and passthrough settings.  Returns: TRUE or FALSE. */
+/* Turns @spec into flags, typed parameters and passthrough settings.  Returns: TRUE or
+ * FALSE. */
 static gboolean
 plan_build(VmigLibvirtMigration *spec, Plan *plan, GError **error)
 {
-    g_autoptr(GList) caps = spec->capabilities ? json_object_get_members(spec->capabilities)
-                                               : NULL;
-    g_autoptr(GList) params = spec->parameters ? json_object_get_members(spec->parameters)
-                                               : NULL;
+    g_autoptr(GList) caps =
+        spec->capabilities ? json_object_get_members(spec->capabilities) : NULL;
+    g_autoptr(GList) params =
+        spec->parameters ? json_object_get_members(spec->parameters) : NULL;
     gboolean parallel;
 
     plan->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
@@ -487,8 +495,8 @@ plan_build(VmigLibvirtMigration *spec, Plan *plan, GError **error)
         plan->flags |= VIR_MIGRATE_UNDEFINE_SOURCE;
     plan->set_parameters = json_object_new();
     plan->set_capabilities = json_array_new();
-    if (virTypedParamsAddString(&plan->params, &plan->n, &plan->max, VIR_MIGRATE_PARAM_URI,
-                                spec->migrate_uri) < 0)
+    if (virTypedParamsAddString(&plan->params, &plan->n, &plan->max,
+                                VIR_MIGRATE_PARAM_URI, spec->migrate_uri) < 0)
         return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED, "typed parameters");
 
     for (GList *l = caps; l; l = l->next) {
@@ -541,7 +549,8 @@ plan_build(VmigLibvirtMigration *spec, Plan *plan, GError **error)
             rc = virTypedParamsAddInt(&plan->params, &plan->n, &plan->max,
                                       libvirt_map[i].param, (int)node_int(value));
         if (rc < 0)
-            return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED, "typed parameters");
+            return vmig_libvirt_error(error, VMIG_LIBVIRT_ERROR_FAILED,
+                                      "typed parameters");
         plan->flags |= libvirt_map[i].flag;
     }
     return TRUE;
@@ -576,7 +585,7 @@ vmig_libvirt_migrate_thread(GTask *task, gpointer source, gpointer data,
     g_autoptr(VmigVirConnect) conn = NULL;
     g_autoptr(VmigVirDomain) dom = NULL;
     GError *error = NULL;
-    Plan plan = { 0 };
+    Plan plan = {0};
 
     if (!vmig_libvirt_open_domain(spec->domain, &conn, &dom, &error) ||
         !plan_build(spec, &plan, &error))
@@ -600,7 +609,8 @@ vmig_libvirt_migrate_thread(GTask *task, gpointer source, gpointer data,
     }
     g_debug("virDomainMigrateToURI3(%s, %s, %s, flags 0x%x, %d parameters)",
             virDomainGetName(dom), spec->dest_uri, spec->migrate_uri, plan.flags, plan.n);
-    if (virDomainMigrateToURI3(dom, spec->dest_uri, plan.params, plan.n, plan.flags) < 0) {
+    if (virDomainMigrateToURI3(dom, spec->dest_uri, plan.params, plan.n, plan.flags) <
+        0) {
         g_autofree char *what =
             g_strdup_printf("libvirt could not migrate domain '%s' to '%s'",
                             virDomainGetName(dom), spec->dest_uri);
@@ -620,8 +630,8 @@ vmig_libvirt_migrate_async(VmigLibvirtMigration *spec, GMainContext *context,
                            GAsyncReadyCallback callback, gpointer user_data)
 {
     vmig_libvirt_run(context, vmig_libvirt_migrate_async, spec,
-                     (GDestroyNotify)vmig_libvirt_migration_free, vmig_libvirt_migrate_thread,
-                     NULL, callback, user_data);
+                     (GDestroyNotify)vmig_libvirt_migration_free,
+                     vmig_libvirt_migrate_thread, NULL, callback, user_data);
 }
 
 gboolean
@@ -732,7 +742,8 @@ vmig_libvirt_default_emulator_thread(GTask *task, gpointer source, gpointer data
     doc = xmlReadMemory(caps, (int)strlen(caps), "domcapabilities.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     free(caps);
-    for (node = doc ? xmlDocGetRootElement(doc)->children : NULL; node; node = node->next) {
+    for (node = doc ? xmlDocGetRootElement(doc)->children : NULL; node;
+         node = node->next) {
         if (node->type == XML_ELEMENT_NODE && xmlStrEqual(node->name, BAD_CAST "path")) {
             xmlChar *text = xmlNodeGetContent(node);
 
@@ -746,7 +757,8 @@ vmig_libvirt_default_emulator_thread(GTask *task, gpointer source, gpointer data
     if (!path || !*path) {
         g_free(path);
         g_task_return_new_error(task, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_FAILED,
-                                "the libvirt at '%s' names no emulator for qemu domains", uri);
+                                "the libvirt at '%s' names no emulator for qemu domains",
+                                uri);
         return;
     }
     g_task_return_pointer(task, path, g_free);
@@ -756,8 +768,9 @@ void
 vmig_libvirt_default_emulator_async(const char *domain, GMainContext *context,
                                     GAsyncReadyCallback callback, gpointer user_data)
 {
-    vmig_libvirt_run(context, vmig_libvirt_default_emulator_async, g_strdup(domain), g_free,
-                     vmig_libvirt_default_emulator_thread, NULL, callback, user_data);
+    vmig_libvirt_run(context, vmig_libvirt_default_emulator_async, g_strdup(domain),
+                     g_free, vmig_libvirt_default_emulator_thread, NULL, callback,
+                     user_data);
 }
 
 char *

@@ -65,14 +65,15 @@ JsonObject *vmig_libvirt_parse_monitor_reply(const char *command, const char *te
  * Also keeps the domain's migratable XML.  The callback runs on @context.
  */
 void vmig_libvirt_introspect_async(const char *domain, GMainContext *context,
-                                   GCancellable *cancellable, GAsyncReadyCallback callback,
-                                   gpointer user_data);
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
 
 /*
  * Returns: the catalog, with the domain's migratable XML in *@xml (to
  * free; may be NULL), or NULL with @error set.
  */
-VmigCatalog *vmig_libvirt_introspect_finish(GAsyncResult *result, char **xml, GError **error);
+VmigCatalog *vmig_libvirt_introspect_finish(GAsyncResult *result, char **xml,
+                                            GError **error);
 
 /*
  * What the source asks libvirt for: the negotiated features and the
@@ -84,12 +85,12 @@ VmigCatalog *vmig_libvirt_introspect_finish(GAsyncResult *result, char **xml, GE
  * switched on (libvirt may reset the capabilities it manages itself).
  */
 typedef struct {
-    char *domain;          /* "libvirt:URI#NAME" of the source */
-    char *dest_uri;        /* the destination libvirt, as for virsh migrate */
-    char *migrate_uri;     /* VIR_MIGRATE_PARAM_URI: "unix:///path" */
+    char *domain;      /* "libvirt:URI#NAME" of the source */
+    char *dest_uri;    /* the destination libvirt, as for virsh migrate */
+    char *migrate_uri; /* VIR_MIGRATE_PARAM_URI: "unix:///path" */
     JsonObject *capabilities;
     JsonObject *parameters;
-    gboolean persistent;   /* VIR_MIGRATE_PERSIST_DEST */
+    gboolean persistent; /* VIR_MIGRATE_PERSIST_DEST */
     gboolean undefine_source;
 } VmigLibvirtMigration;
 
@@ -105,10 +106,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigLibvirtMigration, vmig_libvirt_migration_free)
 void vmig_libvirt_migrate_async(VmigLibvirtMigration *spec, GMainContext *context,
                                 GAsyncReadyCallback callback, gpointer user_data);
 
-/* Returns: TRUE once the domain runs on the destination, or FALSE with libvirt's reason. */
+/* Returns: TRUE once the domain runs on the destination, or FALSE with libvirt's reason.
+ */
 gboolean vmig_libvirt_migrate_finish(GAsyncResult *result, GError **error);
 
-/* Aborts @domain's migration job (virDomainAbortJob), in a worker thread; fire and forget. */
+/* Aborts @domain's migration job (virDomainAbortJob), in a worker thread; fire and
+ * forget. */
 void vmig_libvirt_abort(const char *domain);
 
 /*
@@ -133,7 +136,8 @@ gboolean vmig_libvirt_check_running_finish(GAsyncResult *result, GError **error)
  * gets when its XML is not at hand.
  */
 void vmig_libvirt_default_emulator_async(const char *domain, GMainContext *context,
-                                         GAsyncReadyCallback callback, gpointer user_data);
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
 
 /* Returns: the emulator's path (to free), or NULL with @error set. */
 char *vmig_libvirt_default_emulator_finish(GAsyncResult *result, GError **error);
@@ -144,8 +148,8 @@ typedef struct {
     guint64 transferred; /* bytes */
     guint64 remaining;
     guint64 total;
-    guint64 throughput;  /* bytes/s */
-    gint64 downtime;     /* expected downtime, ms */
+    guint64 throughput; /* bytes/s */
+    gint64 downtime;    /* expected downtime, ms */
 } VmigLibvirtProgress;
 
 /* Reads @domain's job statistics in a worker thread; the callback runs on @context. */

@@ -35,8 +35,9 @@
 #include "driver/probe.h"
 #include "fdpass/fd.h"
 
-
+/* clang-format off */
 G_DEFINE_QUARK(vmig-probe-error-quark, vmig_probe_error)
+/* clang-format on */
 
 /* How often the QMP socket is tried while the emulator starts. */
 #define PROBE_POLL_MS 10
@@ -602,8 +603,17 @@ probe_spawn(Probe *probe, GError **error)
     {
         /* -no-user-config: a host's /etc/qemu must not change what a binary reports. */
         const char *argv[] = {
-            probe->emulator, "-machine", "none", "-nodefaults", "-no-user-config",
-            "-display", "none", "-S", "-qmp", qmp_arg, NULL,
+            probe->emulator,
+            "-machine",
+            "none",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-S",
+            "-qmp",
+            qmp_arg,
+            NULL,
         };
 
         if (!g_spawn_async_with_fds(probe->dir, (char **)argv, NULL,

@@ -68,7 +68,6 @@ G_DEFINE_FINAL_TYPE(VmigQmp, vmig_qmp, G_TYPE_OBJECT)
 
 guint vmig_qmp_signals[SIGNAL_LAST];
 
-
 /* ------------------------------------------------------------------------ */
 /* Calls and queued lines */
 

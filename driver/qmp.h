@@ -23,10 +23,10 @@
 GQuark vmig_qmp_error_quark(void);
 
 typedef enum {
-    VMIG_QMP_ERROR_CONNECT,           /* the socket could not be reached */
-    VMIG_QMP_ERROR_CLOSED,            /* QEMU went away (or we closed) */
-    VMIG_QMP_ERROR_PROTOCOL,          /* not QMP: garbage, bad greeting, bad reply */
-    VMIG_QMP_ERROR_COMMAND,           /* QEMU answered {"error": ...}: GenericError etc. */
+    VMIG_QMP_ERROR_CONNECT,  /* the socket could not be reached */
+    VMIG_QMP_ERROR_CLOSED,   /* QEMU went away (or we closed) */
+    VMIG_QMP_ERROR_PROTOCOL, /* not QMP: garbage, bad greeting, bad reply */
+    VMIG_QMP_ERROR_COMMAND,  /* QEMU answered {"error": ...}: GenericError etc. */
     VMIG_QMP_ERROR_COMMAND_NOT_FOUND, /* QEMU answered CommandNotFound */
     VMIG_QMP_ERROR_LAST
 } VmigQmpErrorCode;

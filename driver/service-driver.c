@@ -36,14 +36,17 @@ driver_list_migrations(VmigService *service, DBusMessage *call, const char *id)
 
     vmig_service_need(reply != NULL);
     dbus_message_iter_init_append(reply, &iter);
-    vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "o", &paths));
+    vmig_service_need(
+        dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "o", &paths));
     for (guint i = 0; i < json_array_get_length(array); i++) {
         JsonObject *row = json_array_get_object_element(array, i);
-        g_autofree char *path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s",
-                                                json_object_get_string_member(row, "migration"));
+        g_autofree char *path =
+            g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s",
+                            json_object_get_string_member(row, "migration"));
         const char *p = path;
 
-        vmig_service_need(dbus_message_iter_append_basic(&paths, DBUS_TYPE_OBJECT_PATH, &p));
+        vmig_service_need(
+            dbus_message_iter_append_basic(&paths, DBUS_TYPE_OBJECT_PATH, &p));
     }
     vmig_service_need(dbus_message_iter_close_container(&iter, &paths));
     return reply;
@@ -67,12 +70,14 @@ on_tunables(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     }
     if (!catalog) {
-        reply = vmig_service_gerror_reply(tc->call, error, "org.virtmigrate.Error.Hypervisor");
+        reply = vmig_service_gerror_reply(tc->call, error,
+                                          "org.virtmigrate.Error.Hypervisor");
     } else {
         reply = dbus_message_new_method_return(tc->call);
         vmig_service_need(reply != NULL);
         dbus_message_iter_init_append(reply, &iter);
-        vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "(ssas)", &list));
+        vmig_service_need(
+            dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "(ssas)", &list));
         for (guint i = 0; i < catalog->tunables->len; i++) {
             const VmigTunable *t = g_ptr_array_index(catalog->tunables, i);
             const char *type = vmig_tunable_type_to_string(t->type);
@@ -81,13 +86,17 @@ on_tunables(GObject *source, GAsyncResult *result, gpointer user_data)
 
             if (t->unstable)
                 continue;
-            vmig_service_need(dbus_message_iter_open_container(&list, DBUS_TYPE_STRUCT, NULL, &row));
-            vmig_service_need(dbus_message_iter_append_basic(&row, DBUS_TYPE_STRING, &t->name));
-            vmig_service_need(dbus_message_iter_append_basic(&row, DBUS_TYPE_STRING, &type));
-            vmig_service_need(dbus_message_iter_open_container(&row, DBUS_TYPE_ARRAY, "s", &values));
+            vmig_service_need(
+                dbus_message_iter_open_container(&list, DBUS_TYPE_STRUCT, NULL, &row));
+            vmig_service_need(
+                dbus_message_iter_append_basic(&row, DBUS_TYPE_STRING, &t->name));
+            vmig_service_need(
+                dbus_message_iter_append_basic(&row, DBUS_TYPE_STRING, &type));
+            vmig_service_need(
+                dbus_message_iter_open_container(&row, DBUS_TYPE_ARRAY, "s", &values));
             for (guint j = 0; t->values && t->values[j]; j++)
-                vmig_service_need(
-                    dbus_message_iter_append_basic(&values, DBUS_TYPE_STRING, &t->values[j]));
+                vmig_service_need(dbus_message_iter_append_basic(
+                    &values, DBUS_TYPE_STRING, &t->values[j]));
             vmig_service_need(dbus_message_iter_close_container(&row, &values));
             vmig_service_need(dbus_message_iter_close_container(&list, &row));
         }
@@ -110,14 +119,14 @@ driver_get_tunables(VmigService *service, DBusMessage *call, const char *id)
     tc->service = service;
     tc->call = dbus_message_ref(call);
     vmig_backend_tunables_async(domain, service->daemon->settings.context,
-                                     service->daemon->settings.qmp_timeout_ms, service->cancellable,
-                                     on_tunables, tc);
+                                service->daemon->settings.qmp_timeout_ms,
+                                service->cancellable, on_tunables, tc);
     return NULL;
 }
 
 const VmigServiceMethod vmig_service_driver_methods[] = {
-    { VMIG_SERVICE_DRIVER_IFACE, "ListMigrations", "", driver_list_migrations },
-    { VMIG_SERVICE_DRIVER_IFACE, "GetTunables", "s", driver_get_tunables },
-    { "org.freedesktop.DBus.Introspectable", "Introspect", "", driver_introspect },
+    {VMIG_SERVICE_DRIVER_IFACE, "ListMigrations", "", driver_list_migrations},
+    {VMIG_SERVICE_DRIVER_IFACE, "GetTunables", "s", driver_get_tunables},
+    {"org.freedesktop.DBus.Introspectable", "Introspect", "", driver_introspect},
 };
 const gsize vmig_service_n_driver_methods = G_N_ELEMENTS(vmig_service_driver_methods);

@@ -81,14 +81,14 @@ prop_tunables(JsonObject *record, const char *member)
 }
 
 static const Property properties[] = {
-    { "State", "s", prop_member, "state" },
-    { "Role", "s", prop_member, "role" },
-    { "ProtocolVersion", "u", prop_member, "version" },
-    { "Features", "as", prop_features, "features" },
-    { "Channels", "u", prop_channels, "channels" },
-    { "Tunables", "a{sv}", prop_tunables, "tunables" },
-    { "Hypervisor", "s", prop_member, "hypervisor" },
-    { "PeerHypervisor", "s", prop_member, "peer-hypervisor" },
+    {"State", "s", prop_member, "state"},
+    {"Role", "s", prop_member, "role"},
+    {"ProtocolVersion", "u", prop_member, "version"},
+    {"Features", "as", prop_features, "features"},
+    {"Channels", "u", prop_channels, "channels"},
+    {"Tunables", "a{sv}", prop_tunables, "tunables"},
+    {"Hypervisor", "s", prop_member, "hypervisor"},
+    {"PeerHypervisor", "s", prop_member, "peer-hypervisor"},
 };
 
 JsonObject *
@@ -123,11 +123,13 @@ append_entry(DBusMessageIter *dict, const Property *p, JsonObject *values)
     DBusMessageIter entry;
     DBusMessageIter variant;
 
-    vmig_service_need(dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
-    vmig_service_need(dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &p->name));
     vmig_service_need(
-        dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, p->signature, &variant));
-    vmig_service_append_json(&variant, p->signature, json_object_get_member(values, p->name));
+        dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
+    vmig_service_need(dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &p->name));
+    vmig_service_need(dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT,
+                                                       p->signature, &variant));
+    vmig_service_append_json(&variant, p->signature,
+                             json_object_get_member(values, p->name));
     vmig_service_need(dbus_message_iter_close_container(&entry, &variant));
     vmig_service_need(dbus_message_iter_close_container(dict, &entry));
 }
@@ -136,9 +138,11 @@ append_entry(DBusMessageIter *dict, const Property *p, JsonObject *values)
 static JsonObject *
 current_values(VmigService *service, const char *id)
 {
-    g_autoptr(JsonNode) record = vmig_migration_record(service->daemon->migrations, id, NULL);
+    g_autoptr(JsonNode) record =
+        vmig_migration_record(service->daemon->migrations, id, NULL);
 
-    return record ? vmig_service_migration_properties(json_node_get_object(record)) : NULL;
+    return record ? vmig_service_migration_properties(json_node_get_object(record))
+                  : NULL;
 }
 
 /* ---- methods ---------------------------------------------------------------------- */
@@ -185,9 +189,10 @@ migration_get(VmigService *service, DBusMessage *call, const char *id)
     reply = dbus_message_new_method_return(call);
     vmig_service_need(reply != NULL);
     dbus_message_iter_init_append(reply, &iter);
-    vmig_service_need(
-        dbus_message_iter_open_container(&iter, DBUS_TYPE_VARIANT, p->signature, &variant));
-    vmig_service_append_json(&variant, p->signature, json_object_get_member(values, p->name));
+    vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_VARIANT,
+                                                       p->signature, &variant));
+    vmig_service_append_json(&variant, p->signature,
+                             json_object_get_member(values, p->name));
     vmig_service_need(dbus_message_iter_close_container(&iter, &variant));
     return reply;
 }
@@ -201,8 +206,8 @@ migration_get_all(VmigService *service, DBusMessage *call, const char *id)
     DBusMessageIter iter;
     DBusMessageIter dict;
 
-    vmig_service_need(
-        dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &interface, DBUS_TYPE_INVALID));
+    vmig_service_need(dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &interface,
+                                            DBUS_TYPE_INVALID));
     reply = check_interface(call, interface);
     if (reply)
         return reply;
@@ -210,7 +215,8 @@ migration_get_all(VmigService *service, DBusMessage *call, const char *id)
     reply = dbus_message_new_method_return(call);
     vmig_service_need(reply != NULL);
     dbus_message_iter_init_append(reply, &iter);
-    vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
+    vmig_service_need(
+        dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
     for (gsize i = 0; i < G_N_ELEMENTS(properties); i++)
         append_entry(&dict, &properties[i], values);
     vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
@@ -259,7 +265,8 @@ migration_supply_channels(VmigService *service, DBusMessage *call, const char *i
             for (guint i = 0; i < fds->len; i++)
                 close(g_array_index(fds, int, i));
             return vmig_service_error_reply(call, "org.virtmigrate.Error.InvalidChannel",
-                                            "channel %u: the fd did not arrive", fds->len);
+                                            "channel %u: the fd did not arrive",
+                                            fds->len);
         }
         g_array_append_val(fds, fd);
         dbus_message_iter_next(&array);
@@ -268,8 +275,8 @@ migration_supply_channels(VmigService *service, DBusMessage *call, const char *i
         return vmig_service_error_reply(call, "org.virtmigrate.Error.InvalidArgument",
                                         "SupplyChannels needs at least one fd");
     /* Consumed whatever the outcome. */
-    if (!vmig_migration_add_channels(service->daemon->migrations, id, (int *)(void *)fds->data,
-                                     fds->len, &error))
+    if (!vmig_migration_add_channels(service->daemon->migrations, id,
+                                     (int *)(void *)fds->data, fds->len, &error))
         return vmig_service_gerror_reply(call, error, "org.virtmigrate.Error.Failed");
     g_debug("%s: %u channels supplied over D-Bus", id, fds->len);
     return dbus_message_new_method_return(call);
@@ -286,14 +293,15 @@ migration_cancel(VmigService *service, DBusMessage *call, const char *id)
 }
 
 const VmigServiceMethod vmig_service_migration_methods[] = {
-    { VMIG_SERVICE_MIGRATION_IFACE, "SupplyChannels", "ah", migration_supply_channels },
-    { VMIG_SERVICE_MIGRATION_IFACE, "Cancel", "", migration_cancel },
-    { INTERFACE_PROPERTIES, "Get", "ss", migration_get },
-    { INTERFACE_PROPERTIES, "GetAll", "s", migration_get_all },
-    { INTERFACE_PROPERTIES, "Set", "ssv", migration_set },
-    { "org.freedesktop.DBus.Introspectable", "Introspect", "", migration_introspect },
+    {VMIG_SERVICE_MIGRATION_IFACE, "SupplyChannels", "ah", migration_supply_channels},
+    {VMIG_SERVICE_MIGRATION_IFACE, "Cancel", "", migration_cancel},
+    {INTERFACE_PROPERTIES, "Get", "ss", migration_get},
+    {INTERFACE_PROPERTIES, "GetAll", "s", migration_get_all},
+    {INTERFACE_PROPERTIES, "Set", "ssv", migration_set},
+    {"org.freedesktop.DBus.Introspectable", "Introspect", "", migration_introspect},
 };
-const gsize vmig_service_n_migration_methods = G_N_ELEMENTS(vmig_service_migration_methods);
+const gsize vmig_service_n_migration_methods =
+    G_N_ELEMENTS(vmig_service_migration_methods);
 
 /* ---- what migration.c tells ------------------------------------------------------ */
 
@@ -325,8 +333,10 @@ vmig_service_migration_changed(VmigService *service, const char *id)
     if (old) {
         signal = new_signal(id, INTERFACE_PROPERTIES, "PropertiesChanged");
         dbus_message_iter_init_append(signal, &iter);
-        vmig_service_need(dbus_message_iter_append_basic(&iter, DBUS_TYPE_STRING, &interface));
-        vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
+        vmig_service_need(
+            dbus_message_iter_append_basic(&iter, DBUS_TYPE_STRING, &interface));
+        vmig_service_need(
+            dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
         for (gsize i = 0; i < G_N_ELEMENTS(properties); i++) {
             const char *name = properties[i].name;
 
@@ -337,7 +347,8 @@ vmig_service_migration_changed(VmigService *service, const char *id)
             n_changed++;
         }
         vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
-        vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "s", &invalidated));
+        vmig_service_need(
+            dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "s", &invalidated));
         vmig_service_need(dbus_message_iter_close_container(&iter, &invalidated));
         if (n_changed)
             vmig_service_send(service, signal);
@@ -351,11 +362,13 @@ append_progress_int(DBusMessageIter *dict, const char *key, int type, gint64 val
 {
     DBusMessageIter entry;
     DBusMessageIter variant;
-    char signature[2] = { (char)type, '\0' };
+    char signature[2] = {(char)type, '\0'};
 
-    vmig_service_need(dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
+    vmig_service_need(
+        dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
     vmig_service_need(dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key));
-    vmig_service_need(dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, signature, &variant));
+    vmig_service_need(
+        dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, signature, &variant));
     if (type == DBUS_TYPE_UINT64) {
         dbus_uint64_t t = value < 0 ? 0 : (dbus_uint64_t)value;
 
@@ -374,11 +387,11 @@ static const struct {
     const char *key;
     int type;
 } progress_members[] = {
-    { "transferred", DBUS_TYPE_UINT64 },
-    { "remaining", DBUS_TYPE_UINT64 },
-    { "total", DBUS_TYPE_UINT64 },
-    { "throughput", DBUS_TYPE_UINT64 },
-    { "expected-downtime", DBUS_TYPE_INT64 },
+    {"transferred", DBUS_TYPE_UINT64},
+    {"remaining", DBUS_TYPE_UINT64},
+    {"total", DBUS_TYPE_UINT64},
+    {"throughput", DBUS_TYPE_UINT64},
+    {"expected-downtime", DBUS_TYPE_INT64},
 };
 
 /* Returns: the Progress signal for MIGRATION_PROGRESS @data (new). */
@@ -394,17 +407,21 @@ progress_signal(const char *id, JsonObject *data)
     DBusMessageIter variant;
 
     dbus_message_iter_init_append(signal, &iter);
-    vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
-    vmig_service_need(dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
+    vmig_service_need(
+        dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
+    vmig_service_need(
+        dbus_message_iter_open_container(&dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
     vmig_service_need(dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key));
-    vmig_service_need(dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "s", &variant));
-    vmig_service_need(dbus_message_iter_append_basic(&variant, DBUS_TYPE_STRING, &status));
+    vmig_service_need(
+        dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "s", &variant));
+    vmig_service_need(
+        dbus_message_iter_append_basic(&variant, DBUS_TYPE_STRING, &status));
     vmig_service_need(dbus_message_iter_close_container(&entry, &variant));
     vmig_service_need(dbus_message_iter_close_container(&dict, &entry));
     for (gsize i = 0; i < G_N_ELEMENTS(progress_members); i++)
-        append_progress_int(&dict, progress_members[i].key, progress_members[i].type,
-                            json_object_get_int_member_with_default(
-                                data, progress_members[i].key, 0));
+        append_progress_int(
+            &dict, progress_members[i].key, progress_members[i].type,
+            json_object_get_int_member_with_default(data, progress_members[i].key, 0));
     vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
     return signal;
 }
@@ -419,8 +436,8 @@ vmig_service_migration_event(VmigService *service, const char *id, const char *e
         dbus_uint32_t count = (dbus_uint32_t)json_object_get_int_member(data, "count");
 
         signal = new_signal(id, VMIG_SERVICE_MIGRATION_IFACE, "ChannelsRequested");
-        vmig_service_need(
-            dbus_message_append_args(signal, DBUS_TYPE_UINT32, &count, DBUS_TYPE_INVALID));
+        vmig_service_need(dbus_message_append_args(signal, DBUS_TYPE_UINT32, &count,
+                                                   DBUS_TYPE_INVALID));
     } else if (g_str_equal(event, "MIGRATION_PROGRESS")) {
         signal = progress_signal(id, data);
     } else if (g_str_equal(event, "MIGRATION_DONE")) {
@@ -453,7 +470,8 @@ on_migration_changed(const char *id, gpointer user_data)
 }
 
 static void
-on_migration_event(const char *id, const char *event, JsonObject *data, gpointer user_data)
+on_migration_event(const char *id, const char *event, JsonObject *data,
+                   gpointer user_data)
 {
     vmig_service_migration_event(user_data, id, event, data);
 }

@@ -53,8 +53,8 @@ void vmig_service_send(VmigService *service, DBusMessage *message);
 void vmig_service_reply(VmigService *service, DBusMessage *call, DBusMessage *reply);
 
 /* Returns: an error reply to @call named @name (new). */
-DBusMessage *vmig_service_error_reply(DBusMessage *call, const char *name, const char *format,
-                                      ...) G_GNUC_PRINTF(3, 4);
+DBusMessage *vmig_service_error_reply(DBusMessage *call, const char *name,
+                                      const char *format, ...) G_GNUC_PRINTF(3, 4);
 
 /*
  * Returns: an error reply to @call for @error (new): its D-Bus name comes
@@ -71,7 +71,8 @@ DBusMessage *vmig_service_string_reply(DBusMessage *call, const char *text);
  * as or a{sv}); a{sv} values get their type from their JSON kind.
  * The types are the service's own, never a peer's.
  */
-void vmig_service_append_json(DBusMessageIter *iter, const char *signature, JsonNode *node);
+void vmig_service_append_json(DBusMessageIter *iter, const char *signature,
+                              JsonNode *node);
 
 /* Returns: a new object: the Migration1 properties of @record. */
 JsonObject *vmig_service_migration_properties(JsonObject *record);

@@ -24,7 +24,9 @@
 
 #define INTERFACE_INTROSPECTABLE "org.freedesktop.DBus.Introspectable"
 
+/* clang-format off */
 G_DEFINE_QUARK(vmig-service-error-quark, vmig_service_error)
+/* clang-format on */
 
 /* ---- errors ------------------------------------------------------------------ */
 
@@ -76,7 +78,8 @@ vmig_service_error_reply(DBusMessage *call, const char *name, const char *format
 }
 
 DBusMessage *
-vmig_service_gerror_reply(DBusMessage *call, const GError *error, const char *fallback_name)
+vmig_service_gerror_reply(DBusMessage *call, const GError *error,
+                          const char *fallback_name)
 {
     const char *name = fallback_name;
 
@@ -108,32 +111,39 @@ static void
 append_variant(DBusMessageIter *iter, JsonNode *node)
 {
     DBusMessageIter variant;
-    GType type = JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node) : G_TYPE_INVALID;
+    GType type =
+        JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node) : G_TYPE_INVALID;
 
     if (type == G_TYPE_BOOLEAN) {
         dbus_bool_t b = json_node_get_boolean(node);
 
-        vmig_service_need(dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "b", &variant));
-        vmig_service_need(dbus_message_iter_append_basic(&variant, DBUS_TYPE_BOOLEAN, &b));
+        vmig_service_need(
+            dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "b", &variant));
+        vmig_service_need(
+            dbus_message_iter_append_basic(&variant, DBUS_TYPE_BOOLEAN, &b));
     } else if (type == G_TYPE_INT64) {
         dbus_int64_t x = json_node_get_int(node);
 
-        vmig_service_need(dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "x", &variant));
+        vmig_service_need(
+            dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "x", &variant));
         vmig_service_need(dbus_message_iter_append_basic(&variant, DBUS_TYPE_INT64, &x));
     } else if (type == G_TYPE_DOUBLE) {
         double d = json_node_get_double(node);
 
-        vmig_service_need(dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "d", &variant));
+        vmig_service_need(
+            dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "d", &variant));
         vmig_service_need(dbus_message_iter_append_basic(&variant, DBUS_TYPE_DOUBLE, &d));
     } else {
-        g_autofree char *json = type == G_TYPE_STRING ? g_strdup(json_node_get_string(node))
-                                                      : vmig_json_write(node, FALSE, NULL);
+        g_autofree char *json = type == G_TYPE_STRING
+                                    ? g_strdup(json_node_get_string(node))
+                                    : vmig_json_write(node, FALSE, NULL);
         const char *s = json;
 
         /* D-Bus strings are UTF-8 without NUL; JSON text from json-glib is. */
         if (!g_utf8_validate(s, -1, NULL))
             s = "";
-        vmig_service_need(dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "s", &variant));
+        vmig_service_need(
+            dbus_message_iter_open_container(iter, DBUS_TYPE_VARIANT, "s", &variant));
         vmig_service_need(dbus_message_iter_append_basic(&variant, DBUS_TYPE_STRING, &s));
     }
     vmig_service_need(dbus_message_iter_close_container(iter, &variant));
@@ -160,9 +170,11 @@ vmig_service_append_json(DBusMessageIter *iter, const char *signature, JsonNode 
 
         vmig_service_need(dbus_message_iter_append_basic(iter, DBUS_TYPE_UINT32, &u));
     } else if (g_str_equal(signature, "as")) {
-        JsonArray *array = node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+        JsonArray *array =
+            node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
 
-        vmig_service_need(dbus_message_iter_open_container(iter, DBUS_TYPE_ARRAY, "s", &sub));
+        vmig_service_need(
+            dbus_message_iter_open_container(iter, DBUS_TYPE_ARRAY, "s", &sub));
         for (guint i = 0; array && i < json_array_get_length(array); i++)
             vmig_service_append_json(&sub, "s", json_array_get_element(array, i));
         vmig_service_need(dbus_message_iter_close_container(iter, &sub));
@@ -171,15 +183,17 @@ vmig_service_append_json(DBusMessageIter *iter, const char *signature, JsonNode 
             node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
         g_autoptr(GList) names = object ? json_object_get_members(object) : NULL;
 
-        vmig_service_need(dbus_message_iter_open_container(iter, DBUS_TYPE_ARRAY, "{sv}", &sub));
+        vmig_service_need(
+            dbus_message_iter_open_container(iter, DBUS_TYPE_ARRAY, "{sv}", &sub));
         for (GList *l = names; l; l = l->next) {
             const char *name = l->data;
 
             if (!g_utf8_validate(name, -1, NULL))
                 continue;
+            vmig_service_need(dbus_message_iter_open_container(&sub, DBUS_TYPE_DICT_ENTRY,
+                                                               NULL, &entry));
             vmig_service_need(
-                dbus_message_iter_open_container(&sub, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
-            vmig_service_need(dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &name));
+                dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &name));
             append_variant(&entry, json_object_get_member(object, name));
             vmig_service_need(dbus_message_iter_close_container(&sub, &entry));
         }
@@ -222,18 +236,18 @@ dispatch(VmigService *service, DBusMessage *call, const VmigServiceMethod *metho
                                              "object %s has no interface '%s'",
                                              dbus_message_get_path(call), interface);
         else
-            reply = vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_METHOD,
-                                             "object %s has no method '%s'%s%s",
-                                             dbus_message_get_path(call), member,
-                                             interface ? " in interface " : "",
-                                             interface ? interface : "");
+            reply = vmig_service_error_reply(
+                call, DBUS_ERROR_UNKNOWN_METHOD, "object %s has no method '%s'%s%s",
+                dbus_message_get_path(call), member, interface ? " in interface " : "",
+                interface ? interface : "");
     } else if (!dbus_message_has_signature(call, methods[i].signature)) {
-        reply = vmig_service_error_reply(call, DBUS_ERROR_INVALID_ARGS,
-                                         "%s.%s takes arguments of signature '%s', not '%s'",
-                                         methods[i].interface, member, methods[i].signature,
-                                         dbus_message_get_signature(call));
+        reply = vmig_service_error_reply(
+            call, DBUS_ERROR_INVALID_ARGS,
+            "%s.%s takes arguments of signature '%s', not '%s'", methods[i].interface,
+            member, methods[i].signature, dbus_message_get_signature(call));
     } else {
-        g_debug("%s %s.%s from %s", dbus_message_get_path(call), methods[i].interface, member,
+        g_debug("%s %s.%s from %s", dbus_message_get_path(call), methods[i].interface,
+                member,
                 dbus_message_get_sender(call) ? dbus_message_get_sender(call) : "(peer)");
         reply = methods[i].handler(service, call, id);
     }
@@ -243,7 +257,7 @@ dispatch(VmigService *service, DBusMessage *call, const VmigServiceMethod *metho
 
 /* ---- the object tree ---------------------------------------------------------- */
 
-#define NODE_DOCTYPE                                                                       \
+#define NODE_DOCTYPE                                                                     \
     "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n" \
     " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
 
@@ -251,12 +265,13 @@ dispatch(VmigService *service, DBusMessage *call, const VmigServiceMethod *metho
 static char *
 node_xml(const char *const *children, gsize n_children)
 {
-    GString *xml = g_string_new(NODE_DOCTYPE "<node>\n"
-                                "  <interface name=\"" INTERFACE_INTROSPECTABLE "\">\n"
-                                "    <method name=\"Introspect\">\n"
-                                "      <arg name=\"xml_data\" type=\"s\" direction=\"out\"/>\n"
-                                "    </method>\n"
-                                "  </interface>\n");
+    GString *xml = g_string_new(
+        NODE_DOCTYPE "<node>\n"
+                     "  <interface name=\"" INTERFACE_INTROSPECTABLE "\">\n"
+                     "    <method name=\"Introspect\">\n"
+                     "      <arg name=\"xml_data\" type=\"s\" direction=\"out\"/>\n"
+                     "    </method>\n"
+                     "  </interface>\n");
 
     for (gsize i = 0; i < n_children; i++)
         g_string_append_printf(xml, "  <node name=\"%s\"/>\n", children[i]);
@@ -280,9 +295,10 @@ node_call(VmigService *service, DBusMessage *call, const char *const *children,
 
         reply = vmig_service_string_reply(call, xml);
     } else {
-        reply = vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_METHOD,
-                                         "object %s has only the Introspectable interface",
-                                         dbus_message_get_path(call));
+        reply =
+            vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_METHOD,
+                                     "object %s has only the Introspectable interface",
+                                     dbus_message_get_path(call));
     }
     vmig_service_reply(service, call, reply);
     return DBUS_HANDLER_RESULT_HANDLED;
@@ -294,9 +310,9 @@ on_root_message(DBusConnection *connection, DBusMessage *call, void *user_data)
 {
     VmigService *service = user_data;
     const char *path = dbus_message_get_path(call);
-    static const char *const org[] = { "org" };
-    static const char *const virtmigrate[] = { "virtmigrate" };
-    static const char *const top[] = { "Driver", "migration" };
+    static const char *const org[] = {"org"};
+    static const char *const virtmigrate[] = {"virtmigrate"};
+    static const char *const top[] = {"Driver", "migration"};
     g_autoptr(DBusMessage) reply = NULL;
 
     if (g_str_equal(path, "/"))
@@ -307,7 +323,8 @@ on_root_message(DBusConnection *connection, DBusMessage *call, void *user_data)
         return node_call(service, call, top, G_N_ELEMENTS(top));
     if (dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL)
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-    reply = vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_OBJECT, "no object at %s", path);
+    reply = vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_OBJECT, "no object at %s",
+                                     path);
     vmig_service_reply(service, call, reply);
     return DBUS_HANDLER_RESULT_HANDLED;
 }
@@ -337,17 +354,19 @@ on_migration_message(DBusConnection *connection, DBusMessage *call, void *user_d
         g_autoptr(GPtrArray) children = g_ptr_array_new();
 
         for (guint i = 0; i < json_array_get_length(array); i++)
-            g_ptr_array_add(children, (gpointer)json_object_get_string_member(
-                                          json_array_get_object_element(array, i),
-                                          "migration"));
-        return node_call(service, call, (const char *const *)children->pdata, children->len);
+            g_ptr_array_add(children,
+                            (gpointer)json_object_get_string_member(
+                                json_array_get_object_element(array, i), "migration"));
+        return node_call(service, call, (const char *const *)children->pdata,
+                         children->len);
     }
     if (dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL)
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 
     id = path + strlen(VMIG_SERVICE_MIGRATION_PATH "/");
-    record = strchr(id, '/') ? NULL
-                             : vmig_migration_record(service->daemon->migrations, id, &error);
+    record = strchr(id, '/')
+                 ? NULL
+                 : vmig_migration_record(service->daemon->migrations, id, &error);
     if (!record) {
         g_autoptr(DBusMessage) reply = vmig_service_error_reply(
             call, "org.virtmigrate.Error.NotFound", "no migration at %s", path);
@@ -364,15 +383,15 @@ static DBusHandlerResult
 on_filter(DBusConnection *connection, DBusMessage *message, void *user_data)
 {
     if (dbus_message_is_signal(message, DBUS_INTERFACE_LOCAL, "Disconnected"))
-        g_warning("lost the connection to the D-Bus bus: serving the control socket only");
+        g_warning(
+            "lost the connection to the D-Bus bus: serving the control socket only");
     return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
-static const DBusObjectPathVTable root_vtable = { .message_function = on_root_message };
-static const DBusObjectPathVTable driver_vtable = { .message_function = on_driver_message };
-static const DBusObjectPathVTable migration_vtable = {
-    .message_function = on_migration_message
-};
+static const DBusObjectPathVTable root_vtable = {.message_function = on_root_message};
+static const DBusObjectPathVTable driver_vtable = {.message_function = on_driver_message};
+static const DBusObjectPathVTable migration_vtable = {.message_function =
+                                                          on_migration_message};
 
 /* ---- life ------------------------------------------------------------------------ */
 
@@ -416,11 +435,12 @@ vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *interfaces_dir
     dbus_error_init(&dbus_error);
     service = g_new0(VmigService, 1);
     service->daemon = daemon;
-    service->published =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_object_unref);
+    service->published = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify)json_object_unref);
     service->cancellable = g_cancellable_new();
 
-    service->driver_xml = read_interface(interfaces_dir, VMIG_SERVICE_DRIVER_IFACE ".xml", error);
+    service->driver_xml =
+        read_interface(interfaces_dir, VMIG_SERVICE_DRIVER_IFACE ".xml", error);
     if (!service->driver_xml)
         goto fail;
     service->migration_xml =
@@ -437,16 +457,17 @@ vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *interfaces_dir
         goto fail;
     }
     dbus_connection_set_exit_on_disconnect(service->connection, FALSE);
-    vmig_service_need(dbus_connection_add_filter(service->connection, on_filter, service, NULL));
+    vmig_service_need(
+        dbus_connection_add_filter(service->connection, on_filter, service, NULL));
 
-    if (!dbus_connection_try_register_fallback(service->connection, "/", &root_vtable, service,
-                                               &dbus_error) ||
+    if (!dbus_connection_try_register_fallback(service->connection, "/", &root_vtable,
+                                               service, &dbus_error) ||
         !dbus_connection_try_register_object_path(service->connection,
-                                                  VMIG_SERVICE_DRIVER_PATH, &driver_vtable,
-                                                  service, &dbus_error) ||
+                                                  VMIG_SERVICE_DRIVER_PATH,
+                                                  &driver_vtable, service, &dbus_error) ||
         !dbus_connection_try_register_fallback(service->connection,
-                                               VMIG_SERVICE_MIGRATION_PATH, &migration_vtable,
-                                               service, &dbus_error)) {
+                                               VMIG_SERVICE_MIGRATION_PATH,
+                                               &migration_vtable, service, &dbus_error)) {
         bus_error(&dbus_error, error, "cannot register the D-Bus objects");
         goto fail;
     }
@@ -459,7 +480,8 @@ vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *interfaces_dir
     }
     if (owned != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER) {
         g_set_error(error, VMIG_SERVICE_ERROR, VMIG_SERVICE_ERROR_BUS,
-                    "the name " VMIG_SERVICE_NAME " is already owned on the %s bus (another "
+                    "the name " VMIG_SERVICE_NAME
+                    " is already owned on the %s bus (another "
                     "virt-migrated?)",
                     bus == DBUS_BUS_SYSTEM ? "system" : "session");
         goto fail;
@@ -481,11 +503,14 @@ vmig_service_free(VmigService *service)
         return;
     g_cancellable_cancel(service->cancellable);
     if (service->daemon->migrations)
-        vmig_migrations_unobserve(service->daemon->migrations, &vmig_service_observer, service);
+        vmig_migrations_unobserve(service->daemon->migrations, &vmig_service_observer,
+                                  service);
     if (service->connection) {
         dbus_connection_remove_filter(service->connection, on_filter, service);
-        dbus_connection_unregister_object_path(service->connection, VMIG_SERVICE_MIGRATION_PATH);
-        dbus_connection_unregister_object_path(service->connection, VMIG_SERVICE_DRIVER_PATH);
+        dbus_connection_unregister_object_path(service->connection,
+                                               VMIG_SERVICE_MIGRATION_PATH);
+        dbus_connection_unregister_object_path(service->connection,
+                                               VMIG_SERVICE_DRIVER_PATH);
         dbus_connection_unregister_object_path(service->connection, "/");
         /* What is queued (a last Finished signal) goes out before the close. */
         if (dbus_connection_get_is_connected(service->connection))

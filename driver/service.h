@@ -27,10 +27,10 @@ typedef enum {
     VMIG_SERVICE_ERROR_LAST
 } VmigServiceErrorCode;
 
-#define VMIG_SERVICE_NAME         "org.virtmigrate"
-#define VMIG_SERVICE_DRIVER_PATH  "/org/virtmigrate/Driver"
-#define VMIG_SERVICE_MIGRATION_PATH "/org/virtmigrate/migration"
-#define VMIG_SERVICE_DRIVER_IFACE "org.virtmigrate.Driver1"
+#define VMIG_SERVICE_NAME            "org.virtmigrate"
+#define VMIG_SERVICE_DRIVER_PATH     "/org/virtmigrate/Driver"
+#define VMIG_SERVICE_MIGRATION_PATH  "/org/virtmigrate/migration"
+#define VMIG_SERVICE_DRIVER_IFACE    "org.virtmigrate.Driver1"
 #define VMIG_SERVICE_MIGRATION_IFACE "org.virtmigrate.Migration1"
 /* Where the introspection XML is installed; VIRT_MIGRATE_INTERFACES_DIR overrides. */
 #define VMIG_SERVICE_INTERFACES_ENV "VIRT_MIGRATE_INTERFACES_DIR"
@@ -42,9 +42,8 @@ typedef enum {
  * on the same bus is an error).  @interfaces_dir holds the XML files.
  * Returns: the service, or NULL with @error set.
  */
-VmigService *vmig_service_new(VmigDaemon *daemon, DBusBusType bus, const char *interfaces_dir,
-                              GError **error);
+VmigService *vmig_service_new(VmigDaemon *daemon, DBusBusType bus,
+                              const char *interfaces_dir, GError **error);
 
 /* Releases the name and closes the connection. */
 void vmig_service_free(VmigService *service);
-

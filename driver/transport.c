@@ -233,7 +233,8 @@ vmig_transport_listen(const VmigAddress *address, GError **error)
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
-vmig_transport_clear_path(const char *path, const struct sockaddr_un *addr, GError **error)
+vmig_transport_clear_path(const char *path, const struct sockaddr_un *addr,
+                          GError **error)
 {
     g_auto(VmigFd) probe = -1;
     struct stat st;
@@ -242,8 +243,7 @@ vmig_transport_clear_path(const char *path, const struct sockaddr_un *addr, GErr
         if (errno == ENOENT)
             return TRUE;
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    "cannot check the socket path '%s': %s", path,
-                    g_strerror(errno));
+                    "cannot check the socket path '%s': %s", path, g_strerror(errno));
         return FALSE;
     }
     if (!S_ISSOCK(st.st_mode)) {
@@ -347,11 +347,10 @@ vmig_transport_listen_owned(const char *path, dev_t *dev, ino_t *ino, GError **e
     if (lstat(tmp, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
         st.st_uid != geteuid()) {
         unlink(tmp);
-        g_set_error(
-            error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-            "socket '%s' did not come out as a socket of mode 0600 owned by "
-            "uid %u",
-            tmp, (guint)geteuid());
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "socket '%s' did not come out as a socket of mode 0600 owned by "
+                    "uid %u",
+                    tmp, (guint)geteuid());
         return -1;
     }
     *dev = st.st_dev;

@@ -10,7 +10,9 @@
 
 #include "driver/tunables.h"
 
+/* clang-format off */
 G_DEFINE_QUARK(vmig-tunable-error-quark, vmig_tunable_error)
+/* clang-format on */
 
 /* Returns: a description of what @tunable accepts, for messages (new string). */
 static char *
@@ -20,9 +22,11 @@ expected(const VmigTunable *tunable)
 
     switch (tunable->type) {
     case VMIG_TUNABLE_TYPE_INT:
-        if (tunable->unit == VMIG_UNIT_BYTES || tunable->unit == VMIG_UNIT_BYTES_PER_SECOND)
-            what = g_strdup_printf("an integer (%s), optionally with a k, M, G or T suffix",
-                                   vmig_unit_to_string(tunable->unit));
+        if (tunable->unit == VMIG_UNIT_BYTES ||
+            tunable->unit == VMIG_UNIT_BYTES_PER_SECOND)
+            what =
+                g_strdup_printf("an integer (%s), optionally with a k, M, G or T suffix",
+                                vmig_unit_to_string(tunable->unit));
         else if (tunable->unit != VMIG_UNIT_NONE)
             what = g_strdup_printf("an integer (%s)", vmig_unit_to_string(tunable->unit));
         else
@@ -44,7 +48,8 @@ expected(const VmigTunable *tunable)
         break;
     }
     default:
-        what = g_strdup_printf("a value of type %s", vmig_tunable_type_to_string(tunable->type));
+        what = g_strdup_printf("a value of type %s",
+                               vmig_tunable_type_to_string(tunable->type));
         break;
     }
     if (tunable->nullable)
@@ -90,8 +95,8 @@ size_suffix(const char *suffix, guint *shift)
 static JsonNode *
 parse_int(const VmigTunable *tunable, const char *text, GError **error)
 {
-    gboolean sized = tunable->unit == VMIG_UNIT_BYTES ||
-                     tunable->unit == VMIG_UNIT_BYTES_PER_SECOND;
+    gboolean sized =
+        tunable->unit == VMIG_UNIT_BYTES || tunable->unit == VMIG_UNIT_BYTES_PER_SECOND;
     char *end = NULL;
     gint64 value;
     guint shift = 0;
@@ -139,8 +144,8 @@ parse_boolean(const VmigTunable *tunable, const char *text, GError **error)
         const char *word;
         gboolean value;
     } words[] = {
-        { "on", TRUE },   { "off", FALSE }, { "yes", TRUE }, { "no", FALSE },
-        { "true", TRUE }, { "false", FALSE }, { "1", TRUE },  { "0", FALSE },
+        {"on", TRUE},   {"off", FALSE},   {"yes", TRUE}, {"no", FALSE},
+        {"true", TRUE}, {"false", FALSE}, {"1", TRUE},   {"0", FALSE},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
@@ -245,11 +250,12 @@ vmig_tunable_parse(const VmigCatalog *catalog, const char *assignment,
                         "capability '%s' is used by the driver itself and cannot be set",
                         tunable->name);
         else
-            g_set_error(error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_NEGOTIATED,
-                        "capability '%s' is negotiated automatically between the drivers; "
-                        "use --no-feature %s to keep it off or --require-feature %s to "
-                        "insist on it",
-                        tunable->name, tunable->feature->name, tunable->feature->name);
+            g_set_error(
+                error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_NEGOTIATED,
+                "capability '%s' is negotiated automatically between the drivers; "
+                "use --no-feature %s to keep it off or --require-feature %s to "
+                "insist on it",
+                tunable->name, tunable->feature->name, tunable->feature->name);
         return FALSE;
     }
     if (tunable->unstable && !unstable) {

@@ -20,15 +20,15 @@
 GQuark vmig_fdpass_error_quark(void);
 
 typedef enum {
-    VMIG_FDPASS_ERROR_TOO_MANY_FDS,    /* more than VMIG_FDPASS_MAX_FDS to send */
-    VMIG_FDPASS_ERROR_EMPTY_PAYLOAD,   /* fds need at least one payload byte */
-    VMIG_FDPASS_ERROR_CTRUNC,          /* control data truncated (MSG_CTRUNC) */
-    VMIG_FDPASS_ERROR_MALFORMED,       /* bad cmsg level, type or length */
-    VMIG_FDPASS_ERROR_WOULD_BLOCK,     /* non-blocking socket not ready */
-    VMIG_FDPASS_ERROR_IO,              /* sendmsg/recvmsg/fcntl failed */
-    VMIG_FDPASS_ERROR_NOT_SOCKET,      /* fd is not a socket */
-    VMIG_FDPASS_ERROR_NOT_STREAM,      /* socket is not SOCK_STREAM */
-    VMIG_FDPASS_ERROR_NOT_CONNECTED,   /* stream socket has no peer */
+    VMIG_FDPASS_ERROR_TOO_MANY_FDS,  /* more than VMIG_FDPASS_MAX_FDS to send */
+    VMIG_FDPASS_ERROR_EMPTY_PAYLOAD, /* fds need at least one payload byte */
+    VMIG_FDPASS_ERROR_CTRUNC,        /* control data truncated (MSG_CTRUNC) */
+    VMIG_FDPASS_ERROR_MALFORMED,     /* bad cmsg level, type or length */
+    VMIG_FDPASS_ERROR_WOULD_BLOCK,   /* non-blocking socket not ready */
+    VMIG_FDPASS_ERROR_IO,            /* sendmsg/recvmsg/fcntl failed */
+    VMIG_FDPASS_ERROR_NOT_SOCKET,    /* fd is not a socket */
+    VMIG_FDPASS_ERROR_NOT_STREAM,    /* socket is not SOCK_STREAM */
+    VMIG_FDPASS_ERROR_NOT_CONNECTED, /* stream socket has no peer */
     VMIG_FDPASS_ERROR_LAST
 } VmigFdpassErrorCode;
 
@@ -47,8 +47,8 @@ typedef enum {
  * Returns: the number of payload bytes sent (may be short on a stream
  * socket: the caller sends the rest without fds), or -1 with @error set.
  */
-gssize vmig_fdpass_send(int sock, const void *data, gsize len, const int *fds,
-                        gsize nfds, GError **error);
+gssize vmig_fdpass_send(int sock, const void *data, gsize len, const int *fds, gsize nfds,
+                        GError **error);
 
 /*
  * vmig_fdpass_send_all: like vmig_fdpass_send() but loops until the whole

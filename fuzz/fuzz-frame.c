@@ -25,7 +25,8 @@ source_offer(void)
     vmig_negotiate_message_add_version(msg, 0x80000001);
     f = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
     vmig_negotiate_feature_set_channels(f, 8);
-    f = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd-compression"));
+    f = vmig_negotiate_message_add_feature(
+        msg, vmig_negotiate_feature_new("multifd-compression"));
     vmig_negotiate_feature_add_algorithm(f, "zstd");
     vmig_negotiate_feature_add_algorithm(f, "zlib");
     vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("return-path"));
@@ -67,7 +68,8 @@ LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigNegotiateMessage) msg = vmig_negotiate_decode(data, size, &error);
-    g_autofree char *incremental = decode_incrementally(data, size, size ? 1 + data[0] % 17 : 1);
+    g_autofree char *incremental =
+        decode_incrementally(data, size, size ? 1 + data[0] % 17 : 1);
     g_autofree char *dump = NULL;
     g_autoptr(GBytes) bytes = NULL;
     g_autoptr(VmigNegotiateMessage) again = NULL;
@@ -80,7 +82,8 @@ LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
             abort();
         if (g_str_equal(incremental, "trailing"))
             return 0;
-        if (!g_str_has_prefix(incremental, "error") && !g_str_equal(incremental, "incomplete"))
+        if (!g_str_has_prefix(incremental, "error") &&
+            !g_str_equal(incremental, "incomplete"))
             abort();
         return 0;
     }
@@ -93,7 +96,8 @@ LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
     bytes = vmig_negotiate_encode(msg, &error);
     if (!bytes)
         abort();
-    again = vmig_negotiate_decode(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes), NULL);
+    again = vmig_negotiate_decode(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                                  NULL);
     if (!again)
         abort();
     /* Header flags are sent as 0 whatever was received. */

@@ -9,7 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-G_DEFINE_QUARK(vmig - json - error - quark, vmig_json_error)
+/* clang-format off */
+G_DEFINE_QUARK(vmig-json-error-quark, vmig_json_error)
+/* clang-format on */
 
 G_STATIC_ASSERT(VMIG_JSON_MAX_DEPTH == 1024); /* spelled out in an error message */
 

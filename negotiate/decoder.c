@@ -17,7 +17,7 @@ struct _VmigNegotiateDecoder {
     gsize have_header;
     VmigNegotiateFrameType type;
     guint16 flags;
-    guint8 *body;      /* body_len bytes once the header is accepted */
+    guint8 *body; /* body_len bytes once the header is accepted */
     guint32 body_len;
     gsize have_body;
     gboolean failed;
@@ -92,7 +92,8 @@ vmig_negotiate_decoder_feed(VmigNegotiateDecoder *dec, const guint8 *data, gsize
             return VMIG_NEGOTIATE_STATUS_NEED_MORE;
     }
 
-    *msg = vmig_negotiate_decode_body(dec->type, dec->flags, dec->body, dec->body_len, error);
+    *msg = vmig_negotiate_decode_body(dec->type, dec->flags, dec->body, dec->body_len,
+                                      error);
     decoder_reset(dec);
     if (!*msg) {
         dec->failed = TRUE;
@@ -118,12 +119,13 @@ vmig_negotiate_decoder_finish(VmigNegotiateDecoder *dec, GError **error)
         return TRUE;
     if (dec->have_header < VMIG_NEGOTIATE_HEADER_SIZE) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_SHORT_HEADER,
-                    "connection closed after %zu of the %d header bytes", dec->have_header,
-                    VMIG_NEGOTIATE_HEADER_SIZE);
+                    "connection closed after %zu of the %d header bytes",
+                    dec->have_header, VMIG_NEGOTIATE_HEADER_SIZE);
         return FALSE;
     }
     g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_TRUNCATED,
                 "connection closed after %zu of the %u body bytes of a %s frame",
-                dec->have_body, dec->body_len, vmig_negotiate_frame_type_to_string(dec->type));
+                dec->have_body, dec->body_len,
+                vmig_negotiate_frame_type_to_string(dec->type));
     return FALSE;
 }

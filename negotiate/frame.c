@@ -13,15 +13,15 @@
 #include "negotiate/negotiate-private.h"
 
 typedef enum {
-    KIND_NONE,    /* not a tag of this version */
+    KIND_NONE, /* not a tag of this version */
     KIND_U16,
     KIND_U32,
-    KIND_STRING,  /* UTF-8, no NUL, <= 255 bytes, may be empty */
-    KIND_NAME,    /* a STRING that must not be empty */
-    KIND_TOKEN,   /* exactly VMIG_NEGOTIATE_TOKEN_SIZE bytes */
-    KIND_FLAG,    /* empty: present or absent */
-    KIND_NAMES,   /* u16 count, then count x { u8 len, NAME } */
-    KIND_NESTED,  /* an item list of its own */
+    KIND_STRING, /* UTF-8, no NUL, <= 255 bytes, may be empty */
+    KIND_NAME,   /* a STRING that must not be empty */
+    KIND_TOKEN,  /* exactly VMIG_NEGOTIATE_TOKEN_SIZE bytes */
+    KIND_FLAG,   /* empty: present or absent */
+    KIND_NAMES,  /* u16 count, then count x { u8 len, NAME } */
+    KIND_NESTED, /* an item list of its own */
 } ItemKind;
 
 typedef struct {
@@ -34,22 +34,22 @@ typedef struct {
 } TagInfo;
 
 static const TagInfo tag_info[] = {
-    [0] = { KIND_NONE, FALSE },
-    [VMIG_NEGOTIATE_TAG_VERSION] = { KIND_U32, FALSE },
-    [VMIG_NEGOTIATE_TAG_FEATURE] = { KIND_NESTED, FALSE },
-    [VMIG_NEGOTIATE_TAG_TUNABLE_NAME] = { KIND_NAME, FALSE },
-    [VMIG_NEGOTIATE_TAG_TUNABLE] = { KIND_NESTED, TRUE },
-    [VMIG_NEGOTIATE_TAG_HYPERVISOR] = { KIND_STRING, FALSE },
-    [VMIG_NEGOTIATE_TAG_DRIVER] = { KIND_STRING, FALSE },
-    [VMIG_NEGOTIATE_TAG_MAX_CHANNELS] = { KIND_U16, FALSE },
-    [VMIG_NEGOTIATE_TAG_TOKEN] = { KIND_TOKEN, FALSE },
-    [VMIG_NEGOTIATE_TAG_CHANNELS] = { KIND_U16, TRUE },
-    [VMIG_NEGOTIATE_TAG_CODE] = { KIND_U32, FALSE },
-    [VMIG_NEGOTIATE_TAG_MESSAGE] = { KIND_STRING, FALSE },
-    [VMIG_NEGOTIATE_TAG_NAME] = { KIND_NAME, FALSE },
-    [VMIG_NEGOTIATE_TAG_ALGORITHMS] = { KIND_NAMES, TRUE },
-    [VMIG_NEGOTIATE_TAG_REQUIRED] = { KIND_FLAG, TRUE },
-    [VMIG_NEGOTIATE_TAG_VALUE] = { KIND_STRING, FALSE },
+    [0] = {KIND_NONE, FALSE},
+    [VMIG_NEGOTIATE_TAG_VERSION] = {KIND_U32, FALSE},
+    [VMIG_NEGOTIATE_TAG_FEATURE] = {KIND_NESTED, FALSE},
+    [VMIG_NEGOTIATE_TAG_TUNABLE_NAME] = {KIND_NAME, FALSE},
+    [VMIG_NEGOTIATE_TAG_TUNABLE] = {KIND_NESTED, TRUE},
+    [VMIG_NEGOTIATE_TAG_HYPERVISOR] = {KIND_STRING, FALSE},
+    [VMIG_NEGOTIATE_TAG_DRIVER] = {KIND_STRING, FALSE},
+    [VMIG_NEGOTIATE_TAG_MAX_CHANNELS] = {KIND_U16, FALSE},
+    [VMIG_NEGOTIATE_TAG_TOKEN] = {KIND_TOKEN, FALSE},
+    [VMIG_NEGOTIATE_TAG_CHANNELS] = {KIND_U16, TRUE},
+    [VMIG_NEGOTIATE_TAG_CODE] = {KIND_U32, FALSE},
+    [VMIG_NEGOTIATE_TAG_MESSAGE] = {KIND_STRING, FALSE},
+    [VMIG_NEGOTIATE_TAG_NAME] = {KIND_NAME, FALSE},
+    [VMIG_NEGOTIATE_TAG_ALGORITHMS] = {KIND_NAMES, TRUE},
+    [VMIG_NEGOTIATE_TAG_REQUIRED] = {KIND_FLAG, TRUE},
+    [VMIG_NEGOTIATE_TAG_VALUE] = {KIND_STRING, FALSE},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_info) == VMIG_NEGOTIATE_TAG_LAST);
 
@@ -80,44 +80,44 @@ struct ParseContext {
 };
 
 static const TagRule greeting_rules[] = {
-    { VMIG_NEGOTIATE_TAG_VERSION, 1, VMIG_NEGOTIATE_MAX_LIST },
-    { VMIG_NEGOTIATE_TAG_FEATURE, 0, VMIG_NEGOTIATE_MAX_LIST },
-    { VMIG_NEGOTIATE_TAG_TUNABLE_NAME, 0, VMIG_NEGOTIATE_MAX_LIST },
-    { VMIG_NEGOTIATE_TAG_MAX_CHANNELS, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_HYPERVISOR, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_DRIVER, 1, 1 },
+    {VMIG_NEGOTIATE_TAG_VERSION, 1, VMIG_NEGOTIATE_MAX_LIST},
+    {VMIG_NEGOTIATE_TAG_FEATURE, 0, VMIG_NEGOTIATE_MAX_LIST},
+    {VMIG_NEGOTIATE_TAG_TUNABLE_NAME, 0, VMIG_NEGOTIATE_MAX_LIST},
+    {VMIG_NEGOTIATE_TAG_MAX_CHANNELS, 1, 1},
+    {VMIG_NEGOTIATE_TAG_HYPERVISOR, 1, 1},
+    {VMIG_NEGOTIATE_TAG_DRIVER, 1, 1},
 };
 
 static const TagRule reply_rules[] = {
-    { VMIG_NEGOTIATE_TAG_VERSION, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_FEATURE, 0, VMIG_NEGOTIATE_MAX_LIST },
-    { VMIG_NEGOTIATE_TAG_CHANNELS, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_TOKEN, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_TUNABLE, 0, VMIG_NEGOTIATE_MAX_LIST },
-    { VMIG_NEGOTIATE_TAG_HYPERVISOR, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_DRIVER, 1, 1 },
+    {VMIG_NEGOTIATE_TAG_VERSION, 1, 1},
+    {VMIG_NEGOTIATE_TAG_FEATURE, 0, VMIG_NEGOTIATE_MAX_LIST},
+    {VMIG_NEGOTIATE_TAG_CHANNELS, 1, 1},
+    {VMIG_NEGOTIATE_TAG_TOKEN, 1, 1},
+    {VMIG_NEGOTIATE_TAG_TUNABLE, 0, VMIG_NEGOTIATE_MAX_LIST},
+    {VMIG_NEGOTIATE_TAG_HYPERVISOR, 1, 1},
+    {VMIG_NEGOTIATE_TAG_DRIVER, 1, 1},
 };
 
 static const TagRule commit_rules[] = {
-    { VMIG_NEGOTIATE_TAG_CHANNELS, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_FEATURE, 0, VMIG_NEGOTIATE_MAX_LIST },
+    {VMIG_NEGOTIATE_TAG_CHANNELS, 1, 1},
+    {VMIG_NEGOTIATE_TAG_FEATURE, 0, VMIG_NEGOTIATE_MAX_LIST},
 };
 
 static const TagRule error_rules[] = {
-    { VMIG_NEGOTIATE_TAG_CODE, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_MESSAGE, 1, 1 },
+    {VMIG_NEGOTIATE_TAG_CODE, 1, 1},
+    {VMIG_NEGOTIATE_TAG_MESSAGE, 1, 1},
 };
 
 static const TagRule feature_rules[] = {
-    { VMIG_NEGOTIATE_TAG_NAME, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_CHANNELS, 0, 1 },
-    { VMIG_NEGOTIATE_TAG_ALGORITHMS, 0, 1 },
-    { VMIG_NEGOTIATE_TAG_REQUIRED, 0, 1 },
+    {VMIG_NEGOTIATE_TAG_NAME, 1, 1},
+    {VMIG_NEGOTIATE_TAG_CHANNELS, 0, 1},
+    {VMIG_NEGOTIATE_TAG_ALGORITHMS, 0, 1},
+    {VMIG_NEGOTIATE_TAG_REQUIRED, 0, 1},
 };
 
 static const TagRule tunable_rules[] = {
-    { VMIG_NEGOTIATE_TAG_NAME, 1, 1 },
-    { VMIG_NEGOTIATE_TAG_VALUE, 1, 1 },
+    {VMIG_NEGOTIATE_TAG_NAME, 1, 1},
+    {VMIG_NEGOTIATE_TAG_VALUE, 1, 1},
 };
 
 static gboolean store_message(gpointer target, VmigNegotiateTag tag, const guint8 *value,
@@ -129,19 +129,22 @@ static gboolean store_tunable(gpointer target, VmigNegotiateTag tag, const guint
 static gboolean check_message(gconstpointer target, const char *where, GError **error);
 static gboolean check_feature(gconstpointer target, const char *where, GError **error);
 
-#define CONTEXT(name, rules, store, check) { name, rules, G_N_ELEMENTS(rules), store, check }
+#define CONTEXT(name, rules, store, check)                                               \
+    {                                                                                    \
+        name, rules, G_N_ELEMENTS(rules), store, check                                   \
+    }
 
 static const ParseContext frame_contexts[] = {
-    [0] = { NULL, NULL, 0, NULL, NULL },
-    [VMIG_NEGOTIATE_FRAME_GREETING] = CONTEXT("GREETING", greeting_rules, store_message,
-                                              check_message),
-    [VMIG_NEGOTIATE_FRAME_REPLY] = CONTEXT("REPLY", reply_rules, store_message,
-                                           check_message),
-    [VMIG_NEGOTIATE_FRAME_COMMIT] = CONTEXT("COMMIT", commit_rules, store_message,
-                                            check_message),
-    [VMIG_NEGOTIATE_FRAME_READY] = { "READY", NULL, 0, store_message, check_message },
-    [VMIG_NEGOTIATE_FRAME_ERROR] = CONTEXT("ERROR", error_rules, store_message,
-                                           check_message),
+    [0] = {NULL, NULL, 0, NULL, NULL},
+    [VMIG_NEGOTIATE_FRAME_GREETING] =
+        CONTEXT("GREETING", greeting_rules, store_message, check_message),
+    [VMIG_NEGOTIATE_FRAME_REPLY] =
+        CONTEXT("REPLY", reply_rules, store_message, check_message),
+    [VMIG_NEGOTIATE_FRAME_COMMIT] =
+        CONTEXT("COMMIT", commit_rules, store_message, check_message),
+    [VMIG_NEGOTIATE_FRAME_READY] = {"READY", NULL, 0, store_message, check_message},
+    [VMIG_NEGOTIATE_FRAME_ERROR] =
+        CONTEXT("ERROR", error_rules, store_message, check_message),
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(frame_contexts) == VMIG_NEGOTIATE_FRAME_LAST);
 
@@ -180,14 +183,15 @@ check_string(const char *where, guint16 tag, const guint8 *p, gsize len, gboolea
 {
     if (len > VMIG_NEGOTIATE_MAX_STRING) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_STRING_TOO_LONG,
-                    "%s: %s string at offset %zu is %zu bytes, over the %d-byte limit", where,
-                    vmig_negotiate_tag_to_string(tag), offset, len, VMIG_NEGOTIATE_MAX_STRING);
+                    "%s: %s string at offset %zu is %zu bytes, over the %d-byte limit",
+                    where, vmig_negotiate_tag_to_string(tag), offset, len,
+                    VMIG_NEGOTIATE_MAX_STRING);
         return FALSE;
     }
     if (name && len == 0) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_BAD_STRING,
-                    "%s: empty %s at offset %zu", where, vmig_negotiate_tag_to_string(tag),
-                    offset);
+                    "%s: empty %s at offset %zu", where,
+                    vmig_negotiate_tag_to_string(tag), offset);
         return FALSE;
     }
     if (memchr(p, '\0', len)) {
@@ -215,15 +219,15 @@ check_names(const char *where, guint16 tag, const guint8 *p, gsize len, gsize of
 
     if (len < 2) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_BAD_ITEM_LENGTH,
-                    "%s: %s list at offset %zu is %zu bytes, too short for its count", where,
-                    vmig_negotiate_tag_to_string(tag), offset, len);
+                    "%s: %s list at offset %zu is %zu bytes, too short for its count",
+                    where, vmig_negotiate_tag_to_string(tag), offset, len);
         return FALSE;
     }
     count = read_u16(p);
     if (count > VMIG_NEGOTIATE_MAX_LIST) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_LIST_TOO_LONG,
-                    "%s: %s list at offset %zu has %u entries, over the limit of %d", where,
-                    vmig_negotiate_tag_to_string(tag), offset, count,
+                    "%s: %s list at offset %zu has %u entries, over the limit of %d",
+                    where, vmig_negotiate_tag_to_string(tag), offset, count,
                     VMIG_NEGOTIATE_MAX_LIST);
         return FALSE;
     }
@@ -232,8 +236,8 @@ check_names(const char *where, guint16 tag, const guint8 *p, gsize len, gsize of
 
         if (pos >= len || len - pos - 1 < p[pos]) {
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_BAD_ITEM_LENGTH,
-                        "%s: %s list at offset %zu: entry %u of %u runs past the item", where,
-                        vmig_negotiate_tag_to_string(tag), offset, i + 1, count);
+                        "%s: %s list at offset %zu: entry %u of %u runs past the item",
+                        where, vmig_negotiate_tag_to_string(tag), offset, i + 1, count);
             return FALSE;
         }
         slen = p[pos];
@@ -265,10 +269,11 @@ read_names(const guint8 *p)
     return names;
 }
 
-/* Returns: TRUE when a value of @len bytes fits the kind of @tag, else FALSE with @error. */
+/* Returns: TRUE when a value of @len bytes fits the kind of @tag, else FALSE with @error.
+ */
 static gboolean
-check_value(const char *where, guint16 tag, const guint8 *value, guint32 len, gsize offset,
-            GError **error)
+check_value(const char *where, guint16 tag, const guint8 *value, guint32 len,
+            gsize offset, GError **error)
 {
     gsize want;
 
@@ -287,8 +292,8 @@ check_value(const char *where, guint16 tag, const guint8 *value, guint32 len, gs
         break;
     case KIND_STRING:
     case KIND_NAME:
-        return check_string(where, tag, value, len, tag_info[tag].kind == KIND_NAME, offset,
-                            error);
+        return check_string(where, tag, value, len, tag_info[tag].kind == KIND_NAME,
+                            offset, error);
     case KIND_NAMES:
         return check_names(where, tag, value, len, offset, error);
     case KIND_NESTED:
@@ -322,10 +327,10 @@ find_rule(const ParseContext *ctx, guint16 tag)
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
-parse_items(const ParseContext *ctx, gpointer target, const guint8 *p, gsize len, gsize base,
-            GError **error)
+parse_items(const ParseContext *ctx, gpointer target, const guint8 *p, gsize len,
+            gsize base, GError **error)
 {
-    guint counts[VMIG_NEGOTIATE_TAG_LAST] = { 0 };
+    guint counts[VMIG_NEGOTIATE_TAG_LAST] = {0};
     gsize off = 0;
 
     while (off < len) {
@@ -336,7 +341,8 @@ parse_items(const ParseContext *ctx, gpointer target, const guint8 *p, gsize len
         if (len - off < VMIG_NEGOTIATE_ITEM_HEADER_SIZE) {
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_ITEM_OVERRUN,
                         "%s: item header at offset %zu needs %d bytes, only %zu left",
-                        ctx->name, base + off, VMIG_NEGOTIATE_ITEM_HEADER_SIZE, len - off);
+                        ctx->name, base + off, VMIG_NEGOTIATE_ITEM_HEADER_SIZE,
+                        len - off);
             return FALSE;
         }
         tag = read_u16(p + off);
@@ -346,8 +352,8 @@ parse_items(const ParseContext *ctx, gpointer target, const guint8 *p, gsize len
             g_autofree char *name = describe_tag(tag);
 
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_ITEM_OVERRUN,
-                        "%s: %s item at offset %zu claims %u bytes, only %zu left", ctx->name,
-                        name, base + off, item_len,
+                        "%s: %s item at offset %zu claims %u bytes, only %zu left",
+                        ctx->name, name, base + off, item_len,
                         len - off - VMIG_NEGOTIATE_ITEM_HEADER_SIZE);
             return FALSE;
         }
@@ -397,7 +403,8 @@ parse_items(const ParseContext *ctx, gpointer target, const guint8 *p, gsize len
             continue;
         if (rule->tag == VMIG_NEGOTIATE_TAG_VERSION)
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_NO_VERSIONS,
-                        "%s: no VERSION item: the peer offers no protocol version", ctx->name);
+                        "%s: no VERSION item: the peer offers no protocol version",
+                        ctx->name);
         else
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_MISSING_TAG,
                         "%s: required %s item is missing", ctx->name,
@@ -590,7 +597,8 @@ check_message(gconstpointer target, const char *where, GError **error)
         }
         for (guint j = 0; j < i; j++) {
             if (g_array_index(msg->versions, guint32, j) == version) {
-                g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_DUPLICATE_NAME,
+                g_set_error(error, VMIG_NEGOTIATE_ERROR,
+                            VMIG_NEGOTIATE_ERROR_DUPLICATE_NAME,
                             "%s: version %u is listed twice", where, version);
                 return FALSE;
             }
@@ -682,7 +690,8 @@ vmig_negotiate_decode(const guint8 *buf, gsize len, GError **error)
     }
     if (len - VMIG_NEGOTIATE_HEADER_SIZE > body_len) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_TRAILING_DATA,
-                    "%zu bytes follow the %s frame", len - VMIG_NEGOTIATE_HEADER_SIZE - body_len,
+                    "%zu bytes follow the %s frame",
+                    len - VMIG_NEGOTIATE_HEADER_SIZE - body_len,
                     vmig_negotiate_frame_type_to_string(type));
         return NULL;
     }
@@ -701,7 +710,7 @@ typedef struct {
 static void
 put_u16(Writer *w, guint16 v)
 {
-    guint8 b[2] = { v >> 8, v & 0xff };
+    guint8 b[2] = {v >> 8, v & 0xff};
 
     g_byte_array_append(w->buf, b, sizeof(b));
 }
@@ -709,7 +718,7 @@ put_u16(Writer *w, guint16 v)
 static void
 put_u32(Writer *w, guint32 v)
 {
-    guint8 b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+    guint8 b[4] = {v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
 
     g_byte_array_append(w->buf, b, sizeof(b));
 }
@@ -768,7 +777,8 @@ writer_check_string(Writer *w, VmigNegotiateTag tag, const char *s)
     if (strlen(s) > VMIG_NEGOTIATE_MAX_STRING) {
         g_set_error(&w->error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_STRING_TOO_LONG,
                     "%s string of %zu bytes is over the %d-byte limit",
-                    vmig_negotiate_tag_to_string(tag), strlen(s), VMIG_NEGOTIATE_MAX_STRING);
+                    vmig_negotiate_tag_to_string(tag), strlen(s),
+                    VMIG_NEGOTIATE_MAX_STRING);
         return FALSE;
     }
     return TRUE;
@@ -794,10 +804,10 @@ write_names_item(Writer *w, VmigNegotiateTag tag, const GPtrArray *names)
 
     if (names->len > VMIG_NEGOTIATE_MAX_LIST) {
         if (!w->error)
-            g_set_error(&w->error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_LIST_TOO_LONG,
-                        "%s list of %u entries is over the limit of %d",
-                        vmig_negotiate_tag_to_string(tag), names->len,
-                        VMIG_NEGOTIATE_MAX_LIST);
+            g_set_error(
+                &w->error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_LIST_TOO_LONG,
+                "%s list of %u entries is over the limit of %d",
+                vmig_negotiate_tag_to_string(tag), names->len, VMIG_NEGOTIATE_MAX_LIST);
         return;
     }
     at = begin_item(w, tag);
@@ -841,7 +851,8 @@ static void
 write_versions(Writer *w, const VmigNegotiateMessage *msg)
 {
     for (guint i = 0; i < msg->versions->len; i++)
-        write_u32_item(w, VMIG_NEGOTIATE_TAG_VERSION, g_array_index(msg->versions, guint32, i));
+        write_u32_item(w, VMIG_NEGOTIATE_TAG_VERSION,
+                       g_array_index(msg->versions, guint32, i));
 }
 
 static void
@@ -857,7 +868,7 @@ vmig_negotiate_encode(const VmigNegotiateMessage *msg, GError **error)
 {
     g_autoptr(VmigNegotiateMessage) check = NULL;
     g_autoptr(GByteArray) buf = g_byte_array_new();
-    Writer w = { buf, NULL };
+    Writer w = {buf, NULL};
     gsize body_len;
 
     if (!vmig_negotiate_frame_type_to_string(msg->type)) {

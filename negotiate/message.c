@@ -5,16 +5,16 @@
 
 #include "negotiate/negotiate-private.h"
 
+/* clang-format off */
 G_DEFINE_QUARK(vmig-negotiate-error-quark, vmig_negotiate_error)
+/* clang-format on */
 
 static const char *const error_code_names[] = {
-    "bad-magic",      "short-header",      "too-large",
-    "truncated",      "trailing-data",     "unknown-type",
-    "item-overrun",   "bad-item-length",   "string-too-long",
-    "bad-string",     "list-too-long",     "unknown-mandatory-tag",
-    "duplicate-tag",  "missing-tag",       "duplicate-name",
-    "no-versions",    "no-common-version", "feature-required",
-    "invalid",
+    "bad-magic",         "short-header",     "too-large",      "truncated",
+    "trailing-data",     "unknown-type",     "item-overrun",   "bad-item-length",
+    "string-too-long",   "bad-string",       "list-too-long",  "unknown-mandatory-tag",
+    "duplicate-tag",     "missing-tag",      "duplicate-name", "no-versions",
+    "no-common-version", "feature-required", "invalid",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(error_code_names) == VMIG_NEGOTIATE_ERROR_LAST);
 
@@ -42,10 +42,9 @@ vmig_negotiate_frame_type_to_string(VmigNegotiateFrameType type)
 }
 
 static const char *const tag_names[] = {
-    NULL,       "VERSION",  "FEATURE",  "TUNABLE_NAME", "TUNABLE",
-    "HYPERVISOR", "DRIVER", "MAX_CHANNELS", "TOKEN",    "CHANNELS",
-    "CODE",     "MESSAGE",  "NAME",     "ALGORITHMS",   "REQUIRED",
-    "VALUE",
+    NULL,     "VERSION",      "FEATURE",  "TUNABLE_NAME", "TUNABLE", "HYPERVISOR",
+    "DRIVER", "MAX_CHANNELS", "TOKEN",    "CHANNELS",     "CODE",    "MESSAGE",
+    "NAME",   "ALGORITHMS",   "REQUIRED", "VALUE",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_names) == VMIG_NEGOTIATE_TAG_LAST);
 
@@ -59,8 +58,8 @@ vmig_negotiate_tag_to_string(VmigNegotiateTag tag)
 }
 
 static const char *const code_names[] = {
-    NULL,         "protocol",  "version",  "feature",
-    "channels",   "hypervisor", "cancelled", "internal",
+    NULL,       "protocol",   "version",   "feature",
+    "channels", "hypervisor", "cancelled", "internal",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(code_names) == VMIG_NEGOTIATE_CODE_LAST);
 
@@ -118,8 +117,8 @@ vmig_negotiate_feature_copy(const VmigNegotiateFeature *feature)
     copy->required = feature->required;
     if (feature->algorithms) {
         for (guint i = 0; i < feature->algorithms->len; i++)
-            vmig_negotiate_feature_add_algorithm(copy,
-                                                 g_ptr_array_index(feature->algorithms, i));
+            vmig_negotiate_feature_add_algorithm(
+                copy, g_ptr_array_index(feature->algorithms, i));
     }
     return copy;
 }
@@ -169,11 +168,11 @@ vmig_negotiate_message_new(VmigNegotiateFrameType type)
 
     msg->type = type;
     msg->versions = g_array_new(FALSE, FALSE, sizeof(guint32));
-    msg->features = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)vmig_negotiate_feature_free);
+    msg->features =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vmig_negotiate_feature_free);
     msg->tunable_names = g_ptr_array_new_with_free_func(g_free);
-    msg->tunables = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)vmig_negotiate_tunable_free);
+    msg->tunables =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vmig_negotiate_tunable_free);
     return msg;
 }
 
@@ -211,7 +210,8 @@ vmig_negotiate_message_add_version(VmigNegotiateMessage *msg, guint32 version)
 
 /* Returns: @feature, now owned by @msg. */
 VmigNegotiateFeature *
-vmig_negotiate_message_add_feature(VmigNegotiateMessage *msg, VmigNegotiateFeature *feature)
+vmig_negotiate_message_add_feature(VmigNegotiateMessage *msg,
+                                   VmigNegotiateFeature *feature)
 {
     g_ptr_array_add(msg->features, feature);
     return feature;
@@ -323,7 +323,8 @@ vmig_negotiate_message_to_string(const VmigNegotiateMessage *msg)
     case VMIG_NEGOTIATE_FRAME_ERROR: {
         const char *code = vmig_negotiate_code_to_string(msg->code);
 
-        g_string_append_printf(out, "  code %u (%s)\n", msg->code, code ? code : "unknown");
+        g_string_append_printf(out, "  code %u (%s)\n", msg->code,
+                               code ? code : "unknown");
         append_quoted(out, "message", msg->message);
         break;
     }

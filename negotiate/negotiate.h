@@ -174,8 +174,8 @@ void vmig_negotiate_message_add_tunable(VmigNegotiateMessage *msg, const char *n
                                         const char *json_value);
 
 /* Returns: the feature called @name in @msg, or NULL. */
-const VmigNegotiateFeature *vmig_negotiate_message_find_feature(
-    const VmigNegotiateMessage *msg, const char *name);
+const VmigNegotiateFeature *
+vmig_negotiate_message_find_feature(const VmigNegotiateMessage *msg, const char *name);
 
 /*
  * A stable, human-readable dump of @msg, one field a line, used by the
@@ -245,11 +245,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigNegotiateDecoder, vmig_negotiate_decoder_free)
  * not be fed again.
  * Returns: NEED_MORE, FRAME, or ERROR with @error set.
  */
-VmigNegotiateStatus vmig_negotiate_decoder_feed(VmigNegotiateDecoder *dec,
-                                                const guint8 *data, gsize len,
-                                                gsize *consumed,
-                                                VmigNegotiateMessage **msg,
-                                                GError **error);
+VmigNegotiateStatus
+vmig_negotiate_decoder_feed(VmigNegotiateDecoder *dec, const guint8 *data, gsize len,
+                            gsize *consumed, VmigNegotiateMessage **msg, GError **error);
 
 /*
  * vmig_negotiate_decoder_wanted:
@@ -310,5 +308,4 @@ gboolean vmig_negotiate_check_reply(const VmigNegotiateMessage *greeting,
  */
 gboolean vmig_negotiate_check_commit(const VmigNegotiateMessage *greeting,
                                      const VmigNegotiateMessage *reply,
-                                     const VmigNegotiateMessage *commit,
-                                     GError **error);
+                                     const VmigNegotiateMessage *commit, GError **error);

@@ -129,7 +129,8 @@ check_required(const VmigNegotiateMessage *offer, gboolean offer_is_source,
         const VmigNegotiateFeature *peer;
         g_autofree char *why = NULL;
 
-        if (!feature->required || vmig_negotiate_message_find_feature(selected, feature->name))
+        if (!feature->required ||
+            vmig_negotiate_message_find_feature(selected, feature->name))
             continue;
         peer = other ? vmig_negotiate_message_find_feature(other, feature->name) : NULL;
         if (!other)
@@ -141,7 +142,8 @@ check_required(const VmigNegotiateMessage *offer, gboolean offer_is_source,
         else
             why = explain_no_overlap(peer, feature);
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED,
-                    "feature '%s' is required by the %s but %s", feature->name, side, why);
+                    "feature '%s' is required by the %s but %s", feature->name, side,
+                    why);
         return FALSE;
     }
     return TRUE;
@@ -179,7 +181,8 @@ vmig_negotiate_select(const VmigNegotiateMessage *src, const VmigNegotiateMessag
 
     for (guint i = 0; i < src->features->len; i++) {
         const VmigNegotiateFeature *offer = g_ptr_array_index(src->features, i);
-        const VmigNegotiateFeature *peer = vmig_negotiate_message_find_feature(dst, offer->name);
+        const VmigNegotiateFeature *peer =
+            vmig_negotiate_message_find_feature(dst, offer->name);
         VmigNegotiateFeature *merged;
 
         if (!peer)
@@ -205,17 +208,17 @@ static gboolean
 check_within(const char *frame, const VmigNegotiateFeature *chosen,
              const VmigNegotiateFeature *offered, const char *offered_by, GError **error)
 {
-    if (chosen->has_channels &&
-        (!offered->has_channels || chosen->channels == 0 ||
-         chosen->channels > offered->channels)) {
+    if (chosen->has_channels && (!offered->has_channels || chosen->channels == 0 ||
+                                 chosen->channels > offered->channels)) {
         if (offered->has_channels)
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID,
-                        "%s gives feature '%s' %u channels; the %s offered 1 to %u", frame,
-                        chosen->name, chosen->channels, offered_by, offered->channels);
+                        "%s gives feature '%s' %u channels; the %s offered 1 to %u",
+                        frame, chosen->name, chosen->channels, offered_by,
+                        offered->channels);
         else
             g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID,
-                        "%s gives feature '%s' a channel count the %s did not offer", frame,
-                        chosen->name, offered_by);
+                        "%s gives feature '%s' a channel count the %s did not offer",
+                        frame, chosen->name, offered_by);
         return FALSE;
     }
     if (chosen->algorithms) {
@@ -229,10 +232,11 @@ check_within(const char *frame, const VmigNegotiateFeature *chosen,
             const char *algorithm = g_ptr_array_index(chosen->algorithms, i);
 
             if (!has_name(offered->algorithms, algorithm)) {
-                g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID,
-                            "%s selects algorithm '%s' for feature '%s', which the %s did "
-                            "not offer",
-                            frame, algorithm, chosen->name, offered_by);
+                g_set_error(
+                    error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID,
+                    "%s selects algorithm '%s' for feature '%s', which the %s did "
+                    "not offer",
+                    frame, algorithm, chosen->name, offered_by);
                 return FALSE;
             }
         }
@@ -281,8 +285,8 @@ vmig_negotiate_check_reply(const VmigNegotiateMessage *greeting,
 
         vmig_negotiate_append_version(v, version);
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID,
-                    "REPLY selects protocol version %s; the destination offered [%s]", v->str,
-                    offered);
+                    "REPLY selects protocol version %s; the destination offered [%s]",
+                    v->str, offered);
         return FALSE;
     }
     if (!check_features_within("REPLY", reply, greeting, "destination", error) ||
@@ -305,8 +309,8 @@ vmig_negotiate_check_commit(const VmigNegotiateMessage *greeting,
 {
     if (commit->channels > reply->channels) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID,
-                    "COMMIT has %u channels; the REPLY requested only %u", commit->channels,
-                    reply->channels);
+                    "COMMIT has %u channels; the REPLY requested only %u",
+                    commit->channels, reply->channels);
         return FALSE;
     }
     return check_features_within("COMMIT", commit, reply, "REPLY", error) &&

@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="
     autoconf automake autoconf-archive make pkg-config gcc
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev clang-format
     libglib2.0-dev libjson-glib-dev libxml2-dev libxml2-utils
     libdbus-1-dev libvirt-dev
     valgrind

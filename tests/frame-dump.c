@@ -146,7 +146,8 @@ dump_frames(const guint8 *data, gsize len)
         body = rd(data + off + 8, 4);
         type = vmig_negotiate_frame_type_to_string(rd(data + off + 4, 2));
         hex_line(0, data + off, 4, "magic \"VMGR\"");
-        note = g_strdup_printf("type %u (%s)", rd(data + off + 4, 2), type ? type : "unknown");
+        note = g_strdup_printf("type %u (%s)", rd(data + off + 4, 2),
+                               type ? type : "unknown");
         hex_line(0, data + off + 4, 2, note);
         hex_line(0, data + off + 6, 2, "flags");
         g_free(g_steal_pointer(&note));
@@ -155,8 +156,8 @@ dump_frames(const guint8 *data, gsize len)
         dump_items(1, data + off + VMIG_NEGOTIATE_HEADER_SIZE,
                    MIN(body, rest - VMIG_NEGOTIATE_HEADER_SIZE));
 
-        msg = vmig_negotiate_decode(data + off, MIN(rest, VMIG_NEGOTIATE_HEADER_SIZE + body),
-                                    &error);
+        msg = vmig_negotiate_decode(data + off,
+                                    MIN(rest, VMIG_NEGOTIATE_HEADER_SIZE + body), &error);
         if (msg) {
             g_autofree char *dump = vmig_negotiate_message_to_string(msg);
 

@@ -34,8 +34,8 @@ catalog_from_schema(JsonNode *schema)
     g_autoptr(JsonNode) params = load_json("query-migrate-parameters.json");
     g_autoptr(JsonNode) caps = load_json("query-migrate-capabilities.json");
     g_autoptr(GError) error = NULL;
-    g_autoptr(VmigCatalog) catalog = vmig_catalog_new_from_schema("QEMU 7.2 (fixture)", schema,
-                                                                  &error);
+    g_autoptr(VmigCatalog) catalog =
+        vmig_catalog_new_from_schema("QEMU 7.2 (fixture)", schema, &error);
 
     g_assert_no_error(error);
     g_assert_nonnull(catalog);
@@ -172,7 +172,8 @@ test_golden_xml(void)
     g_autoptr(JsonNode) all = vmig_catalog_to_json(catalog, TRUE);
     g_autoptr(GError) error = NULL;
     g_autofree char *xml = vmig_xml_catalog_format(json_node_get_object(all), &error);
-    g_autofree char *rng = g_test_build_filename(G_TEST_DIST, "..", "data", "tunables.rng", NULL);
+    g_autofree char *rng =
+        g_test_build_filename(G_TEST_DIST, "..", "data", "tunables.rng", NULL);
     g_autoptr(xmlDoc) doc = NULL;
 
     g_assert_no_error(error);
@@ -271,7 +272,8 @@ test_edited_schema(void)
 {
     g_autoptr(JsonNode) schema = load_json("query-qmp-schema.json");
     JsonObject *cmd = schema_entry(schema, "migrate-set-parameters");
-    JsonObject *args = schema_entry(schema, json_object_get_string_member(cmd, "arg-type"));
+    JsonObject *args =
+        schema_entry(schema, json_object_get_string_member(cmd, "arg-type"));
     JsonObject *invented = json_object_new();
     g_autoptr(VmigCatalog) catalog = NULL;
     const VmigTunable *t;
@@ -283,7 +285,8 @@ test_edited_schema(void)
     json_object_set_string_member(invented, "name", "teleport-distance");
     json_object_set_null_member(invented, "default");
     json_object_set_string_member(invented, "type", "int");
-    json_array_add_object_element(json_object_get_array_member(args, "members"), invented);
+    json_array_add_object_element(json_object_get_array_member(args, "members"),
+                                  invented);
 
     catalog = catalog_from_schema(schema);
     g_assert_cmpuint(count_kind(catalog, VMIG_TUNABLE_KIND_PARAMETER), ==, 28);
@@ -292,18 +295,20 @@ test_edited_schema(void)
     t = vmig_catalog_lookup(catalog, "multifd-compression");
     g_assert_cmpuint(g_strv_length(t->values), ==, 2);
     g_assert_false(g_strv_contains((const char *const *)t->values, "zstd"));
-    g_assert_false(vmig_tunable_parse(catalog, "multifd-compression=zstd", 0, &t, &value,
-                                      &error));
+    g_assert_false(
+        vmig_tunable_parse(catalog, "multifd-compression=zstd", 0, &t, &value, &error));
     g_assert_error(error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_BAD_VALUE);
-    g_assert_cmpstr(error->message, ==,
-                    "tunable 'multifd-compression' expects one of: none, zlib, not 'zstd'");
+    g_assert_cmpstr(
+        error->message, ==,
+        "tunable 'multifd-compression' expects one of: none, zlib, not 'zstd'");
     g_clear_error(&error);
 
     t = vmig_catalog_lookup(catalog, "teleport-distance");
     g_assert_nonnull(t);
     g_assert_cmpint(t->type, ==, VMIG_TUNABLE_TYPE_INT);
     g_assert_null(t->current); /* QEMU reported no value for it */
-    g_assert_true(vmig_tunable_parse(catalog, "teleport-distance=42", 0, &t, &value, &error));
+    g_assert_true(
+        vmig_tunable_parse(catalog, "teleport-distance=42", 0, &t, &value, &error));
     g_assert_no_error(error);
     g_assert_cmpint(json_node_get_int(value), ==, 42);
     json_node_unref(value);
@@ -448,100 +453,110 @@ typedef struct {
     VmigTunableParseFlags flags;
     const char *expected_json; /* NULL: must fail */
     gint code;
-    const char *message;       /* the whole error message a user sees */
+    const char *message; /* the whole error message a user sees */
 } ParseCase;
 
 static const ParseCase parse_cases[] = {
     /* values that parse */
-    { "max-bandwidth=1073741824", 0, "1073741824", 0, NULL },
-    { "max-bandwidth=1G", 0, "1073741824", 0, NULL },
-    { "max-bandwidth=10g", 0, "10737418240", 0, NULL },
-    { "xbzrle-cache-size=64MiB", 0, "67108864", 0, NULL },
-    { "xbzrle-cache-size=512k", 0, "524288", 0, NULL },
-    { "max-postcopy-bandwidth=2TB", 0, "2199023255552", 0, NULL },
-    { "max-bandwidth=100b", 0, "100", 0, NULL },
-    { "downtime-limit=300", 0, "300", 0, NULL },
+    {"max-bandwidth=1073741824", 0, "1073741824", 0, NULL},
+    {"max-bandwidth=1G", 0, "1073741824", 0, NULL},
+    {"max-bandwidth=10g", 0, "10737418240", 0, NULL},
+    {"xbzrle-cache-size=64MiB", 0, "67108864", 0, NULL},
+    {"xbzrle-cache-size=512k", 0, "524288", 0, NULL},
+    {"max-postcopy-bandwidth=2TB", 0, "2199023255552", 0, NULL},
+    {"max-bandwidth=100b", 0, "100", 0, NULL},
+    {"downtime-limit=300", 0, "300", 0, NULL},
     /* not a size: negative is for QEMU to judge (was a shift of a negative value) */
-    { "announce-step=-1", 0, "-1", 0, NULL },
-    { "multifd-channels=8", 0, "8", 0, NULL },
-    { "compress-wait-thread=off", 0, "false", 0, NULL },
-    { "xbzrle=on", 0, "true", 0, NULL },
-    { "xbzrle=YES", 0, "true", 0, NULL },
-    { "auto-converge=true", 0, "true", 0, NULL },
-    { "auto-converge=0", 0, "false", 0, NULL },
-    { "auto-converge=no", 0, "false", 0, NULL },
-    { "multifd-compression=zstd", 0, "\"zstd\"", 0, NULL },
-    { "tls-hostname=dst.example.com", 0, "\"dst.example.com\"", 0, NULL },
-    { "tls-hostname=", 0, "\"\"", 0, NULL },
-    { "tls-creds=null", 0, "null", 0, NULL },
-    { "tls-authz=a=b", 0, "\"a=b\"", 0, NULL },
-    { "x-checkpoint-delay=100", VMIG_TUNABLE_PARSE_UNSTABLE, "100", 0, NULL },
+    {"announce-step=-1", 0, "-1", 0, NULL},
+    {"multifd-channels=8", 0, "8", 0, NULL},
+    {"compress-wait-thread=off", 0, "false", 0, NULL},
+    {"xbzrle=on", 0, "true", 0, NULL},
+    {"xbzrle=YES", 0, "true", 0, NULL},
+    {"auto-converge=true", 0, "true", 0, NULL},
+    {"auto-converge=0", 0, "false", 0, NULL},
+    {"auto-converge=no", 0, "false", 0, NULL},
+    {"multifd-compression=zstd", 0, "\"zstd\"", 0, NULL},
+    {"tls-hostname=dst.example.com", 0, "\"dst.example.com\"", 0, NULL},
+    {"tls-hostname=", 0, "\"\"", 0, NULL},
+    {"tls-creds=null", 0, "null", 0, NULL},
+    {"tls-authz=a=b", 0, "\"a=b\"", 0, NULL},
+    {"x-checkpoint-delay=100", VMIG_TUNABLE_PARSE_UNSTABLE, "100", 0, NULL},
     /* and those that do not */
-    { "max-bandwidth", 0, NULL, VMIG_TUNABLE_ERROR_SYNTAX,
-      "expected NAME=VALUE, not 'max-bandwidth'" },
-    { "=5", 0, NULL, VMIG_TUNABLE_ERROR_SYNTAX, "expected NAME=VALUE, not '=5'" },
-    { "max-bandwith=1G", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
-      "unknown tunable 'max-bandwith' (did you mean 'max-bandwidth'?)" },
-    { "downtime-limt=1", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
-      "unknown tunable 'downtime-limt' (did you mean 'downtime-limit'?)" },
-    { "xbrzle=on", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
-      "unknown tunable 'xbrzle' (did you mean 'xbzrle'?)" },
-    { "warp-speed=9", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
-      "unknown tunable 'warp-speed': QEMU 7.2 (fixture) has no such migration parameter or "
-      "capability" },
+    {"max-bandwidth", 0, NULL, VMIG_TUNABLE_ERROR_SYNTAX,
+     "expected NAME=VALUE, not 'max-bandwidth'"},
+    {"=5", 0, NULL, VMIG_TUNABLE_ERROR_SYNTAX, "expected NAME=VALUE, not '=5'"},
+    {"max-bandwith=1G", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
+     "unknown tunable 'max-bandwith' (did you mean 'max-bandwidth'?)"},
+    {"downtime-limt=1", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
+     "unknown tunable 'downtime-limt' (did you mean 'downtime-limit'?)"},
+    {"xbrzle=on", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
+     "unknown tunable 'xbrzle' (did you mean 'xbzrle'?)"},
+    {"warp-speed=9", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
+     "unknown tunable 'warp-speed': QEMU 7.2 (fixture) has no such migration parameter "
+     "or "
+     "capability"},
     /* an unstable name is not suggested unless --unstable */
-    { "x-checkpoint-dela=1", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
-      "unknown tunable 'x-checkpoint-dela': QEMU 7.2 (fixture) has no such migration "
-      "parameter or capability" },
-    { "x-checkpoint-dela=1", VMIG_TUNABLE_PARSE_UNSTABLE, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
-      "unknown tunable 'x-checkpoint-dela' (did you mean 'x-checkpoint-delay'?)" },
-    { "x-checkpoint-delay=100", 0, NULL, VMIG_TUNABLE_ERROR_UNSTABLE,
-      "tunable 'x-checkpoint-delay' is unstable; pass --unstable to use it" },
-    { "multifd=on", 0, NULL, VMIG_TUNABLE_ERROR_NEGOTIATED,
-      "capability 'multifd' is negotiated automatically between the drivers; use "
-      "--no-feature multifd to keep it off or --require-feature multifd to insist on it" },
-    { "postcopy-ram=off", 0, NULL, VMIG_TUNABLE_ERROR_NEGOTIATED,
-      "capability 'postcopy-ram' is negotiated automatically between the drivers; use "
-      "--no-feature postcopy-ram to keep it off or --require-feature postcopy-ram to insist "
-      "on it" },
-    { "pause-before-switchover=on", 0, NULL, VMIG_TUNABLE_ERROR_NEGOTIATED,
-      "capability 'pause-before-switchover' is used by the driver itself and cannot be set" },
-    { "block-bitmap-mapping=[]", 0, NULL, VMIG_TUNABLE_ERROR_NOT_SETTABLE,
-      "tunable 'block-bitmap-mapping' is of type array and cannot be set from a command "
-      "line" },
-    { "downtime-limit=fast", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'downtime-limit' expects an integer (ms), not 'fast'" },
-    { "downtime-limit=10k", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'downtime-limit' expects an integer (ms), not '10k'" },
-    { "downtime-limit=", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'downtime-limit' expects an integer (ms), not ''" },
-    { "downtime-limit= 5", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'downtime-limit' expects an integer (ms), not ' 5'" },
-    { "multifd-channels=1.5", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'multifd-channels' expects an integer, not '1.5'" },
-    { "max-bandwidth=1X", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or T "
-      "suffix, not '1X'" },
-    { "max-bandwidth=-1", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or T "
-      "suffix, not '-1' (a size cannot be negative)" },
-    { "max-bandwidth=9999999T", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or T "
-      "suffix, not '9999999T' (out of range)" },
-    { "max-bandwidth=99999999999999999999", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or T "
-      "suffix, not '99999999999999999999' (out of range)" },
-    { "xbzrle=maybe", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'xbzrle' expects a boolean: on/off, yes/no, true/false or 1/0, not 'maybe'" },
-    { "compress-wait-thread=2", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'compress-wait-thread' expects a boolean: on/off, yes/no, true/false or 1/0, "
-      "not '2'" },
-    { "multifd-compression=lz4", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'multifd-compression' expects one of: none, zlib, zstd, not 'lz4'" },
-    { "multifd-compression=ZSTD", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
-      "tunable 'multifd-compression' expects one of: none, zlib, zstd, not 'ZSTD' (did you "
-      "mean 'zstd'?)" },
-    { "tls-hostname=null", 0, NULL, VMIG_TUNABLE_ERROR_LAST, NULL }, /* see below */
+    {"x-checkpoint-dela=1", 0, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
+     "unknown tunable 'x-checkpoint-dela': QEMU 7.2 (fixture) has no such migration "
+     "parameter or capability"},
+    {"x-checkpoint-dela=1", VMIG_TUNABLE_PARSE_UNSTABLE, NULL, VMIG_TUNABLE_ERROR_UNKNOWN,
+     "unknown tunable 'x-checkpoint-dela' (did you mean 'x-checkpoint-delay'?)"},
+    {"x-checkpoint-delay=100", 0, NULL, VMIG_TUNABLE_ERROR_UNSTABLE,
+     "tunable 'x-checkpoint-delay' is unstable; pass --unstable to use it"},
+    {"multifd=on", 0, NULL, VMIG_TUNABLE_ERROR_NEGOTIATED,
+     "capability 'multifd' is negotiated automatically between the drivers; use "
+     "--no-feature multifd to keep it off or --require-feature multifd to insist on it"},
+    {"postcopy-ram=off", 0, NULL, VMIG_TUNABLE_ERROR_NEGOTIATED,
+     "capability 'postcopy-ram' is negotiated automatically between the drivers; use "
+     "--no-feature postcopy-ram to keep it off or --require-feature postcopy-ram to "
+     "insist "
+     "on it"},
+    {"pause-before-switchover=on", 0, NULL, VMIG_TUNABLE_ERROR_NEGOTIATED,
+     "capability 'pause-before-switchover' is used by the driver itself and cannot be "
+     "set"},
+    {"block-bitmap-mapping=[]", 0, NULL, VMIG_TUNABLE_ERROR_NOT_SETTABLE,
+     "tunable 'block-bitmap-mapping' is of type array and cannot be set from a command "
+     "line"},
+    {"downtime-limit=fast", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'downtime-limit' expects an integer (ms), not 'fast'"},
+    {"downtime-limit=10k", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'downtime-limit' expects an integer (ms), not '10k'"},
+    {"downtime-limit=", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'downtime-limit' expects an integer (ms), not ''"},
+    {"downtime-limit= 5", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'downtime-limit' expects an integer (ms), not ' 5'"},
+    {"multifd-channels=1.5", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'multifd-channels' expects an integer, not '1.5'"},
+    {"max-bandwidth=1X", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or "
+     "T "
+     "suffix, not '1X'"},
+    {"max-bandwidth=-1", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or "
+     "T "
+     "suffix, not '-1' (a size cannot be negative)"},
+    {"max-bandwidth=9999999T", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or "
+     "T "
+     "suffix, not '9999999T' (out of range)"},
+    {"max-bandwidth=99999999999999999999", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'max-bandwidth' expects an integer (bytes/s), optionally with a k, M, G or "
+     "T "
+     "suffix, not '99999999999999999999' (out of range)"},
+    {"xbzrle=maybe", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'xbzrle' expects a boolean: on/off, yes/no, true/false or 1/0, not "
+     "'maybe'"},
+    {"compress-wait-thread=2", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'compress-wait-thread' expects a boolean: on/off, yes/no, true/false or "
+     "1/0, "
+     "not '2'"},
+    {"multifd-compression=lz4", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'multifd-compression' expects one of: none, zlib, zstd, not 'lz4'"},
+    {"multifd-compression=ZSTD", 0, NULL, VMIG_TUNABLE_ERROR_BAD_VALUE,
+     "tunable 'multifd-compression' expects one of: none, zlib, zstd, not 'ZSTD' (did "
+     "you "
+     "mean 'zstd'?)"},
+    {"tls-hostname=null", 0, NULL, VMIG_TUNABLE_ERROR_LAST, NULL}, /* see below */
 };
 
 static void
@@ -554,7 +569,8 @@ test_parse(void)
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) value = NULL;
         const VmigTunable *tunable = NULL;
-        gboolean ok = vmig_tunable_parse(catalog, c->input, c->flags, &tunable, &value, &error);
+        gboolean ok =
+            vmig_tunable_parse(catalog, c->input, c->flags, &tunable, &value, &error);
 
         if (c->code == VMIG_TUNABLE_ERROR_LAST) {
             /* tls-hostname is nullable too (StrOrNull): null is its null. */
@@ -584,10 +600,12 @@ test_suggest(void)
 {
     g_autoptr(VmigCatalog) catalog = fixture_catalog();
 
-    g_assert_cmpstr(vmig_catalog_suggest(catalog, "max-bandwith", FALSE), ==, "max-bandwidth");
+    g_assert_cmpstr(vmig_catalog_suggest(catalog, "max-bandwith", FALSE), ==,
+                    "max-bandwidth");
     g_assert_cmpstr(vmig_catalog_suggest(catalog, "multifd-channel", FALSE), ==,
                     "multifd-channels");
-    g_assert_cmpstr(vmig_catalog_suggest(catalog, "autoconverge", FALSE), ==, "auto-converge");
+    g_assert_cmpstr(vmig_catalog_suggest(catalog, "autoconverge", FALSE), ==,
+                    "auto-converge");
     g_assert_null(vmig_catalog_suggest(catalog, "zzz", FALSE));
     g_assert_null(vmig_catalog_suggest(catalog, "x-colo", FALSE));
     g_assert_cmpstr(vmig_catalog_suggest(catalog, "x-colo", TRUE), ==, "x-colo");

@@ -1164,7 +1164,8 @@ nested_monitor_thread(gpointer data)
     }
     (void)!send(fd, "\r\n", 2, MSG_NOSIGNAL);
     pfd.fd = fd;
-    while (poll(&pfd, 1, TEST_TIMEOUT_US / 1000) == 1 && recv(fd, buf, sizeof(buf), 0) > 0)
+    while (poll(&pfd, 1, TEST_TIMEOUT_US / 1000) == 1 &&
+           recv(fd, buf, sizeof(buf), 0) > 0)
         ;
     return NULL;
 }
@@ -1192,7 +1193,8 @@ test_tunables_nested_greeting(Fixture *fixture, gconstpointer data)
     g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
     g_assert_cmpint(bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
     g_assert_cmpint(listen(listen_fd, 1), ==, 0);
-    thread = g_thread_new("nested-monitor", nested_monitor_thread, GINT_TO_POINTER(listen_fd));
+    thread =
+        g_thread_new("nested-monitor", nested_monitor_thread, GINT_TO_POINTER(listen_fd));
 
     command = g_strdup_printf("{\"execute\": \"query-tunables\", \"arguments\": "
                               "{\"domain\": \"qmp:%s\"}, \"id\": 1}",
@@ -1302,9 +1304,9 @@ test_cli_help(Fixture *fixture, gconstpointer data)
     g_autoptr(CliResult) top = run_cli(fixture, NULL, global);
 
     g_assert_cmpint(result->status, ==, 0);
-    g_assert_true(g_str_has_prefix(result->out,
-                                   "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] "
-                                   "[--unstable]\n"));
+    g_assert_true(g_str_has_prefix(
+        result->out, "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] "
+                     "[--unstable]\n"));
     g_assert_nonnull(strstr(result->out, "--unstable"));
     g_assert_cmpstr(result->err, ==, "");
     g_assert_cmpint(again->status, ==, 0);
@@ -1325,7 +1327,8 @@ test_cli_missing_domain(Fixture *fixture, gconstpointer data)
     g_assert_cmpstr(result->out, ==, "");
     g_assert_true(g_str_has_prefix(result->err, "virt-migrate: error: missing DOMAIN\n"));
     g_assert_nonnull(strstr(
-        result->err, "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
+        result->err,
+        "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
 }
 
 /* Nothing at --connect: exit 1 and an error naming the path. */
@@ -1417,9 +1420,13 @@ static void
 test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect", daemon->socket, "tunables", "-c",
+    const char *const args[] = {"--connect",
+                                daemon->socket,
+                                "tunables",
+                                "-c",
                                 "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
-                                "vm1", NULL};
+                                "vm1",
+                                NULL};
     const char *const bad[] = {"--connect", daemon->socket, "tunables",
                                "libvirt:qemu:///system", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
@@ -1427,11 +1434,11 @@ test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
 
     g_assert_cmpint(result->status, ==, 1);
     g_assert_cmpstr(result->out, ==, "");
-    g_assert_nonnull(strstr(result->err,
-                            "cannot read the tunables of domain "
-                            "'libvirt:qemu+unix:///session?socket=/nonexistent/libvirt-sock#vm1'"
-                            ": cannot connect to libvirt at "
-                            "'qemu+unix:///session?socket=/nonexistent/libvirt-sock': "));
+    g_assert_nonnull(strstr(
+        result->err, "cannot read the tunables of domain "
+                     "'libvirt:qemu+unix:///session?socket=/nonexistent/libvirt-sock#vm1'"
+                     ": cannot connect to libvirt at "
+                     "'qemu+unix:///session?socket=/nonexistent/libvirt-sock': "));
     g_assert_nonnull(strstr(result->err, "/nonexistent/libvirt-sock"));
     g_assert_cmpint(bad_result->status, ==, 1);
     g_assert_nonnull(strstr(bad_result->err, "is not of the form libvirt:URI#NAME"));
@@ -1443,10 +1450,11 @@ static const struct {
     const char *command;
     const char *usage;
 } cli_migration_commands[] = {
-    {"migrate", "usage: virt-migrate migrate [-c URI] DOMAIN DEST [--peer DRIVER_URI] "
-                "[--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
-                "[--require-feature F]... [--unstable] [--verbose] [--timeout S] [--live] "
-                "[--persistent] [--undefinesource]\n"},
+    {"migrate",
+     "usage: virt-migrate migrate [-c URI] DOMAIN DEST [--peer DRIVER_URI] "
+     "[--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
+     "[--require-feature F]... [--unstable] [--verbose] [--timeout S] [--live] "
+     "[--persistent] [--undefinesource]\n"},
     {"list", "usage: virt-migrate list [--all]\n"},
     {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
@@ -1807,8 +1815,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
     daemon = daemon_start(fixture, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
-                                    "--unstable", NULL};
+        const char *const args[] = {"--connect", daemon->socket, "tunables",
+                                    domain,      "--unstable",   NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *table = NULL;
 
@@ -1820,7 +1828,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         vmig_test_assert_golden("cli", "tunables-unstable.txt", table, -1);
     }
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+                                    NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *table = NULL;
 
@@ -1833,8 +1842,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
     }
     {
         /* --json is the catalog the recorded fixture gives (test-catalog's golden). */
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, "--json",
-                                    NULL};
+        const char *const args[] = {"--connect", daemon->socket, "tunables",
+                                    domain,      "--json",       NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *golden_path =
             g_test_build_filename(G_TEST_DIST, "data", "catalog", "tunables.json", NULL);
@@ -1857,8 +1866,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         g_assert_true(json_node_equal(live, golden));
     }
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, "--xml",
-                                    "--unstable", NULL};
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+                                    "--xml",     "--unstable",   NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *rng =
             g_test_build_filename(G_TEST_DIST, "..", "data", "tunables.rng", NULL);
@@ -1895,7 +1904,8 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     daemon = daemon_spawn(fixture, 0, "run-0", extra, TRUE);
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGSTOP), ==, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+                                    NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *expected = g_strdup_printf(
             "virt-migrate: error: cannot read the tunables of domain '%s': QEMU did not "
@@ -1907,7 +1917,8 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     }
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGCONT), ==, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain, NULL};
+        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+                                    NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
         g_assert_cmpint(result->status, ==, 0);
@@ -1981,7 +1992,8 @@ black_hole_remove_stale(void)
     while ((name = g_dir_read_name(dir))) {
         guint64 pid = 0;
 
-        if ((g_str_has_prefix(name, "vmig-bh-a-") || g_str_has_prefix(name, "vmig-bh-b-")) &&
+        if ((g_str_has_prefix(name, "vmig-bh-a-") ||
+             g_str_has_prefix(name, "vmig-bh-b-")) &&
             g_ascii_string_to_unsigned(name + 10, 10, 1, G_MAXINT, &pid, NULL) &&
             kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
             const char *const del[] = {"netns", "del", name, NULL};
@@ -2006,18 +2018,18 @@ black_hole_make(BlackHole *bh)
     {
         const char *const add_a[] = {"netns", "add", bh->a, NULL};
         const char *const add_b[] = {"netns", "add", bh->b, NULL};
-        const char *const veth[] = {"link", "add", va, "netns", bh->a, "type", "veth",
+        const char *const veth[] = {"link", "add",  va, "netns", bh->a, "type", "veth",
                                     "peer", "name", vb, "netns", bh->b, NULL};
-        const char *const addr_a[] = {"-n", bh->a, "addr", "add", "10.203.0.1/30",
-                                      "dev", va, NULL};
-        const char *const addr_b[] = {"-n", bh->b, "addr", "add", "10.203.0.2/30",
-                                      "dev", vb, NULL};
+        const char *const addr_a[] = {"-n",  bh->a, "addr", "add", "10.203.0.1/30",
+                                      "dev", va,    NULL};
+        const char *const addr_b[] = {"-n",  bh->b, "addr", "add", "10.203.0.2/30",
+                                      "dev", vb,    NULL};
         const char *const up_a[] = {"-n", bh->a, "link", "set", va, "up", NULL};
         const char *const up_b[] = {"-n", bh->b, "link", "set", vb, "up", NULL};
         const char *const lo_a[] = {"-n", bh->a, "link", "set", "lo", "up", NULL};
         /* "b" answers nothing: every reply to "a" goes nowhere. */
-        const char *const hole[] = {"-n", bh->b, "route", "add", "blackhole",
-                                    "10.203.0.1/32", NULL};
+        const char *const hole[] = {"-n",        bh->b,           "route", "add",
+                                    "blackhole", "10.203.0.1/32", NULL};
 
         ok = geteuid() == 0 && run_ip(add_a) && run_ip(add_b) && run_ip(veth) &&
              run_ip(addr_a) && run_ip(addr_b) && run_ip(up_a) && run_ip(up_b) &&
@@ -2060,8 +2072,9 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
     conn = conn_open(daemon);
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
     {
-        const char *const argv[] = {binary, "--connect", daemon->socket, "migrate", domain,
-                                    "tcp:10.203.0.2:49152", "--timeout", "5", NULL};
+        const char *const argv[] = {binary,      "--connect", daemon->socket,
+                                    "migrate",   domain,      "tcp:10.203.0.2:49152",
+                                    "--timeout", "5",         NULL};
 
         start = g_get_monotonic_time();
         cli = spawn_logged((char **)argv, NULL, out_path, err_path);
@@ -2070,7 +2083,8 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
     answered = g_get_monotonic_time();
     assert_serves(conn);
     answered = g_get_monotonic_time() - answered;
-    g_test_message("the control socket answered in %" G_GINT64_FORMAT " ms while dialling",
+    g_test_message("the control socket answered in %" G_GINT64_FORMAT
+                   " ms while dialling",
                    answered / 1000);
     g_assert_cmpint(answered, <, G_USEC_PER_SEC);
 
@@ -2118,8 +2132,9 @@ test_other_uid_setpriv(Fixture *fixture, gconstpointer data)
     g_assert_cmpint(chmod(daemon->dir, 0711), ==, 0);
     g_assert_cmpint(chmod(daemon->socket, 0666), ==, 0);
     {
-        char *argv[] = {setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                        "/usr/bin/python3", "-c", (char *)script, daemon->socket, NULL};
+        char *argv[] = {setpriv,          "--reuid=nobody",   "--regid=nogroup",
+                        "--clear-groups", "/usr/bin/python3", "-c",
+                        (char *)script,   daemon->socket,     NULL};
 
         pid = spawn_logged(argv, NULL, out_path, err_path);
     }

@@ -35,7 +35,6 @@
 
 static guint fd_count_at_start;
 
-
 /* Returns: an open, already unlinked temporary file in @dir. */
 static int
 make_temp_file(const char *dir)
@@ -946,7 +945,6 @@ static const GoldenCase golden_channel_0 = {"channel-0.bin", VMIG_PREAMBLE_KIND_
                                             0};
 static const GoldenCase golden_channel_3 = {"channel-3.bin", VMIG_PREAMBLE_KIND_CHANNEL,
                                             3};
-
 
 static void
 test_preamble_golden(gconstpointer data)

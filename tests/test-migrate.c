@@ -31,10 +31,10 @@
 #include "tests/guest-helper.h"
 #include "tests/testutil.h"
 
-#define WAIT_MS       60000u
-#define PATTERN_SIZE  (128u << 20)
-#define PATTERN_SEED  0x5eed
-#define RAM_SIZE      (256ull << 20)
+#define WAIT_MS      60000u
+#define PATTERN_SIZE (128u << 20)
+#define PATTERN_SEED 0x5eed
+#define RAM_SIZE     (256ull << 20)
 
 /* The pattern file every test plants, written once per run. */
 static char *pattern_dir;
@@ -65,8 +65,7 @@ daemon_start(Fixture *f, VmigTestDaemon *d, const char *name, const char *const 
     g_autofree char *dir = g_build_filename(f->tmpdir, name, NULL);
     g_autofree char *log = g_strdup_printf("%s.log", dir);
     const VmigTestDaemonOptions options = {
-        .extra = extra, .verbose = TRUE, .fd_limit = fd_limit
-    };
+        .extra = extra, .verbose = TRUE, .fd_limit = fd_limit};
     g_autoptr(GError) error = NULL;
 
     vmig_test_daemon_start(d, dir, log, &options, &error);
@@ -91,8 +90,8 @@ control_open(VmigTestDaemon *d)
  * Returns: the "return" value (a new node), or NULL with @error set.
  */
 static JsonNode *
-execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command, const char *args,
-            const int *fds, gsize n_fds, GError **error)
+execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command,
+            const char *args, const int *fds, gsize n_fds, GError **error)
 {
     g_autoptr(JsonNode) node = args ? json_from_string(args, NULL) : NULL;
     JsonNode *ret = NULL;
@@ -101,7 +100,7 @@ execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command, const
         g_autofree char *line = g_strdup_printf(
             "{\"execute\": \"%s\", \"arguments\": %s, \"id\": \"fd\"}\n", command, args);
         g_auto(VmigFd) sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
         GIOChannel *io;
         g_autofree char *greeting = NULL, *reply = NULL;
         g_autoptr(JsonNode) parsed = NULL;
@@ -132,22 +131,23 @@ execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command, const
         }
         return json_node_copy(json_object_get_member(o, "return"));
     }
-    if (!vmig_guest_monitor_execute(ctl, command, node ? json_node_get_object(node) : NULL,
-                                    WAIT_MS, &ret, error))
+    if (!vmig_guest_monitor_execute(
+            ctl, command, node ? json_node_get_object(node) : NULL, WAIT_MS, &ret, error))
         return NULL;
     return ret;
 }
 
 /* Runs a command that answers {"migration": ID}.  Returns: the id (to free). */
 static char *
-execute_id(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command, const char *args,
-           const int *fds, gsize n_fds)
+execute_id(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command,
+           const char *args, const int *fds, gsize n_fds)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) ret = execute_fds(ctl, d, command, args, fds, n_fds, &error);
 
     g_assert_no_error(error);
-    return g_strdup(json_object_get_string_member(json_node_get_object(ret), "migration"));
+    return g_strdup(
+        json_object_get_string_member(json_node_get_object(ret), "migration"));
 }
 
 /* Returns: the data of the next event @name on @ctl (a new reference). */
@@ -162,7 +162,8 @@ wait_event(VmigGuestMonitor *ctl, const char *name)
     return data;
 }
 
-/* Waits for MIGRATION_DONE on @ctl and checks its result.  Returns: its error (to free). */
+/* Waits for MIGRATION_DONE on @ctl and checks its result.  Returns: its error (to free).
+ */
 static char *
 wait_done(VmigGuestMonitor *ctl, const char *result)
 {
@@ -212,19 +213,21 @@ assert_memory_equal(Fixture *f)
 {
     g_autoptr(GError) error = NULL;
 
-    g_assert_true(vmig_guest_compare_memory(f->src_aux, f->dst_aux, RAM_SIZE, f->tmpdir, &error));
+    g_assert_true(
+        vmig_guest_compare_memory(f->src_aux, f->dst_aux, RAM_SIZE, f->tmpdir, &error));
     g_assert_no_error(error);
-    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR, PATTERN_SIZE,
-                                            PATTERN_SEED, f->tmpdir, &error));
+    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR,
+                                            PATTERN_SIZE, PATTERN_SEED, f->tmpdir,
+                                            &error));
     g_assert_no_error(error);
 }
 
-#define SKIP_WITHOUT_QEMU(f)                                                                   \
-    do {                                                                                       \
-        if (!(f)->src_qemu) {                                                                  \
-            g_test_skip("qemu-system-x86_64 is not installed");                               \
-            return;                                                                            \
-        }                                                                                      \
+#define SKIP_WITHOUT_QEMU(f)                                                             \
+    do {                                                                                 \
+        if (!(f)->src_qemu) {                                                            \
+            g_test_skip("qemu-system-x86_64 is not installed");                          \
+            return;                                                                      \
+        }                                                                                \
     } while (0)
 
 /* ---- fixture ------------------------------------------------------------------ */
@@ -243,7 +246,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     const Case *c = data;
     g_autoptr(GError) error = NULL;
     g_autofree char *kernel = NULL;
-    VmigGuestOptions src = { 0 }, dst = { 0 };
+    VmigGuestOptions src = {0}, dst = {0};
 
     if (!vmig_test_have_qemu())
         return;
@@ -288,7 +291,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 static void
 start_daemons(Fixture *f)
 {
-    const char *const extra[] = { "--channel-timeout", "1", NULL };
+    const char *const extra[] = {"--channel-timeout", "1", NULL};
 
     daemon_start(f, &f->src, "src-host", extra, 0);
     daemon_start(f, &f->dst, "dst-host", extra, 0);
@@ -312,13 +315,15 @@ prepare_uri(Fixture *f, const char *extra_args)
         "{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": %s%s}", domain, listen,
         f->dst_qemu && extra_args && strstr(extra_args, "resume") ? "true" : "false",
         extra_args ? extra_args : "");
-    g_autofree char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+    g_autofree char *id =
+        execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
 
     g_assert_cmpstr(id, ==, "m1");
     return g_steal_pointer(&listen);
 }
 
-/* ---- migrations that work ----------------------------------------------------------- */
+/* ---- migrations that work -----------------------------------------------------------
+ */
 
 /*
  * A guest with 128 MiB of random data migrates, in URI mode (the source
@@ -336,31 +341,34 @@ test_migrate(Fixture *f, gconstpointer data)
     g_autoptr(JsonObject) negotiated = NULL;
     g_autoptr(JsonNode) record = NULL;
     g_autoptr(GError) error = NULL;
-    guint expected = c->supplied >= 0 ? MIN((guint)c->supplied, c->channels) : c->channels;
+    guint expected =
+        c->supplied >= 0 ? MIN((guint)c->supplied, c->channels) : c->channels;
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     src_domain = domain_of(f->src_qemu);
     if (c->supplied < 0) {
         g_autofree char *dest = prepare_uri(f, NULL);
-        g_autofree char *args = g_strdup_printf(
-            "{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": %u, "
-            "\"tunables\": [\"max-bandwidth=4G\"]}",
-            src_domain, dest, c->channels);
+        g_autofree char *args =
+            g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": %u, "
+                            "\"tunables\": [\"max-bandwidth=4G\"]}",
+                            src_domain, dest, c->channels);
 
         id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     } else {
         int pair[2];
         g_autofree char *dst_domain = domain_of(f->dst_qemu);
-        g_autofree char *dst_args = g_strdup_printf(
-            "{\"domain\": \"%s\", \"resume\": false}", dst_domain);
-        g_autofree char *src_args = g_strdup_printf(
-            "{\"domain\": \"%s\", \"channels\": %u, \"tunables\": [\"max-bandwidth=4G\"]}",
-            src_domain, c->channels);
+        g_autofree char *dst_args =
+            g_strdup_printf("{\"domain\": \"%s\", \"resume\": false}", dst_domain);
+        g_autofree char *src_args =
+            g_strdup_printf("{\"domain\": \"%s\", \"channels\": %u, \"tunables\": "
+                            "[\"max-bandwidth=4G\"]}",
+                            src_domain, c->channels);
         g_autofree char *dst_id = NULL;
 
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-        dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
+        dst_id =
+            execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
         id = execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
         close(pair[0]);
         close(pair[1]);
@@ -371,16 +379,19 @@ test_migrate(Fixture *f, gconstpointer data)
             g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", id);
             g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
 
-            g_assert_cmpint(json_object_get_int_member(request, "count"), ==, c->channels);
-            g_assert_cmpuint(strlen(json_object_get_string_member(request, "token")), ==, 32);
+            g_assert_cmpint(json_object_get_int_member(request, "count"), ==,
+                            c->channels);
+            g_assert_cmpuint(strlen(json_object_get_string_member(request, "token")), ==,
+                             32);
             for (gint i = 0; i < c->supplied; i++) {
-                g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+                g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair),
+                                ==, 0);
                 src_fds[i] = pair[0];
                 dst_fds[i] = pair[1];
             }
             if (c->supplied > 0) {
-                g_autoptr(JsonNode) a = execute_fds(f->src_ctl, &f->src, "add-channels", add,
-                                                    src_fds, c->supplied, &error);
+                g_autoptr(JsonNode) a = execute_fds(f->src_ctl, &f->src, "add-channels",
+                                                    add, src_fds, c->supplied, &error);
                 g_autoptr(JsonNode) b = NULL;
 
                 g_assert_no_error(error);
@@ -406,18 +417,22 @@ test_migrate(Fixture *f, gconstpointer data)
 
     /* Both daemons answer query-migration with the same choice. */
     {
-        g_autoptr(JsonNode) src_rec = execute_fds(f->src_ctl, &f->src, "query-migration",
-                                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
-        g_autoptr(JsonNode) dst_rec = execute_fds(f->dst_ctl, &f->dst, "query-migration",
-                                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
-        JsonObject *sc = json_object_get_object_member(json_node_get_object(src_rec), "channels");
-        JsonObject *dc = json_object_get_object_member(json_node_get_object(dst_rec), "channels");
+        g_autoptr(JsonNode) src_rec =
+            execute_fds(f->src_ctl, &f->src, "query-migration", "{\"migration\": \"m1\"}",
+                        NULL, 0, &error);
+        g_autoptr(JsonNode) dst_rec =
+            execute_fds(f->dst_ctl, &f->dst, "query-migration", "{\"migration\": \"m1\"}",
+                        NULL, 0, &error);
+        JsonObject *sc =
+            json_object_get_object_member(json_node_get_object(src_rec), "channels");
+        JsonObject *dc =
+            json_object_get_object_member(json_node_get_object(dst_rec), "channels");
 
         g_assert_no_error(error);
         g_assert_cmpint(json_object_get_int_member(sc, "received"), ==, expected);
         g_assert_cmpint(json_object_get_int_member(dc, "received"), ==, expected);
-        g_assert_cmpint(json_object_get_int_member(json_node_get_object(src_rec), "version"), ==,
-                        1);
+        g_assert_cmpint(
+            json_object_get_int_member(json_node_get_object(src_rec), "version"), ==, 1);
         g_assert_true(json_node_equal(
             json_object_get_member(json_node_get_object(src_rec), "version"),
             json_object_get_member(json_node_get_object(dst_rec), "version")));
@@ -459,9 +474,10 @@ test_dirty(Fixture *f, gconstpointer data)
     start_daemons(f);
     src_domain = domain_of(f->src_qemu);
     dest = prepare_uri(f, ", \"resume\": true");
-    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
-                           "\"tunables\": [\"max-bandwidth=4G\", \"downtime-limit=500\"]}",
-                           src_domain, dest);
+    args =
+        g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                        "\"tunables\": [\"max-bandwidth=4G\", \"downtime-limit=500\"]}",
+                        src_domain, dest);
     id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     err = wait_done(f->src_ctl, "completed");
     g_free(err);
@@ -472,12 +488,14 @@ test_dirty(Fixture *f, gconstpointer data)
     g_usleep(300 * 1000);
     g_assert_true(vmig_guest_read_counter(f->dst_aux, &second, &error));
     g_assert_no_error(error);
-    g_test_message("counter: %u before, %u then %u on the destination", before, first, second);
+    g_test_message("counter: %u before, %u then %u on the destination", before, first,
+                   second);
     g_assert_cmpuint(first, >, before);
     g_assert_cmpuint(second, >, first);
 }
 
-/* ---- refusals and faults --------------------------------------------------------------- */
+/* ---- refusals and faults
+ * --------------------------------------------------------------- */
 
 /*
  * The destination's policy forbids multifd while the source requires it:
@@ -507,9 +525,10 @@ test_mismatch(Fixture *f, gconstpointer data)
     id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     src_err = wait_done(f->src_ctl, "failed");
     dst_err = wait_done(f->dst_ctl, "failed");
-    g_assert_cmpstr(src_err, ==,
-                    "feature 'multifd' is required by the source but the destination does "
-                    "not offer it");
+    g_assert_cmpstr(
+        src_err, ==,
+        "feature 'multifd' is required by the source but the destination does "
+        "not offer it");
     g_assert_cmpstr(dst_err, ==, src_err);
 
     /* No guest byte moved: QEMU never started a migration, and the guest runs. */
@@ -523,7 +542,7 @@ test_mismatch(Fixture *f, gconstpointer data)
 static int
 connect_uri(const char *uri)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_assert_true(g_str_has_prefix(uri, "unix:"));
@@ -548,7 +567,7 @@ test_strangers(Fixture *f, gconstpointer data)
     g_autofree char *err = NULL;
     g_auto(VmigFd) garbage = -1;
     g_auto(VmigFd) wrong = -1;
-    guint8 preamble[VMIG_PREAMBLE_SIZE] = { 'V', 'M', 'G', 'C' };
+    guint8 preamble[VMIG_PREAMBLE_SIZE] = {'V', 'M', 'G', 'C'};
     char buf[1];
 
     SKIP_WITHOUT_QEMU(f);
@@ -622,7 +641,7 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
     g_autofree char *err = NULL;
     g_autofree char *status = NULL;
     g_autoptr(GBytes) frame = broken_frame(c->variant, VMIG_NEGOTIATE_FRAME_GREETING);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_auto(VmigFd) peer = -1;
     guint8 opener[4];
@@ -641,8 +660,8 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
     g_assert_cmpint(peer, >=, 0);
     g_assert_cmpint(read(peer, opener, 4), ==, 4);
     g_assert_cmpmem(opener, 4, "VMGM", 4);
-    g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)), ==,
-                    (gssize)g_bytes_get_size(frame));
+    g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)),
+                    ==, (gssize)g_bytes_get_size(frame));
     if (g_str_equal(c->variant, "truncated"))
         vmig_fd_clear(&peer);
     err = wait_done(f->src_ctl, "failed");
@@ -659,9 +678,9 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
     /* The daemon goes on: the same source migrates for real next. */
     {
         g_autofree char *dest = prepare_uri(f, NULL);
-        g_autofree char *next = g_strdup_printf(
-            "{\"domain\": \"%s\", \"dest\": \"%s\", \"tunables\": [\"max-bandwidth=4G\"]}",
-            src_domain, dest);
+        g_autofree char *next = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                                                "\"tunables\": [\"max-bandwidth=4G\"]}",
+                                                src_domain, dest);
         g_autofree char *id2 = execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
         g_autofree char *e2 = NULL;
 
@@ -691,15 +710,16 @@ test_malformed_reply(Fixture *f, gconstpointer data)
     dest = prepare_uri(f, NULL);
     peer = connect_uri(dest);
     g_assert_cmpint(write(peer, "VMGM", 4), ==, 4);
-    g_assert_cmpint(read(peer, buf, sizeof(buf)), >, VMIG_NEGOTIATE_HEADER_SIZE); /* GREETING */
-    g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)), ==,
-                    (gssize)g_bytes_get_size(frame));
+    g_assert_cmpint(read(peer, buf, sizeof(buf)), >,
+                    VMIG_NEGOTIATE_HEADER_SIZE); /* GREETING */
+    g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)),
+                    ==, (gssize)g_bytes_get_size(frame));
     if (g_str_equal(c->variant, "truncated"))
         vmig_fd_clear(&peer);
     err = wait_done(f->dst_ctl, "failed");
     g_test_message("the destination says: %s", err);
-    g_assert_true(strstr(err, "bad frame magic") || strstr(err, "over the 65536-byte limit") ||
-                  strstr(err, "mid-frame"));
+    g_assert_true(strstr(err, "bad frame magic") ||
+                  strstr(err, "over the 65536-byte limit") || strstr(err, "mid-frame"));
     version = execute_fds(f->dst_ctl, &f->dst, "query-version", NULL, NULL, 0, &error);
     g_assert_no_error(error);
     /* The destination QEMU was left alone: still waiting for a migration. */
@@ -736,8 +756,8 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
     dst_args = g_strdup_printf("{\"domain\": \"%s\"}", dst_domain);
     dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
-    args = g_strdup_printf("{\"domain\": \"%s\", \"channels\": 4, \"channel-timeout\": 30}",
-                           src_domain);
+    args = g_strdup_printf(
+        "{\"domain\": \"%s\", \"channels\": 4, \"channel-timeout\": 30}", src_domain);
     id = execute_id(f->src_ctl, &f->src, "migrate", args, &pair[0], 1);
     close(pair[0]);
     close(pair[1]);
@@ -747,7 +767,8 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     vmig_test_daemon_stop(&f->dst, SIGKILL);
     err = wait_done(f->src_ctl, "failed");
     g_test_message("the source says: %s", err);
-    g_assert_true(strstr(err, "closed the main channel") || strstr(err, "peer driver is gone"));
+    g_assert_true(strstr(err, "closed the main channel") ||
+                  strstr(err, "peer driver is gone"));
     status = guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
     g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, before);
@@ -757,9 +778,9 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     f->dst_ctl = control_open(&f->dst);
     {
         g_autofree char *dest = prepare_uri(f, NULL);
-        g_autofree char *next = g_strdup_printf(
-            "{\"domain\": \"%s\", \"dest\": \"%s\", \"tunables\": [\"max-bandwidth=4G\"]}",
-            src_domain, dest);
+        g_autofree char *next = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                                                "\"tunables\": [\"max-bandwidth=4G\"]}",
+                                                src_domain, dest);
         g_autofree char *id2 = execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
         g_autofree char *e2 = wait_done(f->src_ctl, "completed");
 
@@ -816,14 +837,13 @@ test_killed_stream(Fixture *f, gconstpointer data)
     }
     g_assert_cmpuint(vmig_test_count_fds(f->dst.pid), ==, before);
     {
-        g_autoptr(JsonNode) list = execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL,
-                                               NULL, 0, &error);
+        g_autoptr(JsonNode) list =
+            execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0, &error);
 
         g_assert_no_error(error);
         g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 1);
     }
 }
-
 
 /*
  * postcopy-ram, asked for, is negotiated (capability only); start-postcopy
@@ -857,11 +877,12 @@ test_postcopy(Fixture *f, gconstpointer data)
     negotiated = wait_event(f->src_ctl, "NEGOTIATED");
     features = json_object_get_array_member(negotiated, "features");
     for (guint i = 0; i < json_array_get_length(features); i++)
-        postcopy |= g_str_equal(json_array_get_string_element(features, i), "postcopy-ram");
+        postcopy |=
+            g_str_equal(json_array_get_string_element(features, i), "postcopy-ram");
     g_assert_true(postcopy);
     progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
-    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}", NULL,
-                      0, &error);
+    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}",
+                      NULL, 0, &error);
     g_assert_no_error(error);
     err = wait_done(f->src_ctl, "completed");
     g_free(err);
@@ -870,10 +891,12 @@ test_postcopy(Fixture *f, gconstpointer data)
         g_autofree char *dst_status = guest_status(f->dst_aux);
 
         /* Once in postcopy the destination runs the guest. */
-        g_assert_true(g_str_equal(dst_status, "running") || g_str_equal(dst_status, "paused"));
+        g_assert_true(g_str_equal(dst_status, "running") ||
+                      g_str_equal(dst_status, "paused"));
     }
-    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR, PATTERN_SIZE,
-                                            PATTERN_SEED, f->tmpdir, &error));
+    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR,
+                                            PATTERN_SIZE, PATTERN_SEED, f->tmpdir,
+                                            &error));
     g_assert_no_error(error);
 }
 
@@ -903,8 +926,8 @@ test_cancel(Fixture *f, gconstpointer data)
                            src_domain, dest);
     id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
-    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}", NULL,
-                      0, &error);
+    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}",
+                      NULL, 0, &error);
     g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
     g_assert_nonnull(strstr(error->message, "postcopy"));
     g_clear_error(&error);
@@ -929,13 +952,12 @@ test_cancel(Fixture *f, gconstpointer data)
     g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
 }
 
-
 /* Two migrations at once through the same two daemons (m1 and m2, 2 and 0 channels). */
 static void
 test_concurrent(Fixture *f, gconstpointer data)
 {
-    VmigGuestOptions src_opts = { .pattern_path = pattern_path };
-    VmigGuestOptions dst_opts = { .paused = TRUE };
+    VmigGuestOptions src_opts = {.pattern_path = pattern_path};
+    VmigGuestOptions dst_opts = {.paused = TRUE};
     g_autoptr(VmigTestQemu) src2 = NULL;
     g_autoptr(VmigTestQemu) dst2 = NULL;
     g_autofree char *src2_aux = NULL, *dst2_aux = NULL;
@@ -958,8 +980,8 @@ test_concurrent(Fixture *f, gconstpointer data)
         VmigTestQemu *dst = i == 0 ? f->dst_qemu : dst2;
         g_autofree char *d = domain_of(dst);
         g_autofree char *a = g_strdup_printf(
-            "{\"domain\": \"%s\", \"listen\": \"unix:%s/in%u.sock\", \"resume\": false}", d,
-            f->tmpdir, i);
+            "{\"domain\": \"%s\", \"listen\": \"unix:%s/in%u.sock\", \"resume\": false}",
+            d, f->tmpdir, i);
         char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", a, NULL, 0);
 
         if (i == 0)
@@ -996,7 +1018,8 @@ test_concurrent(Fixture *f, gconstpointer data)
         done_dst++;
     }
     assert_memory_equal(f);
-    g_assert_true(vmig_guest_compare_memory(src2_aux, dst2_aux, RAM_SIZE, f->tmpdir, &error));
+    g_assert_true(
+        vmig_guest_compare_memory(src2_aux, dst2_aux, RAM_SIZE, f->tmpdir, &error));
     g_assert_no_error(error);
     g_clear_pointer(&src2, vmig_test_qemu_stop);
     g_clear_pointer(&dst2, vmig_test_qemu_stop);
@@ -1009,7 +1032,7 @@ test_concurrent(Fixture *f, gconstpointer data)
 static void
 test_too_many(Fixture *f, gconstpointer data)
 {
-    const char *const extra[] = { "--max-migrations", "1", NULL };
+    const char *const extra[] = {"--max-migrations", "1", NULL};
     g_autofree char *domain = NULL;
     g_autofree char *args = NULL;
     g_autofree char *id = NULL;
@@ -1026,8 +1049,9 @@ test_too_many(Fixture *f, gconstpointer data)
     ret = execute_fds(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0, &error);
     g_assert_null(ret);
     g_assert_nonnull(error);
-    g_assert_nonnull(strstr(error->message, ": too many migrations: 1 are not finished (the "
-                                            "daemon's --max-migrations)"));
+    g_assert_nonnull(strstr(error->message,
+                            ": too many migrations: 1 are not finished (the "
+                            "daemon's --max-migrations)"));
     g_clear_error(&error);
     g_clear_pointer(&ret, json_node_unref);
     ret = execute_fds(f->dst_ctl, &f->dst, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
@@ -1038,7 +1062,8 @@ test_too_many(Fixture *f, gconstpointer data)
     g_assert_cmpstr(id, ==, "m3");
 }
 
-/* ---- a flood of strangers --------------------------------------------------------------- */
+/* ---- a flood of strangers
+ * --------------------------------------------------------------- */
 
 /* tests/flood-helper, running. */
 typedef struct {
@@ -1051,7 +1076,8 @@ typedef struct {
 static guint16
 free_port(void)
 {
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(addr);
     g_auto(VmigFd) fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -1068,7 +1094,7 @@ flood_read_line(Flood *fl)
     gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000;
 
     for (;;) {
-        struct pollfd pfd = { .fd = fl->out, .events = POLLIN };
+        struct pollfd pfd = {.fd = fl->out, .events = POLLIN};
         char c;
 
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
@@ -1093,7 +1119,7 @@ flood_start(Flood *fl, guint16 port, guint silent, guint wrong)
     g_autofree char *port_text = g_strdup_printf("%u", port);
     g_autofree char *silent_text = g_strdup_printf("%u", silent);
     g_autofree char *wrong_text = g_strdup_printf("%u", wrong);
-    const char *argv[] = { binary, "127.0.0.1", port_text, silent_text, wrong_text, NULL };
+    const char *argv[] = {binary, "127.0.0.1", port_text, silent_text, wrong_text, NULL};
     g_autoptr(GError) error = NULL;
     g_autofree char *line = NULL;
     guint silent_ok = 0, wrong_ok = 0, failed = 0;
@@ -1105,8 +1131,9 @@ flood_start(Flood *fl, guint16 port, guint silent, guint wrong)
     line = flood_read_line(fl);
     g_test_message("flood of %u silent and %u wrong-token connections: %s", silent, wrong,
                    line);
-    g_assert_cmpint(sscanf(line, "established %u %u failed %u", &silent_ok, &wrong_ok, &failed),
-                    ==, 3);
+    g_assert_cmpint(
+        sscanf(line, "established %u %u failed %u", &silent_ok, &wrong_ok, &failed), ==,
+        3);
     g_assert_cmpuint(silent_ok, >=, silent * 9 / 10);
     g_assert_cmpuint(wrong_ok, >=, wrong * 9 / 10);
 }
@@ -1150,10 +1177,12 @@ cpu_ticks(GPid pid)
     /* After "pid (comm)": state is field 3, utime 14 and stime 15. */
     fields = g_strsplit(after + 2, " ", 0);
     g_assert_cmpuint(g_strv_length(fields), >, 13);
-    return g_ascii_strtoull(fields[11], NULL, 10) + g_ascii_strtoull(fields[12], NULL, 10);
+    return g_ascii_strtoull(fields[11], NULL, 10) +
+           g_ascii_strtoull(fields[12], NULL, 10);
 }
 
-/* Waits (bounded by @ms) until @d holds at most @fds descriptors.  Returns: how long, in ms. */
+/* Waits (bounded by @ms) until @d holds at most @fds descriptors.  Returns: how long, in
+ * ms. */
 static gint64
 wait_fds_at_most(VmigTestDaemon *d, guint fds, guint ms)
 {
@@ -1162,13 +1191,15 @@ wait_fds_at_most(VmigTestDaemon *d, guint fds, guint ms)
 
     while ((now = vmig_test_count_fds(d->pid)) > fds) {
         if (g_get_monotonic_time() - start > (gint64)ms * 1000)
-            g_error("the daemon still holds %u descriptors after %u ms, not %u", now, ms, fds);
+            g_error("the daemon still holds %u descriptors after %u ms, not %u", now, ms,
+                    fds);
         g_usleep(50 * 1000);
     }
     return (g_get_monotonic_time() - start) / 1000;
 }
 
-/* Migrates @src_qemu into the destination listening on @port.  Returns: how long, in ms. */
+/* Migrates @src_qemu into the destination listening on @port.  Returns: how long, in ms.
+ */
 static gint64
 migrate_tcp(Fixture *f, VmigTestQemu *src_qemu, guint16 port, const char *id)
 {
@@ -1211,15 +1242,16 @@ migrate_tcp(Fixture *f, VmigTestQemu *src_qemu, guint16 port, const char *id)
 static void
 test_flood(Fixture *f, gconstpointer data)
 {
-    const char *const extra[] = { "--channel-timeout", "1", "--pending-timeout", "3", NULL };
-    VmigGuestOptions src_opts = { .pattern_path = pattern_path };
-    VmigGuestOptions dst_opts = { .paused = TRUE };
+    const char *const extra[] = {"--channel-timeout", "1", "--pending-timeout", "3",
+                                 NULL};
+    VmigGuestOptions src_opts = {.pattern_path = pattern_path};
+    VmigGuestOptions dst_opts = {.paused = TRUE};
     g_autoptr(VmigTestQemu) src2 = NULL;
     g_autoptr(VmigTestQemu) dst2 = NULL;
     g_autofree char *src2_aux = NULL, *dst2_aux = NULL;
     g_autoptr(GError) error = NULL;
     guint16 port1 = free_port(), port2 = free_port();
-    Flood a = { 0 }, b = { 0 };
+    Flood a = {0}, b = {0};
     guint baseline;
     guint64 ticks;
     gint64 took, base_ms, flood_ms;
@@ -1241,7 +1273,8 @@ test_flood(Fixture *f, gconstpointer data)
         g_autofree char *args = g_strdup_printf(
             "{\"domain\": \"%s\", \"listen\": \"tcp:127.0.0.1:%u\", \"resume\": false}",
             domain, i == 0 ? port1 : port2);
-        g_autofree char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+        g_autofree char *id =
+            execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
 
         g_assert_cmpstr(id, ==, i == 0 ? "m1" : "m2");
     }
@@ -1250,8 +1283,8 @@ test_flood(Fixture *f, gconstpointer data)
     /* A */
     flood_start(&a, port1, 1100, 500);
     {
-        g_autoptr(JsonNode) list = execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL,
-                                               NULL, 0, &error);
+        g_autoptr(JsonNode) list =
+            execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0, &error);
 
         g_assert_no_error(error);
         g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 2);
@@ -1272,11 +1305,13 @@ test_flood(Fixture *f, gconstpointer data)
     base_ms = migrate_tcp(f, f->src_qemu, port1, "m1");
     flood_start(&b, port2, 1100, 500);
     flood_ms = migrate_tcp(f, src2, port2, "m2");
-    g_test_message("migration alone: %" G_GINT64_FORMAT " ms; through the flood: %"
-                   G_GINT64_FORMAT " ms", base_ms, flood_ms);
+    g_test_message("migration alone: %" G_GINT64_FORMAT
+                   " ms; through the flood: %" G_GINT64_FORMAT " ms",
+                   base_ms, flood_ms);
     g_assert_cmpint(flood_ms, <, 3 * base_ms + 2000);
     assert_memory_equal(f);
-    g_assert_true(vmig_guest_compare_memory(src2_aux, dst2_aux, RAM_SIZE, f->tmpdir, &error));
+    g_assert_true(
+        vmig_guest_compare_memory(src2_aux, dst2_aux, RAM_SIZE, f->tmpdir, &error));
     g_assert_no_error(error);
 
     flood_stop(&a);
@@ -1292,7 +1327,8 @@ test_flood(Fixture *f, gconstpointer data)
 static void
 test_ipv6(Fixture *f, gconstpointer data)
 {
-    struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    struct sockaddr_in6 addr = {.sin6_family = AF_INET6,
+                                .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     socklen_t len = sizeof(addr);
     g_auto(VmigFd) probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_autofree char *uri = NULL;
@@ -1322,28 +1358,32 @@ test_ipv6(Fixture *f, gconstpointer data)
     id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     g_free(wait_done(f->src_ctl, "completed"));
     g_free(wait_done(f->dst_ctl, "completed"));
-    record = execute_fds(f->src_ctl, &f->src, "query-migration", "{\"migration\": \"m1\"}",
-                         NULL, 0, &error);
+    record = execute_fds(f->src_ctl, &f->src, "query-migration",
+                         "{\"migration\": \"m1\"}", NULL, 0, &error);
     g_assert_no_error(error);
-    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(record), "peer"), ==,
-                    uri);
-    g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(
-                        json_node_get_object(record), "channels"), "received"), ==, 2);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(record), "peer"),
+                    ==, uri);
+    g_assert_cmpint(
+        json_object_get_int_member(
+            json_object_get_object_member(json_node_get_object(record), "channels"),
+            "received"),
+        ==, 2);
     assert_memory_equal(f);
 }
 
-/* ---- main ---------------------------------------------------------------------------- */
+/* ---- main ----------------------------------------------------------------------------
+ */
 
-static const Case uri_1 = { FALSE, FALSE, 0, -1, NULL };
-static const Case uri_4 = { FALSE, FALSE, 4, -1, NULL };
-static const Case fd_1 = { FALSE, FALSE, 0, 0, NULL };
-static const Case fd_4 = { FALSE, FALSE, 4, 4, NULL };
-static const Case fd_degraded = { FALSE, FALSE, 4, 2, NULL };
-static const Case dirty = { TRUE, TRUE, 2, -1, NULL };
-static const Case plain = { FALSE, FALSE, 0, -1, NULL };
-static const Case wrong_magic = { FALSE, FALSE, 0, -1, "wrong-magic" };
-static const Case oversized = { FALSE, FALSE, 0, -1, "oversized" };
-static const Case truncated = { FALSE, FALSE, 0, -1, "truncated" };
+static const Case uri_1 = {FALSE, FALSE, 0, -1, NULL};
+static const Case uri_4 = {FALSE, FALSE, 4, -1, NULL};
+static const Case fd_1 = {FALSE, FALSE, 0, 0, NULL};
+static const Case fd_4 = {FALSE, FALSE, 4, 4, NULL};
+static const Case fd_degraded = {FALSE, FALSE, 4, 2, NULL};
+static const Case dirty = {TRUE, TRUE, 2, -1, NULL};
+static const Case plain = {FALSE, FALSE, 0, -1, NULL};
+static const Case wrong_magic = {FALSE, FALSE, 0, -1, "wrong-magic"};
+static const Case oversized = {FALSE, FALSE, 0, -1, "oversized"};
+static const Case truncated = {FALSE, FALSE, 0, -1, "truncated"};
 
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
@@ -1362,7 +1402,8 @@ main(int argc, char **argv)
     pattern_dir = g_dir_make_tmp("vmig-pattern-XXXXXX", &error);
     g_assert_no_error(error);
     pattern_path = g_build_filename(pattern_dir, "pattern.bin", NULL);
-    g_assert_true(vmig_guest_write_pattern(pattern_path, PATTERN_SIZE, PATTERN_SEED, &error));
+    g_assert_true(
+        vmig_guest_write_pattern(pattern_path, PATTERN_SIZE, PATTERN_SEED, &error));
 
     add("/migrate/uri/1-channel", &uri_1, test_migrate);
     add("/migrate/uri/4-channels", &uri_4, test_migrate);

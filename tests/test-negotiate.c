@@ -27,18 +27,20 @@ make_greeting(void)
     VmigNegotiateMessage *msg = vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_GREETING);
     VmigNegotiateFeature *feature;
     const char *const tunables[] = {
-        "announce-initial", "downtime-limit", "max-bandwidth", "multifd-zlib-level",
+        "announce-initial",   "downtime-limit",    "max-bandwidth", "multifd-zlib-level",
         "multifd-zstd-level", "xbzrle-cache-size", "auto-converge", "xbzrle",
     };
 
     vmig_negotiate_message_add_version(msg, VMIG_NEGOTIATE_VERSION_1);
-    feature = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
+    feature =
+        vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
     vmig_negotiate_feature_set_channels(feature, 16);
     feature = vmig_negotiate_message_add_feature(
         msg, vmig_negotiate_feature_new("multifd-compression"));
     vmig_negotiate_feature_add_algorithm(feature, "zlib");
     vmig_negotiate_feature_add_algorithm(feature, "zstd");
-    feature = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("return-path"));
+    feature = vmig_negotiate_message_add_feature(
+        msg, vmig_negotiate_feature_new("return-path"));
     feature->required = TRUE;
     vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("postcopy-ram"));
     for (gsize i = 0; i < G_N_ELEMENTS(tunables); i++)
@@ -57,7 +59,8 @@ make_source_offer(void)
     VmigNegotiateFeature *feature;
 
     vmig_negotiate_message_add_version(msg, VMIG_NEGOTIATE_VERSION_1);
-    feature = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
+    feature =
+        vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
     vmig_negotiate_feature_set_channels(feature, 4);
     vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("return-path"));
     feature = vmig_negotiate_message_add_feature(
@@ -78,7 +81,8 @@ make_reply(void)
     VmigNegotiateFeature *feature;
 
     vmig_negotiate_message_add_version(msg, VMIG_NEGOTIATE_VERSION_1);
-    feature = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
+    feature =
+        vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
     vmig_negotiate_feature_set_channels(feature, 4);
     vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("return-path"));
     feature = vmig_negotiate_message_add_feature(
@@ -101,7 +105,8 @@ make_commit(void)
     VmigNegotiateFeature *feature;
 
     msg->channels = 3;
-    feature = vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
+    feature =
+        vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("multifd"));
     vmig_negotiate_feature_set_channels(feature, 3);
     vmig_negotiate_message_add_feature(msg, vmig_negotiate_feature_new("return-path"));
     return msg;
@@ -128,8 +133,8 @@ typedef struct {
 } GoldenCase;
 
 static const GoldenCase golden_cases[] = {
-    { "greeting", make_greeting }, { "reply", make_reply }, { "commit", make_commit },
-    { "ready", make_ready },       { "error", make_error },
+    {"greeting", make_greeting}, {"reply", make_reply}, {"commit", make_commit},
+    {"ready", make_ready},       {"error", make_error},
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -169,7 +174,7 @@ typedef struct {
 static void
 raw_u16(Raw *raw, guint16 v)
 {
-    guint8 b[2] = { v >> 8, v & 0xff };
+    guint8 b[2] = {v >> 8, v & 0xff};
 
     g_byte_array_append(raw->buf, b, 2);
 }
@@ -177,7 +182,7 @@ raw_u16(Raw *raw, guint16 v)
 static void
 raw_u32(Raw *raw, guint32 v)
 {
-    guint8 b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+    guint8 b[4] = {v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
 
     g_byte_array_append(raw->buf, b, 4);
 }
@@ -194,7 +199,7 @@ raw_patch_u32(Raw *raw, gsize at, guint32 v)
 static Raw
 raw_frame(guint16 type)
 {
-    Raw raw = { g_byte_array_new() };
+    Raw raw = {g_byte_array_new()};
 
     raw_u32(&raw, VMIG_NEGOTIATE_MAGIC);
     raw_u16(&raw, type);
@@ -215,7 +220,7 @@ raw_item(Raw *raw, guint16 tag, guint16 flags, const void *data, guint32 len)
 static void
 raw_item_u16(Raw *raw, guint16 tag, guint16 v)
 {
-    guint8 b[2] = { v >> 8, v & 0xff };
+    guint8 b[2] = {v >> 8, v & 0xff};
 
     raw_item(raw, tag, 0, b, 2);
 }
@@ -223,7 +228,7 @@ raw_item_u16(Raw *raw, guint16 tag, guint16 v)
 static void
 raw_item_u32(Raw *raw, guint16 tag, guint32 v)
 {
-    guint8 b[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+    guint8 b[4] = {v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
 
     raw_item(raw, tag, 0, b, 4);
 }
@@ -308,7 +313,8 @@ test_golden(gconstpointer data)
     g_autoptr(GBytes) bytes = encode_ok(msg);
     g_autofree char *bin = g_strdup_printf("%s.bin", gc->name);
     g_autofree char *txt = g_strdup_printf("%s.txt", gc->name);
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", "negotiate", bin, NULL);
+    g_autofree char *path =
+        g_test_build_filename(G_TEST_DIST, "data", "negotiate", bin, NULL);
     g_autofree char *golden = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigNegotiateMessage) decoded = NULL;
@@ -342,7 +348,8 @@ test_bad_magic(void)
 {
     g_autoptr(VmigNegotiateMessage) msg = make_ready();
     g_autoptr(GBytes) bytes = encode_ok(msg);
-    g_autofree guint8 *data = g_memdup2(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    g_autofree guint8 *data =
+        g_memdup2(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
     g_autoptr(GBytes) bad = NULL;
 
     data[0] = 'X';
@@ -405,8 +412,8 @@ test_too_large(void)
     }
     {
         /* A length field of 0xffffffff does not wrap any arithmetic. */
-        guint8 huge[VMIG_NEGOTIATE_HEADER_SIZE] = { 0x56, 0x4d, 0x47, 0x52, 0, 1, 0, 0,
-                                                    0xff, 0xff, 0xff, 0xff };
+        guint8 huge[VMIG_NEGOTIATE_HEADER_SIZE] = {0x56, 0x4d, 0x47, 0x52, 0,    1,
+                                                   0,    0,    0xff, 0xff, 0xff, 0xff};
         g_autoptr(GBytes) b = g_bytes_new(huge, sizeof(huge));
 
         assert_decode_fails(b, VMIG_NEGOTIATE_ERROR_TOO_LARGE, "4294967295");
@@ -443,7 +450,7 @@ test_trailing_data(void)
 static void
 test_unknown_type(void)
 {
-    const guint16 types[] = { 0, 6, 0x7fff, 0xffff };
+    const guint16 types[] = {0, 6, 0x7fff, 0xffff};
 
     for (gsize i = 0; i < G_N_ELEMENTS(types); i++) {
         Raw raw = raw_frame(types[i]);
@@ -519,14 +526,14 @@ test_bad_item_length(void)
         guint16 tag;
         guint32 len;
     } cases[] = {
-        { VMIG_NEGOTIATE_TAG_MAX_CHANNELS, 3 },
-        { VMIG_NEGOTIATE_TAG_VERSION, 2 },
+        {VMIG_NEGOTIATE_TAG_MAX_CHANNELS, 3},
+        {VMIG_NEGOTIATE_TAG_VERSION, 2},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         Raw raw = raw_frame(VMIG_NEGOTIATE_FRAME_GREETING);
         g_autoptr(GBytes) bytes = NULL;
-        guint8 zero[8] = { 0 };
+        guint8 zero[8] = {0};
 
         raw_greeting_basics(&raw, cases[i].tag);
         if (cases[i].tag != VMIG_NEGOTIATE_TAG_VERSION)
@@ -567,7 +574,7 @@ test_bad_item_length(void)
     {
         Raw raw = raw_frame(VMIG_NEGOTIATE_FRAME_GREETING);
         g_autoptr(GBytes) bytes = NULL;
-        const guint8 list[] = { 0, 1, 4, 'z', 's', 't', 'd', 'x' };
+        const guint8 list[] = {0, 1, 4, 'z', 's', 't', 'd', 'x'};
         gsize at;
 
         raw_greeting_basics(&raw, 0);
@@ -576,13 +583,14 @@ test_bad_item_length(void)
         raw_item(&raw, VMIG_NEGOTIATE_TAG_ALGORITHMS, 1, list, sizeof(list));
         raw_nest_end(&raw, at);
         bytes = raw_end(&raw);
-        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_BAD_ITEM_LENGTH, "after its 1 entries");
+        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_BAD_ITEM_LENGTH,
+                            "after its 1 entries");
     }
     {
         /* An algorithm entry whose length runs past the list. */
         Raw raw = raw_frame(VMIG_NEGOTIATE_FRAME_GREETING);
         g_autoptr(GBytes) bytes = NULL;
-        const guint8 list[] = { 0, 2, 4, 'z', 's', 't', 'd', 9, 'z' };
+        const guint8 list[] = {0, 2, 4, 'z', 's', 't', 'd', 9, 'z'};
         gsize at;
 
         raw_greeting_basics(&raw, 0);
@@ -643,9 +651,9 @@ test_bad_string(void)
         gsize len;
         const char *fragment;
     } cases[] = {
-        { "QEMU\xff", 5, "UTF-8" },
-        { "QE\0MU", 5, "NUL" },
-        { "\xc3", 1, "UTF-8" }, /* a truncated two-byte sequence */
+        {"QEMU\xff", 5, "UTF-8"},
+        {"QE\0MU", 5, "NUL"},
+        {"\xc3", 1, "UTF-8"}, /* a truncated two-byte sequence */
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -709,7 +717,7 @@ test_list_limit(void)
         Raw raw = raw_frame(VMIG_NEGOTIATE_FRAME_GREETING);
         g_autoptr(GByteArray) list = g_byte_array_new();
         g_autoptr(GBytes) bytes = NULL;
-        guint8 count[2] = { n >> 8, n & 0xff };
+        guint8 count[2] = {n >> 8, n & 0xff};
         gsize at;
 
         g_byte_array_append(list, count, 2);
@@ -762,7 +770,8 @@ test_unknown_mandatory_tag(void)
         raw_greeting_basics(&raw, 0);
         raw_item(&raw, 4242, VMIG_NEGOTIATE_ITEM_MUST_UNDERSTAND, "x", 1);
         bytes = raw_end(&raw);
-        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_UNKNOWN_MANDATORY_TAG, "tag 4242");
+        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_UNKNOWN_MANDATORY_TAG,
+                            "tag 4242");
     }
     {
         /* Inside a FEATURE. */
@@ -910,7 +919,8 @@ test_missing_tag(void)
         raw_item_u16(&raw, VMIG_NEGOTIATE_TAG_CHANNELS, 8);
         raw_nest_end(&raw, at);
         bytes = raw_end(&raw);
-        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_MISSING_TAG, "FEATURE: required NAME");
+        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_MISSING_TAG,
+                            "FEATURE: required NAME");
     }
     {
         Raw raw = raw_frame(VMIG_NEGOTIATE_FRAME_ERROR);
@@ -968,7 +978,7 @@ test_duplicate_name(void)
     {
         Raw raw = raw_frame(VMIG_NEGOTIATE_FRAME_GREETING);
         g_autoptr(GBytes) bytes = NULL;
-        const guint8 list[] = { 0, 2, 4, 'z', 's', 't', 'd', 4, 'z', 's', 't', 'd' };
+        const guint8 list[] = {0, 2, 4, 'z', 's', 't', 'd', 4, 'z', 's', 't', 'd'};
         gsize at;
 
         raw_greeting_basics(&raw, 0);
@@ -977,7 +987,8 @@ test_duplicate_name(void)
         raw_item(&raw, VMIG_NEGOTIATE_TAG_ALGORITHMS, 1, list, sizeof(list));
         raw_nest_end(&raw, at);
         bytes = raw_end(&raw);
-        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_DUPLICATE_NAME, "algorithm 'zstd'");
+        assert_decode_fails(bytes, VMIG_NEGOTIATE_ERROR_DUPLICATE_NAME,
+                            "algorithm 'zstd'");
     }
     {
         g_autoptr(VmigNegotiateMessage) msg = make_reply();
@@ -1031,8 +1042,8 @@ test_encode_too_large(void)
 static GPtrArray *
 feed_in_steps(VmigNegotiateDecoder *dec, const guint8 *data, gsize len, gsize step)
 {
-    GPtrArray *frames = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)vmig_negotiate_message_free);
+    GPtrArray *frames =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vmig_negotiate_message_free);
     gsize pos = 0;
 
     while (pos < len) {
@@ -1070,7 +1081,8 @@ test_decoder_splits(void)
         g_autoptr(VmigNegotiateMessage) msg = golden_cases[i].make();
         g_autoptr(GBytes) bytes = encode_ok(msg);
 
-        g_byte_array_append(stream, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+        g_byte_array_append(stream, g_bytes_get_data(bytes, NULL),
+                            g_bytes_get_size(bytes));
         g_ptr_array_add(expected, vmig_negotiate_message_to_string(msg));
     }
     for (gsize step = 1; step <= stream->len; step += (step < 64 ? 1 : 97)) {
@@ -1100,7 +1112,7 @@ test_decoder_stream_after_ready(void)
     g_autoptr(VmigNegotiateDecoder) dec = vmig_negotiate_decoder_new();
     g_autoptr(VmigNegotiateMessage) msg = NULL;
     g_autoptr(GError) error = NULL;
-    const guint8 qevm[] = { 0x51, 0x45, 0x56, 0x4d, 0x00, 0x00, 0x00, 0x03 };
+    const guint8 qevm[] = {0x51, 0x45, 0x56, 0x4d, 0x00, 0x00, 0x00, 0x03};
     gsize consumed = 0;
 
     g_byte_array_append(stream, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
@@ -1136,8 +1148,8 @@ test_decoder_wanted(void)
         gsize consumed;
 
         g_assert_cmpuint(want, >, 0);
-        g_assert_cmpint(vmig_negotiate_decoder_feed(dec, stream->data + pos, want, &consumed,
-                                                    &msg, &error),
+        g_assert_cmpint(vmig_negotiate_decoder_feed(dec, stream->data + pos, want,
+                                                    &consumed, &msg, &error),
                         !=, VMIG_NEGOTIATE_STATUS_ERROR);
         g_assert_cmpuint(consumed, ==, want);
         pos += consumed;
@@ -1160,7 +1172,8 @@ test_decoder_errors(void)
         gsize consumed;
 
         g_assert_cmpint(vmig_negotiate_decoder_feed(dec, (const guint8 *)garbage,
-                                                    strlen(garbage), &consumed, &msg, &error),
+                                                    strlen(garbage), &consumed, &msg,
+                                                    &error),
                         ==, VMIG_NEGOTIATE_STATUS_ERROR);
         g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_BAD_MAGIC);
         g_assert_null(msg);
@@ -1178,8 +1191,8 @@ test_decoder_errors(void)
         raw_greeting_basics(&raw, VMIG_NEGOTIATE_TAG_VERSION);
         bytes = raw_end(&raw);
         g_assert_cmpint(vmig_negotiate_decoder_feed(dec, g_bytes_get_data(bytes, NULL),
-                                                    g_bytes_get_size(bytes), &consumed, &msg,
-                                                    &error),
+                                                    g_bytes_get_size(bytes), &consumed,
+                                                    &msg, &error),
                         ==, VMIG_NEGOTIATE_STATUS_ERROR);
         g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_NO_VERSIONS);
         g_assert_null(msg);
@@ -1192,7 +1205,7 @@ test_decoder_finish(void)
     g_autoptr(VmigNegotiateMessage) greeting = make_greeting();
     g_autoptr(GBytes) bytes = encode_ok(greeting);
     const guint8 *data = g_bytes_get_data(bytes, NULL);
-    const gsize cuts[] = { 5, VMIG_NEGOTIATE_HEADER_SIZE + 7 };
+    const gsize cuts[] = {5, VMIG_NEGOTIATE_HEADER_SIZE + 7};
     const VmigNegotiateErrorCode codes[] = {
         VMIG_NEGOTIATE_ERROR_SHORT_HEADER,
         VMIG_NEGOTIATE_ERROR_TRUNCATED,
@@ -1218,8 +1231,9 @@ test_decoder_finish(void)
         gsize consumed = 99;
 
         /* Nothing fed, and an empty feed: clean. */
-        g_assert_cmpint(vmig_negotiate_decoder_feed(dec, NULL, 0, &consumed, &msg, &error), ==,
-                        VMIG_NEGOTIATE_STATUS_NEED_MORE);
+        g_assert_cmpint(
+            vmig_negotiate_decoder_feed(dec, NULL, 0, &consumed, &msg, &error), ==,
+            VMIG_NEGOTIATE_STATUS_NEED_MORE);
         g_assert_cmpuint(consumed, ==, 0);
         g_assert_true(vmig_negotiate_decoder_finish(dec, &error));
     }
@@ -1254,20 +1268,20 @@ select_version(const guint32 *src, gsize n_src, const guint32 *dst, gsize n_dst,
 static void
 test_select_version(void)
 {
-    const guint32 v123[] = { 3, 2, 1 };
-    const guint32 v12[] = { 2, 1 };
-    const guint32 v1[] = { 1 };
-    const guint32 v45[] = { 5, 4 };
-    const guint32 src_exp[] = { 0x80000002, 2, 1 };
-    const guint32 dst_exp[] = { 0x80000002, 0x80000001, 2, 1 };
-    const guint32 only_exp[] = { 0x80000001 };
+    const guint32 v123[] = {3, 2, 1};
+    const guint32 v12[] = {2, 1};
+    const guint32 v1[] = {1};
+    const guint32 v45[] = {5, 4};
+    const guint32 src_exp[] = {0x80000002, 2, 1};
+    const guint32 dst_exp[] = {0x80000002, 0x80000001, 2, 1};
+    const guint32 only_exp[] = {0x80000001};
     g_autoptr(GError) error = NULL;
 
     g_assert_cmpuint(select_version(v123, 3, v12, 2, &error), ==, 2);
     g_assert_cmpuint(select_version(v1, 1, v123, 3, &error), ==, 1);
     /* Order of the lists does not matter: the highest common one wins. */
     {
-        const guint32 backwards[] = { 1, 2, 3 };
+        const guint32 backwards[] = {1, 2, 3};
 
         g_assert_cmpuint(select_version(backwards, 3, v12, 2, &error), ==, 2);
     }
@@ -1320,8 +1334,8 @@ test_select_features(void)
 static void
 test_select_attributes(void)
 {
-    g_autoptr(VmigNegotiateMessage) src = offer((const guint32[]){ 1 }, 1, 8);
-    g_autoptr(VmigNegotiateMessage) dst = offer((const guint32[]){ 1 }, 1, 2);
+    g_autoptr(VmigNegotiateMessage) src = offer((const guint32[]){1}, 1, 8);
+    g_autoptr(VmigNegotiateMessage) dst = offer((const guint32[]){1}, 1, 2);
     g_autoptr(VmigNegotiateMessage) reply = NULL;
     g_autoptr(GError) error = NULL;
     VmigNegotiateFeature *f;
@@ -1367,7 +1381,8 @@ test_select_required(void)
         g_ptr_array_remove_index(src->features, 1); /* return-path */
         reply = vmig_negotiate_select(src, dst, &error);
         g_assert_null(reply);
-        g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
+        g_assert_error(error, VMIG_NEGOTIATE_ERROR,
+                       VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
         g_assert_cmpstr(error->message, ==,
                         "feature 'return-path' is required by the destination but the "
                         "source does not offer it");
@@ -1379,12 +1394,14 @@ test_select_required(void)
         g_autoptr(VmigNegotiateMessage) reply = NULL;
         g_autoptr(GError) error = NULL;
 
-        vmig_negotiate_message_add_feature(src, vmig_negotiate_feature_new("postcopy-ram"))
+        vmig_negotiate_message_add_feature(src,
+                                           vmig_negotiate_feature_new("postcopy-ram"))
             ->required = TRUE;
         g_ptr_array_remove_index(dst->features, 3); /* postcopy-ram */
         reply = vmig_negotiate_select(src, dst, &error);
         g_assert_null(reply);
-        g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
+        g_assert_error(error, VMIG_NEGOTIATE_ERROR,
+                       VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
         g_assert_cmpstr(error->message, ==,
                         "feature 'postcopy-ram' is required by the source but the "
                         "destination does not offer it");
@@ -1402,11 +1419,13 @@ test_select_required(void)
         g_ptr_array_remove_index(f->algorithms, 0); /* zstd */
         reply = vmig_negotiate_select(src, dst, &error);
         g_assert_null(reply);
-        g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
-        g_assert_cmpstr(error->message, ==,
-                        "feature 'multifd-compression' is required by the source but the two "
-                        "sides have no algorithm in common (source [none], destination "
-                        "[zlib, zstd])");
+        g_assert_error(error, VMIG_NEGOTIATE_ERROR,
+                       VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
+        g_assert_cmpstr(
+            error->message, ==,
+            "feature 'multifd-compression' is required by the source but the two "
+            "sides have no algorithm in common (source [none], destination "
+            "[zlib, zstd])");
     }
     {
         /* Required on both sides and available: fine. */
@@ -1458,7 +1477,8 @@ test_check_reply(void)
     {
         g_autoptr(VmigNegotiateMessage) reply = make_reply();
 
-        vmig_negotiate_message_add_feature(reply, vmig_negotiate_feature_new("zero-copy-send"));
+        vmig_negotiate_message_add_feature(reply,
+                                           vmig_negotiate_feature_new("zero-copy-send"));
         assert_reply_refused(greeting, reply, VMIG_NEGOTIATE_ERROR_INVALID,
                              "feature 'zero-copy-send'");
     }
@@ -1466,13 +1486,16 @@ test_check_reply(void)
         g_autoptr(VmigNegotiateMessage) reply = make_reply();
 
         vmig_negotiate_feature_set_channels(g_ptr_array_index(reply->features, 0), 17);
-        assert_reply_refused(greeting, reply, VMIG_NEGOTIATE_ERROR_INVALID, "17 channels");
+        assert_reply_refused(greeting, reply, VMIG_NEGOTIATE_ERROR_INVALID,
+                             "17 channels");
     }
     {
         g_autoptr(VmigNegotiateMessage) reply = make_reply();
 
-        vmig_negotiate_feature_add_algorithm(g_ptr_array_index(reply->features, 2), "lz4");
-        assert_reply_refused(greeting, reply, VMIG_NEGOTIATE_ERROR_INVALID, "algorithm 'lz4'");
+        vmig_negotiate_feature_add_algorithm(g_ptr_array_index(reply->features, 2),
+                                             "lz4");
+        assert_reply_refused(greeting, reply, VMIG_NEGOTIATE_ERROR_INVALID,
+                             "algorithm 'lz4'");
     }
     {
         g_autoptr(VmigNegotiateMessage) reply = make_reply();
@@ -1484,9 +1507,10 @@ test_check_reply(void)
         g_autoptr(VmigNegotiateMessage) reply = make_reply();
 
         g_ptr_array_remove_index(reply->features, 1); /* return-path, required by dst */
-        assert_reply_refused(greeting, reply, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED,
-                             "feature 'return-path' is required by the destination but the "
-                             "source did not select it");
+        assert_reply_refused(
+            greeting, reply, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED,
+            "feature 'return-path' is required by the destination but the "
+            "source did not select it");
     }
 }
 
@@ -1514,7 +1538,8 @@ test_check_commit(void)
     {
         g_autoptr(VmigNegotiateMessage) commit = make_commit();
 
-        vmig_negotiate_message_add_feature(commit, vmig_negotiate_feature_new("postcopy-ram"));
+        vmig_negotiate_message_add_feature(commit,
+                                           vmig_negotiate_feature_new("postcopy-ram"));
         g_assert_false(vmig_negotiate_check_commit(greeting, reply, commit, &error));
         g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_INVALID);
         g_assert_nonnull(strstr(error->message, "'postcopy-ram'"));
@@ -1525,7 +1550,8 @@ test_check_commit(void)
 
         g_ptr_array_remove_index(commit->features, 1);
         g_assert_false(vmig_negotiate_check_commit(greeting, reply, commit, &error));
-        g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
+        g_assert_error(error, VMIG_NEGOTIATE_ERROR,
+                       VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED);
     }
 }
 
@@ -1563,19 +1589,21 @@ test_handshake(void)
     for (guint i = 0; i < reply->features->len; i++)
         vmig_negotiate_message_add_feature(
             commit, vmig_negotiate_feature_copy(g_ptr_array_index(reply->features, i)));
-    multifd = (VmigNegotiateFeature *)vmig_negotiate_message_find_feature(commit, "multifd");
+    multifd =
+        (VmigNegotiateFeature *)vmig_negotiate_message_find_feature(commit, "multifd");
     vmig_negotiate_feature_set_channels(multifd, 2);
     commit_bytes = encode_ok(commit);
     commit_at_dst = decode_ok(commit_bytes);
-    g_assert_true(vmig_negotiate_check_commit(dst_greeting, reply_at_dst, commit_at_dst, &error));
+    g_assert_true(
+        vmig_negotiate_check_commit(dst_greeting, reply_at_dst, commit_at_dst, &error));
     g_assert_no_error(error);
 }
 
 static void
 test_names(void)
 {
-    g_assert_cmpstr(vmig_negotiate_frame_type_to_string(VMIG_NEGOTIATE_FRAME_GREETING), ==,
-                    "GREETING");
+    g_assert_cmpstr(vmig_negotiate_frame_type_to_string(VMIG_NEGOTIATE_FRAME_GREETING),
+                    ==, "GREETING");
     g_assert_cmpstr(vmig_negotiate_frame_type_to_string(VMIG_NEGOTIATE_FRAME_ERROR), ==,
                     "ERROR");
     g_assert_null(vmig_negotiate_frame_type_to_string(0));
@@ -1591,14 +1619,18 @@ test_names(void)
             VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_NO_COMMON_VERSION, "x");
         g_autoptr(GError) e2 = g_error_new_literal(
             VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_FEATURE_REQUIRED, "x");
-        g_autoptr(GError) e3 =
-            g_error_new_literal(VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_BAD_MAGIC, "x");
+        g_autoptr(GError) e3 = g_error_new_literal(VMIG_NEGOTIATE_ERROR,
+                                                   VMIG_NEGOTIATE_ERROR_BAD_MAGIC, "x");
         g_autoptr(GError) e4 = g_error_new_literal(G_FILE_ERROR, 0, "x");
 
-        g_assert_cmpint(vmig_negotiate_code_from_error(e1), ==, VMIG_NEGOTIATE_CODE_VERSION);
-        g_assert_cmpint(vmig_negotiate_code_from_error(e2), ==, VMIG_NEGOTIATE_CODE_FEATURE);
-        g_assert_cmpint(vmig_negotiate_code_from_error(e3), ==, VMIG_NEGOTIATE_CODE_PROTOCOL);
-        g_assert_cmpint(vmig_negotiate_code_from_error(e4), ==, VMIG_NEGOTIATE_CODE_INTERNAL);
+        g_assert_cmpint(vmig_negotiate_code_from_error(e1), ==,
+                        VMIG_NEGOTIATE_CODE_VERSION);
+        g_assert_cmpint(vmig_negotiate_code_from_error(e2), ==,
+                        VMIG_NEGOTIATE_CODE_FEATURE);
+        g_assert_cmpint(vmig_negotiate_code_from_error(e3), ==,
+                        VMIG_NEGOTIATE_CODE_PROTOCOL);
+        g_assert_cmpint(vmig_negotiate_code_from_error(e4), ==,
+                        VMIG_NEGOTIATE_CODE_INTERNAL);
     }
 }
 
@@ -1608,7 +1640,8 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 
     for (gsize i = 0; i < G_N_ELEMENTS(golden_cases); i++) {
-        g_autofree char *path = g_strdup_printf("/negotiate/golden/%s", golden_cases[i].name);
+        g_autofree char *path =
+            g_strdup_printf("/negotiate/golden/%s", golden_cases[i].name);
 
         g_test_add_data_func(path, &golden_cases[i], test_golden);
     }
@@ -1624,7 +1657,8 @@ main(int argc, char **argv)
     g_test_add_func("/negotiate/frame/bad-string", test_bad_string);
     g_test_add_func("/negotiate/frame/list-limit", test_list_limit);
     g_test_add_func("/negotiate/frame/unknown-mandatory-tag", test_unknown_mandatory_tag);
-    g_test_add_func("/negotiate/frame/unknown-optional-skipped", test_unknown_optional_skipped);
+    g_test_add_func("/negotiate/frame/unknown-optional-skipped",
+                    test_unknown_optional_skipped);
     g_test_add_func("/negotiate/frame/duplicate-tag", test_duplicate_tag);
     g_test_add_func("/negotiate/frame/missing-tag", test_missing_tag);
     g_test_add_func("/negotiate/frame/no-versions", test_no_versions);
@@ -1632,7 +1666,8 @@ main(int argc, char **argv)
     g_test_add_func("/negotiate/frame/version-zero", test_version_zero);
     g_test_add_func("/negotiate/frame/encode-too-large", test_encode_too_large);
     g_test_add_func("/negotiate/decoder/splits", test_decoder_splits);
-    g_test_add_func("/negotiate/decoder/stream-after-ready", test_decoder_stream_after_ready);
+    g_test_add_func("/negotiate/decoder/stream-after-ready",
+                    test_decoder_stream_after_ready);
     g_test_add_func("/negotiate/decoder/errors", test_decoder_errors);
     g_test_add_func("/negotiate/decoder/wanted", test_decoder_wanted);
     g_test_add_func("/negotiate/decoder/finish", test_decoder_finish);

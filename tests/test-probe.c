@@ -446,7 +446,7 @@ test_qemu_dies(Fixture *f, gconstpointer data)
     g_autofree char *path = g_build_filename(test_files, "qemu-alone", NULL);
     g_autofree char *contents = NULL;
     g_autoptr(GError) error = NULL;
-    Probed p = { 0 };
+    Probed p = {0};
     gsize len = 0;
 
     if (!have_qemu())

@@ -38,7 +38,6 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers */
 
-
 typedef struct {
     GMainContext *context;
     VmigTestQemu *qemu;

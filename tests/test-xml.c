@@ -29,7 +29,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-
 /* Returns: the path of tests/data/xml/@name, a new string. */
 static char *
 data_path(const char *name)

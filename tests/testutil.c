@@ -46,8 +46,8 @@ vmig_test_assert_golden(const char *dir, const char *name, const void *data, gss
 guint
 vmig_test_count_fds(GPid pid)
 {
-    g_autofree char *path = pid ? g_strdup_printf("/proc/%d/fd", (int)pid)
-                                : g_strdup("/proc/self/fd");
+    g_autofree char *path =
+        pid ? g_strdup_printf("/proc/%d/fd", (int)pid) : g_strdup("/proc/self/fd");
     g_autoptr(GError) error = NULL;
     g_autoptr(GDir) dir = g_dir_open(path, 0, &error);
     guint n = 0;

@@ -173,7 +173,6 @@ vmig_render_value(JsonNode *node)
     return vmig_json_write(node, FALSE, NULL);
 }
 
-
 /*
  * The TYPE cell: the type, an enum's values, "|null", then the unit and
  * "not settable" in parentheses.
@@ -646,4 +645,3 @@ vmig_render_row(guint n, ...)
     va_end(ap);
     return row;
 }
-

@@ -7,8 +7,8 @@
 
 typedef struct {
     char *name;
-    char *uuid;        /* as written: 36 characters, lower case */
-    char *emulator;    /* /domain/devices/emulator, or NULL when absent */
+    char *uuid;         /* as written: 36 characters, lower case */
+    char *emulator;     /* /domain/devices/emulator, or NULL when absent */
     guint64 memory_kib; /* /domain/memory converted to KiB from its unit */
 } VmigDomainInfo;
 

@@ -406,8 +406,7 @@ add_feature(xmlNode *parent, JsonNode *node, const char *list, guint index,
         JsonArray *array;
         guint n;
 
-        if (!check_kind(algorithms, VMIG_XML_JSON_ARRAY, "algorithms", where,
-                        error))
+        if (!check_kind(algorithms, VMIG_XML_JSON_ARRAY, "algorithms", where, error))
             return FALSE;
         array = json_node_get_array(algorithms);
         n = json_array_get_length(array);
@@ -489,7 +488,8 @@ add_offer(xmlNode *root, const char *side, JsonNode *node, GError **error)
 
             if (vmig_xml_json_kind(version) != VMIG_XML_JSON_INT)
                 return record_error(error, where, "version #%u is %s, not an integer",
-                                    i + 1, vmig_xml_json_kind_name(vmig_xml_json_kind(version)));
+                                    i + 1,
+                                    vmig_xml_json_kind_name(vmig_xml_json_kind(version)));
             value = json_node_get_int(version);
             if (value < 1 || value > VMIG_XML_RECORD_VERSION_MAX)
                 return record_error(error, where,

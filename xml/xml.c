@@ -399,7 +399,8 @@ vmig_xml_check_text(const char *text, const char *document, const char *where,
     if (bad == 0xFFFD) /* a character XML can hold: the bytes are not UTF-8 */
         problem = g_strdup_printf("%s is not UTF-8", what);
     else
-        problem = g_strdup_printf("%s holds U+%04X, which XML cannot represent", what, bad);
+        problem =
+            g_strdup_printf("%s holds U+%04X, which XML cannot represent", what, bad);
     if (where)
         g_set_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID, "%s: %s: %s", document,
                     where, problem);
