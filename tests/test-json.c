@@ -356,8 +356,8 @@ test_write_controls(void)
 static void
 test_write_exponents(void)
 {
-    g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), json_array_new());
-    JsonArray *array = json_node_get_array(node);
+    g_autoptr(JsonArray) array = json_array_new();
+    g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), array);
     g_autofree char *text = NULL;
     g_autofree char *pretty = NULL;
     g_autoptr(JsonNode) again = NULL;
