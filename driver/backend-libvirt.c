@@ -453,6 +453,14 @@ libvirt_release(VmigMigration *m)
     }
 }
 
+/* libvirt puts its QEMUs back itself at the end of its job (qemuMigrationParamsReset). */
+static void
+libvirt_end(VmigMigration *m, VmigBackendStep done)
+{
+    libvirt_release(m);
+    done(m);
+}
+
 const VmigBackend vmig_backend_libvirt = {
     .name = "libvirt",
     .introspect = libvirt_introspect,
@@ -463,5 +471,6 @@ const VmigBackend vmig_backend_libvirt = {
     .stream_ended = libvirt_stream_ended,
     .cancel = libvirt_cancel,
     .postcopy = libvirt_postcopy,
+    .end = libvirt_end,
     .release = libvirt_release,
 };

@@ -159,6 +159,31 @@ qmp_introspect(VmigMigration *m)
 /* ------------------------------------------------------------------------ */
 /* Configuring */
 
+/*
+ * Notes what @caps and @params change, as it is now (the catalog's current
+ * values, read at introspection while the driver held the monitor), so
+ * that the end puts it back, as libvirt's qemuMigrationParamsReset does.
+ */
+static void
+save_settings(VmigMigration *m, JsonObject *caps, JsonObject *params)
+{
+    JsonObject *sets[] = {caps, params};
+    JsonObject **saved[] = {&m->saved_caps, &m->saved_params};
+
+    for (guint i = 0; i < G_N_ELEMENTS(sets); i++) {
+        g_autoptr(GList) names = json_object_get_members(sets[i]);
+
+        g_clear_pointer(saved[i], json_object_unref);
+        *saved[i] = json_object_new();
+        for (GList *l = names; l; l = l->next) {
+            const VmigTunable *t = vmig_catalog_lookup(m->catalog, l->data);
+
+            if (t && t->current)
+                json_object_set_member(*saved[i], l->data, json_node_copy(t->current));
+        }
+    }
+}
+
 static void
 qmp_configure(VmigMigration *m, VmigBackendStep next)
 {
@@ -183,6 +208,7 @@ qmp_configure(VmigMigration *m, VmigBackendStep next)
         json_array_add_object_element(list, cap);
     }
     json_object_set_array_member(args, "capabilities", list);
+    save_settings(m, caps, params);
     if (json_object_get_size(params) == 0) {
         json_object_unref(params);
         qmp_step_then(m, "migrate-set-capabilities", args,
@@ -432,6 +458,143 @@ qmp_postcopy(VmigMigration *m, GTask *task)
                            on_postcopy, task);
 }
 
+static void qmp_release(VmigMigration *m);
+
+/* The end is over on this side: the monitor closes, the migration goes on ending. */
+static void
+end_done(VmigMigration *m)
+{
+    VmigBackendStep done = g_steal_pointer(&m->end_done);
+
+    qmp_release(m);
+    if (done)
+        done(m);
+}
+
+/* Put back answered (or QEMU is gone: nothing to put back). */
+static void
+on_put_back(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+
+    if (!reply)
+        g_warning("%s: QEMU's migration settings may not be as they were: %s", m->id,
+                  error->message);
+    end_done(m);
+}
+
+/* Puts back the capabilities and parameters configure changed. */
+static void
+put_back(VmigMigration *m)
+{
+    JsonObject *caps = m->saved_caps;
+    JsonObject *params = m->saved_params;
+    gboolean has_caps = caps && json_object_get_size(caps) > 0;
+    gboolean has_params = params && json_object_get_size(params) > 0;
+
+    if (!m->qmp || (!has_caps && !has_params)) {
+        end_done(m);
+        return;
+    }
+    if (has_caps) {
+        JsonObject *args = json_object_new();
+        JsonArray *list = json_array_new();
+        g_autoptr(GList) names = json_object_get_members(caps);
+
+        for (GList *l = names; l; l = l->next) {
+            JsonObject *cap = json_object_new();
+
+            json_object_set_string_member(cap, "capability", l->data);
+            json_object_set_member(cap, "state",
+                                   json_node_copy(json_object_get_member(caps, l->data)));
+            json_array_add_object_element(list, cap);
+        }
+        json_object_set_array_member(args, "capabilities", list);
+        /* QEMU answers in order: the last command's answer ends it. */
+        vmig_qmp_execute_async(m->qmp, "migrate-set-capabilities", args, NULL, 0, NULL,
+                               has_params ? NULL : on_put_back,
+                               has_params ? NULL : vmig_mig_ref(m));
+        json_object_unref(args);
+    }
+    if (has_params)
+        vmig_qmp_execute_async(m->qmp, "migrate-set-parameters", params, NULL, 0, NULL,
+                               on_put_back, vmig_mig_ref(m));
+}
+
+static gboolean on_settle_timer(gpointer user_data);
+
+/* query-migrate's answer while a cancelled migration settles. */
+static void
+on_settling(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    static const char *const settled[] = {"none", "completed", "failed", "cancelled",
+                                          NULL};
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, NULL);
+    const char *status = reply && JSON_NODE_HOLDS_OBJECT(reply)
+                             ? json_object_get_string_member_with_default(
+                                   json_node_get_object(reply), "status", "none")
+                             : NULL;
+
+    if (!status) {
+        end_done(m); /* QEMU is gone */
+        return;
+    }
+    if (g_strv_contains(settled, status) || g_get_monotonic_time() > m->end_deadline) {
+        put_back(m);
+        return;
+    }
+    g_source_unref(vmig_mig_timeout(m, 20, on_settle_timer));
+}
+
+/* Asks again whether the cancelled migration settled.  Returns: G_SOURCE_REMOVE. */
+static gboolean
+on_settle_timer(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    if (m->qmp)
+        vmig_qmp_execute_async(m->qmp, "query-migrate", NULL, NULL, 0, NULL, on_settling,
+                               vmig_mig_ref(m));
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The end: a source's migration that did not complete is cancelled, and
+ * the settings put back once QEMU says it stopped (it refuses them while
+ * a migration runs); a destination QEMU that began loading a stream that
+ * did not complete is of no further use and quits.
+ */
+static void
+qmp_end(VmigMigration *m, VmigBackendStep done)
+{
+    gboolean completed = m->state == VMIG_MIGRATION_COMPLETED;
+
+    m->end_done = done;
+    if (!m->qmp) {
+        end_done(m);
+        return;
+    }
+    if (!completed && m->qemu_migrating && m->role == VMIG_ROLE_DESTINATION) {
+        vmig_qmp_execute_async(m->qmp, "quit", NULL, NULL, 0, NULL, NULL, NULL);
+        m->qemu_migrating = FALSE;
+        end_done(m);
+        return;
+    }
+    if (!completed && m->qemu_migrating) {
+        /* QEMU resumes the source guest once its migration is cancelled. */
+        vmig_qmp_execute_async(m->qmp, "migrate_cancel", NULL, NULL, 0, NULL, NULL, NULL);
+        m->qemu_migrating = FALSE;
+        m->end_deadline = g_get_monotonic_time() + VMIG_MIG_END_TIMEOUT_MS * 1000 / 2;
+        vmig_qmp_execute_async(m->qmp, "query-migrate", NULL, NULL, 0, NULL, on_settling,
+                               vmig_mig_ref(m));
+        return;
+    }
+    put_back(m);
+}
+
 static void
 qmp_release(VmigMigration *m)
 {
@@ -464,5 +627,6 @@ const VmigBackend vmig_backend_qmp = {
     .stream_ended = qmp_stream_ended,
     .cancel = qmp_cancel,
     .postcopy = qmp_postcopy,
+    .end = qmp_end,
     .release = qmp_release,
 };

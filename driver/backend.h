@@ -65,7 +65,15 @@ typedef struct {
     /* Source: switches the running stream to postcopy; @task (consumed) gets TRUE or the
      * error. */
     void (*postcopy)(VmigMigration *m, GTask *task);
-    /* @m ended (@m->state says how): stops what runs, lets go of the hypervisor. */
+    /*
+     * @m ended (@m->state says how): stops the hypervisor's migration if it
+     * runs, puts back the capabilities and parameters configure changed,
+     * lets go of the hypervisor, then calls @done (once, from the main
+     * loop or at once).
+     */
+    void (*end)(VmigMigration *m, VmigBackendStep done);
+    /* Lets go of the hypervisor now, whatever runs (the end's deadline, the last
+     * reference). */
     void (*release)(VmigMigration *m);
 } VmigBackend;
 

@@ -289,8 +289,9 @@ on_bridge_done(VmigBridge *bridge, const GError *error, gpointer user_data)
     if (error)
         g_debug("%s: bridge ended: %s", m->id, error->message);
     m->bridges_done++;
-    if (!m->finished && m->role == VMIG_ROLE_DESTINATION &&
-        m->bridges_done == m->bridges->len)
+    if (m->finished)
+        vmig_mig_end_bridges(m);
+    else if (m->role == VMIG_ROLE_DESTINATION && m->bridges_done == m->bridges->len)
         m->backend->stream_ended(m);
 }
 

@@ -50,6 +50,10 @@
 #define VMIG_MIG_PROGRESS_INTERVAL_MS 250
 /* Default most extra channels a destination takes. */
 #define VMIG_MIG_DEFAULT_MAX_CHANNELS 16
+/* How long the end may take: the hypervisor put back, the bridges drained. */
+#define VMIG_MIG_END_TIMEOUT_MS 5000
+/* How long the end may take: the hypervisor put back, the bridges drained. */
+#define VMIG_MIG_END_TIMEOUT_MS 5000
 /* How long QEMU may take to finish loading once the stream has ended. */
 #define VMIG_MIG_STREAM_END_GRACE_MS 5000
 
@@ -106,9 +110,13 @@ struct _VmigMigration {
     VmigMigrationState state;
     gboolean finished;
     char *error;
-    GTask *start_task;         /* the start command, until answered */
-    GSource *expiry_timer;     /* finished: forgets the migration when it fires */
-    GCancellable *cancellable; /* what runs in the background; cancelled at the end */
+    GTask *start_task;          /* the start command, until answered */
+    GSource *expiry_timer;      /* finished: forgets the migration when it fires */
+    gboolean ending;            /* finished, and the end (vmig_mig_finish) still runs */
+    gboolean hypervisor_ending; /* ... the hypervisor's part began */
+    gboolean hypervisor_ended;  /* ... and is over */
+    GSource *end_timer;         /* ... bounded by this */
+    GCancellable *cancellable;  /* what runs in the background; cancelled at the end */
     gboolean
         cancel_requested; /* the app cancelled: a failure that follows is the cancel */
 
@@ -139,6 +147,10 @@ struct _VmigMigration {
     gulong qmp_event_handler;
     gboolean qemu_migrating;   /* source: migrate issued; destination: incoming set up */
     gboolean progress_pending; /* a progress read is in flight */
+    JsonObject *saved_caps; /* what configure changed, as it was: put back at the end */
+    JsonObject *saved_params;
+    VmigBackendStep end_done; /* the end's continuation, while the backend ends */
+    gint64 end_deadline;
     GSource *progress_timer;
     char *
         libvirt_socket; /* backend-libvirt.c: the unix:// path libvirt migrates through */
@@ -226,9 +238,16 @@ JsonBuilder *vmig_mig_event_begin(VmigMigration *m);
 /* Publishes @event, whose data @b holds (its object closed), to the observers. */
 void vmig_mig_emit(VmigMigration *m, const char *event, JsonBuilder *b);
 
-/* Ends @m with @state (@error when it did not complete): MIGRATION_DONE, resources
- * released. */
+/*
+ * Ends @m with @state (@error when it did not complete).  At once @m is
+ * finished (every handler finds it so); then, bounded, the hypervisor
+ * stops and is put back as it was, the bridges drain or stop, everything
+ * is released, and only then MIGRATION_DONE goes out.
+ */
 void vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error);
+
+/* A bridge ended while @m ends: the end goes on once all have. */
+void vmig_mig_end_bridges(VmigMigration *m);
 
 /*
  * Fails @m with the reason @format.  While the handshake runs and @code

@@ -269,9 +269,13 @@ close_channel_fds(VmigMigration *m)
         vmig_fd_clear(&g_array_index(m->channels, int, i));
 }
 
-/* Releases every resource of @m but its record.  Idempotent. */
+/*
+ * Stops everything that drives @m on: timers, the main channel's watch,
+ * the listener and the connections not yet matched.  What the end still
+ * needs (the hypervisor's connection, the bridges) stays.  Idempotent.
+ */
 static void
-release(VmigMigration *m)
+stop(VmigMigration *m)
 {
     if (m->cancellable)
         g_cancellable_cancel(m->cancellable);
@@ -281,6 +285,19 @@ release(VmigMigration *m)
     vmig_mig_source_clear(&m->progress_timer);
     vmig_mig_source_clear(&m->stream_end_timer);
     g_clear_pointer(&m->listener, vmig_listener_free);
+    g_clear_pointer(&m->pending, vmig_pending_set_free);
+    if (m->outgoing)
+        g_ptr_array_set_size(m->outgoing, 0);
+}
+
+/* Releases every resource of @m but its record.  Idempotent. */
+static void
+release(VmigMigration *m)
+{
+    stop(m);
+    vmig_mig_source_clear(&m->end_timer);
+    if (m->bridges)
+        g_ptr_array_set_size(m->bridges, 0);
     /* Refused before the handshake began, the peer must see its channel close. */
     vmig_fd_clear(&m->main_fd);
     vmig_fd_clear(&m->request_fd);
@@ -292,9 +309,6 @@ release(VmigMigration *m)
     if (m->private_path)
         unlink(m->private_path);
     close_channel_fds(m);
-    g_clear_pointer(&m->pending, vmig_pending_set_free);
-    if (m->outgoing)
-        g_ptr_array_set_size(m->outgoing, 0);
     m->backend->release(m);
 }
 
@@ -326,6 +340,8 @@ vmig_mig_unref(VmigMigration *m)
     g_clear_pointer(&m->chosen, json_array_unref);
     g_clear_pointer(&m->declined, json_array_unref);
     g_clear_pointer(&m->peer_tunables, json_object_unref);
+    g_clear_pointer(&m->saved_caps, json_object_unref);
+    g_clear_pointer(&m->saved_params, json_object_unref);
     g_free(m->private_path);
     g_clear_object(&m->start_task);
     g_free(m->libvirt_dest);
@@ -403,6 +419,100 @@ on_expired(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * The end is over: everything is released, so the app hears of it
+ * (MIGRATION_DONE, or the start command's error) with the daemon's fds
+ * back where they were.
+ */
+static void
+end_complete(VmigMigration *m)
+{
+    g_autoptr(VmigMigration) ref = m; /* the end's reference */
+    const char *result = state_names[m->state];
+    gboolean announced = m->start_task == NULL;
+
+    m->ending = FALSE;
+    release(m);
+    if (m->start_task) {
+        /* Failed before the command was answered: the command carries the error. */
+        g_task_return_new_error(m->start_task, VMIG_MIGRATION_ERROR,
+                                VMIG_MIGRATION_ERROR_INVALID, "%s",
+                                m->error ? m->error : result);
+        g_clear_object(&m->start_task);
+    } else {
+        g_autoptr(JsonBuilder) b = vmig_mig_event_begin(m);
+
+        json_builder_set_member_name(b, "result");
+        json_builder_add_string_value(b, result);
+        if (m->error) {
+            json_builder_set_member_name(b, "error");
+            json_builder_add_string_value(b, m->error);
+        }
+        json_builder_end_object(b);
+        vmig_mig_emit(m, "MIGRATION_DONE", b);
+    }
+    /* A finished migration stays listed for a while, so that clients can
+     * still read what was negotiated; one whose id was never given out
+     * goes at once (on the next iteration: callers still hold @m). */
+    m->expiry_timer = vmig_mig_timeout(
+        m, announced ? m->owner->settings.keep_finished_ms : 0, on_expired);
+}
+
+/* Returns: TRUE once every bridge of @m has ended (or none was left). */
+static gboolean
+bridges_over(VmigMigration *m)
+{
+    return m->bridges_done >= m->bridges->len;
+}
+
+static void hypervisor_ended(VmigMigration *m);
+
+/* The hypervisor's part of the end. */
+static void
+end_hypervisor(VmigMigration *m)
+{
+    m->hypervisor_ending = TRUE;
+    m->backend->end(m, hypervisor_ended);
+}
+
+void
+vmig_mig_end_bridges(VmigMigration *m)
+{
+    if (!m->ending || !bridges_over(m))
+        return;
+    if (!m->hypervisor_ending)
+        end_hypervisor(m);
+    else if (m->hypervisor_ended)
+        end_complete(m);
+}
+
+/* The hypervisor let go (its migration stopped, its settings put back). */
+static void
+hypervisor_ended(VmigMigration *m)
+{
+    if (!m->ending || m->hypervisor_ended)
+        return;
+    m->hypervisor_ended = TRUE;
+    /* The bridges of a migration that did not complete stop now. */
+    g_ptr_array_set_size(m->bridges, 0);
+    vmig_mig_end_bridges(m);
+}
+
+/* The end took too long: whatever still holds on is let go of.  Returns: G_SOURCE_REMOVE.
+ */
+static gboolean
+on_end_timeout(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    g_clear_pointer(&m->end_timer, g_source_unref);
+    g_warning("%s: the end took over %d s: letting go of the hypervisor and the channels",
+              m->id, VMIG_MIG_END_TIMEOUT_MS / 1000);
+    m->hypervisor_ended = TRUE;
+    end_complete(m);
+    return G_SOURCE_REMOVE;
+}
+
 void
 vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
 {
@@ -413,8 +523,6 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
     };
     g_autoptr(GError) bug = NULL;
     g_autofree char *because = NULL;
-    gboolean announced = m->start_task == NULL;
-    const char *result;
     VmigMigrationState to;
 
     if (m->finished)
@@ -428,44 +536,32 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
     }
     m->finished = TRUE;
     m->state = to;
-    result = state_names[to];
     g_free(m->error);
     m->error = g_strdup(error);
     if (error)
-        g_message("migration %s (%s) %s: %s", m->id, role_names[m->role], result, error);
+        g_message("migration %s (%s) %s: %s", m->id, role_names[m->role], state_names[to],
+                  error);
     else
-        g_message("migration %s (%s) %s", m->id, role_names[m->role], result);
+        g_message("migration %s (%s) %s", m->id, role_names[m->role], state_names[to]);
 
-    if (m->start_task) {
-        /* Failed before the command was answered: the command carries the error. */
-        g_task_return_new_error(m->start_task, VMIG_MIGRATION_ERROR,
-                                VMIG_MIGRATION_ERROR_INVALID, "%s",
-                                error ? error : result);
-        g_clear_object(&m->start_task);
-    } else {
-        g_autoptr(JsonBuilder) b = vmig_mig_event_begin(m);
-
-        json_builder_set_member_name(b, "result");
-        json_builder_add_string_value(b, result);
-        if (error) {
-            json_builder_set_member_name(b, "error");
-            json_builder_add_string_value(b, error);
-        }
-        json_builder_end_object(b);
-        vmig_mig_emit(m, "MIGRATION_DONE", b);
-    }
-    /* The hypervisor first (a source's QEMU is told to cancel while its
-     * channels still stand), then the bridges: a completed migration's
-     * drain what is still in flight and end by themselves; any other end
-     * stops them now. */
-    release(m);
-    if (to != VMIG_MIGRATION_COMPLETED && m->bridges)
-        g_ptr_array_set_size(m->bridges, 0);
-    /* A finished migration stays listed for a while, so that clients can
-     * still read what was negotiated; one whose id was never given out
-     * goes at once (on the next iteration: callers still hold @m). */
-    m->expiry_timer = vmig_mig_timeout(
-        m, announced ? m->owner->settings.keep_finished_ms : 0, on_expired);
+    /*
+     * The end runs before anyone hears of it, bounded: nothing drives @m
+     * any more; the hypervisor stops its migration and gets its settings
+     * back; the bridges drain (completed) or stop; then every fd goes and
+     * MIGRATION_DONE is sent.
+     */
+    m->ending = TRUE;
+    vmig_mig_ref(m);
+    stop(m);
+    m->end_timer = vmig_mig_timeout(m, VMIG_MIG_END_TIMEOUT_MS, on_end_timeout);
+    /* A completed migration's bridges drain what is still in flight
+     * first: once they end, QEMU has closed its side, so its own cleanup
+     * is over and its settings can be put back (QEMU 7.2's multifd cleanup
+     * reads the capability).  Any other end stops the hypervisor first. */
+    if (to == VMIG_MIGRATION_COMPLETED)
+        vmig_mig_end_bridges(m);
+    else
+        end_hypervisor(m);
 }
 
 void
@@ -554,8 +650,18 @@ vmig_migrations_free(VmigMigrations *ms)
         if (!m->finished)
             vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_CANCELLED,
                           "the daemon is shutting down");
-        if (m->bridges)
-            g_ptr_array_set_size(m->bridges, 0);
+    }
+    /* The ends run on the daemon's loop, which has stopped: run it until
+     * they are over (each is bounded), so that no QEMU is left migrating or
+     * reconfigured, and the apps hear MIGRATION_DONE. */
+    for (;;) {
+        gboolean ending = FALSE;
+
+        for (guint i = 0; i < ms->order->len; i++)
+            ending |= ((VmigMigration *)g_ptr_array_index(ms->order, i))->ending;
+        if (!ending)
+            break;
+        g_main_context_iteration(ms->settings.context, TRUE);
     }
     g_ptr_array_unref(ms->order);
     g_hash_table_unref(ms->by_id);
