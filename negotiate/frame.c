@@ -50,6 +50,8 @@ static const TagInfo tag_info[] = {
     [VMIG_NEGOTIATE_TAG_ALGORITHMS] = {KIND_NAMES, TRUE},
     [VMIG_NEGOTIATE_TAG_REQUIRED] = {KIND_FLAG, TRUE},
     [VMIG_NEGOTIATE_TAG_VALUE] = {KIND_STRING, FALSE},
+    [VMIG_NEGOTIATE_TAG_HEARTBEAT] = {KIND_U32, FALSE},
+    [VMIG_NEGOTIATE_TAG_PAUSED] = {KIND_FLAG, FALSE},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_info) == VMIG_NEGOTIATE_TAG_LAST);
 
@@ -86,6 +88,7 @@ static const TagRule greeting_rules[] = {
     {VMIG_NEGOTIATE_TAG_MAX_CHANNELS, 1, 1},
     {VMIG_NEGOTIATE_TAG_HYPERVISOR, 1, 1},
     {VMIG_NEGOTIATE_TAG_DRIVER, 1, 1},
+    {VMIG_NEGOTIATE_TAG_HEARTBEAT, 0, 1},
 };
 
 static const TagRule reply_rules[] = {
@@ -96,6 +99,7 @@ static const TagRule reply_rules[] = {
     {VMIG_NEGOTIATE_TAG_TUNABLE, 0, VMIG_NEGOTIATE_MAX_LIST},
     {VMIG_NEGOTIATE_TAG_HYPERVISOR, 1, 1},
     {VMIG_NEGOTIATE_TAG_DRIVER, 1, 1},
+    {VMIG_NEGOTIATE_TAG_HEARTBEAT, 0, 1},
 };
 
 static const TagRule commit_rules[] = {
@@ -106,6 +110,10 @@ static const TagRule commit_rules[] = {
 static const TagRule error_rules[] = {
     {VMIG_NEGOTIATE_TAG_CODE, 1, 1},
     {VMIG_NEGOTIATE_TAG_MESSAGE, 1, 1},
+};
+
+static const TagRule resumed_rules[] = {
+    {VMIG_NEGOTIATE_TAG_PAUSED, 0, 1},
 };
 
 static const TagRule feature_rules[] = {
@@ -145,6 +153,13 @@ static const ParseContext frame_contexts[] = {
     [VMIG_NEGOTIATE_FRAME_READY] = {"READY", NULL, 0, store_message, check_message},
     [VMIG_NEGOTIATE_FRAME_ERROR] =
         CONTEXT("ERROR", error_rules, store_message, check_message),
+    [VMIG_NEGOTIATE_FRAME_LOADED] = {"LOADED", NULL, 0, store_message, check_message},
+    [VMIG_NEGOTIATE_FRAME_SWITCHOVER] = {"SWITCHOVER", NULL, 0, store_message,
+                                         check_message},
+    [VMIG_NEGOTIATE_FRAME_RESUMED] =
+        CONTEXT("RESUMED", resumed_rules, store_message, check_message),
+    [VMIG_NEGOTIATE_FRAME_HEARTBEAT] = {"HEARTBEAT", NULL, 0, store_message,
+                                        check_message},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(frame_contexts) == VMIG_NEGOTIATE_FRAME_LAST);
 
@@ -486,6 +501,12 @@ store_message(gpointer target, VmigNegotiateTag tag, const guint8 *value, guint3
         break;
     case VMIG_NEGOTIATE_TAG_MESSAGE:
         msg->message = g_strndup((const char *)value, len);
+        break;
+    case VMIG_NEGOTIATE_TAG_HEARTBEAT:
+        msg->heartbeat_ms = read_u32(value);
+        break;
+    case VMIG_NEGOTIATE_TAG_PAUSED:
+        msg->paused = TRUE;
         break;
     default:
         g_assert_not_reached(); /* the rules admit no other tag */
@@ -860,6 +881,8 @@ write_ids(Writer *w, const VmigNegotiateMessage *msg)
 {
     write_string_item(w, VMIG_NEGOTIATE_TAG_HYPERVISOR, msg->hypervisor);
     write_string_item(w, VMIG_NEGOTIATE_TAG_DRIVER, msg->driver);
+    if (msg->heartbeat_ms)
+        write_u32_item(w, VMIG_NEGOTIATE_TAG_HEARTBEAT, msg->heartbeat_ms);
 }
 
 /* Returns: the frame for @msg, or NULL with @error set. */
@@ -917,6 +940,13 @@ vmig_negotiate_encode(const VmigNegotiateMessage *msg, GError **error)
         write_features(&w, msg);
         break;
     case VMIG_NEGOTIATE_FRAME_READY:
+    case VMIG_NEGOTIATE_FRAME_LOADED:
+    case VMIG_NEGOTIATE_FRAME_SWITCHOVER:
+    case VMIG_NEGOTIATE_FRAME_HEARTBEAT:
+        break;
+    case VMIG_NEGOTIATE_FRAME_RESUMED:
+        if (msg->paused)
+            end_item(&w, begin_item(&w, VMIG_NEGOTIATE_TAG_PAUSED));
         break;
     case VMIG_NEGOTIATE_FRAME_ERROR:
         write_u32_item(&w, VMIG_NEGOTIATE_TAG_CODE, msg->code);

@@ -28,7 +28,8 @@ vmig_negotiate_error_code_to_string(VmigNegotiateErrorCode code)
 }
 
 static const char *const frame_type_names[] = {
-    NULL, "GREETING", "REPLY", "COMMIT", "READY", "ERROR",
+    NULL,    "GREETING", "REPLY",      "COMMIT",  "READY",
+    "ERROR", "LOADED",   "SWITCHOVER", "RESUMED", "HEARTBEAT",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(frame_type_names) == VMIG_NEGOTIATE_FRAME_LAST);
 
@@ -42,9 +43,9 @@ vmig_negotiate_frame_type_to_string(VmigNegotiateFrameType type)
 }
 
 static const char *const tag_names[] = {
-    NULL,     "VERSION",      "FEATURE",  "TUNABLE_NAME", "TUNABLE", "HYPERVISOR",
-    "DRIVER", "MAX_CHANNELS", "TOKEN",    "CHANNELS",     "CODE",    "MESSAGE",
-    "NAME",   "ALGORITHMS",   "REQUIRED", "VALUE",
+    NULL,     "VERSION",      "FEATURE",  "TUNABLE_NAME", "TUNABLE",   "HYPERVISOR",
+    "DRIVER", "MAX_CHANNELS", "TOKEN",    "CHANNELS",     "CODE",      "MESSAGE",
+    "NAME",   "ALGORITHMS",   "REQUIRED", "VALUE",        "HEARTBEAT", "PAUSED",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_names) == VMIG_NEGOTIATE_TAG_LAST);
 
@@ -58,8 +59,8 @@ vmig_negotiate_tag_to_string(VmigNegotiateTag tag)
 }
 
 static const char *const code_names[] = {
-    NULL,       "protocol",   "version",   "feature",
-    "channels", "hypervisor", "cancelled", "internal",
+    NULL,         "protocol",  "version",  "feature",  "channels",
+    "hypervisor", "cancelled", "internal", "shutdown", "timeout",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(code_names) == VMIG_NEGOTIATE_CODE_LAST);
 
@@ -328,7 +329,14 @@ vmig_negotiate_message_to_string(const VmigNegotiateMessage *msg)
         append_quoted(out, "message", msg->message);
         break;
     }
+    case VMIG_NEGOTIATE_FRAME_RESUMED:
+        if (msg->paused)
+            g_string_append(out, "  paused\n");
+        break;
     case VMIG_NEGOTIATE_FRAME_READY:
+    case VMIG_NEGOTIATE_FRAME_LOADED:
+    case VMIG_NEGOTIATE_FRAME_SWITCHOVER:
+    case VMIG_NEGOTIATE_FRAME_HEARTBEAT:
     case VMIG_NEGOTIATE_FRAME_LAST:
         break;
     }
@@ -336,6 +344,8 @@ vmig_negotiate_message_to_string(const VmigNegotiateMessage *msg)
         msg->type == VMIG_NEGOTIATE_FRAME_REPLY) {
         append_quoted(out, "hypervisor", msg->hypervisor);
         append_quoted(out, "driver", msg->driver);
+        if (msg->heartbeat_ms)
+            g_string_append_printf(out, "  heartbeat %u ms\n", msg->heartbeat_ms);
     }
     return g_string_free(out, FALSE);
 }

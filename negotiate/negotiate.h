@@ -1,5 +1,5 @@
 /*
- * negotiate.h: the virt-migrate handshake wire protocol, version 1
+ * negotiate.h: the virt-migrate handshake wire protocol, versions 1 and 2
  *
  * A pure library: it turns messages into bytes and bytes into messages,
  * and chooses a protocol version and feature set from two offers.  It does
@@ -32,8 +32,11 @@
 /* item_flags bit 0: the receiver must fail if it does not know the tag. */
 #define VMIG_NEGOTIATE_ITEM_MUST_UNDERSTAND 0x0001u
 
-/* The stable protocol version this library speaks. */
+/* The stable protocol versions this library speaks. */
 #define VMIG_NEGOTIATE_VERSION_1 1u
+/* Version 2: the main channel stays the drivers' (a control connection),
+ * and the switchover is confirmed (docs/protocol.md). */
+#define VMIG_NEGOTIATE_VERSION_2 2u
 /* Versions at or above this are experimental: offered only when enabled. */
 #define VMIG_NEGOTIATE_VERSION_EXPERIMENTAL 0x80000000u
 
@@ -46,7 +49,7 @@ typedef enum {
     VMIG_NEGOTIATE_ERROR_TOO_LARGE,             /* body length over the limit */
     VMIG_NEGOTIATE_ERROR_TRUNCATED,             /* body shorter than its length */
     VMIG_NEGOTIATE_ERROR_TRAILING_DATA,         /* bytes after the frame */
-    VMIG_NEGOTIATE_ERROR_UNKNOWN_TYPE,          /* frame type not 1..5 */
+    VMIG_NEGOTIATE_ERROR_UNKNOWN_TYPE,          /* frame type not 1..9 */
     VMIG_NEGOTIATE_ERROR_ITEM_OVERRUN,          /* an item runs past its frame */
     VMIG_NEGOTIATE_ERROR_BAD_ITEM_LENGTH,       /* wrong size for the item's type */
     VMIG_NEGOTIATE_ERROR_STRING_TOO_LONG,       /* string over 255 bytes */
@@ -71,6 +74,11 @@ typedef enum {
     VMIG_NEGOTIATE_FRAME_COMMIT = 3,   /* src -> dst: final channels, features */
     VMIG_NEGOTIATE_FRAME_READY = 4,    /* dst -> src: dst QEMU listening */
     VMIG_NEGOTIATE_FRAME_ERROR = 5,    /* either way: abort, with a reason */
+    /* Version 2, on the control connection after READY: */
+    VMIG_NEGOTIATE_FRAME_LOADED = 6,     /* dst -> src: dst QEMU loaded all, paused */
+    VMIG_NEGOTIATE_FRAME_SWITCHOVER = 7, /* src -> dst: the guest is yours */
+    VMIG_NEGOTIATE_FRAME_RESUMED = 8,    /* dst -> src: it runs here (or PAUSED) */
+    VMIG_NEGOTIATE_FRAME_HEARTBEAT = 9,  /* either way: still here */
     VMIG_NEGOTIATE_FRAME_LAST
 } VmigNegotiateFrameType;
 
@@ -93,6 +101,8 @@ typedef enum {
     VMIG_NEGOTIATE_TAG_ALGORITHMS,   /* string list: u16 count, { u8 len, bytes }* */
     VMIG_NEGOTIATE_TAG_REQUIRED,     /* empty: the offering side requires it */
     VMIG_NEGOTIATE_TAG_VALUE,        /* string: a tunable's value as JSON text */
+    VMIG_NEGOTIATE_TAG_HEARTBEAT,    /* u32: ms between this side's heartbeats (v2) */
+    VMIG_NEGOTIATE_TAG_PAUSED,       /* empty, in RESUMED: left paused, as asked */
     VMIG_NEGOTIATE_TAG_LAST
 } VmigNegotiateTag;
 
@@ -107,6 +117,8 @@ typedef enum {
     VMIG_NEGOTIATE_CODE_HYPERVISOR = 5, /* QEMU could not be configured */
     VMIG_NEGOTIATE_CODE_CANCELLED = 6,  /* a management app cancelled */
     VMIG_NEGOTIATE_CODE_INTERNAL = 7,   /* anything else */
+    VMIG_NEGOTIATE_CODE_SHUTDOWN = 8,   /* the driver is stopping */
+    VMIG_NEGOTIATE_CODE_TIMEOUT = 9,    /* a step took longer than its bound */
     VMIG_NEGOTIATE_CODE_LAST
 } VmigNegotiateCode;
 
@@ -132,13 +144,18 @@ typedef struct {
 /*
  * One frame, decoded.  Which fields a frame type carries:
  *
- *   GREETING  versions (1..256), features, tunable_names, max_channels,
- *             hypervisor, driver
- *   REPLY     versions (exactly 1: the selected one), features, channels
- *             (requested), token, tunables, hypervisor, driver
- *   COMMIT    channels (final), features (final)
- *   READY     nothing
- *   ERROR     code, message
+ *   GREETING   versions (1..256), features, tunable_names, max_channels,
+ *              hypervisor, driver, heartbeat_ms (optional)
+ *   REPLY      versions (exactly 1: the selected one), features, channels
+ *              (requested), token, tunables, hypervisor, driver,
+ *              heartbeat_ms (optional)
+ *   COMMIT     channels (final), features (final)
+ *   READY      nothing
+ *   ERROR      code, message
+ *   LOADED     nothing
+ *   SWITCHOVER nothing
+ *   RESUMED    paused
+ *   HEARTBEAT  nothing
  *
  * The arrays are always allocated (possibly empty); fields a type does not
  * carry are ignored by the encoder and left empty by the decoder.
@@ -157,6 +174,8 @@ typedef struct {
     guint8 token[VMIG_NEGOTIATE_TOKEN_SIZE];
     guint32 code;
     char *message;
+    guint32 heartbeat_ms; /* 0: not stated */
+    gboolean paused;
 } VmigNegotiateMessage;
 
 /* ---- messages ---------------------------------------------------------- */

@@ -127,14 +127,58 @@ make_error(void)
         "offer it");
 }
 
+/* Version 2: a GREETING that offers 2 and 1 and states its heartbeat. */
+static VmigNegotiateMessage *
+make_greeting_v2(void)
+{
+    VmigNegotiateMessage *msg = make_greeting();
+
+    g_array_set_size(msg->versions, 0);
+    vmig_negotiate_message_add_version(msg, VMIG_NEGOTIATE_VERSION_2);
+    vmig_negotiate_message_add_version(msg, VMIG_NEGOTIATE_VERSION_1);
+    msg->heartbeat_ms = 1000;
+    return msg;
+}
+
+static VmigNegotiateMessage *
+make_loaded(void)
+{
+    return vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_LOADED);
+}
+
+static VmigNegotiateMessage *
+make_switchover(void)
+{
+    return vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_SWITCHOVER);
+}
+
+/* RESUMED from a destination whose app asked to keep the guest paused. */
+static VmigNegotiateMessage *
+make_resumed(void)
+{
+    VmigNegotiateMessage *msg = vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_RESUMED);
+
+    msg->paused = TRUE;
+    return msg;
+}
+
+static VmigNegotiateMessage *
+make_heartbeat(void)
+{
+    return vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_HEARTBEAT);
+}
+
 typedef struct {
     const char *name;
     VmigNegotiateMessage *(*make)(void);
 } GoldenCase;
 
 static const GoldenCase golden_cases[] = {
-    {"greeting", make_greeting}, {"reply", make_reply}, {"commit", make_commit},
-    {"ready", make_ready},       {"error", make_error},
+    {"greeting", make_greeting}, {"reply", make_reply},
+    {"commit", make_commit},     {"ready", make_ready},
+    {"error", make_error},       {"greeting-v2", make_greeting_v2},
+    {"loaded", make_loaded},     {"switchover", make_switchover},
+    {"resumed", make_resumed},   {"heartbeat", make_heartbeat},
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -450,7 +494,7 @@ test_trailing_data(void)
 static void
 test_unknown_type(void)
 {
-    const guint16 types[] = {0, 6, 0x7fff, 0xffff};
+    const guint16 types[] = {0, VMIG_NEGOTIATE_FRAME_LAST, 0x7fff, 0xffff};
 
     for (gsize i = 0; i < G_N_ELEMENTS(types); i++) {
         Raw raw = raw_frame(types[i]);
