@@ -166,14 +166,35 @@ on_migrated(GObject *source, GAsyncResult *result, gpointer user_data)
     if (m->finished)
         return;
     if (ok) {
-        vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
+        /* libvirt's Confirm is done: the guest runs on the destination.
+         * Version 2 tells its driver so, whose libvirt may still be
+         * finishing the domain. */
+        m->switchover_by = g_strdup("libvirt");
+        if (vmig_mig_v2(m) && vmig_mig_main_open(m)) {
+            g_autoptr(VmigNegotiateMessage) frame =
+                vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_SWITCHOVER);
+
+            m->switchover = TRUE;
+            if (vmig_mig_send_frame(m, frame))
+                (void)vmig_mig_main_flush(m);
+        }
+        if (!m->finished)
+            vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
         return;
     }
     if (m->cancel_requested) {
         vmig_mig_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
         return;
     }
-    if (!m->main_bridged && m->main_fd >= 0) {
+    if (m->detail) {
+        /* The destination driver went away first: that is the root cause. */
+        g_autofree char *reason =
+            g_strdup_printf("%s (libvirt: %s)", m->detail, error->message);
+
+        vmig_mig_finish(m, VMIG_MIGRATION_FAILED, reason);
+        return;
+    }
+    if (!vmig_mig_v2(m) && !m->main_bridged && m->main_fd >= 0) {
         /* No stream byte went yet: the main channel still carries frames,
          * and libvirt's reason reaches the destination's management app. */
         g_autoptr(VmigNegotiateMessage) frame = vmig_negotiate_message_new_error(
@@ -283,6 +304,8 @@ on_checked(GObject *source, GAsyncResult *result, gpointer user_data)
     if (m->finished)
         return;
     if (vmig_libvirt_check_running_finish(result, &error)) {
+        if (!m->switchover_by)
+            m->switchover_by = g_strdup("libvirt");
         vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
     } else if (g_error_matches(error, VMIG_LIBVIRT_ERROR, VMIG_LIBVIRT_ERROR_INACTIVE) &&
                g_get_monotonic_time() < m->libvirt_deadline) {
@@ -409,8 +432,10 @@ start_destination(VmigMigration *m)
     m->libvirt_socket = socket_path(m);
     if (!vmig_mig_send_ready(m))
         return;
-    m->libvirt_main_watch =
-        vmig_mig_watch(m, m->main_fd, G_IO_IN | G_IO_HUP, on_main_io, m);
+    /* Version 2 keeps its main channel for the control conversation. */
+    if (!vmig_mig_v2(m))
+        m->libvirt_main_watch =
+            vmig_mig_watch(m, m->main_fd, G_IO_IN | G_IO_HUP, on_main_io, m);
     m->libvirt_deadline = g_get_monotonic_time() + (gint64)LIBVIRT_WAIT_MS * 1000;
     m->libvirt_timer = vmig_mig_timeout(m, 0, on_dial);
 }
@@ -438,6 +463,34 @@ libvirt_postcopy(VmigMigration *m, GTask *task)
         "virsh migrate-postcopy",
         m->id);
     g_object_unref(task);
+}
+
+/*
+ * Destination, version 2: the source's libvirt confirmed; the destination
+ * libvirt resumes the domain itself, and its running ends the migration
+ * (on_checked()), within LIBVIRT_WAIT_MS.
+ */
+static void
+libvirt_resume(VmigMigration *m, VmigBackendStep done)
+{
+    vmig_mig_source_clear(&m->switchover_timer);
+    g_free(m->switchover_by);
+    m->switchover_by = g_strdup("libvirt");
+    if (!m->libvirt_timer)
+        libvirt_stream_ended(m);
+}
+
+/* libvirt's own switchover never leaves a migration unknown. */
+static void
+libvirt_resolve(VmigMigration *m)
+{
+    g_autoptr(GError) error = g_error_new(
+        VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+        "migration '%s' of a libvirt domain: libvirt's own switchover applies; "
+        "see virsh domstate on both hosts",
+        m->id);
+
+    vmig_mig_resolved(m, error);
 }
 
 static void
@@ -470,6 +523,8 @@ const VmigBackend vmig_backend_libvirt = {
     .poll = libvirt_poll,
     .stream_ended = libvirt_stream_ended,
     .cancel = libvirt_cancel,
+    .resume = libvirt_resume,
+    .resolve = libvirt_resolve,
     .postcopy = libvirt_postcopy,
     .end = libvirt_end,
     .release = libvirt_release,

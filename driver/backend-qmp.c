@@ -125,6 +125,8 @@ on_status(VmigMigration *m, JsonNode *reply)
         vmig_mig_refuse_start(m, error);
         return;
     }
+    /* A failure after the source QEMU completed resumes only a guest that ran. */
+    m->guest_was_running = g_str_equal(status, "running");
     vmig_mig_start_checked(m);
 }
 
@@ -255,9 +257,9 @@ qmp_start_source(VmigMigration *m)
          * at once (QEMU answers in order). */
         args = json_object_new();
         json_object_set_string_member(args, "fdname", name);
-        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU",
-                 NULL);
-        vmig_fd_clear(&m->main_fd);
+        qmp_step(m, "getfd", args, vmig_mig_stream_fd(m), 1,
+                 "cannot hand the channel to QEMU", NULL);
+        vmig_fd_clear(vmig_mig_stream_fd(m));
         uri = g_strdup_printf("fd:%s", name);
     } else {
         g_autoptr(GError) error = NULL;
@@ -284,10 +286,10 @@ incoming_set(VmigMigration *m, JsonNode *reply)
 
     m->qemu_migrating = TRUE;
     if (m->commit->channels == 0) {
-        /* QEMU reads the main channel's fd itself. */
+        /* QEMU reads its stream's fd itself (version 1: the main channel's). */
         if (!vmig_mig_send_ready(m))
             return;
-        vmig_fd_clear(&m->main_fd);
+        vmig_fd_clear(vmig_mig_stream_fd(m));
     } else {
         /* Main first: QEMU takes the first connection it accepts as the main one. */
         conn = vmig_mig_channels_dial_local(m->private_path, &error);
@@ -306,15 +308,23 @@ incoming_set(VmigMigration *m, JsonNode *reply)
 static void
 qmp_start_destination(VmigMigration *m)
 {
-    JsonObject *args = json_object_new();
+    JsonObject *args;
+
+    /* Version 2: the guest loads paused, whatever -S said: a QEMU in
+     * inmigrate that was told `stop` does not start by itself, and runs
+     * only once SWITCHOVER came (qmp_resume()). */
+    if (vmig_mig_v2(m))
+        qmp_step(m, "stop", NULL, NULL, 0, "cannot keep the guest paused on arrival",
+                 NULL);
+    args = json_object_new();
 
     if (m->commit->channels == 0) {
         g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
         g_autofree char *uri = g_strdup_printf("fd:%s", name);
 
         json_object_set_string_member(args, "fdname", name);
-        qmp_step(m, "getfd", args, &m->main_fd, 1, "cannot hand the channel to QEMU",
-                 NULL);
+        qmp_step(m, "getfd", args, vmig_mig_stream_fd(m), 1,
+                 "cannot hand the channel to QEMU", NULL);
         args = json_object_new();
         json_object_set_string_member(args, "uri", uri);
     } else {
@@ -373,7 +383,14 @@ on_progress(VmigMigration *m, JsonNode *reply)
 
     m->progress_pending = FALSE;
     vmig_mig_progress(m, &p);
-    if (g_str_equal(p.status, "completed")) {
+    if (vmig_mig_v2(m) && g_str_equal(p.status, "completed")) {
+        /* The switchover is the drivers' (migration-control.c). */
+        vmig_mig_source_clear(&m->progress_timer);
+        vmig_mig_hypervisor_completed(m);
+    } else if (vmig_mig_v2(m) && g_str_equal(p.status, "failed")) {
+        vmig_mig_hypervisor_failed(m, json_object_get_string_member_with_default(
+                                          info, "error-desc", "QEMU's migration failed"));
+    } else if (g_str_equal(p.status, "completed")) {
         vmig_mig_source_clear(&m->progress_timer);
         if (m->role == VMIG_ROLE_DESTINATION && m->resume)
             qmp_step(m, "cont", NULL, NULL, 0, "cannot resume the guest", resumed);
@@ -440,11 +457,14 @@ static void
 on_postcopy(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     g_autoptr(GTask) task = user_data;
+    VmigMigration *m = g_task_get_task_data(task);
     GError *error = NULL;
     JsonNode *reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
 
     if (reply) {
         json_node_unref(reply);
+        /* Version 2: the destination's guest is the real one from here on. */
+        vmig_mig_control_postcopy(m);
         g_task_return_boolean(task, TRUE);
     } else {
         g_task_return_error(task, error);
@@ -454,8 +474,74 @@ on_postcopy(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 qmp_postcopy(VmigMigration *m, GTask *task)
 {
+    g_task_set_task_data(task, vmig_mig_ref(m), (GDestroyNotify)vmig_mig_unref);
     vmig_qmp_execute_async(m->qmp, "migrate-start-postcopy", NULL, NULL, 0, NULL,
                            on_postcopy, task);
+}
+
+/* Destination, version 2: SWITCHOVER came, the guest is this side's. */
+static void
+qmp_resume(VmigMigration *m, VmigBackendStep done)
+{
+    if (!m->resume || !m->qmp) {
+        done(m);
+        return;
+    }
+    qmp_step_then(m, "cont", NULL, "cannot resume the guest", done);
+}
+
+/* The answer of the resolving command: the migration ends as the operator said. */
+static void
+on_resolve_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+    VmigQmp *qmp = VMIG_QMP(source);
+
+    /* A QEMU told to quit may be gone before it answers: that is done too. */
+    if (!reply && m->role == VMIG_ROLE_DESTINATION &&
+        m->resolve_action == VMIG_RESOLVE_DISCARD_HERE)
+        g_clear_error(&error);
+    vmig_qmp_close(qmp);
+    g_object_unref(qmp);
+    vmig_mig_resolved(m, error);
+}
+
+/* The monitor is open again (it was let go at the end): do what the operator said. */
+static void
+on_resolve_opened(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VmigCatalog) catalog = NULL;
+    VmigQmp *qmp = NULL;
+    const char *command = NULL;
+
+    catalog = vmig_hypervisor_open_finish(result, &qmp, &error);
+    if (!catalog) {
+        g_prefix_error(&error,
+                       "cannot reach the %s QEMU again: ", vmig_role_to_string(m->role));
+        vmig_mig_resolved(m, error);
+        return;
+    }
+    if (m->resolve_action == VMIG_RESOLVE_RESUME_HERE)
+        command = "cont";
+    else if (m->role == VMIG_ROLE_DESTINATION)
+        command = "quit"; /* a guest that never ran here, or a copy: gone */
+    else
+        command = "query-status"; /* the source keeps its paused copy, as it is */
+    vmig_qmp_execute_async(qmp, command, NULL, NULL, 0, NULL, on_resolve_done,
+                           g_steal_pointer(&m));
+}
+
+static void
+qmp_resolve(VmigMigration *m)
+{
+    const VmigMigrationSettings *settings = vmig_mig_settings(m);
+
+    vmig_hypervisor_open_async(m->domain, settings->context, settings->qmp_timeout_ms,
+                               NULL, on_resolve_opened, vmig_mig_ref(m));
 }
 
 static void qmp_release(VmigMigration *m);
@@ -523,6 +609,43 @@ put_back(VmigMigration *m)
                                on_put_back, vmig_mig_ref(m));
 }
 
+/* The source guest runs again: now its settings. */
+static void
+on_resumed_source(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+
+    if (!reply)
+        g_warning("%s: cannot resume the source guest: %s", m->id, error->message);
+    put_back(m);
+}
+
+/*
+ * Returns: TRUE when the source QEMU's migration completed (its guest
+ * paused, "postmigrate") but the guest is still this side's: the
+ * destination never got SWITCHOVER, or promised with ERROR that it did
+ * not run it.  QEMU runs such a guest again on `cont`.
+ */
+static gboolean
+source_takes_back(VmigMigration *m)
+{
+    return m->role == VMIG_ROLE_SOURCE && m->state != VMIG_MIGRATION_COMPLETED &&
+           m->state != VMIG_MIGRATION_UNKNOWN && m->guest_was_running &&
+           (!m->switchover || m->peer_gave_up);
+}
+
+/* Returns: TRUE when a destination QEMU holds nothing of use: it began loading a
+ * stream that did not end in a guest of its own. */
+static gboolean
+destination_useless(VmigMigration *m)
+{
+    return m->role == VMIG_ROLE_DESTINATION && m->qemu_migrating &&
+           m->state != VMIG_MIGRATION_COMPLETED && m->state != VMIG_MIGRATION_UNKNOWN &&
+           !m->resumed;
+}
+
 static gboolean on_settle_timer(gpointer user_data);
 
 /* query-migrate's answer while a cancelled migration settles. */
@@ -540,6 +663,12 @@ on_settling(GObject *source, GAsyncResult *result, gpointer user_data)
 
     if (!status) {
         end_done(m); /* QEMU is gone */
+        return;
+    }
+    if (g_str_equal(status, "completed") && source_takes_back(m)) {
+        /* It completed as it was being cancelled: the guest waits paused. */
+        vmig_qmp_execute_async(m->qmp, "cont", NULL, NULL, 0, NULL, on_resumed_source,
+                               vmig_mig_ref(m));
         return;
     }
     if (g_strv_contains(settled, status) || g_get_monotonic_time() > m->end_deadline) {
@@ -564,8 +693,11 @@ on_settle_timer(gpointer user_data)
 /*
  * The end: a source's migration that did not complete is cancelled, and
  * the settings put back once QEMU says it stopped (it refuses them while
- * a migration runs); a destination QEMU that began loading a stream that
- * did not complete is of no further use and quits.
+ * a migration runs); a source whose QEMU completed but whose guest never
+ * changed sides runs its guest again; a destination QEMU that began
+ * loading a stream that did not end in its own running guest is of no
+ * further use and quits.  A migration left unknown touches no guest: the
+ * operator decides (qmp_resolve()).
  */
 static void
 qmp_end(VmigMigration *m, VmigBackendStep done)
@@ -577,13 +709,28 @@ qmp_end(VmigMigration *m, VmigBackendStep done)
         end_done(m);
         return;
     }
-    if (!completed && m->qemu_migrating && m->role == VMIG_ROLE_DESTINATION) {
+    if (m->state == VMIG_MIGRATION_UNKNOWN) {
+        m->qemu_migrating = FALSE;
+        put_back(m);
+        return;
+    }
+    if (destination_useless(m)) {
         vmig_qmp_execute_async(m->qmp, "quit", NULL, NULL, 0, NULL, NULL, NULL);
         m->qemu_migrating = FALSE;
         end_done(m);
         return;
     }
-    if (!completed && m->qemu_migrating) {
+    if (m->role == VMIG_ROLE_SOURCE && !completed && m->hypervisor_completed) {
+        m->qemu_migrating = FALSE;
+        if (source_takes_back(m)) {
+            vmig_qmp_execute_async(m->qmp, "cont", NULL, NULL, 0, NULL, on_resumed_source,
+                                   vmig_mig_ref(m));
+            return;
+        }
+        put_back(m);
+        return;
+    }
+    if (m->role == VMIG_ROLE_SOURCE && !completed && m->qemu_migrating) {
         /* QEMU resumes the source guest once its migration is cancelled. */
         vmig_qmp_execute_async(m->qmp, "migrate_cancel", NULL, NULL, 0, NULL, NULL, NULL);
         m->qemu_migrating = FALSE;
@@ -600,12 +747,15 @@ qmp_release(VmigMigration *m)
 {
     if (!m->qmp)
         return;
-    if (m->state != VMIG_MIGRATION_COMPLETED && m->qemu_migrating) {
+    if (destination_useless(m)) {
+        /* A destination QEMU that began loading is of no further use. */
+        vmig_qmp_execute_async(m->qmp, "quit", NULL, NULL, 0, NULL, NULL, NULL);
+    } else if (m->role == VMIG_ROLE_SOURCE && m->state != VMIG_MIGRATION_COMPLETED &&
+               m->state != VMIG_MIGRATION_UNKNOWN && m->qemu_migrating &&
+               !m->hypervisor_completed) {
         /* The source guest keeps running: QEMU resumes it once its migration is
-         * cancelled.  A destination QEMU that began loading is of no further use. */
-        vmig_qmp_execute_async(m->qmp,
-                               m->role == VMIG_ROLE_SOURCE ? "migrate_cancel" : "quit",
-                               NULL, NULL, 0, NULL, NULL, NULL);
+         * cancelled. */
+        vmig_qmp_execute_async(m->qmp, "migrate_cancel", NULL, NULL, 0, NULL, NULL, NULL);
     }
     if (m->qmp_closed_handler)
         g_signal_handler_disconnect(m->qmp, m->qmp_closed_handler);
@@ -626,6 +776,8 @@ const VmigBackend vmig_backend_qmp = {
     .poll = qmp_poll,
     .stream_ended = qmp_stream_ended,
     .cancel = qmp_cancel,
+    .resume = qmp_resume,
+    .resolve = qmp_resolve,
     .postcopy = qmp_postcopy,
     .end = qmp_end,
     .release = qmp_release,

@@ -62,6 +62,17 @@ typedef struct {
     void (*stream_ended)(VmigMigration *m);
     /* The app cancelled a running stream: stop it; the source guest runs on. */
     void (*cancel)(VmigMigration *m);
+    /*
+     * Destination, version 2 (SWITCHOVER came): runs the guest (cont), or
+     * leaves it paused when the app asked so (!m->resume), then @done; or
+     * fails @m.
+     */
+    void (*resume)(VmigMigration *m, VmigBackendStep done);
+    /*
+     * A migration left unknown: reaches the hypervisor again and carries
+     * out m->resolve_action, then vmig_mig_resolved().
+     */
+    void (*resolve)(VmigMigration *m);
     /* Source: switches the running stream to postcopy; @task (consumed) gets TRUE or the
      * error. */
     void (*postcopy)(VmigMigration *m, GTask *task);

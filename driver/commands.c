@@ -285,6 +285,46 @@ cmd_start_postcopy(VmigControlCall *call, JsonObject *arguments, gpointer user_d
         on_postcopy_started, call);
 }
 
+static void
+on_resolved(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    VmigControlCall *call = user_data;
+    g_autoptr(GError) error = NULL;
+    const char *state = vmig_migration_resolve_finish(result, &error);
+    g_autoptr(JsonBuilder) b = NULL;
+
+    if (!state) {
+        vmig_control_call_error_gerror(call, error);
+        return;
+    }
+    b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, state);
+    json_builder_end_object(b);
+    vmig_control_call_return(call, json_builder_get_root(b));
+}
+
+/* resolve {"migration": ID, "action": "resume-here"|"discard-here"} -> {"state": S} */
+static void
+cmd_resolve(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+    const char *name = json_object_get_string_member(arguments, "action");
+    VmigResolveAction action = vmig_resolve_action_from_string(name);
+
+    if (action == VMIG_RESOLVE_LAST) {
+        vmig_control_call_error(call, "GenericError",
+                                "unknown action '%s' (expected resume-here or "
+                                "discard-here)",
+                                name);
+        return;
+    }
+    vmig_migration_resolve_async(daemon->migrations,
+                                 json_object_get_string_member(arguments, "migration"),
+                                 action, on_resolved, call);
+}
+
 static const VmigControlArg migrate_args[] = {
     {"domain", VMIG_CONTROL_ARG_STRING, FALSE},
     {"dest", VMIG_CONTROL_ARG_STRING, TRUE},
@@ -317,6 +357,12 @@ static const VmigControlArg migration_id_args[] = {
     {NULL, 0, FALSE},
 };
 
+static const VmigControlArg resolve_args[] = {
+    {"migration", VMIG_CONTROL_ARG_STRING, FALSE},
+    {"action", VMIG_CONTROL_ARG_STRING, FALSE},
+    {NULL, 0, FALSE},
+};
+
 static const VmigControlArg query_tunables_args[] = {
     {"domain", VMIG_CONTROL_ARG_STRING, FALSE},
     {"unstable", VMIG_CONTROL_ARG_BOOL, TRUE},
@@ -333,6 +379,7 @@ const VmigControlCommand vmig_commands[] = {
     {"query-migrations", cmd_query_migrations, NULL, FALSE},
     {"query-migration", cmd_query_migration, migration_id_args, FALSE},
     {"start-postcopy", cmd_start_postcopy, migration_id_args, FALSE},
+    {"resolve", cmd_resolve, resolve_args, FALSE},
 };
 
 const gsize vmig_n_commands = G_N_ELEMENTS(vmig_commands);

@@ -33,6 +33,7 @@
 #include "driver/control.h"
 #include "driver/listener.h"
 #include "driver/migration.h"
+#include "negotiate/negotiate.h"
 #include "driver/pending.h"
 #include "driver/service.h"
 
@@ -45,6 +46,10 @@
 #define VMIG_DAEMON_KEEP_FINISHED 300
 /* Unfinished migrations at once (docs/limits.md). */
 #define VMIG_DAEMON_MAX_MIGRATIONS 32
+/* Protocol version 2's heartbeats: one a second; five silent seconds and the peer is
+ * gone. */
+#define VMIG_DAEMON_HEARTBEAT_INTERVAL 1
+#define VMIG_DAEMON_HEARTBEAT_TIMEOUT  5
 /*
  * Descriptors one migration may hold at most, on either side: the QEMU
  * monitor, the main channel, a listener, and per connection of QEMU's
@@ -272,6 +277,9 @@ main(int argc, char **argv)
     gint max_migrations = VMIG_DAEMON_MAX_MIGRATIONS;
     gint max_pending = VMIG_PENDING_DEFAULT_MAX;
     gint pending_timeout = VMIG_PENDING_DEFAULT_TIMEOUT_MS / 1000;
+    gint heartbeat_interval = VMIG_DAEMON_HEARTBEAT_INTERVAL;
+    gint heartbeat_timeout = VMIG_DAEMON_HEARTBEAT_TIMEOUT;
+    gint max_protocol = VMIG_NEGOTIATE_VERSION_2;
     rlim_t fd_limit;
     GOptionEntry entries[] = {
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
@@ -304,6 +312,16 @@ main(int argc, char **argv)
          "Seconds a connection may take to say what it is and prove its token "
          "(default: 10)",
          "SECONDS"},
+        {"heartbeat-interval", 0, 0, G_OPTION_ARG_INT, &heartbeat_interval,
+         "Seconds between two heartbeats to the peer driver (protocol version 2; "
+         "default: 1)",
+         "SECONDS"},
+        {"heartbeat-timeout", 0, 0, G_OPTION_ARG_INT, &heartbeat_timeout,
+         "Seconds of silence after which the peer driver counts as gone, at any step of "
+         "a migration (protocol version 2; more than the interval; default: 5)",
+         "SECONDS"},
+        {"max-protocol", 0, 0, G_OPTION_ARG_INT, &max_protocol,
+         "The newest protocol version to offer: 1 or 2 (default: 2)", "N"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
          "Log debug messages of virt-migrate's own modules", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit",
@@ -318,6 +336,10 @@ main(int argc, char **argv)
         {"--max-migrations", &max_migrations, 1, 1024, ""},
         {"--max-pending", &max_pending, 1, 65536, ""},
         {"--pending-timeout", &pending_timeout, 1, 600, " seconds"},
+        {"--heartbeat-interval", &heartbeat_interval, 1, 60, " seconds"},
+        {"--heartbeat-timeout", &heartbeat_timeout, 2, 600, " seconds"},
+        {"--max-protocol", &max_protocol, VMIG_NEGOTIATE_VERSION_1,
+         VMIG_NEGOTIATE_VERSION_2, ""},
     };
     g_autoptr(GOptionContext) options = NULL;
     g_autoptr(GError) error = NULL;
@@ -361,6 +383,12 @@ main(int argc, char **argv)
                        r->option, r->min, r->max, r->unit, *r->value);
             return VMIG_DAEMON_EXIT_USAGE;
         }
+    }
+    if (heartbeat_timeout <= heartbeat_interval) {
+        g_printerr("virt-migrated: error: --heartbeat-timeout (%d s) must be more than "
+                   "--heartbeat-interval (%d s)\nTry 'virt-migrated --help'.\n",
+                   heartbeat_timeout, heartbeat_interval);
+        return VMIG_DAEMON_EXIT_USAGE;
     }
     if (show_version) {
         g_print("virt-migrated %s\n", PACKAGE_VERSION);
@@ -422,6 +450,9 @@ main(int argc, char **argv)
         .keep_finished_ms = (guint)keep_finished * 1000,
         .max_migrations = (guint)max_migrations,
         .pending_pool = pending_pool,
+        .max_version = (guint)max_protocol,
+        .heartbeat_interval_ms = (guint)heartbeat_interval * 1000,
+        .heartbeat_timeout_ms = (guint)heartbeat_timeout * 1000,
     };
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);

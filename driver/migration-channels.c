@@ -26,6 +26,33 @@
 #define QEVM_MAGIC 0x5145564Du
 
 /* ------------------------------------------------------------------------ */
+/* Which channel is which */
+
+guint
+vmig_mig_data_wanted(VmigMigration *m)
+{
+    return m->reply->channels + (vmig_mig_v2(m) ? 1 : 0);
+}
+
+guint
+vmig_mig_data_committed(VmigMigration *m)
+{
+    return m->commit->channels + (vmig_mig_v2(m) ? 1 : 0);
+}
+
+int *
+vmig_mig_stream_fd(VmigMigration *m)
+{
+    return vmig_mig_v2(m) ? &g_array_index(m->channels, int, 0) : &m->main_fd;
+}
+
+int *
+vmig_mig_multifd_fd(VmigMigration *m, guint i)
+{
+    return &g_array_index(m->channels, int, i + (vmig_mig_v2(m) ? 1 : 0));
+}
+
+/* ------------------------------------------------------------------------ */
 /* Collecting */
 
 /* The channel timeout: the source goes on with what came, the destination fails. */
@@ -37,12 +64,12 @@ on_channel_timeout(gpointer user_data)
     g_clear_pointer(&m->channel_timer, g_source_unref);
     if (m->role == VMIG_ROLE_SOURCE) {
         g_debug("%s: %u of %u channels after the channel timeout", m->id, m->channels_got,
-                m->reply->channels);
+                vmig_mig_data_wanted(m));
         vmig_mig_source_commit(m);
     } else {
         vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_CHANNELS,
                       "only %u of the %u channels the COMMIT announced arrived in time",
-                      m->channels_got, m->commit ? m->commit->channels : 0);
+                      m->channels_got, m->commit ? vmig_mig_data_committed(m) : 0);
     }
     return G_SOURCE_REMOVE;
 }
@@ -85,7 +112,7 @@ request_channels(VmigMigration *m)
     for (guint i = 0; i < VMIG_TOKEN_SIZE; i++)
         g_string_append_printf(token, "%02x", m->token[i]);
     json_builder_set_member_name(b, "count");
-    json_builder_add_int_value(b, m->reply->channels);
+    json_builder_add_int_value(b, vmig_mig_data_wanted(m));
     json_builder_set_member_name(b, "token");
     json_builder_add_string_value(b, token->str);
     json_builder_end_object(b);
@@ -98,8 +125,8 @@ vmig_mig_channels_collect(VmigMigration *m)
     if (m->uri) {
         /* URI mode: all dialled at once, each within the channel timeout;
          * what has connected by then is what we go with. */
-        m->dials = m->reply->channels;
-        for (guint i = 0; i < m->reply->channels; i++)
+        m->dials = vmig_mig_data_wanted(m);
+        for (guint i = 0; i < m->dials; i++)
             vmig_transport_dial_async(m->address, m->channel_timeout_ms, m->cancellable,
                                       on_channel_dialled, vmig_mig_ref(m));
         return;
@@ -157,7 +184,7 @@ vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
             vmig_pending_set_add(m->pending, &fds[i], FALSE);
             continue;
         }
-        if (m->channels_got >= m->reply->channels) {
+        if (m->channels_got >= vmig_mig_data_wanted(m)) {
             vmig_fd_clear(&fds[i]); /* more than asked for */
             continue;
         }
@@ -171,7 +198,7 @@ vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
         fds[i] = -1;
         m->channels_got++;
     }
-    if (source && m->channels_got == m->reply->channels)
+    if (source && m->channels_got == vmig_mig_data_wanted(m))
         vmig_mig_source_commit(m);
     vmig_mig_notify(m);
     return TRUE;
@@ -208,11 +235,11 @@ on_pending_channel(int *fdp, guint index, gpointer user_data)
 
     if (m->finished)
         return;
-    if (!m->reply || index >= m->reply->channels) {
+    if (!m->reply || index >= vmig_mig_data_wanted(m)) {
         g_debug("%s: channel index %u out of range; closed", m->id, index);
         return;
     }
-    while (m->channels->len < m->reply->channels) {
+    while (m->channels->len < vmig_mig_data_wanted(m)) {
         int none = -1;
 
         g_array_append_val(m->channels, none);
@@ -333,10 +360,10 @@ vmig_mig_channels_bridge_to_qemu(VmigMigration *m, const char *path, int *main_c
 {
     g_autoptr(GError) error = NULL;
 
-    if (!bridge(m, &m->main_fd, main_conn, "main"))
+    if (!bridge(m, vmig_mig_stream_fd(m), main_conn, "main"))
         return FALSE;
     for (guint i = 0; i < m->commit->channels; i++) {
-        int *chan = &g_array_index(m->channels, int, i);
+        int *chan = vmig_mig_multifd_fd(m, i);
         g_autofree char *what = g_strdup_printf("multifd%u", i);
         g_auto(VmigFd) conn = vmig_mig_channels_dial_local(path, &error);
 
@@ -394,9 +421,9 @@ on_outgoing_io(int fd, GIOCondition condition, gpointer user_data)
     value = ((guint32)magic[0] << 24) | (magic[1] << 16) | (magic[2] << 8) | magic[3];
     if (value == QEVM_MAGIC && !m->main_bridged) {
         m->main_bridged = TRUE;
-        bridge(m, &qemu_fd, &m->main_fd, "main");
-    } else if (value == MULTIFD_MAGIC && m->multifd_bridged < m->channels->len) {
-        int *chan = &g_array_index(m->channels, int, m->multifd_bridged);
+        bridge(m, &qemu_fd, vmig_mig_stream_fd(m), "main");
+    } else if (value == MULTIFD_MAGIC && m->multifd_bridged < m->commit->channels) {
+        int *chan = vmig_mig_multifd_fd(m, m->multifd_bridged);
         g_autofree char *what = g_strdup_printf("multifd%u", m->multifd_bridged);
 
         m->multifd_bridged++;
@@ -404,7 +431,7 @@ on_outgoing_io(int fd, GIOCondition condition, gpointer user_data)
     } else {
         g_debug("%s: unexpected connection from QEMU (magic %08x); closed", m->id, value);
     }
-    if (m->main_bridged && m->multifd_bridged == m->channels->len)
+    if (m->main_bridged && m->multifd_bridged == m->commit->channels)
         g_clear_pointer(&m->listener, vmig_listener_free);
     return G_SOURCE_REMOVE;
 }

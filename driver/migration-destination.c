@@ -35,7 +35,10 @@ vmig_mig_destination_reply(VmigMigration *m, VmigNegotiateMessage *reply)
         return;
     }
     m->reply = reply;
+    m->version = g_array_index(reply->versions, guint32, 0);
     memcpy(m->token, reply->token, VMIG_TOKEN_SIZE);
+    if (vmig_mig_v2(m))
+        vmig_mig_control_start(m);
 
     /* The tunables the source asks for: each must exist here and parse. */
     for (guint i = 0; i < reply->tunables->len; i++) {
@@ -88,7 +91,7 @@ vmig_mig_destination_commit(VmigMigration *m, VmigNegotiateMessage *commit)
         return;
     vmig_mig_emit_negotiated(m);
     vmig_mig_source_clear(&m->handshake_timer);
-    if (m->channels_got < commit->channels)
+    if (m->channels_got < vmig_mig_data_committed(m))
         vmig_mig_channels_arm_timeout(m);
     vmig_mig_destination_try_configure(m);
 }
@@ -106,7 +109,7 @@ vmig_mig_destination_try_configure(VmigMigration *m)
     if (m->finished || !m->commit || m->state != VMIG_MIGRATION_COMMITTING ||
         m->configuring)
         return;
-    for (guint i = 0; i < m->commit->channels; i++) {
+    for (guint i = 0; i < vmig_mig_data_committed(m); i++) {
         if (i >= m->channels->len || g_array_index(m->channels, int, i) < 0)
             return;
     }

@@ -1,8 +1,10 @@
 /*
  * migration-main.c: the main channel: the handshake's frames out (a queue
  * written as the socket takes it) and in (read exactly up to each frame's
- * end, so that the QEMU stream that follows is never swallowed), the
- * deadline of each step of the peer, and each frame to its role
+ * end, so that in version 1 the QEMU stream that follows is never
+ * swallowed), the deadline of each step of the peer, and each frame to its
+ * role; in version 2, after READY, to the control conversation
+ * (migration-control.c)
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-migration"
@@ -38,6 +40,8 @@ vmig_mig_send_frame(VmigMigration *m, const VmigNegotiateMessage *msg)
 void
 vmig_mig_send_raw(VmigMigration *m, const guint8 *data, gsize len)
 {
+    if (m->main_unwritable)
+        return;
     g_byte_array_append(m->out, data, len);
     m->bytes_sent += len;
     main_update_watch(m);
@@ -55,12 +59,45 @@ vmig_mig_main_flush(VmigMigration *m)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return TRUE;
-            vmig_mig_fail(m, 0, "the main channel failed: %s", g_strerror(errno));
+            if (vmig_mig_v2(m) && m->main_source) {
+                /* The peer closed, but what it sent before may still be
+                 * unread (RESUMED, an ERROR with the reason): read on, and
+                 * its end of file or reset ends @m. */
+                g_debug("%s: the main channel takes no more: %s", m->id,
+                        g_strerror(errno));
+                m->main_unwritable = TRUE;
+                g_byte_array_set_size(m->out, 0);
+                main_update_watch(m);
+                return TRUE;
+            }
+            if (vmig_mig_v2(m)) {
+                vmig_mig_peer_gone(m, g_strerror(errno));
+            } else {
+                vmig_mig_fail(m, 0, "the main channel failed: %s", g_strerror(errno));
+            }
             return FALSE;
         }
         g_byte_array_remove_range(m->out, 0, n);
     }
     return TRUE;
+}
+
+gboolean
+vmig_mig_main_open(VmigMigration *m)
+{
+    if (m->main_fd < 0)
+        return FALSE;
+    return vmig_mig_v2(m) ? m->main_source != NULL : !m->handshake_done;
+}
+
+/* Version 2: the handshake is over; the main channel goes on as the control connection.
+ */
+static void
+handshake_over(VmigMigration *m)
+{
+    vmig_mig_source_clear(&m->handshake_timer);
+    m->handshake_done = TRUE;
+    m->handshake_end = g_get_monotonic_time();
 }
 
 gboolean
@@ -70,6 +107,12 @@ vmig_mig_send_ready(VmigMigration *m)
         vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_READY);
     g_autoptr(GBytes) bytes = vmig_negotiate_encode(ready, NULL);
 
+    if (vmig_mig_v2(m)) {
+        if (!vmig_mig_send_frame(m, ready))
+            return FALSE;
+        handshake_over(m);
+        return vmig_mig_main_flush(m);
+    }
     /* The last frame: written in full before the fd becomes QEMU's. */
     if (m->out->len && !vmig_mig_main_flush(m))
         return FALSE;
@@ -112,11 +155,20 @@ frame_received(VmigMigration *m, VmigNegotiateMessage *msg)
 {
     VmigNegotiateFrameType expected;
 
+    if (vmig_mig_v2(m) && msg->type == VMIG_NEGOTIATE_FRAME_HEARTBEAT) {
+        vmig_negotiate_message_free(msg);
+        return;
+    }
+    if (vmig_mig_v2(m) && m->handshake_done) {
+        vmig_mig_control_frame(m, msg);
+        return;
+    }
     if (msg->type == VMIG_NEGOTIATE_FRAME_ERROR) {
         /* The peer refused: its reason is ours, word for word. */
         g_autofree char *reason = g_strdup(msg->message);
 
         vmig_negotiate_message_free(msg);
+        m->peer_gave_up = TRUE;
         vmig_mig_finish(m, VMIG_MIGRATION_FAILED, reason);
         return;
     }
@@ -207,20 +259,29 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
             return G_SOURCE_CONTINUE;
-        vmig_mig_fail(m, 0, "the peer driver is gone: the main channel failed: %s",
-                      g_strerror(errno));
+        /* Closed for frames first: the end must not write to it again. */
+        vmig_mig_source_clear(&m->main_source);
+        if (vmig_mig_v2(m))
+            vmig_mig_peer_gone(m, g_strerror(errno));
+        else
+            vmig_mig_fail(m, 0, "the peer driver is gone: the main channel failed: %s",
+                          g_strerror(errno));
         return G_SOURCE_REMOVE;
     }
     if (n == 0) {
+        vmig_mig_source_clear(&m->main_source);
         if (!vmig_negotiate_decoder_finish(m->decoder, &error))
             vmig_mig_fail(m, 0, "the peer driver closed the main channel mid-frame: %s",
                           error->message);
+        else if (vmig_mig_v2(m))
+            vmig_mig_peer_gone(m, "connection closed");
         else
             vmig_mig_fail(m, 0, "the peer driver closed the main channel (state %s)",
                           vmig_migration_state_to_string(m->state));
         return G_SOURCE_REMOVE;
     }
     m->bytes_received += n;
+    m->last_heard = g_get_monotonic_time();
     if (m->handshake_start == 0)
         m->handshake_start = g_get_monotonic_time();
     if (opener)
@@ -237,6 +298,12 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
     if (m->finished || m->main_fd < 0 || m->main_source == NULL)
         return G_SOURCE_REMOVE;
     return G_SOURCE_CONTINUE;
+}
+
+void
+vmig_mig_main_handshake_over(VmigMigration *m)
+{
+    handshake_over(m);
 }
 
 /* Polls for writing too while the queue holds bytes. */

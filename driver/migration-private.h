@@ -9,6 +9,9 @@
  *                            introspection, checks, the offer, listen/dial
  *   migration-main.c         the main channel: frames in and out, the
  *                            handshake's deadlines, frames by role
+ *   migration-control.c      version 2: the control conversation after the
+ *                            handshake (heartbeats, LOADED, SWITCHOVER,
+ *                            RESUMED, ERROR) and the reasons of an end
  *   migration-source.c       the source's handshake: GREETING -> REPLY ->
  *                            COMMIT -> READY
  *   migration-destination.c  the destination's: opener -> GREETING ->
@@ -52,22 +55,30 @@
 #define VMIG_MIG_DEFAULT_MAX_CHANNELS 16
 /* How long the end may take: the hypervisor put back, the bridges drained. */
 #define VMIG_MIG_END_TIMEOUT_MS 5000
-/* How long the end may take: the hypervisor put back, the bridges drained. */
-#define VMIG_MIG_END_TIMEOUT_MS 5000
+/* Version 2: how long each wait of the switchover may take (LOADED once the
+ * source QEMU completed; SWITCHOVER once LOADED went; RESUMED once
+ * SWITCHOVER went) while the peer is alive. */
+#define VMIG_MIG_SWITCHOVER_TIMEOUT_MS 30000
+/* Version 2: how long a side whose QEMU failed waits for the peer driver's
+ * word (ERROR, or its connection closing), to give the root cause. */
+#define VMIG_MIG_REASON_GRACE_MS 1000
 /* How long QEMU may take to finish loading once the stream has ended. */
 #define VMIG_MIG_STREAM_END_GRACE_MS 5000
 
 /* What happens to a migration; the transition table maps (state, event) to a state. */
 typedef enum {
-    VMIG_MIG_EVENT_DIAL,     /* source, URI mode: introspected, dialling the peer */
-    VMIG_MIG_EVENT_WAIT,     /* destination: introspected, waiting for the peer */
-    VMIG_MIG_EVENT_OPEN,     /* the main channel is there: the handshake begins */
-    VMIG_MIG_EVENT_SELECT,   /* the REPLY fixed the features: channels are collected */
-    VMIG_MIG_EVENT_COMMIT,   /* the COMMIT fixed the channels: QEMU is configured */
-    VMIG_MIG_EVENT_STREAM,   /* QEMU's stream flows */
-    VMIG_MIG_EVENT_COMPLETE, /* the migration completed */
-    VMIG_MIG_EVENT_FAIL,     /* it failed */
-    VMIG_MIG_EVENT_CANCEL,   /* the app cancelled it */
+    VMIG_MIG_EVENT_DIAL,       /* source, URI mode: introspected, dialling the peer */
+    VMIG_MIG_EVENT_WAIT,       /* destination: introspected, waiting for the peer */
+    VMIG_MIG_EVENT_OPEN,       /* the main channel is there: the handshake begins */
+    VMIG_MIG_EVENT_SELECT,     /* the REPLY fixed the features: channels are collected */
+    VMIG_MIG_EVENT_COMMIT,     /* the COMMIT fixed the channels: QEMU is configured */
+    VMIG_MIG_EVENT_STREAM,     /* QEMU's stream flows */
+    VMIG_MIG_EVENT_SWITCHOVER, /* v2: LOADED sent (dst), SWITCHOVER sent (src) */
+    VMIG_MIG_EVENT_COMPLETE,   /* the migration completed */
+    VMIG_MIG_EVENT_FAIL,       /* it failed */
+    VMIG_MIG_EVENT_CANCEL,     /* the app cancelled it */
+    VMIG_MIG_EVENT_LOST,       /* v2: the switchover's confirmation was lost */
+    VMIG_MIG_EVENT_RESOLVE,    /* an operator said where the guest runs */
     VMIG_MIG_EVENT_LAST
 } VmigMigEvent;
 
@@ -119,6 +130,8 @@ struct _VmigMigration {
     GCancellable *cancellable;  /* what runs in the background; cancelled at the end */
     gboolean
         cancel_requested; /* the app cancelled: a failure that follows is the cancel */
+    GTask *resolve_task;  /* resolve, until answered */
+    VmigResolveAction resolve_action;
 
     /* the request */
     char *domain;
@@ -145,8 +158,9 @@ struct _VmigMigration {
     VmigQmp *qmp;       /* backend-qmp.c: the monitor */
     gulong qmp_closed_handler;
     gulong qmp_event_handler;
-    gboolean qemu_migrating;   /* source: migrate issued; destination: incoming set up */
-    gboolean progress_pending; /* a progress read is in flight */
+    gboolean qemu_migrating;    /* source: migrate issued; destination: incoming set up */
+    gboolean guest_was_running; /* source: the guest ran when the migration began */
+    gboolean progress_pending;  /* a progress read is in flight */
     JsonObject *saved_caps; /* what configure changed, as it was: put back at the end */
     JsonObject *saved_params;
     VmigBackendStep end_done; /* the end's continuation, while the backend ends */
@@ -186,6 +200,24 @@ struct _VmigMigration {
     JsonArray *declined;       /* {"name", "reason"} */
     JsonObject *peer_tunables; /* source: asked of the destination */
     guint8 token[VMIG_TOKEN_SIZE];
+
+    /* version 2's control conversation (migration-control.c) */
+    guint32 version;               /* the selected protocol version; 0 before the REPLY */
+    gboolean main_unwritable;      /* a write failed: what the peer sent is still read */
+    GSource *heartbeat_timer;      /* sends HEARTBEAT, watches the peer's silence */
+    gint64 last_heard;             /* when the peer's last bytes came (monotonic us) */
+    guint peer_heartbeat_ms;       /* what the peer said its interval is */
+    gboolean hypervisor_completed; /* src: QEMU sent all; dst: QEMU loaded all */
+    gboolean loaded;               /* src: LOADED came; dst: LOADED went */
+    gboolean switchover;           /* src: SWITCHOVER went; dst: SWITCHOVER came */
+    gboolean resumed;              /* src: RESUMED came; dst: RESUMED went */
+    gboolean peer_gave_up;         /* the peer sent ERROR: it will not take (dst)
+                                      or has kept (src) the guest */
+    GSource *switchover_timer;     /* bounds the switchover's waits */
+    GSource *reason_timer;         /* QEMU failed: the peer's word is awaited */
+    char *detail;                  /* QEMU's words, when the driver names the cause */
+    char *switchover_by;         /* whose switchover applied: "virt-migrate", "libvirt" */
+    VmigNegotiateCode fail_code; /* the ERROR code of a failure (vmig_mig_fail()) */
 
     /* the extra channels (migration-channels.c) */
     GArray *channels; /* int: source: preamble written; destination: by index */
@@ -260,6 +292,13 @@ void vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format,
 void vmig_mig_fail_error(VmigMigration *m, VmigNegotiateCode code, const char *what,
                          const GError *error);
 
+/*
+ * The backend carried out @m->resolve_action (@error NULL), or could not:
+ * the resolve command is answered, and a resolved migration ends again
+ * with MIGRATION_DONE.
+ */
+void vmig_mig_resolved(VmigMigration *m, const GError *error);
+
 /* Answers the start command with @m's id: from here on observers hear of it. */
 void vmig_mig_answer_start(VmigMigration *m);
 
@@ -296,12 +335,60 @@ gboolean vmig_mig_send_frame(VmigMigration *m, const VmigNegotiateMessage *msg);
 /* Queues raw bytes (the opener). */
 void vmig_mig_send_raw(VmigMigration *m, const guint8 *data, gsize len);
 
-/* Writes READY, the last frame, in full; the main channel is QEMU's after.  Returns:
- * FALSE when @m failed. */
+/* Sends READY.  Version 1: the last frame, written in full; the main channel
+ * is QEMU's after.  Returns: FALSE when @m failed. */
 gboolean vmig_mig_send_ready(VmigMigration *m);
+
+/* Version 2: the handshake is over (READY); the main channel stays the drivers'. */
+void vmig_mig_main_handshake_over(VmigMigration *m);
+
+/* Returns: TRUE once version 2 (or newer) is selected. */
+#define vmig_mig_v2(m) ((m)->version >= VMIG_NEGOTIATE_VERSION_2)
+
+/* Returns: TRUE while the main channel carries the drivers' frames. */
+gboolean vmig_mig_main_open(VmigMigration *m);
 
 /* (Re)arms the deadline of the peer's next step. */
 void vmig_mig_arm_handshake_timer(VmigMigration *m);
+
+/* ---- migration-control.c ----------------------------------------------------------- */
+
+/* Version 2 is selected: heartbeats go out and the peer's silence is watched. */
+void vmig_mig_control_start(VmigMigration *m);
+
+/* A frame after READY (@msg consumed): LOADED, SWITCHOVER, RESUMED, HEARTBEAT, ERROR. */
+void vmig_mig_control_frame(VmigMigration *m, VmigNegotiateMessage *msg);
+
+/*
+ * The main channel ended (@why: the cause, e.g. "connection closed"): the
+ * peer driver is gone.  What that means depends on the step: a failure,
+ * or, for a source that sent SWITCHOVER, a state nobody can know.
+ */
+void vmig_mig_peer_gone(VmigMigration *m, const char *why);
+
+/* The peer driver said nothing for too long: as vmig_mig_peer_gone(). */
+void vmig_mig_peer_silent(VmigMigration *m);
+
+/*
+ * The hypervisor's migration completed: the source's QEMU sent all (its
+ * guest is paused), the destination's loaded all.  Version 1 ends here;
+ * version 2 goes on with the switchover.
+ */
+void vmig_mig_hypervisor_completed(VmigMigration *m);
+
+/*
+ * The hypervisor's migration failed with @detail (QEMU's words).  Version
+ * 2 waits a moment for the peer's word, to name the root cause.
+ */
+void vmig_mig_hypervisor_failed(VmigMigration *m, const char *detail);
+
+/* Source, version 2: the app switched the stream to postcopy: the guest is the
+ * destination's from here on (SWITCHOVER). */
+void vmig_mig_control_postcopy(VmigMigration *m);
+
+/* Sends ERROR (@code, @message) if the main channel still carries frames, at once and
+ * without blocking.  Version 2: the peer then knows this side gives up. */
+void vmig_mig_send_error(VmigMigration *m, VmigNegotiateCode code, const char *message);
 
 /* ---- migration-source.c ------------------------------------------------------------ */
 
@@ -337,6 +424,17 @@ void vmig_mig_channels_arm_timeout(VmigMigration *m);
 /* Destination: the stream ended; QEMU has VMIG_MIG_STREAM_END_GRACE_MS to complete. */
 void vmig_mig_channels_arm_stream_end(VmigMigration *m);
 
+/* Returns: the data channels to collect: the multifd channels the REPLY asks
+ * for, and in version 2 one more (data channel 0: QEMU's main stream). */
+guint vmig_mig_data_wanted(VmigMigration *m);
+/* Returns: the data channels the COMMIT announced (version 2: multifd + 1). */
+guint vmig_mig_data_committed(VmigMigration *m);
+/* Returns: where the fd of QEMU's main stream is: version 1 the main channel,
+ * version 2 data channel 0. */
+int *vmig_mig_stream_fd(VmigMigration *m);
+/* Returns: where the fd of multifd channel @i is. */
+int *vmig_mig_multifd_fd(VmigMigration *m, guint i);
+
 /* Destination: the connections of a listener and an app, until proven. */
 extern const VmigPendingFuncs vmig_mig_pending_funcs;
 
@@ -355,9 +453,10 @@ gboolean vmig_mig_channels_listen_private(VmigMigration *m, const char *path,
 int vmig_mig_channels_dial_local(const char *path, GError **error);
 
 /*
- * Destination: bridges the main channel onto *@main_conn (consumed), a
- * connection to QEMU listening at @path, then every extra channel onto a
- * connection of its own, main first.  Returns: TRUE, or FALSE with @m failed.
+ * Destination: bridges QEMU's main stream (vmig_mig_stream_fd()) onto
+ * *@main_conn (consumed), a connection to QEMU listening at @path, then
+ * every multifd channel onto a connection of its own, main first.
+ * Returns: TRUE, or FALSE with @m failed.
  */
 gboolean vmig_mig_channels_bridge_to_qemu(VmigMigration *m, const char *path,
                                           int *main_conn);

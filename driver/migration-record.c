@@ -197,6 +197,17 @@ vmig_mig_record(VmigMigration *m)
         json_object_set_int_member(hs, "milliseconds", (end - m->handshake_start) / 1000);
         json_object_set_object_member(o, "handshake", hs);
     }
+    if (m->switchover_by)
+        json_object_set_string_member(o, "switchover", m->switchover_by);
+    if (m->reply && !vmig_mig_v2(m)) {
+        /* What version 1 cannot give: docs/protocol.md, "Version 2". */
+        JsonArray *lost = json_array_new();
+
+        json_array_add_string_element(lost, "confirmed switchover");
+        json_array_add_string_element(lost, "heartbeats");
+        json_array_add_string_element(lost, "the destination's reason on failure");
+        json_object_set_array_member(o, "lost-guarantees", lost);
+    }
     if (m->finished) {
         json_object_set_string_member(o, "result",
                                       vmig_migration_state_to_string(m->state));

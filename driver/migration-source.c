@@ -2,9 +2,10 @@
  * migration-source.c: the source's side of the handshake
  *
  *   opener "VMGM" -> GREETING in -> REPLY out (the selection, the token)
- *   -> extra channels collected (migration-channels.c) -> COMMIT out (the
+ *   -> data channels collected (migration-channels.c) -> COMMIT out (the
  *   channels that came) once the backend configured QEMU -> READY in ->
- *   the backend starts the stream
+ *   the backend starts the stream (version 2: the control conversation
+ *   goes on, migration-control.c)
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-migration"
@@ -104,6 +105,7 @@ vmig_mig_source_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
         return;
     }
     m->reply = reply;
+    m->version = g_array_index(reply->versions, guint32, 0);
     if (!resolve_conflicts(m, reply, &error)) {
         vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_FEATURE, "%s", error->message);
         return;
@@ -121,11 +123,16 @@ vmig_mig_source_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
     reply->hypervisor = g_strdup(m->local_offer->hypervisor);
     reply->driver = g_strdup(m->local_offer->driver);
     add_peer_tunables(m, reply, greeting);
+    if (vmig_mig_v2(m))
+        reply->heartbeat_ms = vmig_mig_settings(m)->heartbeat_interval_ms;
     if (!vmig_mig_send_frame(m, reply))
         return;
     vmig_mig_arm_handshake_timer(m);
+    if (vmig_mig_v2(m))
+        vmig_mig_control_start(m);
 
-    if (reply->channels == 0) {
+    /* Version 2 always collects: QEMU's stream has a data channel of its own. */
+    if (vmig_mig_data_wanted(m) == 0) {
         vmig_mig_source_commit(m);
         return;
     }
@@ -152,10 +159,18 @@ vmig_mig_source_commit(VmigMigration *m)
     if (m->commit || m->finished)
         return;
     vmig_mig_source_clear(&m->channel_timer);
+    if (vmig_mig_v2(m) && m->channels_got == 0) {
+        vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_CHANNELS,
+                      "no data channel came within the channel timeout (%u ms): protocol "
+                      "version 2 carries QEMU's stream on a channel of its own",
+                      m->channel_timeout_ms);
+        return;
+    }
     if (!vmig_mig_step(m, VMIG_MIG_EVENT_COMMIT))
         return;
     commit = vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_COMMIT);
-    commit->channels = m->channels_got;
+    /* The multifd channels: version 2's data channel 0 is QEMU's main stream. */
+    commit->channels = vmig_mig_v2(m) ? m->channels_got - 1 : m->channels_got;
     for (guint i = 0; i < m->reply->features->len; i++) {
         const VmigNegotiateFeature *f = g_ptr_array_index(m->reply->features, i);
         const VmigFeatureInfo *info = vmig_feature_find(f->name);
@@ -190,6 +205,9 @@ vmig_mig_source_commit(VmigMigration *m)
 void
 vmig_mig_source_ready(VmigMigration *m)
 {
-    vmig_mig_main_stop(m);
+    if (vmig_mig_v2(m))
+        vmig_mig_main_handshake_over(m);
+    else
+        vmig_mig_main_stop(m);
     m->backend->start_source(m);
 }

@@ -114,6 +114,11 @@ build_offer(VmigMigration *m, GError **error)
     };
 
     m->local_offer = offer;
+    /* Newest first; version 2 only when the daemon offers it (--max-protocol). */
+    if (vmig_mig_settings(m)->max_version >= VMIG_NEGOTIATE_VERSION_2) {
+        vmig_negotiate_message_add_version(offer, VMIG_NEGOTIATE_VERSION_2);
+        offer->heartbeat_ms = vmig_mig_settings(m)->heartbeat_interval_ms;
+    }
     vmig_negotiate_message_add_version(offer, VMIG_NEGOTIATE_VERSION_1);
     offer->max_channels = source ? m->requested_channels : m->max_channels;
     offer->hypervisor = g_strdup(m->catalog->hypervisor);

@@ -32,13 +32,14 @@ static const char *const role_names[] = {"source", "destination"};
 G_STATIC_ASSERT(G_N_ELEMENTS(role_names) == VMIG_ROLE_LAST);
 
 static const char *const state_names[] = {
-    "introspecting", "connecting", "waiting",   "negotiating", "collecting",
-    "committing",    "migrating",  "completed", "failed",      "cancelled",
+    "introspecting", "connecting", "waiting",   "negotiating", "collecting", "committing",
+    "migrating",     "switchover", "completed", "failed",      "cancelled",  "unknown",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(state_names) == VMIG_MIGRATION_LAST);
 
 static const char *const event_names[] = {
-    "dial", "wait", "open", "select", "commit", "stream", "complete", "fail", "cancel",
+    "dial",       "wait",     "open", "select", "commit", "stream",
+    "switchover", "complete", "fail", "cancel", "lost",   "resolve",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(event_names) == VMIG_MIG_EVENT_LAST);
 
@@ -102,15 +103,24 @@ static const struct {
     {VMIG_MIGRATION_NEGOTIATING, VMIG_MIG_EVENT_COMMIT, VMIG_MIGRATION_COMMITTING},
     {VMIG_MIGRATION_COLLECTING, VMIG_MIG_EVENT_COMMIT, VMIG_MIGRATION_COMMITTING},
     {VMIG_MIGRATION_COMMITTING, VMIG_MIG_EVENT_STREAM, VMIG_MIGRATION_MIGRATING},
+    /* Version 1: QEMU's "completed" is the end. */
     {VMIG_MIGRATION_MIGRATING, VMIG_MIG_EVENT_COMPLETE, VMIG_MIGRATION_COMPLETED},
+    /* Version 2: LOADED went (destination), SWITCHOVER went (source) ... */
+    {VMIG_MIGRATION_MIGRATING, VMIG_MIG_EVENT_SWITCHOVER, VMIG_MIGRATION_SWITCHOVER},
+    /* ... RESUMED, or the confirmation lost ... */
+    {VMIG_MIGRATION_SWITCHOVER, VMIG_MIG_EVENT_COMPLETE, VMIG_MIGRATION_COMPLETED},
+    {VMIG_MIGRATION_SWITCHOVER, VMIG_MIG_EVENT_LOST, VMIG_MIGRATION_UNKNOWN},
+    /* ... and then an operator says where the guest runs. */
+    {VMIG_MIGRATION_UNKNOWN, VMIG_MIG_EVENT_RESOLVE, VMIG_MIGRATION_COMPLETED},
+    {VMIG_MIGRATION_UNKNOWN, VMIG_MIG_EVENT_FAIL, VMIG_MIGRATION_FAILED},
 };
 
-/* Returns: TRUE for the states a migration ends in. */
+/* Returns: TRUE for the states a migration ends in (unknown waits for `resolve`). */
 static gboolean
 state_is_final(VmigMigrationState state)
 {
     return state == VMIG_MIGRATION_COMPLETED || state == VMIG_MIGRATION_FAILED ||
-           state == VMIG_MIGRATION_CANCELLED;
+           state == VMIG_MIGRATION_CANCELLED || state == VMIG_MIGRATION_UNKNOWN;
 }
 
 gboolean
@@ -270,6 +280,30 @@ close_channel_fds(VmigMigration *m)
 }
 
 /*
+ * Closes the main channel.  Version 2: what is queued (the last frame, an
+ * ERROR) goes first, and what the peer sent is read, so that the close is
+ * an orderly end of file, not a reset that could overtake that frame.
+ */
+static void
+close_main(VmigMigration *m)
+{
+    guint8 buf[4096];
+
+    if (m->main_fd >= 0 && vmig_mig_v2(m)) {
+        if (m->out && m->out->len)
+            (void)!send(m->main_fd, m->out->data, m->out->len,
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
+        for (guint i = 0; i < 16 && recv(m->main_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+             i++)
+            ;
+        shutdown(m->main_fd, SHUT_WR);
+    }
+    if (m->out)
+        g_byte_array_set_size(m->out, 0);
+    vmig_fd_clear(&m->main_fd);
+}
+
+/*
  * Stops everything that drives @m on: timers, the main channel's watch,
  * the listener and the connections not yet matched.  What the end still
  * needs (the hypervisor's connection, the bridges) stays.  Idempotent.
@@ -284,6 +318,9 @@ stop(VmigMigration *m)
     vmig_mig_source_clear(&m->channel_timer);
     vmig_mig_source_clear(&m->progress_timer);
     vmig_mig_source_clear(&m->stream_end_timer);
+    vmig_mig_source_clear(&m->heartbeat_timer);
+    vmig_mig_source_clear(&m->switchover_timer);
+    vmig_mig_source_clear(&m->reason_timer);
     g_clear_pointer(&m->listener, vmig_listener_free);
     g_clear_pointer(&m->pending, vmig_pending_set_free);
     if (m->outgoing)
@@ -299,7 +336,7 @@ release(VmigMigration *m)
     if (m->bridges)
         g_ptr_array_set_size(m->bridges, 0);
     /* Refused before the handshake began, the peer must see its channel close. */
-    vmig_fd_clear(&m->main_fd);
+    close_main(m);
     vmig_fd_clear(&m->request_fd);
     vmig_fd_clear(&m->listen_fd);
     if (m->listen_path) {
@@ -347,6 +384,9 @@ vmig_mig_unref(VmigMigration *m)
     g_free(m->libvirt_dest);
     g_free(m->domain_xml);
     g_free(m->libvirt_socket);
+    g_free(m->detail);
+    g_free(m->switchover_by);
+    g_clear_object(&m->resolve_task);
     g_free(m);
 }
 
@@ -453,9 +493,11 @@ end_complete(VmigMigration *m)
     }
     /* A finished migration stays listed for a while, so that clients can
      * still read what was negotiated; one whose id was never given out
-     * goes at once (on the next iteration: callers still hold @m). */
-    m->expiry_timer = vmig_mig_timeout(
-        m, announced ? m->owner->settings.keep_finished_ms : 0, on_expired);
+     * goes at once (on the next iteration: callers still hold @m); one
+     * left unknown stays until an operator resolves it. */
+    if (m->state != VMIG_MIGRATION_UNKNOWN || !announced)
+        m->expiry_timer = vmig_mig_timeout(
+            m, announced ? m->owner->settings.keep_finished_ms : 0, on_expired);
 }
 
 /* Returns: TRUE once every bridge of @m has ended (or none was left). */
@@ -513,6 +555,37 @@ on_end_timeout(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * What @m may end as, whatever its caller thought: version 2's
+ * switchover decides where the guest is.  Returns: the state, with
+ * *@because (to free) a fuller reason when it changed.
+ */
+static VmigMigrationState
+switchover_outcome(VmigMigration *m, VmigMigrationState state, const char *error,
+                   char **because)
+{
+    if (!vmig_mig_v2(m) || state == VMIG_MIGRATION_COMPLETED)
+        return state;
+    if (m->role == VMIG_ROLE_SOURCE && m->switchover && !m->resumed && !m->peer_gave_up &&
+        m->state == VMIG_MIGRATION_SWITCHOVER) {
+        /* SWITCHOVER may have arrived: the destination may run the guest. */
+        *because = g_strdup_printf(
+            "%s after SWITCHOVER was sent: whether the destination resumed the guest "
+            "is unknown; it stays paused here until an operator runs 'virt-migrate "
+            "resolve %s --resume-here' on the side that is to run it (and "
+            "--discard-here on the other)",
+            error ? error : "the migration ended", m->id);
+        return VMIG_MIGRATION_UNKNOWN;
+    }
+    if (m->role == VMIG_ROLE_DESTINATION && m->resumed && m->hypervisor_completed) {
+        /* The guest runs here: what the source says or does no longer matters. */
+        g_message("migration %s: after the guest resumed here: %s", m->id,
+                  error ? error : "(no reason)");
+        return VMIG_MIGRATION_COMPLETED;
+    }
+    return state;
+}
+
 void
 vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
 {
@@ -520,20 +593,37 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
         [VMIG_MIGRATION_COMPLETED] = VMIG_MIG_EVENT_COMPLETE,
         [VMIG_MIGRATION_FAILED] = VMIG_MIG_EVENT_FAIL,
         [VMIG_MIGRATION_CANCELLED] = VMIG_MIG_EVENT_CANCEL,
+        [VMIG_MIGRATION_UNKNOWN] = VMIG_MIG_EVENT_LOST,
     };
     g_autoptr(GError) bug = NULL;
     g_autofree char *because = NULL;
+    g_autofree char *outcome = NULL;
     VmigMigrationState to;
 
     if (m->finished)
         return;
     g_return_if_fail(state_is_final(state));
+    state = switchover_outcome(m, state, error, &outcome);
+    if (outcome)
+        error = outcome;
+    else if (state == VMIG_MIGRATION_COMPLETED)
+        error = NULL;
     if (!vmig_mig_transition(m->state, events[state], &to, &bug)) {
         g_critical("%s: %s", m->id, bug->message);
         because = g_strdup_printf("internal error: %s", bug->message);
         to = VMIG_MIGRATION_FAILED;
         error = because;
     }
+    /* Version 2: the peer hears why, and that this side gives up (an
+     * unknown end promises nothing, so it says nothing). */
+    if ((to == VMIG_MIGRATION_FAILED || to == VMIG_MIGRATION_CANCELLED) &&
+        vmig_mig_v2(m) && !m->peer_gave_up)
+        vmig_mig_send_error(m,
+                            m->fail_code ? m->fail_code
+                            : to == VMIG_MIGRATION_CANCELLED
+                                ? VMIG_NEGOTIATE_CODE_CANCELLED
+                                : VMIG_NEGOTIATE_CODE_INTERNAL,
+                            error ? error : state_names[to]);
     m->finished = TRUE;
     m->state = to;
     g_free(m->error);
@@ -576,7 +666,8 @@ vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
     message = g_strdup_vprintf(format, args);
     va_end(args);
 
-    if (m->main_fd >= 0 && !m->handshake_done && code != 0) {
+    m->fail_code = code;
+    if (!vmig_mig_v2(m) && m->main_fd >= 0 && !m->handshake_done && code != 0) {
         g_autoptr(VmigNegotiateMessage) err =
             vmig_negotiate_message_new_error(code, message);
         g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
@@ -639,17 +730,47 @@ vmig_migrations_new(const VmigMigrationSettings *settings)
     return ms;
 }
 
+/* The shutdown's wait for switchovers is over.  Returns: G_SOURCE_REMOVE. */
+static gboolean
+on_shutdown_bound(gpointer user_data)
+{
+    *(gboolean *)user_data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
 void
 vmig_migrations_free(VmigMigrations *ms)
 {
+    gboolean expired = FALSE;
+    GSource *bound;
+
     if (!ms)
         return;
+    /* A switchover under way is let finish, bounded: the guest is on its
+     * way to one side, and a stop now could leave it paused on both. */
+    bound = g_timeout_source_new(MAX(ms->settings.heartbeat_timeout_ms, 1000));
+    g_source_set_callback(bound, on_shutdown_bound, &expired, NULL);
+    g_source_attach(bound, ms->settings.context);
+    while (!expired) {
+        gboolean switching = FALSE;
+
+        for (guint i = 0; i < ms->order->len; i++) {
+            VmigMigration *m = g_ptr_array_index(ms->order, i);
+
+            switching |= !m->finished && m->state == VMIG_MIGRATION_SWITCHOVER;
+        }
+        if (!switching)
+            break;
+        g_main_context_iteration(ms->settings.context, TRUE);
+    }
+    g_source_destroy(bound);
+    g_source_unref(bound);
     for (guint i = 0; i < ms->order->len; i++) {
         VmigMigration *m = g_ptr_array_index(ms->order, i);
 
         if (!m->finished)
-            vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_CANCELLED,
-                          "the daemon is shutting down");
+            vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_SHUTDOWN,
+                          "the %s driver is shutting down", role_names[m->role]);
     }
     /* The ends run on the daemon's loop, which has stopped: run it until
      * they are over (each is bounded), so that no QEMU is left migrating or
@@ -737,7 +858,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     if (role == VMIG_ROLE_DESTINATION)
         m->pending =
             vmig_pending_set_new(settings->pending_pool, settings->context, m->id,
-                                 m->max_channels + 1, &vmig_mig_pending_funcs, m);
+                                 m->max_channels + 2, &vmig_mig_pending_funcs, m);
 
     g_main_context_push_thread_default(settings->context);
     m->start_task = g_task_new(NULL, NULL, callback, user_data);
@@ -790,13 +911,18 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
                     "migration '%s' has already ended (%s)", id, state_names[m->state]);
         return FALSE;
     }
+    if (m->state == VMIG_MIGRATION_SWITCHOVER) {
+        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "migration '%s' is switching over: too late to cancel", id);
+        return FALSE;
+    }
     m->cancel_requested = TRUE;
-    if (m->state == VMIG_MIGRATION_MIGRATING) {
+    if (m->state == VMIG_MIGRATION_MIGRATING && !m->hypervisor_completed) {
         /* The hypervisor stops, resumes the source guest, and says so. */
         m->backend->cancel(m);
         return TRUE;
     }
-    if (m->main_fd >= 0 && !m->handshake_done) {
+    if (!vmig_mig_v2(m) && m->main_fd >= 0 && !m->handshake_done) {
         g_autoptr(VmigNegotiateMessage) err = vmig_negotiate_message_new_error(
             VMIG_NEGOTIATE_CODE_CANCELLED, "cancelled by the management app");
         g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
@@ -812,6 +938,7 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
         vmig_mig_finish(m, VMIG_MIGRATION_CANCELLED, why);
         return TRUE;
     }
+    m->fail_code = VMIG_NEGOTIATE_CODE_CANCELLED;
     vmig_mig_finish(m, VMIG_MIGRATION_CANCELLED, "cancelled by the management app");
     return TRUE;
 }
@@ -848,6 +975,108 @@ gboolean
 vmig_migration_start_postcopy_finish(GAsyncResult *result, GError **error)
 {
     return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static const char *const resolve_names[] = {"resume-here", "discard-here"};
+G_STATIC_ASSERT(G_N_ELEMENTS(resolve_names) == VMIG_RESOLVE_LAST);
+
+const char *
+vmig_resolve_action_to_string(VmigResolveAction action)
+{
+    return (guint)action < G_N_ELEMENTS(resolve_names) ? resolve_names[action] : NULL;
+}
+
+VmigResolveAction
+vmig_resolve_action_from_string(const char *name)
+{
+    for (guint i = 0; name && i < G_N_ELEMENTS(resolve_names); i++) {
+        if (g_str_equal(name, resolve_names[i]))
+            return i;
+    }
+    return VMIG_RESOLVE_LAST;
+}
+
+void
+vmig_migration_resolve_async(VmigMigrations *ms, const char *id, VmigResolveAction action,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = NULL;
+    GError *error = NULL;
+    VmigMigration *m;
+
+    g_main_context_push_thread_default(ms->settings.context);
+    task = g_task_new(NULL, NULL, callback, user_data);
+    g_main_context_pop_thread_default(ms->settings.context);
+    m = lookup(ms, id, &error);
+    if (m && (m->state != VMIG_MIGRATION_UNKNOWN || m->ending))
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "migration '%s' is %s: only a migration whose switchover was not "
+                    "confirmed (state 'unknown') is resolved",
+                    id, state_names[m->state]);
+    else if (m && m->resolve_task)
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "migration '%s' is being resolved already", id);
+    else if (m && (guint)action >= VMIG_RESOLVE_LAST)
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "unknown resolve action %d", action);
+    if (error) {
+        g_task_return_error(task, error);
+        return;
+    }
+    m->resolve_task = g_steal_pointer(&task);
+    m->resolve_action = action;
+    vmig_mig_source_clear(&m->expiry_timer);
+    m->backend->resolve(m);
+}
+
+const char *
+vmig_migration_resolve_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void
+vmig_mig_resolved(VmigMigration *m, const GError *error)
+{
+    g_autoptr(GTask) task = g_steal_pointer(&m->resolve_task);
+    g_autoptr(JsonBuilder) b = NULL;
+    g_autofree char *why = NULL;
+    gboolean here = m->resolve_action == VMIG_RESOLVE_RESUME_HERE;
+    gboolean source = m->role == VMIG_ROLE_SOURCE;
+    /* The migration completed if the guest ended on the destination. */
+    gboolean completed = source ? !here : here;
+
+    if (error) {
+        /* Still unknown: the operator may try again. */
+        g_task_return_error(task, g_error_copy(error));
+        return;
+    }
+    why = g_strdup_printf("resolved by the operator: the guest %s on the %s (%s)",
+                          here ? "runs here," : "does not run here; it runs",
+                          here     ? role_names[m->role]
+                          : source ? "destination"
+                                   : "source",
+                          m->error ? m->error : "the switchover was not confirmed");
+    if (!vmig_mig_step(m, completed ? VMIG_MIG_EVENT_RESOLVE : VMIG_MIG_EVENT_FAIL))
+        return;
+    g_free(m->error);
+    m->error = g_steal_pointer(&why);
+    g_message("migration %s (%s) %s: %s", m->id, role_names[m->role],
+              state_names[m->state], m->error);
+    b = vmig_mig_event_begin(m);
+    json_builder_set_member_name(b, "result");
+    json_builder_add_string_value(b, state_names[m->state]);
+    json_builder_set_member_name(b, "resolved");
+    json_builder_add_string_value(b, resolve_names[m->resolve_action]);
+    if (!completed) {
+        json_builder_set_member_name(b, "error");
+        json_builder_add_string_value(b, m->error);
+    }
+    json_builder_end_object(b);
+    vmig_mig_emit(m, "MIGRATION_DONE", b);
+    g_task_return_pointer(task, (gpointer)state_names[m->state], NULL);
+    m->expiry_timer =
+        vmig_mig_timeout(m, m->owner->settings.keep_finished_ms, on_expired);
 }
 
 JsonNode *

@@ -30,9 +30,11 @@ typedef enum {
     VMIG_MIGRATION_COLLECTING,
     VMIG_MIGRATION_COMMITTING,
     VMIG_MIGRATION_MIGRATING,
+    VMIG_MIGRATION_SWITCHOVER, /* v2: the guest changes sides (LOADED .. RESUMED) */
     VMIG_MIGRATION_COMPLETED,
     VMIG_MIGRATION_FAILED,
     VMIG_MIGRATION_CANCELLED,
+    VMIG_MIGRATION_UNKNOWN, /* v2: lost during the switchover; `resolve` decides */
     VMIG_MIGRATION_LAST
 } VmigMigrationState;
 
@@ -83,6 +85,9 @@ typedef struct {
     guint keep_finished_ms;    /* how long a finished migration stays listed */
     guint max_migrations;      /* unfinished migrations at once */
     VmigPendingPool *pending_pool; /* connections not yet proven, daemon-wide */
+    guint max_version;             /* the newest protocol version offered (1 or 2) */
+    guint heartbeat_interval_ms;   /* v2: how often this side says it is there */
+    guint heartbeat_timeout_ms;    /* v2: a peer silent this long is gone */
 } VmigMigrationSettings;
 
 /* The daemon's migrations; created with the daemon, freed at exit. */
@@ -139,6 +144,32 @@ gboolean vmig_migration_add_channels(VmigMigrations *migrations, const char *id,
 /* Cancels migration @id.  Returns: TRUE, or FALSE with @error. */
 gboolean vmig_migration_cancel(VmigMigrations *migrations, const char *id,
                                GError **error);
+
+/* What an operator decides for a migration left `unknown`. */
+typedef enum {
+    VMIG_RESOLVE_RESUME_HERE,  /* the guest runs on this side */
+    VMIG_RESOLVE_DISCARD_HERE, /* it runs on the other side: this one lets go */
+    VMIG_RESOLVE_LAST
+} VmigResolveAction;
+
+/* Returns: "resume-here", "discard-here", or NULL. */
+const char *vmig_resolve_action_to_string(VmigResolveAction action);
+/* Returns: the action called @name, or VMIG_RESOLVE_LAST. */
+VmigResolveAction vmig_resolve_action_from_string(const char *name);
+
+/*
+ * vmig_migration_resolve_async:
+ * Ends migration @id, left `unknown` by a switchover whose confirmation
+ * was lost, as the operator says: RESUME_HERE runs the guest on this side
+ * (cont); DISCARD_HERE lets go of it here (a source leaves its QEMU
+ * paused; a destination QEMU quits).  The migration ends completed or
+ * failed as that makes it, with MIGRATION_DONE again.
+ */
+void vmig_migration_resolve_async(VmigMigrations *migrations, const char *id,
+                                  VmigResolveAction action, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+/* Returns: the state it ended in ("completed" or "failed"), or NULL with @error. */
+const char *vmig_migration_resolve_finish(GAsyncResult *result, GError **error);
 
 /* Switches source migration @id to postcopy.  Answers through the callback. */
 void vmig_migration_start_postcopy_async(VmigMigrations *migrations, const char *id,

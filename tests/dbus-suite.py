@@ -306,8 +306,9 @@ def test_migration_channels_over_dbus():
     seen["src_path"] = src_path
 
     run_loop(lambda: seen["requested"], "ChannelsRequested")
-    check_equal(seen["requested"], (src_path, 4), "ChannelsRequested")
-    pairs = [socket.socketpair() for _ in range(4)]
+    # Protocol version 2: QEMU's stream on a data channel of its own, beside 4 multifd.
+    check_equal(seen["requested"], (src_path, 5), "ChannelsRequested")
+    pairs = [socket.socketpair() for _ in range(5)]
     supply = lambda d, path, ends: d.obj(path).SupplyChannels(
         [dbus.types.UnixFd(s) for s in ends], dbus_interface=MIGRATION_IFACE, timeout=TIMEOUT)
     supply(src, src_path, [a for a, b in pairs])
@@ -320,7 +321,7 @@ def test_migration_channels_over_dbus():
              ("dst", dst_path) in seen["finished"], "Finished on both daemons")
     check_equal(seen["finished"][("src", src_path)], ("completed", ""), "source Finished")
     check_equal(seen["finished"][("dst", dst_path)], ("completed", ""), "destination Finished")
-    for state in ("negotiating", "migrating", "completed"):
+    for state in ("negotiating", "migrating", "switchover", "completed"):
         check(state in seen["states"], "no PropertiesChanged to State=%s (saw %r)"
               % (state, seen["states"]))
     check_equal(seen["states"][-1], "completed", "the last State change")

@@ -373,33 +373,37 @@ test_migrate(Fixture *f, gconstpointer data)
         id = execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
         close(pair[0]);
         close(pair[1]);
-        if (c->channels) {
+        /* Protocol version 2: QEMU's stream has a data channel of its own,
+         * so the app is asked for one more than the multifd channels, even
+         * for a single-channel migration, and supplies one more. */
+        {
             g_autoptr(JsonObject) request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
-            g_autofree int *src_fds = g_new(int, MAX(c->supplied, 1));
-            g_autofree int *dst_fds = g_new(int, MAX(c->supplied, 1));
+            gint supplied = c->supplied + 1;
+            g_autofree int *src_fds = g_new(int, supplied);
+            g_autofree int *dst_fds = g_new(int, supplied);
             g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", id);
             g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
 
             g_assert_cmpint(json_object_get_int_member(request, "count"), ==,
-                            c->channels);
+                            c->channels + 1);
             g_assert_cmpuint(strlen(json_object_get_string_member(request, "token")), ==,
                              32);
-            for (gint i = 0; i < c->supplied; i++) {
+            for (gint i = 0; i < supplied; i++) {
                 g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair),
                                 ==, 0);
                 src_fds[i] = pair[0];
                 dst_fds[i] = pair[1];
             }
-            if (c->supplied > 0) {
+            {
                 g_autoptr(JsonNode) a = execute_fds(f->src_ctl, &f->src, "add-channels",
-                                                    add, src_fds, c->supplied, &error);
+                                                    add, src_fds, supplied, &error);
                 g_autoptr(JsonNode) b = NULL;
 
                 g_assert_no_error(error);
                 b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds,
-                                c->supplied, &error);
+                                supplied, &error);
                 g_assert_no_error(error);
-                for (gint i = 0; i < c->supplied; i++) {
+                for (gint i = 0; i < supplied; i++) {
                     close(src_fds[i]);
                     close(dst_fds[i]);
                 }
@@ -433,7 +437,7 @@ test_migrate(Fixture *f, gconstpointer data)
         g_assert_cmpint(json_object_get_int_member(sc, "received"), ==, expected);
         g_assert_cmpint(json_object_get_int_member(dc, "received"), ==, expected);
         g_assert_cmpint(
-            json_object_get_int_member(json_node_get_object(src_rec), "version"), ==, 1);
+            json_object_get_int_member(json_node_get_object(src_rec), "version"), ==, 2);
         g_assert_true(json_node_equal(
             json_object_get_member(json_node_get_object(src_rec), "version"),
             json_object_get_member(json_node_get_object(dst_rec), "version")));
@@ -768,8 +772,8 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     vmig_test_daemon_stop(&f->dst, SIGKILL);
     err = wait_done(f->src_ctl, "failed");
     g_test_message("the source says: %s", err);
-    g_assert_true(strstr(err, "closed the main channel") ||
-                  strstr(err, "peer driver is gone"));
+    g_assert_nonnull(strstr(
+        err, "the destination driver went away while the channels were collected"));
     status = guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
     g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, before);
@@ -1112,6 +1116,26 @@ migrate_fd_one_channel(Fixture *f, VmigTestQemu *src_qemu, VmigTestQemu *dst_qem
     close(pair[0]);
     close(pair[1]);
     g_assert_cmpstr(src_id, ==, id);
+    /* Version 2: QEMU's stream on a data channel of its own, handed to QEMU
+     * with getfd ("fd:") on both sides. */
+    {
+        g_autoptr(JsonObject) request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+        g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", src_id);
+        g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
+        g_autoptr(JsonNode) a = NULL;
+        g_autoptr(JsonNode) b = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_cmpint(json_object_get_int_member(request, "count"), ==, 1);
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+        a = execute_fds(f->src_ctl, &f->src, "add-channels", add, &pair[0], 1, &error);
+        g_assert_no_error(error);
+        b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, &pair[1], 1,
+                        &error);
+        g_assert_no_error(error);
+        close(pair[0]);
+        close(pair[1]);
+    }
     g_free(wait_done(f->src_ctl, "completed"));
     g_free(wait_done(f->dst_ctl, "completed"));
 }
@@ -1181,7 +1205,7 @@ test_put_back_failed(Fixture *f, gconstpointer data)
     g_autofree char *src_id = NULL, *dst_id = NULL, *status = NULL, *why = NULL;
     g_autoptr(JsonObject) request = NULL;
     g_autoptr(GError) error = NULL;
-    int pair[2], src_fds[2], dst_fds[1];
+    int pair[2], src_fds[3], dst_fds[2];
     g_auto(VmigFd) withheld = -1;
 
     SKIP_WITHOUT_QEMU(f);
@@ -1194,10 +1218,12 @@ test_put_back_failed(Fixture *f, gconstpointer data)
     close(pair[0]);
     close(pair[1]);
     request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
-    for (guint i = 0; i < 2; i++) {
+    /* QEMU's stream and 2 multifd channels (version 2). */
+    g_assert_cmpint(json_object_get_int_member(request, "count"), ==, 3);
+    for (guint i = 0; i < 3; i++) {
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
         src_fds[i] = pair[0];
-        if (i == 0)
+        if (i < 2)
             dst_fds[i] = pair[1];
         else
             withheld = pair[1]; /* the destination app never hands this one over */
@@ -1206,16 +1232,17 @@ test_put_back_failed(Fixture *f, gconstpointer data)
         g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", src_id);
         g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
         g_autoptr(JsonNode) a =
-            execute_fds(f->src_ctl, &f->src, "add-channels", add, src_fds, 2, &error);
+            execute_fds(f->src_ctl, &f->src, "add-channels", add, src_fds, 3, &error);
         g_autoptr(JsonNode) b = NULL;
 
         g_assert_no_error(error);
-        b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds, 1, &error);
+        b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds, 2, &error);
         g_assert_no_error(error);
     }
-    close(src_fds[0]);
-    close(src_fds[1]);
+    for (guint i = 0; i < 3; i++)
+        close(src_fds[i]);
     close(dst_fds[0]);
+    close(dst_fds[1]);
     why = wait_done(f->dst_ctl, "failed");
     g_test_message("destination: %s", why);
     g_free(why);

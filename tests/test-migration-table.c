@@ -29,14 +29,21 @@ static const struct {
     {VMIG_MIGRATION_COLLECTING, VMIG_MIG_EVENT_COMMIT, VMIG_MIGRATION_COMMITTING},
     {VMIG_MIGRATION_COMMITTING, VMIG_MIG_EVENT_STREAM, VMIG_MIGRATION_MIGRATING},
     {VMIG_MIGRATION_MIGRATING, VMIG_MIG_EVENT_COMPLETE, VMIG_MIGRATION_COMPLETED},
+    /* version 2: the confirmed switchover, and its loss */
+    {VMIG_MIGRATION_MIGRATING, VMIG_MIG_EVENT_SWITCHOVER, VMIG_MIGRATION_SWITCHOVER},
+    {VMIG_MIGRATION_SWITCHOVER, VMIG_MIG_EVENT_COMPLETE, VMIG_MIGRATION_COMPLETED},
+    {VMIG_MIGRATION_SWITCHOVER, VMIG_MIG_EVENT_LOST, VMIG_MIGRATION_UNKNOWN},
+    /* unknown waits for an operator: resolved to where the guest runs */
+    {VMIG_MIGRATION_UNKNOWN, VMIG_MIG_EVENT_RESOLVE, VMIG_MIGRATION_COMPLETED},
+    {VMIG_MIGRATION_UNKNOWN, VMIG_MIG_EVENT_FAIL, VMIG_MIGRATION_FAILED},
 };
 
-/* Returns: TRUE for a state a migration ends in. */
+/* Returns: TRUE for a state a migration ends in (unknown: until resolved). */
 static gboolean
 is_final(VmigMigrationState state)
 {
     return state == VMIG_MIGRATION_COMPLETED || state == VMIG_MIGRATION_FAILED ||
-           state == VMIG_MIGRATION_CANCELLED;
+           state == VMIG_MIGRATION_CANCELLED || state == VMIG_MIGRATION_UNKNOWN;
 }
 
 /* Returns: where @event leads from @from by the list above, or VMIG_MIGRATION_LAST:

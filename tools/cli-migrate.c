@@ -116,6 +116,9 @@ vmig_cli_migration_done(VmigCliMigration *m, JsonObject *data, const char *why)
         return vmig_cli_fail("migration %s failed%s", m->id, because);
     if (g_strcmp0(result, "cancelled") == 0)
         return vmig_cli_fail("migration %s was cancelled%s", m->id, because);
+    if (g_strcmp0(result, "unknown") == 0)
+        return vmig_cli_fail("migration %s ended unknown, the guest paused here%s", m->id,
+                             because);
     return vmig_cli_fail("migration %s ended with result '%s'%s", m->id,
                          result ? result : "(none)", because);
 }

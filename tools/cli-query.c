@@ -115,6 +115,53 @@ vmig_cli_features(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     return vmig_cli_output(text);
 }
 
+/*
+ * resolve MIGRATION --resume-here|--discard-here: says where the guest of
+ * a migration left unknown runs.  Returns: the exit status.
+ */
+int
+vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
+{
+    gboolean resume_here = FALSE;
+    gboolean discard_here = FALSE;
+    const GOptionEntry entries[] = {
+        {"resume-here", 0, 0, G_OPTION_ARG_NONE, &resume_here,
+         "the guest runs on this host: resume it here", NULL},
+        {"discard-here", 0, 0, G_OPTION_ARG_NONE, &discard_here,
+         "the guest runs on the other host: let go of it here", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(JsonNode) arguments = NULL;
+    g_autoptr(JsonNode) answer = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    const char *state;
+    int status = VMIG_CLI_EXIT_OK;
+
+    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+        return status;
+    if (argc < 2)
+        return vmig_cli_usage_error(command, "missing MIGRATION");
+    if (argc > 2)
+        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[2]);
+    if (resume_here == discard_here)
+        return vmig_cli_usage_error(command, "say where the guest runs: --resume-here or "
+                                             "--discard-here (one of them)");
+
+    arguments = vmig_cli_migration_arguments(argv[1]);
+    json_object_set_string_member(json_node_get_object(arguments), "action",
+                                  resume_here ? "resume-here" : "discard-here");
+    answer = vmig_cli_execute(cli, "resolve", json_node_get_object(arguments), &error);
+    if (!answer)
+        return vmig_cli_fail("%s", error->message);
+    state = JSON_NODE_HOLDS_OBJECT(answer)
+                ? vmig_cli_get_string(json_node_get_object(answer), "state")
+                : NULL;
+    text = g_strdup_printf("Migration %s resolved: %s (the guest %s here)\n", argv[1],
+                           state ? state : "?", resume_here ? "runs" : "was let go");
+    return vmig_cli_output(text);
+}
+
 /* list [--all].  Returns: the exit status. */
 int
 vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)

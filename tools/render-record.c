@@ -17,8 +17,8 @@
 #define VMIG_RENDER_LIST "migration list"
 
 /* The states a migration ends in (docs/migration.md). */
-static const char *const vmig_render_final_states[] = {"completed", "failed",
-                                                       "cancelled"};
+static const char *const vmig_render_final_states[] = {"completed", "failed", "cancelled",
+                                                       "unknown"};
 
 /* Returns: TRUE when @state is one a migration ends in. */
 static gboolean
@@ -582,6 +582,8 @@ static gboolean
 vmig_render_record_end(GString *out, JsonObject *record, GError **error)
 {
     JsonObject *handshake = NULL;
+    JsonArray *lost = NULL;
+    const char *switchover = NULL;
     const char *result = NULL;
     const char *reason = NULL;
 
@@ -590,9 +592,13 @@ vmig_render_record_end(GString *out, JsonObject *record, GError **error)
         !vmig_render_get_string(record, VMIG_RENDER_RECORD, "the record", "result", FALSE,
                                 &result, error) ||
         !vmig_render_get_string(record, VMIG_RENDER_RECORD, "the record", "error", FALSE,
-                                &reason, error))
+                                &reason, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, "the record", "switchover",
+                                FALSE, &switchover, error) ||
+        !vmig_render_get_array(record, VMIG_RENDER_RECORD, "the record",
+                               "lost-guarantees", &lost, error))
         return FALSE;
-    if (!handshake && !result && !reason)
+    if (!handshake && !result && !reason && !switchover && !lost)
         return TRUE;
 
     g_string_append_c(out, '\n');
@@ -614,6 +620,26 @@ vmig_render_record_end(GString *out, JsonObject *record, GError **error)
                                    vmig_render_handshake[i].unit);
         }
         vmig_render_field(out, "Handshake", text->len ? text->str : "-");
+    }
+    if (switchover) {
+        g_autofree char *text = vmig_render_text(switchover);
+
+        vmig_render_field(out, "Switchover", text);
+    }
+    if (lost) {
+        g_autoptr(GString) text = g_string_new(NULL);
+
+        for (guint i = 0; i < json_array_get_length(lost); i++) {
+            const char *name = vmig_render_array_string(lost, i, VMIG_RENDER_RECORD,
+                                                        "lost guarantee", error);
+            g_autofree char *safe = NULL;
+
+            if (!name)
+                return FALSE;
+            safe = vmig_render_text(name);
+            g_string_append_printf(text, "%s%s", i ? ", " : "", safe);
+        }
+        vmig_render_field(out, "Not guaranteed", text->len ? text->str : "-");
     }
     if (result)
         vmig_render_field(out, "Result", result);

@@ -62,6 +62,15 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "each side's offer, the features chosen and declined with the reasons,\n"
      "the channels asked for and received, the tunables each side set, and the\n"
      "handshake's cost."},
+    {"resolve", vmig_cli_resolve, "say where the guest of an unknown migration runs",
+     "MIGRATION --resume-here|--discard-here",
+     "A migration whose switchover was sent but never confirmed (the drivers'\n"
+     "connection was lost between SWITCHOVER and RESUMED) ends in state unknown:\n"
+     "the guest is paused on this side and may run on the other.  Look there\n"
+     "first (virt-migrate list --all, or the guest itself), then run this on one\n"
+     "side: --resume-here resumes the guest on this host; --discard-here lets go\n"
+     "of it here (a source keeps its paused copy, a destination QEMU quits).\n"
+     "The migration then ends completed or failed, with MIGRATION_DONE again."},
     {"list", vmig_cli_list, "list the migrations", "[--all]",
      "Lists the migrations that are running; with --all, the finished ones too."},
     {"events", vmig_cli_events, "follow the events of virt-migrated",

@@ -70,12 +70,16 @@
 /* The values of the root's enumerated attributes (docs/migration.md). */
 static const char *const vmig_xml_record_roles[] = {"source", "destination", NULL};
 static const char *const vmig_xml_record_states[] = {
-    "introspecting", "connecting", "waiting", "negotiating", "collecting", "committing",
-    "migrating",     "completed",  "failed",  "cancelled",   NULL,
+    "introspecting", "connecting", "waiting",    "negotiating", "collecting",
+    "committing",    "migrating",  "switchover", "completed",   "failed",
+    "cancelled",     "unknown",    NULL,
 };
 static const char *const vmig_xml_record_modes[] = {"uri", "fd", NULL};
 static const char *const vmig_xml_record_results[] = {"completed", "failed", "cancelled",
-                                                      NULL};
+                                                      "unknown", NULL};
+/* Whose switchover applied. */
+static const char *const vmig_xml_record_switchovers[] = {"virt-migrate", "libvirt",
+                                                          NULL};
 
 /*
  * The attributes of <migration>, in the order they are written: each
@@ -334,6 +338,54 @@ add_text(xmlNode *root, const char *member, JsonNode *node, GError **error)
         return FALSE;
     /* xmlNewTextChild() escapes its content; xmlNewChild() would not. */
     xmlNewTextChild(root, NULL, BAD_CAST member, BAD_CAST text);
+    return TRUE;
+}
+
+/* "switchover": <switchover by="libvirt"/>.  Returns: TRUE, or FALSE with @error. */
+static gboolean
+add_switchover(xmlNode *root, const char *member, JsonNode *node, GError **error)
+{
+    g_autofree char *what = g_strdup_printf("'%s'", member);
+    const char *text = get_string_node(node, what, NULL, error);
+    xmlNode *element;
+
+    if (text == NULL)
+        return FALSE;
+    if (!is_one_of(vmig_xml_record_switchovers, text)) {
+        g_autofree char *choices = join_choices(vmig_xml_record_switchovers);
+
+        return record_error(error, NULL, "unknown %s '%s' (expected %s)", member, text,
+                            choices);
+    }
+    element = xmlNewChild(root, NULL, BAD_CAST member, NULL);
+    xmlNewProp(element, BAD_CAST "by", BAD_CAST text);
+    return TRUE;
+}
+
+/*
+ * "lost-guarantees": ["confirmed switchover", ...] as
+ * <lost-guarantees><guarantee>confirmed switchover</guarantee>...
+ * Returns: TRUE, or FALSE with @error.
+ */
+static gboolean
+add_lost(xmlNode *root, const char *member, JsonNode *node, GError **error)
+{
+    xmlNode *element;
+    JsonArray *array;
+
+    if (!check_kind(node, VMIG_XML_JSON_ARRAY, member, NULL, error))
+        return FALSE;
+    array = json_node_get_array(node);
+    element = xmlNewChild(root, NULL, BAD_CAST member, NULL);
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+        g_autofree char *what = g_strdup_printf("'%s' #%u", member, i);
+        const char *text =
+            get_string_node(json_array_get_element(array, i), what, NULL, error);
+
+        if (text == NULL)
+            return FALSE;
+        xmlNewTextChild(element, NULL, BAD_CAST "guarantee", BAD_CAST text);
+    }
     return TRUE;
 }
 
@@ -702,7 +754,8 @@ static const struct {
     {"peer-driver", FALSE, add_text},     {"offered", FALSE, add_offered},
     {"features", FALSE, add_chosen},      {"declined", FALSE, add_declined},
     {"channels", FALSE, add_channels},    {"tunables", FALSE, add_tunables},
-    {"handshake", FALSE, add_handshake},  {"error", FALSE, add_text},
+    {"handshake", FALSE, add_handshake},  {"switchover", FALSE, add_switchover},
+    {"lost-guarantees", FALSE, add_lost}, {"error", FALSE, add_text},
 };
 
 /*
