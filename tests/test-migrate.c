@@ -29,6 +29,7 @@
 #include "negotiate/negotiate.h"
 #include "tests/daemon-helper.h"
 #include "tests/guest-helper.h"
+#include "tests/migrate-helper.h"
 #include "tests/testutil.h"
 
 #define WAIT_MS      60000u
@@ -83,130 +84,6 @@ control_open(VmigTestDaemon *d)
 }
 
 /* ---- commands ---------------------------------------------------------------- */
-
-/*
- * Runs @command with @args (JSON text, nullable) on a control socket; with
- * fds, over a connection of its own (one line and its fds in one sendmsg).
- * Returns: the "return" value (a new node), or NULL with @error set.
- */
-static JsonNode *
-execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command,
-            const char *args, const int *fds, gsize n_fds, GError **error)
-{
-    g_autoptr(JsonNode) node = args ? json_from_string(args, NULL) : NULL;
-    JsonNode *ret = NULL;
-
-    if (n_fds) {
-        g_autofree char *line = g_strdup_printf(
-            "{\"execute\": \"%s\", \"arguments\": %s, \"id\": \"fd\"}\n", command, args);
-        g_auto(VmigFd) sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        GIOChannel *io;
-        g_autofree char *greeting = NULL, *reply = NULL;
-        g_autoptr(JsonNode) parsed = NULL;
-        JsonObject *o;
-
-        strcpy(addr.sun_path, d->socket);
-        g_assert_cmpint(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-        io = g_io_channel_unix_new(sock);
-        g_io_channel_read_line(io, &greeting, NULL, NULL, NULL);
-        g_assert_true(vmig_fdpass_send_all(sock, line, strlen(line), fds, n_fds, NULL));
-        /* Events go to every client, this one too: skip them. */
-        for (;;) {
-            g_clear_pointer(&reply, g_free);
-            g_clear_pointer(&parsed, json_node_unref);
-            g_io_channel_read_line(io, &reply, NULL, NULL, NULL);
-            g_assert_nonnull(reply);
-            parsed = json_from_string(reply, NULL);
-            o = json_node_get_object(parsed);
-            if (!json_object_has_member(o, "event"))
-                break;
-        }
-        g_io_channel_unref(io);
-        if (json_object_has_member(o, "error")) {
-            g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND, "%s",
-                        json_object_get_string_member(
-                            json_object_get_object_member(o, "error"), "desc"));
-            return NULL;
-        }
-        return json_node_copy(json_object_get_member(o, "return"));
-    }
-    if (!vmig_guest_monitor_execute(
-            ctl, command, node ? json_node_get_object(node) : NULL, WAIT_MS, &ret, error))
-        return NULL;
-    return ret;
-}
-
-/* Runs a command that answers {"migration": ID}.  Returns: the id (to free). */
-static char *
-execute_id(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command,
-           const char *args, const int *fds, gsize n_fds)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) ret = execute_fds(ctl, d, command, args, fds, n_fds, &error);
-
-    g_assert_no_error(error);
-    return g_strdup(
-        json_object_get_string_member(json_node_get_object(ret), "migration"));
-}
-
-/* Returns: the data of the next event @name on @ctl (a new reference). */
-static JsonObject *
-wait_event(VmigGuestMonitor *ctl, const char *name)
-{
-    g_autoptr(GError) error = NULL;
-    JsonObject *data = NULL;
-
-    g_assert_true(vmig_guest_monitor_wait_event(ctl, name, WAIT_MS, &data, &error));
-    g_assert_no_error(error);
-    return data;
-}
-
-/* Waits for MIGRATION_DONE on @ctl and checks its result.  Returns: its error (to free).
- */
-static char *
-wait_done(VmigGuestMonitor *ctl, const char *result)
-{
-    g_autoptr(JsonObject) done = wait_event(ctl, "MIGRATION_DONE");
-
-    if (!g_str_equal(json_object_get_string_member(done, "result"), result))
-        g_error("migration ended '%s' (%s), expected '%s'",
-                json_object_get_string_member(done, "result"),
-                json_object_get_string_member_with_default(done, "error", ""), result);
-    return g_strdup(json_object_get_string_member_with_default(done, "error", NULL));
-}
-
-/* Returns: the run status of the guest behind monitor @qmp (to free). */
-static char *
-guest_status(const char *qmp)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) ret = NULL;
-
-    if (!vmig_guest_qmp(qmp, "query-status", NULL, &ret, &error))
-        g_error("query-status on '%s': %s", qmp, error->message);
-    return g_strdup(json_object_get_string_member(json_node_get_object(ret), "status"));
-}
-
-/*
- * Returns: the run status of the guest behind @qmp once it has left
- * finish-migrate (to free).  QEMU sends its "completed" event before its
- * migration thread moves the source to postmigrate: a status read just
- * after MIGRATION_DONE may still be finish-migrate for a moment.
- */
-static char *
-guest_status_settled(const char *qmp)
-{
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    char *status;
-
-    while (g_str_equal((status = guest_status(qmp)), "finish-migrate") &&
-           g_get_monotonic_time() < deadline) {
-        g_free(status);
-        g_usleep(10 * 1000);
-    }
-    return status;
-}
 
 /* All RAM equal on both sides, and the planted pattern intact on the destination. */
 static void
@@ -317,7 +194,7 @@ prepare_uri(Fixture *f, const char *extra_args)
         f->dst_qemu && extra_args && strstr(extra_args, "resume") ? "true" : "false",
         extra_args ? extra_args : "");
     g_autofree char *id =
-        execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+        vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
 
     g_assert_cmpstr(id, ==, "m1");
     return g_steal_pointer(&listen);
@@ -355,7 +232,7 @@ test_migrate(Fixture *f, gconstpointer data)
                             "\"tunables\": [\"max-bandwidth=4G\"]}",
                             src_domain, dest, c->channels);
 
-        id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     } else {
         int pair[2];
         g_autofree char *dst_domain = domain_of(f->dst_qemu);
@@ -368,16 +245,17 @@ test_migrate(Fixture *f, gconstpointer data)
         g_autofree char *dst_id = NULL;
 
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-        dst_id =
-            execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
-        id = execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
+        dst_id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args,
+                                      &pair[1], 1);
+        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
         close(pair[0]);
         close(pair[1]);
         /* Protocol version 2: QEMU's stream has a data channel of its own,
          * so the app is asked for one more than the multifd channels, even
          * for a single-channel migration, and supplies one more. */
         {
-            g_autoptr(JsonObject) request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+            g_autoptr(JsonObject) request =
+                vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
             gint supplied = c->supplied + 1;
             g_autofree int *src_fds = g_new(int, supplied);
             g_autofree int *dst_fds = g_new(int, supplied);
@@ -395,13 +273,13 @@ test_migrate(Fixture *f, gconstpointer data)
                 dst_fds[i] = pair[1];
             }
             {
-                g_autoptr(JsonNode) a = execute_fds(f->src_ctl, &f->src, "add-channels",
-                                                    add, src_fds, supplied, &error);
+                g_autoptr(JsonNode) a = vmig_test_execute_fds(
+                    f->src_ctl, &f->src, "add-channels", add, src_fds, supplied, &error);
                 g_autoptr(JsonNode) b = NULL;
 
                 g_assert_no_error(error);
-                b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds,
-                                supplied, &error);
+                b = vmig_test_execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst,
+                                          dst_fds, supplied, &error);
                 g_assert_no_error(error);
                 for (gint i = 0; i < supplied; i++) {
                     close(src_fds[i]);
@@ -412,22 +290,22 @@ test_migrate(Fixture *f, gconstpointer data)
     }
     g_assert_cmpstr(id, ==, "m1");
 
-    negotiated = wait_event(f->src_ctl, "NEGOTIATED");
+    negotiated = vmig_test_wait_event(f->src_ctl, "NEGOTIATED");
     g_assert_cmpint(json_object_get_int_member(negotiated, "channels"), ==, expected);
     g_assert_cmpint(json_object_get_int_member(negotiated, "requested-channels"), ==,
                     c->channels);
-    err = wait_done(f->src_ctl, "completed");
+    err = vmig_test_wait_done(f->src_ctl, "completed");
     g_free(err);
-    err = wait_done(f->dst_ctl, "completed");
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
 
     /* Both daemons answer query-migration with the same choice. */
     {
         g_autoptr(JsonNode) src_rec =
-            execute_fds(f->src_ctl, &f->src, "query-migration", "{\"migration\": \"m1\"}",
-                        NULL, 0, &error);
+            vmig_test_execute_fds(f->src_ctl, &f->src, "query-migration",
+                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
         g_autoptr(JsonNode) dst_rec =
-            execute_fds(f->dst_ctl, &f->dst, "query-migration", "{\"migration\": \"m1\"}",
-                        NULL, 0, &error);
+            vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-migration",
+                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
         JsonObject *sc =
             json_object_get_object_member(json_node_get_object(src_rec), "channels");
         JsonObject *dc =
@@ -443,8 +321,8 @@ test_migrate(Fixture *f, gconstpointer data)
             json_object_get_member(json_node_get_object(dst_rec), "version")));
     }
     {
-        g_autofree char *src_status = guest_status_settled(f->src_aux);
-        g_autofree char *dst_status = guest_status(f->dst_aux);
+        g_autofree char *src_status = vmig_test_guest_status_settled(f->src_aux);
+        g_autofree char *dst_status = vmig_test_guest_status(f->dst_aux);
 
         g_assert_cmpstr(src_status, ==, "postmigrate");
         g_assert_cmpstr(dst_status, ==, "paused");
@@ -483,10 +361,10 @@ test_dirty(Fixture *f, gconstpointer data)
         g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                         "\"tunables\": [\"max-bandwidth=4G\", \"downtime-limit=500\"]}",
                         src_domain, dest);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    err = wait_done(f->src_ctl, "completed");
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    err = vmig_test_wait_done(f->src_ctl, "completed");
     g_free(err);
-    err = wait_done(f->dst_ctl, "completed");
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
 
     g_assert_true(vmig_guest_read_counter(f->dst_aux, &first, &error));
     g_assert_no_error(error);
@@ -527,9 +405,9 @@ test_mismatch(Fixture *f, gconstpointer data)
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 4, "
                            "\"require-features\": [\"multifd\"]}",
                            src_domain, dest);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    src_err = wait_done(f->src_ctl, "failed");
-    dst_err = wait_done(f->dst_ctl, "failed");
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    src_err = vmig_test_wait_done(f->src_ctl, "failed");
+    dst_err = vmig_test_wait_done(f->dst_ctl, "failed");
     g_assert_cmpstr(
         src_err, ==,
         "feature 'multifd' is required by the source but the destination does "
@@ -537,7 +415,7 @@ test_mismatch(Fixture *f, gconstpointer data)
     g_assert_cmpstr(dst_err, ==, src_err);
 
     /* No guest byte moved: QEMU never started a migration, and the guest runs. */
-    status = guest_status(f->src_aux);
+    status = vmig_test_guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
     g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate", NULL, &info, &error));
     g_assert_false(json_object_has_member(json_node_get_object(info), "status"));
@@ -591,10 +469,10 @@ test_strangers(Fixture *f, gconstpointer data)
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=4G\"]}",
                            src_domain, dest);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    err = wait_done(f->src_ctl, "completed");
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    err = vmig_test_wait_done(f->src_ctl, "completed");
     g_free(err);
-    err = wait_done(f->dst_ctl, "completed");
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
     /* The wrong token was dropped once the REPLY named the real one. */
     g_assert_true(read(wrong, buf, 1) == 0 || errno == ECONNRESET);
     assert_memory_equal(f);
@@ -660,7 +538,7 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
     g_assert_cmpint(listen(lfd, 1), ==, 0);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s\"}", src_domain,
                            listen_path);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     g_assert_cmpint(peer, >=, 0);
     g_assert_cmpint(read(peer, opener, 4), ==, 4);
@@ -669,7 +547,7 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
                     ==, (gssize)g_bytes_get_size(frame));
     if (g_str_equal(c->variant, "truncated"))
         vmig_fd_clear(&peer);
-    err = wait_done(f->src_ctl, "failed");
+    err = vmig_test_wait_done(f->src_ctl, "failed");
     g_test_message("the source says: %s", err);
     if (g_str_equal(c->variant, "wrong-magic"))
         g_assert_nonnull(strstr(err, "bad frame magic 0x584d4752"));
@@ -677,7 +555,7 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(err, "over the 65536-byte limit"));
     else
         g_assert_nonnull(strstr(err, "closed the main channel mid-frame"));
-    status = guest_status(f->src_aux);
+    status = vmig_test_guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
 
     /* The daemon goes on: the same source migrates for real next. */
@@ -686,13 +564,14 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
         g_autofree char *next = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
                                                 "\"tunables\": [\"max-bandwidth=4G\"]}",
                                                 src_domain, dest);
-        g_autofree char *id2 = execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
+        g_autofree char *id2 =
+            vmig_test_execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
         g_autofree char *e2 = NULL;
 
         g_assert_cmpstr(id2, ==, "m2");
-        e2 = wait_done(f->src_ctl, "completed");
+        e2 = vmig_test_wait_done(f->src_ctl, "completed");
         g_free(e2);
-        e2 = wait_done(f->dst_ctl, "completed");
+        e2 = vmig_test_wait_done(f->dst_ctl, "completed");
     }
 }
 
@@ -721,14 +600,15 @@ test_malformed_reply(Fixture *f, gconstpointer data)
                     ==, (gssize)g_bytes_get_size(frame));
     if (g_str_equal(c->variant, "truncated"))
         vmig_fd_clear(&peer);
-    err = wait_done(f->dst_ctl, "failed");
+    err = vmig_test_wait_done(f->dst_ctl, "failed");
     g_test_message("the destination says: %s", err);
     g_assert_true(strstr(err, "bad frame magic") ||
                   strstr(err, "over the 65536-byte limit") || strstr(err, "mid-frame"));
-    version = execute_fds(f->dst_ctl, &f->dst, "query-version", NULL, NULL, 0, &error);
+    version = vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-version", NULL, NULL, 0,
+                                    &error);
     g_assert_no_error(error);
     /* The destination QEMU was left alone: still waiting for a migration. */
-    status = guest_status(f->dst_aux);
+    status = vmig_test_guest_status(f->dst_aux);
     g_assert_cmpstr(status, ==, "inmigrate");
 }
 
@@ -760,21 +640,22 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     dst_domain = domain_of(f->dst_qemu);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
     dst_args = g_strdup_printf("{\"domain\": \"%s\"}", dst_domain);
-    dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
+    dst_id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args,
+                                  &pair[1], 1);
     args = g_strdup_printf(
         "{\"domain\": \"%s\", \"channels\": 4, \"channel-timeout\": 30}", src_domain);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, &pair[0], 1);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, &pair[0], 1);
     close(pair[0]);
     close(pair[1]);
-    request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+    request = vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
 
     g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
     vmig_test_daemon_stop(&f->dst, SIGKILL);
-    err = wait_done(f->src_ctl, "failed");
+    err = vmig_test_wait_done(f->src_ctl, "failed");
     g_test_message("the source says: %s", err);
     g_assert_nonnull(strstr(
         err, "the destination driver went away while the channels were collected"));
-    status = guest_status(f->src_aux);
+    status = vmig_test_guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
     g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, before);
 
@@ -786,8 +667,9 @@ test_killed_handshake(Fixture *f, gconstpointer data)
         g_autofree char *next = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
                                                 "\"tunables\": [\"max-bandwidth=4G\"]}",
                                                 src_domain, dest);
-        g_autofree char *id2 = execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
-        g_autofree char *e2 = wait_done(f->src_ctl, "completed");
+        g_autofree char *id2 =
+            vmig_test_execute_id(f->src_ctl, &f->src, "migrate", next, NULL, 0);
+        g_autofree char *e2 = vmig_test_wait_done(f->src_ctl, "completed");
 
         g_assert_cmpstr(id2, ==, "m2");
     }
@@ -819,21 +701,22 @@ test_killed_stream(Fixture *f, gconstpointer data)
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=16M\"]}",
                            src_domain, dest);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     for (;;) {
-        g_autoptr(JsonObject) progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+        g_autoptr(JsonObject) progress =
+            vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
 
         if (json_object_get_int_member(progress, "transferred") > (8 << 20))
             break;
     }
     g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
     vmig_test_daemon_stop(&f->src, SIGKILL);
-    err = wait_done(f->dst_ctl, "failed");
+    err = vmig_test_wait_done(f->dst_ctl, "failed");
     g_test_message("the destination says: %s", err);
 
     /* The source QEMU notices its broken stream and resumes the guest. */
     for (gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
-        g_autofree char *status = guest_status(f->src_aux);
+        g_autofree char *status = vmig_test_guest_status(f->src_aux);
 
         if (g_str_equal(status, "running"))
             break;
@@ -842,8 +725,8 @@ test_killed_stream(Fixture *f, gconstpointer data)
     }
     g_assert_cmpuint(vmig_test_count_fds(f->dst.pid), ==, before);
     {
-        g_autoptr(JsonNode) list =
-            execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0, &error);
+        g_autoptr(JsonNode) list = vmig_test_execute_fds(
+            f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0, &error);
 
         g_assert_no_error(error);
         g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 1);
@@ -878,22 +761,22 @@ test_postcopy(Fixture *f, gconstpointer data)
                            "\"tunables\": [\"max-bandwidth=16M\"], "
                            "\"require-features\": [\"postcopy-ram\"]}",
                            src_domain, dest);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    negotiated = wait_event(f->src_ctl, "NEGOTIATED");
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    negotiated = vmig_test_wait_event(f->src_ctl, "NEGOTIATED");
     features = json_object_get_array_member(negotiated, "features");
     for (guint i = 0; i < json_array_get_length(features); i++)
         postcopy |=
             g_str_equal(json_array_get_string_element(features, i), "postcopy-ram");
     g_assert_true(postcopy);
-    progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
-    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}",
-                      NULL, 0, &error);
+    progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+    ret = vmig_test_execute_fds(f->src_ctl, &f->src, "start-postcopy",
+                                "{\"migration\": \"m1\"}", NULL, 0, &error);
     g_assert_no_error(error);
-    err = wait_done(f->src_ctl, "completed");
+    err = vmig_test_wait_done(f->src_ctl, "completed");
     g_free(err);
-    err = wait_done(f->dst_ctl, "completed");
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
     {
-        g_autofree char *dst_status = guest_status(f->dst_aux);
+        g_autofree char *dst_status = vmig_test_guest_status(f->dst_aux);
 
         /* Once in postcopy the destination runs the guest. */
         g_assert_true(g_str_equal(dst_status, "running") ||
@@ -929,21 +812,21 @@ test_cancel(Fixture *f, gconstpointer data)
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=16M\"]}",
                            src_domain, dest);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    progress = wait_event(f->src_ctl, "MIGRATION_PROGRESS");
-    ret = execute_fds(f->src_ctl, &f->src, "start-postcopy", "{\"migration\": \"m1\"}",
-                      NULL, 0, &error);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+    ret = vmig_test_execute_fds(f->src_ctl, &f->src, "start-postcopy",
+                                "{\"migration\": \"m1\"}", NULL, 0, &error);
     g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
     g_assert_nonnull(strstr(error->message, "postcopy"));
     g_clear_error(&error);
-    ret = execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
-                      &error);
+    ret = vmig_test_execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}",
+                                NULL, 0, &error);
     g_assert_no_error(error);
-    err = wait_done(f->src_ctl, "cancelled");
+    err = vmig_test_wait_done(f->src_ctl, "cancelled");
     g_free(err);
-    err = wait_done(f->dst_ctl, "failed");
+    err = vmig_test_wait_done(f->dst_ctl, "failed");
     for (gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
-        g_autofree char *status = guest_status(f->src_aux);
+        g_autofree char *status = vmig_test_guest_status(f->src_aux);
 
         if (g_str_equal(status, "running"))
             break;
@@ -952,8 +835,8 @@ test_cancel(Fixture *f, gconstpointer data)
     }
     /* A finished migration cannot be cancelled again. */
     g_clear_pointer(&ret, json_node_unref);
-    ret = execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
-                      &error);
+    ret = vmig_test_execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}",
+                                NULL, 0, &error);
     g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
 }
 
@@ -987,7 +870,8 @@ test_concurrent(Fixture *f, gconstpointer data)
         g_autofree char *a = g_strdup_printf(
             "{\"domain\": \"%s\", \"listen\": \"unix:%s/in%u.sock\", \"resume\": false}",
             d, f->tmpdir, i);
-        char *id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", a, NULL, 0);
+        char *id =
+            vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", a, NULL, 0);
 
         if (i == 0)
             in1 = id;
@@ -1001,7 +885,7 @@ test_concurrent(Fixture *f, gconstpointer data)
             "{\"domain\": \"%s\", \"dest\": \"unix:%s/in%u.sock\", \"channels\": %u, "
             "\"tunables\": [\"max-bandwidth=2G\"]}",
             d, f->tmpdir, i, i == 0 ? 2 : 0);
-        char *id = execute_id(f->src_ctl, &f->src, "migrate", a, NULL, 0);
+        char *id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", a, NULL, 0);
 
         if (i == 0)
             id1 = id;
@@ -1011,13 +895,13 @@ test_concurrent(Fixture *f, gconstpointer data)
     g_assert_cmpstr(id1, ==, "m1");
     g_assert_cmpstr(id2, ==, "m2");
     while (done_src < 2) {
-        g_autoptr(JsonObject) done = wait_event(f->src_ctl, "MIGRATION_DONE");
+        g_autoptr(JsonObject) done = vmig_test_wait_event(f->src_ctl, "MIGRATION_DONE");
 
         g_assert_cmpstr(json_object_get_string_member(done, "result"), ==, "completed");
         done_src++;
     }
     while (done_dst < 2) {
-        g_autoptr(JsonObject) done = wait_event(f->dst_ctl, "MIGRATION_DONE");
+        g_autoptr(JsonObject) done = vmig_test_wait_event(f->dst_ctl, "MIGRATION_DONE");
 
         g_assert_cmpstr(json_object_get_string_member(done, "result"), ==, "completed");
         done_dst++;
@@ -1051,7 +935,8 @@ test_too_many(Fixture *f, gconstpointer data)
     domain = domain_of(f->dst_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"unix:%s/second.sock\"}",
                            domain, f->tmpdir);
-    ret = execute_fds(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0, &error);
+    ret = vmig_test_execute_fds(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0,
+                                &error);
     g_assert_null(ret);
     g_assert_nonnull(error);
     g_assert_nonnull(strstr(error->message,
@@ -1059,11 +944,11 @@ test_too_many(Fixture *f, gconstpointer data)
                             "daemon's --max-migrations)"));
     g_clear_error(&error);
     g_clear_pointer(&ret, json_node_unref);
-    ret = execute_fds(f->dst_ctl, &f->dst, "cancel", "{\"migration\": \"m1\"}", NULL, 0,
-                      &error);
+    ret = vmig_test_execute_fds(f->dst_ctl, &f->dst, "cancel", "{\"migration\": \"m1\"}",
+                                NULL, 0, &error);
     g_assert_no_error(error);
-    g_free(wait_done(f->dst_ctl, "cancelled"));
-    id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+    g_free(vmig_test_wait_done(f->dst_ctl, "cancelled"));
+    id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
     g_assert_cmpstr(id, ==, "m3");
 }
 
@@ -1111,15 +996,17 @@ migrate_fd_one_channel(Fixture *f, VmigTestQemu *src_qemu, VmigTestQemu *dst_qem
     int pair[2];
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-    dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
-    src_id = execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
+    dst_id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args,
+                                  &pair[1], 1);
+    src_id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
     close(pair[0]);
     close(pair[1]);
     g_assert_cmpstr(src_id, ==, id);
     /* Version 2: QEMU's stream on a data channel of its own, handed to QEMU
      * with getfd ("fd:") on both sides. */
     {
-        g_autoptr(JsonObject) request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+        g_autoptr(JsonObject) request =
+            vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
         g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", src_id);
         g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
         g_autoptr(JsonNode) a = NULL;
@@ -1128,16 +1015,17 @@ migrate_fd_one_channel(Fixture *f, VmigTestQemu *src_qemu, VmigTestQemu *dst_qem
 
         g_assert_cmpint(json_object_get_int_member(request, "count"), ==, 1);
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-        a = execute_fds(f->src_ctl, &f->src, "add-channels", add, &pair[0], 1, &error);
+        a = vmig_test_execute_fds(f->src_ctl, &f->src, "add-channels", add, &pair[0], 1,
+                                  &error);
         g_assert_no_error(error);
-        b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, &pair[1], 1,
-                        &error);
+        b = vmig_test_execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, &pair[1],
+                                  1, &error);
         g_assert_no_error(error);
         close(pair[0]);
         close(pair[1]);
     }
-    g_free(wait_done(f->src_ctl, "completed"));
-    g_free(wait_done(f->dst_ctl, "completed"));
+    g_free(vmig_test_wait_done(f->src_ctl, "completed"));
+    g_free(vmig_test_wait_done(f->dst_ctl, "completed"));
 }
 
 /*
@@ -1167,9 +1055,9 @@ test_put_back_completed(Fixture *f, gconstpointer data)
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=4G\"]}",
                            src_domain, dest);
-    g_free(execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
-    g_free(wait_done(f->src_ctl, "completed"));
-    g_free(wait_done(f->dst_ctl, "completed"));
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    g_free(vmig_test_wait_done(f->src_ctl, "completed"));
+    g_free(vmig_test_wait_done(f->dst_ctl, "completed"));
     /* Put back before MIGRATION_DONE: no waiting needed. */
     g_assert_false(capability_of(f->src_aux, "multifd"));
     g_assert_false(capability_of(f->src_aux, "events"));
@@ -1213,11 +1101,12 @@ test_put_back_failed(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     start_daemons(f);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-    dst_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args, &pair[1], 1);
-    src_id = execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
+    dst_id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args,
+                                  &pair[1], 1);
+    src_id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", src_args, &pair[0], 1);
     close(pair[0]);
     close(pair[1]);
-    request = wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+    request = vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
     /* QEMU's stream and 2 multifd channels (version 2). */
     g_assert_cmpint(json_object_get_int_member(request, "count"), ==, 3);
     for (guint i = 0; i < 3; i++) {
@@ -1231,24 +1120,25 @@ test_put_back_failed(Fixture *f, gconstpointer data)
     {
         g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", src_id);
         g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
-        g_autoptr(JsonNode) a =
-            execute_fds(f->src_ctl, &f->src, "add-channels", add, src_fds, 3, &error);
+        g_autoptr(JsonNode) a = vmig_test_execute_fds(f->src_ctl, &f->src, "add-channels",
+                                                      add, src_fds, 3, &error);
         g_autoptr(JsonNode) b = NULL;
 
         g_assert_no_error(error);
-        b = execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds, 2, &error);
+        b = vmig_test_execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst, dst_fds,
+                                  2, &error);
         g_assert_no_error(error);
     }
     for (guint i = 0; i < 3; i++)
         close(src_fds[i]);
     close(dst_fds[0]);
     close(dst_fds[1]);
-    why = wait_done(f->dst_ctl, "failed");
+    why = vmig_test_wait_done(f->dst_ctl, "failed");
     g_test_message("destination: %s", why);
     g_free(why);
-    why = wait_done(f->src_ctl, "failed");
+    why = vmig_test_wait_done(f->src_ctl, "failed");
     g_test_message("source: %s", why);
-    status = guest_status(f->src_aux);
+    status = vmig_test_guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
     g_assert_false(capability_of(f->src_aux, "multifd"));
 
@@ -1295,14 +1185,15 @@ test_seventy(Fixture *f, gconstpointer data)
         in_args =
             g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": false}",
                             dst_domain, listen);
-        in_id = execute_id(f->dst_ctl, &f->dst, "prepare-incoming", in_args, NULL, 0);
+        in_id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", in_args,
+                                     NULL, 0);
         args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                                "\"tunables\": [\"max-bandwidth=4G\"]}",
                                src_domain, listen);
-        id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
         g_assert_cmpstr(id, ==, expected);
-        g_free(wait_done(f->src_ctl, "completed"));
-        g_free(wait_done(f->dst_ctl, "completed"));
+        g_free(vmig_test_wait_done(f->src_ctl, "completed"));
+        g_free(vmig_test_wait_done(f->dst_ctl, "completed"));
         g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, src_base);
         g_assert_cmpuint(vmig_test_count_fds(f->dst.pid), ==, dst_base);
         g_clear_pointer(&source, vmig_test_qemu_stop);
@@ -1459,15 +1350,16 @@ migrate_tcp(Fixture *f, VmigTestQemu *src_qemu, guint16 port, const char *id)
         "\"tunables\": [\"max-bandwidth=4G\"]}",
         domain, port);
     gint64 start = g_get_monotonic_time();
-    g_autofree char *got = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    g_autofree char *got =
+        vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     g_autofree char *err = NULL;
     gint64 took;
 
     g_assert_cmpstr(got, ==, id);
-    err = wait_done(f->src_ctl, "completed");
+    err = vmig_test_wait_done(f->src_ctl, "completed");
     took = (g_get_monotonic_time() - start) / 1000;
     g_free(err);
-    err = wait_done(f->dst_ctl, "completed");
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
     return took;
 }
 
@@ -1524,7 +1416,7 @@ test_flood(Fixture *f, gconstpointer data)
             "{\"domain\": \"%s\", \"listen\": \"tcp:127.0.0.1:%u\", \"resume\": false}",
             domain, i == 0 ? port1 : port2);
         g_autofree char *id =
-            execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+            vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
 
         g_assert_cmpstr(id, ==, i == 0 ? "m1" : "m2");
     }
@@ -1533,8 +1425,8 @@ test_flood(Fixture *f, gconstpointer data)
     /* A */
     flood_start(&a, port1, 1100, 500);
     {
-        g_autoptr(JsonNode) list =
-            execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0, &error);
+        g_autoptr(JsonNode) list = vmig_test_execute_fds(
+            f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0, &error);
 
         g_assert_no_error(error);
         g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 2);
@@ -1599,17 +1491,17 @@ test_ipv6(Fixture *f, gconstpointer data)
     dst_domain = domain_of(f->dst_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": false}",
                            dst_domain, uri);
-    g_free(execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0));
+    g_free(vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0));
     g_free(args);
     src_domain = domain_of(f->src_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=4G\"]}",
                            src_domain, uri);
-    id = execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    g_free(wait_done(f->src_ctl, "completed"));
-    g_free(wait_done(f->dst_ctl, "completed"));
-    record = execute_fds(f->src_ctl, &f->src, "query-migration",
-                         "{\"migration\": \"m1\"}", NULL, 0, &error);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    g_free(vmig_test_wait_done(f->src_ctl, "completed"));
+    g_free(vmig_test_wait_done(f->dst_ctl, "completed"));
+    record = vmig_test_execute_fds(f->src_ctl, &f->src, "query-migration",
+                                   "{\"migration\": \"m1\"}", NULL, 0, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(json_object_get_string_member(json_node_get_object(record), "peer"),
                     ==, uri);

@@ -1,0 +1,47 @@
+/*
+ * migrate-helper.h: a management app's side of two daemons under test:
+ * commands on their control sockets (with fds), their events, and the
+ * run status of the guests (test-migrate.c, test-faults.c)
+ *
+ * Every call asserts what it needs and waits at most VMIG_TEST_WAIT_MS.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "tests/daemon-helper.h"
+#include "tests/guest-helper.h"
+
+/* The bound of every wait here. */
+#define VMIG_TEST_WAIT_MS 60000u
+
+/*
+ * Runs @command with @args (JSON text, nullable) on control socket @ctl;
+ * with fds, over a connection of its own to @d (one line and its fds in
+ * one sendmsg).  Returns: the "return" value (a new node), or NULL with
+ * @error set.
+ */
+JsonNode *vmig_test_execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d,
+                                const char *command, const char *args, const int *fds,
+                                gsize n_fds, GError **error);
+
+/* Runs a command that answers {"migration": ID}.  Returns: the id (to free). */
+char *vmig_test_execute_id(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *command,
+                           const char *args, const int *fds, gsize n_fds);
+
+/* Returns: the data of the next event @name on @ctl (a new reference). */
+JsonObject *vmig_test_wait_event(VmigGuestMonitor *ctl, const char *name);
+
+/* Waits for MIGRATION_DONE on @ctl and checks its result.  Returns: its error (to
+ * free). */
+char *vmig_test_wait_done(VmigGuestMonitor *ctl, const char *result);
+
+/* Returns: the run status of the guest behind monitor @qmp (to free). */
+char *vmig_test_guest_status(const char *qmp);
+
+/*
+ * Returns: the run status of the guest behind @qmp once it has left
+ * finish-migrate (to free).
+ */
+char *vmig_test_guest_status_settled(const char *qmp);
