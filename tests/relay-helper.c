@@ -122,6 +122,7 @@ struct VmigRelay {
     gboolean frozen;
     gboolean cut;
     gboolean quit;
+    gboolean accept_stuck;   /* accept() failed (EMFILE...): wait for a close */
     GHashTable *frames_seen; /* dir << 16 | type -> count */
     guint n_main;
     guint n_data;
@@ -441,15 +442,17 @@ static gboolean
 flow_write(VmigRelay *relay, Conn *conn, VmigRelayDir dir)
 {
     Flow *flow = &conn->flow[dir];
-    gsize avail = flow_limit(conn, dir) - flow->out;
-    gsize pos = flow->out % RELAY_QUEUE_MAX;
-    gsize first = MIN(avail, RELAY_QUEUE_MAX - pos);
+    guint64 limit = flow_limit(conn, dir);
+    gsize avail, pos, first;
     struct iovec iov[2];
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     ssize_t n;
 
-    if (avail == 0)
+    if (limit <= flow->out)
         return TRUE;
+    avail = limit - flow->out;
+    pos = flow->out % RELAY_QUEUE_MAX;
+    first = MIN(avail, RELAY_QUEUE_MAX - pos);
     iov[0] = (struct iovec){.iov_base = flow->ring + pos, .iov_len = first};
     iov[1] = (struct iovec){.iov_base = flow->ring, .iov_len = avail - first};
     n = sendmsg(conn->fd[!dir], &msg, MSG_NOSIGNAL);
@@ -551,8 +554,11 @@ relay_accept(VmigRelay *relay)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* Polling the listener again would spin: wait for a close. */
                 g_warning("relay: accept: %s", g_strerror(errno));
+                relay->accept_stuck = TRUE;
+            }
             return;
         }
         if (relay->cut) {
@@ -592,8 +598,10 @@ relay_apply(VmigRelay *relay)
     for (i = relay->conns->len; i-- > 0;) {
         Conn *conn = g_ptr_array_index(relay->conns, i);
 
-        if (conn->dead)
+        if (conn->dead) {
             g_ptr_array_remove_index(relay->conns, i);
+            relay->accept_stuck = FALSE;
+        }
     }
 }
 
@@ -609,7 +617,7 @@ relay_thread(gpointer data)
     while (!relay->quit) {
         struct pollfd fixed[2] = {
             {.fd = relay->wake_fd, .events = POLLIN},
-            {.fd = relay->listen_fd, .events = POLLIN},
+            {.fd = relay->accept_stuck ? -1 : relay->listen_fd, .events = POLLIN},
         };
         int n;
 
