@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -181,6 +182,31 @@ static void
 expect_silence(int fd)
 {
     g_assert_false(wait_readable(fd, SILENCE_MS));
+}
+
+/* Returns: the CPU time this process used so far, in microseconds. */
+static gint64
+cpu_time_us(void)
+{
+    struct rusage usage;
+
+    g_assert_cmpint(getrusage(RUSAGE_SELF, &usage), ==, 0);
+    return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * G_USEC_PER_SEC +
+           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+}
+
+/*
+ * The relay sleeps while it has nothing it may do: over SILENCE_MS, this
+ * process (the test thread asleep) uses a fraction of the CPU a loop that
+ * spins would.
+ */
+static void
+expect_idle(void)
+{
+    gint64 before = cpu_time_us();
+
+    g_usleep(SILENCE_MS * 1000);
+    g_assert_cmpint(cpu_time_us() - before, <, SILENCE_MS * 1000 / 4);
 }
 
 /*
@@ -660,6 +686,7 @@ test_hold_release(Fixture *f, gconstpointer data)
     g_assert_true(vmig_relay_wait_held(f->relay, TEST_TIMEOUT_MS));
     expect_bytes(dst, before->data, before->len);
     expect_silence(dst);
+    expect_idle();
     /* Held frames are seen all the same. */
     g_assert_true(vmig_relay_wait_frame(f->relay, VMIG_RELAY_SRC_TO_DST,
                                         VMIG_RELAY_FRAME_HEARTBEAT, TEST_TIMEOUT_MS));
@@ -747,6 +774,86 @@ test_hold_reset(Fixture *f, gconstpointer data)
     g_assert_cmpint(expect_end(dst), ==, ECONNRESET);
 }
 
+/*
+ * A destination that does not read: the relay stops reading from the
+ * source once its queue is full, sleeps, and loses nothing.
+ */
+static void
+test_backpressure(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    guint8 preamble[24];
+    guint64 sent = 0;
+    gint64 stalled_since = 0;
+
+    data_preamble(f->rand, 1, preamble);
+    open_pair(f, preamble, sizeof(preamble), &src, &dst);
+    /* Write without blocking until nothing more goes for a while. */
+    for (;;) {
+        gsize at = sent % PATTERN_PERIOD;
+        ssize_t n =
+            send(src, pattern + at, PATTERN_PERIOD - at, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n > 0) {
+            sent += n;
+            stalled_since = 0;
+            g_assert_cmpuint(sent, <, 256 * MiB);
+            continue;
+        }
+        g_assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        if (!stalled_since)
+            stalled_since = g_get_monotonic_time();
+        else if (g_get_monotonic_time() - stalled_since > SILENCE_MS * 1000)
+            break;
+        g_usleep(10000);
+    }
+    g_test_message("%" G_GUINT64_FORMAT " bytes in flight before the source blocks",
+                   sent);
+    /* The relay's 4 MiB and the sockets' buffers (loopback's at most 6 MiB each). */
+    g_assert_cmpuint(sent, <, 64 * MiB);
+    expect_idle();
+    expect_pattern(dst, sent);
+    g_assert_cmpuint(vmig_relay_data_bytes(f->relay), ==, sent);
+}
+
+/* A hold on one main channel stops no other connection. */
+static void
+test_hold_others(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(VmigFd) src2 = -1;
+    g_auto(VmigFd) dst2 = -1;
+    g_autoptr(GByteArray) held = g_byte_array_new();
+    guint8 preamble[24];
+    Writer writer = {0};
+
+    open_main(f, &src, &dst);
+    vmig_relay_hold_frame(f->relay, VMIG_RELAY_SRC_TO_DST, VMIG_RELAY_FRAME_COMMIT);
+    frame_append(held, f->rand, VMIG_RELAY_FRAME_COMMIT, 100);
+    send_all(src, held->data, held->len);
+    g_assert_true(vmig_relay_wait_held(f->relay, TEST_TIMEOUT_MS));
+
+    /* A data channel. */
+    data_preamble(f->rand, 0, preamble);
+    open_pair(f, preamble, sizeof(preamble), &src2, &dst2);
+    writer_start(&writer, src2, 2 * MiB);
+    expect_pattern(dst2, 2 * MiB);
+    g_thread_join(writer.thread);
+    vmig_fd_clear(&src2);
+    vmig_fd_clear(&dst2);
+
+    /* A second main channel, COMMIT and all: the rule is used up. */
+    open_pair(f, main_preamble, sizeof(main_preamble), &src2, &dst2);
+    send_all(src2, held->data, held->len);
+    expect_bytes(dst2, held->data, held->len);
+
+    expect_silence(dst);
+    vmig_relay_release(f->relay);
+    expect_bytes(dst, held->data, held->len);
+}
+
 /* Frames seen, per type and per direction. */
 static void
 test_wait_frame(Fixture *f, gconstpointer data)
@@ -830,6 +937,7 @@ test_freeze(Fixture *f, gconstpointer data)
     /* Silence either way: no bytes, and no end or reset either. */
     expect_silence(dst);
     expect_silence(src);
+    expect_idle();
 
     /* A new connection is accepted and told apart, not forwarded. */
     src2 = connect_to(vmig_relay_port(f->relay));
@@ -967,6 +1075,7 @@ main(int argc, char **argv)
     ADD("/relay/forward/split", test_main_split);
     ADD("/relay/forward/data", test_data_forward);
     ADD("/relay/forward/throughput", test_data_throughput);
+    ADD("/relay/forward/backpressure", test_backpressure);
     ADD("/relay/forward/opaque", test_opaque);
     ADD("/relay/forward/short-preamble", test_short_preamble);
     ADD("/relay/forward/raw", test_raw);
@@ -975,6 +1084,7 @@ main(int argc, char **argv)
     ADD("/relay/hold/greeting", test_hold_greeting);
     ADD("/relay/hold/eof", test_hold_eof);
     ADD("/relay/hold/reset", test_hold_reset);
+    ADD("/relay/hold/others", test_hold_others);
     ADD("/relay/wait-frame", test_wait_frame);
     ADD("/relay/fault/freeze", test_freeze);
     ADD("/relay/fault/cut", test_cut);
