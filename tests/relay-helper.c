@@ -625,7 +625,7 @@ relay_thread(gpointer data)
         relay->done_seq = relay->request_seq;
         g_cond_broadcast(&relay->cond);
 
-        /* fds[0], fds[1], then each connection's source and destination. */
+        /* The eventfd, the listener, then each connection's source and destination. */
         g_array_set_size(pfds, 0);
         g_array_append_vals(pfds, fixed, G_N_ELEMENTS(fixed));
         g_ptr_array_set_size(polled, 0);

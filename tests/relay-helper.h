@@ -80,7 +80,9 @@ guint16 vmig_relay_port(VmigRelay *relay);
  * after it in that direction of that connection: they stay in the relay
  * until vmig_relay_release().  The other direction, and every other
  * connection, keep flowing.  A rule catches one frame; several rules may
- * wait at once.  A frame split across reads is never half forwarded.
+ * wait at once.  So that a held frame is never half forwarded, the bytes
+ * of any frame header on a main channel are forwarded once the header is
+ * whole (or turns out to be none: raw bytes).
  */
 void vmig_relay_hold_frame(VmigRelay *relay, VmigRelayDir dir, guint16 type);
 
