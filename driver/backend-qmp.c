@@ -20,6 +20,7 @@
 
 #include "driver/migration-private.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include "driver/hypervisor.h"
@@ -94,13 +95,40 @@ on_qmp_closed(VmigQmp *qmp, const GError *reason, gpointer user_data)
 {
     VmigMigration *m = user_data;
 
-    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "%s QEMU went away: %s",
+    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "the %s QEMU went away: %s",
                   vmig_role_to_string(m->role),
                   reason ? reason->message : "connection closed");
 }
 
 /* ------------------------------------------------------------------------ */
 /* Introspection */
+
+/*
+ * QEMU's own migration must not be running: one left by a driver that
+ * died (its streams cut, QEMU not yet aware) or started by someone else
+ * is not ours to take over or cancel.
+ */
+static void
+on_migration_status(VmigMigration *m, JsonNode *reply)
+{
+    static const char *const settled[] = {"",       "none",      "completed",
+                                          "failed", "cancelled", NULL};
+    const char *status = JSON_NODE_HOLDS_OBJECT(reply)
+                             ? json_object_get_string_member_with_default(
+                                   json_node_get_object(reply), "status", "")
+                             : "";
+    g_autoptr(GError) error = NULL;
+
+    if (!g_strv_contains(settled, status)) {
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "domain '%s' has a migration in progress (QEMU's status '%s'), not "
+                    "this daemon's: wait for it to end, or cancel it (migrate_cancel)",
+                    m->domain, status);
+        vmig_mig_refuse_start(m, error);
+        return;
+    }
+    vmig_mig_start_checked(m);
+}
 
 /* QEMU's run status: a source runs (or is paused), a destination waits for a stream. */
 static void
@@ -127,7 +155,8 @@ on_status(VmigMigration *m, JsonNode *reply)
     }
     /* A failure after the source QEMU completed resumes only a guest that ran. */
     m->guest_was_running = g_str_equal(status, "running");
-    vmig_mig_start_checked(m);
+    qmp_step(m, "query-migrate", NULL, NULL, 0,
+             "cannot read the domain's migration status", on_migration_status);
 }
 
 /* The monitor is open and the catalog read. */
@@ -195,6 +224,17 @@ qmp_configure(VmigMigration *m, VmigBackendStep next)
     JsonArray *list = json_array_new();
     g_autoptr(GList) names = NULL;
 
+    /* Every capability of a feature the driver negotiates is set, off when
+     * not chosen, as libvirt does: a QEMU an earlier driver left
+     * reconfigured (a daemon killed mid-migration puts nothing back)
+     * starts clean. */
+    for (guint f = 0; f < VMIG_FEATURE_LAST; f++) {
+        const VmigFeatureInfo *info = vmig_feature_info(f);
+
+        if (info->capability && !json_object_has_member(caps, info->capability) &&
+            vmig_catalog_lookup(m->catalog, info->capability))
+            json_object_set_boolean_member(caps, info->capability, FALSE);
+    }
     /* The driver's own knob: QEMU then says when its migration changes
      * state (MIGRATION events), so the end is seen at once. */
     if (vmig_catalog_lookup(m->catalog, "events") &&
@@ -243,6 +283,63 @@ stream_started(VmigMigration *m, JsonNode *reply)
             g_signal_connect(m->qmp, "event", G_CALLBACK(on_qmp_event), m);
 }
 
+/*
+ * How long `migrate` is tried again while QEMU 7.2 still cleans up its
+ * previous migration: QEMU reports "failed" from its migration thread
+ * before the main loop has run the cleanup, and a `migrate` in between
+ * is refused with "duplicate yank instance".
+ */
+#define MIGRATE_RETRY_MS 3000
+
+static void send_migrate(VmigMigration *m);
+
+/* Sends `migrate` again.  Returns: G_SOURCE_REMOVE. */
+static gboolean
+on_migrate_retry(gpointer user_data)
+{
+    send_migrate(user_data);
+    return G_SOURCE_REMOVE;
+}
+
+/* `migrate`'s answer: the stream runs, or QEMU refused. */
+static void
+on_migrate(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+
+    if (m->finished)
+        return;
+    if (reply) {
+        stream_started(m, reply);
+        return;
+    }
+    if (strstr(error->message, "yank") && g_get_monotonic_time() < m->end_deadline) {
+        g_debug("%s: QEMU still cleans up its previous migration: %s", m->id,
+                error->message);
+        g_source_unref(vmig_mig_timeout(m, 50, on_migrate_retry));
+        return;
+    }
+    vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "QEMU refused to migrate",
+                        error);
+}
+
+static void
+send_migrate(VmigMigration *m)
+{
+    JsonObject *args = json_object_new();
+
+    if (m->finished || !m->qmp) {
+        json_object_unref(args);
+        return;
+    }
+    json_object_set_string_member(args, "uri", m->migrate_uri);
+    vmig_qmp_execute_async(m->qmp, "migrate", args, NULL, 0, NULL, on_migrate,
+                           vmig_mig_ref(m));
+    json_object_unref(args);
+}
+
 /* The source: over the main channel's fd itself, or through the private socket. */
 static void
 qmp_start_source(VmigMigration *m)
@@ -272,9 +369,10 @@ qmp_start_source(VmigMigration *m)
         }
         uri = g_strdup_printf("unix:%s", m->private_path);
     }
-    args = json_object_new();
-    json_object_set_string_member(args, "uri", uri);
-    qmp_step(m, "migrate", args, NULL, 0, "QEMU refused to migrate", stream_started);
+    m->end_deadline = g_get_monotonic_time() + MIGRATE_RETRY_MS * 1000;
+    g_free(m->migrate_uri);
+    m->migrate_uri = g_steal_pointer(&uri);
+    send_migrate(m);
 }
 
 /* The destination QEMU listens: READY, then the channels to it. */

@@ -156,6 +156,8 @@ left_to_libvirt(VmigMigration *m, const char *reason)
 static const char *
 step_words(VmigMigration *m)
 {
+    if (m->state == VMIG_MIGRATION_WAITING || m->state == VMIG_MIGRATION_CONNECTING)
+        return "before the handshake began";
     if (m->state == VMIG_MIGRATION_NEGOTIATING)
         return "during the handshake";
     if (m->state == VMIG_MIGRATION_COLLECTING)
@@ -194,8 +196,11 @@ vmig_mig_peer_gone(VmigMigration *m, const char *why)
 
     if (m->finished)
         return;
-    if (m->role == VMIG_ROLE_DESTINATION && m->switchover) {
-        /* The guest is this side's: the source has nothing more to say. */
+    if ((m->role == VMIG_ROLE_DESTINATION && m->switchover) ||
+        (m->role == VMIG_ROLE_SOURCE && m->resumed)) {
+        /* The guest is the destination's, and running (postcopy: the
+         * source QEMU still sends it the rest, and says when it is done):
+         * the peer has nothing more to say. */
         vmig_mig_source_clear(&m->main_source);
         vmig_mig_source_clear(&m->heartbeat_timer);
         return;
@@ -227,7 +232,8 @@ vmig_mig_peer_silent(VmigMigration *m)
 
     if (m->finished)
         return;
-    if (m->role == VMIG_ROLE_DESTINATION && m->switchover) {
+    if ((m->role == VMIG_ROLE_DESTINATION && m->switchover) ||
+        (m->role == VMIG_ROLE_SOURCE && m->resumed)) {
         vmig_mig_source_clear(&m->heartbeat_timer);
         return;
     }

@@ -261,11 +261,7 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
             return G_SOURCE_CONTINUE;
         /* Closed for frames first: the end must not write to it again. */
         vmig_mig_source_clear(&m->main_source);
-        if (vmig_mig_v2(m))
-            vmig_mig_peer_gone(m, g_strerror(errno));
-        else
-            vmig_mig_fail(m, 0, "the peer driver is gone: the main channel failed: %s",
-                          g_strerror(errno));
+        vmig_mig_peer_gone(m, g_strerror(errno));
         return G_SOURCE_REMOVE;
     }
     if (n == 0) {
@@ -273,11 +269,8 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
         if (!vmig_negotiate_decoder_finish(m->decoder, &error))
             vmig_mig_fail(m, 0, "the peer driver closed the main channel mid-frame: %s",
                           error->message);
-        else if (vmig_mig_v2(m))
-            vmig_mig_peer_gone(m, "connection closed");
         else
-            vmig_mig_fail(m, 0, "the peer driver closed the main channel (state %s)",
-                          vmig_migration_state_to_string(m->state));
+            vmig_mig_peer_gone(m, "connection closed");
         return G_SOURCE_REMOVE;
     }
     m->bytes_received += n;

@@ -164,7 +164,8 @@ struct _VmigMigration {
     JsonObject *saved_caps; /* what configure changed, as it was: put back at the end */
     JsonObject *saved_params;
     VmigBackendStep end_done; /* the end's continuation, while the backend ends */
-    gint64 end_deadline;
+    gint64 end_deadline;      /* also: until when `migrate` is tried again */
+    char *migrate_uri;        /* source: where QEMU migrates to */
     GSource *progress_timer;
     char *
         libvirt_socket; /* backend-libvirt.c: the unix:// path libvirt migrates through */

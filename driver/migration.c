@@ -385,6 +385,7 @@ vmig_mig_unref(VmigMigration *m)
     g_free(m->domain_xml);
     g_free(m->libvirt_socket);
     g_free(m->detail);
+    g_free(m->migrate_uri);
     g_free(m->switchover_by);
     g_clear_object(&m->resolve_task);
     g_free(m);

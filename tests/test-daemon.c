@@ -1458,6 +1458,7 @@ static const struct {
     {"list", "usage: virt-migrate list [--all]\n"},
     {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
+    {"resolve", "usage: virt-migrate resolve MIGRATION --resume-here|--discard-here\n"},
 };
 
 /*
@@ -1469,9 +1470,10 @@ static void
 test_cli_migration_help(Fixture *fixture, gconstpointer data)
 {
     static const char *const options[] = {
-        "--tunable NAME=VALUE", "--channels N", "--no-feature F", "--require-feature F",
-        "--unstable",           "--verbose",    "--timeout S",    "--all",
-        "--migration ID",       "--count N",    "--xml",          "--json",
+        "--tunable NAME=VALUE", "--channels N",   "--no-feature F", "--require-feature F",
+        "--unstable",           "--verbose",      "--timeout S",    "--all",
+        "--migration ID",       "--count N",      "--xml",          "--json",
+        "--resume-here",        "--discard-here",
     };
     const char *const global[] = {"--help", NULL};
     g_autoptr(CliResult) top = run_cli(fixture, NULL, global);
@@ -1539,6 +1541,15 @@ static const CliUsageCase cli_usage_cases[] = {
     {{"features", "m1", "--xml", "--json", NULL},
      "virt-migrate: error: --json and --xml cannot be used together\n"},
     {{"features", "m1", "m2", NULL}, "virt-migrate: error: unexpected argument 'm2'\n"},
+    {{"resolve", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"resolve", "m1", NULL},
+     "virt-migrate: error: say where the guest runs: --resume-here or --discard-here "
+     "(one of them)\n"},
+    {{"resolve", "m1", "--resume-here", "--discard-here", NULL},
+     "virt-migrate: error: say where the guest runs: --resume-here or --discard-here "
+     "(one of them)\n"},
+    {{"resolve", "m1", "m2", "--resume-here", NULL},
+     "virt-migrate: error: unexpected argument 'm2'\n"},
 };
 
 /*

@@ -1513,6 +1513,69 @@ test_ipv6(Fixture *f, gconstpointer data)
     assert_memory_equal(f);
 }
 
+/*
+ * N-1: a version-2 daemon and a daemon that offers only version 1
+ * (--max-protocol 1), either way round, migrate with version 1's
+ * behaviour; both records say so and what that loses.  resolve is refused
+ * for a migration that is not unknown.
+ */
+static void
+test_n_minus_1(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    const char *const v1[] = {"--channel-timeout", "1", "--max-protocol", "1", NULL};
+    const char *const v2[] = {"--channel-timeout", "1", NULL};
+    gboolean old_source = g_str_equal(c->variant, "source");
+    g_autofree char *src_domain = domain_of(f->src_qemu);
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, "src-host", old_source ? v1 : v2, 0);
+    daemon_start(f, &f->dst, "dst-host", old_source ? v2 : v1, 0);
+    f->src_ctl = control_open(&f->src);
+    f->dst_ctl = control_open(&f->dst);
+    dest = prepare_uri(f, NULL);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+                           "\"tunables\": [\"max-bandwidth=4G\"]}",
+                           src_domain, dest);
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    g_free(vmig_test_wait_done(f->src_ctl, "completed"));
+    g_free(vmig_test_wait_done(f->dst_ctl, "completed"));
+    for (guint i = 0; i < 2; i++) {
+        VmigGuestMonitor *ctl = i ? f->dst_ctl : f->src_ctl;
+        VmigTestDaemon *d = i ? &f->dst : &f->src;
+        g_autoptr(JsonNode) rec = vmig_test_execute_fds(
+            ctl, d, "query-migration", "{\"migration\": \"m1\"}", NULL, 0, &error);
+        JsonObject *o;
+        JsonArray *lost;
+        g_autoptr(JsonNode) refused = NULL;
+
+        g_assert_no_error(error);
+        o = json_node_get_object(rec);
+        g_assert_cmpint(json_object_get_int_member(o, "version"), ==, 1);
+        g_assert_cmpint(json_object_get_int_member(
+                            json_object_get_object_member(o, "channels"), "received"),
+                        ==, 2);
+        lost = json_object_get_array_member(o, "lost-guarantees");
+        g_assert_nonnull(lost);
+        g_assert_cmpstr(json_array_get_string_element(lost, 0), ==,
+                        "confirmed switchover");
+        g_assert_false(json_object_has_member(o, "switchover"));
+        refused = vmig_test_execute_fds(ctl, d, "resolve",
+                                        "{\"migration\": \"m1\", \"action\": "
+                                        "\"resume-here\"}",
+                                        NULL, 0, &error);
+        g_assert_null(refused);
+        g_assert_nonnull(strstr(error->message,
+                                "only a migration whose switchover was not "
+                                "confirmed (state 'unknown') is resolved"));
+        g_clear_error(&error);
+    }
+    assert_memory_equal(f);
+}
+
 /* ---- main ----------------------------------------------------------------------------
  */
 
@@ -1526,6 +1589,8 @@ static const Case plain = {FALSE, FALSE, 0, -1, NULL};
 static const Case wrong_magic = {FALSE, FALSE, 0, -1, "wrong-magic"};
 static const Case oversized = {FALSE, FALSE, 0, -1, "oversized"};
 static const Case truncated = {FALSE, FALSE, 0, -1, "truncated"};
+static const Case old_source = {FALSE, FALSE, 2, -1, "source"};
+static const Case old_destination = {FALSE, FALSE, 2, -1, "destination"};
 
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
@@ -1557,6 +1622,8 @@ main(int argc, char **argv)
     add("/migrate/postcopy", &plain, test_postcopy);
     add("/migrate/concurrent", &plain, test_concurrent);
     add("/migrate/cancel", &plain, test_cancel);
+    add("/migrate/n-1/version-1-source", &old_source, test_n_minus_1);
+    add("/migrate/n-1/version-1-destination", &old_destination, test_n_minus_1);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
     add("/migrate/refused/too-many", &plain, test_too_many);
     add("/migrate/put-back/after-completed", &plain, test_put_back_completed);
