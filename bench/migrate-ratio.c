@@ -396,28 +396,26 @@ bench_hypervisor(JsonObject *greeting)
 }
 
 /*
- * Starts the source (pattern planted, running) and the destination
- * (-incoming defer, paused so that it stays as migrated), both
- * -mem-prealloc'ed, and connects to their second monitors.
+ * Starts the source (running) and the destination (-incoming defer; with
+ * -S when @dst_paused) as @options say, and connects to their second
+ * monitors.
  * Returns: TRUE, or FALSE with @error set (whatever was started is in the
  * out arguments, for the caller's cleanup).
  */
 static gboolean
-bench_start_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
-                   VmigGuestMonitor **src_mon, VmigGuestMonitor **dst_mon, GError **error)
+bench_start_guests(Bench *bench, const VmigGuestOptions *options, gboolean dst_paused,
+                   VmigTestQemu **src, VmigTestQemu **dst, VmigGuestMonitor **src_mon,
+                   VmigGuestMonitor **dst_mon, GError **error)
 {
-    VmigGuestOptions opts = {
-        .ram_mib = bench->guest_mib,
-        .pattern_path = bench->pattern_path,
-        .prealloc = TRUE,
-    };
+    VmigGuestOptions opts = *options;
     g_autofree char *src_aux = NULL;
     g_autofree char *dst_aux = NULL;
 
+    opts.paused = FALSE;
     *src = vmig_guest_start_source(&opts, error);
     if (!*src)
         return FALSE;
-    opts.paused = TRUE;
+    opts.paused = dst_paused;
     *dst = vmig_guest_start_destination(&opts, error);
     if (!*dst)
         return FALSE;
@@ -584,13 +582,13 @@ bench_verify(Bench *bench, VmigTestQemu *src, VmigTestQemu *dst,
 /*
  * Checks that the source QEMU migrated with what the comparison assumes:
  * max-bandwidth 10 GiB/s, and multifd with @shape->channels channels
- * exactly when the shape has channels.  What differs goes to
- * sample->odd, for the report.
+ * exactly when the shape has channels.  What differs goes to *@odd
+ * (newly allocated; left alone when nothing differs), for the report.
  * Returns: TRUE, or FALSE with @error set when QEMU could not be asked.
  */
 static gboolean
-bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape,
-                   BenchSample *sample, GError **error)
+bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape, char **odd_out,
+                   GError **error)
 {
     g_autoptr(JsonNode) params = NULL;
     g_autoptr(JsonNode) caps = NULL;
@@ -627,12 +625,32 @@ bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape,
     if (multifd && channels != (gint64)shape->channels)
         g_string_append_printf(odd, ", multifd-channels %" G_GINT64_FORMAT, channels);
     if (odd->len > 0)
-        sample->odd = g_strdup(odd->str + 2);
+        *odd_out = g_strdup(odd->str + 2);
     return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Migrations */
+
+/*
+ * Starts the ratio part's guests: the source with the pattern planted,
+ * running (it is stopped before the migration), the destination paused so
+ * that it stays as migrated, both -mem-prealloc'ed.
+ * Returns: TRUE, or FALSE with @error set (as bench_start_guests()).
+ */
+static gboolean
+bench_start_ratio_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
+                         VmigGuestMonitor **src_mon, VmigGuestMonitor **dst_mon,
+                         GError **error)
+{
+    const VmigGuestOptions opts = {
+        .ram_mib = bench->guest_mib,
+        .pattern_path = bench->pattern_path,
+        .prealloc = TRUE,
+    };
+
+    return bench_start_guests(bench, &opts, TRUE, src, dst, src_mon, dst_mon, error);
+}
 
 /*
  * Migrates a fresh guest directly, QEMU to QEMU, over a unix socket
@@ -653,7 +671,7 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     gint64 start;
     gint64 start_real;
 
-    if (!bench_start_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
+    if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
         return FALSE;
     uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
 
@@ -689,7 +707,7 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     bench_take_qemu_window(src_mon, start_real, sample);
     sample->channels = shape->channels;
     if (!bench_take_times(info, "direct", sample, error) ||
-        !bench_check_source(src_mon, shape, sample, error))
+        !bench_check_source(src_mon, shape, &sample->odd, error))
         return FALSE;
 
     if (verify) {
@@ -701,45 +719,68 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     return TRUE;
 }
 
+/* One migration through the daemons, as their control sockets told it. */
+typedef struct {
+    char *src_id;           /* the migration's id on the source daemon */
+    char *dst_id;           /* ... and on the destination daemon */
+    gint64 start;           /* monotonic µs, just before the migrate command */
+    gint64 start_real;      /* the same moment in real time (events' timestamps) */
+    double wall_ms;         /* the migrate command to the source's MIGRATION_DONE */
+    JsonObject *negotiated; /* nullable: the source daemon's NEGOTIATED event */
+    JsonObject *dst_done;   /* the destination daemon's MIGRATION_DONE event */
+} BenchDaemonsRun;
+
+/* Frees what @run owns. */
+static void
+bench_daemons_run_clear(BenchDaemonsRun *run)
+{
+    g_clear_pointer(&run->src_id, g_free);
+    g_clear_pointer(&run->dst_id, g_free);
+    g_clear_pointer(&run->negotiated, json_object_unref);
+    g_clear_pointer(&run->dst_done, json_object_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(BenchDaemonsRun, bench_daemons_run_clear)
+
+/* Returns: TRUE if the MIGRATION_DONE event @done says "completed", else FALSE with
+ * @error set naming @who's migration @id. */
+static gboolean
+bench_check_done(JsonObject *done, const char *who, const char *id, GError **error)
+{
+    JsonObject *data = bench_object_member(done, "data");
+    const char *result = bench_string_member(data, "result", "(none)");
+
+    if (g_str_equal(result, "completed"))
+        return TRUE;
+    g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                "the %s daemon's migration %s ended '%s': %s", who, id, result,
+                bench_string_member(data, "error", "(no error)"));
+    return FALSE;
+}
+
 /*
- * Migrates a fresh guest through the two daemons: prepare-incoming on the
- * destination's, migrate on the source's, then MIGRATION_DONE.
- * Returns: TRUE with @sample filled, or FALSE with @error set
+ * Migrates @src to @dst through the two daemons: prepare-incoming on the
+ * destination's (which resumes the guest once migrated when @resume),
+ * migrate on the source's with @shape->channels and max-bandwidth 10 GiB/s,
+ * then both MIGRATION_DONE events, which must say "completed".
+ * Returns: TRUE with @run filled, or FALSE with @error set
  * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
  */
 static gboolean
-bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
-                  BenchSample *sample, GError **error)
+bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
+                      VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
+                      GError **error)
 {
     VmigGuestMonitor *src_control = bench->controls[0];
     VmigGuestMonitor *dst_control = bench->controls[1];
-    g_autoptr(VmigTestQemu) src = NULL;
-    g_autoptr(VmigTestQemu) dst = NULL;
-    g_autoptr(VmigGuestMonitor) src_mon = NULL;
-    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
     g_autoptr(JsonObject) prepare = json_object_new();
     g_autoptr(JsonObject) migrate = json_object_new();
     g_autoptr(JsonArray) tunables = json_array_new();
     g_autoptr(JsonNode) ret = NULL;
     g_autoptr(JsonObject) done = NULL;
-    g_autoptr(JsonObject) dst_done = NULL;
-    g_autoptr(JsonObject) negotiated = NULL;
-    g_autoptr(JsonObject) info = NULL;
     g_autofree char *listen = NULL;
     g_autofree char *src_domain = NULL;
     g_autofree char *dst_domain = NULL;
-    g_autofree char *src_id = NULL;
-    g_autofree char *dst_id = NULL;
-    JsonObject *data;
-    const char *result;
-    gint64 start;
-    gint64 start_real;
-
-    if (!bench_start_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
-        return FALSE;
-    if (!bench_set_capability(src_mon, "events", error) ||
-        !bench_execute(src_mon, "stop", NULL, NULL, error))
-        return FALSE;
 
     /* The daemons talk to the first monitors; the benchmark keeps to aux.qmp. */
     src_domain = g_strconcat("qmp:", src->qmp_path, NULL);
@@ -749,12 +790,12 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
 
     json_object_set_string_member(prepare, "domain", dst_domain);
     json_object_set_string_member(prepare, "listen", listen);
-    json_object_set_boolean_member(prepare, "resume", FALSE);
+    json_object_set_boolean_member(prepare, "resume", resume);
     if (!vmig_guest_monitor_execute(dst_control, "prepare-incoming", prepare,
                                     BENCH_COMMAND_TIMEOUT_MS, &ret, error))
         return FALSE;
-    dst_id = bench_migration_id(ret, "prepare-incoming", error);
-    if (!dst_id)
+    run->dst_id = bench_migration_id(ret, "prepare-incoming", error);
+    if (!run->dst_id)
         return FALSE;
     g_clear_pointer(&ret, json_node_unref);
 
@@ -764,53 +805,35 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
     json_object_set_int_member(migrate, "channels", shape->channels);
     json_object_set_array_member(migrate, "tunables", json_array_ref(tunables));
 
-    start_real = g_get_real_time();
-    start = g_get_monotonic_time();
+    run->start_real = g_get_real_time();
+    run->start = g_get_monotonic_time();
     if (!vmig_guest_monitor_execute(src_control, "migrate", migrate,
                                     BENCH_COMMAND_TIMEOUT_MS, &ret, error))
         return FALSE;
-    src_id = bench_migration_id(ret, "migrate", error);
-    if (!src_id)
+    run->src_id = bench_migration_id(ret, "migrate", error);
+    if (!run->src_id)
         return FALSE;
-    done = bench_wait_migration_event(src_control, "MIGRATION_DONE", src_id,
-                                      start + BENCH_MIGRATE_TIMEOUT_US, error);
+    done = bench_wait_migration_event(src_control, "MIGRATION_DONE", run->src_id,
+                                      run->start + BENCH_MIGRATE_TIMEOUT_US, error);
     if (!done)
         return FALSE;
-    sample->wall_ms = (double)(g_get_monotonic_time() - start) / 1000.0;
-
-    data = bench_object_member(done, "data");
-    result = bench_string_member(data, "result", "(none)");
-    if (!g_str_equal(result, "completed")) {
-        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
-                    "the source daemon's migration %s ended '%s': %s", src_id, result,
-                    bench_string_member(data, "error", "(no error)"));
+    run->wall_ms = (double)(g_get_monotonic_time() - run->start) / 1000.0;
+    if (!bench_check_done(done, "source", run->src_id, error))
         return FALSE;
-    }
     /* NEGOTIATED came before MIGRATION_DONE: it waits in the kept events. */
-    negotiated = bench_wait_migration_event(src_control, "NEGOTIATED", src_id,
-                                            g_get_monotonic_time(), NULL);
-    data = negotiated ? bench_object_member(negotiated, "data") : NULL;
-    sample->channels =
-        data ? json_object_get_int_member_with_default(data, "channels", -1) : -1;
-    sample->negotiated_ms = bench_event_offset_ms(negotiated, start_real);
+    run->negotiated = bench_wait_migration_event(src_control, "NEGOTIATED", run->src_id,
+                                                 g_get_monotonic_time(), NULL);
 
-    dst_done = bench_wait_migration_event(
-        dst_control, "MIGRATION_DONE", dst_id,
+    run->dst_done = bench_wait_migration_event(
+        dst_control, "MIGRATION_DONE", run->dst_id,
         g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
-    if (!dst_done)
+    if (!run->dst_done ||
+        !bench_check_done(run->dst_done, "destination", run->dst_id, error))
         return FALSE;
-    data = bench_object_member(dst_done, "data");
-    result = bench_string_member(data, "result", "(none)");
-    if (!g_str_equal(result, "completed")) {
-        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
-                    "the destination daemon's migration %s ended '%s': %s", dst_id,
-                    result, bench_string_member(data, "error", "(no error)"));
-        return FALSE;
-    }
 
     if (bench->verbose) {
         VmigGuestMonitor *controls[] = {src_control, dst_control};
-        const char *ids[] = {src_id, dst_id};
+        const char *ids[] = {run->src_id, run->dst_id};
         gsize i;
 
         for (i = 0; i < G_N_ELEMENTS(controls); i++) {
@@ -828,12 +851,46 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
             printf("%s\n", text);
         }
     }
+    return TRUE;
+}
+
+/*
+ * Migrates a fresh guest through the two daemons: prepare-incoming on the
+ * destination's, migrate on the source's, then MIGRATION_DONE.
+ * Returns: TRUE with @sample filled, or FALSE with @error set
+ * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ */
+static gboolean
+bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
+                  BenchSample *sample, GError **error)
+{
+    g_autoptr(VmigTestQemu) src = NULL;
+    g_autoptr(VmigTestQemu) dst = NULL;
+    g_autoptr(VmigGuestMonitor) src_mon = NULL;
+    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
+    g_auto(BenchDaemonsRun) run = {0};
+    g_autoptr(JsonObject) info = NULL;
+    JsonObject *data;
+
+    if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
+        return FALSE;
+    if (!bench_set_capability(src_mon, "events", error) ||
+        !bench_execute(src_mon, "stop", NULL, NULL, error))
+        return FALSE;
+
+    if (!bench_daemons_migrate(bench, shape, src, dst, FALSE, &run, error))
+        return FALSE;
+    sample->wall_ms = run.wall_ms;
+    data = run.negotiated ? bench_object_member(run.negotiated, "data") : NULL;
+    sample->channels =
+        data ? json_object_get_int_member_with_default(data, "channels", -1) : -1;
+    sample->negotiated_ms = bench_event_offset_ms(run.negotiated, run.start_real);
 
     info = bench_poll_migration(src_mon, TRUE,
                                 g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
-    bench_take_qemu_window(src_mon, start_real, sample);
+    bench_take_qemu_window(src_mon, run.start_real, sample);
     if (!info || !bench_take_times(info, "daemons' source", sample, error) ||
-        !bench_check_source(src_mon, shape, sample, error))
+        !bench_check_source(src_mon, shape, &sample->odd, error))
         return FALSE;
 
     if (verify) {
@@ -848,6 +905,16 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
 /* ------------------------------------------------------------------------ */
 /* Statistics and the report */
 
+/* Returns: the double at @member_offset in element @i of @samples, an array of
+ * structs (BenchSample or another). */
+static double
+bench_member(GArray *samples, guint i, gsize member_offset)
+{
+    char *element = samples->data + (gsize)i * g_array_get_element_size(samples);
+
+    return G_STRUCT_MEMBER(double, element, member_offset);
+}
+
 /* Returns: the median of the @member_offset doubles of @samples (0 if empty). */
 static double
 bench_median(GArray *samples, gsize member_offset)
@@ -861,8 +928,7 @@ bench_median(GArray *samples, gsize member_offset)
         return 0.0;
     values = g_new(double, n);
     for (i = 0; i < n; i++)
-        values[i] = G_STRUCT_MEMBER(double, &g_array_index(samples, BenchSample, i),
-                                    member_offset);
+        values[i] = bench_member(samples, i, member_offset);
     /* Insertion sort: a handful of runs. */
     for (i = 1; i < n; i++) {
         double v = values[i];
@@ -882,8 +948,7 @@ bench_extreme(GArray *samples, gsize member_offset, gboolean largest)
     guint i;
 
     for (i = 0; i < samples->len; i++) {
-        double v = G_STRUCT_MEMBER(double, &g_array_index(samples, BenchSample, i),
-                                   member_offset);
+        double v = bench_member(samples, i, member_offset);
 
         if (i == 0 || (largest ? v > best : v < best))
             best = v;
