@@ -516,11 +516,13 @@ bench_poll_migration(VmigGuestMonitor *monitor, gboolean want_times, gint64 dead
 
 /*
  * Checks that the finished query-migrate answer @info says "completed"
- * and copies its times into @sample.
+ * and copies its total-time and downtime (ms) into *@total_ms and
+ * *@downtime_ms.
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
-bench_take_times(JsonObject *info, const char *who, BenchSample *sample, GError **error)
+bench_take_times(JsonObject *info, const char *who, double *total_ms, double *downtime_ms,
+                 GError **error)
 {
     const char *status = bench_string_member(info, "status", "none");
 
@@ -530,11 +532,9 @@ bench_take_times(JsonObject *info, const char *who, BenchSample *sample, GError 
                     bench_string_member(info, "error-desc", "(no error-desc)"));
         return FALSE;
     }
-    sample->total_ms =
-        (double)json_object_get_int_member_with_default(info, "total-time", -1);
-    sample->downtime_ms =
-        (double)json_object_get_int_member_with_default(info, "downtime", -1);
-    if (sample->total_ms < 0) {
+    *total_ms = (double)json_object_get_int_member_with_default(info, "total-time", -1);
+    *downtime_ms = (double)json_object_get_int_member_with_default(info, "downtime", -1);
+    if (*total_ms < 0) {
         g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
                     "query-migrate reported no total-time for the %s migration", who);
         return FALSE;
@@ -653,6 +653,47 @@ bench_start_ratio_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
 }
 
 /*
+ * Starts a direct migration, QEMU to QEMU over a unix socket, from
+ * @src_mon's QEMU to @dst's: multifd with @shape->channels channels on both
+ * when the shape has any, migrate-incoming, max-bandwidth 10 GiB/s, the
+ * source stopped first when @stop_source, then migrate.  *@start and
+ * *@start_real are the monotonic and real time (µs) just before migrate.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_direct_migrate(const BenchShape *shape, VmigTestQemu *dst,
+                     VmigGuestMonitor *src_mon, VmigGuestMonitor *dst_mon,
+                     gboolean stop_source, gint64 *start, gint64 *start_real,
+                     GError **error)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
+
+    if (shape->channels > 0) {
+        VmigGuestMonitor *both[] = {src_mon, dst_mon};
+        gsize i;
+
+        for (i = 0; i < G_N_ELEMENTS(both); i++) {
+            if (!bench_set_capability(both[i], "multifd", error) ||
+                !bench_execute(both[i], "migrate-set-parameters",
+                               bench_args_int("multifd-channels", shape->channels), NULL,
+                               error))
+                return FALSE;
+        }
+    }
+    if (!bench_execute(dst_mon, "migrate-incoming", bench_args_string("uri", uri), NULL,
+                       error) ||
+        !bench_execute(src_mon, "migrate-set-parameters",
+                       bench_args_int("max-bandwidth", BENCH_MAX_BANDWIDTH), NULL,
+                       error) ||
+        (stop_source && !bench_execute(src_mon, "stop", NULL, NULL, error)))
+        return FALSE;
+
+    *start_real = g_get_real_time();
+    *start = g_get_monotonic_time();
+    return bench_execute(src_mon, "migrate", bench_args_string("uri", uri), NULL, error);
+}
+
+/*
  * Migrates a fresh guest directly, QEMU to QEMU, over a unix socket
  * (multifd with @shape->channels channels when there are any).
  * Returns: TRUE with @sample filled, or FALSE with @error set.
@@ -667,38 +708,14 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     g_autoptr(VmigGuestMonitor) src_mon = NULL;
     g_autoptr(VmigGuestMonitor) dst_mon = NULL;
     g_autoptr(JsonObject) info = NULL;
-    g_autofree char *uri = NULL;
     gint64 start;
     gint64 start_real;
 
     if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
         return FALSE;
-    uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
-
-    if (shape->channels > 0) {
-        VmigGuestMonitor *both[] = {src_mon, dst_mon};
-        gsize i;
-
-        for (i = 0; i < G_N_ELEMENTS(both); i++) {
-            if (!bench_set_capability(both[i], "multifd", error) ||
-                !bench_execute(both[i], "migrate-set-parameters",
-                               bench_args_int("multifd-channels", shape->channels), NULL,
-                               error))
-                return FALSE;
-        }
-    }
     if (!bench_set_capability(src_mon, "events", error) ||
-        !bench_execute(dst_mon, "migrate-incoming", bench_args_string("uri", uri), NULL,
-                       error) ||
-        !bench_execute(src_mon, "migrate-set-parameters",
-                       bench_args_int("max-bandwidth", BENCH_MAX_BANDWIDTH), NULL,
-                       error) ||
-        !bench_execute(src_mon, "stop", NULL, NULL, error))
-        return FALSE;
-
-    start_real = g_get_real_time();
-    start = g_get_monotonic_time();
-    if (!bench_execute(src_mon, "migrate", bench_args_string("uri", uri), NULL, error))
+        !bench_direct_migrate(shape, dst, src_mon, dst_mon, TRUE, &start, &start_real,
+                              error))
         return FALSE;
     info = bench_poll_migration(src_mon, TRUE, start + BENCH_MIGRATE_TIMEOUT_US, error);
     if (!info)
@@ -706,7 +723,8 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     sample->wall_ms = (double)(g_get_monotonic_time() - start) / 1000.0;
     bench_take_qemu_window(src_mon, start_real, sample);
     sample->channels = shape->channels;
-    if (!bench_take_times(info, "direct", sample, error) ||
+    if (!bench_take_times(info, "direct", &sample->total_ms, &sample->downtime_ms,
+                          error) ||
         !bench_check_source(src_mon, shape, &sample->odd, error))
         return FALSE;
 
@@ -727,6 +745,7 @@ typedef struct {
     gint64 start_real;      /* the same moment in real time (events' timestamps) */
     double wall_ms;         /* the migrate command to the source's MIGRATION_DONE */
     JsonObject *negotiated; /* nullable: the source daemon's NEGOTIATED event */
+    JsonObject *src_done;   /* the source daemon's MIGRATION_DONE event */
     JsonObject *dst_done;   /* the destination daemon's MIGRATION_DONE event */
 } BenchDaemonsRun;
 
@@ -737,6 +756,7 @@ bench_daemons_run_clear(BenchDaemonsRun *run)
     g_clear_pointer(&run->src_id, g_free);
     g_clear_pointer(&run->dst_id, g_free);
     g_clear_pointer(&run->negotiated, json_object_unref);
+    g_clear_pointer(&run->src_done, json_object_unref);
     g_clear_pointer(&run->dst_done, json_object_unref);
 }
 
@@ -759,17 +779,17 @@ bench_check_done(JsonObject *done, const char *who, const char *id, GError **err
 }
 
 /*
- * Migrates @src to @dst through the two daemons: prepare-incoming on the
- * destination's (which resumes the guest once migrated when @resume),
- * migrate on the source's with @shape->channels and max-bandwidth 10 GiB/s,
- * then both MIGRATION_DONE events, which must say "completed".
- * Returns: TRUE with @run filled, or FALSE with @error set
- * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ * Starts migrating @src to @dst through the two daemons: prepare-incoming
+ * on the destination's (which resumes the guest once migrated when
+ * @resume), then migrate on the source's with @shape->channels and
+ * max-bandwidth 10 GiB/s.  bench_daemons_finish() waits for the end.
+ * Returns: TRUE with @run's ids and start times set, or FALSE with @error
+ * set (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
  */
 static gboolean
-bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
-                      VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
-                      GError **error)
+bench_daemons_start(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
+                    VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
+                    GError **error)
 {
     VmigGuestMonitor *src_control = bench->controls[0];
     VmigGuestMonitor *dst_control = bench->controls[1];
@@ -777,7 +797,6 @@ bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
     g_autoptr(JsonObject) migrate = json_object_new();
     g_autoptr(JsonArray) tunables = json_array_new();
     g_autoptr(JsonNode) ret = NULL;
-    g_autoptr(JsonObject) done = NULL;
     g_autofree char *listen = NULL;
     g_autofree char *src_domain = NULL;
     g_autofree char *dst_domain = NULL;
@@ -811,14 +830,27 @@ bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
                                     BENCH_COMMAND_TIMEOUT_MS, &ret, error))
         return FALSE;
     run->src_id = bench_migration_id(ret, "migrate", error);
-    if (!run->src_id)
-        return FALSE;
-    done = bench_wait_migration_event(src_control, "MIGRATION_DONE", run->src_id,
-                                      run->start + BENCH_MIGRATE_TIMEOUT_US, error);
-    if (!done)
+    return run->src_id != NULL;
+}
+
+/*
+ * Waits for the end of the migration bench_daemons_start() began in @run:
+ * both daemons' MIGRATION_DONE events, which must say "completed".
+ * Returns: TRUE with the rest of @run filled, or FALSE with @error set.
+ */
+static gboolean
+bench_daemons_finish(Bench *bench, BenchDaemonsRun *run, GError **error)
+{
+    VmigGuestMonitor *src_control = bench->controls[0];
+    VmigGuestMonitor *dst_control = bench->controls[1];
+
+    run->src_done =
+        bench_wait_migration_event(src_control, "MIGRATION_DONE", run->src_id,
+                                   run->start + BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!run->src_done)
         return FALSE;
     run->wall_ms = (double)(g_get_monotonic_time() - run->start) / 1000.0;
-    if (!bench_check_done(done, "source", run->src_id, error))
+    if (!bench_check_done(run->src_done, "source", run->src_id, error))
         return FALSE;
     /* NEGOTIATED came before MIGRATION_DONE: it waits in the kept events. */
     run->negotiated = bench_wait_migration_event(src_control, "NEGOTIATED", run->src_id,
@@ -852,6 +884,21 @@ bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
         }
     }
     return TRUE;
+}
+
+/*
+ * Migrates @src to @dst through the two daemons, from the commands to both
+ * MIGRATION_DONE events (bench_daemons_start() and bench_daemons_finish()).
+ * Returns: TRUE with @run filled, or FALSE with @error set
+ * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ */
+static gboolean
+bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
+                      VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
+                      GError **error)
+{
+    return bench_daemons_start(bench, shape, src, dst, resume, run, error) &&
+           bench_daemons_finish(bench, run, error);
 }
 
 /*
@@ -889,7 +936,9 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
     info = bench_poll_migration(src_mon, TRUE,
                                 g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
     bench_take_qemu_window(src_mon, run.start_real, sample);
-    if (!info || !bench_take_times(info, "daemons' source", sample, error) ||
+    if (!info ||
+        !bench_take_times(info, "daemons' source", &sample->total_ms,
+                          &sample->downtime_ms, error) ||
         !bench_check_source(src_mon, shape, &sample->odd, error))
         return FALSE;
 
@@ -1059,10 +1108,86 @@ bench_report(Bench *bench)
                    bench_median(samples, wall));
         }
     }
-    if (bench->daemon_skip)
-        printf("\ndaemon runs skipped: %s\n", bench->daemon_skip);
-    printf("\n%s, TCG; %u CPUs on this host\n",
-           bench->hypervisor ? bench->hypervisor : "QEMU", g_get_num_processors());
+}
+
+/* ------------------------------------------------------------------------ */
+/* The runs */
+
+/* Returns: the path that goes @k-th in run @run: even runs go direct first, odd runs
+ * daemons first, so that drift of the host weighs on both sides alike. */
+static BenchPath
+bench_path_in_order(guint run, gint k)
+{
+    return (BenchPath)(run % 2 ? BENCH_PATH_LAST - 1 - k : k);
+}
+
+/*
+ * Looks at the @error of a failed daemon run: when a daemon lacks the
+ * commands, the daemon runs are skipped from now on (bench->daemon_skip
+ * says why) and @error is cleared.
+ * Returns: TRUE if so, FALSE if @error stands.
+ */
+static gboolean
+bench_skip_daemons_on(Bench *bench, GError **error)
+{
+    if (!g_error_matches(*error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND_NOT_FOUND))
+        return FALSE;
+    bench->daemon_skip =
+        g_strdup_printf("this virt-migrated cannot migrate yet: %s", (*error)->message);
+    printf("daemon runs skipped: %s\n", bench->daemon_skip);
+    g_clear_error(error);
+    return TRUE;
+}
+
+/*
+ * The ratio part: a stopped guest with random RAM, every shape on both
+ * paths, interleaved run by run; prints each migration.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_run_ratios(Bench *bench, GError **error)
+{
+    guint run;
+    gsize s;
+    gint k;
+
+    for (run = 0; run < bench->runs; run++) {
+        for (s = 0; s < BENCH_N_SHAPES; s++) {
+            for (k = 0; k < BENCH_PATH_LAST; k++) {
+                BenchPath path = bench_path_in_order(run, k);
+                GArray *samples = bench->samples[s][path];
+                BenchSample sample = {
+                    .channels = -1,
+                    .negotiated_ms = -1.0,
+                    .qemu_setup_ms = -1.0,
+                    .qemu_done_ms = -1.0,
+                };
+                gboolean verify = bench->verify_all || samples->len == 0;
+                gboolean ok;
+
+                if (!bench_check_interrupted(error))
+                    return FALSE;
+                if (path == BENCH_PATH_DAEMONS && bench->daemon_skip)
+                    continue;
+                ok = path == BENCH_PATH_DAEMONS
+                         ? bench_run_daemons(bench, &bench_shapes[s], verify, &sample,
+                                             error)
+                         : bench_run_direct(bench, &bench_shapes[s], verify, &sample,
+                                            error);
+                if (!ok) {
+                    bench_sample_clear(&sample);
+                    if (path == BENCH_PATH_DAEMONS && bench_skip_daemons_on(bench, error))
+                        continue;
+                    g_prefix_error(error, "run %u, %s, %s: ", run + 1,
+                                   bench_shapes[s].name, bench_path_names[path]);
+                    return FALSE;
+                }
+                g_array_append_val(samples, sample);
+                bench_print_sample(run, bench->runs, &bench_shapes[s], path, &sample);
+            }
+        }
+    }
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1142,7 +1267,6 @@ main(int argc, char **argv)
     g_autoptr(Bench) bench = NULL;
     struct sigaction sa;
     gint64 t0;
-    guint run;
     gsize s;
     int p;
 
@@ -1215,57 +1339,16 @@ main(int argc, char **argv)
     }
     if (bench->daemon_skip)
         printf("daemon runs skipped: %s\n", bench->daemon_skip);
-    printf("\n");
     fflush(stdout);
 
-    for (run = 0; run < bench->runs; run++) {
-        for (s = 0; s < BENCH_N_SHAPES; s++) {
-            gint k;
-
-            for (k = 0; k < BENCH_PATH_LAST; k++) {
-                /* Even runs go direct first, odd runs daemons first. */
-                BenchPath path = (BenchPath)(run % 2 ? BENCH_PATH_LAST - 1 - k : k);
-                GArray *samples = bench->samples[s][path];
-                BenchSample sample = {
-                    .channels = -1,
-                    .negotiated_ms = -1.0,
-                    .qemu_setup_ms = -1.0,
-                    .qemu_done_ms = -1.0,
-                };
-                gboolean verify = bench->verify_all || samples->len == 0;
-                gboolean ok;
-
-                if (!bench_check_interrupted(&error))
-                    goto fail;
-                if (path == BENCH_PATH_DAEMONS) {
-                    if (bench->daemon_skip)
-                        continue;
-                    ok = bench_run_daemons(bench, &bench_shapes[s], verify, &sample,
-                                           &error);
-                    if (!ok && g_error_matches(error, VMIG_GUEST_ERROR,
-                                               VMIG_GUEST_ERROR_COMMAND_NOT_FOUND)) {
-                        bench->daemon_skip = g_strdup_printf(
-                            "this virt-migrated cannot migrate yet: %s", error->message);
-                        printf("daemon runs skipped: %s\n", bench->daemon_skip);
-                        g_clear_error(&error);
-                        continue;
-                    }
-                } else {
-                    ok = bench_run_direct(bench, &bench_shapes[s], verify, &sample,
-                                          &error);
-                }
-                if (!ok) {
-                    bench_sample_clear(&sample);
-                    g_prefix_error(&error, "run %u, %s, %s: ", run + 1,
-                                   bench_shapes[s].name, bench_path_names[path]);
-                    goto fail;
-                }
-                g_array_append_val(samples, sample);
-                bench_print_sample(run, bench->runs, &bench_shapes[s], path, &sample);
-            }
-        }
-    }
+    printf("\n");
+    if (!bench_run_ratios(bench, &error))
+        goto fail;
     bench_report(bench);
+    if (bench->daemon_skip)
+        printf("\ndaemon runs skipped: %s\n", bench->daemon_skip);
+    printf("\n%s, TCG; %u CPUs on this host\n",
+           bench->hypervisor ? bench->hypervisor : "QEMU", g_get_num_processors());
     return 0;
 
 fail:
