@@ -17,6 +17,22 @@
  * weighs on both sides alike), and prints the medians and the ratios
  * daemons/direct.  Target: 1.05 or less.
  *
+ * Then the downtime part: a running guest (256 MiB, the test kernel of
+ * tests/guest-helper.h writing to 64 MiB of it all the time) migrates the
+ * same four ways, interleaved the same way, and the downtime is the time
+ * from the source QEMU's STOP event to the destination QEMU's RESUME event
+ * by the events' own timestamps (both QEMUs read one host clock).  Both
+ * are watched on the second monitors, where QMP events arrive too.  The
+ * direct destination has no -S and resumes by itself once loaded; the
+ * daemons' has -S and is resumed by its daemon ("resume": true), which is
+ * how a daemon with a confirmed switchover resumes it too: only QEMU's
+ * events are read, so who sends the `cont` does not matter.  Then the
+ * guest must run on the destination (its counter goes on from the
+ * source's).  It prints the median, min and max downtime of each way, and
+ * daemons minus direct.  An event that does not come in time (a daemon
+ * that never resumes, say) fails that sample with a message; the others
+ * go on, and the exit status is then 1.
+ *
  * Every migration gets two fresh QEMUs.  The source is stopped before the
  * migration starts and max-bandwidth is 10 GiB/s (QEMU's default is
  * 128 MiB/s), so that what is timed is the transport, not convergence.
@@ -33,18 +49,20 @@
  * second monitor (tests/guest-helper.h): the daemons hold the first.
  *
  *   bench/migrate-ratio [--runs N] [--ram MIB] [--daemon PATH] [--no-daemons]
- *                       [--verify-all] [--verbose]
+ *                       [--no-downtime | --downtime-only] [--verify-all] [--verbose]
  *
  * The daemon is $VIRT_MIGRATED, or ../driver/virt-migrated next to this
  * program.  Each daemon gets its own --runtime-dir under the benchmark's
  * temporary directory, which is removed at the end.  Exit status: 0 when
- * every migration completed (the ratios are reported, not enforced), 1 on
- * a failure, 2 on a usage error, 77 without QEMU.
+ * every migration completed (the ratios and downtimes are reported, not
+ * enforced), 1 on a failure or a failed downtime sample, 2 on a usage
+ * error, 77 without QEMU.
  */
 #include <config.h>
 
 #define G_LOG_DOMAIN "vmig-bench"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +92,20 @@
 /* How often query-migrate is polled, and the slices of event waits. */
 #define BENCH_POLL_US       5000
 #define BENCH_WAIT_SLICE_MS 200u
+/* The downtime part: a guest running the test kernel, which needs 224 MiB. */
+#define BENCH_DOWNTIME_RAM_MIB 256u
+/* How long the test kernel may take to start counting (the firmware runs first). */
+#define BENCH_BOOT_TIMEOUT_US (60 * G_USEC_PER_SEC)
+/* Between two reads of the counter on the destination (it counts ~1000 passes/s). */
+#define BENCH_COUNTER_GAP_US (100 * 1000)
+/*
+ * Once the source QEMU has completed: how long its STOP, then the
+ * destination's RESUME, may take to be seen (milliseconds are the rule; a
+ * daemon that never resumes its guest makes a failed sample, not a hang).
+ */
+#define BENCH_EVENT_TIMEOUT_US (30 * G_USEC_PER_SEC)
+/* How long the destination's MIGRATION "completed" may lag its RESUME. */
+#define BENCH_EVENT_GRACE_US (2 * G_USEC_PER_SEC)
 
 typedef enum { BENCH_PATH_DIRECT, BENCH_PATH_DAEMONS, BENCH_PATH_LAST } BenchPath;
 
@@ -106,12 +138,30 @@ typedef struct {
     char *odd; /* nullable: how the source QEMU was not set up as its twin */
 } BenchSample;
 
+/*
+ * One migration of a running guest (the downtime part), in ms from the
+ * QEMUs' and the daemons' own event timestamps (one host clock).  NaN
+ * where an event was not seen: these are differences and may be negative.
+ */
+typedef struct {
+    double downtime_ms;      /* the destination QEMU's RESUME after the source's STOP */
+    double qemu_downtime_ms; /* the source QEMU's own "downtime" (query-migrate) */
+    double src_completed_ms; /* the source's MIGRATION "completed" after its STOP */
+    double dst_loaded_ms;    /* the destination's MIGRATION "completed" after the STOP */
+    double src_done_ms;      /* daemons: the source's MIGRATION_DONE after the RESUME */
+    double dst_done_ms;      /* daemons: the destination's MIGRATION_DONE after it */
+    guint32 counter_src;     /* the test kernel's counter on the stopped source */
+    guint32 counter_dst[2];  /* on the destination, BENCH_COUNTER_GAP_US apart */
+    char *odd; /* nullable: how the source QEMU was not set up as its twin */
+} BenchDowntime;
+
 /* The two daemons, in the order of Bench's daemons[] and controls[]. */
 static const char *const bench_daemon_names[] = {"source", "destination"};
 
 typedef struct {
     char *tmpdir;
     char *pattern_path;
+    char *kernel_path; /* the test kernel, for the downtime part */
     guint pattern_mib;
     guint guest_mib;
     guint runs;
@@ -122,7 +172,10 @@ typedef struct {
     VmigGuestMonitor *controls[2]; /* their control sockets; NULL when not running */
     char *daemon_skip;             /* why the daemon runs are skipped; NULL: they run */
     char *hypervisor;              /* "QEMU 7.2.22", from the first source's greeting */
-    GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST]; /* of BenchSample */
+    GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST];   /* of BenchSample */
+    GArray *downtimes[BENCH_N_SHAPES][BENCH_PATH_LAST]; /* of BenchDowntime */
+    /* Downtime migrations that saw an event too late or never: failed samples. */
+    guint downtime_failed[BENCH_N_SHAPES][BENCH_PATH_LAST];
 } Bench;
 
 /* Frees what @data (a BenchSample) owns. */
@@ -130,6 +183,15 @@ static void
 bench_sample_clear(gpointer data)
 {
     BenchSample *sample = data;
+
+    g_clear_pointer(&sample->odd, g_free);
+}
+
+/* Frees what @data (a BenchDowntime) owns. */
+static void
+bench_downtime_clear(gpointer data)
+{
+    BenchDowntime *sample = data;
 
     g_clear_pointer(&sample->odd, g_free);
 }
@@ -314,19 +376,31 @@ bench_wait_migration_event(VmigGuestMonitor *control, const char *name, const ch
 }
 
 /*
+ * Returns: the real time (µs) at which the event @message (nullable) was
+ * stamped by its sender, QEMU or a daemon, or -1 without a timestamp.
+ */
+static gint64
+bench_event_time_us(JsonObject *message)
+{
+    JsonObject *stamp = message ? bench_object_member(message, "timestamp") : NULL;
+
+    if (!stamp)
+        return -1;
+    return json_object_get_int_member_with_default(stamp, "seconds", 0) * G_USEC_PER_SEC +
+           json_object_get_int_member_with_default(stamp, "microseconds", 0);
+}
+
+/*
  * Returns: how many ms after @start_us (real time) the event @message was
  * stamped by its daemon, or -1 without a timestamp.
  */
 static double
 bench_event_offset_ms(JsonObject *message, gint64 start_us)
 {
-    JsonObject *stamp = message ? bench_object_member(message, "timestamp") : NULL;
-    gint64 at;
+    gint64 at = bench_event_time_us(message);
 
-    if (!stamp)
+    if (at < 0)
         return -1.0;
-    at = json_object_get_int_member_with_default(stamp, "seconds", 0) * G_USEC_PER_SEC +
-         json_object_get_int_member_with_default(stamp, "microseconds", 0);
     return (double)(at - start_us) / 1000.0;
 }
 
@@ -396,28 +470,26 @@ bench_hypervisor(JsonObject *greeting)
 }
 
 /*
- * Starts the source (pattern planted, running) and the destination
- * (-incoming defer, paused so that it stays as migrated), both
- * -mem-prealloc'ed, and connects to their second monitors.
+ * Starts the source (running) and the destination (-incoming defer; with
+ * -S when @dst_paused) as @options say, and connects to their second
+ * monitors.
  * Returns: TRUE, or FALSE with @error set (whatever was started is in the
  * out arguments, for the caller's cleanup).
  */
 static gboolean
-bench_start_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
-                   VmigGuestMonitor **src_mon, VmigGuestMonitor **dst_mon, GError **error)
+bench_start_guests(Bench *bench, const VmigGuestOptions *options, gboolean dst_paused,
+                   VmigTestQemu **src, VmigTestQemu **dst, VmigGuestMonitor **src_mon,
+                   VmigGuestMonitor **dst_mon, GError **error)
 {
-    VmigGuestOptions opts = {
-        .ram_mib = bench->guest_mib,
-        .pattern_path = bench->pattern_path,
-        .prealloc = TRUE,
-    };
+    VmigGuestOptions opts = *options;
     g_autofree char *src_aux = NULL;
     g_autofree char *dst_aux = NULL;
 
+    opts.paused = FALSE;
     *src = vmig_guest_start_source(&opts, error);
     if (!*src)
         return FALSE;
-    opts.paused = TRUE;
+    opts.paused = dst_paused;
     *dst = vmig_guest_start_destination(&opts, error);
     if (!*dst)
         return FALSE;
@@ -518,11 +590,13 @@ bench_poll_migration(VmigGuestMonitor *monitor, gboolean want_times, gint64 dead
 
 /*
  * Checks that the finished query-migrate answer @info says "completed"
- * and copies its times into @sample.
+ * and copies its total-time and downtime (ms) into *@total_ms and
+ * *@downtime_ms.
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
-bench_take_times(JsonObject *info, const char *who, BenchSample *sample, GError **error)
+bench_take_times(JsonObject *info, const char *who, double *total_ms, double *downtime_ms,
+                 GError **error)
 {
     const char *status = bench_string_member(info, "status", "none");
 
@@ -532,11 +606,9 @@ bench_take_times(JsonObject *info, const char *who, BenchSample *sample, GError 
                     bench_string_member(info, "error-desc", "(no error-desc)"));
         return FALSE;
     }
-    sample->total_ms =
-        (double)json_object_get_int_member_with_default(info, "total-time", -1);
-    sample->downtime_ms =
-        (double)json_object_get_int_member_with_default(info, "downtime", -1);
-    if (sample->total_ms < 0) {
+    *total_ms = (double)json_object_get_int_member_with_default(info, "total-time", -1);
+    *downtime_ms = (double)json_object_get_int_member_with_default(info, "downtime", -1);
+    if (*total_ms < 0) {
         g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
                     "query-migrate reported no total-time for the %s migration", who);
         return FALSE;
@@ -584,13 +656,13 @@ bench_verify(Bench *bench, VmigTestQemu *src, VmigTestQemu *dst,
 /*
  * Checks that the source QEMU migrated with what the comparison assumes:
  * max-bandwidth 10 GiB/s, and multifd with @shape->channels channels
- * exactly when the shape has channels.  What differs goes to
- * sample->odd, for the report.
+ * exactly when the shape has channels.  What differs goes to *@odd
+ * (newly allocated; left alone when nothing differs), for the report.
  * Returns: TRUE, or FALSE with @error set when QEMU could not be asked.
  */
 static gboolean
-bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape,
-                   BenchSample *sample, GError **error)
+bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape, char **odd_out,
+                   GError **error)
 {
     g_autoptr(JsonNode) params = NULL;
     g_autoptr(JsonNode) caps = NULL;
@@ -627,12 +699,73 @@ bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape,
     if (multifd && channels != (gint64)shape->channels)
         g_string_append_printf(odd, ", multifd-channels %" G_GINT64_FORMAT, channels);
     if (odd->len > 0)
-        sample->odd = g_strdup(odd->str + 2);
+        *odd_out = g_strdup(odd->str + 2);
     return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Migrations */
+
+/*
+ * Starts the ratio part's guests: the source with the pattern planted,
+ * running (it is stopped before the migration), the destination paused so
+ * that it stays as migrated, both -mem-prealloc'ed.
+ * Returns: TRUE, or FALSE with @error set (as bench_start_guests()).
+ */
+static gboolean
+bench_start_ratio_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
+                         VmigGuestMonitor **src_mon, VmigGuestMonitor **dst_mon,
+                         GError **error)
+{
+    const VmigGuestOptions opts = {
+        .ram_mib = bench->guest_mib,
+        .pattern_path = bench->pattern_path,
+        .prealloc = TRUE,
+    };
+
+    return bench_start_guests(bench, &opts, TRUE, src, dst, src_mon, dst_mon, error);
+}
+
+/*
+ * Starts a direct migration, QEMU to QEMU over a unix socket, from
+ * @src_mon's QEMU to @dst's: multifd with @shape->channels channels on both
+ * when the shape has any, migrate-incoming, max-bandwidth 10 GiB/s, the
+ * source stopped first when @stop_source, then migrate.  *@start and
+ * *@start_real are the monotonic and real time (µs) just before migrate.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_direct_migrate(const BenchShape *shape, VmigTestQemu *dst,
+                     VmigGuestMonitor *src_mon, VmigGuestMonitor *dst_mon,
+                     gboolean stop_source, gint64 *start, gint64 *start_real,
+                     GError **error)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
+
+    if (shape->channels > 0) {
+        VmigGuestMonitor *both[] = {src_mon, dst_mon};
+        gsize i;
+
+        for (i = 0; i < G_N_ELEMENTS(both); i++) {
+            if (!bench_set_capability(both[i], "multifd", error) ||
+                !bench_execute(both[i], "migrate-set-parameters",
+                               bench_args_int("multifd-channels", shape->channels), NULL,
+                               error))
+                return FALSE;
+        }
+    }
+    if (!bench_execute(dst_mon, "migrate-incoming", bench_args_string("uri", uri), NULL,
+                       error) ||
+        !bench_execute(src_mon, "migrate-set-parameters",
+                       bench_args_int("max-bandwidth", BENCH_MAX_BANDWIDTH), NULL,
+                       error) ||
+        (stop_source && !bench_execute(src_mon, "stop", NULL, NULL, error)))
+        return FALSE;
+
+    *start_real = g_get_real_time();
+    *start = g_get_monotonic_time();
+    return bench_execute(src_mon, "migrate", bench_args_string("uri", uri), NULL, error);
+}
 
 /*
  * Migrates a fresh guest directly, QEMU to QEMU, over a unix socket
@@ -649,38 +782,14 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     g_autoptr(VmigGuestMonitor) src_mon = NULL;
     g_autoptr(VmigGuestMonitor) dst_mon = NULL;
     g_autoptr(JsonObject) info = NULL;
-    g_autofree char *uri = NULL;
     gint64 start;
     gint64 start_real;
 
-    if (!bench_start_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
+    if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
         return FALSE;
-    uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
-
-    if (shape->channels > 0) {
-        VmigGuestMonitor *both[] = {src_mon, dst_mon};
-        gsize i;
-
-        for (i = 0; i < G_N_ELEMENTS(both); i++) {
-            if (!bench_set_capability(both[i], "multifd", error) ||
-                !bench_execute(both[i], "migrate-set-parameters",
-                               bench_args_int("multifd-channels", shape->channels), NULL,
-                               error))
-                return FALSE;
-        }
-    }
     if (!bench_set_capability(src_mon, "events", error) ||
-        !bench_execute(dst_mon, "migrate-incoming", bench_args_string("uri", uri), NULL,
-                       error) ||
-        !bench_execute(src_mon, "migrate-set-parameters",
-                       bench_args_int("max-bandwidth", BENCH_MAX_BANDWIDTH), NULL,
-                       error) ||
-        !bench_execute(src_mon, "stop", NULL, NULL, error))
-        return FALSE;
-
-    start_real = g_get_real_time();
-    start = g_get_monotonic_time();
-    if (!bench_execute(src_mon, "migrate", bench_args_string("uri", uri), NULL, error))
+        !bench_direct_migrate(shape, dst, src_mon, dst_mon, TRUE, &start, &start_real,
+                              error))
         return FALSE;
     info = bench_poll_migration(src_mon, TRUE, start + BENCH_MIGRATE_TIMEOUT_US, error);
     if (!info)
@@ -688,8 +797,9 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     sample->wall_ms = (double)(g_get_monotonic_time() - start) / 1000.0;
     bench_take_qemu_window(src_mon, start_real, sample);
     sample->channels = shape->channels;
-    if (!bench_take_times(info, "direct", sample, error) ||
-        !bench_check_source(src_mon, shape, sample, error))
+    if (!bench_take_times(info, "direct", &sample->total_ms, &sample->downtime_ms,
+                          error) ||
+        !bench_check_source(src_mon, shape, &sample->odd, error))
         return FALSE;
 
     if (verify) {
@@ -701,45 +811,69 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     return TRUE;
 }
 
+/* One migration through the daemons, as their control sockets told it. */
+typedef struct {
+    char *src_id;           /* the migration's id on the source daemon */
+    char *dst_id;           /* ... and on the destination daemon */
+    gint64 start;           /* monotonic µs, just before the migrate command */
+    gint64 start_real;      /* the same moment in real time (events' timestamps) */
+    double wall_ms;         /* the migrate command to the source's MIGRATION_DONE */
+    JsonObject *negotiated; /* nullable: the source daemon's NEGOTIATED event */
+    JsonObject *src_done;   /* the source daemon's MIGRATION_DONE event */
+    JsonObject *dst_done;   /* the destination daemon's MIGRATION_DONE event */
+} BenchDaemonsRun;
+
+/* Frees what @run owns. */
+static void
+bench_daemons_run_clear(BenchDaemonsRun *run)
+{
+    g_clear_pointer(&run->src_id, g_free);
+    g_clear_pointer(&run->dst_id, g_free);
+    g_clear_pointer(&run->negotiated, json_object_unref);
+    g_clear_pointer(&run->src_done, json_object_unref);
+    g_clear_pointer(&run->dst_done, json_object_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(BenchDaemonsRun, bench_daemons_run_clear)
+
+/* Returns: TRUE if the MIGRATION_DONE event @done says "completed", else FALSE with
+ * @error set naming @who's migration @id. */
+static gboolean
+bench_check_done(JsonObject *done, const char *who, const char *id, GError **error)
+{
+    JsonObject *data = bench_object_member(done, "data");
+    const char *result = bench_string_member(data, "result", "(none)");
+
+    if (g_str_equal(result, "completed"))
+        return TRUE;
+    g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                "the %s daemon's migration %s ended '%s': %s", who, id, result,
+                bench_string_member(data, "error", "(no error)"));
+    return FALSE;
+}
+
 /*
- * Migrates a fresh guest through the two daemons: prepare-incoming on the
- * destination's, migrate on the source's, then MIGRATION_DONE.
- * Returns: TRUE with @sample filled, or FALSE with @error set
- * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ * Starts migrating @src to @dst through the two daemons: prepare-incoming
+ * on the destination's (which resumes the guest once migrated when
+ * @resume), then migrate on the source's with @shape->channels and
+ * max-bandwidth 10 GiB/s.  bench_daemons_finish() waits for the end.
+ * Returns: TRUE with @run's ids and start times set, or FALSE with @error
+ * set (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
  */
 static gboolean
-bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
-                  BenchSample *sample, GError **error)
+bench_daemons_start(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
+                    VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
+                    GError **error)
 {
     VmigGuestMonitor *src_control = bench->controls[0];
     VmigGuestMonitor *dst_control = bench->controls[1];
-    g_autoptr(VmigTestQemu) src = NULL;
-    g_autoptr(VmigTestQemu) dst = NULL;
-    g_autoptr(VmigGuestMonitor) src_mon = NULL;
-    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
     g_autoptr(JsonObject) prepare = json_object_new();
     g_autoptr(JsonObject) migrate = json_object_new();
     g_autoptr(JsonArray) tunables = json_array_new();
     g_autoptr(JsonNode) ret = NULL;
-    g_autoptr(JsonObject) done = NULL;
-    g_autoptr(JsonObject) dst_done = NULL;
-    g_autoptr(JsonObject) negotiated = NULL;
-    g_autoptr(JsonObject) info = NULL;
     g_autofree char *listen = NULL;
     g_autofree char *src_domain = NULL;
     g_autofree char *dst_domain = NULL;
-    g_autofree char *src_id = NULL;
-    g_autofree char *dst_id = NULL;
-    JsonObject *data;
-    const char *result;
-    gint64 start;
-    gint64 start_real;
-
-    if (!bench_start_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
-        return FALSE;
-    if (!bench_set_capability(src_mon, "events", error) ||
-        !bench_execute(src_mon, "stop", NULL, NULL, error))
-        return FALSE;
 
     /* The daemons talk to the first monitors; the benchmark keeps to aux.qmp. */
     src_domain = g_strconcat("qmp:", src->qmp_path, NULL);
@@ -749,12 +883,12 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
 
     json_object_set_string_member(prepare, "domain", dst_domain);
     json_object_set_string_member(prepare, "listen", listen);
-    json_object_set_boolean_member(prepare, "resume", FALSE);
+    json_object_set_boolean_member(prepare, "resume", resume);
     if (!vmig_guest_monitor_execute(dst_control, "prepare-incoming", prepare,
                                     BENCH_COMMAND_TIMEOUT_MS, &ret, error))
         return FALSE;
-    dst_id = bench_migration_id(ret, "prepare-incoming", error);
-    if (!dst_id)
+    run->dst_id = bench_migration_id(ret, "prepare-incoming", error);
+    if (!run->dst_id)
         return FALSE;
     g_clear_pointer(&ret, json_node_unref);
 
@@ -764,53 +898,48 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
     json_object_set_int_member(migrate, "channels", shape->channels);
     json_object_set_array_member(migrate, "tunables", json_array_ref(tunables));
 
-    start_real = g_get_real_time();
-    start = g_get_monotonic_time();
+    run->start_real = g_get_real_time();
+    run->start = g_get_monotonic_time();
     if (!vmig_guest_monitor_execute(src_control, "migrate", migrate,
                                     BENCH_COMMAND_TIMEOUT_MS, &ret, error))
         return FALSE;
-    src_id = bench_migration_id(ret, "migrate", error);
-    if (!src_id)
-        return FALSE;
-    done = bench_wait_migration_event(src_control, "MIGRATION_DONE", src_id,
-                                      start + BENCH_MIGRATE_TIMEOUT_US, error);
-    if (!done)
-        return FALSE;
-    sample->wall_ms = (double)(g_get_monotonic_time() - start) / 1000.0;
+    run->src_id = bench_migration_id(ret, "migrate", error);
+    return run->src_id != NULL;
+}
 
-    data = bench_object_member(done, "data");
-    result = bench_string_member(data, "result", "(none)");
-    if (!g_str_equal(result, "completed")) {
-        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
-                    "the source daemon's migration %s ended '%s': %s", src_id, result,
-                    bench_string_member(data, "error", "(no error)"));
+/*
+ * Waits for the end of the migration bench_daemons_start() began in @run:
+ * both daemons' MIGRATION_DONE events, which must say "completed".
+ * Returns: TRUE with the rest of @run filled, or FALSE with @error set.
+ */
+static gboolean
+bench_daemons_finish(Bench *bench, BenchDaemonsRun *run, GError **error)
+{
+    VmigGuestMonitor *src_control = bench->controls[0];
+    VmigGuestMonitor *dst_control = bench->controls[1];
+
+    run->src_done =
+        bench_wait_migration_event(src_control, "MIGRATION_DONE", run->src_id,
+                                   run->start + BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!run->src_done)
         return FALSE;
-    }
+    run->wall_ms = (double)(g_get_monotonic_time() - run->start) / 1000.0;
+    if (!bench_check_done(run->src_done, "source", run->src_id, error))
+        return FALSE;
     /* NEGOTIATED came before MIGRATION_DONE: it waits in the kept events. */
-    negotiated = bench_wait_migration_event(src_control, "NEGOTIATED", src_id,
-                                            g_get_monotonic_time(), NULL);
-    data = negotiated ? bench_object_member(negotiated, "data") : NULL;
-    sample->channels =
-        data ? json_object_get_int_member_with_default(data, "channels", -1) : -1;
-    sample->negotiated_ms = bench_event_offset_ms(negotiated, start_real);
+    run->negotiated = bench_wait_migration_event(src_control, "NEGOTIATED", run->src_id,
+                                                 g_get_monotonic_time(), NULL);
 
-    dst_done = bench_wait_migration_event(
-        dst_control, "MIGRATION_DONE", dst_id,
+    run->dst_done = bench_wait_migration_event(
+        dst_control, "MIGRATION_DONE", run->dst_id,
         g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
-    if (!dst_done)
+    if (!run->dst_done ||
+        !bench_check_done(run->dst_done, "destination", run->dst_id, error))
         return FALSE;
-    data = bench_object_member(dst_done, "data");
-    result = bench_string_member(data, "result", "(none)");
-    if (!g_str_equal(result, "completed")) {
-        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
-                    "the destination daemon's migration %s ended '%s': %s", dst_id,
-                    result, bench_string_member(data, "error", "(no error)"));
-        return FALSE;
-    }
 
     if (bench->verbose) {
         VmigGuestMonitor *controls[] = {src_control, dst_control};
-        const char *ids[] = {src_id, dst_id};
+        const char *ids[] = {run->src_id, run->dst_id};
         gsize i;
 
         for (i = 0; i < G_N_ELEMENTS(controls); i++) {
@@ -828,12 +957,63 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
             printf("%s\n", text);
         }
     }
+    return TRUE;
+}
+
+/*
+ * Migrates @src to @dst through the two daemons, from the commands to both
+ * MIGRATION_DONE events (bench_daemons_start() and bench_daemons_finish()).
+ * Returns: TRUE with @run filled, or FALSE with @error set
+ * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ */
+static gboolean
+bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
+                      VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
+                      GError **error)
+{
+    return bench_daemons_start(bench, shape, src, dst, resume, run, error) &&
+           bench_daemons_finish(bench, run, error);
+}
+
+/*
+ * Migrates a fresh guest through the two daemons: prepare-incoming on the
+ * destination's, migrate on the source's, then MIGRATION_DONE.
+ * Returns: TRUE with @sample filled, or FALSE with @error set
+ * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ */
+static gboolean
+bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
+                  BenchSample *sample, GError **error)
+{
+    g_autoptr(VmigTestQemu) src = NULL;
+    g_autoptr(VmigTestQemu) dst = NULL;
+    g_autoptr(VmigGuestMonitor) src_mon = NULL;
+    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
+    g_auto(BenchDaemonsRun) run = {0};
+    g_autoptr(JsonObject) info = NULL;
+    JsonObject *data;
+
+    if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
+        return FALSE;
+    if (!bench_set_capability(src_mon, "events", error) ||
+        !bench_execute(src_mon, "stop", NULL, NULL, error))
+        return FALSE;
+
+    if (!bench_daemons_migrate(bench, shape, src, dst, FALSE, &run, error))
+        return FALSE;
+    sample->wall_ms = run.wall_ms;
+    data = run.negotiated ? bench_object_member(run.negotiated, "data") : NULL;
+    sample->channels =
+        data ? json_object_get_int_member_with_default(data, "channels", -1) : -1;
+    sample->negotiated_ms = bench_event_offset_ms(run.negotiated, run.start_real);
 
     info = bench_poll_migration(src_mon, TRUE,
                                 g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
-    bench_take_qemu_window(src_mon, start_real, sample);
-    if (!info || !bench_take_times(info, "daemons' source", sample, error) ||
-        !bench_check_source(src_mon, shape, sample, error))
+    bench_take_qemu_window(src_mon, run.start_real, sample);
+    if (!info ||
+        !bench_take_times(info, "daemons' source", &sample->total_ms,
+                          &sample->downtime_ms, error) ||
+        !bench_check_source(src_mon, shape, &sample->odd, error))
         return FALSE;
 
     if (verify) {
@@ -846,23 +1026,294 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Downtime: a running guest, from the source's STOP to the destination's RESUME */
+
+/*
+ * Waits for the QEMU event @name on @monitor, @who's, at most @timeout_us,
+ * in short slices so that a signal is noticed.  With @statuses (nullable,
+ * NULL-terminated), only a MIGRATION event whose status is one of them
+ * counts; other MIGRATION events are dropped.
+ * Returns: the whole event (a new reference), or NULL with @error set
+ * (VMIG_GUEST_ERROR_TIMEOUT when it did not come in time).
+ */
+static JsonObject *
+bench_wait_qemu_event(VmigGuestMonitor *monitor, const char *who, const char *name,
+                      const char *const *statuses, gint64 timeout_us, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_us;
+
+    for (;;) {
+        g_autoptr(GError) local = NULL;
+        g_autoptr(JsonObject) message = NULL;
+        const char *status;
+
+        if (!bench_check_interrupted(error))
+            return NULL;
+        if (!vmig_guest_monitor_wait_event_message(monitor, name, BENCH_WAIT_SLICE_MS,
+                                                   &message, &local)) {
+            if (!g_error_matches(local, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT)) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return NULL;
+            }
+            if (g_get_monotonic_time() >= deadline) {
+                g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT,
+                            "no %s%s%s event from %s within %.0f s", name,
+                            statuses ? " " : "", statuses ? statuses[0] : "", who,
+                            (double)timeout_us / G_USEC_PER_SEC);
+                return NULL;
+            }
+            continue;
+        }
+        status = bench_string_member(bench_object_member(message, "data"), "status", "");
+        if (!statuses || g_strv_contains(statuses, status))
+            return g_steal_pointer(&message);
+    }
+}
+
+/* Returns: @to_us - @from_us in ms, or NaN when either is unknown (negative). */
+static double
+bench_span_ms(gint64 from_us, gint64 to_us)
+{
+    if (from_us < 0 || to_us < 0)
+        return NAN;
+    return (double)(to_us - from_us) / 1000.0;
+}
+
+/*
+ * Waits until the test kernel in @monitor's guest counts (the firmware
+ * runs first, for a moment under TCG), so that the guest dirties memory
+ * while it migrates.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_wait_counting(VmigGuestMonitor *monitor, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + BENCH_BOOT_TIMEOUT_US;
+
+    for (;;) {
+        guint32 counter = 0;
+
+        if (!bench_check_interrupted(error) ||
+            !vmig_guest_monitor_read_counter(monitor, &counter, error))
+            return FALSE;
+        if (counter > 0)
+            return TRUE;
+        if (g_get_monotonic_time() >= deadline) {
+            g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT,
+                        "the test kernel did not start counting within %d s",
+                        (int)(BENCH_BOOT_TIMEOUT_US / G_USEC_PER_SEC));
+            return FALSE;
+        }
+        g_usleep(20 * 1000);
+    }
+}
+
+/*
+ * Checks that the guest runs on the destination once migrated: its QEMU
+ * says "running", and the test kernel's counter there starts from the
+ * stopped source's and goes on.  The counters go into @sample.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_check_running(VmigGuestMonitor *src_mon, VmigGuestMonitor *dst_mon,
+                    BenchDowntime *sample, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    const char *status;
+
+    if (!bench_execute(dst_mon, "query-status", NULL, &ret, error))
+        return FALSE;
+    status = JSON_NODE_HOLDS_OBJECT(ret)
+                 ? bench_string_member(json_node_get_object(ret), "status", "(none)")
+                 : "(not an object)";
+    if (!g_str_equal(status, "running")) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND,
+                    "the destination QEMU is '%s' after its RESUME, not 'running'",
+                    status);
+        return FALSE;
+    }
+    if (!vmig_guest_monitor_read_counter(src_mon, &sample->counter_src, error) ||
+        !vmig_guest_monitor_read_counter(dst_mon, &sample->counter_dst[0], error))
+        return FALSE;
+    g_usleep(BENCH_COUNTER_GAP_US);
+    if (!vmig_guest_monitor_read_counter(dst_mon, &sample->counter_dst[1], error))
+        return FALSE;
+    if (sample->counter_dst[0] < sample->counter_src ||
+        sample->counter_dst[1] <= sample->counter_dst[0]) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_MISMATCH,
+                    "the guest does not go on on the destination: its counter was %u "
+                    "on the stopped source, then %u and %u on the destination %d ms "
+                    "apart",
+                    sample->counter_src, sample->counter_dst[0], sample->counter_dst[1],
+                    (int)(BENCH_COUNTER_GAP_US / 1000));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Migrates a fresh running guest (the test kernel, dirtying memory) with
+ * @shape on @path, and measures its downtime from the source QEMU's STOP
+ * event to the destination QEMU's RESUME event, by their own timestamps.
+ * Direct: the destination QEMU has no -S and resumes by itself once
+ * loaded.  Daemons: it has -S and its daemon resumes it ("resume": true),
+ * as a management layer would have it.  Nothing here depends on who
+ * resumes the destination or on how the daemons switch over (the
+ * destination daemon may resume it before or after the daemons' own
+ * exchange, and before or after either MIGRATION_DONE): only the two
+ * QEMUs' events count, and the daemons' MIGRATION_DONE are awaited last.
+ * Returns: TRUE with @sample filled, or FALSE with @error set
+ * (VMIG_GUEST_ERROR_TIMEOUT when an event did not come in time: a failed
+ * sample; VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the
+ * commands).
+ */
+static gboolean
+bench_run_downtime(Bench *bench, const BenchShape *shape, BenchPath path,
+                   BenchDowntime *sample, GError **error)
+{
+    static const char *const ends[] = {"completed", "failed", "cancelled", NULL};
+    static const char *const completed[] = {"completed", NULL};
+    const VmigGuestOptions opts = {
+        .ram_mib = BENCH_DOWNTIME_RAM_MIB,
+        .kernel_path = bench->kernel_path,
+        .prealloc = TRUE,
+    };
+    g_autoptr(VmigTestQemu) src = NULL;
+    g_autoptr(VmigTestQemu) dst = NULL;
+    g_autoptr(VmigGuestMonitor) src_mon = NULL;
+    g_autoptr(VmigGuestMonitor) dst_mon = NULL;
+    g_auto(BenchDaemonsRun) run = {0};
+    g_autoptr(JsonObject) src_end = NULL;
+    g_autoptr(JsonObject) info = NULL;
+    g_autoptr(JsonObject) stop = NULL;
+    g_autoptr(JsonObject) resume = NULL;
+    g_autoptr(JsonObject) dst_end = NULL;
+    gint64 start;
+    gint64 start_real;
+    gint64 stop_us;
+    gint64 resume_us;
+    double total_ms;
+
+    /* Both aux monitors are open from here on: no event can be missed. */
+    if (!bench_start_guests(bench, &opts, path == BENCH_PATH_DAEMONS, &src, &dst,
+                            &src_mon, &dst_mon, error) ||
+        !bench_wait_counting(src_mon, error))
+        return FALSE;
+    /* MIGRATION events from both QEMUs, for the timeline; STOP and RESUME
+     * come without asking. */
+    if (!bench_set_capability(src_mon, "events", error) ||
+        !bench_set_capability(dst_mon, "events", error))
+        return FALSE;
+
+    if (path == BENCH_PATH_DIRECT) {
+        /* The end from the source's events, not from query-migrate every
+         * 5 ms: no more monitor traffic than on the daemons' path. */
+        if (!bench_direct_migrate(shape, dst, src_mon, dst_mon, FALSE, &start,
+                                  &start_real, error))
+            return FALSE;
+    } else {
+        if (!bench_daemons_start(bench, shape, src, dst, TRUE, &run, error))
+            return FALSE;
+        start = run.start;
+    }
+    src_end = bench_wait_qemu_event(src_mon, "the source QEMU", "MIGRATION", ends,
+                                    BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!src_end)
+        return FALSE;
+    /* Whether it completed, and QEMU's own downtime figure. */
+    info = bench_poll_migration(src_mon, TRUE, start + BENCH_MIGRATE_TIMEOUT_US, error);
+    if (!info ||
+        !bench_take_times(info, path == BENCH_PATH_DIRECT ? "direct" : "daemons' source",
+                          &total_ms, &sample->qemu_downtime_ms, error))
+        return FALSE;
+    /* The STOP came before "completed"; the RESUME comes after it, from
+     * whoever resumes the destination. */
+    stop = bench_wait_qemu_event(src_mon, "the source QEMU", "STOP", NULL,
+                                 BENCH_EVENT_TIMEOUT_US, error);
+    if (!stop) {
+        g_prefix_error(error, "the migration completed, but ");
+        return FALSE;
+    }
+    resume = bench_wait_qemu_event(dst_mon, "the destination QEMU", "RESUME", NULL,
+                                   BENCH_EVENT_TIMEOUT_US, error);
+    if (!resume) {
+        g_prefix_error(error, "the migration completed, but ");
+        return FALSE;
+    }
+    /* After the RESUME when QEMU resumes by itself, before it when a daemon does. */
+    dst_end = bench_wait_qemu_event(dst_mon, "the destination QEMU", "MIGRATION",
+                                    completed, BENCH_EVENT_GRACE_US, NULL);
+    if (path == BENCH_PATH_DAEMONS && !bench_daemons_finish(bench, &run, error))
+        return FALSE;
+
+    stop_us = bench_event_time_us(stop);
+    resume_us = bench_event_time_us(resume);
+    sample->downtime_ms = bench_span_ms(stop_us, resume_us);
+    if (isnan(sample->downtime_ms)) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
+                    "the STOP or RESUME event has no timestamp");
+        return FALSE;
+    }
+    sample->src_completed_ms = bench_span_ms(stop_us, bench_event_time_us(src_end));
+    sample->dst_loaded_ms = bench_span_ms(stop_us, bench_event_time_us(dst_end));
+    sample->src_done_ms = bench_span_ms(resume_us, bench_event_time_us(run.src_done));
+    sample->dst_done_ms = bench_span_ms(resume_us, bench_event_time_us(run.dst_done));
+
+    if (path == BENCH_PATH_DIRECT) {
+        if (!bench_check_source(src_mon, shape, &sample->odd, error))
+            return FALSE;
+    } else {
+        /* A daemon puts its QEMU's settings back once done, so the source
+         * cannot be asked now: NEGOTIATED says what the daemons agreed. */
+        JsonObject *data = bench_object_member(run.negotiated, "data");
+        gint64 channels =
+            data ? json_object_get_int_member_with_default(data, "channels", -1) : -1;
+
+        if (channels != (gint64)shape->channels)
+            sample->odd = g_strdup_printf("%" G_GINT64_FORMAT " channels negotiated "
+                                          "(asked %u)",
+                                          channels, shape->channels);
+    }
+    return bench_check_running(src_mon, dst_mon, sample, error);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Statistics and the report */
 
-/* Returns: the median of the @member_offset doubles of @samples (0 if empty). */
+/* Returns: the double at @member_offset in element @i of @samples, an array of
+ * structs (BenchSample or another). */
+static double
+bench_member(GArray *samples, guint i, gsize member_offset)
+{
+    char *element = samples->data + (gsize)i * g_array_get_element_size(samples);
+
+    return G_STRUCT_MEMBER(double, element, member_offset);
+}
+
+/*
+ * Returns: the median of the @member_offset doubles of @samples, leaving
+ * out NaNs (what was not measured); 0 if @samples is empty, NaN if every
+ * value is.
+ */
 static double
 bench_median(GArray *samples, gsize member_offset)
 {
     g_autofree double *values = NULL;
     guint i;
     guint j;
-    guint n = samples->len;
+    guint n = 0;
 
-    if (n == 0)
+    if (samples->len == 0)
         return 0.0;
-    values = g_new(double, n);
-    for (i = 0; i < n; i++)
-        values[i] = G_STRUCT_MEMBER(double, &g_array_index(samples, BenchSample, i),
-                                    member_offset);
+    values = g_new(double, samples->len);
+    for (i = 0; i < samples->len; i++) {
+        double v = bench_member(samples, i, member_offset);
+
+        if (!isnan(v))
+            values[n++] = v;
+    }
+    if (n == 0)
+        return NAN;
     /* Insertion sort: a handful of runs. */
     for (i = 1; i < n; i++) {
         double v = values[i];
@@ -874,18 +1325,18 @@ bench_median(GArray *samples, gsize member_offset)
     return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
 }
 
-/* Returns: the smallest or largest (@largest) @member_offset double of @samples. */
+/* Returns: the smallest or largest (@largest) @member_offset double of @samples,
+ * NaNs left out (0 if empty, NaN if every value is). */
 static double
 bench_extreme(GArray *samples, gsize member_offset, gboolean largest)
 {
-    double best = 0.0;
+    double best = samples->len ? NAN : 0.0;
     guint i;
 
     for (i = 0; i < samples->len; i++) {
-        double v = G_STRUCT_MEMBER(double, &g_array_index(samples, BenchSample, i),
-                                   member_offset);
+        double v = bench_member(samples, i, member_offset);
 
-        if (i == 0 || (largest ? v > best : v < best))
+        if (!isnan(v) && (isnan(best) || (largest ? v > best : v < best)))
             best = v;
     }
     return best;
@@ -994,10 +1445,264 @@ bench_report(Bench *bench)
                    bench_median(samples, wall));
         }
     }
-    if (bench->daemon_skip)
-        printf("\ndaemon runs skipped: %s\n", bench->daemon_skip);
-    printf("\n%s, TCG; %u CPUs on this host\n",
-           bench->hypervisor ? bench->hypervisor : "QEMU", g_get_num_processors());
+}
+
+/* Returns: @ms as "+1.2" (with @sign) or "1.2", or "n/a" for NaN (newly allocated). */
+static char *
+bench_ms_text(double ms, gboolean sign)
+{
+    if (isnan(ms))
+        return g_strdup("n/a");
+    return g_strdup_printf(sign ? "%+.1f" : "%.1f", ms);
+}
+
+/* Prints one finished migration of the downtime part. */
+static void
+bench_print_downtime(guint run, guint runs, const BenchShape *shape, BenchPath path,
+                     const BenchDowntime *sample)
+{
+    g_autofree char *src_completed = bench_ms_text(sample->src_completed_ms, TRUE);
+    g_autofree char *dst_loaded = bench_ms_text(sample->dst_loaded_ms, TRUE);
+    g_autoptr(GString) notes = g_string_new(NULL);
+
+    g_string_append_printf(notes,
+                           "  QEMU's %.0f ms; after the STOP: source completed %s, "
+                           "destination loaded %s",
+                           sample->qemu_downtime_ms, src_completed, dst_loaded);
+    if (path == BENCH_PATH_DAEMONS) {
+        g_autofree char *dst_done = bench_ms_text(sample->dst_done_ms, TRUE);
+        g_autofree char *src_done = bench_ms_text(sample->src_done_ms, TRUE);
+
+        g_string_append_printf(notes,
+                               "; MIGRATION_DONE after the RESUME: destination %s, "
+                               "source %s",
+                               dst_done, src_done);
+    }
+    g_string_append_printf(notes, "; counter %u -> %u -> %u", sample->counter_src,
+                           sample->counter_dst[0], sample->counter_dst[1]);
+    if (sample->odd)
+        g_string_append_printf(notes, "  (%s)", sample->odd);
+    printf("run %u/%u  %-10s %-7s  downtime %6.1f ms%s\n", run + 1, runs, shape->name,
+           bench_path_names[path], sample->downtime_ms, notes->str);
+    fflush(stdout);
+}
+
+/* Prints the downtime part's medians, spreads and differences. */
+static void
+bench_report_downtime(Bench *bench)
+{
+    const gsize downtime = G_STRUCT_OFFSET(BenchDowntime, downtime_ms);
+    gsize s;
+    int p;
+
+    printf("\ndowntime (ms): the source QEMU's STOP to the destination QEMU's RESUME\n");
+    printf("%-10s %-8s %4s %6s  %8s %8s %8s    %s\n", "shape", "path", "runs", "failed",
+           "median", "min", "max", "QEMU's own (median)");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        for (p = 0; p < BENCH_PATH_LAST; p++) {
+            GArray *samples = bench->downtimes[s][p];
+            guint failed = bench->downtime_failed[s][p];
+
+            if (samples->len == 0) {
+                printf("%-10s %-8s %4u %6u  (no sample)\n", bench_shapes[s].name,
+                       bench_path_names[p], 0u, failed);
+                continue;
+            }
+            printf(
+                "%-10s %-8s %4u %6u  %8.1f %8.1f %8.1f    %8.1f\n", bench_shapes[s].name,
+                bench_path_names[p], samples->len, failed,
+                bench_median(samples, downtime), bench_extreme(samples, downtime, FALSE),
+                bench_extreme(samples, downtime, TRUE),
+                bench_median(samples, G_STRUCT_OFFSET(BenchDowntime, qemu_downtime_ms)));
+        }
+    }
+
+    printf("\ndaemons - direct, ms (the medians' difference; the minima's)\n");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        GArray *direct = bench->downtimes[s][BENCH_PATH_DIRECT];
+        GArray *daemons = bench->downtimes[s][BENCH_PATH_DAEMONS];
+
+        if (direct->len == 0 || daemons->len == 0) {
+            printf("%-10s  n/a\n", bench_shapes[s].name);
+            continue;
+        }
+        printf("%-10s  %+6.1f  %+6.1f\n", bench_shapes[s].name,
+               bench_median(daemons, downtime) - bench_median(direct, downtime),
+               bench_extreme(daemons, downtime, FALSE) -
+                   bench_extreme(direct, downtime, FALSE));
+    }
+
+    printf(
+        "\ntimeline, ms (medians): after the source's STOP, its MIGRATION "
+        "\"completed\",\n"
+        "the destination's \"completed\" (loaded) and its RESUME; after the RESUME, the "
+        "daemons' MIGRATION_DONE\n");
+    printf("%-10s %-8s  %14s  %10s  %8s  %12s  %12s\n", "shape", "path", "src completed",
+           "dst loaded", "RESUME", "dst daemon", "src daemon");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        for (p = 0; p < BENCH_PATH_LAST; p++) {
+            GArray *samples = bench->downtimes[s][p];
+            /* The daemons' columns last: the direct path has none. */
+            const gsize columns[] = {
+                G_STRUCT_OFFSET(BenchDowntime, src_completed_ms),
+                G_STRUCT_OFFSET(BenchDowntime, dst_loaded_ms),
+                downtime,
+                G_STRUCT_OFFSET(BenchDowntime, dst_done_ms),
+                G_STRUCT_OFFSET(BenchDowntime, src_done_ms),
+            };
+            const int widths[G_N_ELEMENTS(columns)] = {14, 10, 8, 12, 12};
+            g_autoptr(GString) line = g_string_new(NULL);
+            gsize c;
+
+            if (samples->len == 0)
+                continue;
+            g_string_append_printf(line, "%-10s %-8s", bench_shapes[s].name,
+                                   bench_path_names[p]);
+            for (c = 0; c < G_N_ELEMENTS(columns); c++) {
+                g_autofree char *text =
+                    c >= 3 && p == BENCH_PATH_DIRECT
+                        ? g_strdup("-")
+                        : bench_ms_text(bench_median(samples, columns[c]), TRUE);
+
+                g_string_append_printf(line, "  %*s", widths[c], text);
+            }
+            printf("%s\n", line->str);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The two parts */
+
+/* Returns: the path that goes @k-th in run @run: even runs go direct first, odd runs
+ * daemons first, so that drift of the host weighs on both sides alike. */
+static BenchPath
+bench_path_in_order(guint run, gint k)
+{
+    return (BenchPath)(run % 2 ? BENCH_PATH_LAST - 1 - k : k);
+}
+
+/*
+ * Looks at the @error of a failed daemon run: when a daemon lacks the
+ * commands, the daemon runs are skipped from now on (bench->daemon_skip
+ * says why) and @error is cleared.
+ * Returns: TRUE if so, FALSE if @error stands.
+ */
+static gboolean
+bench_skip_daemons_on(Bench *bench, GError **error)
+{
+    if (!g_error_matches(*error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND_NOT_FOUND))
+        return FALSE;
+    bench->daemon_skip =
+        g_strdup_printf("this virt-migrated cannot migrate yet: %s", (*error)->message);
+    printf("daemon runs skipped: %s\n", bench->daemon_skip);
+    g_clear_error(error);
+    return TRUE;
+}
+
+/*
+ * The ratio part: a stopped guest with random RAM, every shape on both
+ * paths, interleaved run by run; prints each migration.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_run_ratios(Bench *bench, GError **error)
+{
+    guint run;
+    gsize s;
+    gint k;
+
+    for (run = 0; run < bench->runs; run++) {
+        for (s = 0; s < BENCH_N_SHAPES; s++) {
+            for (k = 0; k < BENCH_PATH_LAST; k++) {
+                BenchPath path = bench_path_in_order(run, k);
+                GArray *samples = bench->samples[s][path];
+                BenchSample sample = {
+                    .channels = -1,
+                    .negotiated_ms = -1.0,
+                    .qemu_setup_ms = -1.0,
+                    .qemu_done_ms = -1.0,
+                };
+                gboolean verify = bench->verify_all || samples->len == 0;
+                gboolean ok;
+
+                if (!bench_check_interrupted(error))
+                    return FALSE;
+                if (path == BENCH_PATH_DAEMONS && bench->daemon_skip)
+                    continue;
+                ok = path == BENCH_PATH_DAEMONS
+                         ? bench_run_daemons(bench, &bench_shapes[s], verify, &sample,
+                                             error)
+                         : bench_run_direct(bench, &bench_shapes[s], verify, &sample,
+                                            error);
+                if (!ok) {
+                    bench_sample_clear(&sample);
+                    if (path == BENCH_PATH_DAEMONS && bench_skip_daemons_on(bench, error))
+                        continue;
+                    g_prefix_error(error, "run %u, %s, %s: ", run + 1,
+                                   bench_shapes[s].name, bench_path_names[path]);
+                    return FALSE;
+                }
+                g_array_append_val(samples, sample);
+                bench_print_sample(run, bench->runs, &bench_shapes[s], path, &sample);
+            }
+        }
+    }
+    return TRUE;
+}
+
+/*
+ * The downtime part: a running guest, every shape on both paths,
+ * interleaved run by run as the ratio part; prints each migration.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_run_downtimes(Bench *bench, GError **error)
+{
+    guint run;
+    gsize s;
+    gint k;
+
+    for (run = 0; run < bench->runs; run++) {
+        for (s = 0; s < BENCH_N_SHAPES; s++) {
+            for (k = 0; k < BENCH_PATH_LAST; k++) {
+                BenchPath path = bench_path_in_order(run, k);
+                BenchDowntime sample = {
+                    .src_completed_ms = NAN,
+                    .dst_loaded_ms = NAN,
+                    .src_done_ms = NAN,
+                    .dst_done_ms = NAN,
+                };
+
+                if (!bench_check_interrupted(error))
+                    return FALSE;
+                if (path == BENCH_PATH_DAEMONS && bench->daemon_skip)
+                    continue;
+                if (!bench_run_downtime(bench, &bench_shapes[s], path, &sample, error)) {
+                    bench_downtime_clear(&sample);
+                    if (path == BENCH_PATH_DAEMONS && bench_skip_daemons_on(bench, error))
+                        continue;
+                    /* A missing event fails this sample, not the benchmark. */
+                    if (g_error_matches(*error, VMIG_GUEST_ERROR,
+                                        VMIG_GUEST_ERROR_TIMEOUT)) {
+                        printf("run %u/%u  %-10s %-7s  FAILED: %s\n", run + 1,
+                               bench->runs, bench_shapes[s].name, bench_path_names[path],
+                               (*error)->message);
+                        fflush(stdout);
+                        bench->downtime_failed[s][path]++;
+                        g_clear_error(error);
+                        continue;
+                    }
+                    g_prefix_error(error, "downtime run %u, %s, %s: ", run + 1,
+                                   bench_shapes[s].name, bench_path_names[path]);
+                    return FALSE;
+                }
+                g_array_append_val(bench->downtimes[s][path], sample);
+                bench_print_downtime(run, bench->runs, &bench_shapes[s], path, &sample);
+            }
+        }
+    }
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1016,11 +1721,15 @@ bench_free(Bench *bench)
     if (bench->tmpdir)
         bench_remove_tree(bench->tmpdir);
     for (s = 0; s < BENCH_N_SHAPES; s++)
-        for (p = 0; p < BENCH_PATH_LAST; p++)
+        for (p = 0; p < BENCH_PATH_LAST; p++) {
             if (bench->samples[s][p])
                 g_array_unref(bench->samples[s][p]);
+            if (bench->downtimes[s][p])
+                g_array_unref(bench->downtimes[s][p]);
+        }
     g_free(bench->tmpdir);
     g_free(bench->pattern_path);
+    g_free(bench->kernel_path);
     g_free(bench->daemon_skip);
     g_free(bench->hypervisor);
     g_free(bench);
@@ -1052,6 +1761,8 @@ main(int argc, char **argv)
     gint runs = BENCH_DEFAULT_RUNS;
     gint pattern_mib = BENCH_DEFAULT_PATTERN_MIB;
     gboolean no_daemons = FALSE;
+    gboolean no_downtime = FALSE;
+    gboolean downtime_only = FALSE;
     gboolean verify_all = FALSE;
     gboolean verbose = FALSE;
     g_autofree char *daemon_path = NULL;
@@ -1065,6 +1776,10 @@ main(int argc, char **argv)
          "PATH"},
         {"no-daemons", 0, 0, G_OPTION_ARG_NONE, &no_daemons,
          "Measure the direct migrations only", NULL},
+        {"no-downtime", 0, 0, G_OPTION_ARG_NONE, &no_downtime,
+         "Skip the downtime part (a running guest, STOP to RESUME)", NULL},
+        {"downtime-only", 0, 0, G_OPTION_ARG_NONE, &downtime_only,
+         "Run the downtime part alone, not the ratios", NULL},
         {"verify-all", 0, 0, G_OPTION_ARG_NONE, &verify_all,
          "Verify the memory after every migration, not only the first of each kind",
          NULL},
@@ -1076,8 +1791,8 @@ main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autoptr(Bench) bench = NULL;
     struct sigaction sa;
+    guint failed = 0;
     gint64 t0;
-    guint run;
     gsize s;
     int p;
 
@@ -1085,14 +1800,17 @@ main(int argc, char **argv)
     g_option_context_set_summary(
         context,
         "Migrates a guest with random RAM directly (QEMU to QEMU) and through two\n"
-        "virt-migrated daemons, with 1 and 4 channels, and prints the ratios.");
+        "virt-migrated daemons, with 1 and 4 channels, and prints the ratios; then\n"
+        "migrates a running guest the same four ways and prints its downtime, from\n"
+        "the source QEMU's STOP event to the destination QEMU's RESUME event.");
     if (!g_option_context_parse(context, &argc, &argv, &error)) {
         g_printerr("migrate-ratio: %s\n", error->message);
         return 2;
     }
-    if (argc > 1 || runs < 1 || runs > 1000 || pattern_mib < 1 || pattern_mib > 2047) {
-        g_printerr("migrate-ratio: want --runs 1..1000 and --ram 1..2047 (MiB), no other "
-                   "arguments\n");
+    if (argc > 1 || runs < 1 || runs > 1000 || pattern_mib < 1 || pattern_mib > 2047 ||
+        (no_downtime && downtime_only)) {
+        g_printerr("migrate-ratio: want --runs 1..1000 and --ram 1..2047 (MiB), at most "
+                   "one of --no-downtime and --downtime-only, no other arguments\n");
         return 2;
     }
     if (!vmig_test_have_qemu()) {
@@ -1119,24 +1837,32 @@ main(int argc, char **argv)
         for (p = 0; p < BENCH_PATH_LAST; p++) {
             bench->samples[s][p] = g_array_new(FALSE, TRUE, sizeof(BenchSample));
             g_array_set_clear_func(bench->samples[s][p], bench_sample_clear);
+            bench->downtimes[s][p] = g_array_new(FALSE, TRUE, sizeof(BenchDowntime));
+            g_array_set_clear_func(bench->downtimes[s][p], bench_downtime_clear);
         }
     bench->tmpdir = g_dir_make_tmp("vmig-bench-XXXXXX", &error);
     if (!bench->tmpdir)
         goto fail;
     bench->pattern_path = g_build_filename(bench->tmpdir, "pattern", NULL);
+    bench->kernel_path = g_build_filename(bench->tmpdir, "kernel", NULL);
 
-    t0 = g_get_monotonic_time();
-    if (!vmig_guest_write_pattern(bench->pattern_path, (gsize)bench->pattern_mib << 20,
-                                  BENCH_SEED, &error))
+    if (!downtime_only) {
+        t0 = g_get_monotonic_time();
+        if (!vmig_guest_write_pattern(
+                bench->pattern_path, (gsize)bench->pattern_mib << 20, BENCH_SEED, &error))
+            goto fail;
+        printf("migrate-ratio: %u MiB of random RAM (seed %u, written in %.2f s) at 16 "
+               "MiB in a %u MiB guest, %u runs, interleaved\n",
+               bench->pattern_mib, BENCH_SEED,
+               (double)(g_get_monotonic_time() - t0) / 1e6, bench->guest_mib,
+               bench->runs);
+        printf("baselines: direct QEMU-to-QEMU migrations over a unix socket; the "
+               "4-channel baseline is a direct multifd migration with 4 channels\n");
+        printf(
+            "both QEMUs -mem-prealloc (TCG), source stopped, max-bandwidth 10 GiB/s\n");
+    }
+    if (!no_downtime && !vmig_guest_write_kernel(bench->kernel_path, &error))
         goto fail;
-    printf(
-        "migrate-ratio: %u MiB of random RAM (seed %u, written in %.2f s) at 16 MiB in a "
-        "%u MiB guest, %u runs, interleaved\n",
-        bench->pattern_mib, BENCH_SEED, (double)(g_get_monotonic_time() - t0) / 1e6,
-        bench->guest_mib, bench->runs);
-    printf("baselines: direct QEMU-to-QEMU migrations over a unix socket; the 4-channel "
-           "baseline is a direct multifd migration with 4 channels\n");
-    printf("both QEMUs -mem-prealloc (TCG), source stopped, max-bandwidth 10 GiB/s\n");
 
     if (no_daemons) {
         bench->daemon_skip = g_strdup("--no-daemons");
@@ -1150,57 +1876,41 @@ main(int argc, char **argv)
     }
     if (bench->daemon_skip)
         printf("daemon runs skipped: %s\n", bench->daemon_skip);
-    printf("\n");
     fflush(stdout);
 
-    for (run = 0; run < bench->runs; run++) {
-        for (s = 0; s < BENCH_N_SHAPES; s++) {
-            gint k;
-
-            for (k = 0; k < BENCH_PATH_LAST; k++) {
-                /* Even runs go direct first, odd runs daemons first. */
-                BenchPath path = (BenchPath)(run % 2 ? BENCH_PATH_LAST - 1 - k : k);
-                GArray *samples = bench->samples[s][path];
-                BenchSample sample = {
-                    .channels = -1,
-                    .negotiated_ms = -1.0,
-                    .qemu_setup_ms = -1.0,
-                    .qemu_done_ms = -1.0,
-                };
-                gboolean verify = bench->verify_all || samples->len == 0;
-                gboolean ok;
-
-                if (!bench_check_interrupted(&error))
-                    goto fail;
-                if (path == BENCH_PATH_DAEMONS) {
-                    if (bench->daemon_skip)
-                        continue;
-                    ok = bench_run_daemons(bench, &bench_shapes[s], verify, &sample,
-                                           &error);
-                    if (!ok && g_error_matches(error, VMIG_GUEST_ERROR,
-                                               VMIG_GUEST_ERROR_COMMAND_NOT_FOUND)) {
-                        bench->daemon_skip = g_strdup_printf(
-                            "this virt-migrated cannot migrate yet: %s", error->message);
-                        printf("daemon runs skipped: %s\n", bench->daemon_skip);
-                        g_clear_error(&error);
-                        continue;
-                    }
-                } else {
-                    ok = bench_run_direct(bench, &bench_shapes[s], verify, &sample,
-                                          &error);
-                }
-                if (!ok) {
-                    bench_sample_clear(&sample);
-                    g_prefix_error(&error, "run %u, %s, %s: ", run + 1,
-                                   bench_shapes[s].name, bench_path_names[path]);
-                    goto fail;
-                }
-                g_array_append_val(samples, sample);
-                bench_print_sample(run, bench->runs, &bench_shapes[s], path, &sample);
-            }
-        }
+    if (!downtime_only) {
+        printf("\n");
+        if (!bench_run_ratios(bench, &error))
+            goto fail;
+        bench_report(bench);
     }
-    bench_report(bench);
+    if (!no_downtime) {
+        printf(
+            "\ndowntime: a running guest, the test kernel dirtying 64 MiB of its %u MiB "
+            "(both QEMUs -mem-prealloc, max-bandwidth 10 GiB/s, QEMU's default "
+            "downtime-limit), %u runs, interleaved;\nfrom the source QEMU's STOP event "
+            "to the destination QEMU's RESUME event, by their own timestamps.\n"
+            "direct: the destination QEMU (no -S) resumes by itself once loaded; "
+            "daemons: it waits (-S) and its daemon resumes it (\"resume\": true)\n\n",
+            BENCH_DOWNTIME_RAM_MIB, bench->runs);
+        fflush(stdout);
+        if (!bench_run_downtimes(bench, &error))
+            goto fail;
+        bench_report_downtime(bench);
+    }
+    if (bench->daemon_skip)
+        printf("\ndaemon runs skipped: %s\n", bench->daemon_skip);
+    printf("\n%s, TCG; %u CPUs on this host\n",
+           bench->hypervisor ? bench->hypervisor : "QEMU", g_get_num_processors());
+    for (s = 0; s < BENCH_N_SHAPES; s++)
+        for (p = 0; p < BENCH_PATH_LAST; p++)
+            failed += bench->downtime_failed[s][p];
+    if (failed > 0) {
+        fflush(stdout);
+        g_printerr("migrate-ratio: %u downtime migration%s failed (see FAILED above)\n",
+                   failed, failed == 1 ? "" : "s");
+        return 1;
+    }
     return 0;
 
 fail:

@@ -718,10 +718,10 @@ vmig_guest_qmp(const char *qmp_path, const char *command, const char *args_json,
 
 /* Returns: TRUE with *@counter set, or FALSE with @error set. */
 gboolean
-vmig_guest_read_counter(const char *qmp_path, guint32 *counter, GError **error)
+vmig_guest_monitor_read_counter(VmigGuestMonitor *monitor, guint32 *counter,
+                                GError **error)
 {
     g_autoptr(JsonObject) arguments = json_object_new();
-    g_autoptr(VmigGuestMonitor) monitor = NULL;
     g_autoptr(JsonNode) ret = NULL;
     g_autofree char *command_line = NULL;
     const char *text;
@@ -731,9 +731,6 @@ vmig_guest_read_counter(const char *qmp_path, guint32 *counter, GError **error)
 
     command_line = g_strdup_printf("xp /1wx 0x%x", VMIG_GUEST_COUNTER_ADDR);
     json_object_set_string_member(arguments, "command-line", command_line);
-    monitor = vmig_guest_monitor_open(qmp_path, VMIG_GUEST_QMP_TIMEOUT_MS, error);
-    if (!monitor)
-        return FALSE;
     if (!vmig_guest_monitor_execute(monitor, "human-monitor-command", arguments,
                                     VMIG_GUEST_QMP_TIMEOUT_MS, &ret, error))
         return FALSE;
@@ -748,11 +745,21 @@ vmig_guest_read_counter(const char *qmp_path, guint32 *counter, GError **error)
     if (!colon || end == colon + 1 || errno != 0 || value > G_MAXUINT32) {
         g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_PROTOCOL,
                     "cannot read the counter from '%s' in the answer to '%s': '%s'",
-                    qmp_path, command_line, text ? text : "(not a string)");
+                    monitor->path, command_line, text ? text : "(not a string)");
         return FALSE;
     }
     *counter = (guint32)value;
     return TRUE;
+}
+
+/* Returns: TRUE with *@counter set, or FALSE with @error set. */
+gboolean
+vmig_guest_read_counter(const char *qmp_path, guint32 *counter, GError **error)
+{
+    g_autoptr(VmigGuestMonitor) monitor =
+        vmig_guest_monitor_open(qmp_path, VMIG_GUEST_QMP_TIMEOUT_MS, error);
+
+    return monitor && vmig_guest_monitor_read_counter(monitor, counter, error);
 }
 
 /*

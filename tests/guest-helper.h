@@ -219,6 +219,14 @@ gboolean vmig_guest_qmp(const char *qmp_path, const char *command, const char *a
 gboolean vmig_guest_read_counter(const char *qmp_path, guint32 *counter, GError **error);
 
 /*
+ * The same on @monitor, a connection already open (one that must keep
+ * watching events, say, where a second connection would not be served).
+ * Returns: TRUE with *@counter set, or FALSE with @error set.
+ */
+gboolean vmig_guest_monitor_read_counter(VmigGuestMonitor *monitor, guint32 *counter,
+                                         GError **error);
+
+/*
  * Saves guest physical memory [0, @ram_size) of both QEMUs with pmemsave
  * into files under @tmpdir (nullable: a private directory; the files are
  * removed either way) and compares them page by page.  Physical addresses
