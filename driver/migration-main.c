@@ -79,6 +79,8 @@ vmig_mig_main_flush(VmigMigration *m)
         }
         g_byte_array_remove_range(m->out, 0, n);
     }
+    /* All out: poll for reading only again, or the watch spins. */
+    main_update_watch(m);
     return TRUE;
 }
 
