@@ -354,6 +354,8 @@ send_migrate(VmigMigration *m)
         return;
     }
     json_object_set_string_member(args, "uri", m->migrate_uri);
+    /* From the moment it is sent: an end before its answer must cancel it. */
+    m->qemu_migrating = TRUE;
     vmig_qmp_execute_async(m->qmp, "migrate", args, NULL, 0, NULL, on_migrate,
                            vmig_mig_ref(m));
     json_object_unref(args);
@@ -455,6 +457,9 @@ qmp_start_destination(VmigMigration *m)
         uri = g_strdup_printf("unix:%s", m->private_path);
         json_object_set_string_member(args, "uri", uri);
     }
+    /* From the moment it is sent, this QEMU takes no other stream: an end
+     * before its answer still tells it to quit. */
+    m->qemu_migrating = TRUE;
     qmp_step(m, "migrate-incoming", args, NULL, 0, "QEMU refused the incoming migration",
              incoming_set);
 }

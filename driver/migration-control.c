@@ -188,11 +188,18 @@ lost_after_loaded(VmigMigration *m, const char *reason)
     vmig_mig_finish(m, VMIG_MIGRATION_UNKNOWN, full);
 }
 
-void
-vmig_mig_peer_gone(VmigMigration *m, const char *why)
+/*
+ * The peer driver is lost: @how ("went away", "went silent") for @why.
+ * What that means depends on the step: nothing once the guest runs on the
+ * destination, `unknown` where the guest may have changed sides, else a
+ * failure that leaves it on the source.
+ */
+static void
+peer_lost(VmigMigration *m, const char *how, const char *why)
 {
     g_autofree char *reason = NULL;
     const char *step = step_words(m);
+    gboolean silent = g_str_equal(how, "went silent");
 
     if (m->finished)
         return;
@@ -206,21 +213,29 @@ vmig_mig_peer_gone(VmigMigration *m, const char *why)
         return;
     }
     if (m->role == VMIG_ROLE_DESTINATION && m->loaded) {
-        reason = g_strdup_printf("the source driver went away after LOADED was sent, "
-                                 "before SWITCHOVER came: %s",
-                                 why);
+        reason = g_strdup_printf(
+            "the source driver %s after LOADED was sent, before SWITCHOVER came: %s", how,
+            why);
         lost_after_loaded(m, reason);
         return;
     }
     if (step)
-        reason =
-            g_strdup_printf("the %s driver went away %s: %s", peer_name(m), step, why);
+        reason = g_strdup_printf("the %s driver %s %s: %s", peer_name(m), how, step, why);
     else
-        reason = g_strdup_printf("the %s driver went away (state %s): %s", peer_name(m),
+        reason = g_strdup_printf("the %s driver %s (state %s): %s", peer_name(m), how,
                                  vmig_migration_state_to_string(m->state), why);
     if (left_to_libvirt(m, reason))
         return;
+    /* A silent peer may still be there: tell it, so that it gives up too. */
+    if (silent)
+        vmig_mig_send_error(m, VMIG_NEGOTIATE_CODE_TIMEOUT, reason);
     end_for(m, reason);
+}
+
+void
+vmig_mig_peer_gone(VmigMigration *m, const char *why)
+{
+    peer_lost(m, "went away", why);
 }
 
 void
@@ -228,30 +243,8 @@ vmig_mig_peer_silent(VmigMigration *m)
 {
     g_autofree char *why = g_strdup_printf(
         "nothing heard for %u s (the heartbeat timeout)", heartbeat_timeout_ms(m) / 1000);
-    g_autofree char *reason = NULL;
 
-    if (m->finished)
-        return;
-    if ((m->role == VMIG_ROLE_DESTINATION && m->switchover) ||
-        (m->role == VMIG_ROLE_SOURCE && m->resumed)) {
-        vmig_mig_source_clear(&m->heartbeat_timer);
-        return;
-    }
-    if (m->role == VMIG_ROLE_DESTINATION && m->loaded) {
-        reason = g_strdup_printf("the source driver went silent after LOADED was sent, "
-                                 "before SWITCHOVER came: %s",
-                                 why);
-        lost_after_loaded(m, reason);
-        return;
-    }
-    reason = g_strdup_printf("the %s driver went silent%s%s: %s", peer_name(m),
-                             step_words(m) ? " " : "", step_words(m) ? step_words(m) : "",
-                             why);
-    if (left_to_libvirt(m, reason))
-        return;
-    /* It may still be there: tell it, so that it gives up too. */
-    vmig_mig_send_error(m, VMIG_NEGOTIATE_CODE_TIMEOUT, reason);
-    end_for(m, reason);
+    peer_lost(m, "went silent", why);
 }
 
 /* The peer's word did not come after QEMU failed: QEMU's reason stands.

@@ -648,11 +648,18 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
     /* A completed migration's bridges drain what is still in flight
      * first: once they end, QEMU has closed its side, so its own cleanup
      * is over and its settings can be put back (QEMU 7.2's multifd cleanup
-     * reads the capability).  Any other end stops the hypervisor first. */
-    if (to == VMIG_MIGRATION_COMPLETED)
+     * reads the capability).  Any other end stops the bridges, then the
+     * hypervisor: what they carry is of no use any more, and a QEMU whose
+     * threads are blocked writing into a bridge that cannot write on (a
+     * silent peer) would take the whole end's bound to settle its
+     * cancel. */
+    if (to == VMIG_MIGRATION_COMPLETED) {
         vmig_mig_end_bridges(m);
-    else
+    } else {
+        if (m->bridges)
+            g_ptr_array_set_size(m->bridges, 0);
         end_hypervisor(m);
+    }
 }
 
 void

@@ -4,6 +4,7 @@
  */
 #include <config.h>
 
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -138,4 +139,34 @@ vmig_test_guest_status_settled(const char *qmp)
         g_usleep(10 * 1000);
     }
     return status;
+}
+
+VmigGuestMonitor *
+vmig_test_control_open(VmigTestDaemon *d)
+{
+    g_autoptr(GError) error = NULL;
+    VmigGuestMonitor *monitor =
+        vmig_guest_monitor_open(d->socket, VMIG_TEST_WAIT_MS, &error);
+
+    g_assert_no_error(error);
+    return monitor;
+}
+
+char *
+vmig_test_domain_of(VmigTestQemu *qemu)
+{
+    return g_strdup_printf("qmp:%s", qemu->qmp_path);
+}
+
+guint16
+vmig_test_free_port(void)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    g_auto(VmigFd) sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(bind(sock, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(getsockname(sock, (struct sockaddr *)&addr, &len), ==, 0);
+    return ntohs(addr.sin_port);
 }

@@ -45,3 +45,12 @@ char *vmig_test_guest_status(const char *qmp);
  * finish-migrate (to free).
  */
 char *vmig_test_guest_status_settled(const char *qmp);
+
+/* Opens daemon @d's control socket (its greeting read). */
+VmigGuestMonitor *vmig_test_control_open(VmigTestDaemon *d);
+
+/* Returns: "qmp:" and @qemu's monitor path, the daemon's name for it (to free). */
+char *vmig_test_domain_of(VmigTestQemu *qemu);
+
+/* Returns: a TCP port on 127.0.0.1 that was free a moment ago. */
+guint16 vmig_test_free_port(void);

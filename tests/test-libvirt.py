@@ -155,6 +155,11 @@ def test_one_channel():
     record = world.src.execute("query-migration", {"migration": src_id})
     check(record["hypervisor"].startswith("QEMU 7."), "source hypervisor")
     check(record["peer-hypervisor"].startswith("QEMU 7."), "destination hypervisor (probed)")
+    # Protocol version 2 between the drivers, libvirt's own switchover for the guest.
+    dst_record = world.dst.execute("query-migration", {"migration": dst_id})
+    for side, rec in (("source", record), ("destination", dst_record)):
+        check_equal(rec["version"], 2, side + " protocol version")
+        check_equal(rec.get("switchover"), "libvirt", side + " switchover")
 
 
 def test_four_channels():

@@ -72,17 +72,6 @@ daemon_start(Fixture *f, VmigTestDaemon *d, const char *name, const char *const 
     vmig_test_daemon_start(d, dir, log, &options, &error);
     g_assert_no_error(error);
 }
-
-static VmigGuestMonitor *
-control_open(VmigTestDaemon *d)
-{
-    g_autoptr(GError) error = NULL;
-    VmigGuestMonitor *monitor = vmig_guest_monitor_open(d->socket, WAIT_MS, &error);
-
-    g_assert_no_error(error);
-    return monitor;
-}
-
 /* ---- commands ---------------------------------------------------------------- */
 
 /* All RAM equal on both sides, and the planted pattern intact on the destination. */
@@ -173,21 +162,14 @@ start_daemons(Fixture *f)
 
     daemon_start(f, &f->src, "src-host", extra, 0);
     daemon_start(f, &f->dst, "dst-host", extra, 0);
-    f->src_ctl = control_open(&f->src);
-    f->dst_ctl = control_open(&f->dst);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
 }
-
-static char *
-domain_of(VmigTestQemu *qemu)
-{
-    return g_strdup_printf("qmp:%s", qemu->qmp_path);
-}
-
 /* prepare-incoming in URI mode on @f->dst; returns: the listen URI (to free). */
 static char *
 prepare_uri(Fixture *f, const char *extra_args)
 {
-    g_autofree char *domain = domain_of(f->dst_qemu);
+    g_autofree char *domain = vmig_test_domain_of(f->dst_qemu);
     g_autofree char *listen = g_strdup_printf("unix:%s/migration.sock", f->tmpdir);
     g_autofree char *args = g_strdup_printf(
         "{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": %s%s}", domain, listen,
@@ -224,7 +206,7 @@ test_migrate(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     if (c->supplied < 0) {
         g_autofree char *dest = prepare_uri(f, NULL);
         g_autofree char *args =
@@ -235,7 +217,7 @@ test_migrate(Fixture *f, gconstpointer data)
         id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     } else {
         int pair[2];
-        g_autofree char *dst_domain = domain_of(f->dst_qemu);
+        g_autofree char *dst_domain = vmig_test_domain_of(f->dst_qemu);
         g_autofree char *dst_args =
             g_strdup_printf("{\"domain\": \"%s\", \"resume\": false}", dst_domain);
         g_autofree char *src_args =
@@ -355,7 +337,7 @@ test_dirty(Fixture *f, gconstpointer data)
         g_usleep(50 * 1000);
     }
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     dest = prepare_uri(f, ", \"resume\": true");
     args =
         g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
@@ -400,7 +382,7 @@ test_mismatch(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     dest = prepare_uri(f, ", \"no-features\": [\"multifd\"]");
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 4, "
                            "\"require-features\": [\"multifd\"]}",
@@ -455,7 +437,7 @@ test_strangers(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     dest = prepare_uri(f, NULL);
     garbage = connect_uri(dest);
     g_assert_cmpint(write(garbage, "GET / HTTP/1.0\r\n\r\n", 18), ==, 18);
@@ -531,7 +513,7 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     listen_path = g_strdup_printf("%s/fake-peer.sock", f->tmpdir);
     strcpy(addr.sun_path, listen_path);
     g_assert_cmpint(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
@@ -636,8 +618,8 @@ test_killed_handshake(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     before = vmig_test_count_fds(f->src.pid);
-    src_domain = domain_of(f->src_qemu);
-    dst_domain = domain_of(f->dst_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dst_domain = vmig_test_domain_of(f->dst_qemu);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
     dst_args = g_strdup_printf("{\"domain\": \"%s\"}", dst_domain);
     dst_id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", dst_args,
@@ -661,7 +643,7 @@ test_killed_handshake(Fixture *f, gconstpointer data)
 
     /* A new destination daemon; the survivor migrates the guest. */
     daemon_start(f, &f->dst, "dst-host-2", NULL, 0);
-    f->dst_ctl = control_open(&f->dst);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
     {
         g_autofree char *dest = prepare_uri(f, NULL);
         g_autofree char *next = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
@@ -695,7 +677,7 @@ test_killed_stream(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     before = vmig_test_count_fds(f->dst.pid);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     dest = prepare_uri(f, NULL);
     /* Slow enough (16 MiB/s for 128 MiB of data) to be caught mid-stream. */
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
@@ -754,7 +736,7 @@ test_postcopy(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     dest = prepare_uri(f, NULL);
     /* Slow (16 MiB/s for 128 MiB) so the switch finds it still in precopy. */
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
@@ -807,7 +789,7 @@ test_cancel(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     dest = prepare_uri(f, NULL);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=16M\"]}",
@@ -866,7 +848,7 @@ test_concurrent(Fixture *f, gconstpointer data)
 
     for (guint i = 0; i < 2; i++) {
         VmigTestQemu *dst = i == 0 ? f->dst_qemu : dst2;
-        g_autofree char *d = domain_of(dst);
+        g_autofree char *d = vmig_test_domain_of(dst);
         g_autofree char *a = g_strdup_printf(
             "{\"domain\": \"%s\", \"listen\": \"unix:%s/in%u.sock\", \"resume\": false}",
             d, f->tmpdir, i);
@@ -880,7 +862,7 @@ test_concurrent(Fixture *f, gconstpointer data)
     }
     for (guint i = 0; i < 2; i++) {
         VmigTestQemu *src = i == 0 ? f->src_qemu : src2;
-        g_autofree char *d = domain_of(src);
+        g_autofree char *d = vmig_test_domain_of(src);
         g_autofree char *a = g_strdup_printf(
             "{\"domain\": \"%s\", \"dest\": \"unix:%s/in%u.sock\", \"channels\": %u, "
             "\"tunables\": [\"max-bandwidth=2G\"]}",
@@ -930,9 +912,9 @@ test_too_many(Fixture *f, gconstpointer data)
 
     SKIP_WITHOUT_QEMU(f);
     daemon_start(f, &f->dst, "dst-host", extra, 0);
-    f->dst_ctl = control_open(&f->dst);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
     g_free(prepare_uri(f, NULL));
-    domain = domain_of(f->dst_qemu);
+    domain = vmig_test_domain_of(f->dst_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"unix:%s/second.sock\"}",
                            domain, f->tmpdir);
     ret = vmig_test_execute_fds(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0,
@@ -986,8 +968,8 @@ static void
 migrate_fd_one_channel(Fixture *f, VmigTestQemu *src_qemu, VmigTestQemu *dst_qemu,
                        const char *id)
 {
-    g_autofree char *src_domain = domain_of(src_qemu);
-    g_autofree char *dst_domain = domain_of(dst_qemu);
+    g_autofree char *src_domain = vmig_test_domain_of(src_qemu);
+    g_autofree char *dst_domain = vmig_test_domain_of(dst_qemu);
     g_autofree char *dst_args =
         g_strdup_printf("{\"domain\": \"%s\", \"resume\": false}", dst_domain);
     g_autofree char *src_args = g_strdup_printf(
@@ -1051,7 +1033,7 @@ test_put_back_completed(Fixture *f, gconstpointer data)
     start_daemons(f);
     g_assert_false(capability_of(f->src_aux, "multifd"));
     dest = prepare_uri(f, NULL);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=4G\"]}",
                            src_domain, dest);
@@ -1083,8 +1065,8 @@ test_put_back_failed(Fixture *f, gconstpointer data)
 {
     VmigGuestOptions dst_opts = {.paused = TRUE};
     g_autoptr(VmigTestQemu) next = NULL;
-    g_autofree char *src_domain = domain_of(f->src_qemu);
-    g_autofree char *dst_domain = domain_of(f->dst_qemu);
+    g_autofree char *src_domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *dst_domain = vmig_test_domain_of(f->dst_qemu);
     g_autofree char *dst_args =
         g_strdup_printf("{\"domain\": \"%s\", \"resume\": false}", dst_domain);
     g_autofree char *src_args = g_strdup_printf(
@@ -1165,8 +1147,8 @@ test_seventy(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     daemon_start(f, &f->src, "src-host", extra, 1024);
     daemon_start(f, &f->dst, "dst-host", extra, 1024);
-    f->src_ctl = control_open(&f->src);
-    f->dst_ctl = control_open(&f->dst);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
     src_base = vmig_test_count_fds(f->src.pid);
     dst_base = vmig_test_count_fds(f->dst.pid);
     source = vmig_guest_start_source(&(VmigGuestOptions){.ram_mib = 32}, &error);
@@ -1174,14 +1156,14 @@ test_seventy(Fixture *f, gconstpointer data)
 
     for (guint i = 1; i <= 70; i++) {
         g_autoptr(VmigTestQemu) dest_qemu = vmig_guest_start_destination(&opts, &error);
-        g_autofree char *src_domain = domain_of(source);
+        g_autofree char *src_domain = vmig_test_domain_of(source);
         g_autofree char *dst_domain = NULL;
         g_autofree char *listen = g_strdup_printf("unix:%s/in%u.sock", f->tmpdir, i);
         g_autofree char *in_args = NULL, *args = NULL, *id = NULL, *in_id = NULL;
         g_autofree char *expected = g_strdup_printf("m%u", i);
 
         g_assert_no_error(error);
-        dst_domain = domain_of(dest_qemu);
+        dst_domain = vmig_test_domain_of(dest_qemu);
         in_args =
             g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": false}",
                             dst_domain, listen);
@@ -1212,20 +1194,6 @@ typedef struct {
     int in;
     int out;
 } Flood;
-
-/* Returns: a TCP port on 127.0.0.1 that was free a moment ago. */
-static guint16
-free_port(void)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(addr);
-    g_auto(VmigFd) fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&addr, &len), ==, 0);
-    return ntohs(addr.sin_port);
-}
 
 /* Returns: the next line @fl prints (to free), within WAIT_MS. */
 static char *
@@ -1344,7 +1312,7 @@ wait_fds_at_most(VmigTestDaemon *d, guint fds, guint ms)
 static gint64
 migrate_tcp(Fixture *f, VmigTestQemu *src_qemu, guint16 port, const char *id)
 {
-    g_autofree char *domain = domain_of(src_qemu);
+    g_autofree char *domain = vmig_test_domain_of(src_qemu);
     g_autofree char *args = g_strdup_printf(
         "{\"domain\": \"%s\", \"dest\": \"tcp:127.0.0.1:%u\", \"channels\": 2, "
         "\"tunables\": [\"max-bandwidth=4G\"]}",
@@ -1392,7 +1360,7 @@ test_flood(Fixture *f, gconstpointer data)
     g_autoptr(VmigTestQemu) dst2 = NULL;
     g_autofree char *src2_aux = NULL, *dst2_aux = NULL;
     g_autoptr(GError) error = NULL;
-    guint16 port1 = free_port(), port2 = free_port();
+    guint16 port1 = vmig_test_free_port(), port2 = vmig_test_free_port();
     Flood a = {0}, b = {0};
     guint baseline;
     guint64 ticks;
@@ -1407,11 +1375,11 @@ test_flood(Fixture *f, gconstpointer data)
     dst2_aux = vmig_guest_aux_qmp_path(dst2);
     daemon_start(f, &f->src, "src-host", extra, 0);
     daemon_start(f, &f->dst, "dst-host", extra, 1024);
-    f->src_ctl = control_open(&f->src);
-    f->dst_ctl = control_open(&f->dst);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
 
     for (guint i = 0; i < 2; i++) {
-        g_autofree char *domain = domain_of(i == 0 ? f->dst_qemu : dst2);
+        g_autofree char *domain = vmig_test_domain_of(i == 0 ? f->dst_qemu : dst2);
         g_autofree char *args = g_strdup_printf(
             "{\"domain\": \"%s\", \"listen\": \"tcp:127.0.0.1:%u\", \"resume\": false}",
             domain, i == 0 ? port1 : port2);
@@ -1488,12 +1456,12 @@ test_ipv6(Fixture *f, gconstpointer data)
     uri = g_strdup_printf("tcp:[::1]:%u", ntohs(addr.sin6_port));
     vmig_fd_clear(&probe);
     start_daemons(f);
-    dst_domain = domain_of(f->dst_qemu);
+    dst_domain = vmig_test_domain_of(f->dst_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"%s\", \"resume\": false}",
                            dst_domain, uri);
     g_free(vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0));
     g_free(args);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=4G\"]}",
                            src_domain, uri);
@@ -1533,7 +1501,7 @@ test_quiet(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     dest = prepare_uri(f, NULL);
-    src_domain = domain_of(f->src_qemu);
+    src_domain = vmig_test_domain_of(f->src_qemu);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
                            "\"tunables\": [\"max-bandwidth=64M\"]}",
                            src_domain, dest);
@@ -1567,7 +1535,7 @@ test_n_minus_1(Fixture *f, gconstpointer data)
     const char *const v1[] = {"--channel-timeout", "1", "--max-protocol", "1", NULL};
     const char *const v2[] = {"--channel-timeout", "1", NULL};
     gboolean old_source = g_str_equal(c->variant, "source");
-    g_autofree char *src_domain = domain_of(f->src_qemu);
+    g_autofree char *src_domain = vmig_test_domain_of(f->src_qemu);
     g_autofree char *dest = NULL;
     g_autofree char *args = NULL;
     g_autoptr(GError) error = NULL;
@@ -1575,8 +1543,8 @@ test_n_minus_1(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     daemon_start(f, &f->src, "src-host", old_source ? v1 : v2, 0);
     daemon_start(f, &f->dst, "dst-host", old_source ? v2 : v1, 0);
-    f->src_ctl = control_open(&f->src);
-    f->dst_ctl = control_open(&f->dst);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
     dest = prepare_uri(f, NULL);
     args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
                            "\"tunables\": [\"max-bandwidth=4G\"]}",
