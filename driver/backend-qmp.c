@@ -306,7 +306,9 @@ hand_to_qemu(VmigMigration *m)
  * How long `migrate` is tried again while QEMU 7.2 still cleans up its
  * previous migration: QEMU reports "failed" from its migration thread
  * before the main loop has run the cleanup, and a `migrate` in between
- * is refused with "duplicate yank instance".
+ * is refused with "duplicate yank instance" (or, seen once under load
+ * right after a multifd migration failed, "There's a migration process
+ * in progress").
  */
 #define MIGRATE_RETRY_MS 3000
 
@@ -334,7 +336,8 @@ on_migrate(GObject *source, GAsyncResult *result, gpointer user_data)
         stream_started(m, reply);
         return;
     }
-    if (strstr(error->message, "yank") && g_get_monotonic_time() < m->end_deadline) {
+    if ((strstr(error->message, "yank") || strstr(error->message, "in progress")) &&
+        g_get_monotonic_time() < m->end_deadline) {
         g_debug("%s: QEMU still cleans up its previous migration: %s", m->id,
                 error->message);
         g_source_unref(vmig_mig_timeout(m, 50, on_migrate_retry));

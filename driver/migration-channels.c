@@ -90,8 +90,12 @@ on_channel_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
     g_auto(VmigFd) fd = vmig_transport_dial_finish(result, &error);
 
     m->dials--;
-    if (m->finished)
+    if (m->finished) {
+        /* Cancelled by the end, which waits for every dial's socket to go. */
+        vmig_fd_clear(&fd);
+        vmig_mig_end_bridges(m);
         return;
+    }
     if (fd < 0) {
         g_debug("%s: an extra channel: %s", m->id, error->message);
     } else if (!vmig_mig_channels_add(m, &fd, 1, &error)) {
@@ -125,8 +129,8 @@ vmig_mig_channels_collect(VmigMigration *m)
     if (m->uri) {
         /* URI mode: all dialled at once, each within the channel timeout;
          * what has connected by then is what we go with. */
-        m->dials = vmig_mig_data_wanted(m);
-        for (guint i = 0; i < m->dials; i++)
+        m->dials += vmig_mig_data_wanted(m);
+        for (guint i = 0; i < vmig_mig_data_wanted(m); i++)
             vmig_transport_dial_async(m->address, m->channel_timeout_ms, m->cancellable,
                                       on_channel_dialled, vmig_mig_ref(m));
         return;

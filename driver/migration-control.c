@@ -180,7 +180,7 @@ static void
 lost_after_loaded(VmigMigration *m, const char *reason)
 {
     g_autofree char *full = g_strdup_printf(
-        "%s: whether the source gave the guest up is unknown; it stays paused here "
+        "%s; whether the source gave the guest up is unknown: it stays paused here "
         "until an operator runs 'virt-migrate resolve %s --resume-here' on the side "
         "that is to run it (and --discard-here on the other)",
         reason, m->id);

@@ -183,8 +183,13 @@ on_main_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(GError) error = NULL;
     g_auto(VmigFd) fd = vmig_transport_dial_finish(result, &error);
 
-    if (m->finished)
+    m->dials--;
+    if (m->finished) {
+        /* Cancelled by the end, which waits for every dial's socket to go. */
+        vmig_fd_clear(&fd);
+        vmig_mig_end_bridges(m);
         return;
+    }
     if (fd < 0) {
         vmig_mig_fail(m, 0, "%s", error->message);
         return;
@@ -223,6 +228,7 @@ vmig_mig_start_checked(VmigMigration *m)
         if (!vmig_mig_step(m, VMIG_MIG_EVENT_DIAL))
             return;
         vmig_mig_answer_start(m);
+        m->dials++;
         vmig_transport_dial_async(m->address, VMIG_MIG_HANDSHAKE_TIMEOUT_MS,
                                   m->cancellable, on_main_dialled, vmig_mig_ref(m));
         return;

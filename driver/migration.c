@@ -521,7 +521,9 @@ end_hypervisor(VmigMigration *m)
 void
 vmig_mig_end_bridges(VmigMigration *m)
 {
-    if (!m->ending || !bridges_over(m))
+    /* Dials under way hold sockets: the end waits for them (cancelled,
+     * they end at once), so that MIGRATION_DONE finds every fd gone. */
+    if (!m->ending || !bridges_over(m) || m->dials > 0)
         return;
     if (!m->hypervisor_ending)
         end_hypervisor(m);
@@ -571,10 +573,10 @@ switchover_outcome(VmigMigration *m, VmigMigrationState state, const char *error
         m->state == VMIG_MIGRATION_SWITCHOVER) {
         /* SWITCHOVER may have arrived: the destination may run the guest. */
         *because = g_strdup_printf(
-            "%s after SWITCHOVER was sent: whether the destination resumed the guest "
-            "is unknown; it stays paused here until an operator runs 'virt-migrate "
-            "resolve %s --resume-here' on the side that is to run it (and "
-            "--discard-here on the other)",
+            "%s; SWITCHOVER had been sent, so whether the destination resumed the "
+            "guest is unknown: it stays paused here until an operator runs "
+            "'virt-migrate resolve %s --resume-here' on the side that is to run it "
+            "(and --discard-here on the other)",
             error ? error : "the migration ended", m->id);
         return VMIG_MIGRATION_UNKNOWN;
     }

@@ -157,8 +157,10 @@ vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     state = JSON_NODE_HOLDS_OBJECT(answer)
                 ? vmig_cli_get_string(json_node_get_object(answer), "state")
                 : NULL;
-    text = g_strdup_printf("Migration %s resolved: %s (the guest %s here)\n", argv[1],
-                           state ? state : "?", resume_here ? "runs" : "was let go");
+    text = g_strdup_printf(
+        "Migration %s resolved: the guest %s; the migration ended %s\n", argv[1],
+        resume_here ? "runs on this host" : "was let go on this host",
+        state ? state : "?");
     return vmig_cli_output(text);
 }
 
