@@ -314,6 +314,22 @@ arm_switchover_timer(VmigMigration *m)
         vmig_mig_timeout(m, VMIG_MIG_SWITCHOVER_TIMEOUT_MS, on_switchover_timeout);
 }
 
+/*
+ * SWITCHOVER went (source) or came (destination): the state says so, and
+ * the wait for its confirmation is bounded.  Returns: FALSE when @m failed.
+ */
+static gboolean
+enter_switchover(VmigMigration *m)
+{
+    if (!m->switchover_by)
+        m->switchover_by = g_strdup("virt-migrate");
+    if (m->state == VMIG_MIGRATION_MIGRATING &&
+        !vmig_mig_step(m, VMIG_MIG_EVENT_SWITCHOVER))
+        return FALSE;
+    arm_switchover_timer(m);
+    return TRUE;
+}
+
 /* Source: sends SWITCHOVER; from then on it never resumes its guest by itself. */
 static void
 source_switchover(VmigMigration *m)
@@ -323,14 +339,8 @@ source_switchover(VmigMigration *m)
 
     /* Set first: from the moment it may have gone, it counts as gone. */
     m->switchover = TRUE;
-    if (!vmig_mig_send_frame(m, frame))
+    if (!vmig_mig_send_frame(m, frame) || !enter_switchover(m))
         return;
-    if (!m->switchover_by)
-        m->switchover_by = g_strdup("virt-migrate");
-    if (m->state == VMIG_MIGRATION_MIGRATING &&
-        !vmig_mig_step(m, VMIG_MIG_EVENT_SWITCHOVER))
-        return;
-    arm_switchover_timer(m);
     (void)vmig_mig_main_flush(m);
 }
 
@@ -428,12 +438,8 @@ destination_switchover(VmigMigration *m)
     if (m->switchover)
         return;
     m->switchover = TRUE;
-    if (!m->switchover_by)
-        m->switchover_by = g_strdup("virt-migrate");
-    if (m->state == VMIG_MIGRATION_MIGRATING &&
-        !vmig_mig_step(m, VMIG_MIG_EVENT_SWITCHOVER))
+    if (!enter_switchover(m))
         return;
-    arm_switchover_timer(m);
     m->backend->resume(m, destination_resumed);
 }
 

@@ -224,7 +224,8 @@ struct _VmigMigration {
     GArray *channels; /* int: source: preamble written; destination: by index */
     guint channels_got;
     GSource *channel_timer;
-    guint dials; /* source, URI mode: connections being dialled (the end waits for them) */
+    guint
+        dials; /* source, URI mode: connections being dialled (the end waits for them) */
     VmigPendingSet *pending; /* destination: connections not yet matched */
     int listen_fd; /* destination, URI mode: the listener; source: private socket */
     VmigListener *listener;

@@ -953,18 +953,26 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
     return TRUE;
 }
 
-void
-vmig_migration_start_postcopy_async(VmigMigrations *ms, const char *id,
-                                    GAsyncReadyCallback callback, gpointer user_data)
+/* Returns: a task answered on the daemon's context. */
+static GTask *
+task_new(VmigMigrations *ms, GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr(GTask) task = NULL;
-    GError *error = NULL;
-    VmigMigration *m;
+    GTask *task;
 
     g_main_context_push_thread_default(ms->settings.context);
     task = g_task_new(NULL, NULL, callback, user_data);
     g_main_context_pop_thread_default(ms->settings.context);
-    m = lookup(ms, id, &error);
+    return task;
+}
+
+void
+vmig_migration_start_postcopy_async(VmigMigrations *ms, const char *id,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = task_new(ms, callback, user_data);
+    GError *error = NULL;
+    VmigMigration *m = lookup(ms, id, &error);
+
     if (m && (m->role != VMIG_ROLE_SOURCE || m->state != VMIG_MIGRATION_MIGRATING ||
               m->finished ||
               !vmig_negotiate_message_find_feature(
@@ -1010,14 +1018,10 @@ void
 vmig_migration_resolve_async(VmigMigrations *ms, const char *id, VmigResolveAction action,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr(GTask) task = NULL;
+    g_autoptr(GTask) task = task_new(ms, callback, user_data);
     GError *error = NULL;
-    VmigMigration *m;
+    VmigMigration *m = lookup(ms, id, &error);
 
-    g_main_context_push_thread_default(ms->settings.context);
-    task = g_task_new(NULL, NULL, callback, user_data);
-    g_main_context_pop_thread_default(ms->settings.context);
-    m = lookup(ms, id, &error);
     if (m && (m->state != VMIG_MIGRATION_UNKNOWN || m->ending))
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
                     "migration '%s' is %s: only a migration whose switchover was not "
