@@ -263,12 +263,41 @@ const VmigPendingFuncs vmig_mig_pending_funcs = {
     .channel = on_pending_channel,
 };
 
+/*
+ * Returns: TRUE if the peer of unix connection @fd may reach a prepared
+ * migration: root, or the daemon's own user (a source daemon runs as one
+ * of them; any other local user could spend or hijack the migration).
+ */
+static gboolean
+unix_peer_allowed(VmigMigration *m, int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        g_message("migration %s: a connection to %s whose peer cannot be known (%s): "
+                  "closed",
+                  m->id, m->uri, g_strerror(errno));
+        return FALSE;
+    }
+    if (cred.uid == 0 || cred.uid == geteuid())
+        return TRUE;
+    g_message("migration %s: a connection to %s from uid %u (pid %d): only root and "
+              "uid %u may connect; closed",
+              m->id, m->uri, (guint)cred.uid, (int)cred.pid, (guint)geteuid());
+    return FALSE;
+}
+
 /* The listener accepted a connection: it must say what it is. */
 static void
 on_listener_connection(int *fdp, gpointer user_data)
 {
     VmigMigration *m = user_data;
 
+    if (m->address->kind == VMIG_ADDRESS_UNIX && !unix_peer_allowed(m, *fdp)) {
+        vmig_fd_clear(fdp);
+        return;
+    }
     vmig_pending_set_add(m->pending, fdp, TRUE);
 }
 

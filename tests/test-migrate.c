@@ -17,7 +17,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -1482,6 +1484,72 @@ test_ipv6(Fixture *f, gconstpointer data)
 }
 
 /*
+ * Another local user cannot reach a prepared migration: its connection to
+ * the destination's unix listener is closed at once (SO_PEERCRED), without
+ * a word of the handshake, and the real source migrates afterwards.  Root
+ * only: the test needs another uid to connect from.
+ */
+static void
+test_other_uid(Fixture *f, gconstpointer data)
+{
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *src_domain = NULL;
+    const char *path;
+    int status = 0;
+    pid_t child;
+
+    SKIP_WITHOUT_QEMU(f);
+    if (geteuid() != 0) {
+        g_test_skip("needs root, to connect as another uid");
+        return;
+    }
+    start_daemons(f);
+    dest = prepare_uri(f, NULL);
+    path = dest + strlen("unix:");
+    /* Reachable by anyone, as a socket in a shared directory or made with a
+     * loose umask would be: only the daemon's own check stands. */
+    g_assert_cmpint(chmod(f->tmpdir, 0711), ==, 0);
+    g_assert_cmpint(chmod(path, 0777), ==, 0);
+    child = fork();
+    g_assert_cmpint(child, >=, 0);
+    if (child == 0) {
+        /* nobody: connect, say "VMGM", and expect the daemon to hang up. */
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        const guint8 opener[] = {'V', 'M', 'G', 'M'};
+        struct pollfd pfd;
+        guint8 byte;
+        int sock;
+
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(10);
+        sock = socket(AF_UNIX, SOCK_STREAM, 0);
+        g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+        if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+            _exit(11);
+        (void)!write(sock, opener, sizeof(opener));
+        pfd = (struct pollfd){.fd = sock, .events = POLLIN};
+        if (poll(&pfd, 1, 10000) != 1)
+            _exit(12); /* still open: the daemon took it */
+        /* Closed without a frame: no GREETING for a stranger. */
+        _exit(read(sock, &byte, 1) <= 0 ? 0 : 13);
+    }
+    g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+
+    /* The prepared migration is still there for the real source. */
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                           "\"tunables\": [\"max-bandwidth=4G\"]}",
+                           src_domain, dest);
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    g_free(vmig_test_wait_done(f->src_ctl, "completed"));
+    g_free(vmig_test_wait_done(f->dst_ctl, "completed"));
+    assert_memory_equal(f);
+}
+
+/*
  * The daemons stay quiet while QEMU streams: one channel (no bridge), 2 s
  * or so at 64 MiB/s, and each daemon uses under 30 % of a CPU meanwhile,
  * heartbeats and progress reads included.  (A main channel polled for
@@ -1632,6 +1700,7 @@ main(int argc, char **argv)
     add("/migrate/concurrent", &plain, test_concurrent);
     add("/migrate/cancel", &plain, test_cancel);
     add("/migrate/quiet-while-streaming", &plain, test_quiet);
+    add("/migrate/faults/other-uid", &plain, test_other_uid);
     add("/migrate/n-1/version-1-source", &old_source, test_n_minus_1);
     add("/migrate/n-1/version-1-destination", &old_destination, test_n_minus_1);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
