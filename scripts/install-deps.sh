@@ -9,7 +9,7 @@ PACKAGES="
     autoconf automake autoconf-archive make pkg-config gcc
     clang libclang-rt-14-dev clang-format
     libglib2.0-dev libjson-glib-dev libxml2-dev libxml2-utils
-    libdbus-1-dev libvirt-dev
+    libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin
     valgrind
     qemu-system-x86 qemu-utils
     dbus dbus-daemon dbus-bin libglib2.0-bin systemd
