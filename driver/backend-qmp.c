@@ -513,6 +513,7 @@ on_progress(VmigMigration *m, JsonNode *reply)
     if (vmig_mig_v2(m) && g_str_equal(p.status, "completed")) {
         /* The switchover is the drivers' (migration-control.c). */
         vmig_mig_source_clear(&m->progress_timer);
+        m->progress_final = TRUE;
         vmig_mig_hypervisor_completed(m);
     } else if (vmig_mig_v2(m) && g_str_equal(p.status, "failed")) {
         vmig_mig_hypervisor_failed(m, json_object_get_string_member_with_default(

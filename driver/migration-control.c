@@ -362,11 +362,12 @@ vmig_mig_control_postcopy(VmigMigration *m)
     source_switchover(m);
 }
 
-/* Source: done once both its QEMU completed and RESUMED came. */
+/* Source: done once its QEMU completed (and its last progress went out:
+ * apps see the final figures before MIGRATION_DONE) and RESUMED came. */
 static void
 source_try_complete(VmigMigration *m)
 {
-    if (m->finished || !m->resumed || !m->hypervisor_completed)
+    if (m->finished || !m->resumed || !m->hypervisor_completed || !m->progress_final)
         return;
     vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
 }
@@ -397,8 +398,14 @@ vmig_mig_hypervisor_completed(VmigMigration *m)
 {
     g_autoptr(VmigNegotiateMessage) frame = NULL;
 
-    if (m->finished || m->hypervisor_completed)
+    if (m->finished)
         return;
+    if (m->hypervisor_completed) {
+        /* Said again, with the last progress reading this time. */
+        if (m->role == VMIG_ROLE_SOURCE && m->switchover)
+            source_try_complete(m);
+        return;
+    }
     if (!vmig_mig_v2(m)) {
         vmig_mig_finish(m, VMIG_MIGRATION_COMPLETED, NULL);
         return;

@@ -209,6 +209,7 @@ struct _VmigMigration {
     gint64 last_heard;             /* when the peer's last bytes came (monotonic us) */
     guint peer_heartbeat_ms;       /* what the peer said its interval is */
     gboolean hypervisor_completed; /* src: QEMU sent all; dst: QEMU loaded all */
+    gboolean progress_final;       /* src: the last progress reading went out */
     gboolean loaded;               /* src: LOADED came; dst: LOADED went */
     gboolean switchover;           /* src: SWITCHOVER went; dst: SWITCHOVER came */
     gboolean resumed;              /* src: RESUMED came; dst: RESUMED went */
