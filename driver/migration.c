@@ -580,8 +580,7 @@ switchover_outcome(VmigMigration *m, VmigMigrationState state, const char *error
             error ? error : "the migration ended", m->id);
         return VMIG_MIGRATION_UNKNOWN;
     }
-    if ((m->role == VMIG_ROLE_DESTINATION && m->resumed && m->hypervisor_completed) ||
-        (m->role == VMIG_ROLE_SOURCE && m->resumed && m->hypervisor_completed)) {
+    if (m->resumed && m->hypervisor_completed) {
         /* The guest runs on the destination: what fails here after it no
          * longer matters (a last progress reading that did not come). */
         g_message("migration %s: after the guest resumed on the destination: %s", m->id,
