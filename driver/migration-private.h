@@ -60,8 +60,11 @@
  * SWITCHOVER went) while the peer is alive. */
 #define VMIG_MIG_SWITCHOVER_TIMEOUT_MS 30000
 /* Version 2: how long a side whose QEMU failed waits for the peer driver's
- * word (ERROR, or its connection closing), to give the root cause. */
-#define VMIG_MIG_REASON_GRACE_MS 1000
+ * word (ERROR, or its connection closing), to give the root cause.  The
+ * stream breaks on both sides at once, but the peer's ERROR can trail its
+ * data channels' end by a second on a loaded host (seen with a relay under
+ * valgrind in CI); a peer with nothing to say costs this much more. */
+#define VMIG_MIG_REASON_GRACE_MS 3000
 /* How long QEMU may take to finish loading once the stream has ended. */
 #define VMIG_MIG_STREAM_END_GRACE_MS 5000
 
