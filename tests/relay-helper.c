@@ -18,6 +18,13 @@
  * parser walks the bytes read; what may be written is capped by a hold
  * (@hold_at: the offset of the held frame's header) and by a header not yet
  * complete, so that a held frame is never half forwarded.
+ *
+ * The watchers (a TLS record walker on opaque connections, a needle search
+ * on all) look at each byte once, right after the read that brought it and
+ * before anything is written: every byte in the ring between @out and @in
+ * is still there, and nothing leaves the relay unseen.  A needle split
+ * between two reads is found thanks to the last bytes of the previous read,
+ * kept apart (@tail), since the ring may have reused their place.
  */
 #define G_LOG_DOMAIN "vmig-relay"
 
@@ -71,6 +78,32 @@ typedef enum {
 static const char *const kind_names[] = {"pending", "main", "data", "opaque"};
 G_STATIC_ASSERT(G_N_ELEMENTS(kind_names) == CONN_KIND_LAST);
 
+/* The count each kind adds to, once told (PENDING: none). */
+static const int kind_counts[] = {-1, VMIG_RELAY_COUNT_MAIN, VMIG_RELAY_COUNT_DATA,
+                                  VMIG_RELAY_COUNT_OPAQUE};
+G_STATIC_ASSERT(G_N_ELEMENTS(kind_counts) == CONN_KIND_LAST);
+
+/* A TLS record header: u8 type, u8[2] legacy version, u16 length. */
+#define TLS_HEADER_LEN 5
+#define TLS_HANDSHAKE  0x16
+/* Bytes a violation's description quotes, from the bad header on. */
+#define VIOLATION_QUOTE 8
+
+static const char *const tls_type_names[] = {"change_cipher_spec", "alert", "handshake",
+                                             "application_data"};
+G_STATIC_ASSERT(G_N_ELEMENTS(tls_type_names) == VMIG_RELAY_TLS_LAST);
+
+/* How far the TLS walker got in one direction. */
+typedef enum {
+    TLS_VIEW_OFF,     /* not an opaque connection (or not told yet) */
+    TLS_VIEW_RECORDS, /* TLS records so far */
+    TLS_VIEW_NOT_TLS, /* a header broke the rules: walked no further */
+    TLS_VIEW_LAST
+} TlsView;
+
+static const char *const tls_view_names[] = {"off", "records", "not TLS"};
+G_STATIC_ASSERT(G_N_ELEMENTS(tls_view_names) == TLS_VIEW_LAST);
+
 /*
  * A connection's sides, indexed so that flow[d] is read from fd[d]: the
  * source sends VMIG_RELAY_SRC_TO_DST, the destination VMIG_RELAY_DST_TO_SRC.
@@ -92,9 +125,21 @@ typedef struct {
     guint8 header[FRAME_HEADER_LEN];
     guint header_len; /* bytes of @header read; 0 between frames */
     guint32 body_left;
+
+    TlsView tls;
+    guint64 tls_at; /* the next byte the TLS walker looks at */
+    guint64 tls_header_at;
+    guint8 tls_header[TLS_HEADER_LEN];
+    guint tls_header_len; /* bytes of @tls_header read; 0 between records */
+    guint32 tls_body_left;
+
+    guint64 needle_at; /* the next byte the needle search looks at */
+    guint8 tail[VMIG_RELAY_NEEDLE_MAX - 1];
+    guint tail_len; /* the last bytes before @needle_at, at most needle_max - 1 */
 } Flow;
 
 typedef struct {
+    guint id; /* 1 for the first connection accepted, and so on */
     ConnKind kind;
     VmigFd fd[2];        /* fd[SIDE_DST] is -1 until connected to the target */
     gboolean connecting; /* fd[SIDE_DST]'s connect() is in progress */
@@ -124,9 +169,27 @@ struct VmigRelay {
     gboolean quit;
     gboolean accept_stuck;   /* accept() failed (EMFILE...): wait for a close */
     GHashTable *frames_seen; /* dir << 16 | type -> count */
-    guint n_main;
-    guint n_data;
+    guint counts[VMIG_RELAY_COUNT_LAST];
     guint64 data_bytes;
+
+    /* The watchers' findings (VmigRelayReport). */
+    guint opaque_tls_start;
+    guint64 tls_records[VMIG_RELAY_TLS_LAST];
+    guint64 tls_record_bytes[VMIG_RELAY_TLS_LAST];
+    guint not_tls;
+    guint violation_conn;
+    VmigRelayDir violation_dir;
+    guint64 violation_offset;
+    char *violation;    /* the first, or NULL */
+    GPtrArray *needles; /* GBytes, owned; empty: not looking */
+    gsize needle_max;   /* the longest needle's length */
+    gboolean needle_seen;
+    guint needle_index;
+    guint needle_conn;
+    ConnKind needle_kind; /* when found: "pending" before 4 bytes from the source */
+    VmigRelayDir needle_dir;
+    guint64 needle_offset;
+
     guint64 request_seq; /* changes the test thread made */
     guint64 done_seq;    /* ... of which the loop has seen these */
 };
@@ -383,22 +446,244 @@ conn_classify(VmigRelay *relay, Conn *conn)
     magic = src->in >= 4 ? read_be32(src->ring) : 0;
     if (magic == MAIN_MAGIC) {
         conn->kind = CONN_KIND_MAIN;
-        relay->n_main++;
         src->parsing = TRUE;
         src->parse_at = 4;
         conn->flow[SIDE_DST].parsing = TRUE;
         conn->flow[SIDE_DST].parse_at = 0;
     } else if (magic == DATA_MAGIC && src->in >= DATA_PREAMBLE_LEN) {
         conn->kind = CONN_KIND_DATA;
-        relay->n_data++;
         g_debug("data channel %u", read_be16(src->ring + DATA_INDEX_AT));
     } else if (magic == DATA_MAGIC && !ended) {
         return;
     } else {
+        /* Nothing was forwarded yet: the walker starts at each direction's first byte. */
         conn->kind = CONN_KIND_OPAQUE;
+        src->tls = TLS_VIEW_RECORDS;
+        conn->flow[SIDE_DST].tls = TLS_VIEW_RECORDS;
+        if (src->in > 0 && src->ring[0] == TLS_HANDSHAKE)
+            relay->opaque_tls_start++;
     }
-    g_debug("%s connection", kind_names[conn->kind]);
+    relay->counts[kind_counts[conn->kind]]++;
+    g_debug("connection %u: %s", conn->id, kind_names[conn->kind]);
     g_cond_broadcast(&relay->cond);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Watchers (the loop's thread only, the mutex held) */
+
+/* Copy @len bytes of @flow from stream offset @at, which the ring still holds. */
+static void
+flow_copy(const Flow *flow, guint64 at, guint8 *out, gsize len)
+{
+    gsize i;
+
+    for (i = 0; i < len; i++)
+        out[i] = flow->ring[(at + i) % RELAY_QUEUE_MAX];
+}
+
+/* Append @len bytes to @out as hex, then quoted with '.' for the unprintable. */
+static void
+describe_bytes(GString *out, const guint8 *bytes, gsize len)
+{
+    gsize i;
+
+    for (i = 0; i < len; i++)
+        g_string_append_printf(out, "%02x ", bytes[i]);
+    g_string_append_c(out, '"');
+    for (i = 0; i < len; i++)
+        g_string_append_c(out, g_ascii_isprint(bytes[i]) ? bytes[i] : '.');
+    g_string_append_c(out, '"');
+}
+
+/*
+ * Checks the first @len bytes of a TLS record header, as they come.
+ * Returns: FALSE if they break a rule (relay-helper.h, VmigRelayReport).
+ */
+static gboolean
+tls_header_ok(const guint8 *header, guint len)
+{
+    if (len >= 1 && (header[0] < VMIG_RELAY_TLS_TYPE_FIRST ||
+                     header[0] >= VMIG_RELAY_TLS_TYPE_FIRST + VMIG_RELAY_TLS_LAST))
+        return FALSE;
+    if (len >= 2 && header[1] != 0x03)
+        return FALSE;
+    if (len >= 3 && (header[2] < 0x01 || header[2] > 0x04))
+        return FALSE;
+    if (len >= 5 && read_be16(header + 3) > VMIG_RELAY_TLS_RECORD_MAX)
+        return FALSE;
+    return TRUE;
+}
+
+/* The header at @flow->tls_header_at of @dir broke a rule: note it. */
+static void
+tls_violation(VmigRelay *relay, Conn *conn, VmigRelayDir dir)
+{
+    Flow *flow = &conn->flow[dir];
+    guint8 quote[VIOLATION_QUOTE];
+    gsize len = flow->tls_header_len;
+    g_autoptr(GString) text = g_string_new(NULL);
+
+    /* The header's bytes, then what follows them if already read. */
+    memcpy(quote, flow->tls_header, len);
+    if (flow->in > flow->tls_at) {
+        gsize more = MIN(VIOLATION_QUOTE - len, flow->in - flow->tls_at);
+
+        flow_copy(flow, flow->tls_at, quote + len, more);
+        len += more;
+    }
+    g_string_printf(
+        text,
+        "connection %u (%s) %s: no TLS record header at offset %" G_GUINT64_FORMAT ": ",
+        conn->id, kind_names[conn->kind], dir_names[dir], flow->tls_header_at);
+    describe_bytes(text, quote, len);
+    g_debug("%s", text->str);
+
+    flow->tls = TLS_VIEW_NOT_TLS;
+    relay->not_tls++;
+    if (!relay->violation) {
+        relay->violation_conn = conn->id;
+        relay->violation_dir = dir;
+        relay->violation_offset = flow->tls_header_at;
+        relay->violation = g_string_free(g_steal_pointer(&text), FALSE);
+    }
+}
+
+/* Walk the TLS records among the bytes of @dir read since the last walk. */
+static void
+flow_walk_tls(VmigRelay *relay, Conn *conn, VmigRelayDir dir)
+{
+    Flow *flow = &conn->flow[dir];
+
+    while (flow->tls == TLS_VIEW_RECORDS && flow->tls_at < flow->in) {
+        guint type;
+        guint16 len;
+
+        if (flow->tls_body_left > 0) {
+            guint64 step = MIN(flow->tls_body_left, flow->in - flow->tls_at);
+
+            flow->tls_at += step;
+            flow->tls_body_left -= step;
+            continue;
+        }
+        if (flow->tls_header_len == 0)
+            flow->tls_header_at = flow->tls_at;
+        flow->tls_header[flow->tls_header_len++] =
+            flow->ring[flow->tls_at % RELAY_QUEUE_MAX];
+        flow->tls_at++;
+        if (!tls_header_ok(flow->tls_header, flow->tls_header_len)) {
+            tls_violation(relay, conn, dir);
+            break;
+        }
+        if (flow->tls_header_len < TLS_HEADER_LEN)
+            continue;
+        type = flow->tls_header[0] - VMIG_RELAY_TLS_TYPE_FIRST;
+        len = read_be16(flow->tls_header + 3);
+        relay->tls_records[type]++;
+        relay->tls_record_bytes[type] += len;
+        flow->tls_header_len = 0;
+        flow->tls_body_left = len;
+    }
+}
+
+/*
+ * Looks for @needle in @seam where it starts in the first @tail_len bytes
+ * and ends after them.
+ * Returns: TRUE with *@pos where it starts, the first such place.
+ */
+static gboolean
+seam_find(const guint8 *seam, gsize seam_len, gsize tail_len, const guint8 *needle,
+          gsize needle_len, gsize *pos)
+{
+    gsize j = tail_len >= needle_len ? tail_len - needle_len + 1 : 0;
+
+    for (; j < tail_len && j + needle_len <= seam_len; j++) {
+        if (memcmp(seam + j, needle, needle_len) == 0) {
+            *pos = j;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/*
+ * Looks for every needle among @len bytes at stream offset @at of @dir,
+ * following the flow's tail, and moves them into the tail.
+ */
+static void
+flow_search_chunk(VmigRelay *relay, Conn *conn, VmigRelayDir dir, const guint8 *bytes,
+                  gsize len, guint64 at)
+{
+    Flow *flow = &conn->flow[dir];
+    /* The tail and the first bytes of the chunk: the needles that straddle. */
+    guint8 seam[2 * (VMIG_RELAY_NEEDLE_MAX - 1)];
+    gsize seam_len = flow->tail_len + MIN(len, relay->needle_max - 1);
+    guint64 seam_at = at - flow->tail_len;
+    guint64 best_at = G_MAXUINT64;
+    guint best = 0;
+    gsize keep;
+    guint i;
+
+    memcpy(seam, flow->tail, flow->tail_len);
+    memcpy(seam + flow->tail_len, bytes, seam_len - flow->tail_len);
+    for (i = 0; i < relay->needles->len; i++) {
+        gsize needle_len, j;
+        const guint8 *needle =
+            g_bytes_get_data(g_ptr_array_index(relay->needles, i), &needle_len);
+        const guint8 *found;
+        guint64 found_at;
+
+        /* Straddling the seam comes first; a needle wholly in the tail was
+         * looked for with the previous chunk. */
+        if (seam_find(seam, seam_len, flow->tail_len, needle, needle_len, &j))
+            found_at = seam_at + j;
+        else if ((found = memmem(bytes, len, needle, needle_len)))
+            found_at = at + (found - bytes);
+        else
+            continue;
+        if (found_at < best_at) {
+            best_at = found_at;
+            best = i;
+        }
+    }
+    if (best_at != G_MAXUINT64) {
+        relay->needle_seen = TRUE;
+        relay->needle_index = best;
+        relay->needle_conn = conn->id;
+        relay->needle_kind = conn->kind;
+        relay->needle_dir = dir;
+        relay->needle_offset = best_at;
+        g_debug("needle %u on connection %u %s at offset %" G_GUINT64_FORMAT, best,
+                conn->id, dir_names[dir], best_at);
+        g_cond_broadcast(&relay->cond);
+        return;
+    }
+
+    /* The last needle_max - 1 bytes of tail and chunk. */
+    keep = MIN(relay->needle_max - 1, flow->tail_len + len);
+    if (len >= keep) {
+        memcpy(flow->tail, bytes + len - keep, keep);
+    } else {
+        memmove(flow->tail, flow->tail + flow->tail_len - (keep - len), keep - len);
+        memcpy(flow->tail + keep - len, bytes, len);
+    }
+    flow->tail_len = keep;
+}
+
+/* Look for the needles among the bytes of @dir read since the last look. */
+static void
+flow_search(VmigRelay *relay, Conn *conn, VmigRelayDir dir)
+{
+    Flow *flow = &conn->flow[dir];
+
+    while (flow->needle_at < flow->in && relay->needles->len > 0 && !relay->needle_seen) {
+        gsize pos = flow->needle_at % RELAY_QUEUE_MAX;
+        gsize len = MIN(flow->in - flow->needle_at, RELAY_QUEUE_MAX - pos);
+
+        flow_search_chunk(relay, conn, dir, flow->ring + pos, len, flow->needle_at);
+        flow->needle_at += len;
+    }
+    /* Not looking (any more): the cursor keeps up all the same. */
+    flow->needle_at = flow->in;
 }
 
 /*
@@ -540,6 +825,11 @@ conn_dispatch(VmigRelay *relay, Conn *conn, const short revents[2])
         for (d = 0; d < VMIG_RELAY_DIR_LAST; d++)
             flow_parse(relay, conn, d);
     }
+    /* Before anything read is written (relay_apply()): see the top of the file. */
+    for (d = 0; d < VMIG_RELAY_DIR_LAST; d++) {
+        flow_search(relay, conn, d);
+        flow_walk_tls(relay, conn, d);
+    }
 }
 
 /* Accept every connection waiting. */
@@ -567,6 +857,7 @@ relay_accept(VmigRelay *relay)
         }
         fd_set_nodelay(fd);
         conn = g_new0(Conn, 1);
+        conn->id = ++relay->counts[VMIG_RELAY_COUNT_ACCEPTED];
         conn->fd[SIDE_SRC] = vmig_fd_steal(&fd);
         conn->fd[SIDE_DST] = -1;
         conn->flow[SIDE_SRC].hold_at = NO_HOLD;
@@ -599,6 +890,10 @@ relay_apply(VmigRelay *relay)
         Conn *conn = g_ptr_array_index(relay->conns, i);
 
         if (conn->dead) {
+            if (conn->kind == CONN_KIND_OPAQUE)
+                g_debug("connection %u closed: src->dst %s, dst->src %s", conn->id,
+                        tls_view_names[conn->flow[SIDE_SRC].tls],
+                        tls_view_names[conn->flow[SIDE_DST].tls]);
             g_ptr_array_remove_index(relay->conns, i);
             relay->accept_stuck = FALSE;
         }
@@ -710,6 +1005,7 @@ vmig_relay_new(guint16 target_port, GError **error)
     relay->conns = g_ptr_array_new_with_free_func(conn_free);
     relay->rules = g_array_new(FALSE, FALSE, sizeof(HoldRule));
     relay->frames_seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+    relay->needles = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 
     err = listen_loopback(&relay->listen_fd, &relay->port);
     if (err < 0) {
@@ -868,36 +1164,54 @@ vmig_relay_heal(VmigRelay *relay)
 }
 
 guint
-vmig_relay_connections(VmigRelay *relay, gboolean main_channel)
+vmig_relay_count(VmigRelay *relay, VmigRelayCount what)
 {
     guint count;
 
+    g_return_val_if_fail(what < VMIG_RELAY_COUNT_LAST, 0);
     g_mutex_lock(&relay->mutex);
-    count = main_channel ? relay->n_main : relay->n_data;
+    count = relay->counts[what];
     g_mutex_unlock(&relay->mutex);
     return count;
 }
 
 typedef struct {
-    gboolean main_channel;
+    VmigRelayCount what;
     guint count;
-} ConnectionsWait;
+} CountWait;
 
 static gboolean
-connections_done(VmigRelay *relay, gconstpointer data)
+count_done(VmigRelay *relay, gconstpointer data)
 {
-    const ConnectionsWait *wait = data;
+    const CountWait *wait = data;
 
-    return (wait->main_channel ? relay->n_main : relay->n_data) >= wait->count;
+    return relay->counts[wait->what] >= wait->count;
+}
+
+gboolean
+vmig_relay_wait_count(VmigRelay *relay, VmigRelayCount what, guint count,
+                      guint timeout_ms)
+{
+    CountWait wait = {.what = what, .count = count};
+
+    g_return_val_if_fail(what < VMIG_RELAY_COUNT_LAST, FALSE);
+    return relay_wait(relay, timeout_ms, count_done, &wait);
+}
+
+guint
+vmig_relay_connections(VmigRelay *relay, gboolean main_channel)
+{
+    return vmig_relay_count(relay,
+                            main_channel ? VMIG_RELAY_COUNT_MAIN : VMIG_RELAY_COUNT_DATA);
 }
 
 gboolean
 vmig_relay_wait_connections(VmigRelay *relay, gboolean main_channel, guint count,
                             guint timeout_ms)
 {
-    ConnectionsWait wait = {.main_channel = main_channel, .count = count};
-
-    return relay_wait(relay, timeout_ms, connections_done, &wait);
+    return vmig_relay_wait_count(
+        relay, main_channel ? VMIG_RELAY_COUNT_MAIN : VMIG_RELAY_COUNT_DATA, count,
+        timeout_ms);
 }
 
 guint64
@@ -909,6 +1223,103 @@ vmig_relay_data_bytes(VmigRelay *relay)
     bytes = relay->data_bytes;
     g_mutex_unlock(&relay->mutex);
     return bytes;
+}
+
+const char *
+vmig_relay_tls_type_name(VmigRelayTlsType type)
+{
+    g_return_val_if_fail(type < VMIG_RELAY_TLS_LAST, NULL);
+    return tls_type_names[type];
+}
+
+void
+vmig_relay_watch_needles(VmigRelay *relay, GPtrArray *needles)
+{
+    guint i, d;
+
+    for (i = 0; needles && i < needles->len; i++) {
+        gsize len = g_bytes_get_size(g_ptr_array_index(needles, i));
+
+        g_return_if_fail(len >= 1 && len <= VMIG_RELAY_NEEDLE_MAX);
+    }
+    g_mutex_lock(&relay->mutex);
+    g_ptr_array_set_size(relay->needles, 0);
+    relay->needle_max = 0;
+    for (i = 0; needles && i < needles->len; i++) {
+        GBytes *needle = g_ptr_array_index(needles, i);
+        gsize len = g_bytes_get_size(needle);
+
+        g_ptr_array_add(relay->needles, g_bytes_ref(needle));
+        relay->needle_max = MAX(relay->needle_max, len);
+    }
+    relay->needle_seen = FALSE;
+    /* From the next byte read on, with no tail of the old needles' length. */
+    for (i = 0; i < relay->conns->len; i++) {
+        Conn *conn = g_ptr_array_index(relay->conns, i);
+
+        for (d = 0; d < VMIG_RELAY_DIR_LAST; d++) {
+            conn->flow[d].needle_at = conn->flow[d].in;
+            conn->flow[d].tail_len = 0;
+        }
+    }
+    relay_sync(relay);
+    g_mutex_unlock(&relay->mutex);
+}
+
+/* Returns: a description of @relay's first needle hit (the mutex held). */
+static char *
+needle_describe(VmigRelay *relay)
+{
+    GString *text = g_string_new(NULL);
+    gsize len;
+    const guint8 *needle =
+        g_bytes_get_data(g_ptr_array_index(relay->needles, relay->needle_index), &len);
+
+    g_string_printf(text, "needle %u (%" G_GSIZE_FORMAT " bytes: ", relay->needle_index,
+                    len);
+    describe_bytes(text, needle, MIN(len, VIOLATION_QUOTE));
+    g_string_append_printf(text,
+                           "%s) on connection %u (%s) %s at offset %" G_GUINT64_FORMAT,
+                           len > VIOLATION_QUOTE ? "..." : "", relay->needle_conn,
+                           kind_names[relay->needle_kind], dir_names[relay->needle_dir],
+                           relay->needle_offset);
+    return g_string_free(text, FALSE);
+}
+
+void
+vmig_relay_report(VmigRelay *relay, VmigRelayReport *report)
+{
+    memset(report, 0, sizeof(*report));
+    g_mutex_lock(&relay->mutex);
+    memcpy(report->counts, relay->counts, sizeof(report->counts));
+    report->opaque_tls_start = relay->opaque_tls_start;
+    memcpy(report->records, relay->tls_records, sizeof(report->records));
+    memcpy(report->record_bytes, relay->tls_record_bytes, sizeof(report->record_bytes));
+    report->tls_only = relay->violation == NULL;
+    report->not_tls = relay->not_tls;
+    if (relay->violation) {
+        report->violation_conn = relay->violation_conn;
+        report->violation_dir = relay->violation_dir;
+        report->violation_offset = relay->violation_offset;
+        report->violation = g_strdup(relay->violation);
+    }
+    if (relay->needle_seen) {
+        report->needle_seen = TRUE;
+        report->needle_index = relay->needle_index;
+        report->needle_conn = relay->needle_conn;
+        report->needle_dir = relay->needle_dir;
+        report->needle_offset = relay->needle_offset;
+        report->needle_hit = needle_describe(relay);
+    }
+    g_mutex_unlock(&relay->mutex);
+}
+
+void
+vmig_relay_report_clear(VmigRelayReport *report)
+{
+    g_free(report->violation);
+    g_free(report->needle_hit);
+    memset(report, 0, sizeof(*report));
 }
 
 void
@@ -926,6 +1337,8 @@ vmig_relay_free(VmigRelay *relay)
     g_ptr_array_unref(relay->conns);
     g_array_unref(relay->rules);
     g_hash_table_unref(relay->frames_seen);
+    g_ptr_array_unref(relay->needles);
+    g_free(relay->violation);
     vmig_fd_clear(&relay->listen_fd);
     vmig_fd_clear(&relay->wake_fd);
     g_mutex_clear(&relay->mutex);

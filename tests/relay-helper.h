@@ -21,6 +21,12 @@
  * anything while keeping the connections open (a silent partition), or
  * reset every connection.
  *
+ * It also watches, never altering a byte: it walks both directions of every
+ * opaque connection as TLS records (a TLS session between the drivers
+ * should show nothing else), and it can look for byte strings (needles:
+ * magics, a sample of the guest's memory) in every direction of every
+ * connection.  vmig_relay_report() tells what it saw.
+ *
  * A side that ends (EOF) is shut down toward the other side once what it
  * sent has been forwarded; a side that resets gets the other side reset.
  * At most 4 MiB wait in the relay in each direction of a connection: past
@@ -151,11 +157,130 @@ guint vmig_relay_connections(VmigRelay *relay, gboolean main_channel);
 gboolean vmig_relay_wait_connections(VmigRelay *relay, gboolean main_channel, guint count,
                                      guint timeout_ms);
 
+/* What vmig_relay_count() counts. */
+typedef enum {
+    VMIG_RELAY_COUNT_ACCEPTED, /* connections accepted (not those a cut resets) */
+    VMIG_RELAY_COUNT_OPAQUE,   /* ... classified opaque: neither "VMGM" nor "VMGC" */
+    VMIG_RELAY_COUNT_MAIN,     /* ... classified main channels */
+    VMIG_RELAY_COUNT_DATA,     /* ... classified data channels */
+    VMIG_RELAY_COUNT_LAST
+} VmigRelayCount;
+
+/*
+ * Returns: how many connections of class @what the relay accepted so far.
+ * A connection is counted in its class once its first bytes told what it
+ * is (up to 24 of them, or fewer and the end of its stream), so ACCEPTED
+ * may run ahead of the sum of the others.
+ */
+guint vmig_relay_count(VmigRelay *relay, VmigRelayCount what);
+
+/*
+ * Waits at most @timeout_ms for vmig_relay_count(@relay, @what) to reach
+ * @count.
+ * Returns: TRUE if it did.
+ */
+gboolean vmig_relay_wait_count(VmigRelay *relay, VmigRelayCount what, guint count,
+                               guint timeout_ms);
+
 /*
  * Returns: how many bytes were forwarded from source to destination on data
  * channels, their 24-byte preambles not counted.
  */
 guint64 vmig_relay_data_bytes(VmigRelay *relay);
+
+/* ------------------------------------------------------------------------ */
+/* Watching: TLS records on opaque connections, needles everywhere */
+
+/* TLS record content types (RFC 8446, 5.1), in wire order from 20. */
+typedef enum {
+    VMIG_RELAY_TLS_CHANGE_CIPHER_SPEC, /* 20 */
+    VMIG_RELAY_TLS_ALERT,              /* 21 */
+    VMIG_RELAY_TLS_HANDSHAKE,          /* 22 */
+    VMIG_RELAY_TLS_APPLICATION_DATA,   /* 23 */
+    VMIG_RELAY_TLS_LAST
+} VmigRelayTlsType;
+
+/* The wire value of VMIG_RELAY_TLS_CHANGE_CIPHER_SPEC; the others follow. */
+#define VMIG_RELAY_TLS_TYPE_FIRST 20
+/* The longest record body a TLS peer may send (2^14 + 256, RFC 8446, 5.2). */
+#define VMIG_RELAY_TLS_RECORD_MAX (16384 + 256)
+/* Returns: the name of @type as RFC 8446 spells it ("application_data"). */
+const char *vmig_relay_tls_type_name(VmigRelayTlsType type);
+
+/* The longest needle vmig_relay_watch_needles() takes, in bytes. */
+#define VMIG_RELAY_NEEDLE_MAX 256
+
+/*
+ * Looks, from now on, for each of @needles (GBytes, 1 to
+ * VMIG_RELAY_NEEDLE_MAX bytes each; copied) in every byte the relay reads,
+ * either direction, any connection (main and data channels included),
+ * across reads: a needle split between two reads is found.  The relay
+ * stops looking once one is found, and keeps the first: the one whose
+ * first byte came earliest in the stream it was found in (the lowest index
+ * on a tie).  Bytes read before the call are not looked at.  Replaces the
+ * needles of an earlier call and forgets its hit; NULL or an empty array
+ * stops looking.
+ */
+void vmig_relay_watch_needles(VmigRelay *relay, GPtrArray *needles);
+
+/*
+ * What the relay saw since it started (the needle fields: since the last
+ * vmig_relay_watch_needles()).  Filled by vmig_relay_report(), owned by the
+ * caller; vmig_relay_report_clear() frees the strings.
+ *
+ * Connections are numbered from 1 in the order they were accepted.  The
+ * TLS view covers every opaque connection from its first byte, both
+ * directions: each direction is read as a run of TLS records (a 5-byte
+ * header: content type 20 to 23, legacy version 0x03 0x01 to 0x03 0x04,
+ * a body length at most VMIG_RELAY_TLS_RECORD_MAX; then the body), until
+ * a header breaks one of those rules: that direction is then "not TLS"
+ * and read no further.  A record is counted once its header is whole; a
+ * stream that ends inside a record is no violation (a reset or a cut does
+ * that).  A direction that never sent a byte is TLS.
+ */
+typedef struct {
+    guint counts[VMIG_RELAY_COUNT_LAST]; /* as vmig_relay_count() */
+    /* Opaque connections whose first byte from the source was 0x16 (a handshake). */
+    guint opaque_tls_start;
+    /* Records seen, and the sum of their headers' body lengths, per content
+     * type, over every opaque connection and both directions. */
+    guint64 records[VMIG_RELAY_TLS_LAST];
+    guint64 record_bytes[VMIG_RELAY_TLS_LAST];
+
+    /* TRUE if every direction of every opaque connection was TLS records
+     * only (so TRUE with no opaque connection); else the first violation: */
+    gboolean tls_only;
+    guint not_tls;        /* directions found "not TLS" */
+    guint violation_conn; /* the connection's number */
+    VmigRelayDir violation_dir;
+    guint64 violation_offset; /* of the bad header, from the direction's first byte */
+    /* e.g. "connection 2 (opaque) src->dst: no TLS record header at offset 517:
+     * 51 45 56 4d 00 00 00 03 "QEVM...."" (up to 8 bytes from the header on);
+     * NULL if tls_only. */
+    char *violation;
+
+    /* The first needle found, if needle_seen: */
+    gboolean needle_seen;
+    guint needle_index; /* in the vmig_relay_watch_needles() array */
+    guint needle_conn;
+    VmigRelayDir needle_dir;
+    guint64 needle_offset; /* of its first byte, from the direction's first byte */
+    /* e.g. "needle 2 (4 bytes: 51 45 56 4d "QEVM") on connection 1 (main)
+     * src->dst at offset 1040"; NULL if !needle_seen. */
+    char *needle_hit;
+} VmigRelayReport;
+
+/*
+ * Fills @report (zeroed or cleared: what it held is not freed) with what
+ * the relay saw so far: every byte it forwarded, or holds, has been looked
+ * at when this is called.
+ */
+void vmig_relay_report(VmigRelay *relay, VmigRelayReport *report);
+
+/* Frees @report's strings and zeroes it.  Zeroed is fine. */
+void vmig_relay_report_clear(VmigRelayReport *report);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigRelayReport, vmig_relay_report_clear)
 
 /*
  * Stops the relay: closes every connection (both sides, held bytes

@@ -1062,6 +1062,712 @@ test_free_busy(Fixture *f, gconstpointer data)
     g_assert_true(err == 0 || err == ECONNRESET);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Watching: TLS records and needles */
+
+/*
+ * A stream written in pieces, each received whole by the other side before
+ * the next is written: the relay reads each piece apart from its
+ * neighbours, so that a header or a needle cut between two pieces is cut
+ * between two of the relay's reads.
+ */
+typedef struct {
+    GByteArray *bytes;
+    GArray *cuts; /* gsize, increasing: where a piece ends */
+    guint64 records[VMIG_RELAY_TLS_LAST];
+    guint64 record_bytes[VMIG_RELAY_TLS_LAST];
+} Stream;
+
+static void
+stream_init(Stream *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->bytes = g_byte_array_new();
+    s->cuts = g_array_new(FALSE, FALSE, sizeof(gsize));
+}
+
+static void
+stream_clear(Stream *s)
+{
+    g_byte_array_unref(s->bytes);
+    g_array_unref(s->cuts);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Stream, stream_clear)
+
+/* End a piece @back bytes before the end of @s. */
+static void
+stream_cut(Stream *s, gsize back)
+{
+    gsize at = s->bytes->len - back;
+
+    g_array_append_val(s->cuts, at);
+}
+
+/* Append @len bytes no needle of ours can match (each has its high bit set). */
+static void
+stream_filler(Stream *s, GRand *rand, gsize len)
+{
+    gsize i;
+
+    for (i = 0; i < len; i++) {
+        guint8 byte = 0x80 | (g_rand_int(rand) & 0x7f);
+
+        g_byte_array_append(s->bytes, &byte, 1);
+    }
+}
+
+static void
+stream_raw(Stream *s, const void *bytes, gsize len)
+{
+    g_byte_array_append(s->bytes, bytes, len);
+}
+
+/*
+ * Append a TLS record of wire type @type, legacy version 0x03 @minor, with
+ * @len bytes of filler, counted; its header is cut in two pieces
+ * somewhere, its body too when it has two bytes or more.
+ */
+static void
+stream_record(Stream *s, GRand *rand, guint8 type, guint8 minor, guint16 len)
+{
+    const guint8 header[5] = {type, 0x03, minor, len >> 8, len & 0xff};
+
+    stream_raw(s, header, sizeof(header));
+    stream_cut(s, g_rand_int_range(rand, 1, 5));
+    stream_filler(s, rand, len);
+    if (len >= 2)
+        stream_cut(s, g_rand_int_range(rand, 1, len));
+    s->records[type - VMIG_RELAY_TLS_TYPE_FIRST]++;
+    s->record_bytes[type - VMIG_RELAY_TLS_TYPE_FIRST] += len;
+}
+
+/* Append @n application data records of random lengths, 0 and the largest among them. */
+static void
+stream_records(Stream *s, GRand *rand, guint n)
+{
+    guint i;
+
+    for (i = 0; i < n; i++) {
+        guint16 len = i == 0   ? 0
+                      : i == 1 ? VMIG_RELAY_TLS_RECORD_MAX
+                               : g_rand_int_range(rand, 1, 2000);
+
+        stream_record(s, rand, 23, 0x03, len);
+    }
+}
+
+/*
+ * Write @s from offset *@sent into @from, a piece at a time, and check @to
+ * receives each piece unchanged before the next goes.
+ */
+static void
+stream_send(Stream *s, gsize *sent, int from, int to)
+{
+    guint i;
+
+    for (i = 0; i <= s->cuts->len; i++) {
+        gsize end = i < s->cuts->len ? g_array_index(s->cuts, gsize, i) : s->bytes->len;
+
+        if (end <= *sent)
+            continue;
+        send_all(from, s->bytes->data + *sent, end - *sent);
+        expect_bytes(to, s->bytes->data + *sent, end - *sent);
+        *sent = end;
+    }
+}
+
+/* Connect through the relay with the first 4 bytes of @s (a partial header). */
+static void
+stream_open(Fixture *f, Stream *s, gsize *sent, int *src, int *dst)
+{
+    g_assert_cmpuint(s->bytes->len, >=, 4);
+    open_pair(f, s->bytes->data, 4, src, dst);
+    *sent = 4;
+}
+
+/* Print @r, for a failing test's log. */
+static void
+report_log(const VmigRelayReport *r)
+{
+    guint t;
+
+    g_test_message("accepted %u, opaque %u, main %u, data %u, TLS starts %u",
+                   r->counts[VMIG_RELAY_COUNT_ACCEPTED],
+                   r->counts[VMIG_RELAY_COUNT_OPAQUE], r->counts[VMIG_RELAY_COUNT_MAIN],
+                   r->counts[VMIG_RELAY_COUNT_DATA], r->opaque_tls_start);
+    for (t = 0; t < VMIG_RELAY_TLS_LAST; t++)
+        g_test_message("%s: %" G_GUINT64_FORMAT " records, %" G_GUINT64_FORMAT " bytes",
+                       vmig_relay_tls_type_name(t), r->records[t], r->record_bytes[t]);
+    g_test_message("TLS only: %s (%u not TLS) %s", r->tls_only ? "yes" : "no", r->not_tls,
+                   r->violation ? r->violation : "");
+    g_test_message("needle: %s", r->needle_hit ? r->needle_hit : "none");
+}
+
+/* The records of @r are those of @a and @b (NULL: none) together. */
+static void
+expect_records(const VmigRelayReport *r, const Stream *a, const Stream *b)
+{
+    guint t;
+
+    for (t = 0; t < VMIG_RELAY_TLS_LAST; t++) {
+        g_assert_cmpuint(r->records[t], ==, a->records[t] + (b ? b->records[t] : 0));
+        g_assert_cmpuint(r->record_bytes[t], ==,
+                         a->record_bytes[t] + (b ? b->record_bytes[t] : 0));
+    }
+}
+
+/* Returns: the array of needles the TLS test watches for; [3] is the pattern's. */
+static GPtrArray *
+needles_new(void)
+{
+    GPtrArray *needles = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+
+    g_ptr_array_add(needles, g_bytes_new_static("VMGM", 4));
+    g_ptr_array_add(needles, g_bytes_new_static("VMGC", 4));
+    g_ptr_array_add(needles, g_bytes_new_static("QEVM", 4));
+    g_ptr_array_add(needles, g_bytes_new_static(pattern + 4096, 64));
+    return needles;
+}
+
+/* Connections counted by class, and waited for. */
+static void
+test_count(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) src_main = -1;
+    g_auto(VmigFd) dst_main = -1;
+    g_auto(VmigFd) src_data = -1;
+    g_auto(VmigFd) dst_data = -1;
+    g_auto(VmigFd) src_tls = -1;
+    g_auto(VmigFd) dst_tls = -1;
+    g_auto(VmigFd) pending = -1;
+    g_auto(VmigRelayReport) report = {0};
+    guint8 preamble[24];
+
+    g_assert_cmpuint(vmig_relay_count(f->relay, VMIG_RELAY_COUNT_ACCEPTED), ==, 0);
+    g_assert_false(vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_ACCEPTED, 1, 50));
+
+    open_main(f, &src_main, &dst_main);
+    data_preamble(f->rand, 0, preamble);
+    open_pair(f, preamble, sizeof(preamble), &src_data, &dst_data);
+    open_pair(f, "\x16\x03\x01\x00", 4, &src_tls, &dst_tls);
+    /* Two bytes do not tell what a connection is. */
+    pending = connect_to(vmig_relay_port(f->relay));
+    send_all(pending, "VM", 2);
+
+    g_assert_true(
+        vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_ACCEPTED, 4, TEST_TIMEOUT_MS));
+    g_assert_true(
+        vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_OPAQUE, 1, TEST_TIMEOUT_MS));
+    g_assert_true(
+        vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_DATA, 1, TEST_TIMEOUT_MS));
+    g_assert_false(vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_OPAQUE, 2, 50));
+    g_assert_cmpuint(vmig_relay_count(f->relay, VMIG_RELAY_COUNT_MAIN), ==, 1);
+    g_assert_cmpuint(vmig_relay_connections(f->relay, TRUE), ==, 1);
+    g_assert_cmpuint(vmig_relay_connections(f->relay, FALSE), ==, 1);
+
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_ACCEPTED], ==, 4);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_OPAQUE], ==, 1);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_MAIN], ==, 1);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_DATA], ==, 1);
+    g_assert_cmpuint(report.opaque_tls_start, ==, 1);
+    /* Four bytes of a header, no record yet. */
+    g_assert_cmpuint(report.records[VMIG_RELAY_TLS_HANDSHAKE], ==, 0);
+    g_assert_true(report.tls_only);
+
+    /* The end tells the pending connection apart: opaque, and no TLS. */
+    g_assert_cmpint(shutdown(pending, SHUT_WR), ==, 0);
+    g_assert_true(
+        vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_OPAQUE, 2, TEST_TIMEOUT_MS));
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    g_assert_false(report.tls_only);
+    g_assert_cmpuint(report.violation_conn, ==, 4);
+    g_assert_cmpuint(report.violation_offset, ==, 0);
+    g_assert_nonnull(strstr(report.violation, "connection 4 (opaque) src->dst"));
+}
+
+/* Records both ways, headers and bodies split across reads: counted, forwarded. */
+static void
+test_tls_records(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(Stream) down = {0};
+    g_auto(Stream) up = {0};
+    g_auto(VmigRelayReport) report = {0};
+    gsize down_sent = 0, up_sent = 0;
+    guint8 minor;
+
+    stream_init(&down);
+    stream_init(&up);
+    /* A TLS 1.3 start: ClientHello (version 0x0301), ServerHello, CCS... */
+    stream_record(&down, f->rand, 22, 0x01, 512);
+    stream_record(&up, f->rand, 22, 0x03, 90);
+    stream_record(&up, f->rand, 20, 0x03, 1);
+    stream_record(&up, f->rand, 23, 0x03, 2000);
+    stream_record(&down, f->rand, 20, 0x03, 1);
+    stream_record(&down, f->rand, 23, 0x03, 60);
+    /* Every legacy version allowed, then data, then an alert. */
+    for (minor = 0x01; minor <= 0x04; minor++)
+        stream_record(&down, f->rand, 23, minor, 5);
+    stream_records(&down, f->rand, 12);
+    stream_records(&up, f->rand, 5);
+    stream_record(&down, f->rand, 21, 0x03, 2);
+    stream_record(&up, f->rand, 21, 0x03, 2);
+
+    stream_open(f, &down, &down_sent, &src, &dst);
+    stream_send(&down, &down_sent, src, dst);
+    stream_send(&up, &up_sent, dst, src);
+
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_ACCEPTED], ==, 1);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_OPAQUE], ==, 1);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_MAIN], ==, 0);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_DATA], ==, 0);
+    g_assert_cmpuint(report.opaque_tls_start, ==, 1);
+    expect_records(&report, &down, &up);
+    g_assert_cmpuint(report.records[VMIG_RELAY_TLS_APPLICATION_DATA], ==,
+                     1 + 4 + 12 + 1 + 5);
+    g_assert_true(report.tls_only);
+    g_assert_cmpuint(report.not_tls, ==, 0);
+    g_assert_null(report.violation);
+    g_assert_false(report.needle_seen);
+    g_assert_null(report.needle_hit);
+
+    /* A stream that ends inside a record is no violation: counted once whole. */
+    stream_record(&down, f->rand, 23, 0x03, 100);
+    g_byte_array_set_size(down.bytes, down.bytes->len - 50);
+    stream_send(&down, &down_sent, src, dst);
+    g_assert_cmpint(shutdown(src, SHUT_WR), ==, 0);
+    g_assert_cmpint(expect_end(dst), ==, 0);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    g_assert_cmpuint(report.records[VMIG_RELAY_TLS_APPLICATION_DATA], ==,
+                     1 + 4 + 12 + 1 + 5 + 1);
+    g_assert_cmpuint(report.record_bytes[VMIG_RELAY_TLS_APPLICATION_DATA], ==,
+                     down.record_bytes[VMIG_RELAY_TLS_APPLICATION_DATA] +
+                         up.record_bytes[VMIG_RELAY_TLS_APPLICATION_DATA]);
+    g_assert_true(report.tls_only);
+}
+
+/* Headers that break a rule, each its own relay: the first is told, with its offset. */
+typedef struct {
+    const char *name;
+    guint8 header[5];
+    gboolean upstream; /* dst->src */
+} BadHeader;
+
+static const BadHeader bad_headers[] = {
+    {"type 19", {19, 0x03, 0x03, 0x00, 0x01}, FALSE},
+    {"heartbeat (24)", {24, 0x03, 0x03, 0x00, 0x01}, TRUE},
+    {"version 0x0300", {23, 0x03, 0x00, 0x00, 0x01}, FALSE},
+    {"version 0x0305", {23, 0x03, 0x05, 0x00, 0x01}, TRUE},
+    {"version 0x0203", {23, 0x02, 0x03, 0x00, 0x01}, FALSE},
+    {"length 2^14 + 257", {23, 0x03, 0x03, 0x41, 0x01}, TRUE},
+    {"QEMU's magic", {'Q', 'E', 'V', 'M', 0x00}, FALSE},
+    {"a main channel's frame", {'V', 'M', 'G', 'R', 0x00}, TRUE},
+};
+
+static void
+test_tls_bad_header(Fixture *f, gconstpointer data)
+{
+    gsize i;
+
+    for (i = 0; i < G_N_ELEMENTS(bad_headers); i++) {
+        const BadHeader *bad = &bad_headers[i];
+        g_autoptr(GError) error = NULL;
+        g_auto(VmigFd) src = -1;
+        g_auto(VmigFd) dst = -1;
+        g_auto(Stream) down = {0};
+        g_auto(Stream) up = {0};
+        g_auto(VmigRelayReport) report = {0};
+        g_autofree char *where = NULL;
+        Stream *bad_stream;
+        gsize down_sent = 0, up_sent = 0;
+        gsize bad_at;
+
+        g_test_message("%s", bad->name);
+        /* A fresh relay: only the first violation is told. */
+        g_clear_pointer(&f->relay, vmig_relay_free);
+        f->relay = vmig_relay_new(f->target_port, &error);
+        g_assert_no_error(error);
+
+        stream_init(&down);
+        stream_init(&up);
+        stream_record(&down, f->rand, 22, 0x01, 300);
+        stream_records(&down, f->rand, 3);
+        stream_record(&up, f->rand, 22, 0x03, 100);
+        stream_records(&up, f->rand, 2);
+        bad_stream = bad->upstream ? &up : &down;
+        bad_at = bad_stream->bytes->len;
+        /* The bad header over two reads, then bytes that would pass. */
+        stream_raw(bad_stream, bad->header, 2);
+        stream_cut(bad_stream, 0);
+        stream_raw(bad_stream, bad->header + 2, 3);
+        stream_cut(bad_stream, 0);
+        stream_record(bad_stream, f->rand, 23, 0x03, 10);
+        stream_raw(bad_stream, "VMGM", 4);
+
+        stream_open(f, &down, &down_sent, &src, &dst);
+        stream_send(&down, &down_sent, src, dst);
+        stream_send(&up, &up_sent, dst, src);
+
+        vmig_relay_report(f->relay, &report);
+        report_log(&report);
+        g_assert_false(report.tls_only);
+        g_assert_cmpuint(report.not_tls, ==, 1);
+        g_assert_cmpuint(report.violation_conn, ==, 1);
+        g_assert_cmpint(report.violation_dir, ==,
+                        bad->upstream ? VMIG_RELAY_DST_TO_SRC : VMIG_RELAY_SRC_TO_DST);
+        g_assert_cmpuint(report.violation_offset, ==, bad_at);
+        where = g_strdup_printf(
+            "%s: no TLS record header at offset %" G_GSIZE_FORMAT ": %02x ",
+            bad->upstream ? "dst->src" : "src->dst", bad_at, bad->header[0]);
+        g_assert_nonnull(report.violation);
+        g_assert_nonnull(strstr(report.violation, where));
+        /* What follows the bad header is not walked: the record after it is not counted.
+         */
+        bad_stream->records[VMIG_RELAY_TLS_APPLICATION_DATA]--;
+        bad_stream->record_bytes[VMIG_RELAY_TLS_APPLICATION_DATA] -= 10;
+        expect_records(&report, &down, &up);
+        g_assert_cmpuint(report.opaque_tls_start, ==, 1);
+    }
+}
+
+/* Not TLS from the first byte: no handshake start, the offset is 0. */
+static void
+test_tls_plain(Fixture *f, gconstpointer data)
+{
+    static const char hello[] = "GET / HTTP/1.0\r\n\r\n";
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(VmigRelayReport) report = {0};
+
+    open_pair(f, hello, strlen(hello), &src, &dst);
+    g_assert_true(
+        vmig_relay_wait_count(f->relay, VMIG_RELAY_COUNT_OPAQUE, 1, TEST_TIMEOUT_MS));
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_cmpuint(report.opaque_tls_start, ==, 0);
+    g_assert_false(report.tls_only);
+    g_assert_cmpuint(report.violation_offset, ==, 0);
+    g_assert_cmpstr(report.violation, ==,
+                    "connection 1 (opaque) src->dst: no TLS record header at offset 0: "
+                    "47 45 54 20 2f 20 48 54 \"GET / HT\"");
+}
+
+/* Main and data channels are no business of the TLS walker. */
+static void
+test_tls_channels(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(VmigFd) src2 = -1;
+    g_auto(VmigFd) dst2 = -1;
+    g_auto(VmigRelayReport) report = {0};
+    g_autoptr(GByteArray) down = g_byte_array_new();
+    guint8 preamble[24];
+
+    open_main(f, &src, &dst);
+    frame_append(down, f->rand, VMIG_RELAY_FRAME_REPLY, 20);
+    send_all(src, down->data, down->len);
+    expect_bytes(dst, down->data, down->len);
+    data_preamble(f->rand, 1, preamble);
+    open_pair(f, preamble, sizeof(preamble), &src2, &dst2);
+    send_all(src2, "QEVM", 4);
+    expect_bytes(dst2, "QEVM", 4);
+
+    vmig_relay_report(f->relay, &report);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_OPAQUE], ==, 0);
+    g_assert_true(report.tls_only);
+    g_assert_cmpuint(report.records[VMIG_RELAY_TLS_HANDSHAKE], ==, 0);
+}
+
+/* Needles split across reads, either way; the first seen is told. */
+static void
+test_needles_split(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) needles = needles_new();
+    const guint8 *sample = pattern + 4096;
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(VmigFd) src2 = -1;
+    g_auto(VmigFd) dst2 = -1;
+    g_auto(Stream) down = {0};
+    g_auto(Stream) up = {0};
+    g_auto(VmigRelayReport) report = {0};
+    g_autofree char *expected = NULL;
+    gsize down_sent = 0, up_sent = 0;
+    gsize sample_at, qevm_at, vmgc_at;
+
+    vmig_relay_watch_needles(f->relay, needles);
+    stream_init(&down);
+    stream_init(&up);
+    stream_record(&down, f->rand, 22, 0x01, 200);
+    stream_record(&up, f->rand, 22, 0x03, 100);
+    stream_open(f, &down, &down_sent, &src, &dst);
+    stream_send(&down, &down_sent, src, dst);
+    stream_send(&up, &up_sent, dst, src);
+    vmig_relay_report(f->relay, &report);
+    g_assert_false(report.needle_seen);
+
+    /* The guest's memory in clear, cut after 30 bytes, then QEMU's magic. */
+    stream_raw(&down, "\x17\x03\x03\x01\x00", 5);
+    stream_filler(&down, f->rand, 100);
+    sample_at = down.bytes->len;
+    stream_raw(&down, sample, 30);
+    stream_cut(&down, 0);
+    stream_raw(&down, sample + 30, 64 - 30);
+    stream_raw(&down, "QEVM", 4);
+    stream_filler(&down, f->rand, 256 - 100 - 64 - 4);
+    stream_send(&down, &down_sent, src, dst);
+
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 3);
+    g_assert_cmpuint(report.needle_conn, ==, 1);
+    g_assert_cmpint(report.needle_dir, ==, VMIG_RELAY_SRC_TO_DST);
+    g_assert_cmpuint(report.needle_offset, ==, sample_at);
+    g_assert_nonnull(strstr(report.needle_hit, "needle 3 (64 bytes: "));
+    g_assert_nonnull(strstr(report.needle_hit, "on connection 1 (opaque) src->dst"));
+    /* Needles are no business of the TLS walker. */
+    g_assert_true(report.tls_only);
+
+    /* Watching anew forgets the hit; "QEVM" 2 + 2 the other way. */
+    vmig_relay_watch_needles(f->relay, needles);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    g_assert_false(report.needle_seen);
+    g_assert_null(report.needle_hit);
+    stream_filler(&up, f->rand, 7);
+    qevm_at = up.bytes->len;
+    stream_raw(&up, "QE", 2);
+    stream_cut(&up, 0);
+    stream_raw(&up, "VM", 2);
+    stream_send(&up, &up_sent, dst, src);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 2);
+    g_assert_cmpint(report.needle_dir, ==, VMIG_RELAY_DST_TO_SRC);
+    g_assert_cmpuint(report.needle_offset, ==, qevm_at);
+    expected = g_strdup_printf("needle 2 (4 bytes: 51 45 56 4d \"QEVM\") on connection 1 "
+                               "(opaque) dst->src at offset %" G_GSIZE_FORMAT,
+                               qevm_at);
+    g_assert_cmpstr(report.needle_hit, ==, expected);
+
+    /* "VMGC" over three reads, one byte, one byte, two. */
+    vmig_relay_watch_needles(f->relay, needles);
+    vmgc_at = down.bytes->len;
+    stream_raw(&down, "V", 1);
+    stream_cut(&down, 0);
+    stream_raw(&down, "M", 1);
+    stream_cut(&down, 0);
+    stream_raw(&down, "GC", 2);
+    stream_send(&down, &down_sent, src, dst);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 1);
+    g_assert_cmpint(report.needle_dir, ==, VMIG_RELAY_SRC_TO_DST);
+    g_assert_cmpuint(report.needle_offset, ==, vmgc_at);
+
+    /* Two needles in one read: the earlier in the stream, whatever its index. */
+    vmig_relay_watch_needles(f->relay, needles);
+    stream_filler(&up, f->rand, 3);
+    vmgc_at = up.bytes->len;
+    stream_raw(&up, "VMGC", 4);
+    stream_filler(&up, f->rand, 5);
+    stream_raw(&up, "QEVM", 4);
+    stream_cut(&up, 0);
+    stream_send(&up, &up_sent, dst, src);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 1);
+    g_assert_cmpuint(report.needle_offset, ==, vmgc_at);
+
+    vmig_relay_watch_needles(f->relay, needles);
+    qevm_at = up.bytes->len;
+    stream_raw(&up, "QEVM", 4);
+    stream_raw(&up, "VMGC", 4);
+    stream_send(&up, &up_sent, dst, src);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 2);
+    g_assert_cmpuint(report.needle_offset, ==, qevm_at);
+
+    /* A main channel carries "VMGM" at its first byte. */
+    vmig_relay_watch_needles(f->relay, needles);
+    open_pair(f, main_preamble, sizeof(main_preamble), &src2, &dst2);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 0);
+    g_assert_cmpuint(report.needle_conn, ==, 2);
+    g_assert_cmpuint(report.needle_offset, ==, 0);
+    g_assert_cmpstr(report.needle_hit, ==,
+                    "needle 0 (4 bytes: 56 4d 47 4d \"VMGM\") on connection 2 (main) "
+                    "src->dst at offset 0");
+}
+
+/* Near misses, split and not, both ways, on every kind of connection: no needle. */
+static void
+test_needles_absent(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) needles = needles_new();
+    g_autoptr(GPtrArray) no_magic = g_ptr_array_new();
+    g_autofree guint8 *almost = g_memdup2(pattern + 4096, 64);
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(VmigFd) src2 = -1;
+    g_auto(VmigFd) dst2 = -1;
+    g_auto(Stream) down = {0};
+    g_auto(Stream) up = {0};
+    g_auto(VmigRelayReport) report = {0};
+    g_autoptr(GByteArray) frames = g_byte_array_new();
+    gsize down_sent = 0, up_sent = 0;
+
+    vmig_relay_watch_needles(f->relay, needles);
+    stream_init(&down);
+    stream_init(&up);
+    stream_record(&down, f->rand, 22, 0x01, 200);
+    stream_records(&down, f->rand, 4);
+    stream_record(&up, f->rand, 22, 0x03, 100);
+    /* Three bytes of a needle at the end of a read, the wrong fourth next. */
+    stream_raw(&down, "QEV", 3);
+    stream_cut(&down, 0);
+    stream_raw(&down, "X", 1);
+    stream_raw(&up, "VMG", 3);
+    stream_cut(&up, 0);
+    stream_raw(&up, "R", 1);
+    stream_raw(&up, "VM", 2);
+    stream_cut(&up, 0);
+    stream_raw(&up, "G", 1);
+    stream_cut(&up, 0);
+    stream_raw(&up, "x", 1);
+    /* The sample, its last byte changed, cut after 63 bytes. */
+    almost[63] ^= 1;
+    stream_raw(&down, almost, 63);
+    stream_cut(&down, 0);
+    stream_raw(&down, almost + 63, 1);
+    /* A needle's start at the end of the stream. */
+    stream_raw(&down, "QEV", 3);
+
+    stream_open(f, &down, &down_sent, &src, &dst);
+    stream_send(&down, &down_sent, src, dst);
+    stream_send(&up, &up_sent, dst, src);
+    g_assert_cmpint(shutdown(src, SHUT_WR), ==, 0);
+    g_assert_cmpint(expect_end(dst), ==, 0);
+
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_false(report.needle_seen);
+    g_assert_null(report.needle_hit);
+
+    /* A main channel, watched for all but the magics. */
+    g_ptr_array_add(no_magic, g_ptr_array_index(needles, 2));
+    g_ptr_array_add(no_magic, g_ptr_array_index(needles, 3));
+    vmig_relay_watch_needles(f->relay, no_magic);
+    open_pair(f, main_preamble, sizeof(main_preamble), &src2, &dst2);
+    frame_append(frames, f->rand, VMIG_RELAY_FRAME_GREETING, 0);
+    frame_append(frames, f->rand, VMIG_RELAY_FRAME_HEARTBEAT, 0);
+    send_all(src2, frames->data, frames->len);
+    expect_bytes(dst2, frames->data, frames->len);
+    send_all(dst2, frames->data, frames->len);
+    expect_bytes(src2, frames->data, frames->len);
+
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_MAIN], ==, 1);
+    g_assert_false(report.needle_seen);
+
+    /* Not watching: nothing is found, magic or not. */
+    vmig_relay_watch_needles(f->relay, NULL);
+    send_all(src2, "QEVM", 4);
+    expect_bytes(dst2, "QEVM", 4);
+    vmig_relay_report_clear(&report);
+    vmig_relay_report(f->relay, &report);
+    g_assert_false(report.needle_seen);
+}
+
+typedef struct {
+    int fd; /* borrowed */
+    GByteArray *bytes;
+    GThread *thread;
+} BytesWriter;
+
+/* Send all of w->bytes in one go.  Returns: NULL. */
+static gpointer
+bytes_writer_thread(gpointer data)
+{
+    BytesWriter *w = data;
+
+    send_all(w->fd, w->bytes->data, w->bytes->len);
+    return NULL;
+}
+
+/*
+ * More than the relay's ring (4 MiB) of records in one go, a needle
+ * straddling the place where the ring wraps: records and needle as they
+ * were sent, forwarded unchanged.
+ */
+static void
+test_tls_large(Fixture *f, gconstpointer data)
+{
+    const gsize ring = 4 * MiB;
+    g_autoptr(GPtrArray) needles = needles_new();
+    g_auto(VmigFd) src = -1;
+    g_auto(VmigFd) dst = -1;
+    g_auto(Stream) down = {0};
+    g_auto(VmigRelayReport) report = {0};
+    BytesWriter writer = {0};
+    gsize qevm_at = 0;
+
+    vmig_relay_watch_needles(f->relay, needles);
+    stream_init(&down);
+    stream_record(&down, f->rand, 22, 0x01, 512);
+    while (down.bytes->len < ring + MiB) {
+        gsize start = down.bytes->len;
+
+        stream_record(&down, f->rand, 23, 0x03, VMIG_RELAY_TLS_RECORD_MAX);
+        /* A body that holds the ring's last two bytes: "QEVM" across them. */
+        if (start + 5 < ring - 2 && down.bytes->len > ring + 2) {
+            qevm_at = ring - 2;
+            memcpy(down.bytes->data + qevm_at, "QEVM", 4);
+        }
+    }
+    g_assert_cmpuint(qevm_at, !=, 0);
+
+    src = connect_to(vmig_relay_port(f->relay));
+    writer.fd = src;
+    writer.bytes = down.bytes;
+    writer.thread = g_thread_new("test-writer", bytes_writer_thread, &writer);
+    dst = target_accept(f, TEST_TIMEOUT_MS);
+    g_assert_cmpint(dst, >=, 0);
+    expect_bytes(dst, down.bytes->data, down.bytes->len);
+    g_thread_join(writer.thread);
+
+    vmig_relay_report(f->relay, &report);
+    report_log(&report);
+    expect_records(&report, &down, NULL);
+    g_assert_true(report.tls_only);
+    g_assert_true(report.needle_seen);
+    g_assert_cmpuint(report.needle_index, ==, 2);
+    g_assert_cmpuint(report.needle_offset, ==, qevm_at);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1091,6 +1797,14 @@ main(int argc, char **argv)
     ADD("/relay/end/eof", test_eof);
     ADD("/relay/end/refused", test_refused);
     ADD("/relay/free/busy", test_free_busy);
+    ADD("/relay/watch/count", test_count);
+    ADD("/relay/watch/tls/records", test_tls_records);
+    ADD("/relay/watch/tls/bad-header", test_tls_bad_header);
+    ADD("/relay/watch/tls/plain", test_tls_plain);
+    ADD("/relay/watch/tls/channels", test_tls_channels);
+    ADD("/relay/watch/tls/large", test_tls_large);
+    ADD("/relay/watch/needles/split", test_needles_split);
+    ADD("/relay/watch/needles/absent", test_needles_absent);
 #undef ADD
 
     ret = g_test_run();
