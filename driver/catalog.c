@@ -49,6 +49,8 @@ vmig_tunable_type_to_string(VmigTunableType type)
 gboolean
 vmig_tunable_is_settable(const VmigTunable *tunable)
 {
+    if (tunable->managed)
+        return FALSE;
     switch (tunable->type) {
     case VMIG_TUNABLE_TYPE_INT:
     case VMIG_TUNABLE_TYPE_NUMBER:
@@ -425,6 +427,11 @@ add_parameters(VmigCatalog *catalog, const Schema *schema, GError **error)
             g_str_has_prefix(name, "x-") || has_feature(member, "unstable");
         tunable->deprecated = has_feature(member, "deprecated");
         tunable->feature = vmig_feature_find_parameter(name);
+        /* QEMU's own TLS is the drivers' business: they encrypt every
+         * channel themselves (docs/tls.md). */
+        if (g_str_equal(name, "tls-creds") || g_str_equal(name, "tls-hostname") ||
+            g_str_equal(name, "tls-authz"))
+            tunable->managed = "--tls";
     }
     return TRUE;
 }
@@ -760,6 +767,10 @@ vmig_catalog_to_json(const VmigCatalog *catalog, gboolean unstable)
             json_builder_add_boolean_value(b, TRUE);
             json_builder_set_member_name(b, "feature");
             json_builder_add_string_value(b, t->feature->name);
+        }
+        if (t->managed) {
+            json_builder_set_member_name(b, "managed");
+            json_builder_add_string_value(b, t->managed);
         }
         if (t->current) {
             json_builder_set_member_name(b, "current");

@@ -17,7 +17,7 @@
  *       { "name": "max-bandwidth", "kind": "parameter", "type": "int",
  *         "unit": "bytes/s", "settable": true, "current": 134217728 },
  *       { "name": "tls-creds", "kind": "parameter", "type": "string",
- *         "nullable": true, "settable": true, "current": "" },
+ *         "nullable": true, "settable": false, "managed": "--tls", "current": "" },
  *       { "name": "multifd-compression", "kind": "parameter", "type": "enum",
  *         "values": ["none", "zlib", "zstd"], "settable": true,
  *         "negotiated": true, "feature": "multifd-compression", "current": "none" },
@@ -85,6 +85,7 @@ typedef struct {
     gboolean unstable; /* "x-" prefix or the schema's 'unstable' feature */
     gboolean deprecated;
     const VmigFeatureInfo *feature; /* the negotiated feature controlling it, or NULL */
+    const char *managed; /* the driver's option that sets it ("--tls"), or NULL */
     JsonNode *current; /* the current value, or NULL when QEMU reports none */
 } VmigTunable;
 

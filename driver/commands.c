@@ -160,6 +160,9 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
         json_object_get_boolean_member_with_default(arguments, "undefine-source", FALSE);
     req->domain_xml = g_strdup(
         json_object_get_string_member_with_default(arguments, "domain-xml", NULL));
+    req->tls = json_object_get_boolean_member_with_default(arguments, "tls", FALSE);
+    req->tls_hostname = g_strdup(
+        json_object_get_string_member_with_default(arguments, "tls-hostname", NULL));
     req->tunables = get_strv(arguments, "tunables", &error);
     if (!error)
         req->no_features = get_strv(arguments, "no-features", &error);
@@ -337,6 +340,8 @@ static const VmigControlArg migrate_args[] = {
     {"libvirt-dest", VMIG_CONTROL_ARG_STRING, TRUE},
     {"persistent", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"undefine-source", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"tls-hostname", VMIG_CONTROL_ARG_STRING, TRUE},
     {NULL, 0, FALSE},
 };
 
@@ -349,6 +354,7 @@ static const VmigControlArg prepare_incoming_args[] = {
     {"require-features", VMIG_CONTROL_ARG_ARRAY, TRUE},
     {"resume", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"domain-xml", VMIG_CONTROL_ARG_STRING, TRUE},
+    {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 

@@ -263,6 +263,49 @@ vmig_daemon_source_free(GSource *source)
 typedef GSource VmigDaemonSource;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigDaemonSource, vmig_daemon_source_free)
 
+/*
+ * Loads the TLS credentials of --tls-x509-dir @dir (NULL: the default
+ * directory, if it exists; "": none).  A directory named on the command line must
+ * load; the default one that is absent or broken leaves the daemon
+ * without TLS (its TCP migrations then refused unless --plaintext-tcp),
+ * and *@unavailable says why.  Returns: TRUE, or FALSE with @error.
+ */
+static gboolean
+vmig_daemon_load_tls(const char *dir, const char *const *allowed_dn, VmigTlsContext **tls,
+                     char **unavailable, GError **error)
+{
+    g_autoptr(VmigTlsCredentials) server = NULL;
+    g_autoptr(VmigTlsCredentials) client = NULL;
+    g_autoptr(GError) local = NULL;
+    const char *path = dir ? dir : VMIG_TLS_DEFAULT_DIR;
+
+    if (dir && !*dir) {
+        *unavailable = g_strdup("--tls-x509-dir is empty: TLS is off");
+        g_message("no TLS between drivers: %s", *unavailable);
+        return TRUE;
+    }
+    if (!dir && !g_file_test(path, G_FILE_TEST_EXISTS)) {
+        *unavailable = g_strdup_printf("%s does not exist", path);
+        g_message("no TLS between drivers: %s", *unavailable);
+        return TRUE;
+    }
+    if (!vmig_tls_credentials_load_both(path, &server, &client, &local)) {
+        if (dir) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                                       "--tls-x509-dir: ");
+            return FALSE;
+        }
+        *unavailable = g_strdup(local->message);
+        g_warning("no TLS between drivers: %s", local->message);
+        return TRUE;
+    }
+    *tls = vmig_tls_context_new(g_steal_pointer(&server), g_steal_pointer(&client),
+                                allowed_dn, vmig_mig_tls_explain_plaintext);
+    g_message("TLS between drivers: credentials from %s%s", path,
+              allowed_dn && allowed_dn[0] ? ", peers narrowed by --tls-allowed-dn" : "");
+    return TRUE;
+}
+
 /* Parses the options, serves until SIGTERM or SIGINT.  Returns: the exit status. */
 int
 main(int argc, char **argv)
@@ -280,6 +323,11 @@ main(int argc, char **argv)
     gint heartbeat_interval = VMIG_DAEMON_HEARTBEAT_INTERVAL;
     gint heartbeat_timeout = VMIG_DAEMON_HEARTBEAT_TIMEOUT;
     gint max_protocol = VMIG_NEGOTIATE_VERSION_2;
+    g_autofree char *tls_dir = NULL;
+    g_auto(GStrv) tls_allowed_dn = NULL;
+    gboolean plaintext_tcp = FALSE;
+    g_autoptr(VmigTlsContext) tls = NULL;
+    g_autofree char *tls_unavailable = NULL;
     rlim_t fd_limit;
     GOptionEntry entries[] = {
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
@@ -322,6 +370,19 @@ main(int argc, char **argv)
          "SECONDS"},
         {"max-protocol", 0, 0, G_OPTION_ARG_INT, &max_protocol,
          "The newest protocol version to offer: 1 or 2 (default: 2)", "N"},
+        {"tls-x509-dir", 0, 0, G_OPTION_ARG_FILENAME, &tls_dir,
+         "The x509 credentials for TLS between drivers, in QEMU's layout: ca-cert.pem, "
+         "server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, optional "
+         "ca-crl.pem (default: " VMIG_TLS_DEFAULT_DIR ", if it exists; empty: no TLS)",
+         "DIR"},
+        {"tls-allowed-dn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &tls_allowed_dn,
+         "A glob the peer driver's certificate subject (RFC 4514: CN=...,O=...,C=...) "
+         "must match; repeatable (default: any certificate the CA signed)",
+         "PATTERN"},
+        {"plaintext-tcp", 0, 0, G_OPTION_ARG_NONE, &plaintext_tcp,
+         "TCP migrations without --tls are plaintext (default: TLS, refused without "
+         "credentials)",
+         NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &vmig_daemon_verbose,
          "Log debug messages of virt-migrate's own modules", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit",
@@ -422,6 +483,12 @@ main(int argc, char **argv)
     }
     socket_path = g_build_filename(runtime_dir, VMIG_DAEMON_SOCKET_NAME, NULL);
 
+    if (!vmig_daemon_load_tls(tls_dir, (const char *const *)tls_allowed_dn, &tls,
+                              &tls_unavailable, &error)) {
+        g_printerr("virt-migrated: error: %s\n", error->message);
+        return VMIG_DAEMON_EXIT_FAILURE;
+    }
+
     fd_limit = vmig_daemon_raise_fd_limit((guint)max_migrations, (guint)max_pending);
     if ((rlim_t)max_pending > fd_limit / 4) {
         /* Unproven connections must never crowd out the migrations themselves. */
@@ -453,6 +520,9 @@ main(int argc, char **argv)
         .max_version = (guint)max_protocol,
         .heartbeat_interval_ms = (guint)heartbeat_interval * 1000,
         .heartbeat_timeout_ms = (guint)heartbeat_timeout * 1000,
+        .tls = tls,
+        .tls_unavailable = tls_unavailable,
+        .plaintext_tcp = plaintext_tcp,
     };
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);

@@ -96,9 +96,13 @@ on_channel_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
         vmig_mig_end_bridges(m);
         return;
     }
+    if (fd >= 0 && m->tls) {
+        vmig_mig_tls_connect(m, &fd, FALSE);
+        return;
+    }
     if (fd < 0) {
         g_debug("%s: an extra channel: %s", m->id, error->message);
-    } else if (!vmig_mig_channels_add(m, &fd, 1, &error)) {
+    } else if (!vmig_mig_channels_add_plain(m, &fd, 1, &error)) {
         vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_CHANNELS, NULL, error);
         return;
     }
@@ -159,6 +163,39 @@ write_preamble(VmigMigration *m, int fd, guint index, GError **error)
 gboolean
 vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
 {
+    gsize i;
+
+    if (m->role != VMIG_ROLE_SOURCE || !m->tls)
+        return vmig_mig_channels_add_plain(m, fds, n_fds, error);
+    /* fd mode, TLS: each channel is a client handshake first, then added. */
+    if (m->finished || m->state != VMIG_MIGRATION_COLLECTING) {
+        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                    "migration '%s' takes no channels in state '%s'", m->id,
+                    vmig_migration_state_to_string(m->state));
+        for (i = 0; i < n_fds; i++)
+            vmig_fd_clear(&fds[i]);
+        return FALSE;
+    }
+    for (i = 0; i < n_fds; i++) {
+        if (!vmig_fdpass_check_stream_socket(fds[i], error)) {
+            g_prefix_error(error, "channel %" G_GSIZE_FORMAT ": ", i);
+            for (i = 0; i < n_fds; i++)
+                vmig_fd_clear(&fds[i]);
+            return FALSE;
+        }
+    }
+    for (i = 0; i < n_fds; i++) {
+        if (m->channels_got + m->dials >= vmig_mig_data_wanted(m))
+            vmig_fd_clear(&fds[i]); /* more than asked for */
+        else
+            vmig_mig_tls_connect(m, &fds[i], FALSE);
+    }
+    return TRUE;
+}
+
+gboolean
+vmig_mig_channels_add_plain(VmigMigration *m, int *fds, gsize n_fds, GError **error)
+{
     gboolean source = m->role == VMIG_ROLE_SOURCE;
     gboolean ok = TRUE;
     gsize i;
@@ -213,7 +250,7 @@ vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
 
 /* A listener's connection opened with "VMGM": the main channel, if none came yet. */
 static void
-on_pending_main(int *fdp, gpointer user_data)
+on_pending_main(int *fdp, VmigTlsPump **pumpp, gpointer user_data)
 {
     g_autoptr(VmigMigration) m = vmig_mig_ref(user_data);
 
@@ -221,6 +258,7 @@ on_pending_main(int *fdp, gpointer user_data)
         g_debug("%s: a second main channel was dropped", m->id);
         return;
     }
+    vmig_mig_tls_adopt(m, pumpp, TRUE, 0);
     vmig_preamble_encode_main(m->opener);
     m->opener_have = VMIG_PREAMBLE_MAGIC_SIZE;
     m->handshake_start = g_get_monotonic_time();
@@ -232,7 +270,7 @@ on_pending_main(int *fdp, gpointer user_data)
 
 /* A channel whose preamble carries this migration's token: it goes in its slot. */
 static void
-on_pending_channel(int *fdp, guint index, gpointer user_data)
+on_pending_channel(int *fdp, guint index, VmigTlsPump **pumpp, gpointer user_data)
 {
     g_autoptr(VmigMigration) m = vmig_mig_ref(user_data);
     int *slot;
@@ -243,6 +281,12 @@ on_pending_channel(int *fdp, guint index, gpointer user_data)
         g_debug("%s: channel index %u out of range; closed", m->id, index);
         return;
     }
+    if (index < m->channels->len && g_array_index(m->channels, int, index) >= 0) {
+        g_debug("%s: channel index %u came twice; the second is closed", m->id, index);
+        return;
+    }
+    if (!vmig_mig_tls_adopt(m, pumpp, FALSE, index))
+        return;
     while (m->channels->len < vmig_mig_data_wanted(m)) {
         int none = -1;
 
@@ -258,9 +302,26 @@ on_pending_channel(int *fdp, guint index, gpointer user_data)
     vmig_mig_destination_try_configure(m);
 }
 
+/* A connection was refused before it could prove itself (TLS): the app hears why. */
+static void
+on_pending_refused(const char *reason, gpointer user_data)
+{
+    VmigMigration *m = user_data;
+    g_autoptr(JsonBuilder) b = NULL;
+
+    if (m->finished)
+        return;
+    b = vmig_mig_event_begin(m);
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, reason);
+    json_builder_end_object(b);
+    vmig_mig_emit(m, "CONNECTION_REFUSED", b);
+}
+
 const VmigPendingFuncs vmig_mig_pending_funcs = {
     .main = on_pending_main,
     .channel = on_pending_channel,
+    .refused = on_pending_refused,
 };
 
 /*

@@ -235,7 +235,11 @@ peer_lost(VmigMigration *m, const char *how, const char *why)
 void
 vmig_mig_peer_gone(VmigMigration *m, const char *why)
 {
-    peer_lost(m, "went away", why);
+    /* Through TLS, the end of file may have been a TLS failure: its
+     * reason (an alert, a bad record) says more. */
+    g_autofree char *tls = vmig_mig_tls_main_failure(m);
+
+    peer_lost(m, "went away", tls ? tls : why);
 }
 
 void

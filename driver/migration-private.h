@@ -241,7 +241,50 @@ struct _VmigMigration {
     GPtrArray *bridges; /* VmigBridge * */
     guint bridges_done;
     GSource *stream_end_timer;
+
+    /* TLS between the drivers (migration-tls.c) */
+    gboolean tls;           /* this migration's connections are TLS */
+    gboolean tls_required;  /* plaintext connections are refused (destination) */
+    char *tls_hostname;     /* source: the name the destination's certificate matches */
+    VmigTlsInfo *tls_info;  /* the control connection's session, once it is up */
+    GPtrArray *pumps;       /* VmigTlsPump *: every TLS connection's */
+    VmigTlsPump *main_pump; /* the control connection's, in @pumps */
 };
+
+/* ---- migration-tls.c --------------------------------------------------------------- */
+
+/*
+ * Decides whether @m's connections are TLS (@asked: the request's "tls")
+ * and whether the destination refuses plaintext ones.  Returns: TRUE, or
+ * FALSE with @error when TLS is needed and this daemon has none.
+ */
+gboolean vmig_mig_tls_decide(VmigMigration *m, gboolean asked, GError **error);
+
+/* Source: starts the TLS client handshake on *@fdp (consumed); the main
+ * channel then starts (@main), or the data channel is added. */
+void vmig_mig_tls_connect(VmigMigration *m, int *fdp, gboolean main);
+
+/* Destination, fd mode: the app's main channel *@fdp (consumed) opens with
+ * TLS (a handshake, then the main channel through its pump) or in
+ * plaintext (the main channel, or a refusal when TLS is required). */
+void vmig_mig_tls_accept_main(VmigMigration *m, int *fdp);
+
+/* Destination: takes *@pumpp (nullable: plaintext) of a proven connection.
+ * Returns: FALSE when a data channel does not match the control connection
+ * (TLS or not, the same certificate): it is to be closed. */
+gboolean vmig_mig_tls_adopt(VmigMigration *m, VmigTlsPump **pumpp, gboolean main,
+                            guint index);
+
+/* @m->pumps' free function: flushes, then frees. */
+void vmig_mig_tls_pump_close(gpointer pump);
+/* Stops the data channels' pumps (a failed end); the control one stays. */
+void vmig_mig_tls_stop_data(VmigMigration *m);
+/* Frees every pump (the control connection's after its last frame). */
+void vmig_mig_tls_release(VmigMigration *m);
+/* Returns: why the control connection's TLS failed, or NULL (to free). */
+char *vmig_mig_tls_main_failure(VmigMigration *m);
+/* Sets the record's "tls": the session's version, cipher and peer, or "none". */
+void vmig_mig_tls_record(VmigMigration *m, JsonObject *o);
 
 /* ---- migration.c ------------------------------------------------------------------- */
 
@@ -422,6 +465,9 @@ void vmig_mig_channels_collect(VmigMigration *m);
 
 /* Hands extra channels to @m (all consumed).  Returns: TRUE, or FALSE with @error. */
 gboolean vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error);
+/* The same, for plaintext ends of connections whose TLS is up (or plain ones). */
+gboolean vmig_mig_channels_add_plain(VmigMigration *m, int *fds, gsize n_fds,
+                                     GError **error);
 
 /* (Re)arms the channel timeout: the source goes on with what came, the destination fails.
  */

@@ -197,6 +197,7 @@ vmig_mig_record(VmigMigration *m)
         json_object_set_int_member(hs, "milliseconds", (end - m->handshake_start) / 1000);
         json_object_set_object_member(o, "handshake", hs);
     }
+    vmig_mig_tls_record(m, o);
     if (m->switchover_by)
         json_object_set_string_member(o, "switchover", m->switchover_by);
     if (m->reply && !vmig_mig_v2(m)) {

@@ -106,6 +106,15 @@ vmig_mig_source_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
     }
     m->reply = reply;
     m->version = g_array_index(reply->versions, guint32, 0);
+    if (m->tls && !vmig_mig_v2(m)) {
+        /* Version 1 hands the main channel to QEMU, whose end of a TLS
+         * connection is a socket of the pump's, with no word of the end. */
+        vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_VERSION,
+                      "TLS between drivers needs protocol version 2, and version %u was "
+                      "selected (--max-protocol 1 on either side?)",
+                      m->version);
+        return;
+    }
     if (!resolve_conflicts(m, reply, &error)) {
         vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_FEATURE, "%s", error->message);
         return;

@@ -41,6 +41,12 @@ vmig_mig_start(VmigMigration *m, VmigMigrationRequest *req)
     } else if (source && req->channels > 255) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "channels must be 0 to 255, not %u", req->channels);
+    } else if (req->tls_hostname && !(req->tls || (m->address && m->address->kind ==
+                                                                     VMIG_ADDRESS_TCP))) {
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "tls-hostname is for TLS migrations: add tls");
+    } else if (!vmig_mig_tls_decide(m, req->tls, &error)) {
+        /* error set */
     }
     if (error) {
         vmig_mig_refuse_start(m, error);
@@ -194,6 +200,10 @@ on_main_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
         vmig_mig_fail(m, 0, "%s", error->message);
         return;
     }
+    if (m->tls) {
+        vmig_mig_tls_connect(m, &fd, TRUE);
+        return;
+    }
     vmig_mig_main_start(m, &fd);
     vmig_mig_source_open(m);
 }
@@ -215,11 +225,15 @@ vmig_mig_start_checked(VmigMigration *m)
     }
 
     if (m->role == VMIG_ROLE_DESTINATION) {
+        const VmigMigrationSettings *settings = vmig_mig_settings(m);
+
         if (!vmig_mig_step(m, VMIG_MIG_EVENT_WAIT))
             return;
+        vmig_pending_set_tls(m->pending, settings->tls, m->tls_required,
+                             settings->tls_unavailable);
         vmig_mig_answer_start(m);
         if (m->request_fd >= 0)
-            vmig_mig_main_start(m, &m->request_fd);
+            vmig_mig_tls_accept_main(m, &m->request_fd);
         return;
     }
     if (m->uri) {
@@ -231,6 +245,13 @@ vmig_mig_start_checked(VmigMigration *m)
         m->dials++;
         vmig_transport_dial_async(m->address, VMIG_MIG_HANDSHAKE_TIMEOUT_MS,
                                   m->cancellable, on_main_dialled, vmig_mig_ref(m));
+        return;
+    }
+    if (m->tls) {
+        if (!vmig_mig_step(m, VMIG_MIG_EVENT_DIAL))
+            return;
+        vmig_mig_answer_start(m);
+        vmig_mig_tls_connect(m, &m->request_fd, TRUE);
         return;
     }
     vmig_mig_main_start(m, &m->request_fd);

@@ -74,6 +74,7 @@ vmig_migration_request_free(VmigMigrationRequest *request)
     g_strfreev(request->require_features);
     g_free(request->libvirt_dest);
     g_free(request->domain_xml);
+    g_free(request->tls_hostname);
     g_free(request);
 }
 
@@ -280,16 +281,16 @@ close_channel_fds(VmigMigration *m)
 }
 
 /*
- * Closes the main channel.  Version 2: what is queued (the last frame, an
- * ERROR) goes first, and what the peer sent is read, so that the close is
- * an orderly end of file, not a reset that could overtake that frame.
+ * Closes the main channel: what is queued (the last frame, an ERROR) goes
+ * first, and what the peer sent is read, so that the close is an orderly
+ * end of file, not a reset that could overtake that frame.
  */
 static void
 close_main(VmigMigration *m)
 {
     guint8 buf[4096];
 
-    if (m->main_fd >= 0 && vmig_mig_v2(m)) {
+    if (m->main_fd >= 0) {
         if (m->out && m->out->len)
             (void)!send(m->main_fd, m->out->data, m->out->len,
                         MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -337,6 +338,9 @@ release(VmigMigration *m)
         g_ptr_array_set_size(m->bridges, 0);
     /* Refused before the handshake began, the peer must see its channel close. */
     close_main(m);
+    /* After close_main(): the control connection's pump sends its last frame. */
+    if (m->pumps)
+        vmig_mig_tls_release(m);
     vmig_fd_clear(&m->request_fd);
     vmig_fd_clear(&m->listen_fd);
     if (m->listen_path) {
@@ -357,6 +361,9 @@ vmig_mig_unref(VmigMigration *m)
     release(m);
     vmig_mig_source_clear(&m->expiry_timer);
     g_clear_pointer(&m->bridges, g_ptr_array_unref);
+    g_clear_pointer(&m->pumps, g_ptr_array_unref);
+    g_clear_pointer(&m->tls_info, vmig_tls_info_free);
+    g_free(m->tls_hostname);
     g_clear_pointer(&m->outgoing, g_ptr_array_unref);
     g_clear_pointer(&m->channels, g_array_unref);
     g_free(m->id);
@@ -540,6 +547,7 @@ hypervisor_ended(VmigMigration *m)
     m->hypervisor_ended = TRUE;
     /* The bridges of a migration that did not complete stop now. */
     g_ptr_array_set_size(m->bridges, 0);
+    vmig_mig_tls_stop_data(m);
     vmig_mig_end_bridges(m);
 }
 
@@ -661,6 +669,7 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
     } else {
         if (m->bridges)
             g_ptr_array_set_size(m->bridges, 0);
+        vmig_mig_tls_stop_data(m);
         end_hypervisor(m);
     }
 }
@@ -857,6 +866,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->persistent = req->persistent;
     m->undefine_source = req->undefine_source;
     m->domain_xml = g_steal_pointer(&req->domain_xml);
+    m->tls_hostname = g_steal_pointer(&req->tls_hostname);
     m->main_fd = -1;
     m->listen_fd = -1;
     m->cancellable = g_cancellable_new();
@@ -865,6 +875,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->chosen = json_array_new();
     m->declined = json_array_new();
     m->channels = g_array_new(FALSE, FALSE, sizeof(int));
+    m->pumps = g_ptr_array_new_with_free_func(vmig_mig_tls_pump_close);
     m->bridges = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_bridge_free);
     if (role == VMIG_ROLE_DESTINATION)
         m->pending =

@@ -70,6 +70,10 @@ typedef struct {
     gboolean persistent;      /* source: define the domain on the destination */
     gboolean undefine_source; /* source: undefine it on the source */
     char *domain_xml;         /* destination: the domain's XML, naming its emulator */
+    /* TLS between the drivers (docs/tls.md) */
+    gboolean tls;       /* required for this migration, whatever the transport */
+    char *tls_hostname; /* source: the name the destination's certificate must match
+                         * (default: the host dialled; fd mode: none) */
 } VmigMigrationRequest;
 
 void vmig_migration_request_free(VmigMigrationRequest *request);
@@ -88,7 +92,18 @@ typedef struct {
     guint max_version;             /* the newest protocol version offered (1 or 2) */
     guint heartbeat_interval_ms;   /* v2: how often this side says it is there */
     guint heartbeat_timeout_ms;    /* v2: a peer silent this long is gone */
+    /* TLS between drivers (docs/tls.md) */
+    VmigTlsContext *tls;         /* (nullable) this daemon's credentials and DN list */
+    const char *tls_unavailable; /* when @tls is NULL: why, for refusals */
+    gboolean plaintext_tcp;      /* TCP without --tls is plaintext (--plaintext-tcp) */
 } VmigMigrationSettings;
+
+/*
+ * The explainer of the daemon's TLS context (tls/session.h): a plaintext
+ * driver's ERROR frame, where a TLS handshake was expected.  Returns: a
+ * sentence (to free), or NULL.
+ */
+char *vmig_mig_tls_explain_plaintext(const guint8 *bytes, gsize len);
 
 /* The daemon's migrations; created with the daemon, freed at exit. */
 typedef struct _VmigMigrations VmigMigrations;

@@ -21,8 +21,15 @@
 #include <unistd.h>
 
 #include "fdpass/fd.h"
+#include "negotiate/negotiate.h"
 
 typedef struct _VmigPendingConn VmigPendingConn;
+
+/* A TLS handshake in a worker, outliving its connection if that is dropped. */
+typedef struct {
+    VmigPendingConn *conn; /* NULL once the connection was dropped */
+    GCancellable *cancellable;
+} VmigPendingHandshake;
 
 struct _VmigPendingPool {
     guint max;
@@ -46,11 +53,17 @@ struct _VmigPendingSet {
     guint8 token[VMIG_TOKEN_SIZE];
     gboolean have_token;
     gboolean warned; /* the cap was hit since the set last had none from listeners */
+    VmigTlsContext *tls; /* (nullable) borrowed */
+    gboolean tls_required;
+    char *no_tls_reason;
 };
 
 struct _VmigPendingConn {
     VmigPendingSet *set;
-    int fd;
+    int fd;                          /* -1 while the handshake has it */
+    VmigTlsPump *pump;               /* (nullable) once TLS is up: fd is its plaintext end */
+    VmigPendingHandshake *handshake; /* (nullable) a TLS handshake under way */
+    gboolean peeked;                 /* the first byte was looked at */
     GSource *watch;
     gint64 deadline;
     guint8 buf[VMIG_PREAMBLE_SIZE];
@@ -75,11 +88,13 @@ vmig_pending_set_rearm(VmigPendingSet *set)
 }
 
 /*
- * Takes @conn out of its set and the pool and frees it.
- * Returns: its fd, which the caller now owns.
+ * Takes @conn out of its set and the pool and frees it; a handshake under
+ * way is cancelled.  @pumpp: (out) (nullable): its TLS pump, which the
+ * caller then owns (else it is freed).
+ * Returns: its fd, which the caller now owns (-1 during a handshake).
  */
 static int
-vmig_pending_conn_take(VmigPendingConn *conn)
+vmig_pending_conn_take(VmigPendingConn *conn, VmigTlsPump **pumpp)
 {
     VmigPendingSet *set = conn->set;
     VmigPendingPool *pool = set->pool;
@@ -100,6 +115,14 @@ vmig_pending_conn_take(VmigPendingConn *conn)
         g_source_destroy(conn->watch);
         g_source_unref(conn->watch);
     }
+    if (conn->handshake) {
+        conn->handshake->conn = NULL;
+        g_cancellable_cancel(conn->handshake->cancellable);
+    }
+    if (pumpp)
+        *pumpp = g_steal_pointer(&conn->pump);
+    else
+        g_clear_pointer(&conn->pump, vmig_tls_pump_free);
     g_free(conn);
     if (was_oldest)
         vmig_pending_set_rearm(set);
@@ -110,8 +133,12 @@ vmig_pending_conn_take(VmigPendingConn *conn)
 static void
 vmig_pending_conn_drop(VmigPendingConn *conn, const char *reason)
 {
+    int fd;
+
     g_debug("%s: a connection %s; dropped", conn->set->name, reason);
-    close(vmig_pending_conn_take(conn));
+    fd = vmig_pending_conn_take(conn, NULL);
+    if (fd >= 0)
+        close(fd);
 }
 
 /* Hands a proven @conn to its set's owner.  The callback may free the set. */
@@ -121,14 +148,134 @@ vmig_pending_conn_deliver(VmigPendingConn *conn, VmigPreambleKind kind)
     const VmigPendingFuncs *funcs = conn->set->funcs;
     gpointer user_data = conn->set->user_data;
     guint index = conn->preamble.index;
-    int fd = vmig_pending_conn_take(conn);
+    VmigTlsPump *pump = NULL;
+    int fd = vmig_pending_conn_take(conn, &pump);
 
     if (kind == VMIG_PREAMBLE_KIND_MAIN)
-        funcs->main(&fd, user_data);
+        funcs->main(&fd, &pump, user_data);
     else
-        funcs->channel(&fd, index, user_data);
+        funcs->channel(&fd, index, &pump, user_data);
     if (fd >= 0)
         close(fd);
+    vmig_tls_pump_free(pump);
+}
+
+/* ------------------------------------------------------------------------ */
+/* TLS */
+
+/*
+ * Refuses @conn for @reason: what it sent so far is read (so that the
+ * close is an orderly end of file, not a reset that could overtake the
+ * answer), a plaintext ERROR frame with @code and @reason goes out, and
+ * the connection is closed.  The owner hears of it.
+ */
+static void
+vmig_pending_conn_refuse(VmigPendingConn *conn, VmigNegotiateCode code, const char *reason)
+{
+    VmigPendingSet *set = conn->set;
+    const VmigPendingFuncs *funcs = set->funcs;
+    gpointer user_data = set->user_data;
+    g_autoptr(VmigNegotiateMessage) err = vmig_negotiate_message_new_error(code, reason);
+    g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
+    g_autofree char *copy = g_strdup(reason);
+    guint8 buf[4096];
+    int fd = vmig_pending_conn_take(conn, NULL);
+
+    for (guint i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+        ;
+    if (bytes)
+        (void)!send(fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    g_message("%s: a connection refused: %s", set->name, copy);
+    if (funcs->refused)
+        funcs->refused(copy, user_data);
+}
+
+static gboolean vmig_pending_conn_ready(int fd, GIOCondition condition,
+                                        gpointer user_data);
+
+/* Watches @conn's fd for its next bytes. */
+static void
+vmig_pending_conn_watch(VmigPendingConn *conn)
+{
+    conn->watch = g_unix_fd_source_new(conn->fd, G_IO_IN);
+    g_source_set_callback(conn->watch, G_SOURCE_FUNC(vmig_pending_conn_ready), conn,
+                          NULL);
+    g_source_set_static_name(conn->watch, "vmig-pending");
+    g_source_attach(conn->watch, conn->set->context);
+}
+
+/* The TLS handshake of a connection is over: its opener comes through the pump. */
+static void
+vmig_pending_on_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    VmigPendingHandshake *op = user_data;
+    VmigPendingConn *conn = op->conn;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VmigTlsSession) session = vmig_tls_handshake_finish(result, &error);
+    VmigPendingSet *set;
+    int plain = -1;
+
+    g_object_unref(op->cancellable);
+    g_free(op);
+    if (!conn)
+        return; /* dropped meanwhile */
+    conn->handshake = NULL;
+    set = conn->set;
+    if (!session) {
+        const VmigPendingFuncs *funcs = set->funcs;
+        gpointer set_user_data = set->user_data;
+
+        g_message("%s: a connection refused: %s", set->name, error->message);
+        vmig_pending_conn_take(conn, NULL);
+        if (funcs->refused)
+            funcs->refused(error->message, set_user_data);
+        return;
+    }
+    conn->pump = vmig_tls_pump_start(g_steal_pointer(&session), &plain, set->name,
+                                     set->context, NULL, NULL, &error);
+    if (!conn->pump || !g_unix_set_fd_nonblocking(plain, TRUE, &error)) {
+        if (plain >= 0)
+            close(plain);
+        g_warning("%s: a TLS connection: %s", set->name, error->message);
+        vmig_pending_conn_take(conn, NULL);
+        return;
+    }
+    conn->fd = plain;
+    vmig_pending_conn_watch(conn);
+}
+
+/* @conn opened with a TLS handshake record: be its server, within its deadline. */
+static void
+vmig_pending_conn_start_tls(VmigPendingConn *conn)
+{
+    VmigPendingSet *set = conn->set;
+    VmigPendingHandshake *op;
+    gint64 left = (conn->deadline - g_get_monotonic_time()) / 1000;
+    int fd;
+
+    if (!set->tls) {
+        g_autofree char *reason = g_strdup_printf(
+            "the source driver opened with TLS, and this destination driver has no TLS "
+            "credentials%s%s",
+            set->no_tls_reason ? ": " : "", set->no_tls_reason ? set->no_tls_reason : "");
+
+        vmig_pending_conn_refuse(conn, VMIG_NEGOTIATE_CODE_TLS, reason);
+        return;
+    }
+    g_source_destroy(conn->watch);
+    g_clear_pointer(&conn->watch, g_source_unref);
+    op = g_new0(VmigPendingHandshake, 1);
+    op->conn = conn;
+    op->cancellable = g_cancellable_new();
+    conn->handshake = op;
+    fd = conn->fd;
+    conn->fd = -1;
+    vmig_tls_handshake_async(set->tls, VMIG_TLS_ROLE_SERVER, &fd, NULL, "the source driver",
+                             (guint)CLAMP(left, 1, G_MAXUINT), op->cancellable,
+                             vmig_pending_on_handshake, op);
 }
 
 /*
@@ -188,6 +335,29 @@ vmig_pending_conn_ready(int fd, GIOCondition condition, gpointer user_data)
 
     if (conn->held)
         return vmig_pending_conn_check_held(conn);
+    if (!conn->pump && !conn->peeked) {
+        guint8 first;
+
+        n = recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return G_SOURCE_CONTINUE;
+        if (n <= 0) {
+            vmig_pending_conn_drop(conn, n == 0 ? "closed before it said what it is"
+                                                : g_strerror(errno));
+            return G_SOURCE_REMOVE;
+        }
+        conn->peeked = TRUE;
+        if (first == VMIG_TLS_HANDSHAKE_BYTE) {
+            vmig_pending_conn_start_tls(conn);
+            return G_SOURCE_REMOVE;
+        }
+        if (conn->set->tls_required) {
+            vmig_pending_conn_refuse(conn, VMIG_NEGOTIATE_CODE_TLS,
+                                     "this destination requires TLS, and the source driver "
+                                     "opened in plaintext");
+            return G_SOURCE_REMOVE;
+        }
+    }
     want = conn->have < VMIG_PREAMBLE_MAGIC_SIZE ? VMIG_PREAMBLE_MAGIC_SIZE - conn->have
                                                  : VMIG_PREAMBLE_SIZE - conn->have;
     n = recv(fd, conn->buf + conn->have, want, MSG_DONTWAIT);
@@ -282,8 +452,13 @@ vmig_pending_set_free(VmigPendingSet *set)
 
     if (!set)
         return;
-    while ((conn = g_queue_peek_head(&set->conns)))
-        close(vmig_pending_conn_take(conn));
+    while ((conn = g_queue_peek_head(&set->conns))) {
+        int fd = vmig_pending_conn_take(conn, NULL);
+
+        if (fd >= 0)
+            close(fd);
+    }
+    g_free(set->no_tls_reason);
     g_source_destroy(set->timer);
     g_source_unref(set->timer);
     set->pool->sets--;
@@ -361,11 +536,7 @@ vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
         pool->count++;
         set->capped++;
     }
-    conn->watch = g_unix_fd_source_new(conn->fd, G_IO_IN);
-    g_source_set_callback(conn->watch, G_SOURCE_FUNC(vmig_pending_conn_ready), conn,
-                          NULL);
-    g_source_set_static_name(conn->watch, "vmig-pending");
-    g_source_attach(conn->watch, set->context);
+    vmig_pending_conn_watch(conn);
     if (set->conns.head == &conn->set_link)
         vmig_pending_set_rearm(set);
 }
@@ -374,6 +545,7 @@ vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
 typedef struct {
     guint index;
     int fd;
+    VmigTlsPump *pump;
 } VmigPendingMatch;
 
 void
@@ -394,9 +566,9 @@ vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SI
         if (!conn->held)
             continue;
         if (vmig_preamble_token_equal(conn->preamble.token, token)) {
-            VmigPendingMatch match = {conn->preamble.index, -1};
+            VmigPendingMatch match = {conn->preamble.index, -1, NULL};
 
-            match.fd = vmig_pending_conn_take(conn);
+            match.fd = vmig_pending_conn_take(conn, &match.pump);
             g_array_append_val(matched, match);
         } else {
             vmig_pending_conn_drop(conn, "carried a wrong token");
@@ -405,10 +577,21 @@ vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SI
     for (guint i = 0; i < matched->len; i++) {
         VmigPendingMatch *match = &g_array_index(matched, VmigPendingMatch, i);
 
-        funcs->channel(&match->fd, match->index, user_data);
+        funcs->channel(&match->fd, match->index, &match->pump, user_data);
         if (match->fd >= 0)
             close(match->fd);
+        vmig_tls_pump_free(match->pump);
     }
+}
+
+void
+vmig_pending_set_tls(VmigPendingSet *set, VmigTlsContext *tls, gboolean required,
+                     const char *no_tls_reason)
+{
+    set->tls = tls;
+    set->tls_required = required;
+    g_free(set->no_tls_reason);
+    set->no_tls_reason = g_strdup(no_tls_reason);
 }
 
 guint

@@ -25,12 +25,23 @@
  * Connections that a management app supplied (fd mode) have the deadline
  * and the watch but do not count against the caps: the app is trusted to
  * supply no more than it means to.
+ *
+ * TLS (vmig_pending_set_tls()): a connection whose first byte opens a TLS
+ * handshake record is this side's TLS server first.  The handshake runs
+ * in a worker (tls/session.h) within the connection's deadline, counted
+ * and capped as any pending connection; once it is over, the session's
+ * pump gives a plaintext socket from which the opener is read as above,
+ * and the pump goes with the proven connection to its owner.  A set that
+ * requires TLS answers a plaintext opener with a plaintext ERROR frame
+ * ("this destination requires TLS"), and a set without TLS answers a TLS
+ * opener with one that says why it has none; either is then closed.
  */
 #pragma once
 
 #include <glib.h>
 
 #include "fdpass/preamble.h"
+#include "tls/session.h"
 
 /* Defaults (docs/limits.md). */
 #define VMIG_PENDING_DEFAULT_MAX        256 /* per daemon */
@@ -45,15 +56,26 @@ typedef struct {
     /*
      * A connection opened with "VMGM" (only one from a listener): take
      * *@fdp as the main channel (set it to -1), or leave it to be closed.
-     * Its 4 bytes have been read.
+     * Its 4 bytes have been read.  *@pumpp is its TLS pump (NULL: a
+     * plaintext connection): take it (set it to NULL) or leave it to be
+     * freed.
      */
-    void (*main)(int *fdp, gpointer user_data);
+    void (*main)(int *fdp, VmigTlsPump **pumpp, gpointer user_data);
     /*
      * A channel whose preamble carries the set's token: take *@fdp as
      * channel @index (set it to -1), or leave it to be closed.  Its 24
-     * bytes have been read.
+     * bytes have been read.  *@pumpp as for main.
      */
-    void (*channel)(int *fdp, guint index, gpointer user_data);
+    void (*channel)(int *fdp, guint index, VmigTlsPump **pumpp, gpointer user_data);
+    /*
+     * (nullable) A connection was refused for @reason, a sentence: TLS
+     * required and a plaintext opener came, a TLS opener and no TLS here,
+     * a TLS handshake that failed (an unknown CA, a DN not allowed ...).
+     * The owner may want to tell its app: the peer may be the real source
+     * with the wrong credentials.  Stray connections (a wrong opener, a
+     * wrong token) are only logged.
+     */
+    void (*refused)(const char *reason, gpointer user_data);
 } VmigPendingFuncs;
 
 /*
@@ -107,6 +129,18 @@ void vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
  * The callback may free the set.
  */
 void vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SIZE]);
+
+/*
+ * vmig_pending_set_tls:
+ * @tls: (nullable): serves connections that open with a TLS handshake
+ *     (borrowed: outlives the set); NULL: this side has no TLS
+ * @required: plaintext openers are refused
+ * @no_tls_reason: (nullable): when @tls is NULL, why (for the refusal of
+ *     a TLS opener); copied
+ * How the set treats TLS openers; without a call, it has no TLS.
+ */
+void vmig_pending_set_tls(VmigPendingSet *set, VmigTlsContext *tls, gboolean required,
+                          const char *no_tls_reason);
 
 /* Returns: connections pending in the set, from listeners and apps. */
 guint vmig_pending_set_count(VmigPendingSet *set);

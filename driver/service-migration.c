@@ -80,6 +80,17 @@ prop_tunables(JsonObject *record, const char *member)
                : NULL;
 }
 
+/* TLS between the drivers: version, cipher, peer-dn, session; empty without. */
+static JsonNode *
+prop_tls(JsonObject *record, const char *member)
+{
+    JsonNode *node = json_object_get_member(record, member);
+
+    if (node && JSON_NODE_HOLDS_OBJECT(node))
+        return json_node_copy(node);
+    return json_node_init_object(json_node_alloc(), json_object_new());
+}
+
 static const Property properties[] = {
     {"State", "s", prop_member, "state"},
     {"Role", "s", prop_member, "role"},
@@ -89,6 +100,7 @@ static const Property properties[] = {
     {"Tunables", "a{sv}", prop_tunables, "tunables"},
     {"Hypervisor", "s", prop_member, "hypervisor"},
     {"PeerHypervisor", "s", prop_member, "peer-hypervisor"},
+    {"Tls", "a{sv}", prop_tls, "tls"},
 };
 
 JsonObject *

@@ -258,6 +258,14 @@ vmig_tunable_parse(const VmigCatalog *catalog, const char *assignment,
                 tunable->name, tunable->feature->name, tunable->feature->name);
         return FALSE;
     }
+    if (tunable->managed) {
+        g_set_error(error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_NEGOTIATED,
+                    "'%s' is managed by the driver: TLS between the two drivers is asked "
+                    "for with %s (virt-migrate migrate --tls), and the drivers encrypt "
+                    "every channel themselves (docs/tls.md)",
+                    tunable->name, tunable->managed);
+        return FALSE;
+    }
     if (tunable->unstable && !unstable) {
         g_set_error(error, VMIG_TUNABLE_ERROR, VMIG_TUNABLE_ERROR_UNSTABLE,
                     "tunable '%s' is unstable; pass --unstable to use it", tunable->name);

@@ -119,6 +119,7 @@ typedef enum {
     VMIG_NEGOTIATE_CODE_INTERNAL = 7,   /* anything else */
     VMIG_NEGOTIATE_CODE_SHUTDOWN = 8,   /* the driver is stopping */
     VMIG_NEGOTIATE_CODE_TIMEOUT = 9,    /* a step took longer than its bound */
+    VMIG_NEGOTIATE_CODE_TLS = 10,       /* TLS required on one side and not spoken */
     VMIG_NEGOTIATE_CODE_LAST
 } VmigNegotiateCode;
 

@@ -160,6 +160,11 @@ vmig_test_daemon_spawn(VmigTestDaemon *daemon, const char *dir, const char *log,
                             "--runtime-dir", dir, "--bus", "none", NULL);
     if (options->verbose)
         g_strv_builder_add(builder, "--verbose");
+    /* Hermetic: the host's /etc/pki/qemu never counts. */
+    g_strv_builder_add(builder, "--tls-x509-dir");
+    g_strv_builder_add(builder, options->tls_dir ? options->tls_dir : "");
+    if (!options->tls_dir && !options->tls_strict)
+        g_strv_builder_add(builder, "--plaintext-tcp");
     if (options->extra)
         g_strv_builder_addv(builder, (const char **)options->extra);
     argv = g_strv_builder_end(builder);

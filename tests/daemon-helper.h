@@ -5,7 +5,8 @@
  * A daemon runs as
  *
  *   [ip netns exec NETNS] [sh -c 'ulimit -n FD_LIMIT && exec "$@"' sh]
- *       [WRAPPER...] BINARY --runtime-dir DIR --bus none [--verbose] [EXTRA...]
+ *       [WRAPPER...] BINARY --runtime-dir DIR --bus none [--verbose]
+ *       --tls-x509-dir TLS_DIR|"" [--plaintext-tcp] [EXTRA...]
  *
  * with its stdout and stderr appended to its log file.  Like every process
  * started here it gets SIGKILL when the process that started it dies
@@ -40,6 +41,8 @@ typedef struct {
     guint fd_limit;           /* RLIMIT_NOFILE, soft and hard; 0: inherited */
     const char *netns;        /* run in this network namespace; NULL: in ours */
     const char *wrapper;      /* a command line to run it under (shell-split); nullable */
+    const char *tls_dir;      /* --tls-x509-dir; NULL: "" (no TLS) and --plaintext-tcp */
+    gboolean tls_strict;      /* with tls_dir NULL: no --plaintext-tcp either */
 } VmigTestDaemonOptions;
 
 /*

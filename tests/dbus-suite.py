@@ -354,6 +354,8 @@ def test_migration_channels_over_dbus():
         check(props["Hypervisor"].startswith("QEMU "), role + " Hypervisor " + props["Hypervisor"])
         check_equal(props["Tunables"], record.get("tunables", {}).get(role, {}),
                     role + " Tunables")
+        tls = record["tls"] if isinstance(record.get("tls"), dict) else {}
+        check_equal(props["Tls"], tls, role + " Tls")
         check_equal(daemon.obj(path).Get(MIGRATION_IFACE, "Features",
                                          dbus_interface=PROPS_IFACE),
                     props["Features"], role + " Get(Features)")

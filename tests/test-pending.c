@@ -52,22 +52,24 @@ typedef struct {
 /* The owner */
 
 static void
-on_main(int *fdp, gpointer user_data)
+on_main(int *fdp, VmigTlsPump **pumpp, gpointer user_data)
 {
     Fixture *f = user_data;
     Delivery d = {-1, 0, TRUE};
 
+    g_assert_null(*pumpp); /* no TLS in these sets */
     if (f->take)
         d.fd = vmig_fd_steal(fdp);
     g_array_append_val(f->delivered, d);
 }
 
 static void
-on_channel(int *fdp, guint index, gpointer user_data)
+on_channel(int *fdp, guint index, VmigTlsPump **pumpp, gpointer user_data)
 {
     Fixture *f = user_data;
     Delivery d = {-1, index, FALSE};
 
+    g_assert_null(*pumpp);
     if (f->take)
         d.fd = vmig_fd_steal(fdp);
     g_array_append_val(f->delivered, d);

@@ -227,3 +227,26 @@ guint64 vmig_tls_pump_get_bytes(VmigTlsPump *pump, gboolean out);
  */
 void vmig_tls_pump_free(VmigTlsPump *pump);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigTlsPump, vmig_tls_pump_free)
+
+/*
+ * vmig_tls_pump_set_done:
+ * Sets (or replaces) where and what the done callback is, for a pump
+ * that changes hands (a pending connection's pump, given to its
+ * migration).  If both directions have already ended, @done is scheduled
+ * at once.  Call it from the thread that iterates the old context.
+ */
+void vmig_tls_pump_set_done(VmigTlsPump *pump, GMainContext *context,
+                            VmigTlsPumpDoneFunc done, gpointer user_data);
+
+/*
+ * vmig_tls_pump_close:
+ * @flush_ms: how long the plaintext -> TLS direction may take to send
+ *     what was written before the caller closed its end
+ * For a caller that closed (or shut down for writing) its plaintext end
+ * after writing a last message: waits up to @flush_ms for the pump to
+ * have sent it and close_notify, then frees the pump as
+ * vmig_tls_pump_free() does.  The wait is on a local thread moving bytes
+ * already written into a socket's buffer: on a live connection it is
+ * over at once, and the bound covers a peer that stopped reading.
+ */
+void vmig_tls_pump_close(VmigTlsPump *pump, guint flush_ms);

@@ -319,6 +319,8 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     gboolean live = FALSE;
     gboolean persistent = FALSE;
     gboolean undefine_source = FALSE;
+    gboolean tls = FALSE;
+    g_autofree char *tls_hostname = NULL;
     const GOptionEntry entries[] = {
         {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
          "DOMAIN is a libvirt domain on the libvirt at URI; DEST a libvirt URI", "URI"},
@@ -331,6 +333,11 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
          "with -c: define the domain on the destination", NULL},
         {"undefinesource", 0, 0, G_OPTION_ARG_NONE, &undefine_source,
          "with -c: undefine the domain on the source", NULL},
+        {"tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+         "require TLS between the drivers, on any transport (TCP uses it anyway)", NULL},
+        {"tls-hostname", 0, 0, G_OPTION_ARG_STRING, &tls_hostname,
+         "the name the destination's certificate must match (default: DEST's host)",
+         "NAME"},
         {"tunable", 0, 0, G_OPTION_ARG_STRING_ARRAY, &tunables,
          "set a tunable of the source (repeatable)", "NAME=VALUE"},
         {"channels", 0, 0, G_OPTION_ARG_INT, &channels,
@@ -411,6 +418,14 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
         json_builder_set_member_name(b, "channels");
         json_builder_add_int_value(b, channels);
     }
+    if (tls || tls_hostname) {
+        json_builder_set_member_name(b, "tls");
+        json_builder_add_boolean_value(b, TRUE);
+    }
+    if (tls_hostname) {
+        json_builder_set_member_name(b, "tls-hostname");
+        json_builder_add_string_value(b, tls_hostname);
+    }
     if (tunables) {
         json_builder_set_member_name(b, "tunables");
         json_builder_begin_array(b);
@@ -472,6 +487,7 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     g_auto(GStrv) require_features = NULL;
     gint max_channels = -1;
     gboolean paused = FALSE;
+    gboolean tls = FALSE;
     g_autofree char *libvirt_uri = NULL;
     g_autofree char *xml_file = NULL;
     g_autofree char *xml = NULL;
@@ -489,6 +505,10 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
          "take at most N extra channels (default 16)", "N"},
         {"paused", 0, 0, G_OPTION_ARG_NONE, &paused,
          "leave the guest paused once migrated", NULL},
+        {"tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+         "accept only TLS from the source driver, on any transport (TCP requires it "
+         "anyway)",
+         NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(JsonObject) arguments = json_object_new();
@@ -519,6 +539,8 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
         json_object_set_string_member(arguments, "domain-xml", xml);
     json_object_set_string_member(arguments, "listen", argv[2]);
     json_object_set_boolean_member(arguments, "resume", !paused);
+    if (tls)
+        json_object_set_boolean_member(arguments, "tls", TRUE);
     if (max_channels >= 0)
         json_object_set_int_member(arguments, "max-channels", max_channels);
     if (no_features)

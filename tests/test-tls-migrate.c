@@ -1,0 +1,692 @@
+/*
+ * test-tls-migrate.c: whole migrations between two virt-migrated daemons
+ * over TLS, and the refusals (docs/tls.md)
+ *
+ * Every test makes its own credentials with GnuTLS (tests/tls-helper.h):
+ * one CA, a source "host" CN=src.example and a destination "host"
+ * CN=dst.example whose certificate also names 127.0.0.1 and ::1, and,
+ * where a case says so, a stranger from another CA, an expiring
+ * certificate, a DN list.  Two real TCG QEMU guests and two real daemons
+ * run each case; on TCP loopback the source dials through the test's relay
+ * (tests/relay-helper.h), which reads every byte that crosses and
+ * reports whether all of it was TLS records.  A refused migration must
+ * say why on both sides and leave the source guest running.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "tests/daemon-helper.h"
+#include "tests/guest-helper.h"
+#include "tests/migrate-helper.h"
+#include "tests/relay-helper.h"
+#include "tests/testutil.h"
+#include "tests/tls-helper.h"
+
+#define PATTERN_SIZE (64u << 20)
+#define PATTERN_SEED 0x71500
+#define RAM_SIZE     (256ull << 20)
+
+/* The pattern file every test plants, written once per run. */
+static char *pattern_dir;
+static char *pattern_path;
+
+/* How a side's daemon is set up. */
+typedef enum {
+    CREDS_GOOD,      /* the test CA's */
+    CREDS_OTHER_CA,  /* another CA's (and that CA's ca-cert.pem) */
+    CREDS_EXPIRING,  /* the test CA's, expiring a few seconds after the start */
+    CREDS_NO_IP,     /* destination: a certificate that names dst.example only */
+    CREDS_NONE,      /* no TLS: --tls-x509-dir "" and --plaintext-tcp */
+    CREDS_NONE_STRICT, /* no TLS, and no --plaintext-tcp either */
+} Creds;
+
+typedef enum {
+    TRANSPORT_TCP,  /* the source dials the relay, which dials the destination */
+    TRANSPORT_UNIX, /* unix socket, "tls": true */
+    TRANSPORT_FD,   /* socket pairs from the app, "tls": true, "tls-hostname" */
+} Transport;
+
+typedef struct {
+    Transport transport;
+    guint channels;
+    Creds src_creds;
+    Creds dst_creds;
+    const char *dst_allowed_dn; /* --tls-allowed-dn on the destination */
+    const char *src_allowed_dn; /* ... on the source */
+    const char *tls_hostname;   /* the source's "tls-hostname" */
+    /* A refusal: what the source's MIGRATION_DONE says (a part of it), and
+     * what the destination's CONNECTION_REFUSED (or MIGRATION_DONE) says. */
+    const char *src_says;
+    const char *dst_says;
+} Case;
+
+typedef struct {
+    char *tmpdir;
+    VmigTestQemu *src_qemu;
+    VmigTestQemu *dst_qemu;
+    char *src_aux;
+    char *dst_aux;
+    VmigTestDaemon src;
+    VmigTestDaemon dst;
+    VmigGuestMonitor *src_ctl;
+    VmigGuestMonitor *dst_ctl;
+    VmigTestCert *ca;
+    VmigTestCert *other_ca;
+    char *src_tls;
+    char *dst_tls;
+    VmigRelay *relay;
+} Fixture;
+
+#define SKIP_WITHOUT_QEMU(f)                                                             \
+    do {                                                                                 \
+        if (!(f)->src_qemu) {                                                            \
+            g_test_skip("qemu-system-x86_64 is not installed");                          \
+            return;                                                                      \
+        }                                                                                \
+    } while (0)
+
+static const char *const dst_ips[] = {"127.0.0.1", "::1", NULL};
+static const char *const dst_names[] = {"dst.example", "localhost", NULL};
+
+/* When an expiring certificate's end is, in seconds from its making. */
+#define EXPIRING_S 4
+
+/* Writes @dir's credentials as @creds says.  Returns: the directory to give the
+ * daemon, or NULL (no TLS). */
+static const char *
+write_creds(Fixture *f, const char *dir, gboolean destination, Creds creds)
+{
+    VmigTestHost host = {.cn = destination ? "dst.example" : "src.example"};
+
+    if (creds == CREDS_NONE || creds == CREDS_NONE_STRICT)
+        return NULL;
+    if (destination) {
+        host.dns_names = dst_names;
+        host.ip_addresses = creds == CREDS_NO_IP ? NULL : dst_ips;
+    }
+    if (creds == CREDS_EXPIRING) {
+        host.start = -VMIG_TEST_DAY;
+        host.end = EXPIRING_S;
+    }
+    vmig_test_tls_write_host(dir, creds == CREDS_OTHER_CA ? f->other_ca : f->ca, &host);
+    return dir;
+}
+
+/* Starts the daemon of one side as the case says. */
+static void
+daemon_start(Fixture *f, VmigTestDaemon *d, gboolean destination, const Case *c)
+{
+    const char *name = destination ? "dst-host" : "src-host";
+    g_autofree char *dir = g_build_filename(f->tmpdir, name, NULL);
+    g_autofree char *log = g_strdup_printf("%s.log", dir);
+    Creds creds = destination ? c->dst_creds : c->src_creds;
+    const char *allowed = destination ? c->dst_allowed_dn : c->src_allowed_dn;
+    const char *extra[] = {"--tls-allowed-dn", allowed, NULL};
+    VmigTestDaemonOptions options = {
+        .verbose = TRUE,
+        .tls_dir = write_creds(f, destination ? f->dst_tls : f->src_tls, destination,
+                               creds),
+        .tls_strict = creds == CREDS_NONE_STRICT,
+        .extra = allowed ? extra : NULL,
+    };
+    g_autoptr(GError) error = NULL;
+
+    vmig_test_daemon_start(d, dir, log, &options, &error);
+    g_assert_no_error(error);
+}
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    VmigGuestOptions src = {.pattern_path = pattern_path};
+    VmigGuestOptions dst = {.paused = TRUE};
+
+    f->ca = vmig_test_ca_new("migration test CA");
+    f->other_ca = vmig_test_ca_new("another CA");
+    f->src_tls = vmig_test_tls_dir_new();
+    f->dst_tls = vmig_test_tls_dir_new();
+    if (!vmig_test_have_qemu())
+        return;
+    f->tmpdir = g_dir_make_tmp("vmig-tls-XXXXXX", &error);
+    g_assert_no_error(error);
+    f->src_qemu = vmig_guest_start_source(&src, &error);
+    g_assert_no_error(error);
+    f->dst_qemu = vmig_guest_start_destination(&dst, &error);
+    g_assert_no_error(error);
+    f->src_aux = vmig_guest_aux_qmp_path(f->src_qemu);
+    f->dst_aux = vmig_guest_aux_qmp_path(f->dst_qemu);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
+    g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
+    if (f->tmpdir && g_getenv("VMIG_TEST_DAEMON_LOGS")) {
+        g_autofree char *s = vmig_test_daemon_log_tail(&f->src);
+        g_autofree char *d = vmig_test_daemon_log_tail(&f->dst);
+
+        g_printerr("--- source daemon ---\n%s\n--- destination daemon ---\n%s\n", s, d);
+    }
+    vmig_test_daemon_clear(&f->src);
+    vmig_test_daemon_clear(&f->dst);
+    g_clear_pointer(&f->relay, vmig_relay_free);
+    g_clear_pointer(&f->src_qemu, vmig_test_qemu_stop);
+    g_clear_pointer(&f->dst_qemu, vmig_test_qemu_stop);
+    g_free(f->src_aux);
+    g_free(f->dst_aux);
+    vmig_test_tls_dir_remove(f->src_tls);
+    vmig_test_tls_dir_remove(f->dst_tls);
+    g_free(f->src_tls);
+    g_free(f->dst_tls);
+    g_clear_pointer(&f->ca, vmig_test_cert_free);
+    g_clear_pointer(&f->other_ca, vmig_test_cert_free);
+    if (f->tmpdir) {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->tmpdir);
+
+        g_assert_cmpint(system(cmd), ==, 0);
+        g_free(f->tmpdir);
+    }
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+/* Returns: @ctl's record of migration m1 (a new reference). */
+static JsonObject *
+record_of(VmigGuestMonitor *ctl, VmigTestDaemon *d)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) rec = vmig_test_execute_fds(ctl, d, "query-migration",
+                                                    "{\"migration\": \"m1\"}", NULL, 0,
+                                                    &error);
+
+    g_assert_no_error(error);
+    return json_object_ref(json_node_get_object(rec));
+}
+
+/* The record's TLS: version 1.3, an AEAD cipher, the peer's DN. */
+static void
+assert_tls_record(JsonObject *rec, const char *peer_dn)
+{
+    JsonObject *tls;
+
+    g_assert_true(json_object_has_member(rec, "tls"));
+    tls = json_object_get_object_member(rec, "tls");
+    g_assert_nonnull(tls);
+    g_assert_cmpstr(json_object_get_string_member(tls, "version"), ==, "TLS1.3");
+    g_assert_true(g_str_has_suffix(json_object_get_string_member(tls, "cipher"), "-GCM") ||
+                  g_str_has_prefix(json_object_get_string_member(tls, "cipher"), "CHACHA"));
+    g_assert_cmpstr(json_object_get_string_member(tls, "peer-dn"), ==, peer_dn);
+}
+
+/* The guest runs on the source, and the destination QEMU still waits for a stream. */
+static void
+assert_guest_stayed(Fixture *f)
+{
+    g_autofree char *src = vmig_test_guest_status_settled(f->src_aux);
+    g_autofree char *dst = vmig_test_guest_status(f->dst_aux);
+
+    g_assert_cmpstr(src, ==, "running");
+    g_assert_cmpstr(dst, !=, "running");
+}
+
+/* The relay looks for what must never cross in clear: the drivers' magics,
+ * QEMU's, and a piece of the guest's RAM pattern. */
+static void
+watch_needles(Fixture *f)
+{
+    g_autoptr(GPtrArray) needles = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autofree char *pattern = NULL;
+    gsize len = 0;
+    g_autoptr(GError) error = NULL;
+
+    g_ptr_array_add(needles, g_bytes_new_static("VMGM", 4));
+    g_ptr_array_add(needles, g_bytes_new_static("VMGC", 4));
+    g_ptr_array_add(needles, g_bytes_new_static("QEVM", 4));
+    g_assert_true(g_file_get_contents(pattern_path, &pattern, &len, &error));
+    g_assert_cmpuint(len, ==, PATTERN_SIZE);
+    g_ptr_array_add(needles, g_bytes_new(pattern + (1u << 20), 64));
+    vmig_relay_watch_needles(f->relay, needles);
+}
+
+/* Everything that crossed the relay was TLS records, from the first byte. */
+static void
+assert_only_tls(Fixture *f, guint connections)
+{
+    g_auto(VmigRelayReport) report = {0};
+
+    vmig_relay_report(f->relay, &report);
+    g_test_message("relay: %u connections, %" G_GUINT64_FORMAT
+                   " handshake and %" G_GUINT64_FORMAT " application data records",
+                   report.counts[VMIG_RELAY_COUNT_ACCEPTED],
+                   report.records[VMIG_RELAY_TLS_HANDSHAKE],
+                   report.records[VMIG_RELAY_TLS_APPLICATION_DATA]);
+    g_assert_cmpstr(report.violation, ==, NULL);
+    g_assert_cmpstr(report.needle_hit, ==, NULL);
+    g_assert_true(report.tls_only);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_MAIN], ==, 0);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_DATA], ==, 0);
+    g_assert_cmpuint(report.counts[VMIG_RELAY_COUNT_OPAQUE], ==, connections);
+    g_assert_cmpuint(report.opaque_tls_start, ==, connections);
+    g_assert_cmpuint(report.records[VMIG_RELAY_TLS_APPLICATION_DATA], >,
+                     (guint64)PATTERN_SIZE / 16640);
+}
+
+/* Prepares the destination; returns the source's "dest" (to free), or NULL in fd mode
+ * (then *@fd_main is the source's end of the main channel). */
+static char *
+prepare(Fixture *f, const Case *c, int *src_main)
+{
+    g_autofree char *domain = vmig_test_domain_of(f->dst_qemu);
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    guint16 port;
+
+    switch (c->transport) {
+    case TRANSPORT_TCP: {
+        g_autoptr(GError) error = NULL;
+
+        port = vmig_test_free_port();
+        args = g_strdup_printf(
+            "{\"domain\": \"%s\", \"listen\": \"tcp:127.0.0.1:%u\", \"resume\": false}",
+            domain, port);
+        id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+        f->relay = vmig_relay_new(port, &error);
+        g_assert_no_error(error);
+        watch_needles(f);
+        return g_strdup_printf("tcp:127.0.0.1:%u", vmig_relay_port(f->relay));
+    }
+    case TRANSPORT_UNIX: {
+        g_autofree char *path = g_build_filename(f->tmpdir, "migration.sock", NULL);
+
+        args = g_strdup_printf(
+            "{\"domain\": \"%s\", \"listen\": \"unix:%s\", \"resume\": false}", domain,
+            path);
+        id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+        return g_strdup_printf("unix:%s", path);
+    }
+    case TRANSPORT_FD: {
+        int pair[2];
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+        args = g_strdup_printf("{\"domain\": \"%s\", \"resume\": false, \"tls\": true}",
+                               domain);
+        id = vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, &pair[1],
+                                  1);
+        close(pair[1]);
+        *src_main = pair[0];
+        return NULL;
+    }
+    }
+    g_assert_not_reached();
+}
+
+/* fd mode: answers the source's CHANNELS_REQUESTED with socket pairs for both daemons. */
+static void
+supply_channels(Fixture *f, guint channels)
+{
+    g_autoptr(JsonObject) request = vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+    guint n = (guint)json_object_get_int_member(request, "count");
+    g_autofree int *src_fds = g_new(int, n);
+    g_autofree int *dst_fds = g_new(int, n);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) a = NULL;
+    g_autoptr(JsonNode) b = NULL;
+
+    g_assert_cmpuint(n, ==, channels + 1);
+    for (guint i = 0; i < n; i++) {
+        int pair[2];
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+        src_fds[i] = pair[0];
+        dst_fds[i] = pair[1];
+    }
+    a = vmig_test_execute_fds(f->src_ctl, &f->src, "add-channels",
+                              "{\"migration\": \"m1\"}", src_fds, n, &error);
+    g_assert_no_error(error);
+    b = vmig_test_execute_fds(f->dst_ctl, &f->dst, "add-channels",
+                              "{\"migration\": \"m1\"}", dst_fds, n, &error);
+    g_assert_no_error(error);
+    for (guint i = 0; i < n; i++) {
+        close(src_fds[i]);
+        close(dst_fds[i]);
+    }
+}
+
+/* Starts the source's migration.  Returns: its id (to free). */
+static char *
+start_migration(Fixture *f, const Case *c, const char *dest, int src_main,
+                const char *tunable)
+{
+    g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+    g_autoptr(GString) args = g_string_new(NULL);
+    char *id;
+
+    g_string_printf(args, "{\"domain\": \"%s\", \"channels\": %u, \"tunables\": "
+                    "[\"max-bandwidth=4G\"%s%s%s]",
+                    domain, c->channels, tunable ? ", \"" : "", tunable ? tunable : "",
+                    tunable ? "\"" : "");
+    if (dest)
+        g_string_append_printf(args, ", \"dest\": \"%s\"", dest);
+    if (c->transport != TRANSPORT_TCP)
+        g_string_append(args, ", \"tls\": true");
+    if (c->tls_hostname)
+        g_string_append_printf(args, ", \"tls-hostname\": \"%s\"", c->tls_hostname);
+    g_string_append(args, "}");
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args->str,
+                              src_main >= 0 ? &src_main : NULL, src_main >= 0 ? 1 : 0);
+    if (src_main >= 0)
+        close(src_main);
+    return id;
+}
+
+/* ---- migrations that work -------------------------------------------------------- */
+
+/*
+ * The guest migrates over TLS; the RAM pattern arrives intact; both
+ * records name the session and the peer; on TCP, the relay saw nothing
+ * but TLS records; the daemons hold no more descriptors afterwards than
+ * before.
+ */
+static void
+test_migrate(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *dest = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(JsonObject) src_rec = NULL;
+    g_autoptr(JsonObject) dst_rec = NULL;
+    g_autoptr(GError) error = NULL;
+    int src_main = -1;
+    guint src_fds, dst_fds;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, c);
+    daemon_start(f, &f->dst, TRUE, c);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    src_fds = vmig_test_count_fds(f->src.pid);
+    dst_fds = vmig_test_count_fds(f->dst.pid);
+
+    dest = prepare(f, c, &src_main);
+    id = start_migration(f, c, dest, src_main, NULL);
+    g_assert_cmpstr(id, ==, "m1");
+    if (c->transport == TRANSPORT_FD)
+        supply_channels(f, c->channels);
+    err = vmig_test_wait_done(f->src_ctl, "completed");
+    g_free(err);
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
+
+    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR,
+                                            PATTERN_SIZE, PATTERN_SEED, f->tmpdir,
+                                            &error));
+    g_assert_no_error(error);
+    src_rec = record_of(f->src_ctl, &f->src);
+    dst_rec = record_of(f->dst_ctl, &f->dst);
+    assert_tls_record(src_rec, "CN=dst.example,O=Example,C=GB");
+    assert_tls_record(dst_rec, "CN=src.example,O=Example,C=GB");
+    g_assert_cmpint(json_object_get_int_member(
+                        json_object_get_object_member(src_rec, "channels"), "received"),
+                    ==, c->channels);
+    /* The control connection, QEMU's stream and each multifd channel. */
+    if (f->relay)
+        assert_only_tls(f, c->channels + 2);
+
+    /* Nothing held once it is over (bounded: the ends may still be closing). */
+    for (guint i = 0; i < 100 && (vmig_test_count_fds(f->src.pid) > src_fds ||
+                                  vmig_test_count_fds(f->dst.pid) > dst_fds);
+         i++)
+        g_usleep(50 * 1000);
+    g_assert_cmpuint(vmig_test_count_fds(f->src.pid), <=, src_fds);
+    g_assert_cmpuint(vmig_test_count_fds(f->dst.pid), <=, dst_fds);
+}
+
+/* ---- refusals -------------------------------------------------------------------- */
+
+/*
+ * The migration is refused before any guest byte: the source says why
+ * (@c->src_says), the destination says why (@c->dst_says: its
+ * CONNECTION_REFUSED event, or its MIGRATION_DONE when it failed), and the
+ * guest runs on the source.
+ */
+static void
+test_refused(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *dest = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    int src_main = -1;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, c);
+    daemon_start(f, &f->dst, TRUE, c);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    if (c->src_creds == CREDS_EXPIRING || c->dst_creds == CREDS_EXPIRING)
+        g_usleep((EXPIRING_S + 1) * G_USEC_PER_SEC); /* now it has expired */
+
+    dest = prepare(f, c, &src_main);
+    id = start_migration(f, c, dest, src_main, NULL);
+    err = vmig_test_wait_done(f->src_ctl, "failed");
+    g_test_message("source: %s", err);
+    g_assert_nonnull(strstr(err, c->src_says));
+    g_clear_pointer(&err, g_free);
+    {
+        g_autoptr(JsonObject) refused =
+            vmig_test_wait_event(f->dst_ctl, "CONNECTION_REFUSED");
+        const char *reason = json_object_get_string_member(refused, "reason");
+
+        g_test_message("destination: %s", reason);
+        g_assert_nonnull(strstr(reason, c->dst_says));
+    }
+    assert_guest_stayed(f);
+}
+
+/* QEMU's own TLS parameters are the driver's: refused, pointing to --tls. */
+static void
+test_tunable(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *domain = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) list = NULL;
+    g_autoptr(JsonNode) got = NULL;
+    g_autofree char *args = NULL;
+    JsonArray *tunables;
+    guint managed = 0;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, c);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    domain = vmig_test_domain_of(f->src_qemu);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s/nowhere.sock\", "
+                           "\"tunables\": [\"tls-creds=tls0\"]}",
+                           domain, f->tmpdir);
+    got = vmig_test_execute_fds(f->src_ctl, &f->src, "migrate", args, NULL, 0, &error);
+    g_assert_null(got);
+    g_assert_nonnull(error);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, "'tls-creds' is managed by the driver"));
+    g_assert_nonnull(strstr(error->message, "--tls"));
+    g_clear_error(&error);
+
+    /* tunables lists them as managed, not settable. */
+    g_clear_pointer(&args, g_free);
+    args = g_strdup_printf("{\"domain\": \"%s\"}", domain);
+    list = vmig_test_execute_fds(f->src_ctl, &f->src, "query-tunables", args, NULL, 0,
+                                 &error);
+    g_assert_no_error(error);
+    tunables = json_object_get_array_member(json_node_get_object(list), "tunables");
+    for (guint i = 0; i < json_array_get_length(tunables); i++) {
+        JsonObject *t = json_array_get_object_element(tunables, i);
+        const char *name = json_object_get_string_member(t, "name");
+
+        if (!g_str_has_prefix(name, "tls-"))
+            continue;
+        g_assert_cmpstr(json_object_get_string_member_with_default(t, "managed", ""), ==,
+                        "--tls");
+        g_assert_false(json_object_get_boolean_member(t, "settable"));
+        managed++;
+    }
+    g_assert_cmpuint(managed, ==, 3);
+}
+
+/*
+ * A daemon without credentials refuses TCP migrations, either way, with
+ * a message that says how to get them; unix sockets work as ever.
+ */
+static void
+test_no_credentials(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dst_domain = NULL;
+    g_autofree char *args = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) got = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, c);
+    daemon_start(f, &f->dst, TRUE, c);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dst_domain = vmig_test_domain_of(f->dst_qemu);
+
+    args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"tcp:127.0.0.1:%u\"}",
+                           dst_domain, vmig_test_free_port());
+    got = vmig_test_execute_fds(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0,
+                                &error);
+    g_assert_null(got);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, "no TLS credentials"));
+    g_assert_nonnull(strstr(error->message, "docs/tls.md"));
+    g_assert_nonnull(strstr(error->message, "--plaintext-tcp"));
+    g_clear_error(&error);
+    g_clear_pointer(&args, g_free);
+
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"tcp:127.0.0.1:%u\"}",
+                           src_domain, vmig_test_free_port());
+    got = vmig_test_execute_fds(f->src_ctl, &f->src, "migrate", args, NULL, 0, &error);
+    g_assert_null(got);
+    g_assert_nonnull(strstr(error->message, "no TLS credentials"));
+    g_clear_error(&error);
+    g_clear_pointer(&args, g_free);
+
+    /* --tls over a unix socket: refused too. */
+    args = g_strdup_printf(
+        "{\"domain\": \"%s\", \"dest\": \"unix:%s/x.sock\", \"tls\": true}", src_domain,
+        f->tmpdir);
+    got = vmig_test_execute_fds(f->src_ctl, &f->src, "migrate", args, NULL, 0, &error);
+    g_assert_null(got);
+    g_assert_nonnull(strstr(error->message, "TLS was asked for"));
+    assert_guest_stayed(f);
+}
+
+/* ---- the cases ------------------------------------------------------------------- */
+
+static const Case tcp_4 = {.transport = TRANSPORT_TCP, .channels = 4};
+static const Case tcp_1 = {.transport = TRANSPORT_TCP, .channels = 0};
+static const Case unix_2 = {.transport = TRANSPORT_UNIX, .channels = 2};
+static const Case fd_2 = {
+    .transport = TRANSPORT_FD, .channels = 2, .tls_hostname = "dst.example"};
+static const Case dst_dn = {
+    .transport = TRANSPORT_TCP,
+    .channels = 2,
+    .dst_allowed_dn = "CN=src.example,O=Example,C=GB",
+    .src_allowed_dn = "CN=dst.*,O=Example,C=GB",
+};
+
+static const Case refused[] = {
+    {.transport = TRANSPORT_TCP,
+     .dst_creds = CREDS_OTHER_CA,
+     .src_says = "is not trusted",
+     .dst_says = "refused"},
+    {.transport = TRANSPORT_TCP,
+     .src_creds = CREDS_OTHER_CA,
+     .src_says = "refused this host's certificate",
+     .dst_says = "is not trusted"},
+    {.transport = TRANSPORT_TCP,
+     .dst_creds = CREDS_EXPIRING,
+     .src_says = "expired",
+     .dst_says = "refused"},
+    {.transport = TRANSPORT_TCP,
+     .dst_allowed_dn = "CN=someone-else,O=Example,C=GB",
+     .src_says = "refused this host's certificate",
+     .dst_says = "not allowed"},
+    {.transport = TRANSPORT_TCP,
+     .dst_creds = CREDS_NO_IP,
+     .src_says = "does not match",
+     .dst_says = "refused"},
+    {.transport = TRANSPORT_TCP,
+     .src_creds = CREDS_NONE,
+     .src_says = "this destination requires TLS",
+     .dst_says = "this destination requires TLS"},
+    {.transport = TRANSPORT_TCP,
+     .dst_creds = CREDS_NONE,
+     .src_says = "does not speak TLS",
+     .dst_says = "has no TLS credentials"},
+};
+static const char *const refused_names[] = {
+    "other-ca-destination", "other-ca-source", "expired",           "dn-not-allowed",
+    "hostname-mismatch",    "plaintext-source", "plaintext-destination",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(refused) == G_N_ELEMENTS(refused_names));
+
+static const Case no_creds = {.src_creds = CREDS_NONE_STRICT,
+                              .dst_creds = CREDS_NONE_STRICT};
+static const Case good = {0};
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pattern_dir = g_dir_make_tmp("vmig-pattern-XXXXXX", &error);
+    g_assert_no_error(error);
+    pattern_path = g_build_filename(pattern_dir, "pattern.bin", NULL);
+    g_assert_true(
+        vmig_guest_write_pattern(pattern_path, PATTERN_SIZE, PATTERN_SEED, &error));
+
+    g_test_add("/tls/tcp/4-channels", Fixture, &tcp_4, fixture_setup, test_migrate,
+               fixture_teardown);
+    g_test_add("/tls/tcp/1-channel", Fixture, &tcp_1, fixture_setup, test_migrate,
+               fixture_teardown);
+    g_test_add("/tls/tcp/allowed-dn", Fixture, &dst_dn, fixture_setup, test_migrate,
+               fixture_teardown);
+    g_test_add("/tls/unix/2-channels", Fixture, &unix_2, fixture_setup, test_migrate,
+               fixture_teardown);
+    g_test_add("/tls/fd/2-channels", Fixture, &fd_2, fixture_setup, test_migrate,
+               fixture_teardown);
+    for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+        g_autofree char *path = g_strdup_printf("/tls/refused/%s", refused_names[i]);
+
+        g_test_add(path, Fixture, &refused[i], fixture_setup, test_refused,
+                   fixture_teardown);
+    }
+    g_test_add("/tls/refused/tunable", Fixture, &good, fixture_setup, test_tunable,
+               fixture_teardown);
+    g_test_add("/tls/no-credentials", Fixture, &no_creds, fixture_setup,
+               test_no_credentials, fixture_teardown);
+
+    status = g_test_run();
+    g_unlink(pattern_path);
+    g_rmdir(pattern_dir);
+    g_free(pattern_path);
+    g_free(pattern_dir);
+    return status;
+}
