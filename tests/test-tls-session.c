@@ -86,7 +86,8 @@ load(const char *dir, VmigTlsRole role)
 
 /* Return: a context with both roles of @dir. */
 static VmigTlsContext *
-context_new(const char *dir, const char *const *allowed, VmigTlsPlaintextExplainer explainer)
+context_new(const char *dir, const char *const *allowed,
+            VmigTlsPlaintextExplainer explainer)
 {
     return vmig_tls_context_new(load(dir, VMIG_TLS_ROLE_SERVER),
                                 load(dir, VMIG_TLS_ROLE_CLIENT), allowed, explainer);
@@ -380,9 +381,10 @@ test_other_ca_client(Fixture *f, gconstpointer data)
                     "the source driver's certificate " STRANGER_DN
                     " is not trusted: The certificate issuer is unknown.");
     g_assert_error(r[1].error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_REFUSED_BY_PEER);
-    g_assert_cmpstr(r[1].error->message, ==,
-                    "the destination driver refused this host's certificate: CA is unknown "
-                    "(TLS alert)");
+    g_assert_cmpstr(
+        r[1].error->message, ==,
+        "the destination driver refused this host's certificate: CA is unknown "
+        "(TLS alert)");
     result_clear(&r[0]);
     result_clear(&r[1]);
 }
@@ -392,8 +394,8 @@ static void
 test_dn(Fixture *f, gconstpointer data)
 {
     const char *const nobody[] = {"CN=nobody,O=Example,C=GB", NULL};
-    const char *const anyone[] = {"CN=nobody,O=Example,C=GB", "CN=*.example,O=Example,C=GB",
-                                  NULL};
+    const char *const anyone[] = {"CN=nobody,O=Example,C=GB",
+                                  "CN=*.example,O=Example,C=GB", NULL};
     g_autoptr(VmigTlsContext) dst = context_new(dst_dir, NULL, NULL);
     g_autoptr(VmigTlsContext) src = context_new(src_dir, NULL, NULL);
     g_autoptr(VmigTlsContext) dst_strict = context_new(dst_dir, nobody, NULL);
@@ -410,7 +412,8 @@ test_dn(Fixture *f, gconstpointer data)
     /* The server refuses the client's DN. */
     shake(dst_strict, src, "dst.example", FALSE, r);
     g_assert_error(r[0].error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_DN_NOT_ALLOWED);
-    assert_says(r[0].error->message, "the source driver's certificate " SRC_DN " is not allowed");
+    assert_says(r[0].error->message,
+                "the source driver's certificate " SRC_DN " is not allowed");
     g_assert_error(r[1].error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_REFUSED_BY_PEER);
     g_assert_cmpstr(r[1].error->message, ==,
                     "the destination driver refused this host's certificate: "
@@ -454,9 +457,9 @@ raw_peer_thread(gpointer data)
     int ret;
 
     p->alert = -1;
-    g_assert_cmpint(gnutls_init(&s, (p->server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
-                                        GNUTLS_NO_SIGNAL),
-                    ==, 0);
+    g_assert_cmpint(
+        gnutls_init(&s, (p->server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL),
+        ==, 0);
     g_assert_cmpint(gnutls_set_default_priority(s), ==, 0);
     g_assert_cmpint(gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, p->creds), ==, 0);
     if (p->server)
@@ -507,7 +510,8 @@ static void
 test_expired(Fixture *f, gconstpointer data)
 {
     gboolean peer_is_server = GPOINTER_TO_INT(data);
-    VmigTestCertSpec spec = peer_is_server ? vmig_test_server_spec : vmig_test_client_spec;
+    VmigTestCertSpec spec =
+        peer_is_server ? vmig_test_server_spec : vmig_test_client_spec;
     g_autoptr(VmigTestCert) old = NULL;
     g_autoptr(VmigTlsContext) ctx =
         context_new(peer_is_server ? src_dir : dst_dir, NULL, NULL);
@@ -527,7 +531,8 @@ test_expired(Fixture *f, gconstpointer data)
     raw_peer_join(&peer);
 
     g_assert_error(r.error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_CERTIFICATE);
-    assert_says(r.error->message, "certificate CN=old.example,O=Example,C=GB is not trusted: ");
+    assert_says(r.error->message,
+                "certificate CN=old.example,O=Example,C=GB is not trusted: ");
     assert_says(r.error->message, "expired");
     if (peer_is_server) {
         /* Refused before the client's Finished: the server's handshake fails. */
@@ -574,7 +579,8 @@ fake_peer_thread(gpointer data)
     g_assert_cmpint(poll(&pfd, 1, WAIT_MS), ==, 1);
     g_assert_cmpint(recv(p->fd, buf, sizeof(buf), 0), >, 0);
     g_assert_cmpint(buf[0], ==, VMIG_TLS_HANDSHAKE_BYTE);
-    g_assert_cmpint(send(p->fd, p->answer, p->answer_len, MSG_NOSIGNAL), ==, p->answer_len);
+    g_assert_cmpint(send(p->fd, p->answer, p->answer_len, MSG_NOSIGNAL), ==,
+                    p->answer_len);
     vmig_fd_clear(&p->fd);
     return NULL;
 }
@@ -595,10 +601,12 @@ test_plaintext(Fixture *f, gconstpointer data)
          "the destination driver does not speak TLS: it answered with an ERROR frame: "
          "'plaintext connections only'"},
         {plain, error_frame, sizeof(error_frame) - 1,
-         "the destination driver does not speak TLS (its first bytes: 56 4d 47 52 00 00 00 "
+         "the destination driver does not speak TLS (its first bytes: 56 4d 47 52 00 00 "
+         "00 "
          "16 ...)"},
         {explained, http, sizeof(http) - 1,
-         "the destination driver does not speak TLS (its first bytes: 48 54 54 50 2f 31 2e "
+         "the destination driver does not speak TLS (its first bytes: 48 54 54 50 2f 31 "
+         "2e "
          "31 ...)"},
     };
 
@@ -610,7 +618,8 @@ test_plaintext(Fixture *f, gconstpointer data)
         connected_pair(FALSE, sv);
         peer.fd = sv[0];
         peer.thread = g_thread_new("fake-peer", fake_peer_thread, &peer);
-        start(cases[i].ctx, VMIG_TLS_ROLE_CLIENT, &sv[1], "dst.example", WAIT_MS, NULL, &r);
+        start(cases[i].ctx, VMIG_TLS_ROLE_CLIENT, &sv[1], "dst.example", WAIT_MS, NULL,
+              &r);
         wait_until(result_done, &r, WAIT_MS + 5000);
         g_thread_join(peer.thread);
         g_assert_error(r.error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_PLAINTEXT_PEER);
@@ -635,11 +644,12 @@ test_closed(Fixture *f, gconstpointer data)
         wait_until(result_done, &r, WAIT_MS + 5000);
         g_assert_error(r.error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_CLOSED);
         /* A client's ClientHello may meet EPIPE, which the message adds. */
-        assert_says(r.error->message, role == VMIG_TLS_ROLE_SERVER
-                                          ? "the source driver closed the connection "
-                                            "during the TLS handshake"
-                                          : "the destination driver closed the connection "
-                                            "during the TLS handshake");
+        assert_says(r.error->message,
+                    role == VMIG_TLS_ROLE_SERVER
+                        ? "the source driver closed the connection "
+                          "during the TLS handshake"
+                        : "the destination driver closed the connection "
+                          "during the TLS handshake");
         result_clear(&r);
     }
 }
@@ -1016,8 +1026,8 @@ test_pump_no_close_notify(Fixture *f, gconstpointer data)
     shake(dst, src, "dst.example", data != NULL, r);
     g_assert_no_error(r[0].error);
     g_assert_no_error(r[1].error);
-    pump = vmig_tls_pump_start(g_steal_pointer(&r[1].session), &plain, "test/client", NULL,
-                               pump_done, &end, &error);
+    pump = vmig_tls_pump_start(g_steal_pointer(&r[1].session), &plain, "test/client",
+                               NULL, pump_done, &end, &error);
     g_assert_no_error(error);
     /* The server's session closes its socket without close_notify. */
     result_clear(&r[0]);
@@ -1075,17 +1085,17 @@ make_hosts(void)
     dst_dir = vmig_test_tls_dir_new();
     src_dir = vmig_test_tls_dir_new();
     stranger_dir = vmig_test_tls_dir_new();
-    vmig_test_tls_write_host(dst_dir, ca,
-                             &(VmigTestHost){.cn = "dst.example", .ip_addresses = dst_ips});
+    vmig_test_tls_write_host(
+        dst_dir, ca, &(VmigTestHost){.cn = "dst.example", .ip_addresses = dst_ips});
     vmig_test_tls_write_host(src_dir, ca, &(VmigTestHost){.cn = "src.example"});
     vmig_test_tls_write_host(stranger_dir, other_ca,
                              &(VmigTestHost){.cn = "stranger.example"});
     for (int i = 0; i < 2; i++) {
         gnutls_datum_t pem = {NULL, 0};
 
-        g_assert_cmpint(gnutls_x509_crt_export2((i ? other_ca : ca)->crt,
-                                                GNUTLS_X509_FMT_PEM, &pem),
-                        ==, 0);
+        g_assert_cmpint(
+            gnutls_x509_crt_export2((i ? other_ca : ca)->crt, GNUTLS_X509_FMT_PEM, &pem),
+            ==, 0);
         g_string_append_len(both, (const char *)pem.data, pem.size);
         gnutls_free(pem.data);
     }

@@ -303,9 +303,9 @@ test_key_garbage(Fixture *f, gconstpointer data)
     g_autofree char *again = NULL;
 
     vmig_test_write_file(f->dir, "server-key.pem",
-               "-----BEGIN PRIVATE KEY-----\nAAAA\n"
-               "-----END PRIVATE KEY-----\n",
-               -1);
+                         "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                         "-----END PRIVATE KEY-----\n",
+                         -1);
     message =
         assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_KEY, "server-key.pem");
     assert_says(message, "no unencrypted PEM private key");

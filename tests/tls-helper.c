@@ -64,9 +64,9 @@ cert_add_names(VmigTestCert *cert, const VmigTestCertSpec *spec)
             flags = GNUTLS_FSAN_APPEND;
         }
     } else if (!spec->ca) {
-        g_assert_cmpint(gnutls_x509_crt_set_subject_alt_name(cert->crt, GNUTLS_SAN_DNSNAME,
-                                                             spec->cn, strlen(spec->cn),
-                                                             flags),
+        g_assert_cmpint(gnutls_x509_crt_set_subject_alt_name(cert->crt,
+                                                             GNUTLS_SAN_DNSNAME, spec->cn,
+                                                             strlen(spec->cn), flags),
                         ==, 0);
         flags = GNUTLS_FSAN_APPEND;
     }
@@ -78,8 +78,8 @@ cert_add_names(VmigTestCert *cert, const VmigTestCertSpec *spec)
             g_assert_cmpint(inet_pton(AF_INET6, spec->ip_addresses[i], addr), ==, 1);
             len = 16;
         }
-        g_assert_cmpint(gnutls_x509_crt_set_subject_alt_name(cert->crt, GNUTLS_SAN_IPADDRESS,
-                                                             addr, len, flags),
+        g_assert_cmpint(gnutls_x509_crt_set_subject_alt_name(
+                            cert->crt, GNUTLS_SAN_IPADDRESS, addr, len, flags),
                         ==, 0);
         flags = GNUTLS_FSAN_APPEND;
     }
@@ -204,7 +204,8 @@ vmig_test_write_key(const char *dir, const char *name, const VmigTestCert *cert)
 }
 
 void
-vmig_test_write_crl(const char *dir, const VmigTestCert *issuer, const VmigTestCert *revoked)
+vmig_test_write_crl(const char *dir, const VmigTestCert *issuer,
+                    const VmigTestCert *revoked)
 {
     gnutls_x509_crl_t crl;
     gnutls_datum_t pem = {NULL, 0};
@@ -213,7 +214,8 @@ vmig_test_write_crl(const char *dir, const VmigTestCert *issuer, const VmigTestC
     g_assert_cmpint(gnutls_x509_crl_init(&crl), ==, 0);
     g_assert_cmpint(gnutls_x509_crl_set_version(crl, 2), ==, 0);
     g_assert_cmpint(gnutls_x509_crl_set_this_update(crl, now - 60), ==, 0);
-    g_assert_cmpint(gnutls_x509_crl_set_next_update(crl, now + 30 * VMIG_TEST_DAY), ==, 0);
+    g_assert_cmpint(gnutls_x509_crl_set_next_update(crl, now + 30 * VMIG_TEST_DAY), ==,
+                    0);
     if (revoked)
         g_assert_cmpint(gnutls_x509_crl_set_crt(crl, revoked->crt, now - 60), ==, 0);
     g_assert_cmpint(
@@ -225,7 +227,8 @@ vmig_test_write_crl(const char *dir, const VmigTestCert *issuer, const VmigTestC
 }
 
 void
-vmig_test_tls_write_host(const char *dir, const VmigTestCert *ca, const VmigTestHost *host)
+vmig_test_tls_write_host(const char *dir, const VmigTestCert *ca,
+                         const VmigTestHost *host)
 {
     static const VmigTestCertSpec *const specs[] = {
         [VMIG_TLS_ROLE_SERVER] = &vmig_test_server_spec,
@@ -300,7 +303,8 @@ vmig_test_gnutls_credentials(const VmigTestCert *ca, const VmigTestCert *cert)
     if (cert) {
         gnutls_x509_crt_t chain = cert->crt;
 
-        g_assert_cmpint(gnutls_certificate_set_x509_key(creds, &chain, 1, cert->key), ==, 0);
+        g_assert_cmpint(gnutls_certificate_set_x509_key(creds, &chain, 1, cert->key), ==,
+                        0);
     }
     return creds;
 }

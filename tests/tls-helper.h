@@ -35,14 +35,14 @@
 
 /* What a made certificate says. */
 typedef struct {
-    const char *cn;                   /* subject CN (O=Example, C=GB are added) */
-    gboolean ca;                      /* basic constraints CA:TRUE */
-    const char *purpose;              /* an extended key usage OID, or NULL: none */
-    unsigned int usage;               /* key usage bits, or 0: no extension */
-    gint64 start;                     /* validity, in seconds from now */
-    gint64 end;                       /* */
-    const char *const *dns_names;     /* (nullable) DNS SANs; NULL: the CN (no CA) */
-    const char *const *ip_addresses;  /* (nullable) IP SANs, "127.0.0.1", "::1" */
+    const char *cn;                  /* subject CN (O=Example, C=GB are added) */
+    gboolean ca;                     /* basic constraints CA:TRUE */
+    const char *purpose;             /* an extended key usage OID, or NULL: none */
+    unsigned int usage;              /* key usage bits, or 0: no extension */
+    gint64 start;                    /* validity, in seconds from now */
+    gint64 end;                      /* */
+    const char *const *dns_names;    /* (nullable) DNS SANs; NULL: the CN (no CA) */
+    const char *const *ip_addresses; /* (nullable) IP SANs, "127.0.0.1", "::1" */
 } VmigTestCertSpec;
 
 /* A private key and its certificate. */
@@ -60,7 +60,8 @@ extern const VmigTestCertSpec vmig_test_client_spec;
 
 /* Return: a new key and a certificate as @spec says, signed by @issuer
  * (NULL: self-signed).  Serial numbers are unique within the process. */
-VmigTestCert *vmig_test_cert_new(const VmigTestCertSpec *spec, const VmigTestCert *issuer);
+VmigTestCert *vmig_test_cert_new(const VmigTestCertSpec *spec,
+                                 const VmigTestCert *issuer);
 /* Return: a self-signed CA (vmig_test_ca_spec) called @cn. */
 VmigTestCert *vmig_test_ca_new(const char *cn);
 void vmig_test_cert_free(VmigTestCert *cert);
@@ -70,7 +71,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigTestCert, vmig_test_cert_free)
 GBytes *vmig_test_cert_der(const VmigTestCert *cert);
 
 /* Writes @data (@len bytes; -1: a string) as @dir/@name, mode 0600. */
-void vmig_test_write_file(const char *dir, const char *name, const void *data, gssize len);
+void vmig_test_write_file(const char *dir, const char *name, const void *data,
+                          gssize len);
 /* Writes @cert's certificate, PEM, as @dir/@name. */
 void vmig_test_write_cert(const char *dir, const char *name, const VmigTestCert *cert);
 /* Writes @cert's private key, PEM, as @dir/@name. */
