@@ -2,7 +2,7 @@
  * test-tls.c: the tls/ library: credentials in QEMU's layout, loaded and
  * checked (tls/credentials.h), and the peer DN allow-list (tls/dn.h)
  *
- * Every certificate is made here with GnuTLS (ECDSA P-256: fast) in a
+ * Every certificate is made with GnuTLS (tests/tls-helper.h) in a
  * fresh temporary directory per test, in the /etc/pki/qemu layout: a CA
  * and a good server and client set, which each test then breaks.
  */
@@ -19,184 +19,14 @@
 #include "tls/credentials.h"
 #include "tls/dn.h"
 #include "tests/testutil.h"
-
-#define DAY (24 * 60 * 60)
-
-/* What a made certificate says. */
-typedef struct {
-    const char *cn;
-    gboolean ca;
-    const char *purpose; /* an extended key usage OID, or NULL for no extension */
-    unsigned int usage;  /* key usage bits, or 0 for no extension */
-    gint64 start;        /* seconds from now */
-    gint64 end;
-} CertSpec;
-
-typedef struct {
-    gnutls_x509_privkey_t key;
-    gnutls_x509_crt_t crt;
-} Cert;
-
-static const CertSpec ca_spec = {"virt-migrate test CA",
-                                 TRUE,
-                                 NULL,
-                                 GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN,
-                                 -DAY,
-                                 365 * DAY};
-static const CertSpec server_spec = {
-    "dst.example", FALSE,   GNUTLS_KP_TLS_WWW_SERVER, GNUTLS_KEY_DIGITAL_SIGNATURE,
-    -DAY,          30 * DAY};
-static const CertSpec client_spec = {
-    "src.example", FALSE,   GNUTLS_KP_TLS_WWW_CLIENT, GNUTLS_KEY_DIGITAL_SIGNATURE,
-    -DAY,          30 * DAY};
-
-static guint serial_counter = 1;
-
-static void
-cert_free(Cert *cert)
-{
-    if (!cert)
-        return;
-    gnutls_x509_crt_deinit(cert->crt);
-    gnutls_x509_privkey_deinit(cert->key);
-    g_free(cert);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Cert, cert_free)
-
-/* Return: a new key and a certificate as @spec says, signed by @issuer (NULL: itself). */
-static Cert *
-cert_new(const CertSpec *spec, const Cert *issuer)
-{
-    Cert *cert = g_new0(Cert, 1);
-    time_t now = time(NULL);
-    unsigned char serial[4];
-    unsigned char id[64];
-    size_t id_len = sizeof(id);
-
-    g_assert_cmpint(gnutls_x509_privkey_init(&cert->key), ==, 0);
-    g_assert_cmpint(
-        gnutls_x509_privkey_generate(cert->key, GNUTLS_PK_ECDSA,
-                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
-        ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_init(&cert->crt), ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_version(cert->crt, 3), ==, 0);
-    serial[0] = 0x01; /* positive, and never all zero */
-    serial[1] = (unsigned char)(serial_counter >> 16);
-    serial[2] = (unsigned char)(serial_counter >> 8);
-    serial[3] = (unsigned char)serial_counter;
-    serial_counter++;
-    g_assert_cmpint(gnutls_x509_crt_set_serial(cert->crt, serial, sizeof(serial)), ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_activation_time(cert->crt, now + spec->start), ==,
-                    0);
-    g_assert_cmpint(gnutls_x509_crt_set_expiration_time(cert->crt, now + spec->end), ==,
-                    0);
-    /* Written country first, as certtool does: RFC 4514 prints it last. */
-    g_assert_cmpint(gnutls_x509_crt_set_dn_by_oid(cert->crt, GNUTLS_OID_X520_COUNTRY_NAME,
-                                                  0, "GB", 2),
-                    ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_dn_by_oid(
-                        cert->crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0, "Example", 7),
-                    ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_dn_by_oid(cert->crt, GNUTLS_OID_X520_COMMON_NAME,
-                                                  0, spec->cn, strlen(spec->cn)),
-                    ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_key(cert->crt, cert->key), ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_basic_constraints(cert->crt, spec->ca, -1), ==,
-                    0);
-    if (spec->usage)
-        g_assert_cmpint(gnutls_x509_crt_set_key_usage(cert->crt, spec->usage), ==, 0);
-    if (spec->purpose)
-        g_assert_cmpint(gnutls_x509_crt_set_key_purpose_oid(cert->crt, spec->purpose, 0),
-                        ==, 0);
-    if (!spec->ca)
-        g_assert_cmpint(
-            gnutls_x509_crt_set_subject_alt_name(cert->crt, GNUTLS_SAN_DNSNAME, spec->cn,
-                                                 strlen(spec->cn), GNUTLS_FSAN_SET),
-            ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_get_key_id(cert->crt, 0, id, &id_len), ==, 0);
-    g_assert_cmpint(gnutls_x509_crt_set_subject_key_id(cert->crt, id, id_len), ==, 0);
-    if (issuer) {
-        id_len = sizeof(id);
-        g_assert_cmpint(gnutls_x509_crt_get_key_id(issuer->crt, 0, id, &id_len), ==, 0);
-        g_assert_cmpint(gnutls_x509_crt_set_authority_key_id(cert->crt, id, id_len), ==,
-                        0);
-    }
-    g_assert_cmpint(gnutls_x509_crt_sign2(cert->crt, issuer ? issuer->crt : cert->crt,
-                                          issuer ? issuer->key : cert->key,
-                                          GNUTLS_DIG_SHA256, 0),
-                    ==, 0);
-    return cert;
-}
-
-/* Writes @data (@len bytes; -1: a string) as @dir/@name, mode 0600. */
-static void
-write_file(const char *dir, const char *name, const void *data, gssize len)
-{
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autoptr(GError) error = NULL;
-
-    g_file_set_contents_full(path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                             &error);
-    g_assert_no_error(error);
-}
-
-static void
-write_datum(const char *dir, const char *name, gnutls_datum_t *datum)
-{
-    write_file(dir, name, datum->data, datum->size);
-    gnutls_free(datum->data);
-}
-
-/* Writes @cert's certificate, PEM, as @dir/@name. */
-static void
-write_cert(const char *dir, const char *name, const Cert *cert)
-{
-    gnutls_datum_t pem = {NULL, 0};
-
-    g_assert_cmpint(gnutls_x509_crt_export2(cert->crt, GNUTLS_X509_FMT_PEM, &pem), ==, 0);
-    write_datum(dir, name, &pem);
-}
-
-/* Writes @cert's private key, PEM, as @dir/@name. */
-static void
-write_key(const char *dir, const char *name, const Cert *cert)
-{
-    gnutls_datum_t pem = {NULL, 0};
-
-    g_assert_cmpint(gnutls_x509_privkey_export2(cert->key, GNUTLS_X509_FMT_PEM, &pem), ==,
-                    0);
-    write_datum(dir, name, &pem);
-}
-
-/* Writes a CRL signed by @issuer that lists @revoked (NULL: none) as @dir/ca-crl.pem. */
-static void
-write_crl(const char *dir, const Cert *issuer, const Cert *revoked)
-{
-    gnutls_x509_crl_t crl;
-    gnutls_datum_t pem = {NULL, 0};
-    time_t now = time(NULL);
-
-    g_assert_cmpint(gnutls_x509_crl_init(&crl), ==, 0);
-    g_assert_cmpint(gnutls_x509_crl_set_version(crl, 2), ==, 0);
-    g_assert_cmpint(gnutls_x509_crl_set_this_update(crl, now - 60), ==, 0);
-    g_assert_cmpint(gnutls_x509_crl_set_next_update(crl, now + 30 * DAY), ==, 0);
-    if (revoked)
-        g_assert_cmpint(gnutls_x509_crl_set_crt(crl, revoked->crt, now - 60), ==, 0);
-    g_assert_cmpint(
-        gnutls_x509_crl_sign2(crl, issuer->crt, issuer->key, GNUTLS_DIG_SHA256, 0), ==,
-        0);
-    g_assert_cmpint(gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_PEM, &pem), ==, 0);
-    write_datum(dir, VMIG_TLS_CA_CRL_FILE, &pem);
-    gnutls_x509_crl_deinit(crl);
-}
+#include "tests/tls-helper.h"
 
 /* A temporary directory with a CA and a good server and client set. */
 typedef struct {
     char *dir;
-    Cert *ca;
-    Cert *server;
-    Cert *client;
+    VmigTestCert *ca;
+    VmigTestCert *server;
+    VmigTestCert *client;
     guint fds_before;
 } Fixture;
 
@@ -208,37 +38,24 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->fds_before = vmig_test_count_fds(0);
     f->dir = g_dir_make_tmp("vmig-tls-XXXXXX", &error);
     g_assert_no_error(error);
-    f->ca = cert_new(&ca_spec, NULL);
-    f->server = cert_new(&server_spec, f->ca);
-    f->client = cert_new(&client_spec, f->ca);
-    write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, f->ca);
-    write_cert(f->dir, "server-cert.pem", f->server);
-    write_key(f->dir, "server-key.pem", f->server);
-    write_cert(f->dir, "client-cert.pem", f->client);
-    write_key(f->dir, "client-key.pem", f->client);
+    f->ca = vmig_test_cert_new(&vmig_test_ca_spec, NULL);
+    f->server = vmig_test_cert_new(&vmig_test_server_spec, f->ca);
+    f->client = vmig_test_cert_new(&vmig_test_client_spec, f->ca);
+    vmig_test_write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, f->ca);
+    vmig_test_write_cert(f->dir, "server-cert.pem", f->server);
+    vmig_test_write_key(f->dir, "server-key.pem", f->server);
+    vmig_test_write_cert(f->dir, "client-cert.pem", f->client);
+    vmig_test_write_key(f->dir, "client-key.pem", f->client);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
-    const char *name;
-
-    g_assert_nonnull(dir);
-    while ((name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_build_filename(f->dir, name, NULL);
-
-        if (g_file_test(path, G_FILE_TEST_IS_DIR))
-            g_assert_cmpint(g_rmdir(path), ==, 0);
-        else
-            g_assert_cmpint(g_unlink(path), ==, 0);
-    }
-    g_clear_pointer(&dir, g_dir_close);
-    g_assert_cmpint(g_rmdir(f->dir), ==, 0);
+    vmig_test_tls_dir_remove(f->dir);
     g_free(f->dir);
-    cert_free(f->ca);
-    cert_free(f->server);
-    cert_free(f->client);
+    vmig_test_cert_free(f->ca);
+    vmig_test_cert_free(f->server);
+    vmig_test_cert_free(f->client);
     /* Every load closes what it opened, whatever the outcome. */
     g_assert_cmpuint(vmig_test_count_fds(0), ==, f->fds_before);
 }
@@ -457,7 +274,7 @@ test_format(Fixture *f, gconstpointer data)
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autofree char *message = NULL;
 
-        write_file(f->dir, "server-cert.pem", bad[i], -1);
+        vmig_test_write_file(f->dir, "server-cert.pem", bad[i], -1);
         message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_FORMAT,
                                  "server-cert.pem");
         assert_says(message, "no PEM certificate");
@@ -465,14 +282,14 @@ test_format(Fixture *f, gconstpointer data)
     {
         g_autofree char *message = NULL;
 
-        write_key(f->dir, "server-cert.pem", f->server);
+        vmig_test_write_key(f->dir, "server-cert.pem", f->server);
         message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_FORMAT,
                                  "server-cert.pem");
     }
     {
         g_autofree char *message = NULL;
 
-        write_file(f->dir, VMIG_TLS_CA_CERT_FILE, "garbage\n", -1);
+        vmig_test_write_file(f->dir, VMIG_TLS_CA_CERT_FILE, "garbage\n", -1);
         message = assert_refused(f, VMIG_TLS_ROLE_CLIENT, VMIG_TLS_ERROR_FORMAT,
                                  VMIG_TLS_CA_CERT_FILE);
     }
@@ -485,14 +302,14 @@ test_key_garbage(Fixture *f, gconstpointer data)
     g_autofree char *message = NULL;
     g_autofree char *again = NULL;
 
-    write_file(f->dir, "server-key.pem",
-               "-----BEGIN PRIVATE KEY-----\nAAAA\n"
-               "-----END PRIVATE KEY-----\n",
-               -1);
+    vmig_test_write_file(f->dir, "server-key.pem",
+                         "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                         "-----END PRIVATE KEY-----\n",
+                         -1);
     message =
         assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_KEY, "server-key.pem");
     assert_says(message, "no unencrypted PEM private key");
-    write_cert(f->dir, "server-key.pem", f->server);
+    vmig_test_write_cert(f->dir, "server-key.pem", f->server);
     again = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_KEY, "server-key.pem");
 }
 
@@ -500,16 +317,16 @@ test_key_garbage(Fixture *f, gconstpointer data)
 static void
 test_key_other(Fixture *f, gconstpointer data)
 {
-    g_autoptr(Cert) stranger = cert_new(&server_spec, f->ca);
+    g_autoptr(VmigTestCert) stranger = vmig_test_cert_new(&vmig_test_server_spec, f->ca);
     g_autofree char *message = NULL;
     g_autofree char *again = NULL;
     g_autofree char *cert_path = fixture_path(f, "server-cert.pem");
 
-    write_key(f->dir, "server-key.pem", f->client);
+    vmig_test_write_key(f->dir, "server-key.pem", f->client);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_KEY_MISMATCH,
                              "server-key.pem");
     assert_says(message, cert_path);
-    write_key(f->dir, "server-key.pem", stranger);
+    vmig_test_write_key(f->dir, "server-key.pem", stranger);
     again = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_KEY_MISMATCH,
                            "server-key.pem");
 }
@@ -518,13 +335,13 @@ test_key_other(Fixture *f, gconstpointer data)
 static void
 test_untrusted(Fixture *f, gconstpointer data)
 {
-    g_autoptr(Cert) other_ca = cert_new(&ca_spec, NULL);
-    g_autoptr(Cert) other = cert_new(&client_spec, other_ca);
+    g_autoptr(VmigTestCert) other_ca = vmig_test_cert_new(&vmig_test_ca_spec, NULL);
+    g_autoptr(VmigTestCert) other = vmig_test_cert_new(&vmig_test_client_spec, other_ca);
     g_autofree char *ca_path = fixture_path(f, VMIG_TLS_CA_CERT_FILE);
     g_autofree char *message = NULL;
 
-    write_cert(f->dir, "client-cert.pem", other);
-    write_key(f->dir, "client-key.pem", other);
+    vmig_test_write_cert(f->dir, "client-cert.pem", other);
+    vmig_test_write_key(f->dir, "client-key.pem", other);
     message = assert_refused(f, VMIG_TLS_ROLE_CLIENT, VMIG_TLS_ERROR_UNTRUSTED,
                              "client-cert.pem");
     assert_says(message, ca_path);
@@ -535,17 +352,17 @@ test_untrusted(Fixture *f, gconstpointer data)
 static void
 test_expired(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = server_spec;
-    g_autoptr(Cert) old = NULL;
+    VmigTestCertSpec spec = vmig_test_server_spec;
+    g_autoptr(VmigTestCert) old = NULL;
     g_autofree char *end = NULL;
     g_autofree char *message = NULL;
 
-    spec.start = -10 * DAY;
-    spec.end = -DAY;
-    old = cert_new(&spec, f->ca);
+    spec.start = -10 * VMIG_TEST_DAY;
+    spec.end = -VMIG_TEST_DAY;
+    old = vmig_test_cert_new(&spec, f->ca);
     end = date_text(gnutls_x509_crt_get_expiration_time(old->crt));
-    write_cert(f->dir, "server-cert.pem", old);
-    write_key(f->dir, "server-key.pem", old);
+    vmig_test_write_cert(f->dir, "server-cert.pem", old);
+    vmig_test_write_key(f->dir, "server-key.pem", old);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_EXPIRED,
                              "server-cert.pem");
     assert_says(message, end);
@@ -556,17 +373,17 @@ test_expired(Fixture *f, gconstpointer data)
 static void
 test_not_yet_valid(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = client_spec;
-    g_autoptr(Cert) young = NULL;
+    VmigTestCertSpec spec = vmig_test_client_spec;
+    g_autoptr(VmigTestCert) young = NULL;
     g_autofree char *start = NULL;
     g_autofree char *message = NULL;
 
-    spec.start = DAY;
-    spec.end = 10 * DAY;
-    young = cert_new(&spec, f->ca);
+    spec.start = VMIG_TEST_DAY;
+    spec.end = 10 * VMIG_TEST_DAY;
+    young = vmig_test_cert_new(&spec, f->ca);
     start = date_text(gnutls_x509_crt_get_activation_time(young->crt));
-    write_cert(f->dir, "client-cert.pem", young);
-    write_key(f->dir, "client-key.pem", young);
+    vmig_test_write_cert(f->dir, "client-cert.pem", young);
+    vmig_test_write_key(f->dir, "client-key.pem", young);
     message = assert_refused(f, VMIG_TLS_ROLE_CLIENT, VMIG_TLS_ERROR_NOT_YET_VALID,
                              "client-cert.pem");
     assert_says(message, start);
@@ -576,18 +393,18 @@ test_not_yet_valid(Fixture *f, gconstpointer data)
 static void
 test_ca_expired(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = ca_spec;
-    g_autoptr(Cert) old_ca = NULL;
-    g_autoptr(Cert) leaf = NULL;
+    VmigTestCertSpec spec = vmig_test_ca_spec;
+    g_autoptr(VmigTestCert) old_ca = NULL;
+    g_autoptr(VmigTestCert) leaf = NULL;
     g_autofree char *message = NULL;
 
-    spec.start = -10 * DAY;
-    spec.end = -DAY;
-    old_ca = cert_new(&spec, NULL);
-    leaf = cert_new(&server_spec, old_ca);
-    write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, old_ca);
-    write_cert(f->dir, "server-cert.pem", leaf);
-    write_key(f->dir, "server-key.pem", leaf);
+    spec.start = -10 * VMIG_TEST_DAY;
+    spec.end = -VMIG_TEST_DAY;
+    old_ca = vmig_test_cert_new(&spec, NULL);
+    leaf = vmig_test_cert_new(&vmig_test_server_spec, old_ca);
+    vmig_test_write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, old_ca);
+    vmig_test_write_cert(f->dir, "server-cert.pem", leaf);
+    vmig_test_write_key(f->dir, "server-key.pem", leaf);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_EXPIRED,
                              VMIG_TLS_CA_CERT_FILE);
 }
@@ -596,27 +413,27 @@ test_ca_expired(Fixture *f, gconstpointer data)
 static void
 test_ca_not_ca(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = ca_spec;
-    g_autoptr(Cert) fake = NULL;
-    g_autoptr(Cert) signer = NULL;
-    g_autoptr(Cert) leaf = NULL;
+    VmigTestCertSpec spec = vmig_test_ca_spec;
+    g_autoptr(VmigTestCert) fake = NULL;
+    g_autoptr(VmigTestCert) signer = NULL;
+    g_autoptr(VmigTestCert) leaf = NULL;
     g_autofree char *message = NULL;
     g_autofree char *again = NULL;
 
     spec.ca = FALSE;
-    fake = cert_new(&spec, NULL);
-    leaf = cert_new(&server_spec, fake);
-    write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, fake);
-    write_cert(f->dir, "server-cert.pem", leaf);
-    write_key(f->dir, "server-key.pem", leaf);
+    fake = vmig_test_cert_new(&spec, NULL);
+    leaf = vmig_test_cert_new(&vmig_test_server_spec, fake);
+    vmig_test_write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, fake);
+    vmig_test_write_cert(f->dir, "server-cert.pem", leaf);
+    vmig_test_write_key(f->dir, "server-key.pem", leaf);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_NOT_CA,
                              VMIG_TLS_CA_CERT_FILE);
     assert_says(message, "CA:FALSE");
 
     spec.ca = TRUE;
     spec.usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
-    signer = cert_new(&spec, NULL);
-    write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, signer);
+    signer = vmig_test_cert_new(&spec, NULL);
+    vmig_test_write_cert(f->dir, VMIG_TLS_CA_CERT_FILE, signer);
     again = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_NOT_CA,
                            VMIG_TLS_CA_CERT_FILE);
     assert_says(again, "signing certificates");
@@ -626,19 +443,19 @@ test_ca_not_ca(Fixture *f, gconstpointer data)
 static void
 test_purpose_client_only(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = server_spec;
-    g_autoptr(Cert) wrong = NULL;
+    VmigTestCertSpec spec = vmig_test_server_spec;
+    g_autoptr(VmigTestCert) wrong = NULL;
     g_autofree char *message = NULL;
 
     spec.purpose = GNUTLS_KP_TLS_WWW_CLIENT;
-    wrong = cert_new(&spec, f->ca);
-    write_cert(f->dir, "server-cert.pem", wrong);
-    write_key(f->dir, "server-key.pem", wrong);
+    wrong = vmig_test_cert_new(&spec, f->ca);
+    vmig_test_write_cert(f->dir, "server-cert.pem", wrong);
+    vmig_test_write_key(f->dir, "server-key.pem", wrong);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_PURPOSE,
                              "server-cert.pem");
     assert_says(message, "TLS server authentication");
-    write_cert(f->dir, "client-cert.pem", wrong);
-    write_key(f->dir, "client-key.pem", wrong);
+    vmig_test_write_cert(f->dir, "client-cert.pem", wrong);
+    vmig_test_write_key(f->dir, "client-key.pem", wrong);
     assert_loads(f, VMIG_TLS_ROLE_CLIENT);
 }
 
@@ -648,8 +465,8 @@ test_purpose_server_only(Fixture *f, gconstpointer data)
 {
     g_autofree char *message = NULL;
 
-    write_cert(f->dir, "client-cert.pem", f->server);
-    write_key(f->dir, "client-key.pem", f->server);
+    vmig_test_write_cert(f->dir, "client-cert.pem", f->server);
+    vmig_test_write_key(f->dir, "client-key.pem", f->server);
     message = assert_refused(f, VMIG_TLS_ROLE_CLIENT, VMIG_TLS_ERROR_PURPOSE,
                              "client-cert.pem");
     assert_says(message, "TLS client authentication");
@@ -662,15 +479,15 @@ test_purpose_absent(Fixture *f, gconstpointer data)
     const char *purposes[] = {NULL, "2.5.29.37.0"};
 
     for (gsize i = 0; i < G_N_ELEMENTS(purposes); i++) {
-        CertSpec spec = server_spec;
-        g_autoptr(Cert) both = NULL;
+        VmigTestCertSpec spec = vmig_test_server_spec;
+        g_autoptr(VmigTestCert) both = NULL;
 
         spec.purpose = purposes[i];
-        both = cert_new(&spec, f->ca);
-        write_cert(f->dir, "server-cert.pem", both);
-        write_key(f->dir, "server-key.pem", both);
-        write_cert(f->dir, "client-cert.pem", both);
-        write_key(f->dir, "client-key.pem", both);
+        both = vmig_test_cert_new(&spec, f->ca);
+        vmig_test_write_cert(f->dir, "server-cert.pem", both);
+        vmig_test_write_key(f->dir, "server-key.pem", both);
+        vmig_test_write_cert(f->dir, "client-cert.pem", both);
+        vmig_test_write_key(f->dir, "client-key.pem", both);
         assert_loads(f, VMIG_TLS_ROLE_SERVER);
         assert_loads(f, VMIG_TLS_ROLE_CLIENT);
     }
@@ -680,25 +497,25 @@ test_purpose_absent(Fixture *f, gconstpointer data)
 static void
 test_purpose_usage(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = server_spec;
-    g_autoptr(Cert) encipher_only = NULL;
-    g_autoptr(Cert) ca_leaf = NULL;
+    VmigTestCertSpec spec = vmig_test_server_spec;
+    g_autoptr(VmigTestCert) encipher_only = NULL;
+    g_autoptr(VmigTestCert) ca_leaf = NULL;
     g_autofree char *message = NULL;
     g_autofree char *again = NULL;
 
     spec.usage = GNUTLS_KEY_KEY_ENCIPHERMENT;
-    encipher_only = cert_new(&spec, f->ca);
-    write_cert(f->dir, "server-cert.pem", encipher_only);
-    write_key(f->dir, "server-key.pem", encipher_only);
+    encipher_only = vmig_test_cert_new(&spec, f->ca);
+    vmig_test_write_cert(f->dir, "server-cert.pem", encipher_only);
+    vmig_test_write_key(f->dir, "server-key.pem", encipher_only);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_PURPOSE,
                              "server-cert.pem");
     assert_says(message, "digital signatures");
 
-    spec = server_spec;
+    spec = vmig_test_server_spec;
     spec.ca = TRUE;
-    ca_leaf = cert_new(&spec, f->ca);
-    write_cert(f->dir, "server-cert.pem", ca_leaf);
-    write_key(f->dir, "server-key.pem", ca_leaf);
+    ca_leaf = vmig_test_cert_new(&spec, f->ca);
+    vmig_test_write_cert(f->dir, "server-cert.pem", ca_leaf);
+    vmig_test_write_key(f->dir, "server-key.pem", ca_leaf);
     again = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_PURPOSE,
                            "server-cert.pem");
     assert_says(again, "is a CA certificate");
@@ -708,16 +525,16 @@ test_purpose_usage(Fixture *f, gconstpointer data)
 static void
 test_chain(Fixture *f, gconstpointer data)
 {
-    CertSpec spec = ca_spec;
-    g_autoptr(Cert) intermediate = NULL;
-    g_autoptr(Cert) leaf = NULL;
+    VmigTestCertSpec spec = vmig_test_ca_spec;
+    g_autoptr(VmigTestCert) intermediate = NULL;
+    g_autoptr(VmigTestCert) leaf = NULL;
     g_autoptr(GString) pem = g_string_new(NULL);
-    const Cert *order[2];
+    const VmigTestCert *order[2];
     g_autofree char *message = NULL;
 
     spec.cn = "virt-migrate intermediate CA";
-    intermediate = cert_new(&spec, f->ca);
-    leaf = cert_new(&server_spec, intermediate);
+    intermediate = vmig_test_cert_new(&spec, f->ca);
+    leaf = vmig_test_cert_new(&vmig_test_server_spec, intermediate);
     order[0] = leaf;
     order[1] = intermediate;
     for (gsize i = 0; i < G_N_ELEMENTS(order); i++) {
@@ -728,12 +545,12 @@ test_chain(Fixture *f, gconstpointer data)
         g_string_append_len(pem, (const char *)one.data, one.size);
         gnutls_free(one.data);
     }
-    write_file(f->dir, "server-cert.pem", pem->str, (gssize)pem->len);
-    write_key(f->dir, "server-key.pem", leaf);
+    vmig_test_write_file(f->dir, "server-cert.pem", pem->str, (gssize)pem->len);
+    vmig_test_write_key(f->dir, "server-key.pem", leaf);
     assert_loads(f, VMIG_TLS_ROLE_SERVER);
 
     /* Without the intermediate, the leaf leads nowhere. */
-    write_cert(f->dir, "server-cert.pem", leaf);
+    vmig_test_write_cert(f->dir, "server-cert.pem", leaf);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_UNTRUSTED,
                              "server-cert.pem");
 }
@@ -745,9 +562,9 @@ test_crl_revoked(Fixture *f, gconstpointer data)
     g_autofree char *crl_path = fixture_path(f, VMIG_TLS_CA_CRL_FILE);
     g_autofree char *message = NULL;
 
-    write_crl(f->dir, f->ca, NULL);
+    vmig_test_write_crl(f->dir, f->ca, NULL);
     assert_loads(f, VMIG_TLS_ROLE_SERVER);
-    write_crl(f->dir, f->ca, f->server);
+    vmig_test_write_crl(f->dir, f->ca, f->server);
     message = assert_refused(f, VMIG_TLS_ROLE_SERVER, VMIG_TLS_ERROR_REVOKED,
                              "server-cert.pem");
     assert_says(message, crl_path);
@@ -758,15 +575,15 @@ test_crl_revoked(Fixture *f, gconstpointer data)
 static void
 test_crl_bad(Fixture *f, gconstpointer data)
 {
-    g_autoptr(Cert) other_ca = cert_new(&ca_spec, NULL);
+    g_autoptr(VmigTestCert) other_ca = vmig_test_cert_new(&vmig_test_ca_spec, NULL);
     g_autofree char *message = NULL;
     g_autofree char *again = NULL;
 
-    write_file(f->dir, VMIG_TLS_CA_CRL_FILE, "not a CRL\n", -1);
+    vmig_test_write_file(f->dir, VMIG_TLS_CA_CRL_FILE, "not a CRL\n", -1);
     message = assert_refused(f, VMIG_TLS_ROLE_CLIENT, VMIG_TLS_ERROR_FORMAT,
                              VMIG_TLS_CA_CRL_FILE);
     assert_says(message, "revocation list");
-    write_crl(f->dir, other_ca, f->client);
+    vmig_test_write_crl(f->dir, other_ca, f->client);
     again =
         assert_refused(f, VMIG_TLS_ROLE_CLIENT, VMIG_TLS_ERROR_CRL, VMIG_TLS_CA_CRL_FILE);
 }
@@ -775,9 +592,9 @@ test_crl_bad(Fixture *f, gconstpointer data)
 static void
 test_dn_certificate(void)
 {
-    g_autoptr(Cert) ca = cert_new(&ca_spec, NULL);
-    CertSpec spec = server_spec;
-    g_autoptr(Cert) odd = NULL;
+    g_autoptr(VmigTestCert) ca = vmig_test_cert_new(&vmig_test_ca_spec, NULL);
+    VmigTestCertSpec spec = vmig_test_server_spec;
+    g_autoptr(VmigTestCert) odd = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *ca_dn = vmig_tls_certificate_dn(ca->crt, &error);
     g_autofree char *odd_dn = NULL;
@@ -785,7 +602,7 @@ test_dn_certificate(void)
     g_assert_no_error(error);
     g_assert_cmpstr(ca_dn, ==, "CN=virt-migrate test CA,O=Example,C=GB");
     spec.cn = "a,b+c";
-    odd = cert_new(&spec, ca);
+    odd = vmig_test_cert_new(&spec, ca);
     odd_dn = vmig_tls_certificate_dn(odd->crt, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(odd_dn, ==, "CN=a\\,b\\+c,O=Example,C=GB");
