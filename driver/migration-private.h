@@ -275,8 +275,6 @@ void vmig_mig_tls_accept_main(VmigMigration *m, int *fdp);
 gboolean vmig_mig_tls_adopt(VmigMigration *m, VmigTlsPump **pumpp, gboolean main,
                             guint index);
 
-/* @m->pumps' free function: flushes, then frees. */
-void vmig_mig_tls_pump_close(gpointer pump);
 /* Stops the data channels' pumps (a failed end); the control one stays. */
 void vmig_mig_tls_stop_data(VmigMigration *m);
 /* Frees every pump (the control connection's after its last frame). */

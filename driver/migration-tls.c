@@ -72,13 +72,6 @@ keep_pump(VmigMigration *m, VmigTlsPump *pump)
     return pump;
 }
 
-/* g_ptr_array's free function: what was written goes out first, bounded. */
-void
-vmig_mig_tls_pump_close(gpointer pump)
-{
-    vmig_tls_pump_close(pump, TLS_FLUSH_MS);
-}
-
 void
 vmig_mig_tls_stop_data(VmigMigration *m)
 {
@@ -91,8 +84,20 @@ vmig_mig_tls_stop_data(VmigMigration *m)
 void
 vmig_mig_tls_release(VmigMigration *m)
 {
+    gint64 deadline = g_get_monotonic_time() + TLS_FLUSH_MS * 1000;
+
+    /* The control connection's last frame, and what a completed
+     * migration's channels still carry, go out first: one bound for all. */
+    while (m->pumps->len > 0) {
+        VmigTlsPump *pump = g_ptr_array_steal_index(m->pumps, m->pumps->len - 1);
+        gint64 left = MAX(deadline - g_get_monotonic_time(), 0) / 1000;
+
+        if (pump == m->main_pump || m->state == VMIG_MIGRATION_COMPLETED)
+            vmig_tls_pump_close(pump, (guint)left);
+        else
+            vmig_tls_pump_free(pump);
+    }
     m->main_pump = NULL;
-    g_ptr_array_set_size(m->pumps, 0);
 }
 
 char *

@@ -875,7 +875,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->chosen = json_array_new();
     m->declined = json_array_new();
     m->channels = g_array_new(FALSE, FALSE, sizeof(int));
-    m->pumps = g_ptr_array_new_with_free_func(vmig_mig_tls_pump_close);
+    m->pumps = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_tls_pump_free);
     m->bridges = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_bridge_free);
     if (role == VMIG_ROLE_DESTINATION)
         m->pending =

@@ -117,6 +117,22 @@ write_creds(Fixture *f, const char *dir, gboolean destination, Creds creds)
         host.end = EXPIRING_S;
     }
     vmig_test_tls_write_host(dir, creds == CREDS_OTHER_CA ? f->other_ca : f->ca, &host);
+    if (creds == CREDS_OTHER_CA && !destination) {
+        /* A source that trusts the destination's CA, with a certificate
+         * of another: the destination is the one to refuse. */
+        g_autofree char *both = NULL;
+        g_autofree char *ours = NULL;
+        g_autofree char *theirs = NULL;
+        g_autofree char *path = g_build_filename(dir, "ca-cert.pem", NULL);
+        g_autoptr(GError) error = NULL;
+
+        vmig_test_write_cert(dir, "ca-cert.pem", f->ca);
+        g_assert_true(g_file_get_contents(path, &theirs, NULL, &error));
+        vmig_test_write_cert(dir, "ca-cert.pem", f->other_ca);
+        g_assert_true(g_file_get_contents(path, &ours, NULL, &error));
+        both = g_strconcat(ours, theirs, NULL);
+        vmig_test_write_file(dir, "ca-cert.pem", both, -1);
+    }
     return dir;
 }
 

@@ -949,7 +949,9 @@ struct _VmigTlsPump {
     guint64 bytes[VMIG_TLS_DIR_LAST]; /* plaintext bytes; __atomic access only */
 
     GMutex lock;          /* guards the fields below */
+    GCond ended_cond;     /* a thread ended (vmig_tls_pump_close() waits) */
     guint running;        /* threads not yet ended */
+    gboolean ended[VMIG_TLS_DIR_LAST];
     gboolean stopping;    /* vmig_tls_pump_free() is stopping it */
     GError *error;        /* the first failure; handed to done */
     GSource *done_source; /* (nullable) the one-shot source that calls done */
@@ -1166,23 +1168,70 @@ vmig_tls_pump_done_dispatch(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/* Schedules done on the pump's context; called with the lock held. */
+static void
+vmig_tls_pump_schedule_done(VmigTlsPump *pump)
+{
+    GSource *source = g_idle_source_new();
+
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_static_name(source, "vmig-tls-pump-done");
+    g_source_set_callback(source, vmig_tls_pump_done_dispatch, pump, NULL);
+    pump->done_source = source;
+    g_source_attach(source, pump->context);
+}
+
 /* The last thread to end schedules done, unless the pump is being freed. */
 static void
-vmig_tls_pump_ended(VmigTlsPump *pump)
+vmig_tls_pump_ended(VmigTlsPump *pump, VmigTlsDirId id)
 {
     g_mutex_lock(&pump->lock);
     g_assert(pump->running > 0);
     pump->running--;
-    if (pump->running == 0 && !pump->stopping && pump->done) {
-        GSource *source = g_idle_source_new();
-
-        g_source_set_priority(source, G_PRIORITY_DEFAULT);
-        g_source_set_static_name(source, "vmig-tls-pump-done");
-        g_source_set_callback(source, vmig_tls_pump_done_dispatch, pump, NULL);
-        pump->done_source = source;
-        g_source_attach(source, pump->context);
-    }
+    pump->ended[id] = TRUE;
+    g_cond_broadcast(&pump->ended_cond);
+    if (pump->running == 0 && !pump->stopping && pump->done)
+        vmig_tls_pump_schedule_done(pump);
     g_mutex_unlock(&pump->lock);
+}
+
+void
+vmig_tls_pump_set_done(VmigTlsPump *pump, GMainContext *context, VmigTlsPumpDoneFunc done,
+                       gpointer user_data)
+{
+    g_return_if_fail(pump != NULL);
+    g_mutex_lock(&pump->lock);
+    if (pump->done_source) {
+        /* Scheduled for the old owner, not dispatched yet: the new one hears it. */
+        g_source_destroy(pump->done_source);
+        g_clear_pointer(&pump->done_source, g_source_unref);
+    }
+    g_main_context_unref(pump->context);
+    pump->context =
+        context ? g_main_context_ref(context) : g_main_context_ref_thread_default();
+    pump->done = done;
+    pump->user_data = user_data;
+    if (pump->running == 0 && !pump->stopping && pump->done)
+        vmig_tls_pump_schedule_done(pump);
+    g_mutex_unlock(&pump->lock);
+}
+
+void
+vmig_tls_pump_close(VmigTlsPump *pump, guint flush_ms)
+{
+    gint64 deadline;
+
+    if (!pump)
+        return;
+    deadline = g_get_monotonic_time() + (gint64)flush_ms * 1000;
+    g_mutex_lock(&pump->lock);
+    while (!pump->ended[VMIG_TLS_DIR_OUT] &&
+           g_cond_wait_until(&pump->ended_cond, &pump->lock, deadline))
+        ;
+    if (!pump->ended[VMIG_TLS_DIR_OUT])
+        g_debug("%s: what was written did not go out within %u ms", pump->name, flush_ms);
+    g_mutex_unlock(&pump->lock);
+    vmig_tls_pump_free(pump);
 }
 
 typedef struct {
@@ -1208,7 +1257,7 @@ vmig_tls_pump_thread(gpointer data)
         vmig_tls_pump_in(pump);
     g_debug("%s: %s ended after %" G_GUINT64_FORMAT " bytes", pump->name,
             vmig_tls_dir_tags[id], vmig_tls_pump_get_bytes(pump, id == VMIG_TLS_DIR_OUT));
-    vmig_tls_pump_ended(pump);
+    vmig_tls_pump_ended(pump, id);
     return NULL;
 }
 
@@ -1233,6 +1282,7 @@ vmig_tls_pump_start(VmigTlsSession *session, int *plain_fd, const char *name,
     pump->done = done;
     pump->user_data = user_data;
     g_mutex_init(&pump->lock);
+    g_cond_init(&pump->ended_cond);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         int err = errno;
 
@@ -1324,6 +1374,7 @@ vmig_tls_pump_free(VmigTlsPump *pump)
     vmig_fd_clear(&pump->plain);
     g_clear_error(&pump->error);
     g_clear_pointer(&pump->context, g_main_context_unref);
+    g_cond_clear(&pump->ended_cond);
     g_mutex_clear(&pump->lock);
     g_free(pump->name);
     g_free(pump);
