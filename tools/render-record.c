@@ -598,10 +598,39 @@ vmig_render_record_end(GString *out, JsonObject *record, GError **error)
         !vmig_render_get_array(record, VMIG_RENDER_RECORD, "the record",
                                "lost-guarantees", &lost, error))
         return FALSE;
-    if (!handshake && !result && !reason && !switchover && !lost)
+    JsonNode *tls = json_object_get_member(record, "tls");
+
+    if (!handshake && !result && !reason && !switchover && !lost && !tls)
         return TRUE;
 
     g_string_append_c(out, '\n');
+    if (tls && JSON_NODE_HOLDS_OBJECT(tls)) {
+        /* TLS1.3, AES-256-GCM, peer CN=dst.example,O=Example,C=GB */
+        JsonObject *session = json_node_get_object(tls);
+        const char *version = NULL, *cipher = NULL, *peer = NULL;
+        g_autofree char *text = NULL;
+        g_autofree char *safe = NULL;
+
+        if (!vmig_render_get_string(session, VMIG_RENDER_RECORD, "'tls'", "version", TRUE,
+                                    &version, error) ||
+            !vmig_render_get_string(session, VMIG_RENDER_RECORD, "'tls'", "cipher", TRUE,
+                                    &cipher, error) ||
+            !vmig_render_get_string(session, VMIG_RENDER_RECORD, "'tls'", "peer-dn", TRUE,
+                                    &peer, error))
+            return FALSE;
+        text = g_strdup_printf("%s, %s, peer %s", version, cipher, peer);
+        safe = vmig_render_text(text);
+        vmig_render_field(out, "TLS", safe);
+    } else if (tls && JSON_NODE_HOLDS_VALUE(tls) &&
+               json_node_get_value_type(tls) == G_TYPE_STRING) {
+        g_autofree char *safe = vmig_render_text(json_node_get_string(tls));
+
+        vmig_render_field(out, "TLS", safe);
+    } else if (tls) {
+        g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                    "invalid record: 'tls' is neither a session nor a word");
+        return FALSE;
+    }
     if (handshake) {
         g_autoptr(GString) text = g_string_new(NULL);
 

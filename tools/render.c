@@ -186,6 +186,7 @@ vmig_render_type_cell(JsonObject *tunable, const char *what, const char *type,
     g_autoptr(GPtrArray) notes = g_ptr_array_new();
     JsonNode *values = NULL;
     const char *unit = NULL;
+    const char *managed = NULL;
     gboolean nullable = FALSE;
     gboolean settable = TRUE;
     guint i;
@@ -193,6 +194,7 @@ vmig_render_type_cell(JsonObject *tunable, const char *what, const char *type,
     if (!vmig_render_member(tunable, what, "values", JSON_NODE_ARRAY, G_TYPE_INVALID,
                             &values, error) ||
         !vmig_render_string(tunable, what, "unit", FALSE, &unit, error) ||
+        !vmig_render_string(tunable, what, "managed", FALSE, &managed, error) ||
         !vmig_render_boolean(tunable, what, "nullable", FALSE, &nullable, error) ||
         !vmig_render_boolean(tunable, what, "settable", TRUE, &settable, error))
         return NULL;
@@ -221,7 +223,7 @@ vmig_render_type_cell(JsonObject *tunable, const char *what, const char *type,
 
     if (unit)
         g_ptr_array_add(notes, (gpointer)unit);
-    if (!settable)
+    if (!settable && !managed) /* the NEGOTIATED column says who sets it */
         g_ptr_array_add(notes, "not settable");
     for (i = 0; i < notes->len; i++) {
         g_string_append(out, i ? ", " : " (");
@@ -246,6 +248,7 @@ vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
     const char *kind = NULL;
     const char *type = NULL;
     const char *feature = NULL;
+    const char *managed = NULL;
     gboolean negotiated = FALSE;
     char *type_cell;
 
@@ -263,6 +266,7 @@ vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
     if (!vmig_render_string(tunable, what, "kind", TRUE, &kind, error) ||
         !vmig_render_string(tunable, what, "type", TRUE, &type, error) ||
         !vmig_render_string(tunable, what, "feature", FALSE, &feature, error) ||
+        !vmig_render_string(tunable, what, "managed", FALSE, &managed, error) ||
         !vmig_render_boolean(tunable, what, "negotiated", FALSE, &negotiated, error))
         return NULL;
     type_cell = vmig_render_type_cell(tunable, what, type, error);
@@ -282,6 +286,10 @@ vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
         g_autofree char *text = vmig_render_text(feature);
 
         row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("yes (%s)", text);
+    } else if (managed) {
+        g_autofree char *text = vmig_render_text(managed);
+
+        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("by the driver (%s)", text);
     } else {
         row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup(negotiated ? "yes" : "");
     }

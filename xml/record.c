@@ -362,6 +362,50 @@ add_switchover(xmlNode *root, const char *member, JsonNode *node, GError **error
     return TRUE;
 }
 
+/* TLS between the drivers: not (yet) up. */
+static const char *const vmig_xml_record_tls_states[] = {"none", "pending", NULL};
+
+/*
+ * "tls": "none" or "pending" as <tls state="none"/>; a session as
+ * <tls state="up" version="TLS1.3" cipher="..." peer-dn="..." session="..."/>.
+ * Returns: TRUE, or FALSE with @error.
+ */
+static gboolean
+add_tls(xmlNode *root, const char *member, JsonNode *node, GError **error)
+{
+    static const char *const attributes[] = {"version", "cipher", "peer-dn", "session"};
+    xmlNode *element;
+
+    if (vmig_xml_json_kind(node) == VMIG_XML_JSON_STRING) {
+        const char *text = get_string_node(node, "'tls'", NULL, error);
+
+        if (text == NULL)
+            return FALSE;
+        if (!is_one_of(vmig_xml_record_tls_states, text)) {
+            g_autofree char *choices = join_choices(vmig_xml_record_tls_states);
+
+            return record_error(error, NULL, "unknown %s '%s' (expected %s or a session)",
+                                member, text, choices);
+        }
+        element = xmlNewChild(root, NULL, BAD_CAST member, NULL);
+        xmlNewProp(element, BAD_CAST "state", BAD_CAST text);
+        return TRUE;
+    }
+    if (!check_kind(node, VMIG_XML_JSON_OBJECT, member, NULL, error))
+        return FALSE;
+    element = xmlNewChild(root, NULL, BAD_CAST member, NULL);
+    xmlNewProp(element, BAD_CAST "state", BAD_CAST "up");
+    for (gsize i = 0; i < G_N_ELEMENTS(attributes); i++) {
+        const char *value = NULL;
+
+        if (!get_string(json_node_get_object(node), attributes[i], TRUE, "'tls'", &value,
+                        error))
+            return FALSE;
+        xmlNewProp(element, BAD_CAST attributes[i], BAD_CAST value);
+    }
+    return TRUE;
+}
+
 /*
  * "lost-guarantees": ["confirmed switchover", ...] as
  * <lost-guarantees><guarantee>confirmed switchover</guarantee>...
@@ -754,7 +798,8 @@ static const struct {
     {"peer-driver", FALSE, add_text},     {"offered", FALSE, add_offered},
     {"features", FALSE, add_chosen},      {"declined", FALSE, add_declined},
     {"channels", FALSE, add_channels},    {"tunables", FALSE, add_tunables},
-    {"handshake", FALSE, add_handshake},  {"switchover", FALSE, add_switchover},
+    {"handshake", FALSE, add_handshake},  {"tls", FALSE, add_tls},
+    {"switchover", FALSE, add_switchover},
     {"lost-guarantees", FALSE, add_lost}, {"error", FALSE, add_text},
 };
 
