@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -623,6 +624,41 @@ test_no_credentials(Fixture *f, gconstpointer data)
     assert_guest_stayed(f);
 }
 
+/*
+ * A credentials directory named on the command line must load: the daemon
+ * refuses to start, naming the file and the problem.
+ */
+static void
+test_broken_dir(void)
+{
+    g_autoptr(VmigTestCert) ca = vmig_test_ca_new("migration test CA");
+    g_autofree char *creds = vmig_test_tls_dir_new();
+    g_autofree char *run = vmig_test_tls_dir_new();
+    g_autofree char *key = g_build_filename(creds, "server-key.pem", NULL);
+    g_autofree char *log_path = g_build_filename(run, "daemon.log", NULL);
+    g_autofree char *log = NULL;
+    g_autoptr(GError) error = NULL;
+    VmigTestDaemon d = {0};
+    VmigTestDaemonOptions options = {.tls_dir = creds};
+    int status = 0;
+
+    vmig_test_tls_write_host(creds, ca, &(VmigTestHost){.cn = "dst.example"});
+    g_assert_cmpint(g_unlink(key), ==, 0);
+    g_assert_true(vmig_test_daemon_spawn(&d, run, log_path, &options, &error));
+    g_assert_no_error(error);
+    g_assert_true(vmig_test_process_wait(d.pid, 30000, &status));
+    d.pid = 0;
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, &error));
+    g_test_message("%s", log);
+    g_assert_nonnull(strstr(log, "--tls-x509-dir"));
+    g_assert_nonnull(strstr(log, key));
+    vmig_test_daemon_clear(&d);
+    vmig_test_tls_dir_remove(creds);
+    vmig_test_tls_dir_remove(run);
+}
+
 /* ---- the cases ------------------------------------------------------------------- */
 
 static const Case tcp_4 = {.transport = TRANSPORT_TCP, .channels = 4};
@@ -709,6 +745,7 @@ main(int argc, char **argv)
     }
     g_test_add("/tls/refused/tunable", Fixture, &good, fixture_setup, test_tunable,
                fixture_teardown);
+    g_test_add_func("/tls/daemon/broken-dir", test_broken_dir);
     g_test_add("/tls/no-credentials", Fixture, &no_creds, fixture_setup,
                test_no_credentials, fixture_teardown);
 

@@ -68,6 +68,7 @@
 #define VMIG_TLS_CONTENT_TYPE_MAX 23
 
 struct _VmigTlsContext {
+    gint refs; /* the owner's, and one per session (GnuTLS keeps the credentials) */
     VmigTlsCredentials *creds[VMIG_TLS_ROLE_LAST];
     char **allowed_dn;
     VmigTlsPlaintextExplainer explainer;
@@ -167,6 +168,7 @@ vmig_tls_context_new(VmigTlsCredentials *server, VmigTlsCredentials *client,
     g_return_val_if_fail(
         !client || vmig_tls_credentials_get_role(client) == VMIG_TLS_ROLE_CLIENT, NULL);
     ctx = g_new0(VmigTlsContext, 1);
+    ctx->refs = 1;
     ctx->creds[VMIG_TLS_ROLE_SERVER] = server;
     ctx->creds[VMIG_TLS_ROLE_CLIENT] = client;
     ctx->allowed_dn = g_strdupv((char **)allowed_dn);
@@ -174,10 +176,17 @@ vmig_tls_context_new(VmigTlsCredentials *server, VmigTlsCredentials *client,
     return ctx;
 }
 
+VmigTlsContext *
+vmig_tls_context_ref(VmigTlsContext *ctx)
+{
+    g_atomic_int_inc(&ctx->refs);
+    return ctx;
+}
+
 void
 vmig_tls_context_free(VmigTlsContext *ctx)
 {
-    if (!ctx)
+    if (!ctx || !g_atomic_int_dec_and_test(&ctx->refs))
         return;
     for (int i = 0; i < VMIG_TLS_ROLE_LAST; i++)
         vmig_tls_credentials_free(ctx->creds[i]);
@@ -353,6 +362,8 @@ vmig_tls_session_free(VmigTlsSession *session)
     g_free(session->rbuf);
     g_free(session->refused_dn);
     g_free(session->hostname);
+    if (session->ctx)
+        vmig_tls_context_free((VmigTlsContext *)session->ctx);
     g_free(session);
 }
 
@@ -881,7 +892,7 @@ vmig_tls_handshake_async(VmigTlsContext *ctx, VmigTlsRole role, int *fdp,
     s->fd = vmig_fd_steal(fdp);
     s->role = role;
     s->peer = g_strdup(peer);
-    s->ctx = ctx;
+    s->ctx = vmig_tls_context_ref(ctx);
     s->sniffing = TRUE;
     s->hostname = role == VMIG_TLS_ROLE_CLIENT ? g_strdup(hostname) : NULL;
     job = g_new0(VmigTlsHandshakeJob, 1);

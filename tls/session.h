@@ -112,6 +112,10 @@ typedef char *(*VmigTlsPlaintextExplainer)(const guint8 *bytes, gsize len);
 VmigTlsContext *vmig_tls_context_new(VmigTlsCredentials *server, VmigTlsCredentials *client,
                                      const char *const *allowed_dn,
                                      VmigTlsPlaintextExplainer explainer);
+/* A reference more; every session holds one, so that the credentials
+ * outlive the sessions that use them, whoever frees last. */
+VmigTlsContext *vmig_tls_context_ref(VmigTlsContext *ctx);
+/* Drops a reference; the last frees the context and its credentials. */
 void vmig_tls_context_free(VmigTlsContext *ctx);
 /* Returns: whether @ctx has credentials for @role. */
 gboolean vmig_tls_context_has_role(const VmigTlsContext *ctx, VmigTlsRole role);
@@ -124,7 +128,7 @@ typedef struct _VmigTlsSession VmigTlsSession;
 
 /*
  * vmig_tls_handshake_async:
- * @ctx: the context (must outlive the handshake)
+ * @ctx: the context (the session holds a reference)
  * @role: SERVER (the destination) or CLIENT (the source)
  * @fdp: (transfer full): a connected stream socket; *@fdp is set to -1.
  *     Nothing may have been read from it (a server's first byte may have
