@@ -309,11 +309,24 @@ on_pending_refused(const char *reason, gpointer user_data)
     VmigMigration *m = user_data;
     g_autoptr(JsonBuilder) b = NULL;
 
+    gint64 now = g_get_monotonic_time();
+
     if (m->finished)
         return;
+    /* A flood of strangers makes one event a second, not one each. */
+    if (m->refused_at && now - m->refused_at < G_USEC_PER_SEC) {
+        m->refused_quiet++;
+        return;
+    }
+    m->refused_at = now;
     b = vmig_mig_event_begin(m);
     json_builder_set_member_name(b, "reason");
     json_builder_add_string_value(b, reason);
+    if (m->refused_quiet) {
+        json_builder_set_member_name(b, "more");
+        json_builder_add_int_value(b, m->refused_quiet);
+        m->refused_quiet = 0;
+    }
     json_builder_end_object(b);
     vmig_mig_emit(m, "CONNECTION_REFUSED", b);
 }

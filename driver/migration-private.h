@@ -249,6 +249,8 @@ struct _VmigMigration {
     VmigTlsInfo *tls_info;  /* the control connection's session, once it is up */
     GPtrArray *pumps;       /* VmigTlsPump *: every TLS connection's */
     VmigTlsPump *main_pump; /* the control connection's, in @pumps */
+    gint64 refused_at;      /* destination: the last CONNECTION_REFUSED event */
+    guint refused_quiet;    /* ... and the refusals since, not told yet */
 };
 
 /* ---- migration-tls.c --------------------------------------------------------------- */

@@ -216,6 +216,7 @@ vmig_pending_on_handshake(GObject *source, GAsyncResult *result, gpointer user_d
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigTlsSession) session = vmig_tls_handshake_finish(result, &error);
     VmigPendingSet *set;
+    g_autofree char *name = NULL;
     int plain = -1;
 
     g_object_unref(op->cancellable);
@@ -234,7 +235,8 @@ vmig_pending_on_handshake(GObject *source, GAsyncResult *result, gpointer user_d
             funcs->refused(error->message, set_user_data);
         return;
     }
-    conn->pump = vmig_tls_pump_start(g_steal_pointer(&session), &plain, set->name,
+    name = g_strdup_printf("%s/tls", set->name);
+    conn->pump = vmig_tls_pump_start(g_steal_pointer(&session), &plain, name,
                                      set->context, NULL, NULL, &error);
     if (!conn->pump || !g_unix_set_fd_nonblocking(plain, TRUE, &error)) {
         if (plain >= 0)

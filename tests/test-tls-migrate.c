@@ -624,6 +624,122 @@ test_no_credentials(Fixture *f, gconstpointer data)
     assert_guest_stayed(f);
 }
 
+/* ---- faults mid-stream ------------------------------------------------------------ */
+
+typedef enum {
+    FAULT_KILL_DST, /* the destination daemon, SIGKILL */
+    FAULT_KILL_SRC, /* the source daemon, SIGKILL */
+    FAULT_TERM_DST, /* the destination daemon, SIGTERM */
+    FAULT_CUT,      /* every connection reset (the relay) */
+    FAULT_FREEZE,   /* a silent partition (the relay) */
+} Fault;
+
+static const Case fault_case = {.transport = TRANSPORT_TCP, .channels = 2};
+
+/* Waits (bounded) until the source has sent @bytes of the stream. */
+static void
+wait_streaming(Fixture *f, gint64 bytes)
+{
+    for (;;) {
+        g_autoptr(JsonObject) progress =
+            vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+
+        if (json_object_get_int_member(progress, "transferred") >= bytes)
+            return;
+    }
+}
+
+/*
+ * In the middle of a TLS stream (a slow one: 16 MiB/s), a daemon dies or
+ * the network fails: the survivors end failed with a reason within the
+ * heartbeat timeout and a margin, the guest runs on the source, and a
+ * surviving daemon holds the descriptors it held before (the pumps and
+ * their threads are gone).
+ */
+static void
+test_fault(Fixture *f, gconstpointer data)
+{
+    Fault fault = GPOINTER_TO_INT(data);
+    gboolean src_alive = fault != FAULT_KILL_SRC;
+    gboolean dst_alive = fault != FAULT_KILL_DST && fault != FAULT_TERM_DST;
+    g_autofree char *dest = NULL;
+    g_autofree char *id = NULL;
+    guint src_fds, dst_fds;
+    gint64 start;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, &fault_case);
+    daemon_start(f, &f->dst, TRUE, &fault_case);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    src_fds = vmig_test_count_fds(f->src.pid);
+    dst_fds = vmig_test_count_fds(f->dst.pid);
+    dest = prepare(f, &fault_case, NULL);
+    id = start_migration(f, &fault_case, dest, -1, "max-bandwidth=16M");
+    wait_streaming(f, 8 << 20);
+
+    start = g_get_monotonic_time();
+    switch (fault) {
+    case FAULT_KILL_DST:
+        g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
+        vmig_test_daemon_stop(&f->dst, SIGKILL);
+        vmig_relay_cut(f->relay); /* a dead host's connections end at once */
+        break;
+    case FAULT_KILL_SRC:
+        g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
+        vmig_test_daemon_stop(&f->src, SIGKILL);
+        vmig_relay_cut(f->relay);
+        break;
+    case FAULT_TERM_DST:
+        g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
+        g_assert_cmpint(vmig_test_daemon_stop(&f->dst, SIGTERM), ==, 0);
+        break;
+    case FAULT_CUT:
+        vmig_relay_cut(f->relay);
+        break;
+    case FAULT_FREEZE:
+        vmig_relay_freeze(f->relay);
+        break;
+    }
+    if (src_alive) {
+        g_autofree char *err = vmig_test_wait_done(f->src_ctl, "failed");
+
+        g_test_message("source after %" G_GINT64_FORMAT " ms: %s",
+                       (g_get_monotonic_time() - start) / 1000, err);
+        if (fault == FAULT_TERM_DST)
+            g_assert_nonnull(strstr(err, "destination driver is shutting down"));
+        if (fault == FAULT_FREEZE)
+            g_assert_nonnull(strstr(err, "silent"));
+    }
+    if (dst_alive) {
+        g_autofree char *err = vmig_test_wait_done(f->dst_ctl, "failed");
+
+        g_test_message("destination after %" G_GINT64_FORMAT " ms: %s",
+                       (g_get_monotonic_time() - start) / 1000, err);
+    }
+    /* The heartbeat timeout (5 s), the peer's reason (3 s), and a margin. */
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 15 * G_USEC_PER_SEC);
+    {
+        g_autofree char *status = vmig_test_guest_status_settled(f->src_aux);
+
+        g_assert_cmpstr(status, ==, "running");
+    }
+    for (gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;;) {
+        gboolean src_back = !src_alive || vmig_test_count_fds(f->src.pid) <= src_fds;
+        gboolean dst_back = !dst_alive || vmig_test_count_fds(f->dst.pid) <= dst_fds;
+
+        if (src_back && dst_back)
+            break;
+        if (g_get_monotonic_time() > deadline) {
+            g_error("descriptors held after the end: source %u (before: %u), "
+                    "destination %u (before: %u)",
+                    src_alive ? vmig_test_count_fds(f->src.pid) : 0, src_fds,
+                    dst_alive ? vmig_test_count_fds(f->dst.pid) : 0, dst_fds);
+        }
+        g_usleep(50 * 1000);
+    }
+}
+
 /*
  * A credentials directory named on the command line must load: the daemon
  * refuses to start, naming the file and the problem.
@@ -746,6 +862,17 @@ main(int argc, char **argv)
     g_test_add("/tls/refused/tunable", Fixture, &good, fixture_setup, test_tunable,
                fixture_teardown);
     g_test_add_func("/tls/daemon/broken-dir", test_broken_dir);
+    {
+        static const char *const names[] = {"kill-destination", "kill-source",
+                                            "sigterm-destination", "cut", "freeze"};
+
+        for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+            g_autofree char *path = g_strdup_printf("/tls/faults/mid-stream/%s", names[i]);
+
+            g_test_add(path, Fixture, GINT_TO_POINTER(i), fixture_setup, test_fault,
+                       fixture_teardown);
+        }
+    }
     g_test_add("/tls/no-credentials", Fixture, &no_creds, fixture_setup,
                test_no_credentials, fixture_teardown);
 
