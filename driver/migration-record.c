@@ -260,6 +260,13 @@ vmig_mig_emit_negotiated(VmigMigration *m)
     json_builder_add_int_value(b, m->commit->channels);
     json_builder_set_member_name(b, "requested-channels");
     json_builder_add_int_value(b, m->reply->channels);
+    if (m->tls_info) {
+        g_autofree char *tls =
+            g_strdup_printf("%s %s", m->tls_info->version, m->tls_info->cipher);
+
+        json_builder_set_member_name(b, "tls");
+        json_builder_add_string_value(b, tls);
+    }
     json_builder_end_object(b);
     vmig_mig_emit(m, "NEGOTIATED", b);
 }

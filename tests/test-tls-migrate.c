@@ -481,6 +481,78 @@ test_migrate(Fixture *f, gconstpointer data)
     g_assert_cmpuint(vmig_test_count_fds(f->dst.pid), <=, dst_fds);
 }
 
+/* Runs virt-migrate with @args against daemon @d.  Returns: its stdout (to free). */
+static char *
+cli(VmigTestDaemon *d, const char *const *args)
+{
+    g_autofree char *binary = g_test_build_filename(G_TEST_BUILT, "..", "tools",
+                                                    "virt-migrate", NULL);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+    int status = 0;
+
+    g_strv_builder_add_many(builder, binary, "--connect", d->socket, NULL);
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    /* The CLI bounds its own waits (a migration: the daemon's MIGRATION_DONE). */
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, &error));
+    g_assert_no_error(error);
+    g_test_message("virt-migrate %s: %s%s", args[0], out, err);
+    g_assert_true(g_spawn_check_wait_status(status, &error));
+    return g_steal_pointer(&out);
+}
+
+/*
+ * The command line: incoming --tls and migrate --tls over a unix socket,
+ * then features shows the session.
+ */
+static void
+test_cli(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dst_domain = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(JsonObject) dst_rec = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, c);
+    daemon_start(f, &f->dst, TRUE, c);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dst_domain = vmig_test_domain_of(f->dst_qemu);
+    uri = g_strdup_printf("unix:%s/cli.sock", f->tmpdir);
+    {
+        const char *const args[] = {"incoming", dst_domain, uri, "--tls", "--paused", NULL};
+
+        g_free(cli(&f->dst, args));
+    }
+    {
+        const char *const args[] = {"migrate",   src_domain,   uri, "--tls",
+                                    "--tunable", "max-bandwidth=4G", NULL};
+
+        out = cli(&f->src, args);
+        g_assert_nonnull(strstr(out, "Negotiated: protocol 2, TLS1.3 "));
+        g_clear_pointer(&out, g_free);
+    }
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
+    {
+        const char *const args[] = {"features", "m1", NULL};
+
+        out = cli(&f->src, args);
+    }
+    g_assert_nonnull(strstr(out, "TLS1.3"));
+    g_assert_nonnull(strstr(out, "peer CN=dst.example,O=Example,C=GB"));
+    dst_rec = record_of(f->dst_ctl, &f->dst);
+    assert_tls_record(dst_rec, "CN=src.example,O=Example,C=GB");
+}
+
 /* ---- refusals -------------------------------------------------------------------- */
 
 /*
@@ -853,6 +925,7 @@ main(int argc, char **argv)
                fixture_teardown);
     g_test_add("/tls/fd/2-channels", Fixture, &fd_2, fixture_setup, test_migrate,
                fixture_teardown);
+    g_test_add("/tls/cli/unix", Fixture, &good, fixture_setup, test_cli, fixture_teardown);
     for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
         g_autofree char *path = g_strdup_printf("/tls/refused/%s", refused_names[i]);
 

@@ -177,6 +177,19 @@ vmig_render_negotiated(JsonObject *data, GError **error)
         return NULL;
 
     g_string_append_printf(out, "protocol %" G_GINT64_FORMAT, version);
+    {
+        /* "tls": "TLS1.3 AES-256-GCM" between the drivers (absent: plaintext). */
+        const char *tls = NULL;
+
+        if (!vmig_render_get_string(data, VMIG_RENDER_NEGOTIATED, what, "tls", FALSE, &tls,
+                                    error))
+            return NULL;
+        if (tls) {
+            g_autofree char *text = vmig_render_text(tls);
+
+            g_string_append_printf(out, ", %s", text);
+        }
+    }
     n = features ? json_array_get_length(features) : 0;
     g_string_append(out, n ? ", features " : ", no features");
     for (guint i = 0; i < n; i++) {
