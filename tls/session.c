@@ -59,6 +59,14 @@
 /* What the plain->TLS thread reads at once, and the largest record. */
 #define VMIG_TLS_CHUNK  (256 * 1024)
 #define VMIG_TLS_RECORD (16 * 1024)
+/*
+ * The system's priorities, AES-128-GCM first: GnuTLS's default order puts
+ * AES-256-GCM first, which costs more per byte (14 AES rounds to 10) for a
+ * margin that 128-bit keys do not need here; the peer is one of ours, so
+ * both sides agree.  ChaCha20 stays for hosts without AES instructions.
+ */
+#define VMIG_TLS_PRIORITY_APPEND                                                         \
+    "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM"
 
 /* What the TLS->plain thread collects before one write to the plain end. */
 #define VMIG_TLS_RECV_BUFFER (256 * 1024)
@@ -685,7 +693,7 @@ vmig_tls_session_setup(VmigTlsSession *s, guint timeout_ms)
         return ret;
     }
     gnutls_session_set_ptr(s->gnutls, s);
-    ret = gnutls_set_default_priority(s->gnutls);
+    ret = gnutls_set_default_priority_append(s->gnutls, VMIG_TLS_PRIORITY_APPEND, NULL, 0);
     if (ret < 0)
         return ret;
     ret = gnutls_credentials_set(s->gnutls, GNUTLS_CRD_CERTIFICATE,
