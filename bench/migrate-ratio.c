@@ -33,6 +33,30 @@
  * that never resumes, say) fails that sample with a message; the others
  * go on, and the exit status is then 1.
  *
+ * Then the TLS part: the stopped guest of the ratio part over TCP
+ * loopback (127.0.0.1, each port one the kernel handed out), 1 and 4
+ * channels, three paths:
+ *
+ *   plain         QEMU to QEMU (migrate-incoming "tcp:127.0.0.1:PORT")
+ *   QEMU-TLS      QEMU to QEMU with QEMU's own TLS: a tls-creds-x509
+ *                 object on each (endpoint server on the destination,
+ *                 client on the source, verify-peer on), tls-creds on
+ *                 both, tls-hostname 127.0.0.1 on the source
+ *   daemons-TLS   through a second pair of daemons, started with
+ *                 --tls-x509-dir and without --plaintext-tcp, so that
+ *                 their TCP migration is TLS (prepare-incoming "listen":
+ *                 "tcp:127.0.0.1:PORT"); the source daemon's record must
+ *                 say so
+ *
+ * interleaved run by run (the order rotates, each path first once in
+ * three runs), medians, and the ratios daemons-TLS/plain (target: 1.5 or
+ * less) and QEMU-TLS/daemons-TLS (target: 2.5 or more).  The credentials
+ * (tests/tls-helper.h: one CA, the destination's certificate naming
+ * 127.0.0.1) are shared by the QEMUs and the daemons.  Every migration of
+ * the ratio and TLS parts also charges each QEMU and each daemon with
+ * its CPU time (utime + stime in /proc/PID/stat, from just before the
+ * migration to both sides' end) per GiB the source QEMU transferred.
+ *
  * Every migration gets two fresh QEMUs.  The source is stopped before the
  * migration starts and max-bandwidth is 10 GiB/s (QEMU's default is
  * 128 MiB/s), so that what is timed is the transport, not convergence.
@@ -49,7 +73,8 @@
  * second monitor (tests/guest-helper.h): the daemons hold the first.
  *
  *   bench/migrate-ratio [--runs N] [--ram MIB] [--daemon PATH] [--no-daemons]
- *                       [--no-downtime | --downtime-only] [--verify-all] [--verbose]
+ *                       [--no-downtime] [--no-tls] [--downtime-only | --tls-only]
+ *                       [--verify-all] [--verbose]
  *
  * The daemon is $VIRT_MIGRATED, or ../driver/virt-migrated next to this
  * program.  Each daemon gets its own --runtime-dir under the benchmark's
@@ -62,11 +87,15 @@
 
 #define G_LOG_DOMAIN "vmig-bench"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +107,7 @@
 #include "tests/daemon-helper.h"
 #include "tests/guest-helper.h"
 #include "tests/qemu-helper.h"
+#include "tests/tls-helper.h"
 
 #define BENCH_SEED                1u
 #define BENCH_DEFAULT_RUNS        5u
@@ -124,6 +154,54 @@ static const BenchShape bench_shapes[] = {
 };
 #define BENCH_N_SHAPES G_N_ELEMENTS(bench_shapes)
 
+/* The TLS part's targets: the daemons' TLS at most 1.5x direct plaintext, and at
+ * least 2.5x faster than QEMU's own TLS. */
+#define BENCH_TLS_TARGET_COST 1.5
+#define BENCH_TLS_TARGET_GAIN 2.5
+
+/*
+ * The TLS part's paths, all over TCP loopback: QEMU to QEMU in plaintext
+ * (the baseline), QEMU to QEMU with QEMU's own TLS (tls-creds-x509), and
+ * through the two daemons with TLS between them.
+ */
+typedef enum {
+    BENCH_TLS_PATH_PLAIN,
+    BENCH_TLS_PATH_QEMU,
+    BENCH_TLS_PATH_DAEMONS,
+    BENCH_TLS_PATH_LAST
+} BenchTlsPath;
+
+static const char *const bench_tls_path_names[] = {"plain", "QEMU-TLS", "daemons-TLS"};
+G_STATIC_ASSERT(G_N_ELEMENTS(bench_tls_path_names) == BENCH_TLS_PATH_LAST);
+
+/* How the bytes travel on a path: unix socket or TCP loopback, TLS or not. */
+typedef struct {
+    gboolean tcp; /* tcp:127.0.0.1:PORT (a port from the kernel), not unix:PATH */
+    gboolean tls; /* direct: QEMU's own TLS; daemons: TLS between them (checked) */
+} BenchWire;
+
+static const BenchWire bench_wire_unix = {FALSE, FALSE};
+
+/* Returns: how the TLS part's @path migrates. */
+static BenchWire
+bench_tls_path_wire(BenchTlsPath path)
+{
+    return (BenchWire){.tcp = TRUE, .tls = path != BENCH_TLS_PATH_PLAIN};
+}
+
+/* The processes whose CPU time a migration is charged with. */
+typedef enum {
+    BENCH_PROC_SRC_QEMU,
+    BENCH_PROC_DST_QEMU,
+    BENCH_PROC_SRC_DAEMON,
+    BENCH_PROC_DST_DAEMON,
+    BENCH_PROC_LAST
+} BenchProc;
+
+static const char *const bench_proc_names[] = {"src QEMU", "dst QEMU", "src daemon",
+                                               "dst daemon"};
+G_STATIC_ASSERT(G_N_ELEMENTS(bench_proc_names) == BENCH_PROC_LAST);
+
 /* One migration's numbers. */
 typedef struct {
     double total_ms;      /* QEMU's total-time on the source */
@@ -135,7 +213,16 @@ typedef struct {
         qemu_setup_ms;   /* the source QEMU's MIGRATION "setup" event after the command */
     double qemu_done_ms; /* ... and its "completed" event */
     gboolean verified;
-    char *odd; /* nullable: how the source QEMU was not set up as its twin */
+    /*
+     * CPU seconds (user + system, /proc/PID/stat) each process spent from
+     * just before the migration to its end (both sides done), per GiB the
+     * source QEMU transferred; NaN where not measured (no daemons on a
+     * direct path).
+     */
+    double cpu_s_per_gib[BENCH_PROC_LAST];
+    double transferred_gib; /* the source QEMU's ram "transferred", in GiB */
+    char *tls;              /* nullable: what the TLS session was, for the report */
+    char *odd;              /* nullable: how the source QEMU was not set up as its twin */
 } BenchSample;
 
 /*
@@ -155,8 +242,16 @@ typedef struct {
     char *odd; /* nullable: how the source QEMU was not set up as its twin */
 } BenchDowntime;
 
-/* The two daemons, in the order of Bench's daemons[] and controls[]. */
+/* The two daemons, in the order of BenchPair's daemons[] and controls[]. */
 static const char *const bench_daemon_names[] = {"source", "destination"};
+
+/* A source and a destination daemon. */
+typedef struct {
+    const char *label;             /* "" or "TLS ", in their runtime dirs and messages */
+    VmigTestDaemon daemons[2];     /* source, destination */
+    VmigGuestMonitor *controls[2]; /* their control sockets; NULL when not running */
+    char *skip;                    /* why their runs are skipped; NULL: they run */
+} BenchPair;
 
 typedef struct {
     char *tmpdir;
@@ -168,12 +263,14 @@ typedef struct {
     gboolean verify_all;
     gboolean verbose; /* print the daemons' negotiation records */
     guint listen_serial;
-    VmigTestDaemon daemons[2];     /* source, destination */
-    VmigGuestMonitor *controls[2]; /* their control sockets; NULL when not running */
-    char *daemon_skip;             /* why the daemon runs are skipped; NULL: they run */
-    char *hypervisor;              /* "QEMU 7.2.22", from the first source's greeting */
-    GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST];   /* of BenchSample */
-    GArray *downtimes[BENCH_N_SHAPES][BENCH_PATH_LAST]; /* of BenchDowntime */
+    BenchPair plain; /* the ratio and downtime parts': plaintext, unix sockets */
+    BenchPair tls;   /* the TLS part's: credentials, TLS over TCP */
+    /* The TLS part's credentials directories (QEMU's layout), one CA. */
+    char *tls_dirs[2]; /* source, destination */
+    char *hypervisor;  /* "QEMU 7.2.22", from the first source's greeting */
+    GArray *samples[BENCH_N_SHAPES][BENCH_PATH_LAST];         /* of BenchSample */
+    GArray *tls_samples[BENCH_N_SHAPES][BENCH_TLS_PATH_LAST]; /* of BenchSample */
+    GArray *downtimes[BENCH_N_SHAPES][BENCH_PATH_LAST];       /* of BenchDowntime */
     /* Downtime migrations that saw an event too late or never: failed samples. */
     guint downtime_failed[BENCH_N_SHAPES][BENCH_PATH_LAST];
 } Bench;
@@ -184,6 +281,7 @@ bench_sample_clear(gpointer data)
 {
     BenchSample *sample = data;
 
+    g_clear_pointer(&sample->tls, g_free);
     g_clear_pointer(&sample->odd, g_free);
 }
 
@@ -194,6 +292,23 @@ bench_downtime_clear(gpointer data)
     BenchDowntime *sample = data;
 
     g_clear_pointer(&sample->odd, g_free);
+}
+
+/* Returns: a sample with nothing measured yet. */
+static BenchSample
+bench_sample_init(void)
+{
+    BenchSample sample = {
+        .channels = -1,
+        .negotiated_ms = -1.0,
+        .qemu_setup_ms = -1.0,
+        .qemu_done_ms = -1.0,
+    };
+    gsize i;
+
+    for (i = 0; i < BENCH_PROC_LAST; i++)
+        sample.cpu_s_per_gib[i] = NAN;
+    return sample;
 }
 
 /* Set by SIGINT, SIGTERM, SIGHUP or SIGPIPE: stop at the next step and clean up. */
@@ -264,61 +379,174 @@ bench_remove_tree(const char *path)
 /* ------------------------------------------------------------------------ */
 /* Daemons */
 
-/* Stops both daemons, saying how one that did not exit 0 ended. */
+/* Stops both daemons of @pair, saying how one that did not exit 0 ended. */
 static void
-bench_stop_daemons(Bench *bench)
+bench_pair_stop(BenchPair *pair)
 {
     gsize i;
 
-    for (i = 0; i < G_N_ELEMENTS(bench->daemons); i++) {
-        VmigTestDaemon *daemon = &bench->daemons[i];
+    for (i = 0; i < G_N_ELEMENTS(pair->daemons); i++) {
+        VmigTestDaemon *daemon = &pair->daemons[i];
         int status;
 
-        g_clear_pointer(&bench->controls[i], vmig_guest_monitor_close);
+        g_clear_pointer(&pair->controls[i], vmig_guest_monitor_close);
         status = vmig_test_daemon_stop(daemon, SIGTERM);
         if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
             g_autofree char *tail = vmig_test_daemon_log_tail(daemon);
 
-            g_printerr("migrate-ratio: the %s daemon ended with wait status 0x%x: %s\n",
-                       bench_daemon_names[i], (guint)status, tail);
+            g_printerr("migrate-ratio: the %s%s daemon ended with wait status 0x%x: %s\n",
+                       pair->label, bench_daemon_names[i], (guint)status, tail);
         }
         vmig_test_daemon_clear(daemon);
     }
 }
 
 /*
- * Starts both daemons from @binary, each with its runtime directory under
- * the temporary directory, and opens their control sockets; or records in
- * bench->daemon_skip why the daemon runs cannot happen.
+ * Starts both daemons of @pair from @binary, each with its runtime
+ * directory under the temporary directory and, with @tls_dirs (nullable:
+ * no TLS, --plaintext-tcp), its credentials directory, and opens their
+ * control sockets; or records in pair->skip why their runs cannot happen.
  */
 static void
-bench_start_daemons(Bench *bench, const char *binary)
+bench_pair_start(Bench *bench, BenchPair *pair, const char *binary, char *const *tls_dirs)
 {
-    const VmigTestDaemonOptions options = {.binary = binary};
     g_autoptr(GError) error = NULL;
     gsize i;
 
     if (!g_file_test(binary, G_FILE_TEST_IS_EXECUTABLE)) {
-        bench->daemon_skip = g_strdup_printf("no virt-migrated at '%s' (build it, or set "
-                                             "$VIRT_MIGRATED or --daemon)",
-                                             binary);
+        pair->skip = g_strdup_printf("no virt-migrated at '%s' (build it, or set "
+                                     "$VIRT_MIGRATED or --daemon)",
+                                     binary);
         return;
     }
-    for (i = 0; i < G_N_ELEMENTS(bench->daemons) && !error; i++) {
+    for (i = 0; i < G_N_ELEMENTS(pair->daemons) && !error; i++) {
+        const VmigTestDaemonOptions options = {
+            .binary = binary,
+            .tls_dir = tls_dirs ? tls_dirs[i] : NULL,
+        };
         g_autofree char *dir =
-            g_strdup_printf("%s/%s-daemon", bench->tmpdir, bench_daemon_names[i]);
+            g_strdup_printf("%s/%s%s-daemon", bench->tmpdir, tls_dirs ? "tls-" : "",
+                            bench_daemon_names[i]);
         g_autofree char *log = g_strdup_printf("%s.log", dir);
 
-        if (vmig_test_daemon_start(&bench->daemons[i], dir, log, &options, &error))
-            bench->controls[i] = vmig_guest_monitor_open(
-                bench->daemons[i].socket, BENCH_COMMAND_TIMEOUT_MS, &error);
+        if (vmig_test_daemon_start(&pair->daemons[i], dir, log, &options, &error))
+            pair->controls[i] = vmig_guest_monitor_open(pair->daemons[i].socket,
+                                                        BENCH_COMMAND_TIMEOUT_MS, &error);
         if (error)
-            g_prefix_error(&error, "the %s daemon: ", bench_daemon_names[i]);
+            g_prefix_error(&error, "the %s%s daemon: ", pair->label,
+                           bench_daemon_names[i]);
     }
     if (error) {
-        bench->daemon_skip = g_strdup(error->message);
-        bench_stop_daemons(bench);
+        pair->skip = g_strdup(error->message);
+        bench_pair_stop(pair);
     }
+}
+
+/*
+ * Writes the TLS part's credentials under the temporary directory: one
+ * CA, a source's directory and a destination's whose server certificate
+ * names 127.0.0.1 (the host the sources dial), each in QEMU's layout, so
+ * that QEMU's tls-creds-x509 and the daemons read the same files.  The
+ * helper asserts: a host that cannot make certificates has no TLS to
+ * measure.
+ */
+static void
+bench_write_tls_dirs(Bench *bench)
+{
+    static const char *const dst_ips[] = {"127.0.0.1", NULL};
+    g_autoptr(VmigTestCert) ca = vmig_test_ca_new("migrate-ratio CA");
+    const VmigTestHost hosts[] = {
+        {.cn = "src.example"},
+        {.cn = "dst.example", .ip_addresses = dst_ips},
+    };
+    gsize i;
+
+    for (i = 0; i < G_N_ELEMENTS(bench->tls_dirs); i++) {
+        bench->tls_dirs[i] =
+            g_strdup_printf("%s/tls-%s", bench->tmpdir, bench_daemon_names[i]);
+        g_mkdir(bench->tls_dirs[i], 0700);
+        vmig_test_tls_write_host(bench->tls_dirs[i], ca, &hosts[i]);
+    }
+}
+
+/*
+ * Returns: a TCP port on 127.0.0.1 that the kernel handed out a moment
+ * ago (bound to port 0, then closed), or 0 with @error set.
+ */
+static guint16
+bench_free_port(GError **error)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int saved;
+
+    if (sock >= 0 && bind(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+        getsockname(sock, (struct sockaddr *)&addr, &len) == 0) {
+        close(sock);
+        return ntohs(addr.sin_port);
+    }
+    saved = errno;
+    if (sock >= 0)
+        close(sock);
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
+                "cannot get a free TCP port on 127.0.0.1: %s", g_strerror(saved));
+    return 0;
+}
+
+/*
+ * Reads @pid's user and system CPU time from /proc/PID/stat.
+ * Returns: the seconds, or NaN if it cannot be read.
+ */
+static double
+bench_cpu_seconds(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *after_comm;
+
+    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+        return NAN;
+    /* The command name is in parentheses and may hold spaces: count from its end. */
+    after_comm = strrchr(text, ')');
+    if (!after_comm)
+        return NAN;
+    fields = g_strsplit(after_comm + 2, " ", 0);
+    /* After the name: state is field 3, utime 14, stime 15 (proc(5)). */
+    if (g_strv_length(fields) < 13)
+        return NAN;
+    return (g_ascii_strtod(fields[11], NULL) + g_ascii_strtod(fields[12], NULL)) /
+           (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Reads the CPU seconds of the processes in @pids (0: none, NaN) into @cpu. */
+static void
+bench_cpu_snapshot(const GPid pids[BENCH_PROC_LAST], double cpu[BENCH_PROC_LAST])
+{
+    gsize i;
+
+    for (i = 0; i < BENCH_PROC_LAST; i++)
+        cpu[i] = pids[i] > 0 ? bench_cpu_seconds(pids[i]) : NAN;
+}
+
+/*
+ * Turns the CPU seconds read @before and now into seconds per GiB
+ * transferred, in @sample (whose transferred_gib is set).
+ */
+static void
+bench_cpu_charge(const GPid pids[BENCH_PROC_LAST], const double before[BENCH_PROC_LAST],
+                 BenchSample *sample)
+{
+    double after[BENCH_PROC_LAST];
+    gsize i;
+
+    bench_cpu_snapshot(pids, after);
+    for (i = 0; i < BENCH_PROC_LAST; i++)
+        sample->cpu_s_per_gib[i] = sample->transferred_gib > 0
+                                       ? (after[i] - before[i]) / sample->transferred_gib
+                                       : NAN;
 }
 
 /* Returns: the "migration" of the answer @ret to @command (newly allocated), or NULL with
@@ -655,14 +883,14 @@ bench_verify(Bench *bench, VmigTestQemu *src, VmigTestQemu *dst,
 
 /*
  * Checks that the source QEMU migrated with what the comparison assumes:
- * max-bandwidth 10 GiB/s, and multifd with @shape->channels channels
- * exactly when the shape has channels.  What differs goes to *@odd
- * (newly allocated; left alone when nothing differs), for the report.
- * Returns: TRUE, or FALSE with @error set when QEMU could not be asked.
+ * max-bandwidth 10 GiB/s, multifd with @shape->channels channels exactly
+ * when the shape has channels, and tls-creds set exactly when @tls.  What differs goes to
+ * *@odd (newly allocated; left alone when nothing differs), for the report. Returns:
+ * TRUE, or FALSE with @error set when QEMU could not be asked.
  */
 static gboolean
-bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape, char **odd_out,
-                   GError **error)
+bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape, gboolean tls,
+                   char **odd_out, GError **error)
 {
     g_autoptr(JsonNode) params = NULL;
     g_autoptr(JsonNode) caps = NULL;
@@ -670,6 +898,7 @@ bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape, char **od
     gboolean multifd = FALSE;
     gint64 bandwidth;
     gint64 channels;
+    const char *creds;
     guint i;
 
     if (!bench_execute(src_mon, "query-migrate-parameters", NULL, &params, error) ||
@@ -698,6 +927,9 @@ bench_check_source(VmigGuestMonitor *src_mon, const BenchShape *shape, char **od
         g_string_append_printf(odd, ", multifd %s", multifd ? "on" : "off");
     if (multifd && channels != (gint64)shape->channels)
         g_string_append_printf(odd, ", multifd-channels %" G_GINT64_FORMAT, channels);
+    creds = bench_string_member(json_node_get_object(params), "tls-creds", "");
+    if ((*creds != '\0') != tls)
+        g_string_append_printf(odd, ", tls-creds '%s'", creds);
     if (odd->len > 0)
         *odd_out = g_strdup(odd->str + 2);
     return TRUE;
@@ -727,21 +959,69 @@ bench_start_ratio_guests(Bench *bench, VmigTestQemu **src, VmigTestQemu **dst,
 }
 
 /*
- * Starts a direct migration, QEMU to QEMU over a unix socket, from
- * @src_mon's QEMU to @dst's: multifd with @shape->channels channels on both
- * when the shape has any, migrate-incoming, max-bandwidth 10 GiB/s, the
- * source stopped first when @stop_source, then migrate.  *@start and
- * *@start_real are the monotonic and real time (µs) just before migrate.
+ * Gives both QEMUs QEMU's own migration TLS: a tls-creds-x509 object on
+ * each (the destination the server, the source the client, both checking
+ * the peer's certificate against the CA), named in tls-creds, and on the
+ * source tls-hostname 127.0.0.1, the address it dials, which the
+ * destination's certificate names.
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
-bench_direct_migrate(const BenchShape *shape, VmigTestQemu *dst,
-                     VmigGuestMonitor *src_mon, VmigGuestMonitor *dst_mon,
-                     gboolean stop_source, gint64 *start, gint64 *start_real,
-                     GError **error)
+bench_qemu_tls(Bench *bench, VmigGuestMonitor *src_mon, VmigGuestMonitor *dst_mon,
+               GError **error)
 {
-    g_autofree char *uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
+    VmigGuestMonitor *both[] = {src_mon, dst_mon};
+    static const char *const endpoints[] = {"client", "server"};
+    gsize i;
 
+    for (i = 0; i < G_N_ELEMENTS(both); i++) {
+        JsonObject *creds = json_object_new();
+
+        json_object_set_string_member(creds, "qom-type", "tls-creds-x509");
+        json_object_set_string_member(creds, "id", "bench-tls");
+        json_object_set_string_member(creds, "endpoint", endpoints[i]);
+        json_object_set_string_member(creds, "dir", bench->tls_dirs[i]);
+        json_object_set_boolean_member(creds, "verify-peer", TRUE);
+        if (!bench_execute(both[i], "object-add", creds, NULL, error) ||
+            !bench_execute(both[i], "migrate-set-parameters",
+                           bench_args_string("tls-creds", "bench-tls"), NULL, error)) {
+            g_prefix_error(error, "QEMU's TLS on the %s: ", bench_daemon_names[i]);
+            return FALSE;
+        }
+    }
+    return bench_execute(src_mon, "migrate-set-parameters",
+                         bench_args_string("tls-hostname", "127.0.0.1"), NULL, error);
+}
+
+/*
+ * Starts a direct migration, QEMU to QEMU as @wire says (a unix socket, or
+ * TCP loopback on a port from the kernel, with QEMU's own TLS when
+ * wire->tls), from @src_mon's QEMU to @dst's: multifd with
+ * @shape->channels channels on both when the shape has any,
+ * migrate-incoming, max-bandwidth 10 GiB/s, the source stopped first when
+ * @stop_source, then migrate.  *@start and *@start_real are the monotonic
+ * and real time (µs) just before migrate.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_direct_migrate(Bench *bench, const BenchShape *shape, const BenchWire *wire,
+                     VmigTestQemu *dst, VmigGuestMonitor *src_mon,
+                     VmigGuestMonitor *dst_mon, gboolean stop_source, gint64 *start,
+                     gint64 *start_real, GError **error)
+{
+    g_autofree char *uri = NULL;
+
+    if (wire->tcp) {
+        guint16 port = bench_free_port(error);
+
+        if (port == 0)
+            return FALSE;
+        uri = g_strdup_printf("tcp:127.0.0.1:%u", port);
+    } else {
+        uri = g_strdup_printf("unix:%s/migrate.sock", dst->dir);
+    }
+    if (wire->tls && !bench_qemu_tls(bench, src_mon, dst_mon, error))
+        return FALSE;
     if (shape->channels > 0) {
         VmigGuestMonitor *both[] = {src_mon, dst_mon};
         gsize i;
@@ -767,14 +1047,42 @@ bench_direct_migrate(const BenchShape *shape, VmigTestQemu *dst,
     return bench_execute(src_mon, "migrate", bench_args_string("uri", uri), NULL, error);
 }
 
+/* Returns: the ram "transferred" of the source's query-migrate answer @info, in GiB
+ * (0 if it is missing). */
+static double
+bench_transferred_gib(JsonObject *info)
+{
+    JsonObject *ram = bench_object_member(info, "ram");
+    gint64 bytes =
+        ram ? json_object_get_int_member_with_default(ram, "transferred", 0) : 0;
+
+    return (double)bytes / (double)(1u << 30);
+}
+
 /*
- * Migrates a fresh guest directly, QEMU to QEMU, over a unix socket
- * (multifd with @shape->channels channels when there are any).
+ * Waits (bounded) until the destination QEMU behind @dst_mon has loaded
+ * everything, so that its CPU time is all counted.  A destination that
+ * ends otherwise is bench_verify()'s to report, or is not checked.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_wait_loaded(VmigGuestMonitor *dst_mon, GError **error)
+{
+    g_autoptr(JsonObject) info = bench_poll_migration(
+        dst_mon, FALSE, g_get_monotonic_time() + BENCH_MIGRATE_TIMEOUT_US, error);
+
+    return info != NULL;
+}
+
+/*
+ * Migrates a fresh guest directly, QEMU to QEMU, as @wire says (multifd
+ * with @shape->channels channels when there are any), and charges both
+ * QEMUs with the CPU they spent.
  * Returns: TRUE with @sample filled, or FALSE with @error set.
  */
 static gboolean
-bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
-                 BenchSample *sample, GError **error)
+bench_run_direct(Bench *bench, const BenchShape *shape, const BenchWire *wire,
+                 gboolean verify, BenchSample *sample, GError **error)
 {
     g_autoptr(VmigTestQemu) src = NULL;
     g_autoptr(VmigTestQemu) dst = NULL;
@@ -782,14 +1090,19 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     g_autoptr(VmigGuestMonitor) src_mon = NULL;
     g_autoptr(VmigGuestMonitor) dst_mon = NULL;
     g_autoptr(JsonObject) info = NULL;
+    GPid pids[BENCH_PROC_LAST] = {0};
+    double cpu[BENCH_PROC_LAST];
     gint64 start;
     gint64 start_real;
 
     if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
         return FALSE;
+    pids[BENCH_PROC_SRC_QEMU] = src->pid;
+    pids[BENCH_PROC_DST_QEMU] = dst->pid;
+    bench_cpu_snapshot(pids, cpu);
     if (!bench_set_capability(src_mon, "events", error) ||
-        !bench_direct_migrate(shape, dst, src_mon, dst_mon, TRUE, &start, &start_real,
-                              error))
+        !bench_direct_migrate(bench, shape, wire, dst, src_mon, dst_mon, TRUE, &start,
+                              &start_real, error))
         return FALSE;
     info = bench_poll_migration(src_mon, TRUE, start + BENCH_MIGRATE_TIMEOUT_US, error);
     if (!info)
@@ -799,8 +1112,14 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
     sample->channels = shape->channels;
     if (!bench_take_times(info, "direct", &sample->total_ms, &sample->downtime_ms,
                           error) ||
-        !bench_check_source(src_mon, shape, &sample->odd, error))
+        !bench_check_source(src_mon, shape, wire->tls, &sample->odd, error) ||
+        !bench_wait_loaded(dst_mon, error))
         return FALSE;
+    sample->transferred_gib = bench_transferred_gib(info);
+    bench_cpu_charge(pids, cpu, sample);
+    if (wire->tls)
+        sample->tls = g_strdup("QEMU's tls-creds-x509, verify-peer on both, "
+                               "tls-hostname 127.0.0.1");
 
     if (verify) {
         g_clear_pointer(&src_mon, vmig_guest_monitor_close);
@@ -813,6 +1132,7 @@ bench_run_direct(Bench *bench, const BenchShape *shape, gboolean verify,
 
 /* One migration through the daemons, as their control sockets told it. */
 typedef struct {
+    BenchPair *pair;        /* the daemons (borrowed) */
     char *src_id;           /* the migration's id on the source daemon */
     char *dst_id;           /* ... and on the destination daemon */
     gint64 start;           /* monotonic µs, just before the migrate command */
@@ -853,20 +1173,24 @@ bench_check_done(JsonObject *done, const char *who, const char *id, GError **err
 }
 
 /*
- * Starts migrating @src to @dst through the two daemons: prepare-incoming
- * on the destination's (which resumes the guest once migrated when
- * @resume), then migrate on the source's with @shape->channels and
- * max-bandwidth 10 GiB/s.  bench_daemons_finish() waits for the end.
- * Returns: TRUE with @run's ids and start times set, or FALSE with @error
- * set (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
+ * Starts migrating @src to @dst through the two daemons of @pair, over a
+ * unix socket or TCP loopback (a port from the kernel) as @wire says:
+ * prepare-incoming on the destination's (which resumes the guest once
+ * migrated when @resume), then migrate on the source's with
+ * @shape->channels and max-bandwidth 10 GiB/s.  Whether the daemons speak
+ * TLS is theirs to decide (credentials, TCP); bench_run_daemons() checks
+ * it.  bench_daemons_finish() waits for the end.
+ * Returns: TRUE with @run's pair, ids and start times set, or FALSE with
+ * @error set (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the
+ * commands).
  */
 static gboolean
-bench_daemons_start(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
-                    VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
-                    GError **error)
+bench_daemons_start(Bench *bench, BenchPair *pair, const BenchShape *shape,
+                    const BenchWire *wire, VmigTestQemu *src, VmigTestQemu *dst,
+                    gboolean resume, BenchDaemonsRun *run, GError **error)
 {
-    VmigGuestMonitor *src_control = bench->controls[0];
-    VmigGuestMonitor *dst_control = bench->controls[1];
+    VmigGuestMonitor *src_control = pair->controls[0];
+    VmigGuestMonitor *dst_control = pair->controls[1];
     g_autoptr(JsonObject) prepare = json_object_new();
     g_autoptr(JsonObject) migrate = json_object_new();
     g_autoptr(JsonArray) tunables = json_array_new();
@@ -878,8 +1202,17 @@ bench_daemons_start(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
     /* The daemons talk to the first monitors; the benchmark keeps to aux.qmp. */
     src_domain = g_strconcat("qmp:", src->qmp_path, NULL);
     dst_domain = g_strconcat("qmp:", dst->qmp_path, NULL);
-    listen =
-        g_strdup_printf("unix:%s/listen-%u.sock", bench->tmpdir, ++bench->listen_serial);
+    run->pair = pair;
+    if (wire->tcp) {
+        guint16 port = bench_free_port(error);
+
+        if (port == 0)
+            return FALSE;
+        listen = g_strdup_printf("tcp:127.0.0.1:%u", port);
+    } else {
+        listen = g_strdup_printf("unix:%s/listen-%u.sock", bench->tmpdir,
+                                 ++bench->listen_serial);
+    }
 
     json_object_set_string_member(prepare, "domain", dst_domain);
     json_object_set_string_member(prepare, "listen", listen);
@@ -915,8 +1248,8 @@ bench_daemons_start(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
 static gboolean
 bench_daemons_finish(Bench *bench, BenchDaemonsRun *run, GError **error)
 {
-    VmigGuestMonitor *src_control = bench->controls[0];
-    VmigGuestMonitor *dst_control = bench->controls[1];
+    VmigGuestMonitor *src_control = run->pair->controls[0];
+    VmigGuestMonitor *dst_control = run->pair->controls[1];
 
     run->src_done =
         bench_wait_migration_event(src_control, "MIGRATION_DONE", run->src_id,
@@ -967,23 +1300,63 @@ bench_daemons_finish(Bench *bench, BenchDaemonsRun *run, GError **error)
  * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
  */
 static gboolean
-bench_daemons_migrate(Bench *bench, const BenchShape *shape, VmigTestQemu *src,
-                      VmigTestQemu *dst, gboolean resume, BenchDaemonsRun *run,
-                      GError **error)
+bench_daemons_migrate(Bench *bench, BenchPair *pair, const BenchShape *shape,
+                      const BenchWire *wire, VmigTestQemu *src, VmigTestQemu *dst,
+                      gboolean resume, BenchDaemonsRun *run, GError **error)
 {
-    return bench_daemons_start(bench, shape, src, dst, resume, run, error) &&
+    return bench_daemons_start(bench, pair, shape, wire, src, dst, resume, run, error) &&
            bench_daemons_finish(bench, run, error);
 }
 
 /*
- * Migrates a fresh guest through the two daemons: prepare-incoming on the
- * destination's, migrate on the source's, then MIGRATION_DONE.
+ * Reads the record of the finished migration @run on the source daemon
+ * and checks that its connections were TLS.
+ * Returns: "TLS1.3 AES-256-GCM, peer CN=..." (newly allocated), or NULL
+ * with @error set.
+ */
+static char *
+bench_daemons_tls(BenchDaemonsRun *run, GError **error)
+{
+    g_autoptr(JsonObject) args = bench_args_string("migration", run->src_id);
+    g_autoptr(JsonNode) record = NULL;
+    JsonNode *tls;
+    JsonObject *session;
+
+    if (!vmig_guest_monitor_execute(run->pair->controls[0], "query-migration", args,
+                                    BENCH_COMMAND_TIMEOUT_MS, &record, error))
+        return NULL;
+    tls = JSON_NODE_HOLDS_OBJECT(record)
+              ? json_object_get_member(json_node_get_object(record), "tls")
+              : NULL;
+    if (!tls || !JSON_NODE_HOLDS_OBJECT(tls)) {
+        g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_MISMATCH,
+                    "the source daemon's migration %s was not TLS: its record's "
+                    "\"tls\" is %s",
+                    run->src_id,
+                    tls && JSON_NODE_HOLDS_VALUE(tls) &&
+                            json_node_get_value_type(tls) == G_TYPE_STRING
+                        ? json_node_get_string(tls)
+                        : "missing");
+        return NULL;
+    }
+    session = json_node_get_object(tls);
+    return g_strdup_printf("%s %s, peer %s", bench_string_member(session, "version", "?"),
+                           bench_string_member(session, "cipher", "?"),
+                           bench_string_member(session, "peer-dn", "?"));
+}
+
+/*
+ * Migrates a fresh guest through the two daemons of @pair as @wire says:
+ * prepare-incoming on the destination's, migrate on the source's, then
+ * MIGRATION_DONE; and charges both QEMUs and both daemons with the CPU
+ * they spent.  With wire->tls, the source daemon's record must say TLS.
  * Returns: TRUE with @sample filled, or FALSE with @error set
  * (VMIG_GUEST_ERROR_COMMAND_NOT_FOUND when a daemon lacks the commands).
  */
 static gboolean
-bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
-                  BenchSample *sample, GError **error)
+bench_run_daemons(Bench *bench, BenchPair *pair, const BenchShape *shape,
+                  const BenchWire *wire, gboolean verify, BenchSample *sample,
+                  GError **error)
 {
     g_autoptr(VmigTestQemu) src = NULL;
     g_autoptr(VmigTestQemu) dst = NULL;
@@ -991,6 +1364,8 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
     g_autoptr(VmigGuestMonitor) dst_mon = NULL;
     g_auto(BenchDaemonsRun) run = {0};
     g_autoptr(JsonObject) info = NULL;
+    GPid pids[BENCH_PROC_LAST] = {0};
+    double cpu[BENCH_PROC_LAST];
     JsonObject *data;
 
     if (!bench_start_ratio_guests(bench, &src, &dst, &src_mon, &dst_mon, error))
@@ -999,7 +1374,12 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
         !bench_execute(src_mon, "stop", NULL, NULL, error))
         return FALSE;
 
-    if (!bench_daemons_migrate(bench, shape, src, dst, FALSE, &run, error))
+    pids[BENCH_PROC_SRC_QEMU] = src->pid;
+    pids[BENCH_PROC_DST_QEMU] = dst->pid;
+    pids[BENCH_PROC_SRC_DAEMON] = pair->daemons[0].pid;
+    pids[BENCH_PROC_DST_DAEMON] = pair->daemons[1].pid;
+    bench_cpu_snapshot(pids, cpu);
+    if (!bench_daemons_migrate(bench, pair, shape, wire, src, dst, FALSE, &run, error))
         return FALSE;
     sample->wall_ms = run.wall_ms;
     data = run.negotiated ? bench_object_member(run.negotiated, "data") : NULL;
@@ -1013,6 +1393,14 @@ bench_run_daemons(Bench *bench, const BenchShape *shape, gboolean verify,
     if (!info || !bench_take_times(info, "daemons' source", &sample->total_ms,
                                    &sample->downtime_ms, error))
         return FALSE;
+    /* Both MIGRATION_DONE are in: the destination has loaded, the pumps are done. */
+    sample->transferred_gib = bench_transferred_gib(info);
+    bench_cpu_charge(pids, cpu, sample);
+    if (wire->tls) {
+        sample->tls = bench_daemons_tls(&run, error);
+        if (!sample->tls)
+            return FALSE;
+    }
     /* A daemon puts its QEMU's settings back once done, so the source cannot
      * be asked now: NEGOTIATED says what the daemons agreed. */
     if (sample->channels != (gint64)shape->channels)
@@ -1212,11 +1600,12 @@ bench_run_downtime(Bench *bench, const BenchShape *shape, BenchPath path,
     if (path == BENCH_PATH_DIRECT) {
         /* The end from the source's events, not from query-migrate every
          * 5 ms: no more monitor traffic than on the daemons' path. */
-        if (!bench_direct_migrate(shape, dst, src_mon, dst_mon, FALSE, &start,
-                                  &start_real, error))
+        if (!bench_direct_migrate(bench, shape, &bench_wire_unix, dst, src_mon, dst_mon,
+                                  FALSE, &start, &start_real, error))
             return FALSE;
     } else {
-        if (!bench_daemons_start(bench, shape, src, dst, TRUE, &run, error))
+        if (!bench_daemons_start(bench, &bench->plain, shape, &bench_wire_unix, src, dst,
+                                 TRUE, &run, error))
             return FALSE;
         start = run.start;
     }
@@ -1264,7 +1653,7 @@ bench_run_downtime(Bench *bench, const BenchShape *shape, BenchPath path,
     sample->dst_done_ms = bench_span_ms(resume_us, bench_event_time_us(run.dst_done));
 
     if (path == BENCH_PATH_DIRECT) {
-        if (!bench_check_source(src_mon, shape, &sample->odd, error))
+        if (!bench_check_source(src_mon, shape, FALSE, &sample->odd, error))
             return FALSE;
     } else {
         /* A daemon puts its QEMU's settings back once done, so the source
@@ -1346,10 +1735,10 @@ bench_extreme(GArray *samples, gsize member_offset, gboolean largest)
     return best;
 }
 
-/* Prints one finished migration. */
+/* Prints one finished migration on the path @path_name (through daemons: @daemons). */
 static void
-bench_print_sample(guint run, guint runs, const BenchShape *shape, BenchPath path,
-                   const BenchSample *sample)
+bench_print_sample(guint run, guint runs, const BenchShape *shape, const char *path_name,
+                   gboolean daemons, const BenchSample *sample)
 {
     g_autoptr(GString) notes = g_string_new(NULL);
 
@@ -1358,8 +1747,7 @@ bench_print_sample(guint run, guint runs, const BenchShape *shape, BenchPath pat
                                sample->qemu_setup_ms, sample->qemu_done_ms);
     if (sample->negotiated_ms >= 0)
         g_string_append_printf(notes, ", NEGOTIATED at %.0f ms", sample->negotiated_ms);
-    if (path == BENCH_PATH_DAEMONS && sample->channels >= 0 &&
-        sample->channels != (gint64)shape->channels)
+    if (daemons && sample->channels >= 0 && sample->channels != (gint64)shape->channels)
         g_string_append_printf(notes,
                                ", %" G_GINT64_FORMAT " channels negotiated (asked %u)",
                                sample->channels, shape->channels);
@@ -1367,11 +1755,23 @@ bench_print_sample(guint run, guint runs, const BenchShape *shape, BenchPath pat
         g_string_append_printf(notes, "  (source QEMU: %s)", sample->odd);
     printf("run %u/%u  %-10s %-7s  total-time %7.1f ms  wall %7.1f ms  downtime %5.1f "
            "ms%s\n",
-           run + 1, runs, shape->name, bench_path_names[path], sample->total_ms,
-           sample->wall_ms, sample->downtime_ms, notes->str);
+           run + 1, runs, shape->name, path_name, sample->total_ms, sample->wall_ms,
+           sample->downtime_ms, notes->str);
+    if (sample->transferred_gib > 0 && !isnan(sample->cpu_s_per_gib[0])) {
+        g_autoptr(GString) cpu = g_string_new(NULL);
+        gsize i;
+
+        for (i = 0; i < BENCH_PROC_LAST; i++)
+            if (!isnan(sample->cpu_s_per_gib[i]))
+                g_string_append_printf(cpu, "%s %s %.2f", cpu->len ? "," : "",
+                                       bench_proc_names[i], sample->cpu_s_per_gib[i]);
+        printf("         CPU s/GiB:%s (%.2f GiB transferred)\n", cpu->str,
+               sample->transferred_gib);
+    }
     if (sample->verified)
         printf("         memory of both QEMUs equal, the pattern intact on the "
-               "destination\n");
+               "destination%s%s\n",
+               sample->tls ? "; TLS: " : "", sample->tls ? sample->tls : "");
     fflush(stdout);
 }
 
@@ -1587,19 +1987,19 @@ bench_path_in_order(guint run, gint k)
 }
 
 /*
- * Looks at the @error of a failed daemon run: when a daemon lacks the
- * commands, the daemon runs are skipped from now on (bench->daemon_skip
- * says why) and @error is cleared.
+ * Looks at the @error of a failed run of @pair: when a daemon lacks the
+ * commands, that pair's runs are skipped from now on (pair->skip says
+ * why) and @error is cleared.
  * Returns: TRUE if so, FALSE if @error stands.
  */
 static gboolean
-bench_skip_daemons_on(Bench *bench, GError **error)
+bench_skip_pair_on(BenchPair *pair, GError **error)
 {
     if (!g_error_matches(*error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND_NOT_FOUND))
         return FALSE;
-    bench->daemon_skip =
+    pair->skip =
         g_strdup_printf("this virt-migrated cannot migrate yet: %s", (*error)->message);
-    printf("daemon runs skipped: %s\n", bench->daemon_skip);
+    printf("%sdaemon runs skipped: %s\n", pair->label, pair->skip);
     g_clear_error(error);
     return TRUE;
 }
@@ -1621,34 +2021,32 @@ bench_run_ratios(Bench *bench, GError **error)
             for (k = 0; k < BENCH_PATH_LAST; k++) {
                 BenchPath path = bench_path_in_order(run, k);
                 GArray *samples = bench->samples[s][path];
-                BenchSample sample = {
-                    .channels = -1,
-                    .negotiated_ms = -1.0,
-                    .qemu_setup_ms = -1.0,
-                    .qemu_done_ms = -1.0,
-                };
+                BenchSample sample = bench_sample_init();
                 gboolean verify = bench->verify_all || samples->len == 0;
                 gboolean ok;
 
                 if (!bench_check_interrupted(error))
                     return FALSE;
-                if (path == BENCH_PATH_DAEMONS && bench->daemon_skip)
+                if (path == BENCH_PATH_DAEMONS && bench->plain.skip)
                     continue;
                 ok = path == BENCH_PATH_DAEMONS
-                         ? bench_run_daemons(bench, &bench_shapes[s], verify, &sample,
-                                             error)
-                         : bench_run_direct(bench, &bench_shapes[s], verify, &sample,
-                                            error);
+                         ? bench_run_daemons(bench, &bench->plain, &bench_shapes[s],
+                                             &bench_wire_unix, verify, &sample, error)
+                         : bench_run_direct(bench, &bench_shapes[s], &bench_wire_unix,
+                                            verify, &sample, error);
                 if (!ok) {
                     bench_sample_clear(&sample);
-                    if (path == BENCH_PATH_DAEMONS && bench_skip_daemons_on(bench, error))
+                    if (path == BENCH_PATH_DAEMONS &&
+                        bench_skip_pair_on(&bench->plain, error))
                         continue;
                     g_prefix_error(error, "run %u, %s, %s: ", run + 1,
                                    bench_shapes[s].name, bench_path_names[path]);
                     return FALSE;
                 }
                 g_array_append_val(samples, sample);
-                bench_print_sample(run, bench->runs, &bench_shapes[s], path, &sample);
+                bench_print_sample(run, bench->runs, &bench_shapes[s],
+                                   bench_path_names[path], path == BENCH_PATH_DAEMONS,
+                                   &sample);
             }
         }
     }
@@ -1680,11 +2078,12 @@ bench_run_downtimes(Bench *bench, GError **error)
 
                 if (!bench_check_interrupted(error))
                     return FALSE;
-                if (path == BENCH_PATH_DAEMONS && bench->daemon_skip)
+                if (path == BENCH_PATH_DAEMONS && bench->plain.skip)
                     continue;
                 if (!bench_run_downtime(bench, &bench_shapes[s], path, &sample, error)) {
                     bench_downtime_clear(&sample);
-                    if (path == BENCH_PATH_DAEMONS && bench_skip_daemons_on(bench, error))
+                    if (path == BENCH_PATH_DAEMONS &&
+                        bench_skip_pair_on(&bench->plain, error))
                         continue;
                     /* A missing event fails this sample, not the benchmark. */
                     if (g_error_matches(*error, VMIG_GUEST_ERROR,
@@ -1709,6 +2108,168 @@ bench_run_downtimes(Bench *bench, GError **error)
     return TRUE;
 }
 
+/* Returns: the TLS part's path that goes @k-th in run @run: the order rotates, so that
+ * over three runs each path goes first, second and last once. */
+static BenchTlsPath
+bench_tls_path_in_order(guint run, gint k)
+{
+    return (BenchTlsPath)((run + (guint)k) % BENCH_TLS_PATH_LAST);
+}
+
+/*
+ * The TLS part: a stopped guest with random RAM over TCP loopback, every
+ * shape on the three paths (plain, QEMU's TLS, the daemons' TLS),
+ * interleaved run by run; prints each migration.
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+bench_run_tls(Bench *bench, GError **error)
+{
+    guint run;
+    gsize s;
+    gint k;
+
+    for (run = 0; run < bench->runs; run++) {
+        for (s = 0; s < BENCH_N_SHAPES; s++) {
+            for (k = 0; k < BENCH_TLS_PATH_LAST; k++) {
+                BenchTlsPath path = bench_tls_path_in_order(run, k);
+                const BenchWire wire = bench_tls_path_wire(path);
+                GArray *samples = bench->tls_samples[s][path];
+                BenchSample sample = bench_sample_init();
+                gboolean verify = bench->verify_all || samples->len == 0;
+                gboolean daemons = path == BENCH_TLS_PATH_DAEMONS;
+                gboolean ok;
+
+                if (!bench_check_interrupted(error))
+                    return FALSE;
+                if (daemons && bench->tls.skip)
+                    continue;
+                ok = daemons ? bench_run_daemons(bench, &bench->tls, &bench_shapes[s],
+                                                 &wire, verify, &sample, error)
+                             : bench_run_direct(bench, &bench_shapes[s], &wire, verify,
+                                                &sample, error);
+                if (!ok) {
+                    bench_sample_clear(&sample);
+                    if (daemons && bench_skip_pair_on(&bench->tls, error))
+                        continue;
+                    g_prefix_error(error, "TLS run %u, %s, %s: ", run + 1,
+                                   bench_shapes[s].name, bench_tls_path_names[path]);
+                    return FALSE;
+                }
+                g_array_append_val(samples, sample);
+                bench_print_sample(run, bench->runs, &bench_shapes[s],
+                                   bench_tls_path_names[path], daemons, &sample);
+            }
+        }
+    }
+    return TRUE;
+}
+
+/* Returns: @ratio as "1.23 (on target)" or "1.23 (missed)" (nothing after it without
+ * a target, @target_met -1), or "n/a" when a side was not measured (newly allocated). */
+static char *
+bench_ratio_text(double ratio, int target_met)
+{
+    if (isnan(ratio) || isinf(ratio) || ratio <= 0)
+        return g_strdup("n/a");
+    return g_strdup_printf("%.2f%s", ratio,
+                           target_met < 0 ? ""
+                           : target_met   ? " (on target)"
+                                          : " (missed)");
+}
+
+/* Prints the TLS part's medians, ratios against the targets, and CPU per GiB. */
+static void
+bench_report_tls(Bench *bench)
+{
+    const gsize total = G_STRUCT_OFFSET(BenchSample, total_ms);
+    const gsize wall = G_STRUCT_OFFSET(BenchSample, wall_ms);
+    gsize s;
+    int p;
+    gsize i;
+
+    printf("\n%-10s %-11s %4s  %-28s  %-28s\n", "TLS", "", "", "QEMU total-time (ms)",
+           "wall time (ms)");
+    printf("%-10s %-11s %4s  %8s %8s %8s    %8s %8s %8s\n", "shape", "path", "runs",
+           "median", "min", "max", "median", "min", "max");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        for (p = 0; p < BENCH_TLS_PATH_LAST; p++) {
+            GArray *samples = bench->tls_samples[s][p];
+
+            if (samples->len == 0) {
+                printf("%-10s %-11s %4u  (not run)\n", bench_shapes[s].name,
+                       bench_tls_path_names[p], 0u);
+                continue;
+            }
+            printf("%-10s %-11s %4u  %8.1f %8.1f %8.1f    %8.1f %8.1f %8.1f\n",
+                   bench_shapes[s].name, bench_tls_path_names[p], samples->len,
+                   bench_median(samples, total), bench_extreme(samples, total, FALSE),
+                   bench_extreme(samples, total, TRUE), bench_median(samples, wall),
+                   bench_extreme(samples, wall, FALSE),
+                   bench_extreme(samples, wall, TRUE));
+        }
+    }
+
+    printf("\nratios of the medians (targets: daemons-TLS/plain %.2f or less; "
+           "QEMU-TLS/daemons-TLS %.2f or more)\n",
+           BENCH_TLS_TARGET_COST, BENCH_TLS_TARGET_GAIN);
+    printf("%-10s %-10s  %-20s  %-23s  %s\n", "shape", "time", "daemons-TLS/plain",
+           "QEMU-TLS/daemons-TLS", "QEMU-TLS/plain");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        GArray *plain = bench->tls_samples[s][BENCH_TLS_PATH_PLAIN];
+        GArray *qemu = bench->tls_samples[s][BENCH_TLS_PATH_QEMU];
+        GArray *daemons = bench->tls_samples[s][BENCH_TLS_PATH_DAEMONS];
+        const gsize columns[] = {total, wall};
+        const char *const column_names[] = {"total-time", "wall"};
+        gsize c;
+
+        for (c = 0; c < G_N_ELEMENTS(columns); c++) {
+            double cost =
+                bench_median(daemons, columns[c]) / bench_median(plain, columns[c]);
+            double gain =
+                bench_median(qemu, columns[c]) / bench_median(daemons, columns[c]);
+            double qemu_cost =
+                bench_median(qemu, columns[c]) / bench_median(plain, columns[c]);
+            g_autofree char *cost_text =
+                bench_ratio_text(cost, cost <= BENCH_TLS_TARGET_COST);
+            g_autofree char *gain_text =
+                bench_ratio_text(gain, gain >= BENCH_TLS_TARGET_GAIN);
+            g_autofree char *qemu_text = bench_ratio_text(qemu_cost, -1);
+
+            printf("%-10s %-10s  %-20s  %-23s  %s\n", bench_shapes[s].name,
+                   column_names[c], cost_text, gain_text, qemu_text);
+        }
+    }
+
+    printf("\nCPU seconds per GiB transferred (medians; user + system from "
+           "/proc/PID/stat, from just before the migrate command to the end)\n");
+    printf("%-10s %-11s %8s", "shape", "path", "GiB");
+    for (i = 0; i < BENCH_PROC_LAST; i++)
+        printf("  %10s", bench_proc_names[i]);
+    printf("\n");
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
+        for (p = 0; p < BENCH_TLS_PATH_LAST; p++) {
+            GArray *samples = bench->tls_samples[s][p];
+
+            if (samples->len == 0)
+                continue;
+            printf("%-10s %-11s %8.2f", bench_shapes[s].name, bench_tls_path_names[p],
+                   bench_median(samples, G_STRUCT_OFFSET(BenchSample, transferred_gib)));
+            for (i = 0; i < BENCH_PROC_LAST; i++) {
+                double v =
+                    bench_median(samples, G_STRUCT_OFFSET(BenchSample, cpu_s_per_gib) +
+                                              i * sizeof(double));
+
+                if (isnan(v))
+                    printf("  %10s", "-");
+                else
+                    printf("  %10.2f", v);
+            }
+            printf("\n");
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Stops the daemons, removes the temporary directory and frees @bench.
@@ -1721,20 +2282,28 @@ bench_free(Bench *bench)
 
     if (!bench)
         return;
-    bench_stop_daemons(bench);
+    bench_pair_stop(&bench->plain);
+    bench_pair_stop(&bench->tls);
     if (bench->tmpdir)
         bench_remove_tree(bench->tmpdir);
-    for (s = 0; s < BENCH_N_SHAPES; s++)
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
         for (p = 0; p < BENCH_PATH_LAST; p++) {
             if (bench->samples[s][p])
                 g_array_unref(bench->samples[s][p]);
             if (bench->downtimes[s][p])
                 g_array_unref(bench->downtimes[s][p]);
         }
+        for (p = 0; p < BENCH_TLS_PATH_LAST; p++)
+            if (bench->tls_samples[s][p])
+                g_array_unref(bench->tls_samples[s][p]);
+    }
     g_free(bench->tmpdir);
     g_free(bench->pattern_path);
     g_free(bench->kernel_path);
-    g_free(bench->daemon_skip);
+    g_free(bench->plain.skip);
+    g_free(bench->tls.skip);
+    g_free(bench->tls_dirs[0]);
+    g_free(bench->tls_dirs[1]);
     g_free(bench->hypervisor);
     g_free(bench);
 }
@@ -1767,6 +2336,11 @@ main(int argc, char **argv)
     gboolean no_daemons = FALSE;
     gboolean no_downtime = FALSE;
     gboolean downtime_only = FALSE;
+    gboolean no_tls = FALSE;
+    gboolean tls_only = FALSE;
+    gboolean run_ratios;
+    gboolean run_downtime;
+    gboolean run_tls;
     gboolean verify_all = FALSE;
     gboolean verbose = FALSE;
     g_autofree char *daemon_path = NULL;
@@ -1783,7 +2357,12 @@ main(int argc, char **argv)
         {"no-downtime", 0, 0, G_OPTION_ARG_NONE, &no_downtime,
          "Skip the downtime part (a running guest, STOP to RESUME)", NULL},
         {"downtime-only", 0, 0, G_OPTION_ARG_NONE, &downtime_only,
-         "Run the downtime part alone, not the ratios", NULL},
+         "Run the downtime part alone, not the ratios or TLS", NULL},
+        {"no-tls", 0, 0, G_OPTION_ARG_NONE, &no_tls,
+         "Skip the TLS part (TCP loopback: plaintext, QEMU's TLS, the daemons' TLS)",
+         NULL},
+        {"tls-only", 0, 0, G_OPTION_ARG_NONE, &tls_only,
+         "Run the TLS part alone, not the ratios or the downtime", NULL},
         {"verify-all", 0, 0, G_OPTION_ARG_NONE, &verify_all,
          "Verify the memory after every migration, not only the first of each kind",
          NULL},
@@ -1806,17 +2385,24 @@ main(int argc, char **argv)
         "Migrates a guest with random RAM directly (QEMU to QEMU) and through two\n"
         "virt-migrated daemons, with 1 and 4 channels, and prints the ratios; then\n"
         "migrates a running guest the same four ways and prints its downtime, from\n"
-        "the source QEMU's STOP event to the destination QEMU's RESUME event.");
+        "the source QEMU's STOP event to the destination QEMU's RESUME event; then\n"
+        "migrates the first guest over TCP loopback in plaintext, with QEMU's own TLS\n"
+        "and through two daemons with TLS, and prints the ratios and CPU per GiB.");
     if (!g_option_context_parse(context, &argc, &argv, &error)) {
         g_printerr("migrate-ratio: %s\n", error->message);
         return 2;
     }
     if (argc > 1 || runs < 1 || runs > 1000 || pattern_mib < 1 || pattern_mib > 2047 ||
-        (no_downtime && downtime_only)) {
+        (no_downtime && downtime_only) || (no_tls && tls_only) ||
+        (downtime_only && tls_only)) {
         g_printerr("migrate-ratio: want --runs 1..1000 and --ram 1..2047 (MiB), at most "
-                   "one of --no-downtime and --downtime-only, no other arguments\n");
+                   "one of --downtime-only and --tls-only, neither with its --no-, no "
+                   "other arguments\n");
         return 2;
     }
+    run_ratios = !downtime_only && !tls_only;
+    run_downtime = !no_downtime && !tls_only;
+    run_tls = !no_tls && !downtime_only;
     if (!vmig_test_have_qemu()) {
         g_printerr("migrate-ratio: skipped: qemu-system-x86_64 is not installed\n");
         return 77;
@@ -1837,20 +2423,27 @@ main(int argc, char **argv)
     bench->guest_mib = (guint)pattern_mib + BENCH_EXTRA_MIB;
     bench->verify_all = verify_all;
     bench->verbose = verbose;
-    for (s = 0; s < BENCH_N_SHAPES; s++)
+    for (s = 0; s < BENCH_N_SHAPES; s++) {
         for (p = 0; p < BENCH_PATH_LAST; p++) {
             bench->samples[s][p] = g_array_new(FALSE, TRUE, sizeof(BenchSample));
             g_array_set_clear_func(bench->samples[s][p], bench_sample_clear);
             bench->downtimes[s][p] = g_array_new(FALSE, TRUE, sizeof(BenchDowntime));
             g_array_set_clear_func(bench->downtimes[s][p], bench_downtime_clear);
         }
+        for (p = 0; p < BENCH_TLS_PATH_LAST; p++) {
+            bench->tls_samples[s][p] = g_array_new(FALSE, TRUE, sizeof(BenchSample));
+            g_array_set_clear_func(bench->tls_samples[s][p], bench_sample_clear);
+        }
+    }
+    bench->plain.label = "";
+    bench->tls.label = "TLS ";
     bench->tmpdir = g_dir_make_tmp("vmig-bench-XXXXXX", &error);
     if (!bench->tmpdir)
         goto fail;
     bench->pattern_path = g_build_filename(bench->tmpdir, "pattern", NULL);
     bench->kernel_path = g_build_filename(bench->tmpdir, "kernel", NULL);
 
-    if (!downtime_only) {
+    if (run_ratios || run_tls) {
         t0 = g_get_monotonic_time();
         if (!vmig_guest_write_pattern(
                 bench->pattern_path, (gsize)bench->pattern_mib << 20, BENCH_SEED, &error))
@@ -1860,35 +2453,50 @@ main(int argc, char **argv)
                bench->pattern_mib, BENCH_SEED,
                (double)(g_get_monotonic_time() - t0) / 1e6, bench->guest_mib,
                bench->runs);
-        printf("baselines: direct QEMU-to-QEMU migrations over a unix socket; the "
-               "4-channel baseline is a direct multifd migration with 4 channels\n");
+        if (run_ratios)
+            printf("baselines: direct QEMU-to-QEMU migrations over a unix socket; the "
+                   "4-channel baseline is a direct multifd migration with 4 channels\n");
         printf(
             "both QEMUs -mem-prealloc (TCG), source stopped, max-bandwidth 10 GiB/s\n");
     }
-    if (!no_downtime && !vmig_guest_write_kernel(bench->kernel_path, &error))
+    if (run_downtime && !vmig_guest_write_kernel(bench->kernel_path, &error))
         goto fail;
+    if (run_tls)
+        bench_write_tls_dirs(bench);
 
     if (no_daemons) {
-        bench->daemon_skip = g_strdup("--no-daemons");
+        bench->plain.skip = g_strdup("--no-daemons");
+        bench->tls.skip = g_strdup("--no-daemons");
     } else {
         g_autofree char *binary =
             daemon_path ? g_strdup(daemon_path) : bench_find_daemon();
 
-        bench_start_daemons(bench, binary);
-        if (!bench->daemon_skip)
-            printf("daemons: %s (source and destination, --bus none)\n", binary);
+        if (run_ratios || run_downtime) {
+            bench_pair_start(bench, &bench->plain, binary, NULL);
+            if (!bench->plain.skip)
+                printf("daemons: %s (source and destination, --bus none)\n", binary);
+        }
+        if (run_tls) {
+            bench_pair_start(bench, &bench->tls, binary, bench->tls_dirs);
+            if (!bench->tls.skip)
+                printf("TLS daemons: %s (source and destination, --tls-x509-dir, no "
+                       "--plaintext-tcp)\n",
+                       binary);
+        }
     }
-    if (bench->daemon_skip)
-        printf("daemon runs skipped: %s\n", bench->daemon_skip);
+    if (bench->plain.skip && (run_ratios || run_downtime))
+        printf("daemon runs skipped: %s\n", bench->plain.skip);
+    if (bench->tls.skip && run_tls)
+        printf("TLS daemon runs skipped: %s\n", bench->tls.skip);
     fflush(stdout);
 
-    if (!downtime_only) {
+    if (run_ratios) {
         printf("\n");
         if (!bench_run_ratios(bench, &error))
             goto fail;
         bench_report(bench);
     }
-    if (!no_downtime) {
+    if (run_downtime) {
         printf(
             "\ndowntime: a running guest, the test kernel dirtying 64 MiB of its %u MiB "
             "(both QEMUs -mem-prealloc, max-bandwidth 10 GiB/s, QEMU's default "
@@ -1902,8 +2510,23 @@ main(int argc, char **argv)
             goto fail;
         bench_report_downtime(bench);
     }
-    if (bench->daemon_skip)
-        printf("\ndaemon runs skipped: %s\n", bench->daemon_skip);
+    if (run_tls) {
+        printf("\nTLS: the same stopped guest over TCP loopback (127.0.0.1, ports from "
+               "the kernel), %u runs, interleaved (the order rotates);\n"
+               "plain: QEMU to QEMU; QEMU-TLS: QEMU to QEMU with its tls-creds-x509 "
+               "(verify-peer, tls-hostname 127.0.0.1);\n"
+               "daemons-TLS: through two daemons with credentials (TLS between them, "
+               "QEMU plaintext to its daemon)\n\n",
+               bench->runs);
+        fflush(stdout);
+        if (!bench_run_tls(bench, &error))
+            goto fail;
+        bench_report_tls(bench);
+    }
+    if (bench->plain.skip && (run_ratios || run_downtime))
+        printf("\ndaemon runs skipped: %s\n", bench->plain.skip);
+    if (bench->tls.skip && run_tls)
+        printf("\nTLS daemon runs skipped: %s\n", bench->tls.skip);
     printf("\n%s, TCG; %u CPUs on this host\n",
            bench->hypervisor ? bench->hypervisor : "QEMU", g_get_num_processors());
     for (s = 0; s < BENCH_N_SHAPES; s++)
