@@ -56,6 +56,8 @@ struct _VmigPendingSet {
     VmigTlsContext *tls; /* (nullable) borrowed */
     gboolean tls_required;
     char *no_tls_reason;
+    gint64 refused_logged_at; /* the last refusal logged (monotonic us) */
+    guint refused_unlogged;   /* ... and those since, not logged */
 };
 
 struct _VmigPendingConn {
@@ -163,6 +165,25 @@ vmig_pending_conn_deliver(VmigPendingConn *conn, VmigPreambleKind kind)
 /* ------------------------------------------------------------------------ */
 /* TLS */
 
+/* Logs a refusal, at most one a second: a flood of strangers is one line. */
+static void
+vmig_pending_set_log_refusal(VmigPendingSet *set, const char *reason)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (set->refused_logged_at && now - set->refused_logged_at < G_USEC_PER_SEC) {
+        set->refused_unlogged++;
+        return;
+    }
+    set->refused_logged_at = now;
+    if (set->refused_unlogged)
+        g_message("%s: a connection refused: %s (and %u more since the last one logged)",
+                  set->name, reason, set->refused_unlogged);
+    else
+        g_message("%s: a connection refused: %s", set->name, reason);
+    set->refused_unlogged = 0;
+}
+
 /*
  * Refuses @conn for @reason: what it sent so far is read (so that the
  * close is an orderly end of file, not a reset that could overtake the
@@ -188,7 +209,7 @@ vmig_pending_conn_refuse(VmigPendingConn *conn, VmigNegotiateCode code, const ch
                     MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
     close(fd);
-    g_message("%s: a connection refused: %s", set->name, copy);
+    vmig_pending_set_log_refusal(set, copy);
     if (funcs->refused)
         funcs->refused(copy, user_data);
 }
@@ -229,7 +250,7 @@ vmig_pending_on_handshake(GObject *source, GAsyncResult *result, gpointer user_d
         const VmigPendingFuncs *funcs = set->funcs;
         gpointer set_user_data = set->user_data;
 
-        g_message("%s: a connection refused: %s", set->name, error->message);
+        vmig_pending_set_log_refusal(set, error->message);
         vmig_pending_conn_take(conn, NULL);
         if (funcs->refused)
             funcs->refused(error->message, set_user_data);

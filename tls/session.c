@@ -881,6 +881,17 @@ vmig_tls_handshake_thread(GTask *task, gpointer source, gpointer data,
                           (GDestroyNotify)vmig_tls_session_free);
 }
 
+/* The handshake's own thread: the job, then the task's last reference here. */
+static gpointer
+vmig_tls_handshake_thread_main(gpointer data)
+{
+    GTask *task = data;
+
+    vmig_tls_handshake_thread(task, NULL, g_task_get_task_data(task), NULL);
+    g_object_unref(task);
+    return NULL;
+}
+
 void
 vmig_tls_handshake_async(VmigTlsContext *ctx, VmigTlsRole role, int *fdp,
                          const char *hostname, const char *peer, guint timeout_ms,
@@ -888,8 +899,10 @@ vmig_tls_handshake_async(VmigTlsContext *ctx, VmigTlsRole role, int *fdp,
                          gpointer user_data)
 {
     g_autoptr(GTask) task = NULL;
+    g_autoptr(GError) error = NULL;
     VmigTlsHandshakeJob *job;
     VmigTlsSession *s;
+    GThread *thread;
 
     g_return_if_fail(ctx != NULL);
     g_return_if_fail(role < VMIG_TLS_ROLE_LAST);
@@ -929,7 +942,24 @@ vmig_tls_handshake_async(VmigTlsContext *ctx, VmigTlsRole role, int *fdp,
         return;
     }
     s->rbuf = g_malloc(VMIG_TLS_READ_AHEAD);
-    g_task_run_in_thread(task, vmig_tls_handshake_thread);
+    /*
+     * A thread of its own, not GTask's pool: the pool runs a few jobs at
+     * once, and strangers that open a TLS handshake and then say nothing
+     * (each bounded by its deadline, their number by the destination's
+     * pending caps) would otherwise keep the real source's handshake
+     * queued behind them.
+     */
+    thread = g_thread_try_new("vmig-tls-hs", vmig_tls_handshake_thread_main,
+                              g_object_ref(task), &error);
+    if (!thread) {
+        g_object_unref(task); /* the thread's reference */
+        g_clear_pointer(&job->session, vmig_tls_session_free);
+        g_task_return_new_error(task, VMIG_TLS_ERROR, VMIG_TLS_ERROR_HANDSHAKE,
+                                "cannot start a thread for the TLS handshake with %s: %s",
+                                peer, error->message);
+        return;
+    }
+    g_thread_unref(thread); /* detached: it ends with the handshake */
 }
 
 VmigTlsSession *
