@@ -86,7 +86,7 @@ typedef struct {
     gboolean deprecated;
     const VmigFeatureInfo *feature; /* the negotiated feature controlling it, or NULL */
     const char *managed; /* the driver's option that sets it ("--tls"), or NULL */
-    JsonNode *current; /* the current value, or NULL when QEMU reports none */
+    JsonNode *current;   /* the current value, or NULL when QEMU reports none */
 } VmigTunable;
 
 /* Returns: TRUE when a value can be given on a command line (scalars and enums). */

@@ -41,8 +41,8 @@ vmig_mig_start(VmigMigration *m, VmigMigrationRequest *req)
     } else if (source && req->channels > 255) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "channels must be 0 to 255, not %u", req->channels);
-    } else if (req->tls_hostname && !(req->tls || (m->address && m->address->kind ==
-                                                                     VMIG_ADDRESS_TCP))) {
+    } else if (req->tls_hostname &&
+               !(req->tls || (m->address && m->address->kind == VMIG_ADDRESS_TCP))) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "tls-hostname is for TLS migrations: add tls");
     } else if (!vmig_mig_tls_decide(m, req->tls, &error)) {

@@ -41,12 +41,14 @@ vmig_mig_tls_decide(VmigMigration *m, gboolean asked, GError **error)
         m->tls = m->tls_required;
     if (!m->tls_required || settings->tls)
         return TRUE;
-    why = asked ? "TLS was asked for (--tls)"
-                : "a TCP migration uses TLS unless virt-migrated runs with --plaintext-tcp";
+    why = asked
+              ? "TLS was asked for (--tls)"
+              : "a TCP migration uses TLS unless virt-migrated runs with --plaintext-tcp";
     g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                 "%s, and this daemon has no TLS credentials: %s; docs/tls.md says how to "
                 "create them",
-                why, settings->tls_unavailable ? settings->tls_unavailable : "none loaded");
+                why,
+                settings->tls_unavailable ? settings->tls_unavailable : "none loaded");
     return FALSE;
 }
 
@@ -196,8 +198,8 @@ vmig_mig_tls_connect(VmigMigration *m, int *fdp, gboolean main)
     h->m = vmig_mig_ref(m);
     h->main = main;
     m->dials++;
-    vmig_tls_handshake_async(vmig_mig_settings(m)->tls, VMIG_TLS_ROLE_CLIENT, fdp, hostname,
-                             "the destination driver",
+    vmig_tls_handshake_async(vmig_mig_settings(m)->tls, VMIG_TLS_ROLE_CLIENT, fdp,
+                             hostname, "the destination driver",
                              main ? VMIG_MIG_HANDSHAKE_TIMEOUT_MS : m->channel_timeout_ms,
                              m->cancellable, on_client_handshake, h);
 }
@@ -329,10 +331,11 @@ on_main_first_byte(int fd, GIOCondition condition, gpointer user_data)
     if (n > 0 && first == VMIG_TLS_HANDSHAKE_BYTE) {
         if (!settings->tls) {
             vmig_mig_main_start(m, &conn); /* for the ERROR frame, in plaintext */
-            vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_TLS,
-                          "the source driver opened with TLS, and this destination driver "
-                          "has no TLS credentials: %s",
-                          settings->tls_unavailable ? settings->tls_unavailable : "none");
+            vmig_mig_fail(
+                m, VMIG_NEGOTIATE_CODE_TLS,
+                "the source driver opened with TLS, and this destination driver "
+                "has no TLS credentials: %s",
+                settings->tls_unavailable ? settings->tls_unavailable : "none");
             return G_SOURCE_REMOVE;
         }
         m->dials++;

@@ -52,7 +52,7 @@ struct _VmigPendingSet {
     GSource *timer; /* ready at the oldest connection's deadline */
     guint8 token[VMIG_TOKEN_SIZE];
     gboolean have_token;
-    gboolean warned; /* the cap was hit since the set last had none from listeners */
+    gboolean warned;     /* the cap was hit since the set last had none from listeners */
     VmigTlsContext *tls; /* (nullable) borrowed */
     gboolean tls_required;
     char *no_tls_reason;
@@ -62,8 +62,8 @@ struct _VmigPendingSet {
 
 struct _VmigPendingConn {
     VmigPendingSet *set;
-    int fd;                          /* -1 while the handshake has it */
-    VmigTlsPump *pump;               /* (nullable) once TLS is up: fd is its plaintext end */
+    int fd;            /* -1 while the handshake has it */
+    VmigTlsPump *pump; /* (nullable) once TLS is up: fd is its plaintext end */
     VmigPendingHandshake *handshake; /* (nullable) a TLS handshake under way */
     gboolean peeked;                 /* the first byte was looked at */
     GSource *watch;
@@ -191,7 +191,8 @@ vmig_pending_set_log_refusal(VmigPendingSet *set, const char *reason)
  * the connection is closed.  The owner hears of it.
  */
 static void
-vmig_pending_conn_refuse(VmigPendingConn *conn, VmigNegotiateCode code, const char *reason)
+vmig_pending_conn_refuse(VmigPendingConn *conn, VmigNegotiateCode code,
+                         const char *reason)
 {
     VmigPendingSet *set = conn->set;
     const VmigPendingFuncs *funcs = set->funcs;
@@ -296,9 +297,9 @@ vmig_pending_conn_start_tls(VmigPendingConn *conn)
     conn->handshake = op;
     fd = conn->fd;
     conn->fd = -1;
-    vmig_tls_handshake_async(set->tls, VMIG_TLS_ROLE_SERVER, &fd, NULL, "the source driver",
-                             (guint)CLAMP(left, 1, G_MAXUINT), op->cancellable,
-                             vmig_pending_on_handshake, op);
+    vmig_tls_handshake_async(set->tls, VMIG_TLS_ROLE_SERVER, &fd, NULL,
+                             "the source driver", (guint)CLAMP(left, 1, G_MAXUINT),
+                             op->cancellable, vmig_pending_on_handshake, op);
 }
 
 /*
@@ -375,9 +376,10 @@ vmig_pending_conn_ready(int fd, GIOCondition condition, gpointer user_data)
             return G_SOURCE_REMOVE;
         }
         if (conn->set->tls_required) {
-            vmig_pending_conn_refuse(conn, VMIG_NEGOTIATE_CODE_TLS,
-                                     "this destination requires TLS, and the source driver "
-                                     "opened in plaintext");
+            vmig_pending_conn_refuse(
+                conn, VMIG_NEGOTIATE_CODE_TLS,
+                "this destination requires TLS, and the source driver "
+                "opened in plaintext");
             return G_SOURCE_REMOVE;
         }
     }

@@ -59,8 +59,8 @@ vmig_negotiate_tag_to_string(VmigNegotiateTag tag)
 }
 
 static const char *const code_names[] = {
-    NULL,         "protocol",  "version",  "feature",  "channels",
-    "hypervisor", "cancelled", "internal", "shutdown", "timeout",  "tls",
+    NULL,        "protocol", "version",  "feature", "channels", "hypervisor",
+    "cancelled", "internal", "shutdown", "timeout", "tls",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(code_names) == VMIG_NEGOTIATE_CODE_LAST);
 

@@ -42,11 +42,11 @@ static char *pattern_path;
 
 /* How a side's daemon is set up. */
 typedef enum {
-    CREDS_GOOD,      /* the test CA's */
-    CREDS_OTHER_CA,  /* another CA's (and that CA's ca-cert.pem) */
-    CREDS_EXPIRING,  /* the test CA's, expiring a few seconds after the start */
-    CREDS_NO_IP,     /* destination: a certificate that names dst.example only */
-    CREDS_NONE,      /* no TLS: --tls-x509-dir "" and --plaintext-tcp */
+    CREDS_GOOD,        /* the test CA's */
+    CREDS_OTHER_CA,    /* another CA's (and that CA's ca-cert.pem) */
+    CREDS_EXPIRING,    /* the test CA's, expiring a few seconds after the start */
+    CREDS_NO_IP,       /* destination: a certificate that names dst.example only */
+    CREDS_NONE,        /* no TLS: --tls-x509-dir "" and --plaintext-tcp */
     CREDS_NONE_STRICT, /* no TLS, and no --plaintext-tcp either */
 } Creds;
 
@@ -153,10 +153,10 @@ daemon_start(Fixture *f, VmigTestDaemon *d, gboolean destination, const Case *c)
     const char *const quick[] = {"--pending-timeout", "60", NULL};
     VmigTestDaemonOptions options = {
         .verbose = TRUE,
-        .tls_dir = write_creds(f, destination ? f->dst_tls : f->src_tls, destination,
-                               creds),
+        .tls_dir =
+            write_creds(f, destination ? f->dst_tls : f->src_tls, destination, creds),
         .tls_strict = creds == CREDS_NONE_STRICT,
-        .extra = allowed             ? (const char *const *)extra
+        .extra = allowed            ? (const char *const *)extra
                  : c->quick_pending ? quick
                                     : NULL,
     };
@@ -228,9 +228,8 @@ static JsonObject *
 record_of(VmigGuestMonitor *ctl, VmigTestDaemon *d)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) rec = vmig_test_execute_fds(ctl, d, "query-migration",
-                                                    "{\"migration\": \"m1\"}", NULL, 0,
-                                                    &error);
+    g_autoptr(JsonNode) rec = vmig_test_execute_fds(
+        ctl, d, "query-migration", "{\"migration\": \"m1\"}", NULL, 0, &error);
 
     g_assert_no_error(error);
     return json_object_ref(json_node_get_object(rec));
@@ -246,8 +245,9 @@ assert_tls_record(JsonObject *rec, const char *peer_dn)
     tls = json_object_get_object_member(rec, "tls");
     g_assert_nonnull(tls);
     g_assert_cmpstr(json_object_get_string_member(tls, "version"), ==, "TLS1.3");
-    g_assert_true(g_str_has_suffix(json_object_get_string_member(tls, "cipher"), "-GCM") ||
-                  g_str_has_prefix(json_object_get_string_member(tls, "cipher"), "CHACHA"));
+    g_assert_true(
+        g_str_has_suffix(json_object_get_string_member(tls, "cipher"), "-GCM") ||
+        g_str_has_prefix(json_object_get_string_member(tls, "cipher"), "CHACHA"));
     g_assert_cmpstr(json_object_get_string_member(tls, "peer-dn"), ==, peer_dn);
 }
 
@@ -371,7 +371,8 @@ prepare(Fixture *f, const Case *c, int *src_main)
 static void
 supply_channels(Fixture *f, guint channels)
 {
-    g_autoptr(JsonObject) request = vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
+    g_autoptr(JsonObject) request =
+        vmig_test_wait_event(f->src_ctl, "CHANNELS_REQUESTED");
     guint n = (guint)json_object_get_int_member(request, "count");
     g_autofree int *src_fds = g_new(int, n);
     g_autofree int *dst_fds = g_new(int, n);
@@ -408,7 +409,8 @@ start_migration(Fixture *f, const Case *c, const char *dest, int src_main,
     g_autoptr(GString) args = g_string_new(NULL);
     char *id;
 
-    g_string_printf(args, "{\"domain\": \"%s\", \"channels\": %u, \"tunables\": "
+    g_string_printf(args,
+                    "{\"domain\": \"%s\", \"channels\": %u, \"tunables\": "
                     "[\"max-bandwidth=4G\"%s%s%s]",
                     domain, c->channels, tunable ? ", \"" : "", tunable ? tunable : "",
                     tunable ? "\"" : "");
@@ -492,8 +494,8 @@ test_migrate(Fixture *f, gconstpointer data)
 static char *
 cli(VmigTestDaemon *d, const char *const *args)
 {
-    g_autofree char *binary = g_test_build_filename(G_TEST_BUILT, "..", "tools",
-                                                    "virt-migrate", NULL);
+    g_autofree char *binary =
+        g_test_build_filename(G_TEST_BUILT, "..", "tools", "virt-migrate", NULL);
     g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
     g_auto(GStrv) argv = NULL;
     g_autofree char *out = NULL;
@@ -536,12 +538,13 @@ test_cli(Fixture *f, gconstpointer data)
     dst_domain = vmig_test_domain_of(f->dst_qemu);
     uri = g_strdup_printf("unix:%s/cli.sock", f->tmpdir);
     {
-        const char *const args[] = {"incoming", dst_domain, uri, "--tls", "--paused", NULL};
+        const char *const args[] = {"incoming", dst_domain, uri,
+                                    "--tls",    "--paused", NULL};
 
         g_free(cli(&f->dst, args));
     }
     {
-        const char *const args[] = {"migrate",   src_domain,   uri, "--tls",
+        const char *const args[] = {"migrate",   src_domain,         uri, "--tls",
                                     "--tunable", "max-bandwidth=4G", NULL};
 
         out = cli(&f->src, args);
@@ -826,8 +829,8 @@ test_fault(Fixture *f, gconstpointer data)
  * they all still wait (its handshake did not queue behind theirs), and
  * once they are gone the destination holds what it held before.
  */
-static const Case flood_case = {.transport = TRANSPORT_TCP, .channels = 2,
-                                .quick_pending = TRUE};
+static const Case flood_case = {
+    .transport = TRANSPORT_TCP, .channels = 2, .quick_pending = TRUE};
 
 static void
 test_flood(Fixture *f, gconstpointer data)
@@ -965,8 +968,9 @@ static const Case refused[] = {
      .dst_says = "has no TLS credentials"},
 };
 static const char *const refused_names[] = {
-    "other-ca-destination", "other-ca-source", "expired",           "dn-not-allowed",
-    "hostname-mismatch",    "plaintext-source", "plaintext-destination",
+    "other-ca-destination",  "other-ca-source",   "expired",
+    "dn-not-allowed",        "hostname-mismatch", "plaintext-source",
+    "plaintext-destination",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(refused) == G_N_ELEMENTS(refused_names));
 
@@ -998,7 +1002,8 @@ main(int argc, char **argv)
                fixture_teardown);
     g_test_add("/tls/fd/2-channels", Fixture, &fd_2, fixture_setup, test_migrate,
                fixture_teardown);
-    g_test_add("/tls/cli/unix", Fixture, &good, fixture_setup, test_cli, fixture_teardown);
+    g_test_add("/tls/cli/unix", Fixture, &good, fixture_setup, test_cli,
+               fixture_teardown);
     for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
         g_autofree char *path = g_strdup_printf("/tls/refused/%s", refused_names[i]);
 
@@ -1015,7 +1020,8 @@ main(int argc, char **argv)
                                             "sigterm-destination", "cut", "freeze"};
 
         for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-            g_autofree char *path = g_strdup_printf("/tls/faults/mid-stream/%s", names[i]);
+            g_autofree char *path =
+                g_strdup_printf("/tls/faults/mid-stream/%s", names[i]);
 
             g_test_add(path, Fixture, GINT_TO_POINTER(i), fixture_setup, test_fault,
                        fixture_teardown);

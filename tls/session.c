@@ -693,7 +693,8 @@ vmig_tls_session_setup(VmigTlsSession *s, guint timeout_ms)
         return ret;
     }
     gnutls_session_set_ptr(s->gnutls, s);
-    ret = gnutls_set_default_priority_append(s->gnutls, VMIG_TLS_PRIORITY_APPEND, NULL, 0);
+    ret =
+        gnutls_set_default_priority_append(s->gnutls, VMIG_TLS_PRIORITY_APPEND, NULL, 0);
     if (ret < 0)
         return ret;
     ret = gnutls_credentials_set(s->gnutls, GNUTLS_CRD_CERTIFICATE,
@@ -997,9 +998,9 @@ struct _VmigTlsPump {
     GThread *threads[VMIG_TLS_DIR_LAST];
     guint64 bytes[VMIG_TLS_DIR_LAST]; /* plaintext bytes; __atomic access only */
 
-    GMutex lock;          /* guards the fields below */
-    GCond ended_cond;     /* a thread ended (vmig_tls_pump_close() waits) */
-    guint running;        /* threads not yet ended */
+    GMutex lock;      /* guards the fields below */
+    GCond ended_cond; /* a thread ended (vmig_tls_pump_close() waits) */
+    guint running;    /* threads not yet ended */
     gboolean ended[VMIG_TLS_DIR_LAST];
     gboolean stopping;    /* vmig_tls_pump_free() is stopping it */
     GError *error;        /* the first failure; handed to done */

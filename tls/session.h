@@ -56,23 +56,24 @@ typedef enum {
     VMIG_TLS_ERROR_HANDSHAKE,            /* the handshake failed (GnuTLS's reason) */
     VMIG_TLS_ERROR_PLAINTEXT_PEER,       /* the peer answered in plaintext: it does not
                                           * speak TLS (the message says what it said) */
-    VMIG_TLS_ERROR_CLOSED,               /* the peer closed the connection in the handshake */
-    VMIG_TLS_ERROR_TIMEOUT,              /* no handshake within the bound */
-    VMIG_TLS_ERROR_CANCELLED,            /* the caller's cancellable */
-    VMIG_TLS_ERROR_CERTIFICATE,          /* this side refused the peer's certificate:
-                                          * unknown CA, expired, revoked, host name ... */
-    VMIG_TLS_ERROR_DN_NOT_ALLOWED,       /* ... or its DN is not in the allow-list */
-    VMIG_TLS_ERROR_REFUSED_BY_PEER,      /* the peer refused this side's certificate (the
-                                          * TLS alert it sent says why) */
-    VMIG_TLS_ERROR_IO,                   /* the pump: a read, write or record failed */
+    VMIG_TLS_ERROR_CLOSED,          /* the peer closed the connection in the handshake */
+    VMIG_TLS_ERROR_TIMEOUT,         /* no handshake within the bound */
+    VMIG_TLS_ERROR_CANCELLED,       /* the caller's cancellable */
+    VMIG_TLS_ERROR_CERTIFICATE,     /* this side refused the peer's certificate:
+                                     * unknown CA, expired, revoked, host name ... */
+    VMIG_TLS_ERROR_DN_NOT_ALLOWED,  /* ... or its DN is not in the allow-list */
+    VMIG_TLS_ERROR_REFUSED_BY_PEER, /* the peer refused this side's certificate (the
+                                     * TLS alert it sent says why) */
+    VMIG_TLS_ERROR_IO,              /* the pump: a read, write or record failed */
 } VmigTlsSessionErrorCode;
 
 /* What a handshake settled, for the record, features and D-Bus. */
 typedef struct {
-    char *version;     /* "TLS1.3" (gnutls_protocol_get_name()) */
-    char *cipher;      /* "AES-256-GCM" (gnutls_cipher_get_name()) */
-    char *description; /* gnutls_session_get_desc(): "(TLS1.3)-(ECDHE-...)-(AES-256-GCM)" */
-    char *peer_dn;     /* the peer certificate's subject, RFC 4514 */
+    char *version; /* "TLS1.3" (gnutls_protocol_get_name()) */
+    char *cipher;  /* "AES-256-GCM" (gnutls_cipher_get_name()) */
+    char *
+        description; /* gnutls_session_get_desc(): "(TLS1.3)-(ECDHE-...)-(AES-256-GCM)" */
+    char *peer_dn;   /* the peer certificate's subject, RFC 4514 */
     GBytes *peer_cert; /* the peer's leaf certificate, DER: what "the same
                         * certificate" compares */
 } VmigTlsInfo;
@@ -109,7 +110,8 @@ typedef char *(*VmigTlsPlaintextExplainer)(const guint8 *bytes, gsize len);
  *
  * Return: the context (vmig_tls_context_free()).
  */
-VmigTlsContext *vmig_tls_context_new(VmigTlsCredentials *server, VmigTlsCredentials *client,
+VmigTlsContext *vmig_tls_context_new(VmigTlsCredentials *server,
+                                     VmigTlsCredentials *client,
                                      const char *const *allowed_dn,
                                      VmigTlsPlaintextExplainer explainer);
 /* A reference more; every session holds one, so that the credentials

@@ -181,8 +181,8 @@ vmig_render_negotiated(JsonObject *data, GError **error)
         /* "tls": "TLS1.3 AES-256-GCM" between the drivers (absent: plaintext). */
         const char *tls = NULL;
 
-        if (!vmig_render_get_string(data, VMIG_RENDER_NEGOTIATED, what, "tls", FALSE, &tls,
-                                    error))
+        if (!vmig_render_get_string(data, VMIG_RENDER_NEGOTIATED, what, "tls", FALSE,
+                                    &tls, error))
             return NULL;
         if (tls) {
             g_autofree char *text = vmig_render_text(tls);

@@ -289,7 +289,8 @@ vmig_render_tunable_row(JsonNode *node, guint index, GError **error)
     } else if (managed) {
         g_autofree char *text = vmig_render_text(managed);
 
-        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup_printf("by the driver (%s)", text);
+        row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] =
+            g_strdup_printf("by the driver (%s)", text);
     } else {
         row->cells[VMIG_RENDER_COLUMN_NEGOTIATED] = g_strdup(negotiated ? "yes" : "");
     }

@@ -792,15 +792,23 @@ static const struct {
     gboolean required;
     VmigXmlRecordAddFunc add;
 } vmig_xml_record_members[] = {
-    {"domain", TRUE, add_text},           {"peer", FALSE, add_text},
-    {"version", FALSE, add_protocol},     {"hypervisor", FALSE, add_text},
-    {"peer-hypervisor", FALSE, add_text}, {"driver", FALSE, add_text},
-    {"peer-driver", FALSE, add_text},     {"offered", FALSE, add_offered},
-    {"features", FALSE, add_chosen},      {"declined", FALSE, add_declined},
-    {"channels", FALSE, add_channels},    {"tunables", FALSE, add_tunables},
-    {"handshake", FALSE, add_handshake},  {"tls", FALSE, add_tls},
+    {"domain", TRUE, add_text},
+    {"peer", FALSE, add_text},
+    {"version", FALSE, add_protocol},
+    {"hypervisor", FALSE, add_text},
+    {"peer-hypervisor", FALSE, add_text},
+    {"driver", FALSE, add_text},
+    {"peer-driver", FALSE, add_text},
+    {"offered", FALSE, add_offered},
+    {"features", FALSE, add_chosen},
+    {"declined", FALSE, add_declined},
+    {"channels", FALSE, add_channels},
+    {"tunables", FALSE, add_tunables},
+    {"handshake", FALSE, add_handshake},
+    {"tls", FALSE, add_tls},
     {"switchover", FALSE, add_switchover},
-    {"lost-guarantees", FALSE, add_lost}, {"error", FALSE, add_text},
+    {"lost-guarantees", FALSE, add_lost},
+    {"error", FALSE, add_text},
 };
 
 /*
