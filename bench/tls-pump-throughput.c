@@ -114,28 +114,6 @@ pump_bytes(int wfd, int rfd, guint64 total)
     return (r.end_usec - start) / (double)G_USEC_PER_SEC;
 }
 
-static void
-connected_pair(gboolean tcp, int sv[2])
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(addr);
-    g_auto(VmigFd) listener = -1;
-
-    if (!tcp) {
-        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-        return;
-    }
-    listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(listener, 1), ==, 0);
-    g_assert_cmpint(getsockname(listener, (struct sockaddr *)&addr, &len), ==, 0);
-    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(connect(sv[1], (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    sv[0] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(sv[0], >=, 0);
-}
-
 static double
 run_raw(guint64 total)
 {
@@ -143,7 +121,7 @@ run_raw(guint64 total)
     g_auto(VmigFd) w = -1;
     g_auto(VmigFd) r = -1;
 
-    connected_pair(FALSE, sv);
+    vmig_test_connected_pair(FALSE, sv);
     w = sv[0];
     r = sv[1];
     return pump_bytes(w, r, total);
@@ -184,7 +162,7 @@ run_tls(VmigTlsContext *ctx, gboolean tcp, guint64 total)
     double seconds;
     int sv[2];
 
-    connected_pair(tcp, sv);
+    vmig_test_connected_pair(tcp, sv);
     vmig_tls_handshake_async(ctx, VMIG_TLS_ROLE_SERVER, &sv[0], NULL, "the source", 10000,
                              NULL, handshake_done, &r[0]);
     vmig_tls_handshake_async(ctx, VMIG_TLS_ROLE_CLIENT, &sv[1], "localhost",

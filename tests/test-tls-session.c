@@ -109,31 +109,6 @@ cert_der(const char *dir, VmigTlsRole role)
     return bytes;
 }
 
-/* A connected pair: a socketpair, or a loopback TCP connection (@tcp). */
-static void
-connected_pair(gboolean tcp, int sv[2])
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(addr);
-    g_auto(VmigFd) listener = -1;
-
-    if (!tcp) {
-        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-        return;
-    }
-    listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(listener, >=, 0);
-    g_assert_cmpint(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(listener, 1), ==, 0);
-    g_assert_cmpint(getsockname(listener, (struct sockaddr *)&addr, &len), ==, 0);
-    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(sv[1], >=, 0);
-    g_assert_cmpint(connect(sv[1], (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    sv[0] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(sv[0], >=, 0);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Waiting on the main context, bounded */
 
@@ -234,7 +209,7 @@ shake(VmigTlsContext *server, VmigTlsContext *client, const char *hostname, gboo
 {
     int sv[2];
 
-    connected_pair(tcp, sv);
+    vmig_test_connected_pair(tcp, sv);
     start(server, VMIG_TLS_ROLE_SERVER, &sv[0], NULL, WAIT_MS, NULL, &r[0]);
     start(client, VMIG_TLS_ROLE_CLIENT, &sv[1], hostname, WAIT_MS, NULL, &r[1]);
     wait_until(both_done, r, WAIT_MS + 5000);
@@ -523,7 +498,7 @@ test_expired(Fixture *f, gconstpointer data)
     spec.start = -10 * VMIG_TEST_DAY;
     spec.end = -VMIG_TEST_DAY;
     old = vmig_test_cert_new(&spec, ca);
-    connected_pair(FALSE, sv);
+    vmig_test_connected_pair(FALSE, sv);
     raw_peer_start(&peer, peer_is_server, &sv[0], old);
     start(ctx, peer_is_server ? VMIG_TLS_ROLE_CLIENT : VMIG_TLS_ROLE_SERVER, &sv[1], NULL,
           WAIT_MS, NULL, &r);
@@ -615,7 +590,7 @@ test_plaintext(Fixture *f, gconstpointer data)
         Result r = {0};
         int sv[2];
 
-        connected_pair(FALSE, sv);
+        vmig_test_connected_pair(FALSE, sv);
         peer.fd = sv[0];
         peer.thread = g_thread_new("fake-peer", fake_peer_thread, &peer);
         start(cases[i].ctx, VMIG_TLS_ROLE_CLIENT, &sv[1], "dst.example", WAIT_MS, NULL,
@@ -638,7 +613,7 @@ test_closed(Fixture *f, gconstpointer data)
         Result r = {0};
         int sv[2];
 
-        connected_pair(data != NULL, sv);
+        vmig_test_connected_pair(data != NULL, sv);
         close(sv[0]);
         start(ctx, role, &sv[1], NULL, WAIT_MS, NULL, &r);
         wait_until(result_done, &r, WAIT_MS + 5000);
@@ -668,7 +643,7 @@ test_timeout(Fixture *f, gconstpointer data)
         gint64 took_ms;
         int sv[2];
 
-        connected_pair(FALSE, sv);
+        vmig_test_connected_pair(FALSE, sv);
         silent = sv[0];
         begun = g_get_monotonic_time();
         start(ctx, role, &sv[1], NULL, bound, NULL, &r);
@@ -704,7 +679,7 @@ test_cancel(Fixture *f, gconstpointer data)
         gint64 begun = g_get_monotonic_time();
         int sv[2];
 
-        connected_pair(FALSE, sv);
+        vmig_test_connected_pair(FALSE, sv);
         silent = sv[0];
         if (early)
             g_cancellable_cancel(cancellable);
@@ -733,7 +708,7 @@ test_no_credentials(Fixture *f, gconstpointer data)
     g_assert_false(vmig_tls_context_has_role(client_only, VMIG_TLS_ROLE_SERVER));
     g_assert_true(vmig_tls_context_has_role(client_only, VMIG_TLS_ROLE_CLIENT));
     g_assert_true(vmig_tls_context_has_role(server_only, VMIG_TLS_ROLE_SERVER));
-    connected_pair(FALSE, sv);
+    vmig_test_connected_pair(FALSE, sv);
     start(client_only, VMIG_TLS_ROLE_SERVER, &sv[0], NULL, WAIT_MS, NULL, &r);
     wait_until(result_done, &r, WAIT_MS);
     g_assert_error(r.error, VMIG_TLS_ERROR, VMIG_TLS_ERROR_NO_CREDENTIALS);

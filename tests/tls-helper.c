@@ -10,8 +10,11 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <glib/gstdio.h>
 
+#include "fdpass/fd.h"
 #include "tls/credentials.h"
 
 const VmigTestCertSpec vmig_test_ca_spec = {
@@ -307,4 +310,28 @@ vmig_test_gnutls_credentials(const VmigTestCert *ca, const VmigTestCert *cert)
                         0);
     }
     return creds;
+}
+
+void
+vmig_test_connected_pair(gboolean tcp, int sv[2])
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    g_auto(VmigFd) listener = -1;
+
+    if (!tcp) {
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+        return;
+    }
+    listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(listener, >=, 0);
+    g_assert_cmpint(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(listener, 1), ==, 0);
+    g_assert_cmpint(getsockname(listener, (struct sockaddr *)&addr, &len), ==, 0);
+    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(sv[1], >=, 0);
+    g_assert_cmpint(connect(sv[1], (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    sv[0] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(sv[0], >=, 0);
 }

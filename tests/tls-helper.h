@@ -125,3 +125,12 @@ void vmig_test_tls_dir_remove(const char *dir);
  */
 gnutls_certificate_credentials_t vmig_test_gnutls_credentials(const VmigTestCert *ca,
                                                               const VmigTestCert *cert);
+
+/*
+ * vmig_test_connected_pair:
+ * @tcp: a loopback TCP connection; FALSE: a unix socketpair
+ * @sv: (out): the two connected ends (close-on-exec, blocking), [0] the
+ *     accepted one
+ * Asserts on failure.
+ */
+void vmig_test_connected_pair(gboolean tcp, int sv[2]);
