@@ -80,15 +80,34 @@ prop_tunables(JsonObject *record, const char *member)
                : NULL;
 }
 
-/* TLS between the drivers: version, cipher, peer-dn, session; empty without. */
+/*
+ * TLS between the drivers: "state" ("none", "pending" or "up") and, once
+ * up, the record's version, cipher, peer-dn and session.
+ */
 static JsonNode *
 prop_tls(JsonObject *record, const char *member)
 {
     JsonNode *node = json_object_get_member(record, member);
+    JsonObject *tls = json_object_new();
 
-    if (node && JSON_NODE_HOLDS_OBJECT(node))
-        return json_node_copy(node);
-    return json_node_init_object(json_node_alloc(), json_object_new());
+    if (node && JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObject *session = json_node_get_object(node);
+        GList *members = json_object_get_members(session);
+
+        for (GList *l = members; l; l = l->next)
+            json_object_set_member(
+                tls, l->data, json_node_copy(json_object_get_member(session, l->data)));
+        g_list_free(members);
+        json_object_set_string_member(tls, "state", "up");
+    } else {
+        json_object_set_string_member(tls, "state",
+                                      node && JSON_NODE_HOLDS_VALUE(node) &&
+                                              json_node_get_value_type(node) ==
+                                                  G_TYPE_STRING
+                                          ? json_node_get_string(node)
+                                          : "none");
+    }
+    return json_node_init_object(json_node_alloc(), tls);
 }
 
 static const Property properties[] = {

@@ -212,9 +212,16 @@ src = dst = None
 def setup():
     global src, dst
     dst_address = start_bus()
+    # TLS between the two (scripts/make-tls-certs.sh, certtool): the
+    # migration over D-Bus shows its session in the Tls property.
+    certs = os.path.join(tmp, "pki")
+    subprocess.run([os.path.join(SRCDIR, "..", "scripts", "make-tls-certs.sh"), certs,
+                    "src-host", "dst-host"], check=True, stdout=subprocess.DEVNULL)
     src = Daemon("src-host", "session", os.environ["DBUS_SESSION_BUS_ADDRESS"],
-                 ["--keep-finished", "600"])
-    dst = Daemon("dst-host", "session", dst_address, ["--keep-finished", "600"])
+                 ["--keep-finished", "600", "--tls-x509-dir",
+                  os.path.join(certs, "src-host")])
+    dst = Daemon("dst-host", "session", dst_address,
+                 ["--keep-finished", "600", "--tls-x509-dir", os.path.join(certs, "dst-host")])
 
 
 # ---- tests ----------------------------------------------------------------------------
@@ -265,7 +272,8 @@ def test_migration_channels_over_dbus():
     main_a, main_b = socket.socketpair()
     seen = {"requested": None, "states": [], "finished": {}, "progress": []}
 
-    dst_id = dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp},
+    dst_id = dst.control.execute("prepare-incoming", {"domain": "qmp:" + dst_qmp,
+                                                      "tls": True},
                                  fds=[main_b.fileno()])["migration"]
     main_b.close()
     dst_path = MIGRATION_PREFIX + dst_id
@@ -298,6 +306,7 @@ def test_migration_channels_over_dbus():
     dst.driver().ListMigrations()
 
     src_id = src.control.execute("migrate", {"domain": "qmp:" + src_qmp, "channels": 4,
+                                             "tls": True, "tls-hostname": "dst-host",
                                              "tunables": ["max-bandwidth=1G",
                                                           "downtime-limit=400"]},
                                  fds=[main_a.fileno()])["migration"]
@@ -354,8 +363,12 @@ def test_migration_channels_over_dbus():
         check(props["Hypervisor"].startswith("QEMU "), role + " Hypervisor " + props["Hypervisor"])
         check_equal(props["Tunables"], record.get("tunables", {}).get(role, {}),
                     role + " Tunables")
-        tls = record["tls"] if isinstance(record.get("tls"), dict) else {}
-        check_equal(props["Tls"], tls, role + " Tls")
+        check(isinstance(record.get("tls"), dict), role + " record's tls: %r" % record.get("tls"))
+        check_equal(props["Tls"], dict(record["tls"], state="up"), role + " Tls")
+        check_equal(props["Tls"]["version"], "TLS1.3", role + " Tls version")
+        check_equal(props["Tls"]["peer-dn"],
+                    "CN=%s,O=virt-migrate" % ("dst-host" if role == "source" else "src-host"),
+                    role + " Tls peer-dn")
         check_equal(daemon.obj(path).Get(MIGRATION_IFACE, "Features",
                                          dbus_interface=PROPS_IFACE),
                     props["Features"], role + " Get(Features)")
