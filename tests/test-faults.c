@@ -202,7 +202,8 @@ migration_status(const char *aux)
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) ret = NULL;
 
-    g_assert_true(vmig_guest_qmp(aux, "query-migrate", NULL, &ret, &error));
+    if (!vmig_guest_qmp(aux, "query-migrate", NULL, &ret, &error))
+        g_error("query-migrate on %s: %s", aux, error->message);
     return g_strdup(json_object_get_string_member_with_default(json_node_get_object(ret),
                                                                "status", ""));
 }
