@@ -5,8 +5,13 @@
 # exit, waiting for sockets, and one-shot QMP commands.  Sourced, with
 # $top set to the source tree.
 
+# A section title: bold on a terminal, plain in a log.
 say() {
-    printf '\n\033[1m== %s\033[0m\n' "$*"
+    if [ -t 1 ]; then
+        printf '\n\033[1m== %s\033[0m\n' "$*"
+    else
+        printf '\n== %s\n' "$*"
+    fi
 }
 
 # Installs the packages when a command or pkg-config module the script needs
@@ -93,4 +98,11 @@ for cmd in ({"execute": "qmp_capabilities"}, json.loads(sys.argv[2])):
             break
 print(json.dumps(reply.get("return", reply)))
 EOF
+}
+
+# The run state of the guest behind monitor $1, in QEMU's words ("running",
+# "paused", "postmigrate", ...).
+guest_state() {
+    qmp "$1" '{"execute": "query-status"}' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin).get("status", "?"))'
 }

@@ -6,11 +6,13 @@
 # Two TCG QEMU guests: the source runs a tiny kernel that keeps dirtying
 # memory and counting its passes, the destination waits with -incoming
 # defer.  Two virt-migrated daemons, one per "host", each with its own
-# runtime directory; the destination listens on a unix socket, and
-# `virt-migrate migrate --verbose` asks the source to migrate there with 4
-# channels.  The drivers negotiate before any guest byte moves; the demo
-# prints what they agreed on, the result, and proves the guest runs on in
-# its new home (its counter keeps rising there).
+# runtime directory and x509 credentials (scripts/make-tls-certs.sh); the
+# destination listens on a unix socket, and `virt-migrate migrate --tls
+# --verbose` asks the source to migrate there with 4 channels, every
+# connection between the drivers in TLS (docs/tls.md).  The drivers
+# negotiate before any guest byte moves; the demo prints what they agreed
+# on, the result, and proves the guest runs on in its new home (its
+# counter keeps rising there).
 #
 # On a fresh Debian 12 machine (as root) it installs what it needs and
 # builds the tree first (in _build/demo).  Everything it starts is stopped
@@ -25,7 +27,7 @@ channels=${VMIG_DEMO_CHANNELS:-4}
 . "$top/scripts/common.sh"
 
 # ---- dependencies and build ------------------------------------------------
-vmig_prepare "$build" driver/virt-migrated tools/virt-migrate tests/guest-kernel -- qemu-system-x86_64 -- json-glib-1.0 libvirt
+vmig_prepare "$build" driver/virt-migrated tools/virt-migrate tests/guest-kernel -- qemu-system-x86_64 certtool -- json-glib-1.0 libvirt gnutls
 daemon=$build/driver/virt-migrated
 cli=$build/tools/virt-migrate
 
@@ -57,10 +59,13 @@ wait_socket "$work/dst-aux.qmp"
 sleep 0.5
 echo "source guest running, dirtying 64 MiB; its pass counter: $(counter "$work/src-aux.qmp")"
 
-say "two drivers, one per \"host\""
-"$daemon" --runtime-dir "$work/src-host" --bus none 2>"$work/src-daemon.log" &
+say "two drivers, one per \"host\", each with its certificates (one CA)"
+"$top/scripts/make-tls-certs.sh" "$work/pki" src-host dst-host >/dev/null
+"$daemon" --runtime-dir "$work/src-host" --bus none \
+    --tls-x509-dir "$work/pki/src-host" 2>"$work/src-daemon.log" &
 pids+=($!)
-"$daemon" --runtime-dir "$work/dst-host" --bus none 2>"$work/dst-daemon.log" &
+"$daemon" --runtime-dir "$work/dst-host" --bus none \
+    --tls-x509-dir "$work/pki/dst-host" 2>"$work/dst-daemon.log" &
 pids+=($!)
 wait_socket "$work/src-host/virt-migrated.sock"
 wait_socket "$work/dst-host/virt-migrated.sock"
@@ -68,24 +73,23 @@ echo "source driver:      $work/src-host/virt-migrated.sock"
 echo "destination driver: $work/dst-host/virt-migrated.sock"
 
 say "what the source QEMU really offers (virt-migrate tunables)"
-"$cli" --connect "$work/src-host/virt-migrated.sock" tunables "qmp:$work/src.qmp" |
-    grep -E 'NAME|----|negotiated|yes \(' || true
+"$cli" --connect "$work/src-host/virt-migrated.sock" tunables "qmp:$work/src.qmp"
 
 say "the destination driver listens for the migration"
 "$cli" --connect "$work/dst-host/virt-migrated.sock" \
     incoming "qmp:$work/dst.qmp" "unix:$work/migration.sock"
 
-say "virt-migrate migrate --verbose --channels $channels"
+say "virt-migrate migrate --tls --verbose --channels $channels"
 "$cli" --connect "$work/src-host/virt-migrated.sock" \
-    migrate "qmp:$work/src.qmp" "unix:$work/migration.sock" \
+    migrate "qmp:$work/src.qmp" "unix:$work/migration.sock" --tls \
     --channels "$channels" --tunable max-bandwidth=4G --tunable downtime-limit=500 --verbose
 
 say "the negotiation record (virt-migrate features)"
 "$cli" --connect "$work/src-host/virt-migrated.sock" features m1
 
 say "the guest runs on at its destination"
-echo "source status:      $(qmp "$work/src-aux.qmp" '{"execute": "query-status"}')"
-echo "destination status: $(qmp "$work/dst-aux.qmp" '{"execute": "query-status"}')"
+echo "source guest:       $(guest_state "$work/src-aux.qmp")"
+echo "destination guest:  $(guest_state "$work/dst-aux.qmp")"
 first=$(counter "$work/dst-aux.qmp")
 sleep 1
 second=$(counter "$work/dst-aux.qmp")
