@@ -92,15 +92,26 @@ qmp_step_then(VmigMigration *m, const char *command, JsonObject *args, const cha
         json_object_unref(args);
 }
 
-/* The monitor went away: so does the migration. */
+/*
+ * The monitor went away: so does the migration.  A destination QEMU 7.2
+ * exits by itself when its incoming stream breaks, so on that side, once
+ * the stream runs, QEMU's end may be the consequence of what the source
+ * driver is about to say (it stops, its QEMU failed): its word is
+ * awaited, as for any failure of QEMU's migration.
+ */
 static void
 on_qmp_closed(VmigQmp *qmp, const GError *reason, gpointer user_data)
 {
     VmigMigration *m = user_data;
+    g_autofree char *why = g_strdup_printf("the %s QEMU went away: %s",
+                                           vmig_role_to_string(m->role),
+                                           reason ? reason->message : "connection closed");
 
-    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "the %s QEMU went away: %s",
-                  vmig_role_to_string(m->role),
-                  reason ? reason->message : "connection closed");
+    if (m->role == VMIG_ROLE_DESTINATION && m->qemu_migrating && !m->finished) {
+        vmig_mig_hypervisor_failed(m, why);
+        return;
+    }
+    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "%s", why);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -686,6 +686,16 @@ vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
     message = g_strdup_vprintf(format, args);
     va_end(args);
 
+    /* QEMU's migration failed and the peer's word is awaited
+     * (vmig_mig_hypervisor_failed()): what fails meanwhile is its
+     * consequence (the monitor gone with a QEMU that exited, a command it
+     * can no longer take), and the wait ends @m with the root cause.  A
+     * stop and a cancel are causes of their own. */
+    if (m->reason_timer && code != VMIG_NEGOTIATE_CODE_SHUTDOWN &&
+        code != VMIG_NEGOTIATE_CODE_CANCELLED) {
+        g_debug("%s: while the peer's word is awaited: %s", m->id, message);
+        return;
+    }
     m->fail_code = code;
     if (!vmig_mig_v2(m) && m->main_fd >= 0 && !m->handshake_done && code != 0) {
         g_autoptr(VmigNegotiateMessage) err =
