@@ -397,7 +397,6 @@ vmig_daemon_config_load(VmigDaemonConfig *config, const char *path, gboolean mus
         return FALSE;
     }
     config->path = g_strdup(path);
-    g_debug("reading the configuration file %s", path);
 
     lines = g_strsplit(text, "\n", -1);
     n_lines = g_strv_length(lines);
@@ -441,6 +440,12 @@ vmig_daemon_config_key_line(const VmigDaemonConfigKey *k)
     if (k->entry->arg == G_OPTION_ARG_NONE || k->entry->arg == G_OPTION_ARG_INT)
         return *(gint *)k->entry->arg_data == k->loaded_int ? k->line : 0;
     return *(gpointer *)k->entry->arg_data == k->loaded_ptr ? k->line : 0;
+}
+
+const char *
+vmig_daemon_config_path(const VmigDaemonConfig *config)
+{
+    return config->path;
 }
 
 char *

@@ -75,6 +75,9 @@ VmigDaemonConfig *vmig_daemon_config_new(const GOptionEntry *entries,
 gboolean vmig_daemon_config_load(VmigDaemonConfig *config, const char *path,
                                  gboolean must_exist, GError **error);
 
+/* Returns: the file read (borrowed), or NULL when there was none. */
+const char *vmig_daemon_config_path(const VmigDaemonConfig *config);
+
 /*
  * Where the current value of @option comes from, for messages about a
  * combination of values.

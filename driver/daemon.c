@@ -546,6 +546,8 @@ main(int argc, char **argv)
     /* A daemon's stdout is no place for logs, debug ones included. */
     g_log_writer_default_set_use_stderr(TRUE);
     g_log_set_writer_func(vmig_daemon_log_writer, NULL, NULL);
+    if (vmig_daemon_config_path(config))
+        g_message("configuration from %s", vmig_daemon_config_path(config));
 
     if (!runtime_dir) {
         runtime_dir = vmig_daemon_default_runtime_dir(&error);
