@@ -1,10 +1,14 @@
 /*
  * daemon.c: virt-migrated, the per-host migration driver daemon
  *
- *   virt-migrated [--runtime-dir DIR] [--bus system|session|none] [--qmp-timeout S]
- *                 [--channel-timeout S] [--keep-finished S] [--max-migrations N]
- *                 [--max-pending N] [--pending-timeout S] [--verbose]
+ *   virt-migrated [--config FILE] [--runtime-dir DIR] [--bus system|session|none]
+ *                 [--qmp-timeout S] [--channel-timeout S] [--keep-finished S]
+ *                 [--max-migrations N] [--max-pending N] [--pending-timeout S]
+ *                 [--verbose] ...
  *
+ * Reads its configuration file first (driver/daemon-config.h: one key per
+ * option; default VMIG_DAEMON_CONFIG_FILE, which may be missing), then the
+ * command line, which overrides the file option by option.
  * Serves the control socket DIR/virt-migrated.sock (driver/control.h) with
  * the command table of driver/commands.c, and the D-Bus service
  * org.virtmigrate (driver/service.h) on the chosen bus, both on one
@@ -31,6 +35,7 @@
 
 #include "driver/commands.h"
 #include "driver/control.h"
+#include "driver/daemon-config.h"
 #include "driver/listener.h"
 #include "driver/migration.h"
 #include "negotiate/negotiate.h"
@@ -62,7 +67,12 @@
 #define VMIG_DAEMON_FDS_BASE           64
 #define VMIG_DAEMON_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
-/* Exit statuses: startup failures and usage errors are told apart. */
+/*
+ * Exit statuses: startup failures and usage errors are told apart.  A bad
+ * configuration file is a usage error (what was written is wrong, in the
+ * file as it would be on the command line), except one that exists but
+ * cannot be read: a failure.
+ */
 #define VMIG_DAEMON_EXIT_FAILURE 1
 #define VMIG_DAEMON_EXIT_USAGE   2
 
@@ -79,15 +89,6 @@ static const char *const vmig_daemon_bus_names[] = {
     [VMIG_DAEMON_BUS_SESSION] = "session",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(vmig_daemon_bus_names) == VMIG_DAEMON_BUS_LAST);
-
-/* A numeric option and the values it takes. */
-typedef struct {
-    const char *option;
-    const gint *value;
-    gint min;
-    gint max;
-    const char *unit; /* said after the range: " seconds" or "" */
-} VmigDaemonRange;
 
 /* Set by --verbose: debug messages of every "vmig-*" log domain are shown. */
 static gboolean vmig_daemon_verbose;
@@ -147,7 +148,7 @@ vmig_daemon_default_runtime_dir(GError **error)
     if (!xdg || !*xdg) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "XDG_RUNTIME_DIR is not set: give the runtime directory with "
-                            "--runtime-dir");
+                            "--runtime-dir or runtime_dir in the configuration file");
         return NULL;
     }
     return g_build_filename(xdg, "virt-migrate", NULL);
@@ -306,10 +307,34 @@ vmig_daemon_load_tls(const char *dir, const char *const *allowed_dn, VmigTlsCont
     return TRUE;
 }
 
+/*
+ * Finds --config FILE in @argv (not changed) before the options are parsed
+ * for good, so that the file can be read first.
+ * Returns: TRUE with the file in *@path (NULL: not given), or FALSE with
+ * @error set.
+ */
+static gboolean
+vmig_daemon_find_config(char **argv, char **path, GError **error)
+{
+    g_auto(GStrv) args = g_strdupv(argv);
+    GOptionEntry entries[] = {
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, path, NULL, NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) options = g_option_context_new(NULL);
+
+    g_option_context_set_help_enabled(options, FALSE);
+    g_option_context_set_ignore_unknown_options(options, TRUE);
+    g_option_context_add_main_entries(options, entries, NULL);
+    return g_option_context_parse_strv(options, &args, error);
+}
+
 /* Parses the options, serves until SIGTERM or SIGINT.  Returns: the exit status. */
 int
 main(int argc, char **argv)
 {
+    g_autofree char *config_path = NULL;
+    g_autofree char *config_again = NULL;
     g_autofree char *runtime_dir = NULL;
     g_autofree char *bus_name = NULL;
     g_autofree char *migration_dir = NULL;
@@ -330,6 +355,10 @@ main(int argc, char **argv)
     g_autofree char *tls_unavailable = NULL;
     rlim_t fd_limit;
     GOptionEntry entries[] = {
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_again,
+         "The configuration file, one key for each option below, which override it "
+         "(default: " VMIG_DAEMON_CONFIG_FILE ", if it exists)",
+         "FILE"},
         {"runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
          "Where the control socket goes (default: /run/virt-migrate for root, "
          "$XDG_RUNTIME_DIR/virt-migrate otherwise)",
@@ -389,19 +418,26 @@ main(int argc, char **argv)
          NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    /* The numeric options' ranges: one check, one message. */
+    /* The numeric options' ranges, on the command line and in the file alike. */
     const VmigDaemonRange ranges[] = {
-        {"--qmp-timeout", &qmp_timeout, 1, 3600, " seconds"},
-        {"--channel-timeout", &channel_timeout, 1, 3600, " seconds"},
-        {"--keep-finished", &keep_finished, 0, 7 * 24 * 3600, " seconds"},
-        {"--max-migrations", &max_migrations, 1, 1024, ""},
-        {"--max-pending", &max_pending, 1, 65536, ""},
-        {"--pending-timeout", &pending_timeout, 1, 600, " seconds"},
-        {"--heartbeat-interval", &heartbeat_interval, 1, 60, " seconds"},
-        {"--heartbeat-timeout", &heartbeat_timeout, 2, 600, " seconds"},
-        {"--max-protocol", &max_protocol, VMIG_NEGOTIATE_VERSION_1,
+        {"qmp-timeout", &qmp_timeout, 1, 3600, " seconds"},
+        {"channel-timeout", &channel_timeout, 1, 3600, " seconds"},
+        {"keep-finished", &keep_finished, 0, 7 * 24 * 3600, " seconds"},
+        {"max-migrations", &max_migrations, 1, 1024, ""},
+        {"max-pending", &max_pending, 1, 65536, ""},
+        {"pending-timeout", &pending_timeout, 1, 600, " seconds"},
+        {"heartbeat-interval", &heartbeat_interval, 1, 60, " seconds"},
+        {"heartbeat-timeout", &heartbeat_timeout, 2, 600, " seconds"},
+        {"max-protocol", &max_protocol, VMIG_NEGOTIATE_VERSION_1,
          VMIG_NEGOTIATE_VERSION_2, ""},
     };
+    /* Options that are no keys of the file. */
+    const char *const not_keys[] = {"config", "version", NULL};
+    g_autoptr(VmigDaemonConfig) config = NULL;
+    g_autoptr(GError) config_error = NULL;
+    g_autofree char *bus_where = NULL;
+    g_autofree char *timeout_where = NULL;
+    g_autofree char *interval_where = NULL;
     g_autoptr(GOptionContext) options = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GMainContext) context = NULL;
@@ -424,6 +460,19 @@ main(int argc, char **argv)
                                  "The virt-migrate driver daemon: negotiated live "
                                  "migration for QEMU and libvirt.");
     g_option_context_add_main_entries(options, entries, NULL);
+    if (!vmig_daemon_find_config(argv, &config_path, &error)) {
+        g_printerr("virt-migrated: error: %s\nTry 'virt-migrated --help'.\n",
+                   error->message);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    /*
+     * The file first, into the options' variables, which the command line
+     * then overrides.  Its error waits until the command line is parsed:
+     * --help and --version work whatever the file says.
+     */
+    config = vmig_daemon_config_new(entries, not_keys, ranges, G_N_ELEMENTS(ranges));
+    vmig_daemon_config_load(config, config_path ? config_path : VMIG_DAEMON_CONFIG_FILE,
+                            config_path != NULL, &config_error);
     if (!g_option_context_parse(options, &argc, &argv, &error)) {
         g_printerr("virt-migrated: error: %s\nTry 'virt-migrated --help'.\n",
                    error->message);
@@ -435,33 +484,61 @@ main(int argc, char **argv)
                    argv[1]);
         return VMIG_DAEMON_EXIT_USAGE;
     }
+    if (show_version) {
+        g_print("virt-migrated %s\n", PACKAGE_VERSION);
+        return EXIT_SUCCESS;
+    }
+    if (config_error) {
+        g_printerr("virt-migrated: error: %s\n", config_error->message);
+        return config_error->code == VMIG_DAEMON_CONFIG_ERROR_READ
+                   ? VMIG_DAEMON_EXIT_FAILURE
+                   : VMIG_DAEMON_EXIT_USAGE;
+    }
+    /* The file's values were checked as they were read: these are the options'. */
     for (gsize i = 0; i < G_N_ELEMENTS(ranges); i++) {
         const VmigDaemonRange *r = &ranges[i];
+        g_autofree char *text = g_strdup_printf("%d", *r->value);
 
-        if (*r->value < r->min || *r->value > r->max) {
-            g_printerr("virt-migrated: error: %s must be %d to %d%s, not %d\n"
-                       "Try 'virt-migrated --help'.\n",
-                       r->option, r->min, r->max, r->unit, *r->value);
+        if (!vmig_daemon_range_check(r, *r->value, text, &error)) {
+            g_printerr("virt-migrated: error: --%s %s\nTry 'virt-migrated --help'.\n",
+                       r->option, error->message);
             return VMIG_DAEMON_EXIT_USAGE;
         }
     }
-    if (heartbeat_timeout <= heartbeat_interval) {
+    /* Said of the file's key when the file set the timeout (or else the interval). */
+    timeout_where = vmig_daemon_config_where(config, "heartbeat-timeout");
+    interval_where = vmig_daemon_config_where(config, "heartbeat-interval");
+    if (heartbeat_timeout <= heartbeat_interval && !timeout_where && !interval_where) {
         g_printerr("virt-migrated: error: --heartbeat-timeout (%d s) must be more than "
                    "--heartbeat-interval (%d s)\nTry 'virt-migrated --help'.\n",
                    heartbeat_timeout, heartbeat_interval);
         return VMIG_DAEMON_EXIT_USAGE;
     }
-    if (show_version) {
-        g_print("virt-migrated %s\n", PACKAGE_VERSION);
-        return EXIT_SUCCESS;
+    if (heartbeat_timeout <= heartbeat_interval && timeout_where) {
+        g_printerr("virt-migrated: error: %s: must be more than the heartbeat interval "
+                   "(%d s), not %d\n",
+                   timeout_where, heartbeat_interval, heartbeat_timeout);
+        return VMIG_DAEMON_EXIT_USAGE;
+    }
+    if (heartbeat_timeout <= heartbeat_interval) {
+        g_printerr("virt-migrated: error: %s: must be less than the heartbeat timeout "
+                   "(%d s), not %d\n",
+                   interval_where, heartbeat_timeout, heartbeat_interval);
+        return VMIG_DAEMON_EXIT_USAGE;
     }
     if (bus_name) {
         bus = vmig_daemon_bus_from_string(bus_name);
         if (bus == VMIG_DAEMON_BUS_LAST) {
-            g_printerr(
-                "virt-migrated: error: unknown bus '%s' (expected system, session or "
-                "none)\nTry 'virt-migrated --help'.\n",
-                bus_name);
+            bus_where = vmig_daemon_config_where(config, "bus");
+            if (bus_where)
+                g_printerr("virt-migrated: error: %s: unknown bus '%s' (expected system, "
+                           "session or none)\n",
+                           bus_where, bus_name);
+            else
+                g_printerr(
+                    "virt-migrated: error: unknown bus '%s' (expected system, session or "
+                    "none)\nTry 'virt-migrated --help'.\n",
+                    bus_name);
             return VMIG_DAEMON_EXIT_USAGE;
         }
     }
@@ -469,6 +546,8 @@ main(int argc, char **argv)
     /* A daemon's stdout is no place for logs, debug ones included. */
     g_log_writer_default_set_use_stderr(TRUE);
     g_log_set_writer_func(vmig_daemon_log_writer, NULL, NULL);
+    if (vmig_daemon_config_path(config))
+        g_message("configuration from %s", vmig_daemon_config_path(config));
 
     if (!runtime_dir) {
         runtime_dir = vmig_daemon_default_runtime_dir(&error);

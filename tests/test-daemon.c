@@ -672,6 +672,284 @@ test_startup_not_a_socket(Fixture *fixture, gconstpointer data)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The configuration file (docs/config.md) */
+
+/* Keys that make a daemon of the file alone hermetic, as daemon-helper.c's options do. */
+#define CONFIG_HERMETIC "bus=none\ntls_x509_dir=\nplaintext_tcp=true\n"
+
+/* Writes @text to TMPDIR/virt-migrated.conf.  Returns: its path (to free). */
+static char *
+config_write(Fixture *fixture, const char *text)
+{
+    g_autofree char *path = g_build_filename(fixture->tmpdir, "virt-migrated.conf", NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_file_set_contents(path, text, -1, &error);
+    g_assert_no_error(error);
+    return g_steal_pointer(&path);
+}
+
+/*
+ * Spawns the daemon as daemon 0 of @fixture with exactly the arguments
+ * @args (NULL-terminated) and a descriptor limit of 1024 (so that the
+ * limits it says it cannot reach are known), its control socket expected
+ * in @dir_name under the tmpdir; with @serving, waits (bounded) until that
+ * socket accepts connections.
+ * Returns: it.
+ */
+static VmigTestDaemon *
+config_daemon_spawn(Fixture *fixture, const char *dir_name, const char *const *args,
+                    gboolean serving)
+{
+    VmigTestDaemon *daemon = &fixture->daemons[0];
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_autofree char *binary = built_program("driver", "virt-migrated");
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) error = NULL;
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+
+    vmig_test_daemon_clear(daemon);
+    daemon->dir = g_build_filename(fixture->tmpdir, dir_name, NULL);
+    daemon->socket = g_build_filename(daemon->dir, "virt-migrated.sock", NULL);
+    daemon->log = g_build_filename(fixture->tmpdir, "daemon-0.log", NULL);
+    g_unlink(daemon->log); /* the log of this run alone */
+    g_strv_builder_add_many(builder, "sh", "-c", "ulimit -n 1024 && exec \"$@\"", "sh",
+                            binary, NULL);
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    vmig_test_process_spawn((const char *const *)argv, NULL, daemon->log, daemon->log,
+                            &daemon->pid, &error);
+    g_assert_no_error(error);
+    while (serving) {
+        g_autoptr(Conn) conn = conn_try_open(daemon->socket);
+        int status = 0;
+
+        if (conn)
+            break;
+        if (vmig_test_process_wait(daemon->pid, 0, &status)) {
+            g_autofree char *log = read_file(daemon->log);
+
+            daemon->pid = 0;
+            g_error("virt-migrated exited (status 0x%x) before serving:\n%s",
+                    (guint)status, log);
+        }
+        if (g_get_monotonic_time() >= deadline)
+            g_error("virt-migrated did not serve on %s in time", daemon->socket);
+        g_usleep(10 * 1000);
+    }
+    return daemon;
+}
+
+/*
+ * Runs the daemon on the configuration @text with @args after --config
+ * FILE (NULL-terminated, nullable), and expects it to exit with @code and
+ * say exactly "virt-migrated: error: " + @message, its "%s" replaced by the
+ * file's path, and nothing else.
+ */
+static void
+assert_config_fails(Fixture *fixture, const char *text, const char *const *args, int code,
+                    const char *message)
+{
+    g_autofree char *path = config_write(fixture, text);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_auto(GStrv) parts = NULL;
+    g_autofree char *said = NULL;
+    g_autofree char *want = NULL;
+    g_autofree char *log = NULL;
+    VmigTestDaemon *daemon;
+    int status = 0;
+
+    g_strv_builder_add_many(builder, "--config", path, NULL);
+    if (args)
+        g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    daemon = config_daemon_spawn(fixture, "run-0", (const char *const *)argv, FALSE);
+    g_assert_true(vmig_test_process_wait(daemon->pid, TEST_TIMEOUT_US / 1000, &status));
+    daemon->pid = 0;
+    log = read_file(daemon->log);
+    parts = g_strsplit(message, "%s", 2);
+    said = g_strjoinv(path, parts);
+    want = g_strconcat("virt-migrated: error: ", said, "\n", NULL);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != code || !g_str_equal(log, want))
+        g_error("expected exit %d with:\n%sgot status 0x%x with:\n%s", code, want,
+                (guint)status, log);
+    g_assert_false(g_file_test(daemon->dir, G_FILE_TEST_EXISTS));
+}
+
+/*
+ * The file alone: the runtime directory, the bus, TLS, verbose, the limits
+ * it sets are the daemon's (the socket is where it says; the limits show
+ * in what the daemon says of its descriptor limit).
+ */
+static void
+test_config_file(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, "run-file", NULL);
+    g_autofree char *text =
+        g_strdup_printf("# a comment\n"
+                        "[virt-migrated]\n"
+                        "runtime_dir = %s\n" CONFIG_HERMETIC "verbose=true\n"
+                        "max_migrations=1000\n"
+                        "max_pending=900\n"
+                        "tls_allowed_dn=CN=a,O=b;CN=c\n",
+                        dir);
+    g_autofree char *path = config_write(fixture, text);
+    const char *const args[] = {"--config", path, NULL};
+    VmigTestDaemon *daemon = config_daemon_spawn(fixture, "run-file", args, TRUE);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autofree char *log = NULL;
+    g_autofree char *reading = g_strdup_printf("configuration from %s", path);
+    g_autofree char *created = g_strdup_printf("created the runtime directory '%s'", dir);
+
+    assert_serves(conn);
+    g_clear_pointer(&conn, conn_free);
+    daemon_stop(daemon, SIGTERM);
+    log = read_file(daemon->log);
+    g_assert_nonnull(strstr(log, reading));
+    g_assert_nonnull(strstr(log, created)); /* a debug message: verbose=true */
+    g_assert_nonnull(strstr(log, "1000 migrations of 255 channels need 1538964"));
+    g_assert_nonnull(strstr(log, "--max-pending 900 is lowered to 256"));
+    g_assert_nonnull(strstr(log, "--tls-x509-dir is empty: TLS is off"));
+}
+
+/* The command line overrides the file, option by option; the rest of the file holds. */
+static void
+test_config_override(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *file_dir = g_build_filename(fixture->tmpdir, "run-file", NULL);
+    g_autofree char *cli_dir = g_build_filename(fixture->tmpdir, "run-cli", NULL);
+    g_autofree char *text =
+        g_strdup_printf("[virt-migrated]\n"
+                        "runtime_dir=%s\n" CONFIG_HERMETIC "max_migrations=1000\n"
+                        "max_pending=900\n"
+                        "qmp_timeout=0x\n",
+                        file_dir);
+    g_autofree char *path = NULL;
+    VmigTestDaemon *daemon;
+    g_autoptr(Conn) conn = NULL;
+    g_autofree char *log = NULL;
+
+    /* A bad value is an error even when the command line would override it. */
+    assert_config_fails(fixture, text, NULL, 2,
+                        "%s:8: qmp_timeout: '0x' is not a number");
+    *strstr(text, "qmp_timeout") = '\0';
+    path = config_write(fixture, text);
+    {
+        const char *const args[] = {
+            "--config", path, "--runtime-dir", cli_dir, "--max-migrations", "999", NULL};
+
+        daemon = config_daemon_spawn(fixture, "run-cli", args, TRUE);
+    }
+    conn = conn_open(daemon);
+    assert_serves(conn);
+    g_clear_pointer(&conn, conn_free);
+    daemon_stop(daemon, SIGTERM);
+    log = read_file(daemon->log);
+    g_assert_false(g_file_test(file_dir, G_FILE_TEST_EXISTS));
+    g_assert_nonnull(strstr(log, "999 migrations of 255 channels"));
+    g_assert_null(strstr(log, "1000 migrations"));
+    g_assert_nonnull(strstr(log, "--max-pending 900 is lowered to 256"));
+}
+
+/* An option's range is the file's too, and the command line cannot make a bad file good.
+ */
+static void
+test_config_range(Fixture *fixture, gconstpointer data)
+{
+    const char *const cli[] = {"--keep-finished", "10", NULL};
+
+    assert_config_fails(fixture, "[virt-migrated]\n\n  keep_finished = -1\n", cli, 2,
+                        "%s:3: keep_finished: must be 0 to 604800 seconds, not -1");
+    assert_config_fails(
+        fixture, "[virt-migrated]\nmax_pending=99999999999999999999\n", NULL, 2,
+        "%s:2: max_pending: must be 1 to 65536, not 99999999999999999999");
+    assert_config_fails(
+        fixture, "[virt-migrated]\nheartbeat_interval=5\nheartbeat_timeout=5\n", NULL, 2,
+        "%s:3: heartbeat_timeout: must be more than the heartbeat "
+        "interval (5 s), not 5");
+}
+
+/* Values of the wrong type, each named by line and key. */
+static void
+test_config_bad_value(Fixture *fixture, gconstpointer data)
+{
+    assert_config_fails(fixture, "[virt-migrated]\n#qmp_timeout=1\nqmp_timeout=abc\n",
+                        NULL, 2, "%s:3: qmp_timeout: 'abc' is not a number");
+    assert_config_fails(fixture, "[virt-migrated]\nplaintext_tcp=yes\n", NULL, 2,
+                        "%s:2: plaintext_tcp: 'yes' is not a boolean (true or false)");
+    assert_config_fails(fixture, "[virt-migrated]\nbus=bogus\n", NULL, 2,
+                        "%s:2: bus: unknown bus 'bogus' (expected system, session or "
+                        "none)");
+    assert_config_fails(fixture, "[virt-migrated]\ntls_allowed_dn=CN=a\\,b\n", NULL, 2,
+                        "%s:2: tls_allowed_dn: 'CN=a\\,b' is not a valid string: UTF-8, "
+                        "with the escapes \\s \\t \\n \\r \\\\ (and \\; in a list)");
+}
+
+/* GKeyFile's syntax errors, with the line GKeyFile does not tell. */
+static void
+test_config_syntax(Fixture *fixture, gconstpointer data)
+{
+    assert_config_fails(
+        fixture, "# virt-migrated\n\n[virt-migrated]\nbus=none\nqmp_timeout\n", NULL, 2,
+        "%s:5: Key file contains line \xe2\x80\x9cqmp_timeout\xe2\x80\x9d "
+        "which is not a key-value pair, group, or comment");
+    assert_config_fails(fixture, "# no group\nbus=none\n", NULL, 2,
+                        "%s:2: Key file does not start with a group");
+}
+
+/* A typo is never ignored: unknown keys and groups are errors. */
+static void
+test_config_unknown(Fixture *fixture, gconstpointer data)
+{
+    assert_config_fails(fixture, "[virt-migrated]\nbus=none\nqmp_timout=5\n", NULL, 2,
+                        "%s:3: qmp_timout: unknown key (did you mean 'qmp_timeout'?)");
+    assert_config_fails(fixture, "[virt-migrated]\nqmp-timeout=5\n", NULL, 2,
+                        "%s:2: qmp-timeout: unknown key (did you mean 'qmp_timeout'?)");
+    assert_config_fails(fixture, "[virt-migrated]\nconfig=/etc/x\n", NULL, 2,
+                        "%s:2: config: unknown key");
+    assert_config_fails(fixture, "[virt-migrated]\nbus=none\n\n[virt-migrate]\n", NULL, 2,
+                        "%s:4: [virt-migrate]: unknown group (the keys go in "
+                        "[virt-migrated])");
+}
+
+/* A file named with --config must exist; one that cannot be read is a failure (1). */
+static void
+test_config_missing(Fixture *fixture, gconstpointer data)
+{
+    g_autofree char *missing = g_build_filename(fixture->tmpdir, "nope.conf", NULL);
+    const char *const args[] = {"--config", missing, NULL};
+    const char *const dir_args[] = {"--config", fixture->tmpdir, NULL};
+    VmigTestDaemon *daemon = config_daemon_spawn(fixture, "run-0", args, FALSE);
+    g_autofree char *want = g_strdup_printf(
+        "virt-migrated: error: %s: cannot read the configuration file: No such file or "
+        "directory\n",
+        missing);
+    g_autofree char *log = NULL;
+    int status = 0;
+
+    g_assert_true(vmig_test_process_wait(daemon->pid, TEST_TIMEOUT_US / 1000, &status));
+    daemon->pid = 0;
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 2);
+    log = read_file(daemon->log);
+    g_assert_cmpstr(log, ==, want);
+
+    daemon = config_daemon_spawn(fixture, "run-0", dir_args, FALSE);
+    g_assert_true(vmig_test_process_wait(daemon->pid, TEST_TIMEOUT_US / 1000, &status));
+    daemon->pid = 0;
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_free(log);
+    log = read_file(daemon->log);
+    g_free(want);
+    want = g_strdup_printf("virt-migrated: error: %s: cannot read the configuration "
+                           "file: Is a directory\n",
+                           fixture->tmpdir);
+    g_assert_cmpstr(log, ==, want);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Bad input: an exact QMP-style error, and the connection goes on */
 
 typedef struct {
@@ -2183,6 +2461,13 @@ main(int argc, char **argv)
     add("/daemon/startup/path-too-long", NULL, test_startup_path_too_long);
     add("/daemon/startup/dir-writable", NULL, test_startup_dir_writable);
     add("/daemon/startup/not-a-socket", NULL, test_startup_not_a_socket);
+    add("/daemon/config/file", NULL, test_config_file);
+    add("/daemon/config/override", NULL, test_config_override);
+    add("/daemon/config/range", NULL, test_config_range);
+    add("/daemon/config/bad-value", NULL, test_config_bad_value);
+    add("/daemon/config/syntax", NULL, test_config_syntax);
+    add("/daemon/config/unknown", NULL, test_config_unknown);
+    add("/daemon/config/missing", NULL, test_config_missing);
 
     add("/daemon/input/bad-json", &bad_json, test_bad_input);
     add("/daemon/input/bad-utf8", &bad_utf8, test_bad_input);
