@@ -3,6 +3,7 @@
 # as bash drives it (COMP_LINE, COMP_POINT, COMP_WORDS split at ':' and '='),
 # against a real daemon and real QEMUs: commands, a migration id the daemon
 # lists, a tunable name from a domain's catalog, feature names.
+# shellcheck shell=bash
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 
 srcdir=${G_TEST_SRCDIR:?}
