@@ -15,6 +15,7 @@ PACKAGES="
     dbus dbus-daemon dbus-bin libglib2.0-bin systemd
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     python3-dbus python3-gi
+    bash-completion
     util-linux iproute2 procps
 "
 
