@@ -160,7 +160,9 @@ vmig_test_daemon_spawn(VmigTestDaemon *daemon, const char *dir, const char *log,
                             "--runtime-dir", dir, "--bus", "none", NULL);
     if (options->verbose)
         g_strv_builder_add(builder, "--verbose");
-    /* Hermetic: the host's /etc/pki/qemu never counts. */
+    /* Hermetic: the host's configuration file and /etc/pki/qemu never count. */
+    g_strv_builder_add(builder, "--config");
+    g_strv_builder_add(builder, "/dev/null");
     g_strv_builder_add(builder, "--tls-x509-dir");
     g_strv_builder_add(builder, options->tls_dir ? options->tls_dir : "");
     if (!options->tls_dir && !options->tls_strict)
