@@ -24,8 +24,12 @@ report() {
     fi
 }
 
-# Renders page $1 as man-db shows it, with every groff warning on
-# (lintian's way, plus -ww); anything on stderr, or a failure, is a problem.
+# Renders each page as man-db shows it (lintian's way), with every groff
+# warning on but "break": "cannot adjust line" comes from a long path (a
+# long --prefix, as distcheck's) at 80 columns, not from the page.
+# Anything on stderr, or a failure, is a problem.
+warnings=char,number,delim,el,scale,range,syntax,di,mac,reg,tab,right-brace
+warnings=$warnings,missing,input,escape,space,font,ig,color,file
 for page in virt-migrate.1 virt-migrated.8; do
     n=$((n + 1))
     name="/docs/man/$page/renders"
@@ -33,7 +37,7 @@ for page in virt-migrate.1 virt-migrated.8; do
         echo "ok $n $name # SKIP man is not installed (apt-get install man-db)"
         continue
     fi
-    if LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings=w -E UTF-8 -l "$top_builddir/docs/$page" \
+    if LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings=$warnings -E UTF-8 -l "$top_builddir/docs/$page" \
         >"$tmp/out" 2>"$tmp/err"; then
         [ -s "$tmp/out" ] || echo "man printed nothing for $page" >>"$tmp/err"
     else
