@@ -11,6 +11,7 @@ PACKAGES="
     libglib2.0-dev libjson-glib-dev libxml2-dev libxml2-utils
     libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin
     valgrind
+    python3-docutils man-db
     qemu-system-x86 qemu-utils
     dbus dbus-daemon dbus-bin libglib2.0-bin systemd
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
