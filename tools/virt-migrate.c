@@ -33,7 +33,7 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "[-c URI] DOMAIN DEST [--peer DRIVER_URI] [--tunable NAME=VALUE]... [--channels N] "
      "[--no-feature F]... [--require-feature F]... [--unstable] [--verbose] [--timeout "
      "S] "
-     "[--live] [--persistent] [--undefinesource]",
+     "[--live] [--persistent] [--undefinesource] [--tls] [--tls-hostname NAME]",
      "Asks virt-migrated to migrate DOMAIN (qmp:/path/to/monitor.sock) to the\n"
      "virt-migrated listening at DEST (unix:PATH or tcp:HOST:PORT), prepared there\n"
      "with prepare-incoming.  The two drivers negotiate the protocol and features;\n"
@@ -42,11 +42,14 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "With -c, as virsh migrate: DOMAIN is a libvirt domain on the libvirt at URI,\n"
      "DEST the destination libvirt's URI, and --peer the destination driver's\n"
      "listening address (see incoming -c); libvirt migrates peer to peer, live,\n"
-     "through the two drivers."},
+     "through the two drivers.\n"
+     "Over tcp: the drivers speak TLS (docs/tls.md); --tls asks for it on any\n"
+     "transport, --tls-hostname names the host the destination's certificate\n"
+     "must match."},
     {"incoming", vmig_cli_incoming,
      "prepare this host's driver for an incoming migration",
      "[-c URI] DOMAIN LISTEN [--xml FILE] [--no-feature F]... [--require-feature F]... "
-     "[--max-channels N] [--paused]",
+     "[--max-channels N] [--paused] [--tls]",
      "Asks virt-migrated to take an incoming migration into DOMAIN (the monitor\n"
      "socket of a QEMU started with -incoming defer, written qmp:/path) and to\n"
      "listen at LISTEN (unix:PATH or tcp:HOST:PORT) for the source's driver.\n"
