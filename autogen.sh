@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Regenerate the autotools build system, then run configure with any
 # arguments given (unless NOCONFIGURE is set).
 set -e

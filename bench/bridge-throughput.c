@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bridge-throughput.c: what the splice bridge costs, in bytes per second
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # libvirt-ratio: the cost of migrating a libvirt domain through the drivers.
 #
 #   /usr/bin/python3 bench/libvirt-ratio.py BUILD_DIR [--runs N] [--ram MIB]

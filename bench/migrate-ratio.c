@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migrate-ratio.c: the cost of migrating through two virt-migrated daemons
  *

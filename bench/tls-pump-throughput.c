@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tls-pump-throughput.c: what a pair of TLS pumps costs, in bytes per
  * second, against a raw socketpair measured in the same run

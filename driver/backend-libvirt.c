@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * backend-libvirt.c: a domain that libvirt runs (the contract is
  * backend.h; libvirt itself is reached through driver/libvirt.h)

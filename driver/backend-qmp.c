@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * backend-qmp.c: a QEMU reached through its QMP monitor (the contract is
  * backend.h)

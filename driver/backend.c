@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * backend.c: which backend a domain has, and its tunables (the contract
  * is backend.h)

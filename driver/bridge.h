@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bridge.h: one migration channel forwarded between two sockets
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * catalog.c: the tunables a hypervisor really has, read from its schema
  *

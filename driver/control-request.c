@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * control-request.c: one line from a control-socket client, read and
  * checked: JSON (through json/reader.h), QMP's shape, the command, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * control.c: the daemon's control socket (DESIGN §6; the contract is control.h)
  *

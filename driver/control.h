@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * control.h: the daemon's control socket (DESIGN §6)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * daemon-config.c: virt-migrated's configuration file (daemon-config.h)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * daemon.c: virt-migrated, the per-host migration driver daemon
  *

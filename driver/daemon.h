@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * daemon.h: what the daemon is made of, for the command handlers and the
  * D-Bus service (migrations see only their settings: migration.h)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dbus-loop.c: a libdbus connection served by a GLib main context
  *

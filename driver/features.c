@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * features.c: the driver's own knowledge of QEMU migration, as tables
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * features.h: what the driver itself knows about QEMU migration, and its
  * policy for the negotiated features

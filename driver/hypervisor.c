@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hypervisor.c: a QEMU reached through its monitor, and its tunables
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hypervisor.h: reaching a QEMU through its monitor and reading its tunables
  *

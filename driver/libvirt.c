@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libvirt.c: libvirt domains: naming them, and reading their tunables
  *

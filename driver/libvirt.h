@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libvirt.h: domains managed by libvirt, behind the hypervisor interface
  *

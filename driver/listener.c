@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * listener.c: accepting connections without ever spinning (the contract is
  * listener.h)

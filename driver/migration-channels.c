@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-channels.c: a migration's connections besides the main
  * channel: the extra channels (asked of the app or dialled, preambles

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-control.c: version 2's control conversation, from the REPLY to
  * the end of the migration (docs/protocol.md, "Version 2")

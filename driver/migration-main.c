@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-main.c: the main channel: the handshake's frames out (a queue
  * written as the socket takes it) and in (read exactly up to each frame's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-private.h: one migration, inside: what the files of a
  * migration share, and nobody else sees

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-qemu.c: what the hypervisor is to be set to, and what it says
  * while it migrates: the capabilities and parameters of this side (one

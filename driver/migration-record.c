@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-record.c: the negotiation record (query-migration, D-Bus
  * properties): what each side offered, what was chosen and why, what was

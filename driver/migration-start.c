@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-start.c: from a request to a running handshake: the checks,
  * the introspection (by the backend), the user's tunables, this side's

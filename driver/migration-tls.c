@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration-tls.c: TLS between the two drivers of a migration (docs/tls.md)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migration.c: one migration, as the object the daemon lists: its
  * registry and public API (migration.h), its transition table, its end,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * pending.c: connections that have not yet said what they are (the
  * contract is pending.h)

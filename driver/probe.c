@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * probe.c: start a QEMU binary, read its tunables, stop it; cached per binary
  *

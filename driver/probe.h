@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * probe.h: the tunables of a QEMU binary that is not running yet
  *

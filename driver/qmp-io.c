@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * qmp-io.c: the QMP client's input and output: the one I/O source, the
  * queue of command lines (fds go with a line's first byte), and the lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * qmp-message.c: one line from QEMU's monitor, read: JSON (through
  * json/reader.h), then what it is (greeting, reply, event) and what it

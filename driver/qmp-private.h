@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * qmp-private.h: the QMP client's inside, shared by qmp.c (the object,
  * connecting, closing, cancelling, the public API) and qmp-io.c (the I/O

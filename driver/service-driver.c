@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * service-driver.c: /org/virtmigrate/Driver, interface org.virtmigrate.Driver1
  *

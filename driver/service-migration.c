@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * service-migration.c: /org/virtmigrate/migration/ID, org.virtmigrate.Migration1
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * service.c: the D-Bus service's connection, object tree and dispatch
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * service.h: the D-Bus service of virt-migrated (DESIGN.md section 6)
  *

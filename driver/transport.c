@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * transport.c: addresses, listening and dialling (the contract is
  * transport.h)

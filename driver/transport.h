@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * transport.h: the connections between two drivers: addresses, listening
  * and dialling, never blocking the main loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tunables.c: NAME=VALUE against a catalog, for any tunable QEMU has
  */

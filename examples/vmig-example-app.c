@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vmig-example-app.c: a small management app that migrates one QEMU guest
  * through two virt-migrated daemons

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fdpass.h: file descriptors over unix sockets (SCM_RIGHTS)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * preamble.h: the first bytes of every migration connection (DESIGN §4)
  *

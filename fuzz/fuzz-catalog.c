@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-catalog.c: libFuzzer target for the QMP schema -> tunables catalog
  * (driver/catalog.c) and for tunable values checked against it

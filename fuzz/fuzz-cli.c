@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-cli.c: libFuzzer target for the command line's reader of daemon
  * lines (tools/client.c, vmig_client_parse_line()) and for its renderers

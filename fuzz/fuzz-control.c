@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-control.c: libFuzzer target for a control-socket line
  * (driver/control.c, vmig_control_parse_request())

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-domain-xml.c: libFuzzer target for the libvirt domain XML reader
  * (xml/domain.c, vmig_xml_domain_parse())

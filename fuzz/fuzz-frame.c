@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-frame.c: libFuzzer target for the handshake frame decoder
  *

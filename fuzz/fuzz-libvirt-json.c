@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-libvirt-json.c: libFuzzer target for libvirt's monitor-passthrough
  * answers (driver/libvirt.c, vmig_libvirt_parse_monitor_reply())

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-preamble.c: libFuzzer target for the connection opener and the
  * extra-channel preamble (fdpass/preamble.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * fuzz-qmp.c: libFuzzer target for one line from a QEMU monitor
  * (driver/qmp.c, vmig_qmp_message_parse())

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Run each libFuzzer target on a corpus seeded from the golden files, and
 # report what each did (docs/fuzzing.md).
 #

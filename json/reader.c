@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * reader.c: bounded JSON reading (the contract is reader.h)
  */

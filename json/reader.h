@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * reader.h: JSON from outside bytes, with the bounds every reader needs
  *

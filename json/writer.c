@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * writer.c: JSON text for readers outside the process (the contract is
  * writer.h)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * message.c: handshake messages in memory, their names and their dump
  */

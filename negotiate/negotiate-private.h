@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * negotiate-private.h: what negotiate/'s files share, and nobody else uses
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * negotiate.h: the virt-migrate handshake wire protocol, versions 1 and 2
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks what `make install` puts where: the programs, and the D-Bus and
 # systemd files where Debian's dbus-daemon and systemd look for them.
 #

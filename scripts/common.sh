@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # shellcheck disable=SC2154  # $top is the sourcing script's
 # What scripts/demo.sh and scripts/example-app.sh share: the dependencies

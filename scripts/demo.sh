@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A real live migration on one machine, through two virt-migrate drivers.
 #
 #   bash scripts/demo.sh

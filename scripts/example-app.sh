@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The example management app (examples/vmig-example-app.c) against two real
 # virt-migrated daemons, once over their control sockets, once over D-Bus.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Install every build and test dependency of virt-migrate on Debian 12.
 #
 # Idempotent and non-interactive: packages already present are left alone,

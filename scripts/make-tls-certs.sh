@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make-tls-certs.sh: a CA and, for each host, the x509 credentials of
 # virt-migrated (and of QEMU's and libvirt's migration TLS) in QEMU's
 # layout, made with certtool (Debian: gnutls-bin).  docs/tls.md.

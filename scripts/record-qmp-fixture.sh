@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # record-qmp-fixture.sh: record tests/data/qmp/ from the installed QEMU
 #
 #   scripts/record-qmp-fixture.sh [BUILDDIR]

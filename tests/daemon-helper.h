@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * daemon-helper.h: start and stop virt-migrated for the test suites and the
  * benchmarks

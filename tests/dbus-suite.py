@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: virt-migrated's D-Bus service, checked from outside with
 # python3-dbus (a third-party client, not the project's own C code).
 #

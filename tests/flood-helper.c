@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * flood-helper.c: a hostile peer for the tests: floods a migration listener
  *

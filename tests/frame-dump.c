@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * frame-dump.c: an annotated hex dump of handshake frames
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * guest-helper.h: real TCG guests for the migration suites, the demo and
  * the benchmarks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * guest-kernel.c: writes the test guest's files, for the demo and by hand
  *

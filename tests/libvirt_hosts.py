@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # libvirt_hosts: several libvirt "hosts" on one machine, for the integration
 # tests of the libvirt backend.  Python 3 stdlib only (for
 # /usr/bin/python3); libvirt is driven with the virsh command line, never

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: the man pages built from docs/*.rst render with man without a
 # single groff warning, and each names every command and option that the
 # programs' --help lists, so the pages cannot drift from the code.

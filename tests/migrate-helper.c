@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migrate-helper.c: a management app's side of two daemons under test (the
  * contract is migrate-helper.h)

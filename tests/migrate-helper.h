@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * migrate-helper.h: a management app's side of two daemons under test:
  * commands on their control sockets (with fds), their events, and the

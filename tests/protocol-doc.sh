@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: the annotated dumps in docs/protocol.md are exactly what
 # tests/frame-dump prints for the golden GREETING and REPLY, so the page
 # cannot drift from the bytes the encoder really produces.

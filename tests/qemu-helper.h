@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * qemu-helper.h: start and stop a real QEMU for the test suites
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * qmp-record.c: record the QMP fixture from a running QEMU
  *

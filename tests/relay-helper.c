@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * relay-helper.c: a fault-injecting TCP relay for the test suites
  * (relay-helper.h)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * relay-helper.h: a fault-injecting TCP relay for the test suites, in
  * process, between a source and a destination driver

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-bridge.c: the splice bridge, on real socket pairs
  *

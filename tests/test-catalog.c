@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-catalog.c: the tunables catalog and NAME=VALUE parsing
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: the bash completion (data/virt-migrate.bash-completion), driven
 # as bash drives it (COMP_LINE, COMP_POINT, COMP_WORDS split at ':' and '='),
 # against a real daemon and real QEMUs: commands, a migration id the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-daemon.c: virt-migrated and virt-migrate as processes
  *

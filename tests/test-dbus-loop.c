@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-dbus-loop.c: libdbus connections served by explicit GMainContexts
  *

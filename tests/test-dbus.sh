@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: the D-Bus service, from outside (tests/dbus-suite.py, python3-dbus),
 # on a private session bus that dbus-run-session starts and stops.
 srcdir=${G_TEST_SRCDIR:?}

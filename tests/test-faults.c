@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-faults.c: the fault matrix of protocol version 2 (issue "never lose
  * a guest"), on real daemons and real TCG guests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-fdpass.c: SCM_RIGHTS fd passing and the extra-channel preamble
  *

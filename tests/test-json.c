@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-json.c: the json/ library: one bounded JSON reader for every reader
  * of outside bytes (json/reader.h)

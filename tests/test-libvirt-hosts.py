@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: the two-libvirt-hosts harness (tests/libvirt_hosts.py), proven
 # with no virt-migrate code at all: live p2p migrations between two real
 # session libvirtds on this machine, through a relay written here.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP test: libvirt-managed domains migrate through two virt-migrated
 # drivers, with the stock libvirtd (docs/libvirt.md).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-listener.c: accepting connections without ever spinning
  * (driver/listener.h), on a real unix socket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-migrate.c: whole migrations through two virt-migrated daemons
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-migration-table.c: a migration's transition table
  * (driver/migration-private.h): every (state, event) pair, walked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-negotiate.c: the handshake wire protocol and feature selection
  *

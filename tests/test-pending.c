@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-pending.c: connections that have not yet said what they are
  * (driver/pending.h), on socket pairs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-probe.c: probing a QEMU binary that is not running, and catalog copies
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-relay.c: the fault-injecting relay of the test suites
  * (tests/relay-helper.h), with plain sockets on both sides

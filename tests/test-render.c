@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-render.c: how the CLI prints migrations (tools/render.c)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-tls-migrate.c: whole migrations between two virt-migrated daemons
  * over TLS, and the refusals (docs/tls.md)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-tls-session.c: TLS sessions between two drivers (tls/session.h):
  * real GnuTLS handshakes and pumps over socket pairs and loopback TCP,

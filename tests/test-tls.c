@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-tls.c: the tls/ library: credentials in QEMU's layout, loaded and
  * checked (tls/credentials.h), and the peer DN allow-list (tls/dn.h)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-transport.c: addresses, listening and dialling between drivers
  * (driver/transport.h), on loopback and unix sockets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-xml.c: the xml/ library: tunables catalog document, negotiation
  * record document, their RelaxNG schemas, and the libvirt domain XML reader

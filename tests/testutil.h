@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * testutil.h: what every test suite needs: golden files and fd counts
  */

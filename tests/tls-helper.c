@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tls-helper.c: certificates and credentials directories for the test
  * suites (the contract is tls-helper.h)

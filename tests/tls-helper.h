@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tls-helper.h: x509 certificates made with GnuTLS for the test suites,
  * and credentials directories in QEMU's layout (tls/credentials.h)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vmig_check: the assertions the Python suites share (dbus-suite.py,
 # test-libvirt.py): a failed one raises Failure with a message that says
 # what was expected and what came.  Stdlib only.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vmig_control: virt-migrated's control socket, as a management app speaks it
 # (JSON lines, QMP conventions, fds by SCM_RIGHTS in the command's sendmsg).
 # Shared by the Python suites (dbus-suite.py, test-libvirt.py).  Stdlib only.

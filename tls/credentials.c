@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * credentials.c: loading and checking x509 credentials (the contract is
  * credentials.h)

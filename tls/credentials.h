@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * credentials.h: x509 credentials for TLS between two drivers, loaded from
  * QEMU's/libvirt's directory layout and checked before any connection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dn.c: the DN allow-list (the contract is dn.h)
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dn.h: matching a peer certificate's distinguished name against the
  * --tls-allowed-dn patterns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * session.c: TLS sessions between two drivers (the contract is session.h)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * session.h: TLS sessions between two drivers: the handshake, in a worker
  * thread and bounded, then a pump that carries a plaintext socket's bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli-migrate.c: the commands that start a migration: migrate (and follow
  * it to its end, cancelling on Ctrl-C or --timeout), incoming

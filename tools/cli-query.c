@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli-query.c: the commands that read: tunables, features, list, events,
  * version

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli.c: what virt-migrate's commands share (the contract is cli.h)
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli.h: what virt-migrate's commands share: the command table's row,
  * messages and exit statuses, option parsing, the connection to the

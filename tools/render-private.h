@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * render-private.h: what the CLI's renderers share: reading the daemon's
  * wire form with errors that name the member, and aligned rows.  render.c

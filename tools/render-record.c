@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * render-record.c: the daemon's migrations, events and negotiation
  * records as the CLI shows them (the contract is render.h)

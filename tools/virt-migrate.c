@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * virt-migrate.c: the command line of virt-migrated (DESIGN §6)
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * catalog.h (xml/): the tunables catalog as an XML document
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * xml-private.h: what the xml/ files (and tests/test-xml.c) share beyond
  * xml.h: the one safe way this library parses XML, and the check that a

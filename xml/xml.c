@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * xml.c: the error domain, safe parsing, RelaxNG validation, and the one
  * place where libxml2's errors become GErrors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * xml.h: what every xml/ file shares: the error domain, auto-cleanups for
  * libxml2's types, and the one place libxml2 errors become GErrors.
