@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Checks what `make install` puts where: the programs, and the D-Bus and
+# Checks what `make install` puts where: the programs, their manual pages,
+# the configuration example, the bash completion, and the D-Bus and
 # systemd files where Debian's dbus-daemon and systemd look for them.
 #
 #   bash scripts/check-install.sh BUILD_DIR
@@ -17,6 +18,9 @@ trap 'rm -rf "$root"' EXIT
 status=0
 
 p=$(sed -n 's/^prefix = //p' "$build/Makefile")
+etc=$(sed -n 's/^sysconfdir = //p' "$build/Makefile" | sed "s|\${prefix}|$p|")
+completions=$(sed -n 's/^bashcompletiondir = //p' "$build/Makefile" |
+    sed -e "s|\$(datadir)|$p/share|" -e "s|\${datadir}|$p/share|" -e "s|\${prefix}|$p|")
 make -C "$build" -s install DESTDIR="$root" >"$root.log" 2>&1 ||
     { cat "$root.log" >&2; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
@@ -37,6 +41,10 @@ expect "$p"/share/dbus-1/system-services/org.virtmigrate.service
 expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml
 expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml
 expect "$p"/lib/systemd/system/virt-migrated.service
+expect "$p"/share/man/man1/virt-migrate.1
+expect "$p"/share/man/man8/virt-migrated.8
+expect "$etc"/virt-migrate/virt-migrated.conf
+expect "$completions"/virt-migrate
 
 # The substituted files name the installed daemon, and nothing is left unsubstituted.
 for f in "$p"/share/dbus-1/system-services/org.virtmigrate.service \
