@@ -104,9 +104,9 @@ static void
 on_qmp_closed(VmigQmp *qmp, const GError *reason, gpointer user_data)
 {
     VmigMigration *m = user_data;
-    g_autofree char *why = g_strdup_printf("the %s QEMU went away: %s",
-                                           vmig_role_to_string(m->role),
-                                           reason ? reason->message : "connection closed");
+    g_autofree char *why =
+        g_strdup_printf("the %s QEMU went away: %s", vmig_role_to_string(m->role),
+                        reason ? reason->message : "connection closed");
 
     if (m->role == VMIG_ROLE_DESTINATION && m->qemu_migrating && !m->finished) {
         vmig_mig_hypervisor_failed(m, why);
