@@ -42,6 +42,8 @@ typedef struct {
     char *what;
 } Step;
 
+static void qemu_went_away(VmigMigration *m, const char *why);
+
 /* A command's answer: the next step, or the migration fails with @what. */
 static void
 on_step(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -52,7 +54,9 @@ on_step(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
 
     if (!m->finished) {
-        if (!reply)
+        if (!reply && g_error_matches(error, VMIG_QMP_ERROR, VMIG_QMP_ERROR_CLOSED))
+            qemu_went_away(m, error->message);
+        else if (!reply)
             vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, step->what, error);
         else if (step->next)
             step->next(m, reply);
@@ -94,25 +98,33 @@ qmp_step_then(VmigMigration *m, const char *command, JsonObject *args, const cha
 }
 
 /*
- * The monitor went away: so does the migration.  A destination QEMU 7.2
- * exits by itself when its incoming stream breaks, so on that side, once
- * the stream runs, QEMU's end may be the consequence of what the source
- * driver is about to say (it stops, its QEMU failed): its word is
- * awaited, as for any failure of QEMU's migration.
+ * The monitor went away (@why: QMP's words): so does the migration.  A
+ * destination QEMU 7.2 exits by itself when its incoming stream breaks,
+ * so on that side, once the stream runs, QEMU's end may be the
+ * consequence of what the source driver is about to say (it stops, its
+ * QEMU failed): its word is awaited, as for any failure of QEMU's
+ * migration.  Whichever notices first, the "closed" signal or a command
+ * in flight that fails with it, says so.
  */
+static void
+qemu_went_away(VmigMigration *m, const char *why)
+{
+    g_autofree char *reason =
+        g_strdup_printf("the %s QEMU went away: %s", vmig_role_to_string(m->role), why);
+
+    if (m->finished)
+        return;
+    if (m->role == VMIG_ROLE_DESTINATION && m->qemu_migrating) {
+        vmig_mig_hypervisor_failed(m, reason);
+        return;
+    }
+    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "%s", reason);
+}
+
 static void
 on_qmp_closed(VmigQmp *qmp, const GError *reason, gpointer user_data)
 {
-    VmigMigration *m = user_data;
-    g_autofree char *why =
-        g_strdup_printf("the %s QEMU went away: %s", vmig_role_to_string(m->role),
-                        reason ? reason->message : "connection closed");
-
-    if (m->role == VMIG_ROLE_DESTINATION && m->qemu_migrating && !m->finished) {
-        vmig_mig_hypervisor_failed(m, why);
-        return;
-    }
-    vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, "%s", why);
+    qemu_went_away(user_data, reason ? reason->message : "connection closed");
 }
 
 /* ------------------------------------------------------------------------ */
