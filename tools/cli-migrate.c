@@ -388,8 +388,10 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
             return vmig_cli_usage_error(command, "--tunable wants NAME=VALUE, not '%s'",
                                         *t);
     }
-    if (channels != G_MININT && channels < 0)
-        return vmig_cli_usage_error(command, "--channels wants 0 or more, not %d",
+    /* The drivers' limit (a u16 on the wire, 255 by the protocol): said
+     * here, before any daemon is asked. */
+    if (channels != G_MININT && (channels < 0 || channels > 255))
+        return vmig_cli_usage_error(command, "--channels wants 0 to 255, not %d",
                                     channels);
     if (!isnan(timeout) && !(timeout > 0 && timeout <= G_MAXINT))
         return vmig_cli_usage_error(command,
