@@ -75,6 +75,42 @@ keep_pump(VmigMigration *m, VmigTlsPump *pump)
     return pump;
 }
 
+/*
+ * Starts the pump of @session (consumed), named for the control connection
+ * (@main) or a data channel, and keeps it.  Returns: the pump, with its
+ * plaintext end in *@plain, or NULL with @m failed.
+ */
+static VmigTlsPump *
+start_pump(VmigMigration *m, VmigTlsSession *session, gboolean main, int *plain)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *name = main ? g_strdup_printf("%s/tls-main", m->id)
+                                 : g_strdup_printf("%s/tls%u", m->id, m->pumps->len);
+    g_autofree char *what = NULL;
+    VmigTlsPump *pump = vmig_tls_pump_start(
+        session, plain, name, vmig_mig_settings(m)->context, NULL, NULL, &error);
+
+    if (!pump) {
+        what = g_strdup_printf("TLS with the %s driver",
+                               m->role == VMIG_ROLE_SOURCE ? "destination" : "source");
+        vmig_mig_fail_error(m, 0, what, error);
+        return NULL;
+    }
+    return keep_pump(m, pump);
+}
+
+/* @pump (one of @m's) carries the control connection: its session is the migration's. */
+static void
+adopt_main_pump(VmigMigration *m, VmigTlsPump *pump)
+{
+    m->main_pump = pump;
+    m->tls = TRUE;
+    m->tls_info = vmig_tls_info_copy(vmig_tls_pump_get_info(pump));
+    g_message("migration %s: TLS with the %s driver: %s, peer %s", m->id,
+              m->role == VMIG_ROLE_SOURCE ? "destination" : "source",
+              m->tls_info->description, m->tls_info->peer_dn);
+}
+
 void
 vmig_mig_tls_stop_data(VmigMigration *m)
 {
@@ -129,7 +165,6 @@ on_client_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
     gboolean main = h->main;
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigTlsSession) session = vmig_tls_handshake_finish(result, &error);
-    g_autofree char *name = NULL;
     VmigTlsPump *pump;
     int plain = -1;
 
@@ -158,20 +193,11 @@ on_client_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
                       vmig_tls_session_get_info(session)->peer_dn, m->tls_info->peer_dn);
         return;
     } else {
-        name = main ? g_strdup_printf("%s/tls-main", m->id)
-                    : g_strdup_printf("%s/tls%u", m->id, m->pumps->len);
-        pump = vmig_tls_pump_start(g_steal_pointer(&session), &plain, name,
-                                   vmig_mig_settings(m)->context, NULL, NULL, &error);
-        if (!pump) {
-            vmig_mig_fail_error(m, 0, "TLS with the destination driver", error);
+        pump = start_pump(m, g_steal_pointer(&session), main, &plain);
+        if (!pump)
             return;
-        }
-        keep_pump(m, pump);
         if (main) {
-            m->main_pump = pump;
-            m->tls_info = vmig_tls_info_copy(vmig_tls_pump_get_info(pump));
-            g_message("migration %s: TLS with the destination driver: %s, peer %s", m->id,
-                      m->tls_info->description, m->tls_info->peer_dn);
+            adopt_main_pump(m, pump);
             vmig_mig_main_start(m, &plain);
             if (!m->finished)
                 vmig_mig_source_open(m);
@@ -214,13 +240,8 @@ vmig_mig_tls_adopt(VmigMigration *m, VmigTlsPump **pumpp, gboolean main, guint i
     VmigTlsPump *pump = *pumpp;
 
     if (main) {
-        if (pump) {
-            m->main_pump = keep_pump(m, g_steal_pointer(pumpp));
-            m->tls = TRUE;
-            m->tls_info = vmig_tls_info_copy(vmig_tls_pump_get_info(pump));
-            g_message("migration %s: TLS with the source driver: %s, peer %s", m->id,
-                      m->tls_info->description, m->tls_info->peer_dn);
-        }
+        if (pump)
+            adopt_main_pump(m, keep_pump(m, g_steal_pointer(pumpp)));
         return TRUE;
     }
     /* Every connection as the control connection: TLS or not, and the
@@ -290,7 +311,6 @@ on_server_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(VmigMigration) m = user_data;
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigTlsSession) session = vmig_tls_handshake_finish(result, &error);
-    g_autofree char *name = NULL;
     VmigTlsPump *pump;
     int plain = -1;
 
@@ -304,14 +324,10 @@ on_server_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
         vmig_mig_fail(m, 0, "TLS with the source driver: %s", error->message);
         return;
     }
-    name = g_strdup_printf("%s/tls-main", m->id);
-    pump = vmig_tls_pump_start(g_steal_pointer(&session), &plain, name,
-                               vmig_mig_settings(m)->context, NULL, NULL, &error);
-    if (!pump) {
-        vmig_mig_fail_error(m, 0, "TLS with the source driver", error);
+    pump = start_pump(m, g_steal_pointer(&session), TRUE, &plain);
+    if (!pump)
         return;
-    }
-    vmig_mig_tls_adopt(m, &pump, TRUE, 0);
+    adopt_main_pump(m, pump);
     vmig_mig_main_start(m, &plain);
 }
 
@@ -331,12 +347,11 @@ on_main_first_byte(int fd, GIOCondition condition, gpointer user_data)
     conn = vmig_fd_steal(&m->request_fd);
     if (n > 0 && first == VMIG_TLS_HANDSHAKE_BYTE) {
         if (!settings->tls) {
+            g_autofree char *reason =
+                vmig_pending_refused_tls_text(settings->tls_unavailable);
+
             vmig_mig_main_start(m, &conn); /* for the ERROR frame, in plaintext */
-            vmig_mig_fail(
-                m, VMIG_NEGOTIATE_CODE_TLS,
-                "the source driver opened with TLS, and this destination driver "
-                "has no TLS credentials: %s",
-                settings->tls_unavailable ? settings->tls_unavailable : "none");
+            vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_TLS, "%s", reason);
             return G_SOURCE_REMOVE;
         }
         m->dials++;
@@ -347,9 +362,7 @@ on_main_first_byte(int fd, GIOCondition condition, gpointer user_data)
     }
     if (n > 0 && m->tls_required) {
         vmig_mig_main_start(m, &conn);
-        vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_TLS,
-                      "this destination requires TLS, and the source driver opened in "
-                      "plaintext");
+        vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_TLS, "%s", VMIG_PENDING_REFUSED_PLAINTEXT);
         return G_SOURCE_REMOVE;
     }
     /* Plaintext, or the end of file the main channel reports itself. */

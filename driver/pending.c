@@ -166,6 +166,14 @@ vmig_pending_conn_deliver(VmigPendingConn *conn, VmigPreambleKind kind)
 /* ------------------------------------------------------------------------ */
 /* TLS */
 
+char *
+vmig_pending_refused_tls_text(const char *why)
+{
+    return g_strdup_printf("the source driver opened with TLS, and this destination "
+                           "driver has no TLS credentials%s%s",
+                           why ? ": " : "", why ? why : "");
+}
+
 /* Logs a refusal, at most one a second: a flood of strangers is one line. */
 static void
 vmig_pending_set_log_refusal(VmigPendingSet *set, const char *reason)
@@ -282,10 +290,7 @@ vmig_pending_conn_start_tls(VmigPendingConn *conn)
     int fd;
 
     if (!set->tls) {
-        g_autofree char *reason = g_strdup_printf(
-            "the source driver opened with TLS, and this destination driver has no TLS "
-            "credentials%s%s",
-            set->no_tls_reason ? ": " : "", set->no_tls_reason ? set->no_tls_reason : "");
+        g_autofree char *reason = vmig_pending_refused_tls_text(set->no_tls_reason);
 
         vmig_pending_conn_refuse(conn, VMIG_NEGOTIATE_CODE_TLS, reason);
         return;
@@ -377,10 +382,8 @@ vmig_pending_conn_ready(int fd, GIOCondition condition, gpointer user_data)
             return G_SOURCE_REMOVE;
         }
         if (conn->set->tls_required) {
-            vmig_pending_conn_refuse(
-                conn, VMIG_NEGOTIATE_CODE_TLS,
-                "this destination requires TLS, and the source driver "
-                "opened in plaintext");
+            vmig_pending_conn_refuse(conn, VMIG_NEGOTIATE_CODE_TLS,
+                                     VMIG_PENDING_REFUSED_PLAINTEXT);
             return G_SOURCE_REMOVE;
         }
     }

@@ -131,6 +131,19 @@ void vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
  */
 void vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SIZE]);
 
+/* A destination's words when it refuses a plaintext opener because it
+ * requires TLS (here and for an fd-mode main channel, migration-tls.c). */
+#define VMIG_PENDING_REFUSED_PLAINTEXT                                                   \
+    "this destination requires TLS, and the source driver opened in plaintext"
+
+/*
+ * vmig_pending_refused_tls_text:
+ * @why: (nullable): why this side has no TLS
+ * Returns: a destination's words when it refuses a TLS opener because it
+ * has no TLS (to free).
+ */
+char *vmig_pending_refused_tls_text(const char *why);
+
 /*
  * vmig_pending_set_tls:
  * @tls: (nullable): serves connections that open with a TLS handshake
