@@ -644,6 +644,35 @@ qmp_postcopy(VmigMigration *m, GTask *task)
                            on_postcopy, task);
 }
 
+/* migrate-set-parameters' answer, to the caller. */
+static void
+on_parameters_set(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(GTask) task = user_data;
+    GError *error = NULL;
+    JsonNode *reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+
+    if (reply) {
+        json_node_unref(reply);
+        g_task_return_boolean(task, TRUE);
+    } else {
+        g_task_return_error(task, error);
+    }
+}
+
+static void
+qmp_set_parameters(VmigMigration *m, JsonObject *params, GTask *task)
+{
+    if (!m->qmp) {
+        g_task_return_new_error(task, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
+                                "the monitor of the source QEMU is closed");
+        g_object_unref(task);
+        return;
+    }
+    vmig_qmp_execute_async(m->qmp, "migrate-set-parameters", params, NULL, 0, NULL,
+                           on_parameters_set, task);
+}
+
 /* Destination, version 2: SWITCHOVER came, the guest is this side's. */
 static void
 qmp_resume(VmigMigration *m, VmigBackendStep done)
@@ -944,6 +973,7 @@ const VmigBackend vmig_backend_qmp = {
     .resume = qmp_resume,
     .resolve = qmp_resolve,
     .postcopy = qmp_postcopy,
+    .set_parameters = qmp_set_parameters,
     .end = qmp_end,
     .release = qmp_release,
 };

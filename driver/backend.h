@@ -78,6 +78,12 @@ typedef struct {
      * error. */
     void (*postcopy)(VmigMigration *m, GTask *task);
     /*
+     * Source, migrating: sets @params (migrate-set-parameters' arguments,
+     * borrowed) on the running migration; @task (consumed) gets TRUE or the
+     * error.  NULL: this backend cannot (migration-set.c says why).
+     */
+    void (*set_parameters)(VmigMigration *m, JsonObject *params, GTask *task);
+    /*
      * @m ended (@m->state says how): stops the hypervisor's migration if it
      * runs, puts back the capabilities and parameters configure changed,
      * lets go of the hypervisor, then calls @done (once, from the main

@@ -290,6 +290,46 @@ cmd_start_postcopy(VmigControlCall *call, JsonObject *arguments, gpointer user_d
 }
 
 static void
+on_tunables_set(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    VmigControlCall *call = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonObject) set = vmig_migration_set_tunables_finish(result, &error);
+    JsonObject *o;
+    JsonNode *node;
+
+    if (!set) {
+        vmig_control_call_error_gerror(call, error);
+        return;
+    }
+    o = json_object_new();
+    json_object_set_object_member(o, "tunables", json_object_ref(set));
+    node = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(node, o);
+    vmig_control_call_return(call, node);
+}
+
+/* set-tunables {"migration": ID, "tunables": [NAME=VALUE...], "unstable": B?}
+ * -> {"tunables": {NAME: VALUE}} */
+static void
+cmd_set_tunables(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
+{
+    VmigDaemon *daemon = user_data;
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) tunables = get_strv(arguments, "tunables", &error);
+
+    if (error) {
+        vmig_control_call_error_gerror(call, error);
+        return;
+    }
+    vmig_migration_set_tunables_async(
+        daemon->migrations, json_object_get_string_member(arguments, "migration"),
+        (const char *const *)tunables,
+        json_object_get_boolean_member_with_default(arguments, "unstable", FALSE),
+        on_tunables_set, call);
+}
+
+static void
 on_resolved(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     VmigControlCall *call = user_data;
@@ -370,6 +410,13 @@ static const VmigControlArg resolve_args[] = {
     {NULL, 0, FALSE},
 };
 
+static const VmigControlArg set_tunables_args[] = {
+    {"migration", VMIG_CONTROL_ARG_STRING, FALSE},
+    {"tunables", VMIG_CONTROL_ARG_ARRAY, FALSE},
+    {"unstable", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {NULL, 0, FALSE},
+};
+
 static const VmigControlArg query_tunables_args[] = {
     {"domain", VMIG_CONTROL_ARG_STRING, FALSE},
     {"unstable", VMIG_CONTROL_ARG_BOOL, TRUE},
@@ -387,6 +434,7 @@ const VmigControlCommand vmig_commands[] = {
     {"query-migration", cmd_query_migration, migration_id_args, FALSE},
     {"start-postcopy", cmd_start_postcopy, migration_id_args, FALSE},
     {"resolve", cmd_resolve, resolve_args, FALSE},
+    {"set-tunables", cmd_set_tunables, set_tunables_args, FALSE},
 };
 
 const gsize vmig_n_commands = G_N_ELEMENTS(vmig_commands);

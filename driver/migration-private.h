@@ -167,6 +167,7 @@ struct _VmigMigration {
     gboolean progress_pending;  /* a progress read is in flight */
     JsonObject *saved_caps; /* what configure changed, as it was: put back at the end */
     JsonObject *saved_params;
+    JsonArray *changes; /* {"time", "tunables"}: set while migrating (migration-set.c) */
     VmigBackendStep end_done; /* the end's continuation, while the backend ends */
     gint64 end_deadline;      /* also: until when `migrate` is tried again */
     char *migrate_uri;        /* source: where QEMU migrates to */

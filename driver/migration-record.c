@@ -189,6 +189,8 @@ vmig_mig_record(VmigMigration *m)
                                           json_object_ref(m->peer_tunables));
         json_object_set_object_member(o, "tunables", tunables);
     }
+    if (m->changes && json_array_get_length(m->changes) > 0)
+        json_object_set_array_member(o, "changes", json_array_ref(m->changes));
     if (m->handshake_start) {
         JsonObject *hs = json_object_new();
         gint64 end = m->handshake_end ? m->handshake_end : g_get_monotonic_time();

@@ -387,6 +387,7 @@ vmig_mig_unref(VmigMigration *m)
     g_clear_pointer(&m->peer_tunables, json_object_unref);
     g_clear_pointer(&m->saved_caps, json_object_unref);
     g_clear_pointer(&m->saved_params, json_object_unref);
+    g_clear_pointer(&m->changes, json_array_unref);
     g_free(m->private_path);
     g_clear_object(&m->start_task);
     g_free(m->libvirt_dest);
@@ -885,6 +886,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->applied = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_mig_tunable_free);
     m->chosen = json_array_new();
     m->declined = json_array_new();
+    m->changes = json_array_new();
     m->channels = g_array_new(FALSE, FALSE, sizeof(int));
     m->pumps = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_tls_pump_free);
     m->bridges = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_bridge_free);

@@ -193,6 +193,20 @@ void vmig_migration_start_postcopy_async(VmigMigrations *migrations, const char 
                                          gpointer user_data);
 gboolean vmig_migration_start_postcopy_finish(GAsyncResult *result, GError **error);
 
+/*
+ * vmig_migration_set_tunables_async:
+ * Sets @tunables (NAME=VALUE, checked as migrate's are, @unstable allowing
+ * x- ones) on source migration @id while its stream runs; only the
+ * parameters QEMU applies to a running migration are taken
+ * (migration-set.c).  The record lists the change under "changes", and
+ * the end puts the parameters back as they were before the migration.
+ */
+void vmig_migration_set_tunables_async(VmigMigrations *migrations, const char *id,
+                                       const char *const *tunables, gboolean unstable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: what was set, name -> value (a reference), or NULL with @error. */
+JsonObject *vmig_migration_set_tunables_finish(GAsyncResult *result, GError **error);
+
 /* Returns: the query-migrations list (a new node). */
 JsonNode *vmig_migrations_list(VmigMigrations *migrations);
 

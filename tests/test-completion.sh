@@ -129,10 +129,10 @@ check() {
     fi
 }
 
-echo "1..11"
+echo "1..13"
 check commands "virt-migrate mi" "migrate"
 check commands-all "virt-migrate " \
-    "events features help incoming list migrate resolve tunables version"
+    "events features help incoming list migrate resolve set tunables version"
 check global-options "virt-migrate --c" "--connect"
 check options "virt-migrate incoming qmp:/x unix:/y --max" "--max-channels"
 check migration-id "virt-migrate features " "$id"
@@ -143,6 +143,8 @@ check tunable-value "virt-migrate migrate qmp:$tmp/src.qmp unix:/x --tunable mul
     "zlib zstd"
 check feature "virt-migrate migrate qmp:$tmp/src.qmp unix:/x --no-feature mul" \
     "multifd multifd-compression"
+check set-tunable "virt-migrate set m1 --tunable max-" \
+    "max-bandwidth= max-cpu-throttle= max-postcopy-bandwidth="
 
 # A daemon that is not there: nothing offered, nothing printed, quickly.
 n=$((n + 1))
@@ -168,4 +170,18 @@ if [[ $table && $table == "$ours" ]]; then
 else
     echo "not ok $n /completion/features-match-table"
     echo "# driver/features.c: '$table'; the completion: '$ours'"
+fi
+
+# The tunables `set` offers are driver/migration-set.c's live ones: its rows
+# are {"name", TRUE, "why"}.
+n=$((n + 1))
+table=$(sed -n '/^static const VmigLiveParameter live_parameters/,/^};/p' \
+    "$srcdir/../driver/migration-set.c" | tr -d '\n' | sed 's/{"/\n&/g' |
+    sed -n 's/^{"\([^"]*\)", *TRUE,.*/\1/p' | sort | tr '\n' ' ')
+ours=$(printf '%s\n' $_virt_migrate_live | sort | tr '\n' ' ')
+if [[ $table && $table == "$ours" ]]; then
+    echo "ok $n /completion/live-tunables-match-table"
+else
+    echo "not ok $n /completion/live-tunables-match-table"
+    echo "# driver/migration-set.c: '$table'; the completion: '$ours'"
 fi

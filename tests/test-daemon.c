@@ -1738,6 +1738,7 @@ static const struct {
     {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
     {"resolve", "usage: virt-migrate resolve MIGRATION --resume-here|--discard-here\n"},
+    {"set", "usage: virt-migrate set MIGRATION --tunable NAME=VALUE... [--unstable]\n"},
 };
 
 /*

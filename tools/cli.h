@@ -133,3 +133,4 @@ int vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **
 int vmig_cli_events(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
 int vmig_cli_version(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
 int vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_set(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);

@@ -75,6 +75,15 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "side: --resume-here resumes the guest on this host; --discard-here lets go\n"
      "of it here (a source keeps its paused copy, a destination QEMU quits).\n"
      "The migration then ends completed or failed, with MIGRATION_DONE again."},
+    {"set", vmig_cli_set, "change a tunable of a running migration",
+     "MIGRATION --tunable NAME=VALUE... [--unstable]",
+     "Changes tunables of MIGRATION (an id such as m1, see list) while its stream\n"
+     "runs, on the source's virt-migrated: the parameters QEMU applies to a\n"
+     "running migration (max-bandwidth, downtime-limit, max-postcopy-bandwidth,\n"
+     "xbzrle-cache-size and auto-converge's throttle settings), as virsh\n"
+     "migrate-setspeed and migrate-setmaxdowntime do.  Values are written as for\n"
+     "migrate --tunable.  The migration's record (features) lists each change; at\n"
+     "its end QEMU is put back as it was before the migration."},
     {"list", vmig_cli_list, "list the migrations", "[--all]",
      "Lists the migrations that are running; with --all, the finished ones too."},
     {"events", vmig_cli_events, "follow the events of virt-migrated",
