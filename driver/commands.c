@@ -241,13 +241,17 @@ cmd_cancel(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
         vmig_control_call_return(call, NULL);
 }
 
-/* query-migrations -> [{migration, role, state, domain}] */
+/* query-migrations {"all": B?} -> [{migration, role, state, domain}]; with all, the
+ * refused attempts too */
 static void
 cmd_query_migrations(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
 {
     VmigDaemon *daemon = user_data;
 
-    vmig_control_call_return(call, vmig_migrations_list(daemon->migrations));
+    if (arguments && json_object_get_boolean_member_with_default(arguments, "all", FALSE))
+        vmig_control_call_return(call, vmig_migrations_list_all(daemon->migrations));
+    else
+        vmig_control_call_return(call, vmig_migrations_list(daemon->migrations));
 }
 
 /* query-migration {"migration": ID} -> the negotiation record */
@@ -410,6 +414,11 @@ static const VmigControlArg resolve_args[] = {
     {NULL, 0, FALSE},
 };
 
+static const VmigControlArg query_migrations_args[] = {
+    {"all", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {NULL, 0, FALSE},
+};
+
 static const VmigControlArg set_tunables_args[] = {
     {"migration", VMIG_CONTROL_ARG_STRING, FALSE},
     {"tunables", VMIG_CONTROL_ARG_ARRAY, FALSE},
@@ -430,7 +439,7 @@ const VmigControlCommand vmig_commands[] = {
     {"prepare-incoming", cmd_prepare_incoming, prepare_incoming_args, TRUE},
     {"add-channels", cmd_add_channels, migration_id_args, TRUE},
     {"cancel", cmd_cancel, migration_id_args, FALSE},
-    {"query-migrations", cmd_query_migrations, NULL, FALSE},
+    {"query-migrations", cmd_query_migrations, query_migrations_args, FALSE},
     {"query-migration", cmd_query_migration, migration_id_args, FALSE},
     {"start-postcopy", cmd_start_postcopy, migration_id_args, FALSE},
     {"resolve", cmd_resolve, resolve_args, FALSE},

@@ -66,6 +66,12 @@
  * data channels' end by a second on a loaded host (seen with a relay under
  * valgrind in CI); a peer with nothing to say costs this much more. */
 #define VMIG_MIG_REASON_GRACE_MS 3000
+/* The most refused attempts listed (query-migrations "all"), the oldest
+ * forgotten first; each also goes after --keep-finished. */
+#define VMIG_MIG_MAX_REFUSED 64
+/* The most finished migrations listed, the oldest forgotten first (one
+ * left unknown stays until resolved, whatever the count). */
+#define VMIG_MIG_MAX_FINISHED 256
 /* How long QEMU may take to finish loading once the stream has ended. */
 #define VMIG_MIG_STREAM_END_GRACE_MS 5000
 
@@ -102,6 +108,7 @@ struct _VmigMigrations {
     GPtrArray *order;  /* VmigMigration, in creation order (borrowed) */
     GArray *observers; /* VmigMigrationObserverEntry */
     guint next_id;
+    GQueue *refused; /* VmigMigRefusal *: attempts refused at start, oldest first */
 };
 
 typedef struct _VmigMigration VmigMigration;

@@ -447,6 +447,89 @@ vmig_mig_step(VmigMigration *m, VmigMigEvent event)
     return TRUE;
 }
 
+/* An attempt refused at start: what query-migrations "all" lists of it. */
+typedef struct {
+    char *id;
+    VmigRole role;
+    char *domain;
+    char *reason;
+    gint64 time;    /* when (real time, us) */
+    gint64 expires; /* when it goes (monotonic, us) */
+} VmigMigRefusal;
+
+static void
+refusal_free(VmigMigRefusal *r)
+{
+    g_free(r->id);
+    g_free(r->domain);
+    g_free(r->reason);
+    g_free(r);
+}
+
+/* Forgets the refusals whose time is up. */
+static void
+refusals_expire(VmigMigrations *ms)
+{
+    gint64 now = g_get_monotonic_time();
+    VmigMigRefusal *r;
+
+    while ((r = g_queue_peek_head(ms->refused)) && r->expires <= now)
+        refusal_free(g_queue_pop_head(ms->refused));
+}
+
+/*
+ * Notes that @m was refused at start with @reason: listed as a finished
+ * attempt, state "refused", for --keep-finished, at most
+ * VMIG_MIG_MAX_REFUSED of them; and logged.
+ */
+static void
+note_refused(VmigMigration *m, const char *reason)
+{
+    VmigMigrations *ms = m->owner;
+    VmigMigRefusal *r = g_new0(VmigMigRefusal, 1);
+
+    r->id = g_strdup(m->id);
+    r->role = m->role;
+    r->domain = g_strdup(m->domain ? m->domain : "");
+    r->reason = g_strdup(reason ? reason : "refused");
+    r->time = g_get_real_time();
+    r->expires = g_get_monotonic_time() + (gint64)ms->settings.keep_finished_ms * 1000;
+    g_message("migration %s (%s) refused: %s (domain %s)", r->id, role_names[r->role],
+              r->reason, r->domain);
+    refusals_expire(ms);
+    while (g_queue_get_length(ms->refused) >= VMIG_MIG_MAX_REFUSED)
+        refusal_free(g_queue_pop_head(ms->refused));
+    g_queue_push_tail(ms->refused, r);
+}
+
+/* Returns: refusal @r as query-migrations lists it, or as its record (@record). */
+static JsonNode *
+refusal_to_json(const VmigMigRefusal *r, gboolean record)
+{
+    g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(r->time / G_USEC_PER_SEC);
+    g_autofree char *time = g_date_time_format_iso8601(when);
+    JsonObject *o = json_object_new();
+    JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+
+    json_object_set_string_member(o, "migration", r->id);
+    json_object_set_string_member(o, "role", role_names[r->role]);
+    json_object_set_string_member(o, "state", "refused");
+    json_object_set_string_member(o, "domain", r->domain);
+    json_object_set_string_member(o, "time", time);
+    if (record)
+        json_object_set_string_member(o, "result", "refused");
+    json_object_set_string_member(o, "error", r->reason);
+    json_node_take_object(node, o);
+    return node;
+}
+
+/* Returns: the number in migration id @id ("m12": 12), for ordering. */
+static guint64
+id_number(const char *id)
+{
+    return g_ascii_strtoull(id + 1, NULL, 10);
+}
+
 /* Forgets @m: out of the registry, which drops its reference. */
 static void
 forget(VmigMigration *m)
@@ -470,6 +553,42 @@ on_expired(gpointer user_data)
 }
 
 /*
+ * Keeps at most VMIG_MIG_MAX_FINISHED finished migrations listed: the
+ * oldest waiting for --keep-finished to pass go now (never @keep, nor one
+ * left unknown, nor one still ending).
+ */
+static void
+bound_finished(VmigMigrations *ms, VmigMigration *keep)
+{
+    guint finished = 0;
+
+    for (guint i = 0; i < ms->order->len; i++) {
+        VmigMigration *m = g_ptr_array_index(ms->order, i);
+
+        finished += m->finished && m->expiry_timer != NULL;
+    }
+    while (finished > VMIG_MIG_MAX_FINISHED) {
+        VmigMigration *oldest = NULL;
+
+        for (guint i = 0; i < ms->order->len && !oldest; i++) {
+            VmigMigration *m = g_ptr_array_index(ms->order, i);
+
+            if (m != keep && m->finished && !m->ending && m->expiry_timer &&
+                m->state != VMIG_MIGRATION_UNKNOWN)
+                oldest = m;
+        }
+        if (!oldest)
+            return;
+        vmig_mig_source_clear(&oldest->expiry_timer);
+        g_debug("%s: forgotten, the oldest of over %u finished", oldest->id,
+                VMIG_MIG_MAX_FINISHED);
+        observers_removed(oldest);
+        forget(oldest); /* may free @oldest */
+        finished--;
+    }
+}
+
+/*
  * The end is over: everything is released, so the app hears of it
  * (MIGRATION_DONE, or the start command's error) with the daemon's fds
  * back where they were.
@@ -485,6 +604,7 @@ end_complete(VmigMigration *m)
     release(m);
     if (m->start_task) {
         /* Failed before the command was answered: the command carries the error. */
+        note_refused(m, m->error ? m->error : result);
         g_task_return_new_error(m->start_task, VMIG_MIGRATION_ERROR,
                                 VMIG_MIGRATION_ERROR_INVALID, "%s",
                                 m->error ? m->error : result);
@@ -508,6 +628,8 @@ end_complete(VmigMigration *m)
     if (m->state != VMIG_MIGRATION_UNKNOWN || !announced)
         m->expiry_timer = vmig_mig_timeout(
             m, announced ? m->owner->settings.keep_finished_ms : 0, on_expired);
+    if (announced)
+        bound_finished(m->owner, m);
 }
 
 /* Returns: TRUE once every bridge of @m has ended (or none was left). */
@@ -742,6 +864,7 @@ vmig_mig_refuse_start(VmigMigration *m, const GError *error)
 
     m->finished = TRUE;
     release(m);
+    note_refused(m, error->message);
     g_task_return_error(task, g_error_copy(error));
     forget(m);
 }
@@ -759,6 +882,7 @@ vmig_migrations_new(const VmigMigrationSettings *settings)
                                       (GDestroyNotify)vmig_mig_unref);
     ms->order = g_ptr_array_new();
     ms->observers = g_array_new(FALSE, FALSE, sizeof(ObserverEntry));
+    ms->refused = g_queue_new();
     return ms;
 }
 
@@ -819,6 +943,7 @@ vmig_migrations_free(VmigMigrations *ms)
     g_ptr_array_unref(ms->order);
     g_hash_table_unref(ms->by_id);
     g_array_unref(ms->observers);
+    g_queue_free_full(ms->refused, (GDestroyNotify)refusal_free);
     g_free(ms);
 }
 
@@ -1143,9 +1268,52 @@ vmig_migrations_list(VmigMigrations *ms)
 }
 
 JsonNode *
+vmig_migrations_list_all(VmigMigrations *ms)
+{
+    g_autoptr(JsonNode) listed = vmig_migrations_list(ms);
+    JsonArray *migrations = json_node_get_array(listed);
+    JsonArray *all = json_array_new();
+    JsonNode *node = json_node_new(JSON_NODE_ARRAY);
+    GList *l;
+    guint i = 0;
+
+    /* Both lists are in id order: merged, so is the result. */
+    refusals_expire(ms);
+    l = ms->refused->head;
+    while (i < json_array_get_length(migrations) || l) {
+        JsonObject *m = i < json_array_get_length(migrations)
+                            ? json_array_get_object_element(migrations, i)
+                            : NULL;
+        VmigMigRefusal *r = l ? l->data : NULL;
+
+        if (m && (!r || id_number(json_object_get_string_member(m, "migration")) <
+                            id_number(r->id))) {
+            json_array_add_object_element(all, json_object_ref(m));
+            i++;
+        } else {
+            json_array_add_element(all, refusal_to_json(r, FALSE));
+            l = l->next;
+        }
+    }
+    json_node_take_array(node, all);
+    return node;
+}
+
+JsonNode *
 vmig_migration_record(VmigMigrations *ms, const char *id, GError **error)
 {
-    VmigMigration *m = lookup(ms, id, error);
+    VmigMigration *m = g_hash_table_lookup(ms->by_id, id);
 
-    return m ? vmig_mig_record(m) : NULL;
+    if (m)
+        return vmig_mig_record(m);
+    refusals_expire(ms);
+    for (GList *l = ms->refused->head; l; l = l->next) {
+        VmigMigRefusal *r = l->data;
+
+        if (g_str_equal(r->id, id))
+            return refusal_to_json(r, TRUE);
+    }
+    g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_NOT_FOUND,
+                "no migration '%s'", id);
+    return NULL;
 }

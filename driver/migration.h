@@ -210,6 +210,17 @@ JsonObject *vmig_migration_set_tunables_finish(GAsyncResult *result, GError **er
 /* Returns: the query-migrations list (a new node). */
 JsonNode *vmig_migrations_list(VmigMigrations *migrations);
 
-/* Returns: migration @id's negotiation record (a new node), or NULL with @error. */
+/*
+ * Returns: the query-migrations list with the attempts refused at start
+ * too ("all": state "refused", with "error" and "time"), in id order (a
+ * new node).
+ */
+JsonNode *vmig_migrations_list_all(VmigMigrations *migrations);
+
+/*
+ * Returns: migration @id's negotiation record, or a refused attempt's
+ * (state and result "refused", "error", "time") (a new node), or NULL
+ * with @error.
+ */
 JsonNode *vmig_migration_record(VmigMigrations *migrations, const char *id,
                                 GError **error);

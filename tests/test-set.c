@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-set.c: tunables changed while a migration runs (set-tunables,
- * `virt-migrate set`)
+ * `virt-migrate set`), and the attempts a daemon refuses, listed
  *
  * Real TCG QEMU guests and two real daemons, as in test-migrate.c; the
  * source QEMU's parameters are read through its spare monitor while the
@@ -313,6 +313,184 @@ test_raise(Fixture *f, gconstpointer data)
                        "migration 'm1' has already ended (completed)");
 }
 
+/* The next refusal's reason in a list entry @entry, checked. */
+static void
+assert_refused_entry(JsonArray *list, guint i, const char *id, const char *role,
+                     const char *domain, const char *reason)
+{
+    JsonObject *entry = json_array_get_object_element(list, i);
+    g_autoptr(GDateTime) time = NULL;
+
+    g_assert_cmpstr(json_object_get_string_member(entry, "migration"), ==, id);
+    g_assert_cmpstr(json_object_get_string_member(entry, "role"), ==, role);
+    g_assert_cmpstr(json_object_get_string_member(entry, "state"), ==, "refused");
+    g_assert_cmpstr(json_object_get_string_member(entry, "domain"), ==, domain);
+    g_assert_nonnull(strstr(json_object_get_string_member(entry, "error"), reason));
+    time =
+        g_date_time_new_from_iso8601(json_object_get_string_member(entry, "time"), NULL);
+    g_assert_nonnull(time);
+}
+
+/*
+ * Attempts the daemon refuses at start (a bad tunable, an unknown feature,
+ * a monitor nobody answers on, TLS without credentials) are listed with
+ * "all" as refused, with the reason, the domain as given and the time, and
+ * logged; without "all" they are not; `virt-migrate list --all` shows them.
+ */
+static void
+test_refused_listed(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dst_domain = NULL;
+    g_autofree char *missing = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *log = NULL;
+    g_autoptr(JsonNode) list = NULL;
+    g_autoptr(JsonNode) all = NULL;
+    g_autoptr(JsonNode) record = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, &f->src_ctl, "host");
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dst_domain = vmig_test_domain_of(f->dst_qemu);
+    missing = g_strdup_printf("qmp:%s/nobody.qmp", f->tmpdir);
+    dest = g_strdup_printf("unix:%s/nobody.sock", f->tmpdir);
+
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                           "\"tunables\": [\"max-bandwith=1M\"]}",
+                           src_domain, dest);
+    assert_refused(f->src_ctl, &f->src, "migrate", args,
+                   "unknown tunable 'max-bandwith' (did you mean 'max-bandwidth'?)");
+    g_free(args);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                           "\"require-features\": [\"warp-drive\"]}",
+                           src_domain, dest);
+    assert_refused(f->src_ctl, &f->src, "migrate", args, "warp-drive");
+    g_free(args);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\"}", missing, dest);
+    assert_refused(f->src_ctl, &f->src, "migrate", args, "nobody.qmp");
+    g_free(args);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"%s\", \"tls\": true}",
+                           dst_domain, dest);
+    assert_refused(f->src_ctl, &f->src, "prepare-incoming", args, "TLS");
+
+    list = vmig_test_execute_fds(f->src_ctl, &f->src, "query-migrations", NULL, NULL, 0,
+                                 &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(list)), ==, 0);
+    all = vmig_test_execute_fds(f->src_ctl, &f->src, "query-migrations",
+                                "{\"all\": true}", NULL, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(all)), ==, 4);
+    assert_refused_entry(json_node_get_array(all), 0, "m1", "source", src_domain,
+                         "unknown tunable 'max-bandwith'");
+    assert_refused_entry(json_node_get_array(all), 1, "m2", "source", src_domain,
+                         "warp-drive");
+    assert_refused_entry(json_node_get_array(all), 2, "m3", "source", missing,
+                         "nobody.qmp");
+    assert_refused_entry(json_node_get_array(all), 3, "m4", "destination", dst_domain,
+                         "TLS");
+    record = vmig_test_execute_fds(f->src_ctl, &f->src, "query-migration",
+                                   "{\"migration\": \"m1\"}", NULL, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(record), "result"),
+                    ==, "refused");
+
+    log = daemon_log(&f->src);
+    g_assert_nonnull(strstr(log, "migration m1 (source) refused: unknown tunable "
+                                 "'max-bandwith'"));
+    g_assert_nonnull(strstr(log, "migration m4 (destination) refused: "));
+
+    g_assert_cmpint(run_cli(&f->src, &out, &err, "list", "--all", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "refused"));
+    g_assert_nonnull(strstr(out, "\nm1 refused at "));
+    g_assert_nonnull(strstr(out, ": unknown tunable 'max-bandwith' (did you mean "
+                                 "'max-bandwidth'?)\n"));
+    g_assert_nonnull(strstr(out, "\nm4 refused at "));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&f->src, &out, &err, "list", NULL), ==, 0);
+    g_assert_null(strstr(out, "refused"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    /* Its record as XML, valid against data/record.rng (tests/test-xml.c). */
+    g_assert_cmpint(run_cli(&f->src, &out, &err, "features", "m1", "--xml", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "state=\"refused\""));
+    g_assert_nonnull(strstr(out, "result=\"refused\""));
+}
+
+/* More refusals than are kept: the oldest go, the newest VMIG_MIG_MAX_REFUSED (64) stay.
+ */
+static void
+test_refused_bounded(Fixture *f, gconstpointer data)
+{
+    g_autofree char *missing = g_strdup_printf("qmp:%s/nobody.qmp", f->tmpdir);
+    g_autofree char *args = NULL;
+    g_autoptr(JsonNode) all = NULL;
+    g_autoptr(GError) error = NULL;
+    JsonArray *list;
+
+    /* No QEMU needed: nobody answers on the monitor. */
+    daemon_start(f, &f->src, &f->src_ctl, "host");
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s/x.sock\"}", missing,
+                           f->tmpdir);
+    for (guint i = 0; i < 70; i++)
+        assert_refused(f->src_ctl, &f->src, "migrate", args, "nobody.qmp");
+    all = vmig_test_execute_fds(f->src_ctl, &f->src, "query-migrations",
+                                "{\"all\": true}", NULL, 0, &error);
+    g_assert_no_error(error);
+    list = json_node_get_array(all);
+    g_assert_cmpuint(json_array_get_length(list), ==, 64);
+    assert_refused_entry(list, 0, "m7", "source", missing, "nobody.qmp");
+    assert_refused_entry(list, 63, "m70", "source", missing, "nobody.qmp");
+    assert_refused(f->src_ctl, &f->src, "query-migration", "{\"migration\": \"m6\"}",
+                   "no migration 'm6'");
+}
+
+/*
+ * More finished migrations than are kept: prepare-incoming then cancel,
+ * 260 times; the newest 256 stay listed, the oldest are forgotten.
+ */
+static void
+test_finished_bounded(Fixture *f, gconstpointer data)
+{
+    g_autofree char *dst_domain = NULL;
+    g_autoptr(JsonNode) list = NULL;
+    g_autoptr(GError) error = NULL;
+    JsonArray *migrations;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->dst, &f->dst_ctl, "host");
+    dst_domain = vmig_test_domain_of(f->dst_qemu);
+    for (guint i = 1; i <= 260; i++) {
+        g_autofree char *args =
+            g_strdup_printf("{\"domain\": \"%s\", \"listen\": \"unix:%s/in-%u.sock\"}",
+                            dst_domain, f->tmpdir, i);
+        g_autofree char *id =
+            vmig_test_execute_id(f->dst_ctl, &f->dst, "prepare-incoming", args, NULL, 0);
+        g_autofree char *cancel = g_strdup_printf("{\"migration\": \"%s\"}", id);
+        g_autoptr(JsonNode) ret =
+            vmig_test_execute_fds(f->dst_ctl, &f->dst, "cancel", cancel, NULL, 0, &error);
+
+        g_assert_no_error(error);
+        g_free(vmig_test_wait_done(f->dst_ctl, "cancelled"));
+    }
+    list = vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-migrations", NULL, NULL, 0,
+                                 &error);
+    g_assert_no_error(error);
+    migrations = json_node_get_array(list);
+    g_assert_cmpuint(json_array_get_length(migrations), ==, 256);
+    g_assert_cmpstr(json_object_get_string_member(
+                        json_array_get_object_element(migrations, 0), "migration"),
+                    ==, "m5");
+    g_assert_cmpstr(json_object_get_string_member(
+                        json_array_get_object_element(migrations, 255), "migration"),
+                    ==, "m260");
+}
+
 static void
 add(const char *path, void (*func)(Fixture *, gconstpointer))
 {
@@ -334,6 +512,9 @@ main(int argc, char **argv)
         vmig_guest_write_pattern(pattern_path, PATTERN_SIZE, PATTERN_SEED, &error));
 
     add("/set/running/raise-bandwidth", test_raise);
+    add("/set/refused/listed", test_refused_listed);
+    add("/set/refused/bounded", test_refused_bounded);
+    add("/set/finished/bounded", test_finished_bounded);
 
     status = g_test_run();
     g_unlink(pattern_path);

@@ -1634,15 +1634,15 @@ static const RecordInvalidCase record_invalid_cases[] = {
      "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"paused\", "
      "\"domain\": \"d\"}",
      "unknown state 'paused' (expected introspecting, connecting, waiting, negotiating, "
-     "collecting, committing, migrating, switchover, completed, failed, cancelled or "
-     "unknown)"},
+     "collecting, committing, migrating, switchover, completed, failed, cancelled, "
+     "unknown or refused)"},
     {"state-null",
      "{\"migration\": \"m1\", \"role\": \"source\", \"state\": null, \"domain\": \"d\"}",
      "'state' is null, not a string"},
     {"mode-unknown", RECORD(", \"mode\": \"carrier-pigeon\""),
      "unknown mode 'carrier-pigeon' (expected uri or fd)"},
     {"result-unknown", RECORD(", \"result\": \"ok\""),
-     "unknown result 'ok' (expected completed, failed, cancelled or unknown)"},
+     "unknown result 'ok' (expected completed, failed, cancelled, unknown or refused)"},
     {"domain-empty",
      "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"failed\", "
      "\"domain\": \"\"}",

@@ -172,7 +172,8 @@ vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv
     gboolean all = FALSE;
     const GOptionEntry entries[] = {
         {"all", 0, 0, G_OPTION_ARG_NONE, &all,
-         "include the migrations that completed, failed or were cancelled", NULL},
+         "include the migrations that completed, failed, were cancelled or refused",
+         NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(JsonNode) migrations = NULL;
@@ -185,7 +186,15 @@ vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv
     if (argc > 1)
         return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[1]);
 
-    migrations = vmig_cli_execute(cli, "query-migrations", NULL, &error);
+    if (all) {
+        g_autoptr(JsonObject) arguments = json_object_new();
+
+        /* The attempts the daemon refused, too. */
+        json_object_set_boolean_member(arguments, "all", TRUE);
+        migrations = vmig_cli_execute(cli, "query-migrations", arguments, &error);
+    } else {
+        migrations = vmig_cli_execute(cli, "query-migrations", NULL, &error);
+    }
     if (!migrations)
         return vmig_cli_fail("%s", error->message);
     if (!JSON_NODE_HOLDS_ARRAY(migrations))

@@ -19,7 +19,7 @@
 
 /* The states a migration ends in (docs/migration.md). */
 static const char *const vmig_render_final_states[] = {"completed", "failed", "cancelled",
-                                                       "unknown"};
+                                                       "unknown", "refused"};
 
 /* Returns: TRUE when @state is one a migration ends in. */
 static gboolean
@@ -41,6 +41,7 @@ vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error
     g_autoptr(GPtrArray) rows =
         g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
     g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GString) refusals = g_string_new(NULL);
     guint i;
 
     G_STATIC_ASSERT(G_N_ELEMENTS(members) == G_N_ELEMENTS(titles));
@@ -65,12 +66,32 @@ vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error
         }
         if (!all && vmig_render_state_is_final(values[2]))
             continue;
+        if (g_str_equal(values[2], "refused")) {
+            /* A refused attempt says why under the table. */
+            const char *time = NULL, *reason = NULL;
+            g_autofree char *id_text = vmig_render_text(values[0]);
+            g_autofree char *time_text = NULL, *reason_text = NULL;
+
+            if (!vmig_render_get_string(migration, VMIG_RENDER_LIST, what, "time", FALSE,
+                                        &time, error) ||
+                !vmig_render_get_string(migration, VMIG_RENDER_LIST, what, "error", FALSE,
+                                        &reason, error))
+                return NULL;
+            time_text = vmig_render_text(time ? time : "?");
+            reason_text = vmig_render_text(reason ? reason : "?");
+            g_string_append_printf(refusals, "%s refused at %s: %s\n", id_text, time_text,
+                                   reason_text);
+        }
         row = g_new0(char *, G_N_ELEMENTS(members) + 1);
         for (gsize m = 0; m < G_N_ELEMENTS(members); m++)
             row[m] = vmig_render_text(values[m]);
         g_ptr_array_add(rows, row);
     }
     vmig_render_rows(out, rows, G_N_ELEMENTS(members), " ", 3, TRUE);
+    if (refusals->len) {
+        g_string_append_c(out, '\n');
+        g_string_append(out, refusals->str);
+    }
     return g_string_free(g_steal_pointer(&out), FALSE);
 }
 

@@ -73,11 +73,11 @@ static const char *const vmig_xml_record_roles[] = {"source", "destination", NUL
 static const char *const vmig_xml_record_states[] = {
     "introspecting", "connecting", "waiting",    "negotiating", "collecting",
     "committing",    "migrating",  "switchover", "completed",   "failed",
-    "cancelled",     "unknown",    NULL,
+    "cancelled",     "unknown",    "refused",    NULL,
 };
 static const char *const vmig_xml_record_modes[] = {"uri", "fd", NULL};
-static const char *const vmig_xml_record_results[] = {"completed", "failed", "cancelled",
-                                                      "unknown", NULL};
+static const char *const vmig_xml_record_results[] = {"completed", "failed",  "cancelled",
+                                                      "unknown",   "refused", NULL};
 /* Whose switchover applied. */
 static const char *const vmig_xml_record_switchovers[] = {"virt-migrate", "libvirt",
                                                           NULL};
