@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -61,6 +62,23 @@ fixture_setup(Fixture *f, gconstpointer data)
     f->src_aux = vmig_guest_aux_qmp_path(f->src_qemu);
 }
 
+/* Stops daemon @d, if it runs, and asserts it exited cleanly (0 on SIGTERM; a
+ * daemon under valgrind's --error-exitcode also says it leaked nothing). */
+static void
+daemon_stop_clean(VmigTestDaemon *d)
+{
+    int status;
+
+    if (d->pid <= 0)
+        return;
+    status = vmig_test_daemon_stop(d, SIGTERM);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_autofree char *tail = vmig_test_daemon_log_tail(d);
+
+        g_error("virt-migrated did not exit cleanly (status %d):\n%s", status, tail);
+    }
+}
+
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
@@ -68,6 +86,10 @@ fixture_teardown(Fixture *f, gconstpointer data)
 
     g_clear_pointer(&f->src_ctl, vmig_guest_monitor_close);
     g_clear_pointer(&f->dst_ctl, vmig_guest_monitor_close);
+    if (!g_test_failed()) {
+        daemon_stop_clean(&f->src);
+        daemon_stop_clean(&f->dst);
+    }
     vmig_test_daemon_clear(&f->src);
     vmig_test_daemon_clear(&f->dst);
     g_clear_pointer(&f->src_qemu, vmig_test_qemu_stop);
@@ -84,7 +106,11 @@ daemon_start(Fixture *f, VmigTestDaemon *d, VmigGuestMonitor **ctl, const char *
     const char *const extra[] = {"--channel-timeout", "1", NULL};
     g_autofree char *dir = g_build_filename(f->tmpdir, name, NULL);
     g_autofree char *log = g_strdup_printf("%s.log", dir);
-    const VmigTestDaemonOptions options = {.extra = extra, .verbose = TRUE};
+    const VmigTestDaemonOptions options = {
+        .extra = extra,
+        .verbose = TRUE,
+        .wrapper = g_getenv("VMIG_TEST_DAEMON_WRAPPER"), /* as test-daemon.c */
+    };
     g_autoptr(GError) error = NULL;
 
     vmig_test_daemon_start(d, dir, log, &options, &error);
