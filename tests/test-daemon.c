@@ -419,21 +419,73 @@ assert_error(JsonObject *reply, const char *klass, const char *desc, const char 
     assert_id(reply, id);
 }
 
-/* Opens a connection to @daemon and checks its greeting.  Returns: the connection. */
+/*
+ * Checks that @version is QMP's version object as virt-migrated fills it:
+ * {"qemu": {"micro": U, "minor": N, "major": J}, "package": "virt-migrated
+ * PACKAGE_VERSION"} (and, with @extra, "version": PACKAGE_VERSION too).
+ */
+static void
+assert_qmp_version(JsonObject *version, gboolean extra)
+{
+    g_autofree char *numbers = NULL;
+    g_autofree char *package = g_strdup_printf("virt-migrated %s", PACKAGE_VERSION);
+    JsonObject *qemu;
+
+    g_assert_nonnull(version);
+    g_assert_cmpuint(json_object_get_size(version), ==, extra ? 3 : 2);
+    qemu = json_object_get_object_member(version, "qemu");
+    g_assert_nonnull(qemu);
+    g_assert_cmpuint(json_object_get_size(qemu), ==, 3);
+    numbers =
+        g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+                        json_object_get_int_member(qemu, "major"),
+                        json_object_get_int_member(qemu, "minor"),
+                        json_object_get_int_member(qemu, "micro"));
+    g_assert_cmpstr(numbers, ==, PACKAGE_VERSION);
+    g_assert_cmpstr(json_object_get_string_member(version, "package"), ==, package);
+    if (extra)
+        g_assert_cmpstr(json_object_get_string_member(version, "version"), ==,
+                        PACKAGE_VERSION);
+}
+
+/*
+ * Opens a connection to @daemon and checks its greeting, QMP's:
+ * {"QMP": {"version": V, "capabilities": []}}.  Capabilities negotiation
+ * is left to the caller.  Returns: the connection.
+ */
 static Conn *
-conn_open(VmigTestDaemon *daemon)
+conn_open_greeted(VmigTestDaemon *daemon)
 {
     Conn *conn = conn_try_open(daemon->socket);
     g_autoptr(JsonObject) greeting = NULL;
-    JsonObject *hello;
+    JsonObject *qmp;
+    JsonArray *capabilities;
 
     if (!conn)
         g_error("cannot connect to '%s': %s", daemon->socket, g_strerror(errno));
     greeting = conn_read_object(conn);
     g_assert_cmpuint(json_object_get_size(greeting), ==, 1);
-    hello = json_object_get_object_member(greeting, "virt-migrated");
-    g_assert_nonnull(hello);
-    g_assert_cmpstr(json_object_get_string_member(hello, "version"), ==, PACKAGE_VERSION);
+    qmp = json_object_get_object_member(greeting, "QMP");
+    g_assert_nonnull(qmp);
+    g_assert_cmpuint(json_object_get_size(qmp), ==, 2);
+    assert_qmp_version(json_object_get_object_member(qmp, "version"), FALSE);
+    capabilities = json_object_get_array_member(qmp, "capabilities");
+    g_assert_nonnull(capabilities);
+    g_assert_cmpuint(json_array_get_length(capabilities), ==, 0);
+    return conn;
+}
+
+/* Opens a connection to @daemon, checks its greeting and negotiates
+ * capabilities.  Returns: the connection, ready for commands. */
+static Conn *
+conn_open(VmigTestDaemon *daemon)
+{
+    Conn *conn = conn_open_greeted(daemon);
+    g_autofree char *line = NULL;
+
+    conn_send(conn, "{\"execute\": \"qmp_capabilities\"}");
+    line = conn_read_line(conn);
+    g_assert_cmpstr(line, ==, "{\"return\":{}}");
     return conn;
 }
 
@@ -482,10 +534,277 @@ test_greeting(Fixture *fixture, gconstpointer data)
     conn_send(conn, "{\"execute\": \"query-version\"}");
     reply = conn_read_object(conn);
     g_assert_cmpuint(json_object_get_size(reply), ==, 1);
-    g_assert_cmpstr(json_object_get_string_member(
-                        json_object_get_object_member(reply, "return"), "version"),
-                    ==, PACKAGE_VERSION);
+    assert_qmp_version(json_object_get_object_member(reply, "return"), TRUE);
     assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+/* QMP's conventions: greeting, capabilities negotiation, query-commands */
+
+static VmigTestQemu *start_qemu(void);
+
+/*
+ * Capabilities negotiation: before qmp_capabilities, every other command
+ * (known or not) gets QMP's CommandNotFound, bad input its usual error,
+ * and a capability that is not offered is refused; then commands are
+ * served, and a second qmp_capabilities gets QMP's "already complete".
+ */
+static void
+test_qmp_negotiation(Fixture *fixture, gconstpointer data)
+{
+    static const char expecting[] =
+        "Expecting capabilities negotiation with 'qmp_capabilities'";
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open_greeted(daemon);
+    JsonObject *ret;
+
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-version\", \"id\": 1}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, "1");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-commands\", \"id\": \"c\"}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, "\"c\"");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"no-such-command\"}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, NULL);
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
+                        "[\"oob\"]}, \"id\": 2}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "GenericError", "Capability 'oob' not available", "2");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
+                        "[7]}, \"id\": 3}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "GenericError",
+                     "Parameter 'enable' expects a list of capability names", "3");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"bogus\": "
+                        "1}, \"id\": 4}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "GenericError", "Parameter 'bogus' is unexpected", "4");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": ");
+        reply = conn_read_object(conn);
+        g_assert_cmpstr(json_object_get_string_member(
+                            json_object_get_object_member(reply, "error"), "class"),
+                        ==, "GenericError");
+    }
+    {
+        /* Still negotiating: the refusals above changed nothing. */
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-version\", \"id\": 5}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, "5");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
+                        "[]}, \"id\": 6}");
+        reply = conn_read_object(conn);
+        g_assert_cmpuint(json_object_get_size(reply), ==, 2);
+        ret = json_object_get_object_member(reply, "return");
+        g_assert_nonnull(ret);
+        g_assert_cmpuint(json_object_get_size(ret), ==, 0);
+        assert_id(reply, "6");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"id\": 7}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound",
+                     "Capabilities negotiation is already complete, command ignored",
+                     "7");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"no-such-command\", \"id\": 8}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound",
+                     "The command no-such-command has not been found", "8");
+    }
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* query-commands lists every command once, each as {"name": NAME}. */
+static void
+test_qmp_query_commands(Fixture *fixture, gconstpointer data)
+{
+    static const char *const expected[] = {
+        "qmp_capabilities", "query-commands",   "query-version",  "query-tunables",
+        "migrate",          "prepare-incoming", "add-channels",   "cancel",
+        "query-migrations", "query-migration",  "start-postcopy",
+    };
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
+    JsonArray *list;
+
+    conn_send(conn, "{\"execute\": \"query-commands\", \"id\": 1}");
+    reply = conn_read_object(conn);
+    assert_id(reply, "1");
+    list = json_object_get_array_member(reply, "return");
+    g_assert_nonnull(list);
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *row = json_array_get_object_element(list, i);
+        const char *name;
+
+        g_assert_nonnull(row);
+        g_assert_cmpuint(json_object_get_size(row), ==, 1);
+        name = json_object_get_string_member(row, "name");
+        g_assert_nonnull(name);
+        g_assert_false(g_hash_table_contains(names, name));
+        g_hash_table_add(names, (gpointer)name);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        if (!g_hash_table_contains(names, expected[i]))
+            g_error("query-commands does not list '%s'", expected[i]);
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * What a QMP client library and qmp-shell do, byte for byte as QEMU's
+ * python qemu.qmp sends it (no Debian 12 package carries a QMP client to
+ * run instead): read the greeting and check its "QMP" object holds a
+ * "version" object and a "capabilities" array; since "oob" is not
+ * offered, qmp_capabilities with {} (older releases send {"enable": []})
+ * and no id, expecting a "return"; then commands with string ids:
+ * qmp-shell's completion reads query-commands' names, its banner prints
+ * the greeting's version.qemu as MAJOR.MINOR.MICRO.
+ */
+static void
+test_qmp_client_sequence(Fixture *fixture, gconstpointer data)
+{
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_try_open(daemon->socket);
+    g_autoptr(JsonObject) greeting = NULL;
+    g_autofree char *banner = NULL;
+    JsonObject *qmp, *version, *qemu;
+
+    g_assert_nonnull(conn);
+    greeting = conn_read_object(conn);
+    qmp = json_object_get_object_member(greeting, "QMP");
+    g_assert_nonnull(qmp);
+    version = json_object_get_object_member(qmp, "version");
+    g_assert_nonnull(version);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(json_object_get_member(qmp, "capabilities")));
+    /* Not "oob": the client then asks for no capability. */
+    g_assert_cmpuint(
+        json_array_get_length(json_object_get_array_member(qmp, "capabilities")), ==, 0);
+    qemu = json_object_get_object_member(version, "qemu");
+    banner = g_strdup_printf("Connected to QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+                             ".%" G_GINT64_FORMAT,
+                             json_object_get_int_member(qemu, "major"),
+                             json_object_get_int_member(qemu, "minor"),
+                             json_object_get_int_member(qemu, "micro"));
+    g_assert_cmpstr(banner, ==, "Connected to QEMU " PACKAGE_VERSION);
+
+    {
+        g_autofree char *line = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {}}");
+        line = conn_read_line(conn);
+        g_assert_cmpstr(line, ==, "{\"return\":{}}");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+        JsonArray *list;
+
+        conn_send(conn, "{\"execute\": \"query-commands\", \"id\": \"__qmp#00000\"}");
+        reply = conn_read_object(conn);
+        assert_id(reply, "\"__qmp#00000\"");
+        list = json_object_get_array_member(reply, "return");
+        g_assert_cmpuint(json_array_get_length(list), >, 2);
+        for (guint i = 0; i < json_array_get_length(list); i++)
+            g_assert_nonnull(json_object_get_string_member(
+                json_array_get_object_element(list, i), "name"));
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-version\", \"id\": \"__qmp#00001\"}");
+        reply = conn_read_object(conn);
+        assert_id(reply, "\"__qmp#00001\"");
+        assert_qmp_version(json_object_get_object_member(reply, "return"), TRUE);
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * No event reaches a client still negotiating: a migration that fails at
+ * once (its destination does not exist) sends MIGRATION_DONE to a
+ * negotiated client, and a client that negotiates afterwards hears the
+ * answer to qmp_capabilities first, then nothing of it.
+ */
+static void
+test_qmp_no_events_before(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(VmigTestQemu) qemu = start_qemu();
+    g_autofree char *command = NULL;
+    g_autoptr(Conn) ready = NULL;
+    g_autoptr(Conn) waiting = NULL;
+    VmigTestDaemon *daemon;
+
+    if (!qemu)
+        return;
+    daemon = daemon_start(fixture, 0);
+    waiting = conn_open_greeted(daemon);
+    ready = conn_open(daemon);
+    command = g_strdup_printf("{\"execute\": \"migrate\", \"arguments\": {\"domain\": "
+                              "\"qmp:%s\", \"dest\": \"unix:%s/nobody-here.sock\"}, "
+                              "\"id\": 1}",
+                              qemu->qmp_path, fixture->tmpdir);
+    conn_send(ready, command);
+    for (;;) {
+        g_autoptr(JsonObject) line = conn_read_object(ready);
+
+        if (g_strcmp0(json_object_get_string_member_with_default(line, "event", NULL),
+                      "MIGRATION_DONE") == 0)
+            break;
+        g_assert_false(json_object_has_member(line, "error"));
+    }
+    /* The event went out before this line is read: had the waiting client
+     * been sent it, it would come before the answer. */
+    assert_serves(ready);
+    {
+        g_autofree char *line = NULL;
+
+        conn_send(waiting, "{\"execute\": \"qmp_capabilities\", \"id\": \"n\"}");
+        line = conn_read_line(waiting);
+        g_assert_cmpstr(line, ==, "{\"return\":{},\"id\":\"n\"}");
+    }
+    assert_serves(waiting);
     daemon_stop(daemon, SIGTERM);
 }
 
@@ -1945,7 +2264,12 @@ wait_lines(const char *path, guint lines)
 static void
 test_cli_events(Fixture *fixture, gconstpointer data)
 {
-    static const char greeting[] = "{\"virt-migrated\": {\"version\": \"0.1.0\"}}\n";
+    /* The greeting, and the answer to qmp_capabilities (the client's
+     * first command, id 1) before the client asks. */
+    static const char greeting[] =
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 1, "
+        "\"major\": 0}, \"package\": \"virt-migrated 0.1.0\"}, \"capabilities\": []}}\n"
+        "{\"return\": {}, \"id\": 1}\n";
     static const char events[] =
         "{\"event\": \"CHANNELS_REQUESTED\", \"data\": {\"migration\": \"m2\", "
         "\"count\": 4, \"token\": \"00112233445566778899aabbccddeeff\"}, "
@@ -2453,6 +2777,10 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     add("/daemon/life/greeting", NULL, test_greeting);
+    add("/daemon/qmp/negotiation", NULL, test_qmp_negotiation);
+    add("/daemon/qmp/query-commands", NULL, test_qmp_query_commands);
+    add("/daemon/qmp/client-sequence", NULL, test_qmp_client_sequence);
+    add("/daemon/qmp/no-events-before", NULL, test_qmp_no_events_before);
     add("/daemon/life/socket-mode", NULL, test_socket_mode);
     add("/daemon/life/sigint", NULL, test_sigint);
     add("/daemon/life/two-daemons", NULL, test_two_daemons);
