@@ -48,6 +48,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13; older headers lack the name */
+#endif
+
 #include "fdpass/fd.h"
 #include "driver/listener.h"
 #include "driver/transport.h"
@@ -74,6 +78,8 @@ struct _VmigControl {
     gpointer user_data;
     GPtrArray *clients; /* VmigControlClient *, one reference each */
     guint next_client_id;
+    char *group_name; /* --socket-group: its members and root are served too; or NULL */
+    gid_t group;
 };
 
 /* A complete line waiting to be dispatched, with the fds that came with it. */
@@ -965,23 +971,74 @@ static GSourceFuncs vmig_control_client_source_funcs = {
 /* ------------------------------------------------------------------------ */
 /* Accepting */
 
+/* Returns: who the socket serves, for messages: "uid 0" or "uid 0, uid 1000
+ * and group 'virt' (gid 990)" (to free). */
+static char *
+vmig_control_describe_served(VmigControl *control)
+{
+    if (!control->group_name)
+        return g_strdup_printf("uid %u", (guint)geteuid());
+    if (geteuid() == 0)
+        return g_strdup_printf("uid 0 and group '%s' (gid %u)", control->group_name,
+                               (guint)control->group);
+    return g_strdup_printf("uid 0, uid %u and group '%s' (gid %u)", (guint)geteuid(),
+                           control->group_name, (guint)control->group);
+}
+
 /*
- * Refuses a peer of another uid: one error line, then close.
+ * Whether the peer @cred on @fd is served: our uid; with a group, root
+ * and any process with the group as its primary or a supplementary group
+ * (SO_PEERGROUPS: the groups it had when it connected).
+ * Returns: TRUE to serve it.
+ */
+static gboolean
+vmig_control_peer_served(VmigControl *control, int fd, const struct ucred *cred)
+{
+    g_autofree gid_t *groups = NULL;
+    socklen_t len = 64 * sizeof(gid_t);
+
+    if (cred->uid == geteuid())
+        return TRUE;
+    if (!control->group_name)
+        return FALSE;
+    if (cred->uid == 0 || cred->gid == control->group)
+        return TRUE;
+    for (;;) {
+        groups = g_realloc(groups, len);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+            break;
+        if (errno != ERANGE) {
+            g_warning("cannot read the groups of a client (pid %d) of '%s': %s",
+                      (int)cred->pid, control->path, g_strerror(errno));
+            return FALSE;
+        }
+        /* len now says how much is needed. */
+    }
+    for (gsize i = 0; i < len / sizeof(gid_t); i++) {
+        if (groups[i] == control->group)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * Refuses a peer the socket does not serve: one error line, then close.
  */
 static void
-vmig_control_refuse(int *fdp, uid_t peer_uid, pid_t peer_pid)
+vmig_control_refuse(VmigControl *control, int *fdp, uid_t peer_uid, pid_t peer_pid)
 {
+    g_autofree char *served = vmig_control_describe_served(control);
     g_autofree char *desc = g_strdup_printf(
-        "permission denied: the control socket serves uid %u only, not uid %u",
-        (guint)geteuid(), (guint)peer_uid);
+        "permission denied: the control socket serves %s only, not uid %u", served,
+        (guint)peer_uid);
     g_autoptr(JsonNode) reply =
         vmig_control_error_new(NULL, VMIG_CONTROL_CLASS_GENERIC, desc);
     g_autoptr(GBytes) line = vmig_control_serialize(reply);
     gsize size = 0;
     const char *data = g_bytes_get_data(line, &size);
 
-    g_message("refused a client of uid %u (pid %d): only uid %u is served",
-              (guint)peer_uid, (int)peer_pid, (guint)geteuid());
+    g_message("refused a client of uid %u (pid %d): only %s is served", (guint)peer_uid,
+              (int)peer_pid, served);
     /* A fresh socket's send buffer is empty: the line goes out whole. */
     if (send(*fdp, data, size, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         g_debug("could not tell uid %u why: %s", (guint)peer_uid, g_strerror(errno));
@@ -1016,7 +1073,7 @@ vmig_control_add_client(VmigControl *control, int *fdp, pid_t peer_pid)
     vmig_control_client_send(client, greeting);
 }
 
-/* The listener accepted a connection: a client, if its uid is ours. */
+/* The listener accepted a connection: a client, if the socket serves it. */
 static void
 vmig_control_on_connection(int *fdp, gpointer user_data)
 {
@@ -1031,8 +1088,8 @@ vmig_control_on_connection(int *fdp, gpointer user_data)
                   g_strerror(errno));
         return;
     }
-    if (cred.uid != geteuid()) {
-        vmig_control_refuse(fdp, cred.uid, cred.pid);
+    if (!vmig_control_peer_served(control, *fdp, &cred)) {
+        vmig_control_refuse(control, fdp, cred.uid, cred.pid);
         return;
     }
     vmig_control_add_client(control, fdp, cred.pid);
@@ -1085,6 +1142,38 @@ vmig_control_new(GMainContext *context, const char *path,
     return g_steal_pointer(&control);
 }
 
+gboolean
+vmig_control_set_group(VmigControl *control, gid_t gid, const char *name, GError **error)
+{
+    struct stat st;
+
+    g_return_val_if_fail(control != NULL, FALSE);
+    g_return_val_if_fail(name != NULL, FALSE);
+    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+    /* Only the socket we bound: lchown and chmod by path, after checking
+     * the path still names it (chmod follows links; this never does). */
+    if (lstat(control->path, &st) < 0 || st.st_dev != control->sock_dev ||
+        st.st_ino != control->sock_ino || !S_ISSOCK(st.st_mode)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                    "the control socket '%s' is no longer the one this daemon created",
+                    control->path);
+        return FALSE;
+    }
+    if (lchown(control->path, (uid_t)-1, gid) < 0 || chmod(control->path, 0660) < 0) {
+        int err = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot give the control socket '%s' to group '%s' (gid %u): %s",
+                    control->path, name, (guint)gid, g_strerror(err));
+        return FALSE;
+    }
+    g_free(control->group_name);
+    control->group_name = g_strdup(name);
+    control->group = gid;
+    return TRUE;
+}
+
 void
 vmig_control_free(VmigControl *control)
 {
@@ -1109,6 +1198,7 @@ vmig_control_free(VmigControl *control)
                       g_strerror(errno));
     }
     g_free(control->path);
+    g_free(control->group_name);
     g_main_context_unref(control->context);
     g_free(control);
 }

@@ -4,8 +4,9 @@
  *
  * A unix stream socket, mode 0600, one JSON object per line in QMP's
  * conventions.  On connect the server checks the peer's uid (SO_PEERCRED):
- * only the daemon's own uid is served; anyone else gets one error line and
- * is disconnected.  Then it sends QMP's greeting line, with
+ * only the daemon's own uid is served (with vmig_control_set_group(), root
+ * and a group's members too); anyone else gets one error line and is
+ * disconnected.  Then it sends QMP's greeting line, with
  * vmig_control_version_new()'s version and no capability:
  *
  *   {"QMP": {"version": {"qemu": {...}, "package": "virt-migrated 0.1.0"},
@@ -32,6 +33,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <sys/types.h>
 
 #define VMIG_CONTROL_MAX_LINE (1024 * 1024)
 
@@ -95,6 +97,18 @@ VmigControl *vmig_control_new(GMainContext *context, const char *path,
  * version numbers: QMP tools read them there (qmp-shell prints them).
  */
 JsonObject *vmig_control_version_new(void);
+
+/*
+ * vmig_control_set_group:
+ * Serves root and the members of group @gid (@name names it in messages)
+ * as well as the daemon's uid: a peer whose primary or supplementary
+ * group (SO_PEERCRED, SO_PEERGROUPS) is @gid.  The socket file becomes
+ * mode 0660, group @gid.  Call it right after vmig_control_new(), before
+ * the main loop runs.
+ * Returns: TRUE, or FALSE with @error set (the socket unchanged).
+ */
+gboolean vmig_control_set_group(VmigControl *control, gid_t gid, const char *name,
+                                GError **error);
 
 /* Stops listening, disconnects every client, unlinks the socket. */
 void vmig_control_free(VmigControl *control);

@@ -1575,17 +1575,18 @@ test_line_limit(Fixture *fixture, gconstpointer data)
 /* Another uid */
 
 /*
- * In a child running as @uid/@gid, connects to @path and reads until end
- * of file (at most 10 s).  A forked child rather than setpriv(1) running a
- * client program: nothing needs to be executable by @uid (a build tree
- * under /root is not), and the child needs nothing but system calls.  It
- * reports through a pipe, not its exit status, which a wrapper such as
- * valgrind may rewrite.
+ * In a child running as @uid/@gid with the @n_groups supplementary
+ * @groups, connects to @path, sends @send_text (nullable) and ends its
+ * side, and reads until end of file (at most 10 s).  A forked child rather than
+ * setpriv(1) running a client program: nothing needs to be executable by @uid (a build
+ * tree under /root is not), and the child needs nothing but system calls.  It reports
+ * through a pipe, not its exit status, which a wrapper such as valgrind may rewrite.
  * Returns: what the child saw: "ERRNO n" when connect() failed, else the
  * bytes received (to free).
  */
 static char *
-connect_as(const char *path, uid_t uid, gid_t gid)
+connect_as_groups(const char *path, uid_t uid, gid_t gid, const gid_t *groups,
+                  gsize n_groups, const char *send_text)
 {
     g_autoptr(GString) seen = g_string_new(NULL);
     struct sockaddr_un addr;
@@ -1609,7 +1610,7 @@ connect_as(const char *path, uid_t uid, gid_t gid)
 
         close(p[0]);
         alarm(10);
-        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+        if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
             setresuid(uid, uid, uid) < 0) {
             n = snprintf(buf, sizeof(buf), "SETUID FAILED %d", errno);
         } else if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
@@ -1617,6 +1618,11 @@ connect_as(const char *path, uid_t uid, gid_t gid)
         } else if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
             n = snprintf(buf, sizeof(buf), "ERRNO %d", errno);
         } else {
+            /* What it has to say, then end of file: a served client is
+             * disconnected once its commands are answered. */
+            if (send_text && (write(fd, send_text, strlen(send_text)) < 0 ||
+                              shutdown(fd, SHUT_WR) < 0))
+                _exit(1);
             while ((n = read(fd, buf, sizeof(buf))) > 0) {
                 if (write(p[1], buf, n) != n)
                     _exit(1);
@@ -1650,6 +1656,13 @@ connect_as(const char *path, uid_t uid, gid_t gid)
     close(p[0]);
     g_assert_true(wait_exit(pid, TEST_TIMEOUT_US, &status));
     return g_string_free(g_steal_pointer(&seen), FALSE);
+}
+
+/* connect_as_groups() with no supplementary group and nothing to say. */
+static char *
+connect_as(const char *path, uid_t uid, gid_t gid)
+{
+    return connect_as_groups(path, uid, gid, NULL, 0, NULL);
 }
 
 /*
@@ -2718,6 +2731,204 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
 }
 
 /*
+ * The group the --socket-group tests serve, with the user and group of a
+ * client that is not in it; or NULL after skipping the test.
+ * Returns: the group (libc's static storage: copy what is kept).
+ */
+static struct group *
+socket_group_setup(uid_t *nobody_uid, gid_t *nogroup_gid)
+{
+    struct passwd *nobody;
+    struct group *nogroup;
+    struct group *users;
+
+    if (geteuid() != 0) {
+        g_test_skip("needs root to run clients of other uids and groups");
+        return NULL;
+    }
+    nobody = getpwnam("nobody");
+    nogroup = getgrnam("nogroup");
+    if (!nobody || !nogroup || nobody->pw_uid == 0) {
+        g_test_skip("no user 'nobody' and group 'nogroup'");
+        return NULL;
+    }
+    *nobody_uid = nobody->pw_uid;
+    *nogroup_gid = nogroup->gr_gid;
+    users = getgrnam("users");
+    if (!users || users->gr_gid == 0 || users->gr_gid == *nogroup_gid) {
+        g_test_skip("no group 'users' to serve");
+        return NULL;
+    }
+    return users;
+}
+
+/* Asserts that @seen is a served client's: the greeting, then the answers
+ * to qmp_capabilities and query-version. */
+static void
+assert_served_output(const char *seen)
+{
+    g_auto(GStrv) lines = g_strsplit(seen, "\n", -1);
+
+    g_assert_cmpuint(g_strv_length(lines), ==, 4);
+    g_assert_true(g_str_has_prefix(lines[0], "{\"QMP\":{\"version\":"));
+    g_assert_cmpstr(lines[1], ==, "{\"return\":{}}");
+    g_assert_true(g_str_has_prefix(lines[2], "{\"return\":{\"qemu\":"));
+    g_assert_cmpstr(lines[3], ==, "");
+}
+
+/*
+ * Waits (bounded) until @path is mode 0660 and of group @gid: the daemon
+ * listens before it hands the socket to its group, so a slow daemon
+ * (under valgrind) may accept connections a moment before.
+ */
+static void
+wait_socket_group(const char *path, gid_t gid)
+{
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+    struct stat st;
+
+    for (;;) {
+        g_assert_cmpint(lstat(path, &st), ==, 0);
+        if ((st.st_mode & 07777) == 0660 && st.st_gid == gid)
+            return;
+        if (g_get_monotonic_time() >= deadline)
+            g_error("'%s' is mode %04o, group %u, not 0660, group %u", path,
+                    (guint)(st.st_mode & 07777), (guint)st.st_gid, (guint)gid);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * --socket-group: the socket is 0660 and the runtime directory 0750, both
+ * of the group; a client of another uid is served when the group is its
+ * primary or one of its supplementary groups; one without it is kept out
+ * by the kernel, and with the modes opened up refused by the daemon with a
+ * line that says who is served.
+ */
+static void
+test_socket_group(Fixture *fixture, gconstpointer data)
+{
+    static const char commands[] = "{\"execute\": \"qmp_capabilities\"}\n"
+                                   "{\"execute\": \"query-version\"}\n";
+    uid_t nobody = 0;
+    gid_t nogroup = 0;
+    struct group *group = socket_group_setup(&nobody, &nogroup);
+    g_autofree char *name = NULL;
+    g_autofree char *seen = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *eacces = g_strdup_printf("ERRNO %d", EACCES);
+    g_autoptr(Conn) conn = NULL;
+    VmigTestDaemon *daemon;
+    struct stat st;
+    gid_t gid;
+
+    if (!group)
+        return;
+    gid = group->gr_gid;
+    name = g_strdup(group->gr_name);
+    {
+        const char *const extra[] = {"--socket-group", name, NULL};
+
+        daemon = daemon_spawn(fixture, 0, "run-0", extra, TRUE);
+    }
+    wait_socket_group(daemon->socket, gid);
+    g_assert_cmpint(lstat(daemon->socket, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0660);
+    g_assert_cmpint(st.st_uid, ==, 0);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    g_assert_cmpint(stat(daemon->dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0750);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    conn = conn_open(daemon);
+
+    /* The test's own directory is no part of what is checked. */
+    g_assert_cmpint(chmod(fixture->tmpdir, 0711), ==, 0);
+
+    seen = connect_as_groups(daemon->socket, nobody, nogroup, &gid, 1, commands);
+    assert_served_output(seen);
+    g_free(seen);
+    seen = connect_as_groups(daemon->socket, nobody, gid, NULL, 0, commands);
+    assert_served_output(seen);
+    g_free(seen);
+
+    seen = connect_as_groups(daemon->socket, nobody, nogroup, &nogroup, 1, commands);
+    g_assert_cmpstr(seen, ==, eacces);
+    g_assert_cmpint(chmod(daemon->dir, 0751), ==, 0);
+    g_assert_cmpint(chmod(daemon->socket, 0666), ==, 0);
+    g_free(seen);
+    /* Nothing to say: the daemon hangs up at once. */
+    seen = connect_as_groups(daemon->socket, nobody, nogroup, &nogroup, 1, NULL);
+    expected = g_strdup_printf(
+        "{\"error\":{\"class\":\"GenericError\",\"desc\":\"permission denied: the "
+        "control "
+        "socket serves uid 0 and group '%s' (gid %u) only, not uid %u\"}}\n",
+        name, (guint)gid, (guint)nobody);
+    g_assert_cmpstr(seen, ==, expected);
+    g_assert_cmpint(chmod(daemon->socket, 0660), ==, 0);
+    g_assert_cmpint(chmod(daemon->dir, 0750), ==, 0);
+    g_assert_cmpint(chmod(fixture->tmpdir, 0700), ==, 0);
+
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * socket_group in the configuration file, as a gid: the socket and the
+ * directory are the group's; an unknown group stops the daemon before it
+ * makes its runtime directory, naming the group (and the file's line).
+ */
+static void
+test_socket_group_config(Fixture *fixture, gconstpointer data)
+{
+    uid_t nobody = 0;
+    gid_t nogroup = 0;
+    struct group *group = socket_group_setup(&nobody, &nogroup);
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, "run-0", NULL);
+    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
+    VmigTestDaemon *daemon;
+    struct stat st;
+    gid_t gid;
+
+    if (!group)
+        return;
+    gid = group->gr_gid;
+    text = g_strdup_printf("[virt-migrated]\n" CONFIG_HERMETIC "socket_group=%u\n",
+                           (guint)gid);
+    path = config_write(fixture, text);
+    {
+        const char *const args[] = {"--config", path, "--runtime-dir", dir, NULL};
+
+        daemon = config_daemon_spawn(fixture, "run-0", args, TRUE);
+    }
+    wait_socket_group(daemon->socket, gid);
+    g_assert_cmpint(lstat(daemon->socket, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0660);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    g_assert_cmpint(stat(daemon->dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0750);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    daemon_stop(daemon, SIGTERM);
+    remove_tree(dir);
+
+    {
+        const char *const args[] = {"--runtime-dir", dir, NULL};
+
+        assert_config_fails(
+            fixture,
+            "[virt-migrated]\n" CONFIG_HERMETIC "socket_group=no-such-group-here\n", args,
+            1, "%s:5: socket_group: unknown group 'no-such-group-here'");
+    }
+    {
+        const char *const args[] = {"--runtime-dir", dir, "--socket-group",
+                                    "no-such-group-here", NULL};
+
+        assert_config_fails(fixture, "[virt-migrated]\n" CONFIG_HERMETIC, args, 1,
+                            "--socket-group: unknown group 'no-such-group-here'");
+    }
+}
+
+/*
  * The same refusal as /daemon/peer/other-uid, from a client that is not
  * ours: Debian's python3 run as nobody by setpriv(1).
  */
@@ -2823,6 +3034,8 @@ main(int argc, char **argv)
     add("/daemon/limits/line-length", NULL, test_line_limit);
     add("/daemon/peer/other-uid", NULL, test_other_uid);
     add("/daemon/peer/other-uid-setpriv", NULL, test_other_uid_setpriv);
+    add("/daemon/peer/socket-group", NULL, test_socket_group);
+    add("/daemon/peer/socket-group-config", NULL, test_socket_group_config);
 
     add("/daemon/commands/tunables-unreachable", NULL, test_tunables_unreachable);
     add("/daemon/faults/qmp-nested-greeting", NULL, test_tunables_nested_greeting);
