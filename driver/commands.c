@@ -15,17 +15,20 @@
 #include "driver/backend.h"
 #include "driver/migration.h"
 
-/* query-version: {} -> {"version": "0.1.0"} */
+/*
+ * query-version: {} -> QMP's shape, {"qemu": {"micro": 0, "minor": 1,
+ * "major": 0}, "package": "virt-migrated 0.1.0"}, plus "version": "0.1.0"
+ * (what `virt-migrate version` prints).
+ */
 static void
 cmd_query_version(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonObject) version = vmig_control_version_new();
+    JsonNode *node = json_node_alloc();
 
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_string_value(b, PACKAGE_VERSION);
-    json_builder_end_object(b);
-    vmig_control_call_return(call, json_builder_get_root(b));
+    json_object_set_string_member(version, "version", PACKAGE_VERSION);
+    json_node_init_object(node, version);
+    vmig_control_call_return(call, node);
 }
 
 typedef struct {

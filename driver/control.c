@@ -48,6 +48,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13; older headers lack the name */
+#endif
+
 #include "fdpass/fd.h"
 #include "driver/listener.h"
 #include "driver/transport.h"
@@ -74,6 +78,8 @@ struct _VmigControl {
     gpointer user_data;
     GPtrArray *clients; /* VmigControlClient *, one reference each */
     guint next_client_id;
+    char *group_name; /* --socket-group: its members and root are served too; or NULL */
+    gid_t group;
 };
 
 /* A complete line waiting to be dispatched, with the fds that came with it. */
@@ -98,7 +104,8 @@ struct _VmigControlClient {
     GQueue lines;   /* VmigControlLine *: complete, not dispatched yet */
     gboolean eof;   /* the peer will send nothing more */
     gboolean dispatching;
-    guint pending; /* calls not answered yet */
+    gboolean negotiated; /* qmp_capabilities done: commands and events flow */
+    guint pending;       /* calls not answered yet */
 
     GQueue out;       /* GBytes *: lines to write */
     gsize out_offset; /* bytes of the head already written */
@@ -188,20 +195,41 @@ vmig_control_error_new(JsonNode *id, const char *klass, const char *desc)
     return json_builder_get_root(b);
 }
 
-/* Returns: {"virt-migrated": {"version": PACKAGE_VERSION}}. */
+JsonObject *
+vmig_control_version_new(void)
+{
+    guint major = 0, minor = 0, micro = 0;
+    JsonObject *version = json_object_new();
+    JsonObject *numbers = json_object_new();
+
+    /* PACKAGE_VERSION is "MAJOR.MINOR.MICRO"; a part it lacks stays 0. */
+    (void)sscanf(PACKAGE_VERSION, "%u.%u.%u", &major, &minor, &micro);
+    json_object_set_int_member(numbers, "micro", micro);
+    json_object_set_int_member(numbers, "minor", minor);
+    json_object_set_int_member(numbers, "major", major);
+    json_object_set_object_member(version, "qemu", numbers);
+    json_object_set_string_member(version, "package",
+                                  VMIG_CONTROL_PACKAGE_PREFIX PACKAGE_VERSION);
+    return version;
+}
+
+/*
+ * Returns: QMP's greeting, {"QMP": {"version": V, "capabilities": []}}
+ * with V from vmig_control_version_new().  No capability is offered:
+ * "oob" would promise out-of-band execution, which this server lacks.
+ */
 static JsonNode *
 vmig_control_greeting_new(void)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
+    JsonObject *qmp = json_object_new();
+    g_autoptr(JsonObject) greeting = json_object_new();
+    JsonNode *root = json_node_alloc();
 
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "virt-migrated");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_string_value(b, PACKAGE_VERSION);
-    json_builder_end_object(b);
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
+    json_object_set_object_member(qmp, "version", vmig_control_version_new());
+    json_object_set_array_member(qmp, "capabilities", json_array_new());
+    json_object_set_object_member(greeting, "QMP", qmp);
+    json_node_init_object(root, greeting);
+    return root;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -556,6 +584,139 @@ vmig_control_call_get_command(VmigControlCall *call)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The server's own commands: QMP's capabilities negotiation, query-commands */
+
+static void vmig_control_cmd_qmp_capabilities(VmigControlCall *call,
+                                              JsonObject *arguments, gpointer user_data);
+static void vmig_control_cmd_query_commands(VmigControlCall *call, JsonObject *arguments,
+                                            gpointer user_data);
+
+static const VmigControlArg vmig_control_qmp_capabilities_args[] = {
+    {"enable", VMIG_CONTROL_ARG_ARRAY, TRUE},
+    {NULL, 0, FALSE},
+};
+
+/* The first row is all a client may run before negotiation is over. */
+static const VmigControlCommand vmig_control_builtins[] = {
+    {"qmp_capabilities", vmig_control_cmd_qmp_capabilities,
+     vmig_control_qmp_capabilities_args, FALSE},
+    {"query-commands", vmig_control_cmd_query_commands, NULL, FALSE},
+};
+static const gsize vmig_control_n_builtins = G_N_ELEMENTS(vmig_control_builtins);
+
+/*
+ * qmp_capabilities {"enable": [...]} -> {}: ends capabilities negotiation.
+ * No capability is offered, so any named in "enable" is refused (and the
+ * client stays in negotiation).  Once done, QMP answers a second one with
+ * CommandNotFound.
+ */
+static void
+vmig_control_cmd_qmp_capabilities(VmigControlCall *call, JsonObject *arguments,
+                                  gpointer user_data)
+{
+    JsonArray *enable = json_object_has_member(arguments, "enable")
+                            ? json_object_get_array_member(arguments, "enable")
+                            : NULL;
+    guint i;
+
+    if (call->client->negotiated) {
+        vmig_control_call_error(call, VMIG_CONTROL_CLASS_NOT_FOUND,
+                                "Capabilities negotiation is already complete, command "
+                                "ignored");
+        return;
+    }
+    for (i = 0; enable && i < json_array_get_length(enable); i++) {
+        JsonNode *node = json_array_get_element(enable, i);
+
+        if (!JSON_NODE_HOLDS_VALUE(node) ||
+            json_node_get_value_type(node) != G_TYPE_STRING) {
+            vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
+                                    "Parameter 'enable' expects a list of capability "
+                                    "names");
+            return;
+        }
+        vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
+                                "Capability '%s' not available",
+                                json_node_get_string(node));
+        return;
+    }
+    call->client->negotiated = TRUE;
+    vmig_control_call_return(call, NULL);
+}
+
+static void
+vmig_control_add_names(JsonArray *names, const VmigControlCommand *commands, gsize n)
+{
+    gsize i;
+
+    for (i = 0; i < n; i++) {
+        JsonObject *row = json_object_new();
+
+        json_object_set_string_member(row, "name", commands[i].name);
+        json_array_add_object_element(names, row);
+    }
+}
+
+/* query-commands: {} -> [{"name": NAME}, ...], every command served. */
+static void
+vmig_control_cmd_query_commands(VmigControlCall *call, JsonObject *arguments,
+                                gpointer user_data)
+{
+    VmigControl *control = call->client->control;
+    JsonArray *names = json_array_new();
+    JsonNode *node = json_node_alloc();
+
+    vmig_control_add_names(names, vmig_control_builtins, vmig_control_n_builtins);
+    vmig_control_add_names(names, control->commands, control->n_commands);
+    json_node_init_array(node, names);
+    json_array_unref(names);
+    vmig_control_call_return(call, node);
+}
+
+/*
+ * Reads @line as a request of @client's mode: in negotiation only
+ * qmp_capabilities, then the server's table, then its own commands.
+ * Returns: TRUE with @request filled (and *@user_data for its handler),
+ * or FALSE with @error set, as vmig_control_parse_request().
+ */
+static gboolean
+vmig_control_client_parse(VmigControlClient *client, VmigControlLine *line,
+                          VmigControlRequest *request, gpointer *user_data,
+                          GError **error)
+{
+    VmigControl *control = client->control;
+    g_autoptr(GError) local = NULL;
+
+    if (!client->negotiated) {
+        *user_data = control;
+        if (vmig_control_parse_request(line->text, line->len, vmig_control_builtins, 1,
+                                       request, &local))
+            return TRUE;
+        /* QMP's words for anything but qmp_capabilities, known or not. */
+        if (g_error_matches(local, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND))
+            g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND,
+                                "Expecting capabilities negotiation with "
+                                "'qmp_capabilities'");
+        else
+            g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+
+    *user_data = control->user_data;
+    if (vmig_control_parse_request(line->text, line->len, control->commands,
+                                   control->n_commands, request, &local))
+        return TRUE;
+    if (!g_error_matches(local, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    vmig_control_request_clear(request);
+    *user_data = control;
+    return vmig_control_parse_request(line->text, line->len, vmig_control_builtins,
+                                      vmig_control_n_builtins, request, error);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Dispatching one line */
 
 /*
@@ -579,20 +740,19 @@ vmig_control_client_refuse(VmigControlClient *client, GArray **fdsp, JsonNode *i
 static void
 vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line)
 {
-    VmigControl *control = client->control;
     g_auto(VmigControlRequest) request = {NULL, NULL, NULL};
     g_autoptr(GError) error = NULL;
     g_autoptr(GArray) fds = g_steal_pointer(&line->fds);
     g_autofree char *problem = NULL;
     VmigControlCall *call;
+    gpointer user_data = NULL;
 
     /* Every return below either refuses the line, which closes its fds,
      * or hands them to the call; this clear function is the safety net. */
     if (fds)
         g_array_set_clear_func(fds, (GDestroyNotify)vmig_fd_clear);
 
-    if (!vmig_control_parse_request(line->text, line->len, control->commands,
-                                    control->n_commands, &request, &error)) {
+    if (!vmig_control_client_parse(client, line, &request, &user_data, &error)) {
         if (g_error_matches(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_EMPTY)) {
             /* An empty (or all-whitespace) line: nothing was asked. */
             if (fds && fds->len > 0)
@@ -626,7 +786,7 @@ vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line
     client->pending++;
 
     g_debug("client %u: %s", client->id, call->command);
-    request.command->handler(call, call->arguments, control->user_data);
+    request.command->handler(call, call->arguments, user_data);
 }
 
 /*
@@ -811,23 +971,74 @@ static GSourceFuncs vmig_control_client_source_funcs = {
 /* ------------------------------------------------------------------------ */
 /* Accepting */
 
+/* Returns: who the socket serves, for messages: "uid 0" or "uid 0, uid 1000
+ * and group 'virt' (gid 990)" (to free). */
+static char *
+vmig_control_describe_served(VmigControl *control)
+{
+    if (!control->group_name)
+        return g_strdup_printf("uid %u", (guint)geteuid());
+    if (geteuid() == 0)
+        return g_strdup_printf("uid 0 and group '%s' (gid %u)", control->group_name,
+                               (guint)control->group);
+    return g_strdup_printf("uid 0, uid %u and group '%s' (gid %u)", (guint)geteuid(),
+                           control->group_name, (guint)control->group);
+}
+
 /*
- * Refuses a peer of another uid: one error line, then close.
+ * Whether the peer @cred on @fd is served: our uid; with a group, root
+ * and any process with the group as its primary or a supplementary group
+ * (SO_PEERGROUPS: the groups it had when it connected).
+ * Returns: TRUE to serve it.
+ */
+static gboolean
+vmig_control_peer_served(VmigControl *control, int fd, const struct ucred *cred)
+{
+    g_autofree gid_t *groups = NULL;
+    socklen_t len = 64 * sizeof(gid_t);
+
+    if (cred->uid == geteuid())
+        return TRUE;
+    if (!control->group_name)
+        return FALSE;
+    if (cred->uid == 0 || cred->gid == control->group)
+        return TRUE;
+    for (;;) {
+        groups = g_realloc(groups, len);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+            break;
+        if (errno != ERANGE) {
+            g_warning("cannot read the groups of a client (pid %d) of '%s': %s",
+                      (int)cred->pid, control->path, g_strerror(errno));
+            return FALSE;
+        }
+        /* len now says how much is needed. */
+    }
+    for (gsize i = 0; i < len / sizeof(gid_t); i++) {
+        if (groups[i] == control->group)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * Refuses a peer the socket does not serve: one error line, then close.
  */
 static void
-vmig_control_refuse(int *fdp, uid_t peer_uid, pid_t peer_pid)
+vmig_control_refuse(VmigControl *control, int *fdp, uid_t peer_uid, pid_t peer_pid)
 {
+    g_autofree char *served = vmig_control_describe_served(control);
     g_autofree char *desc = g_strdup_printf(
-        "permission denied: the control socket serves uid %u only, not uid %u",
-        (guint)geteuid(), (guint)peer_uid);
+        "permission denied: the control socket serves %s only, not uid %u", served,
+        (guint)peer_uid);
     g_autoptr(JsonNode) reply =
         vmig_control_error_new(NULL, VMIG_CONTROL_CLASS_GENERIC, desc);
     g_autoptr(GBytes) line = vmig_control_serialize(reply);
     gsize size = 0;
     const char *data = g_bytes_get_data(line, &size);
 
-    g_message("refused a client of uid %u (pid %d): only uid %u is served",
-              (guint)peer_uid, (int)peer_pid, (guint)geteuid());
+    g_message("refused a client of uid %u (pid %d): only %s is served", (guint)peer_uid,
+              (int)peer_pid, served);
     /* A fresh socket's send buffer is empty: the line goes out whole. */
     if (send(*fdp, data, size, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         g_debug("could not tell uid %u why: %s", (guint)peer_uid, g_strerror(errno));
@@ -862,7 +1073,7 @@ vmig_control_add_client(VmigControl *control, int *fdp, pid_t peer_pid)
     vmig_control_client_send(client, greeting);
 }
 
-/* The listener accepted a connection: a client, if its uid is ours. */
+/* The listener accepted a connection: a client, if the socket serves it. */
 static void
 vmig_control_on_connection(int *fdp, gpointer user_data)
 {
@@ -877,8 +1088,8 @@ vmig_control_on_connection(int *fdp, gpointer user_data)
                   g_strerror(errno));
         return;
     }
-    if (cred.uid != geteuid()) {
-        vmig_control_refuse(fdp, cred.uid, cred.pid);
+    if (!vmig_control_peer_served(control, *fdp, &cred)) {
+        vmig_control_refuse(control, fdp, cred.uid, cred.pid);
         return;
     }
     vmig_control_add_client(control, fdp, cred.pid);
@@ -902,6 +1113,9 @@ vmig_control_new(GMainContext *context, const char *path,
     for (i = 0; i < n_commands; i++) {
         g_return_val_if_fail(commands[i].name != NULL, NULL);
         g_return_val_if_fail(commands[i].handler != NULL, NULL);
+        for (gsize j = 0; j < vmig_control_n_builtins; j++)
+            g_return_val_if_fail(
+                !g_str_equal(commands[i].name, vmig_control_builtins[j].name), NULL);
     }
 
     control = g_new0(VmigControl, 1);
@@ -928,6 +1142,38 @@ vmig_control_new(GMainContext *context, const char *path,
     return g_steal_pointer(&control);
 }
 
+gboolean
+vmig_control_set_group(VmigControl *control, gid_t gid, const char *name, GError **error)
+{
+    struct stat st;
+
+    g_return_val_if_fail(control != NULL, FALSE);
+    g_return_val_if_fail(name != NULL, FALSE);
+    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+    /* Only the socket we bound: lchown and chmod by path, after checking
+     * the path still names it (chmod follows links; this never does). */
+    if (lstat(control->path, &st) < 0 || st.st_dev != control->sock_dev ||
+        st.st_ino != control->sock_ino || !S_ISSOCK(st.st_mode)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                    "the control socket '%s' is no longer the one this daemon created",
+                    control->path);
+        return FALSE;
+    }
+    if (lchown(control->path, (uid_t)-1, gid) < 0 || chmod(control->path, 0660) < 0) {
+        int err = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot give the control socket '%s' to group '%s' (gid %u): %s",
+                    control->path, name, (guint)gid, g_strerror(err));
+        return FALSE;
+    }
+    g_free(control->group_name);
+    control->group_name = g_strdup(name);
+    control->group = gid;
+    return TRUE;
+}
+
 void
 vmig_control_free(VmigControl *control)
 {
@@ -952,6 +1198,7 @@ vmig_control_free(VmigControl *control)
                       g_strerror(errno));
     }
     g_free(control->path);
+    g_free(control->group_name);
     g_main_context_unref(control->context);
     g_free(control);
 }
@@ -993,9 +1240,13 @@ vmig_control_emit_event(VmigControl *control, const char *event, JsonObject *dat
 
     /* Sending may disconnect a client, which edits control->clients. */
     clients = g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
-    for (i = 0; i < control->clients->len; i++)
-        g_ptr_array_add(clients,
-                        vmig_control_client_ref(g_ptr_array_index(control->clients, i)));
+    for (i = 0; i < control->clients->len; i++) {
+        VmigControlClient *client = g_ptr_array_index(control->clients, i);
+
+        /* QMP sends no event before capabilities negotiation is over. */
+        if (client->negotiated)
+            g_ptr_array_add(clients, vmig_control_client_ref(client));
+    }
     for (i = 0; i < clients->len; i++)
         vmig_control_client_send(g_ptr_array_index(clients, i), node);
 }

@@ -4,10 +4,17 @@
  *
  * A unix stream socket, mode 0600, one JSON object per line in QMP's
  * conventions.  On connect the server checks the peer's uid (SO_PEERCRED):
- * only the daemon's own uid is served; anyone else gets one error line and
- * is disconnected.  Then it sends a greeting line:
+ * only the daemon's own uid is served (with vmig_control_set_group(), root
+ * and a group's members too); anyone else gets one error line and is
+ * disconnected.  Then it sends QMP's greeting line, with
+ * vmig_control_version_new()'s version and no capability:
  *
- *   {"virt-migrated": {"version": "0.1.0"}}
+ *   {"QMP": {"version": {"qemu": {...}, "package": "virt-migrated 0.1.0"},
+ *            "capabilities": []}}
+ *
+ * and, as QMP does, takes no command but qmp_capabilities (the server's
+ * own, with query-commands) and sends no event until the client has run
+ * it.  @commands must not name either of the server's own commands.
  *
  * Each command is {"execute": NAME, "arguments": {...}, "id": ANY}; a
  * command that carries fds sends them with SCM_RIGHTS in the same sendmsg
@@ -26,6 +33,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <sys/types.h>
 
 #define VMIG_CONTROL_MAX_LINE (1024 * 1024)
 
@@ -78,6 +86,29 @@ typedef struct {
 VmigControl *vmig_control_new(GMainContext *context, const char *path,
                               const VmigControlCommand *commands, gsize n_commands,
                               gpointer user_data, GError **error);
+
+/* What the greeting's "package" starts with, before PACKAGE_VERSION. */
+#define VMIG_CONTROL_PACKAGE_PREFIX "virt-migrated "
+
+/*
+ * Returns: a new object in the shape of QMP's version, as the greeting and
+ * query-version carry it: {"qemu": {"micro": U, "minor": N, "major": J},
+ * "package": "virt-migrated 0.1.0"}.  "qemu" holds virt-migrated's own
+ * version numbers: QMP tools read them there (qmp-shell prints them).
+ */
+JsonObject *vmig_control_version_new(void);
+
+/*
+ * vmig_control_set_group:
+ * Serves root and the members of group @gid (@name names it in messages)
+ * as well as the daemon's uid: a peer whose primary or supplementary
+ * group (SO_PEERCRED, SO_PEERGROUPS) is @gid.  The socket file becomes
+ * mode 0660, group @gid.  Call it right after vmig_control_new(), before
+ * the main loop runs.
+ * Returns: TRUE, or FALSE with @error set (the socket unchanged).
+ */
+gboolean vmig_control_set_group(VmigControl *control, gid_t gid, const char *name,
+                                GError **error);
 
 /* Stops listening, disconnects every client, unlinks the socket. */
 void vmig_control_free(VmigControl *control);

@@ -21,6 +21,8 @@
 #define G_LOG_DOMAIN "vmig-daemon"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -205,6 +207,68 @@ vmig_daemon_prepare_runtime_dir(const char *dir, GError **error)
 }
 
 /*
+ * Reads --socket-group: a group name, or a number taken as a gid as it is
+ * (a gid needs no name).  @where says where it was set, for messages
+ * (NULL: the command line).
+ * Returns: TRUE with *@gid and *@name (to free) set, or FALSE with @error
+ * set when no group has that name.
+ */
+static gboolean
+vmig_daemon_resolve_group(const char *text, const char *where, gid_t *gid, char **name,
+                          GError **error)
+{
+    struct group *entry;
+    guint64 number = 0;
+
+    if (g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32 - 1, &number, NULL)) {
+        entry = getgrgid((gid_t)number);
+        *gid = (gid_t)number;
+        *name = g_strdup(entry ? entry->gr_name : text);
+        return TRUE;
+    }
+    entry = getgrnam(text);
+    if (!entry) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: unknown group '%s'",
+                    where ? where : "--socket-group", text);
+        return FALSE;
+    }
+    *gid = entry->gr_gid;
+    *name = g_strdup(entry->gr_name);
+    return TRUE;
+}
+
+/*
+ * Opens the runtime directory @dir to group @gid: group @gid, mode 0750
+ * (searchable, never writable, by the group).
+ * Returns: TRUE, or FALSE with @error set.
+ */
+static gboolean
+vmig_daemon_share_runtime_dir(const char *dir, gid_t gid, const char *name,
+                              GError **error)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    int err = 0;
+
+    /* Still the directory checked as ours, not one put in its place. */
+    if (fd < 0 || fstat(fd, &st) < 0)
+        err = errno;
+    else if (st.st_uid != geteuid())
+        err = EPERM;
+    else if (fchown(fd, (uid_t)-1, gid) < 0 || fchmod(fd, 0750) < 0)
+        err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (err) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot give the runtime directory '%s' to group '%s' (gid %u): %s",
+                    dir, name, (guint)gid, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
  * Raises the soft descriptor limit to the hard one (the daemon polls, it
  * never select()s), and says how far it reaches.
  * Returns: the soft limit now.
@@ -339,6 +403,10 @@ main(int argc, char **argv)
     g_autofree char *runtime_dir = NULL;
     g_autofree char *bus_name = NULL;
     g_autofree char *migration_dir = NULL;
+    g_autofree char *socket_group = NULL;
+    g_autofree char *group_name = NULL;
+    g_autofree char *group_where = NULL;
+    gid_t group_gid = 0;
     gboolean show_version = FALSE;
     gint qmp_timeout = VMIG_DAEMON_QMP_TIMEOUT;
     gint channel_timeout = VMIG_DAEMON_CHANNEL_TIMEOUT;
@@ -364,6 +432,11 @@ main(int argc, char **argv)
          "Where the control socket goes (default: /run/virt-migrate for root, "
          "$XDG_RUNTIME_DIR/virt-migrate otherwise)",
          "DIR"},
+        {"socket-group", 0, 0, G_OPTION_ARG_STRING, &socket_group,
+         "Also serve root and the members of GROUP (a name or a gid) on the control "
+         "socket, which becomes mode 0660 in a runtime directory of mode 0750, both of "
+         "that group (default: only the daemon's own user)",
+         "GROUP"},
         {"migration-dir", 0, 0, G_OPTION_ARG_FILENAME, &migration_dir,
          "Where the sockets of libvirt migrations go: the same directory name on both "
          "hosts, owned by the user libvirt runs QEMU as (default: the runtime directory)",
@@ -544,6 +617,15 @@ main(int argc, char **argv)
         }
     }
 
+    if (socket_group && *socket_group) {
+        group_where = vmig_daemon_config_where(config, "socket-group");
+        if (!vmig_daemon_resolve_group(socket_group, group_where, &group_gid, &group_name,
+                                       &error)) {
+            g_printerr("virt-migrated: error: %s\n", error->message);
+            return VMIG_DAEMON_EXIT_FAILURE;
+        }
+    }
+
     /* A daemon's stdout is no place for logs, debug ones included. */
     g_log_writer_default_set_use_stderr(TRUE);
     g_log_set_writer_func(vmig_daemon_log_writer, NULL, NULL);
@@ -557,7 +639,9 @@ main(int argc, char **argv)
             return VMIG_DAEMON_EXIT_FAILURE;
         }
     }
-    if (!vmig_daemon_prepare_runtime_dir(runtime_dir, &error)) {
+    if (!vmig_daemon_prepare_runtime_dir(runtime_dir, &error) ||
+        (group_name &&
+         !vmig_daemon_share_runtime_dir(runtime_dir, group_gid, group_name, &error))) {
         g_printerr("virt-migrated: error: %s\n", error->message);
         return VMIG_DAEMON_EXIT_FAILURE;
     }
@@ -606,6 +690,9 @@ main(int argc, char **argv)
     };
     control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
                                &vmigd, &error);
+    if (control && group_name &&
+        !vmig_control_set_group(control, group_gid, group_name, &error))
+        g_clear_pointer(&control, vmig_control_free);
     if (!control) {
         g_printerr("virt-migrated: error: %s\n", error->message);
         g_main_context_pop_thread_default(context);

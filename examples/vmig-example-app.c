@@ -240,10 +240,26 @@ app_control_read(AppControl *ctl, gint64 deadline, const char *what, GError **er
     }
 }
 
+/* Returns: the object member @name of @object (borrowed), or NULL. */
+static JsonObject *
+app_object_member(JsonObject *object, const char *name)
+{
+    JsonNode *node = json_object_get_member(object, name);
+
+    return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
+static JsonNode *app_control_execute(AppControl *ctl, const char *command,
+                                     JsonObject *args, const int *fds, guint nfds,
+                                     gint64 deadline, GError **error);
+
 /*
- * Connects to the control socket at @path and checks the greeting
- * ({"virt-migrated": {"version": ...}}), so that a wrong path fails here
- * with a clear message rather than later with a strange one.
+ * Connects to the control socket at @path, checks the greeting (QMP's,
+ * whose version's "package" is "virt-migrated VERSION"), so that a wrong
+ * path fails here with a clear message rather than later with a strange
+ * one, and ends capabilities negotiation as every QMP client does: the
+ * daemon takes no other command, and sends no event, before
+ * qmp_capabilities.
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
@@ -252,6 +268,9 @@ app_control_connect(AppControl *ctl, const char *role, const char *path, gint64 
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     g_autoptr(JsonObject) greeting = NULL;
+    g_autoptr(JsonNode) negotiated = NULL;
+    JsonObject *qmp, *version;
+    const char *package = NULL;
 
     ctl->role = role;
     ctl->path = path;
@@ -274,12 +293,18 @@ app_control_connect(AppControl *ctl, const char *role, const char *path, gint64 
     greeting = app_control_read(ctl, deadline, "the daemon's greeting", error);
     if (!greeting)
         return FALSE;
-    if (!json_object_has_member(greeting, "virt-migrated")) {
+    qmp = app_object_member(greeting, "QMP");
+    version = qmp ? app_object_member(qmp, "version") : NULL;
+    if (version)
+        package = json_object_get_string_member_with_default(version, "package", NULL);
+    if (!package || !g_str_has_prefix(package, "virt-migrated ")) {
         g_set_error(error, APP_ERROR, APP_ERROR_PROTOCOL,
                     "%s is not a virt-migrated control socket", path);
         return FALSE;
     }
-    return TRUE;
+    negotiated =
+        app_control_execute(ctl, "qmp_capabilities", NULL, NULL, 0, deadline, error);
+    return negotiated != NULL;
 }
 
 /*

@@ -38,7 +38,7 @@
  * file's own, not driver/qmp.h): tests and benchmarks want one answer now,
  * and a benchmark polling query-migrate every 5 ms wants no main loop.
  * The same client speaks the daemon's control socket (docs/control.md
- * keeps QMP's conventions): only the greeting differs.
+ * keeps QMP's conventions, greeting and capabilities negotiation too).
  *
  * "Started" (the QMP socket accepts connections) is not "ready": QEMU
  * greets from its monitor thread at once but answers commands, even

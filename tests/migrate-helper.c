@@ -28,6 +28,7 @@ vmig_test_execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *comm
     JsonNode *ret = NULL;
 
     if (n_fds) {
+        static const char negotiate[] = "{\"execute\": \"qmp_capabilities\"}\n";
         g_autofree char *line = g_strdup_printf(
             "{\"execute\": \"%s\", \"arguments\": %s, \"id\": \"fd\"}\n", command, args);
         g_auto(VmigFd) sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -41,6 +42,12 @@ vmig_test_execute_fds(VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *comm
         g_assert_cmpint(connect(sock, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
         io = g_io_channel_unix_new(sock);
         g_io_channel_read_line(io, &greeting, NULL, NULL, NULL);
+        g_assert_nonnull(strstr(greeting, "\"QMP\""));
+        /* QMP: no command before capabilities negotiation; no event either. */
+        g_assert_true(
+            vmig_fdpass_send_all(sock, negotiate, strlen(negotiate), NULL, 0, NULL));
+        g_io_channel_read_line(io, &reply, NULL, NULL, NULL);
+        g_assert_cmpstr(reply, ==, "{\"return\":{}}\n");
         g_assert_true(vmig_fdpass_send_all(sock, line, strlen(line), fds, n_fds, NULL));
         /* Events go to every client, this one too: skip them. */
         for (;;) {

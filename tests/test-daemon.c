@@ -419,21 +419,73 @@ assert_error(JsonObject *reply, const char *klass, const char *desc, const char 
     assert_id(reply, id);
 }
 
-/* Opens a connection to @daemon and checks its greeting.  Returns: the connection. */
+/*
+ * Checks that @version is QMP's version object as virt-migrated fills it:
+ * {"qemu": {"micro": U, "minor": N, "major": J}, "package": "virt-migrated
+ * PACKAGE_VERSION"} (and, with @extra, "version": PACKAGE_VERSION too).
+ */
+static void
+assert_qmp_version(JsonObject *version, gboolean extra)
+{
+    g_autofree char *numbers = NULL;
+    g_autofree char *package = g_strdup_printf("virt-migrated %s", PACKAGE_VERSION);
+    JsonObject *qemu;
+
+    g_assert_nonnull(version);
+    g_assert_cmpuint(json_object_get_size(version), ==, extra ? 3 : 2);
+    qemu = json_object_get_object_member(version, "qemu");
+    g_assert_nonnull(qemu);
+    g_assert_cmpuint(json_object_get_size(qemu), ==, 3);
+    numbers =
+        g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+                        json_object_get_int_member(qemu, "major"),
+                        json_object_get_int_member(qemu, "minor"),
+                        json_object_get_int_member(qemu, "micro"));
+    g_assert_cmpstr(numbers, ==, PACKAGE_VERSION);
+    g_assert_cmpstr(json_object_get_string_member(version, "package"), ==, package);
+    if (extra)
+        g_assert_cmpstr(json_object_get_string_member(version, "version"), ==,
+                        PACKAGE_VERSION);
+}
+
+/*
+ * Opens a connection to @daemon and checks its greeting, QMP's:
+ * {"QMP": {"version": V, "capabilities": []}}.  Capabilities negotiation
+ * is left to the caller.  Returns: the connection.
+ */
 static Conn *
-conn_open(VmigTestDaemon *daemon)
+conn_open_greeted(VmigTestDaemon *daemon)
 {
     Conn *conn = conn_try_open(daemon->socket);
     g_autoptr(JsonObject) greeting = NULL;
-    JsonObject *hello;
+    JsonObject *qmp;
+    JsonArray *capabilities;
 
     if (!conn)
         g_error("cannot connect to '%s': %s", daemon->socket, g_strerror(errno));
     greeting = conn_read_object(conn);
     g_assert_cmpuint(json_object_get_size(greeting), ==, 1);
-    hello = json_object_get_object_member(greeting, "virt-migrated");
-    g_assert_nonnull(hello);
-    g_assert_cmpstr(json_object_get_string_member(hello, "version"), ==, PACKAGE_VERSION);
+    qmp = json_object_get_object_member(greeting, "QMP");
+    g_assert_nonnull(qmp);
+    g_assert_cmpuint(json_object_get_size(qmp), ==, 2);
+    assert_qmp_version(json_object_get_object_member(qmp, "version"), FALSE);
+    capabilities = json_object_get_array_member(qmp, "capabilities");
+    g_assert_nonnull(capabilities);
+    g_assert_cmpuint(json_array_get_length(capabilities), ==, 0);
+    return conn;
+}
+
+/* Opens a connection to @daemon, checks its greeting and negotiates
+ * capabilities.  Returns: the connection, ready for commands. */
+static Conn *
+conn_open(VmigTestDaemon *daemon)
+{
+    Conn *conn = conn_open_greeted(daemon);
+    g_autofree char *line = NULL;
+
+    conn_send(conn, "{\"execute\": \"qmp_capabilities\"}");
+    line = conn_read_line(conn);
+    g_assert_cmpstr(line, ==, "{\"return\":{}}");
     return conn;
 }
 
@@ -482,10 +534,277 @@ test_greeting(Fixture *fixture, gconstpointer data)
     conn_send(conn, "{\"execute\": \"query-version\"}");
     reply = conn_read_object(conn);
     g_assert_cmpuint(json_object_get_size(reply), ==, 1);
-    g_assert_cmpstr(json_object_get_string_member(
-                        json_object_get_object_member(reply, "return"), "version"),
-                    ==, PACKAGE_VERSION);
+    assert_qmp_version(json_object_get_object_member(reply, "return"), TRUE);
     assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* ------------------------------------------------------------------------ */
+/* QMP's conventions: greeting, capabilities negotiation, query-commands */
+
+static VmigTestQemu *start_qemu(void);
+
+/*
+ * Capabilities negotiation: before qmp_capabilities, every other command
+ * (known or not) gets QMP's CommandNotFound, bad input its usual error,
+ * and a capability that is not offered is refused; then commands are
+ * served, and a second qmp_capabilities gets QMP's "already complete".
+ */
+static void
+test_qmp_negotiation(Fixture *fixture, gconstpointer data)
+{
+    static const char expecting[] =
+        "Expecting capabilities negotiation with 'qmp_capabilities'";
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open_greeted(daemon);
+    JsonObject *ret;
+
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-version\", \"id\": 1}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, "1");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-commands\", \"id\": \"c\"}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, "\"c\"");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"no-such-command\"}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, NULL);
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
+                        "[\"oob\"]}, \"id\": 2}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "GenericError", "Capability 'oob' not available", "2");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
+                        "[7]}, \"id\": 3}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "GenericError",
+                     "Parameter 'enable' expects a list of capability names", "3");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"bogus\": "
+                        "1}, \"id\": 4}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "GenericError", "Parameter 'bogus' is unexpected", "4");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": ");
+        reply = conn_read_object(conn);
+        g_assert_cmpstr(json_object_get_string_member(
+                            json_object_get_object_member(reply, "error"), "class"),
+                        ==, "GenericError");
+    }
+    {
+        /* Still negotiating: the refusals above changed nothing. */
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-version\", \"id\": 5}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound", expecting, "5");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
+                        "[]}, \"id\": 6}");
+        reply = conn_read_object(conn);
+        g_assert_cmpuint(json_object_get_size(reply), ==, 2);
+        ret = json_object_get_object_member(reply, "return");
+        g_assert_nonnull(ret);
+        g_assert_cmpuint(json_object_get_size(ret), ==, 0);
+        assert_id(reply, "6");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"id\": 7}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound",
+                     "Capabilities negotiation is already complete, command ignored",
+                     "7");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"no-such-command\", \"id\": 8}");
+        reply = conn_read_object(conn);
+        assert_error(reply, "CommandNotFound",
+                     "The command no-such-command has not been found", "8");
+    }
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/* query-commands lists every command once, each as {"name": NAME}. */
+static void
+test_qmp_query_commands(Fixture *fixture, gconstpointer data)
+{
+    static const char *const expected[] = {
+        "qmp_capabilities", "query-commands",   "query-version",  "query-tunables",
+        "migrate",          "prepare-incoming", "add-channels",   "cancel",
+        "query-migrations", "query-migration",  "start-postcopy",
+    };
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
+    JsonArray *list;
+
+    conn_send(conn, "{\"execute\": \"query-commands\", \"id\": 1}");
+    reply = conn_read_object(conn);
+    assert_id(reply, "1");
+    list = json_object_get_array_member(reply, "return");
+    g_assert_nonnull(list);
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *row = json_array_get_object_element(list, i);
+        const char *name;
+
+        g_assert_nonnull(row);
+        g_assert_cmpuint(json_object_get_size(row), ==, 1);
+        name = json_object_get_string_member(row, "name");
+        g_assert_nonnull(name);
+        g_assert_false(g_hash_table_contains(names, name));
+        g_hash_table_add(names, (gpointer)name);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        if (!g_hash_table_contains(names, expected[i]))
+            g_error("query-commands does not list '%s'", expected[i]);
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * What a QMP client library and qmp-shell do, byte for byte as QEMU's
+ * python qemu.qmp sends it (no Debian 12 package carries a QMP client to
+ * run instead): read the greeting and check its "QMP" object holds a
+ * "version" object and a "capabilities" array; since "oob" is not
+ * offered, qmp_capabilities with {} (older releases send {"enable": []})
+ * and no id, expecting a "return"; then commands with string ids:
+ * qmp-shell's completion reads query-commands' names, its banner prints
+ * the greeting's version.qemu as MAJOR.MINOR.MICRO.
+ */
+static void
+test_qmp_client_sequence(Fixture *fixture, gconstpointer data)
+{
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_try_open(daemon->socket);
+    g_autoptr(JsonObject) greeting = NULL;
+    g_autofree char *banner = NULL;
+    JsonObject *qmp, *version, *qemu;
+
+    g_assert_nonnull(conn);
+    greeting = conn_read_object(conn);
+    qmp = json_object_get_object_member(greeting, "QMP");
+    g_assert_nonnull(qmp);
+    version = json_object_get_object_member(qmp, "version");
+    g_assert_nonnull(version);
+    g_assert_true(JSON_NODE_HOLDS_ARRAY(json_object_get_member(qmp, "capabilities")));
+    /* Not "oob": the client then asks for no capability. */
+    g_assert_cmpuint(
+        json_array_get_length(json_object_get_array_member(qmp, "capabilities")), ==, 0);
+    qemu = json_object_get_object_member(version, "qemu");
+    banner = g_strdup_printf("Connected to QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+                             ".%" G_GINT64_FORMAT,
+                             json_object_get_int_member(qemu, "major"),
+                             json_object_get_int_member(qemu, "minor"),
+                             json_object_get_int_member(qemu, "micro"));
+    g_assert_cmpstr(banner, ==, "Connected to QEMU " PACKAGE_VERSION);
+
+    {
+        g_autofree char *line = NULL;
+
+        conn_send(conn, "{\"execute\": \"qmp_capabilities\", \"arguments\": {}}");
+        line = conn_read_line(conn);
+        g_assert_cmpstr(line, ==, "{\"return\":{}}");
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+        JsonArray *list;
+
+        conn_send(conn, "{\"execute\": \"query-commands\", \"id\": \"__qmp#00000\"}");
+        reply = conn_read_object(conn);
+        assert_id(reply, "\"__qmp#00000\"");
+        list = json_object_get_array_member(reply, "return");
+        g_assert_cmpuint(json_array_get_length(list), >, 2);
+        for (guint i = 0; i < json_array_get_length(list); i++)
+            g_assert_nonnull(json_object_get_string_member(
+                json_array_get_object_element(list, i), "name"));
+    }
+    {
+        g_autoptr(JsonObject) reply = NULL;
+
+        conn_send(conn, "{\"execute\": \"query-version\", \"id\": \"__qmp#00001\"}");
+        reply = conn_read_object(conn);
+        assert_id(reply, "\"__qmp#00001\"");
+        assert_qmp_version(json_object_get_object_member(reply, "return"), TRUE);
+    }
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * No event reaches a client still negotiating: a migration that fails at
+ * once (its destination does not exist) sends MIGRATION_DONE to a
+ * negotiated client, and a client that negotiates afterwards hears the
+ * answer to qmp_capabilities first, then nothing of it.
+ */
+static void
+test_qmp_no_events_before(Fixture *fixture, gconstpointer data)
+{
+    g_autoptr(VmigTestQemu) qemu = start_qemu();
+    g_autofree char *command = NULL;
+    g_autoptr(Conn) ready = NULL;
+    g_autoptr(Conn) waiting = NULL;
+    VmigTestDaemon *daemon;
+
+    if (!qemu)
+        return;
+    daemon = daemon_start(fixture, 0);
+    waiting = conn_open_greeted(daemon);
+    ready = conn_open(daemon);
+    command = g_strdup_printf("{\"execute\": \"migrate\", \"arguments\": {\"domain\": "
+                              "\"qmp:%s\", \"dest\": \"unix:%s/nobody-here.sock\"}, "
+                              "\"id\": 1}",
+                              qemu->qmp_path, fixture->tmpdir);
+    conn_send(ready, command);
+    for (;;) {
+        g_autoptr(JsonObject) line = conn_read_object(ready);
+
+        if (g_strcmp0(json_object_get_string_member_with_default(line, "event", NULL),
+                      "MIGRATION_DONE") == 0)
+            break;
+        g_assert_false(json_object_has_member(line, "error"));
+    }
+    /* The event went out before this line is read: had the waiting client
+     * been sent it, it would come before the answer. */
+    assert_serves(ready);
+    {
+        g_autofree char *line = NULL;
+
+        conn_send(waiting, "{\"execute\": \"qmp_capabilities\", \"id\": \"n\"}");
+        line = conn_read_line(waiting);
+        g_assert_cmpstr(line, ==, "{\"return\":{},\"id\":\"n\"}");
+    }
+    assert_serves(waiting);
     daemon_stop(daemon, SIGTERM);
 }
 
@@ -1256,17 +1575,18 @@ test_line_limit(Fixture *fixture, gconstpointer data)
 /* Another uid */
 
 /*
- * In a child running as @uid/@gid, connects to @path and reads until end
- * of file (at most 10 s).  A forked child rather than setpriv(1) running a
- * client program: nothing needs to be executable by @uid (a build tree
- * under /root is not), and the child needs nothing but system calls.  It
- * reports through a pipe, not its exit status, which a wrapper such as
- * valgrind may rewrite.
+ * In a child running as @uid/@gid with the @n_groups supplementary
+ * @groups, connects to @path, sends @send_text (nullable) and ends its
+ * side, and reads until end of file (at most 10 s).  A forked child rather than
+ * setpriv(1) running a client program: nothing needs to be executable by @uid (a build
+ * tree under /root is not), and the child needs nothing but system calls.  It reports
+ * through a pipe, not its exit status, which a wrapper such as valgrind may rewrite.
  * Returns: what the child saw: "ERRNO n" when connect() failed, else the
  * bytes received (to free).
  */
 static char *
-connect_as(const char *path, uid_t uid, gid_t gid)
+connect_as_groups(const char *path, uid_t uid, gid_t gid, const gid_t *groups,
+                  gsize n_groups, const char *send_text)
 {
     g_autoptr(GString) seen = g_string_new(NULL);
     struct sockaddr_un addr;
@@ -1290,7 +1610,7 @@ connect_as(const char *path, uid_t uid, gid_t gid)
 
         close(p[0]);
         alarm(10);
-        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+        if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
             setresuid(uid, uid, uid) < 0) {
             n = snprintf(buf, sizeof(buf), "SETUID FAILED %d", errno);
         } else if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
@@ -1298,6 +1618,11 @@ connect_as(const char *path, uid_t uid, gid_t gid)
         } else if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
             n = snprintf(buf, sizeof(buf), "ERRNO %d", errno);
         } else {
+            /* What it has to say, then end of file: a served client is
+             * disconnected once its commands are answered. */
+            if (send_text && (write(fd, send_text, strlen(send_text)) < 0 ||
+                              shutdown(fd, SHUT_WR) < 0))
+                _exit(1);
             while ((n = read(fd, buf, sizeof(buf))) > 0) {
                 if (write(p[1], buf, n) != n)
                     _exit(1);
@@ -1331,6 +1656,13 @@ connect_as(const char *path, uid_t uid, gid_t gid)
     close(p[0]);
     g_assert_true(wait_exit(pid, TEST_TIMEOUT_US, &status));
     return g_string_free(g_steal_pointer(&seen), FALSE);
+}
+
+/* connect_as_groups() with no supplementary group and nothing to say. */
+static char *
+connect_as(const char *path, uid_t uid, gid_t gid)
+{
+    return connect_as_groups(path, uid, gid, NULL, 0, NULL);
 }
 
 /*
@@ -1946,7 +2278,12 @@ wait_lines(const char *path, guint lines)
 static void
 test_cli_events(Fixture *fixture, gconstpointer data)
 {
-    static const char greeting[] = "{\"virt-migrated\": {\"version\": \"0.1.0\"}}\n";
+    /* The greeting, and the answer to qmp_capabilities (the client's
+     * first command, id 1) before the client asks. */
+    static const char greeting[] =
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 1, "
+        "\"major\": 0}, \"package\": \"virt-migrated 0.1.0\"}, \"capabilities\": []}}\n"
+        "{\"return\": {}, \"id\": 1}\n";
     static const char events[] =
         "{\"event\": \"CHANNELS_REQUESTED\", \"data\": {\"migration\": \"m2\", "
         "\"count\": 4, \"token\": \"00112233445566778899aabbccddeeff\"}, "
@@ -2395,6 +2732,204 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
 }
 
 /*
+ * The group the --socket-group tests serve, with the user and group of a
+ * client that is not in it; or NULL after skipping the test.
+ * Returns: the group (libc's static storage: copy what is kept).
+ */
+static struct group *
+socket_group_setup(uid_t *nobody_uid, gid_t *nogroup_gid)
+{
+    struct passwd *nobody;
+    struct group *nogroup;
+    struct group *users;
+
+    if (geteuid() != 0) {
+        g_test_skip("needs root to run clients of other uids and groups");
+        return NULL;
+    }
+    nobody = getpwnam("nobody");
+    nogroup = getgrnam("nogroup");
+    if (!nobody || !nogroup || nobody->pw_uid == 0) {
+        g_test_skip("no user 'nobody' and group 'nogroup'");
+        return NULL;
+    }
+    *nobody_uid = nobody->pw_uid;
+    *nogroup_gid = nogroup->gr_gid;
+    users = getgrnam("users");
+    if (!users || users->gr_gid == 0 || users->gr_gid == *nogroup_gid) {
+        g_test_skip("no group 'users' to serve");
+        return NULL;
+    }
+    return users;
+}
+
+/* Asserts that @seen is a served client's: the greeting, then the answers
+ * to qmp_capabilities and query-version. */
+static void
+assert_served_output(const char *seen)
+{
+    g_auto(GStrv) lines = g_strsplit(seen, "\n", -1);
+
+    g_assert_cmpuint(g_strv_length(lines), ==, 4);
+    g_assert_true(g_str_has_prefix(lines[0], "{\"QMP\":{\"version\":"));
+    g_assert_cmpstr(lines[1], ==, "{\"return\":{}}");
+    g_assert_true(g_str_has_prefix(lines[2], "{\"return\":{\"qemu\":"));
+    g_assert_cmpstr(lines[3], ==, "");
+}
+
+/*
+ * Waits (bounded) until @path is mode 0660 and of group @gid: the daemon
+ * listens before it hands the socket to its group, so a slow daemon
+ * (under valgrind) may accept connections a moment before.
+ */
+static void
+wait_socket_group(const char *path, gid_t gid)
+{
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+    struct stat st;
+
+    for (;;) {
+        g_assert_cmpint(lstat(path, &st), ==, 0);
+        if ((st.st_mode & 07777) == 0660 && st.st_gid == gid)
+            return;
+        if (g_get_monotonic_time() >= deadline)
+            g_error("'%s' is mode %04o, group %u, not 0660, group %u", path,
+                    (guint)(st.st_mode & 07777), (guint)st.st_gid, (guint)gid);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * --socket-group: the socket is 0660 and the runtime directory 0750, both
+ * of the group; a client of another uid is served when the group is its
+ * primary or one of its supplementary groups; one without it is kept out
+ * by the kernel, and with the modes opened up refused by the daemon with a
+ * line that says who is served.
+ */
+static void
+test_socket_group(Fixture *fixture, gconstpointer data)
+{
+    static const char commands[] = "{\"execute\": \"qmp_capabilities\"}\n"
+                                   "{\"execute\": \"query-version\"}\n";
+    uid_t nobody = 0;
+    gid_t nogroup = 0;
+    struct group *group = socket_group_setup(&nobody, &nogroup);
+    g_autofree char *name = NULL;
+    g_autofree char *seen = NULL;
+    g_autofree char *expected = NULL;
+    g_autofree char *eacces = g_strdup_printf("ERRNO %d", EACCES);
+    g_autoptr(Conn) conn = NULL;
+    VmigTestDaemon *daemon;
+    struct stat st;
+    gid_t gid;
+
+    if (!group)
+        return;
+    gid = group->gr_gid;
+    name = g_strdup(group->gr_name);
+    {
+        const char *const extra[] = {"--socket-group", name, NULL};
+
+        daemon = daemon_spawn(fixture, 0, "run-0", extra, TRUE);
+    }
+    wait_socket_group(daemon->socket, gid);
+    g_assert_cmpint(lstat(daemon->socket, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0660);
+    g_assert_cmpint(st.st_uid, ==, 0);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    g_assert_cmpint(stat(daemon->dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0750);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    conn = conn_open(daemon);
+
+    /* The test's own directory is no part of what is checked. */
+    g_assert_cmpint(chmod(fixture->tmpdir, 0711), ==, 0);
+
+    seen = connect_as_groups(daemon->socket, nobody, nogroup, &gid, 1, commands);
+    assert_served_output(seen);
+    g_free(seen);
+    seen = connect_as_groups(daemon->socket, nobody, gid, NULL, 0, commands);
+    assert_served_output(seen);
+    g_free(seen);
+
+    seen = connect_as_groups(daemon->socket, nobody, nogroup, &nogroup, 1, commands);
+    g_assert_cmpstr(seen, ==, eacces);
+    g_assert_cmpint(chmod(daemon->dir, 0751), ==, 0);
+    g_assert_cmpint(chmod(daemon->socket, 0666), ==, 0);
+    g_free(seen);
+    /* Nothing to say: the daemon hangs up at once. */
+    seen = connect_as_groups(daemon->socket, nobody, nogroup, &nogroup, 1, NULL);
+    expected = g_strdup_printf(
+        "{\"error\":{\"class\":\"GenericError\",\"desc\":\"permission denied: the "
+        "control "
+        "socket serves uid 0 and group '%s' (gid %u) only, not uid %u\"}}\n",
+        name, (guint)gid, (guint)nobody);
+    g_assert_cmpstr(seen, ==, expected);
+    g_assert_cmpint(chmod(daemon->socket, 0660), ==, 0);
+    g_assert_cmpint(chmod(daemon->dir, 0750), ==, 0);
+    g_assert_cmpint(chmod(fixture->tmpdir, 0700), ==, 0);
+
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
+/*
+ * socket_group in the configuration file, as a gid: the socket and the
+ * directory are the group's; an unknown group stops the daemon before it
+ * makes its runtime directory, naming the group (and the file's line).
+ */
+static void
+test_socket_group_config(Fixture *fixture, gconstpointer data)
+{
+    uid_t nobody = 0;
+    gid_t nogroup = 0;
+    struct group *group = socket_group_setup(&nobody, &nogroup);
+    g_autofree char *dir = g_build_filename(fixture->tmpdir, "run-0", NULL);
+    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
+    VmigTestDaemon *daemon;
+    struct stat st;
+    gid_t gid;
+
+    if (!group)
+        return;
+    gid = group->gr_gid;
+    text = g_strdup_printf("[virt-migrated]\n" CONFIG_HERMETIC "socket_group=%u\n",
+                           (guint)gid);
+    path = config_write(fixture, text);
+    {
+        const char *const args[] = {"--config", path, "--runtime-dir", dir, NULL};
+
+        daemon = config_daemon_spawn(fixture, "run-0", args, TRUE);
+    }
+    wait_socket_group(daemon->socket, gid);
+    g_assert_cmpint(lstat(daemon->socket, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0660);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    g_assert_cmpint(stat(daemon->dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0750);
+    g_assert_cmpint(st.st_gid, ==, gid);
+    daemon_stop(daemon, SIGTERM);
+    remove_tree(dir);
+
+    {
+        const char *const args[] = {"--runtime-dir", dir, NULL};
+
+        assert_config_fails(
+            fixture,
+            "[virt-migrated]\n" CONFIG_HERMETIC "socket_group=no-such-group-here\n", args,
+            1, "%s:5: socket_group: unknown group 'no-such-group-here'");
+    }
+    {
+        const char *const args[] = {"--runtime-dir", dir, "--socket-group",
+                                    "no-such-group-here", NULL};
+
+        assert_config_fails(fixture, "[virt-migrated]\n" CONFIG_HERMETIC, args, 1,
+                            "--socket-group: unknown group 'no-such-group-here'");
+    }
+}
+
+/*
  * The same refusal as /daemon/peer/other-uid, from a client that is not
  * ours: Debian's python3 run as nobody by setpriv(1).
  */
@@ -2454,6 +2989,10 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     add("/daemon/life/greeting", NULL, test_greeting);
+    add("/daemon/qmp/negotiation", NULL, test_qmp_negotiation);
+    add("/daemon/qmp/query-commands", NULL, test_qmp_query_commands);
+    add("/daemon/qmp/client-sequence", NULL, test_qmp_client_sequence);
+    add("/daemon/qmp/no-events-before", NULL, test_qmp_no_events_before);
     add("/daemon/life/socket-mode", NULL, test_socket_mode);
     add("/daemon/life/sigint", NULL, test_sigint);
     add("/daemon/life/two-daemons", NULL, test_two_daemons);
@@ -2496,6 +3035,8 @@ main(int argc, char **argv)
     add("/daemon/limits/line-length", NULL, test_line_limit);
     add("/daemon/peer/other-uid", NULL, test_other_uid);
     add("/daemon/peer/other-uid-setpriv", NULL, test_other_uid_setpriv);
+    add("/daemon/peer/socket-group", NULL, test_socket_group);
+    add("/daemon/peer/socket-group-config", NULL, test_socket_group_config);
 
     add("/daemon/commands/tunables-unreachable", NULL, test_tunables_unreachable);
     add("/daemon/faults/qmp-nested-greeting", NULL, test_tunables_nested_greeting);

@@ -36,7 +36,14 @@ class Control:
         self.file = self.sock.makefile("rb")
         self.events = []
         self.next_id = 0
-        json.loads(self.file.readline())  # the greeting
+        # QMP: the greeting, then capabilities negotiation (no command and
+        # no event before it).
+        self.greeting = json.loads(self.file.readline())
+        package = self.greeting["QMP"]["version"]["package"]
+        if not package.startswith("virt-migrated "):
+            raise ControlError("connect", "%s greets as %r, not virt-migrated"
+                               % (path, package))
+        self.execute("qmp_capabilities")
 
     def close(self):
         self.file.close()

@@ -277,8 +277,11 @@ vmig_client_reply_error(VmigClient *client, JsonObject *reply, GError **error)
 }
 
 /*
- * Reads the greeting: {"virt-migrated": {"version": V}}.  A daemon that
- * refuses us (another uid) sends an error line instead.
+ * Reads the greeting, QMP's: {"QMP": {"version": {"package": "virt-migrated
+ * V", ...}, "capabilities": [...]}} (driver/control.h), and keeps V.  A
+ * daemon that refuses us (a peer it does not serve) sends an error line
+ * instead.  A QMP server whose package is not virt-migrated's (a QEMU
+ * monitor, say) is not a control socket.
  * Returns: TRUE, or FALSE with @error set.
  */
 static gboolean
@@ -286,7 +289,9 @@ vmig_client_read_greeting(VmigClient *client, GError **error)
 {
     g_autoptr(JsonObject) greeting = NULL;
     g_autoptr(GError) local = NULL;
-    JsonObject *hello;
+    JsonObject *qmp;
+    JsonObject *version;
+    const char *package;
 
     greeting = vmig_client_read_object(client, vmig_client_deadline(client), &local);
     if (!greeting) {
@@ -305,13 +310,15 @@ vmig_client_read_greeting(VmigClient *client, GError **error)
                     local->message);
         return FALSE;
     }
-    hello = vmig_client_get_object(greeting, "virt-migrated");
-    if (!hello) {
+    qmp = vmig_client_get_object(greeting, "QMP");
+    version = qmp ? vmig_client_get_object(qmp, "version") : NULL;
+    package = version ? vmig_client_get_string(version, "package") : NULL;
+    if (!package || !g_str_has_prefix(package, "virt-migrated ")) {
         g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
                     "'%s' is not a virt-migrated control socket", client->path);
         return FALSE;
     }
-    client->daemon_version = g_strdup(vmig_client_get_string(hello, "version"));
+    client->daemon_version = g_strdup(package + strlen("virt-migrated "));
     return TRUE;
 }
 
@@ -319,6 +326,7 @@ VmigClient *
 vmig_client_connect(const char *path, int timeout_ms, GError **error)
 {
     g_autoptr(VmigClient) client = NULL;
+    g_autoptr(JsonNode) ret = NULL;
     struct sockaddr_un addr;
     int rc;
 
@@ -377,6 +385,10 @@ vmig_client_connect(const char *path, int timeout_ms, GError **error)
     }
 
     if (!vmig_client_read_greeting(client, error))
+        return NULL;
+    /* QMP's capabilities negotiation: no other command before it. */
+    ret = vmig_client_execute(client, "qmp_capabilities", NULL, NULL, 0, error);
+    if (!ret)
         return NULL;
     g_debug("connected to virt-migrated %s at '%s'", client->daemon_version, path);
     return g_steal_pointer(&client);

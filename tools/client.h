@@ -2,9 +2,9 @@
 /*
  * client.h: the CLI's side of the control socket (driver/control.h)
  *
- * A blocking client: connect, check the greeting, then one command at a
- * time.  Events the daemon sends while a command is in flight are handed
- * to the event callback, or skipped when there is none.
+ * A blocking client: connect, check the greeting, end QMP's capabilities
+ * negotiation, then one command at a time.  Events the daemon sends while a command is in
+ * flight are handed to the event callback, or skipped when there is none.
  *
  *   g_autoptr(VmigClient) client = vmig_client_connect(path, -1, &error);
  *   g_autoptr(JsonNode) ret = vmig_client_execute(client, "query-version",
@@ -48,7 +48,8 @@ typedef void (*VmigClientEventFunc)(JsonObject *event, gpointer user_data);
  * vmig_client_connect:
  * @path: the control socket
  * @timeout_ms: how long connecting and each command may take; < 0: no limit
- * Connects and reads the daemon's greeting.
+ * Connects, reads the daemon's greeting (QMP's) and ends capabilities
+ * negotiation (qmp_capabilities).
  * Returns: the client, or NULL with @error set.
  */
 VmigClient *vmig_client_connect(const char *path, int timeout_ms, GError **error);
