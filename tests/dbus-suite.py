@@ -59,6 +59,8 @@ DRIVER_IFACE = "org.virtmigrate.Driver1"
 MIGRATION_IFACE = "org.virtmigrate.Migration1"
 PROPS_IFACE = "org.freedesktop.DBus.Properties"
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+MANAGER_PATH = "/org/virtmigrate"
+MANAGER_IFACE = "org.freedesktop.DBus.ObjectManager"
 TIMEOUT = 60
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
@@ -114,11 +116,14 @@ def start_qemu(name, incoming=False):
 
 
 class Daemon:
-    def __init__(self, name, bus, address, extra=()):
+    def __init__(self, name, bus, address, extra=(), daemon_env=None):
         self.dir = os.path.join(tmp, name)
         self.socket = os.path.join(self.dir, "virt-migrated.sock")
         env = dict(os.environ)
-        env["VIRT_MIGRATE_INTERFACES_DIR"] = DATADIR
+        # The daemon carries the interface XML compiled in; the directory
+        # that overrides it is set only for the daemons that ask.
+        env.pop("VIRT_MIGRATE_INTERFACES_DIR", None)
+        env.update(daemon_env or {})
         env["DBUS_SESSION_BUS_ADDRESS" if bus == "session" else "DBUS_SYSTEM_BUS_ADDRESS"] = address
         wrapper = os.environ.get("VMIG_DAEMON_WRAPPER", "").split()
         self.process = start(wrapper + [DAEMON, "--runtime-dir", self.dir, "--bus", bus, "--verbose",
@@ -222,7 +227,8 @@ def setup():
                  ["--keep-finished", "600", "--tls-x509-dir",
                   os.path.join(certs, "src-host")])
     dst = Daemon("dst-host", "session", dst_address,
-                 ["--keep-finished", "600", "--tls-x509-dir", os.path.join(certs, "dst-host")])
+                 ["--keep-finished", "600", "--tls-x509-dir", os.path.join(certs, "dst-host")],
+                 daemon_env={"VIRT_MIGRATE_INTERFACES_DIR": DATADIR})
 
 
 # ---- tests ----------------------------------------------------------------------------
@@ -231,10 +237,14 @@ def test_tree():
     """The object tree from the root, as busctl/gdbus walk it."""
     root = introspect(src, "/")
     check('<node name="org"/>' in root, "/ lists no 'org': " + root)
-    check('<node name="Driver"/>' in introspect(src, "/org/virtmigrate"),
-          "/org/virtmigrate lists no Driver")
-    check_equal(introspect(src, DRIVER_PATH), read_data("org.virtmigrate.Driver1.xml"),
-                "Introspect of " + DRIVER_PATH)
+    top = introspect(src, MANAGER_PATH)
+    check('<node name="Driver"/>' in top, "/org/virtmigrate lists no Driver")
+    check('<interface name="%s">' % MANAGER_IFACE in top,
+          "/org/virtmigrate has no ObjectManager: " + top)
+    # src runs with the XML compiled in, dst with VIRT_MIGRATE_INTERFACES_DIR=data/.
+    for daemon in (src, dst):
+        check_equal(introspect(daemon, DRIVER_PATH), read_data("org.virtmigrate.Driver1.xml"),
+                    "Introspect of " + DRIVER_PATH)
     out = subprocess.run(["gdbus", "introspect", "--session", "--dest", NAME,
                           "--object-path", "/", "--recurse"],
                          capture_output=True, text=True, timeout=TIMEOUT)
@@ -260,10 +270,101 @@ def test_get_tunables():
     check_equal(by_name["multifd"], ("boolean", []), "multifd")
     check("zlib" in by_name["multifd-compression"][1], "multifd-compression values")
     check_equal(len(by_name), 26 + 19, "stable tunables of QEMU 7.2")
-    name, message = dbus_error(src.driver().GetTunables, "qmp:" + tmp + "/nothing.qmp",
-                               timeout=TIMEOUT)
-    check(name.startswith("org.virtmigrate.Error."), "GetTunables error name " + name)
-    check("nothing.qmp" in message, "GetTunables error names the socket: " + message)
+    for method in (src.driver().GetTunables, src.driver().ListTunables):
+        name, message = dbus_error(method, "qmp:" + tmp + "/nothing.qmp", timeout=TIMEOUT)
+        check(name.startswith("org.virtmigrate.Error."), "error name " + name)
+        check("nothing.qmp" in message, "the error names the socket: " + message)
+
+    # ListTunables: query-tunables' entries, typed.
+    listed = src.driver().ListTunables("qmp:" + qmp, timeout=TIMEOUT)
+    wire = [t for t in catalog["tunables"] if not t.get("unstable")]
+    check_equal([plain(t) for t in listed], wire, "ListTunables against query-tunables")
+    by_name = {str(t["name"]): t for t in listed}
+    check(isinstance(by_name["max-bandwidth"]["current"], dbus.Int64),
+          "max-bandwidth's current is %r" % by_name["max-bandwidth"]["current"])
+    check_equal(str(by_name["max-bandwidth"]["unit"]), "bytes/s", "max-bandwidth's unit")
+    check_equal(str(by_name["max-bandwidth"]["kind"]), "parameter", "max-bandwidth's kind")
+    check(isinstance(by_name["multifd"]["current"], dbus.Boolean), "multifd's current")
+    check(bool(by_name["multifd"]["negotiated"]), "multifd is negotiated")
+    check_equal(by_name["multifd-compression"]["values"].signature, "s",
+                "an enum's values are as")
+    check_equal(str(by_name["tls-creds"]["managed"]), "--tls", "tls-creds is managed")
+
+
+def test_version():
+    """Driver1's Version property is query-version's."""
+    props = src.obj(DRIVER_PATH)
+    version = src.control.execute("query-version")["version"]
+    check_equal(str(props.Get(DRIVER_IFACE, "Version", dbus_interface=PROPS_IFACE)), version,
+                "Get(Version)")
+    check_equal(plain(props.GetAll(DRIVER_IFACE, dbus_interface=PROPS_IFACE)),
+                {"Version": version}, "GetAll")
+    name, _ = dbus_error(props.Set, DRIVER_IFACE, "Version", "9", dbus_interface=PROPS_IFACE,
+                         signature="ssv")
+    check_equal(name, "org.freedesktop.DBus.Error.PropertyReadOnly", "Set(Version)")
+    name, _ = dbus_error(props.Get, DRIVER_IFACE, "Speed", dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownProperty", "Get(Speed)")
+    name, _ = dbus_error(props.GetAll, MIGRATION_IFACE, dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownInterface", "GetAll(Migration1)")
+
+
+def managed_objects(daemon):
+    return plain(dbus.Interface(daemon.obj(MANAGER_PATH), MANAGER_IFACE).GetManagedObjects())
+
+
+def test_object_manager():
+    """ObjectManager: the objects with their properties; InterfacesAdded/Removed."""
+    address = start_bus()
+    daemon = Daemon("manager-host", "session", address, ["--keep-finished", "1"])
+    version = daemon.control.execute("query-version")["version"]
+    check_equal(managed_objects(daemon), {DRIVER_PATH: {DRIVER_IFACE: {"Version": version}}},
+                "GetManagedObjects with no migration")
+    seen = {"added": [], "removed": []}
+    daemon.bus.add_signal_receiver(lambda path, ifaces: seen["added"].append(
+        (str(path), plain(ifaces))), "InterfacesAdded", MANAGER_IFACE, NAME, MANAGER_PATH)
+    daemon.bus.add_signal_receiver(lambda path, ifaces: seen["removed"].append(
+        (str(path), plain(ifaces))), "InterfacesRemoved", MANAGER_IFACE, NAME, MANAGER_PATH)
+    daemon.driver().ListMigrations()
+
+    qmp = start_qemu("manager", incoming=True)
+    main_a, main_b = socket.socketpair()
+    mid = daemon.control.execute("prepare-incoming", {"domain": "qmp:" + qmp},
+                                 fds=[main_b.fileno()])["migration"]
+    main_b.close()
+    path = MIGRATION_PREFIX + mid
+    run_loop(lambda: seen["added"], "InterfacesAdded")
+    added_path, added = seen["added"][0]
+    check_equal(added_path, path, "InterfacesAdded's object")
+    check_equal(sorted(added), [MIGRATION_IFACE], "InterfacesAdded's interfaces")
+    check_equal(added[MIGRATION_IFACE]["Role"], "destination", "InterfacesAdded's Role")
+    objects = managed_objects(daemon)
+    check_equal(sorted(objects), [DRIVER_PATH, path], "GetManagedObjects' objects")
+    check_equal(objects[path][MIGRATION_IFACE],
+                plain(daemon.obj(path).GetAll(MIGRATION_IFACE, dbus_interface=PROPS_IFACE)),
+                "GetManagedObjects against GetAll")
+
+    # A GDBus client (GDBusObjectManagerClient) sees the same.
+    from gi.repository import Gio
+    connection = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    client = Gio.DBusObjectManagerClient.new_sync(
+        connection, Gio.DBusObjectManagerClientFlags.DO_NOT_AUTO_START, NAME, MANAGER_PATH,
+        None, None, None)
+    check_equal(sorted(o.get_object_path() for o in client.get_objects()),
+                [DRIVER_PATH, path], "GDBusObjectManagerClient's objects")
+    check_equal(client.get_interface(DRIVER_PATH, DRIVER_IFACE)
+                .get_cached_property("Version").unpack(), version, "GDBus' Version")
+    connection.close_sync(None)
+
+    daemon.control.execute("cancel", {"migration": mid})
+    main_a.close()
+    run_loop(lambda: seen["removed"], "InterfacesRemoved", timeout=30)
+    check_equal(seen["removed"], [(path, [MIGRATION_IFACE])], "InterfacesRemoved")
+    check_equal(len(seen["added"]), 1, "InterfacesAdded once")
+    check_equal(sorted(managed_objects(daemon)), [DRIVER_PATH], "GetManagedObjects at the end")
+    stop(daemon.process)
+    check_equal(daemon.process.returncode, 0, "the daemon's exit status")
 
 
 def test_migration_channels_over_dbus():
@@ -541,7 +642,8 @@ def system_bus_config(policy_dir):
 
 
 def test_policy_and_expiry():
-    """The policy loads in a dbus-daemon; others may read, not act; finished ones expire."""
+    """The policy loads in a dbus-daemon; others may read, not act without polkit; finished
+    ones expire."""
     policy_dir = os.path.join(tmp, "system-bus")
     os.mkdir(policy_dir)
     os.chmod(tmp, 0o755)
@@ -570,7 +672,7 @@ def test_policy_and_expiry():
             "        call()\n"
             "        print('allowed')\n"
             "    except dbus.exceptions.DBusException as e:\n"
-            "        print(e.get_dbus_name())\n"
+            "        print(e.get_dbus_name(), e.get_dbus_message())\n"
         ) % (NAME, NAME, DRIVER_PATH, DRIVER_IFACE, MIGRATION_IFACE, PROPS_IFACE,
              MIGRATION_IFACE, DRIVER_IFACE)
         nobody = pwd.getpwnam("nobody")
@@ -588,8 +690,13 @@ def test_policy_and_expiry():
         check(path in lines[0], "nobody's ListMigrations: " + lines[0])
         state = daemon.control.execute("query-migration", {"migration": mid})["state"]
         check_equal(lines[1], state, "nobody's Get(State)")
-        check_equal(lines[2:], ["org.freedesktop.DBus.Error.AccessDenied"] * 2,
-                    "nobody's Cancel and GetTunables")
+        # The bus lets the calls through; the daemon asks polkit, which this
+        # bus does not have: a clear error naming the action, at once.
+        for line, action in zip(lines[2:], ("org.virtmigrate.manage", "org.virtmigrate.read")):
+            check(line.startswith("org.virtmigrate.Error.Authorization ") and
+                  "'%s'" % action in line and "polkit" in line,
+                  "nobody's call without polkit: " + line)
+        check_equal(len(lines), 4, "nobody's output lines")
         check_equal(str(daemon.obj(path).Get(MIGRATION_IFACE, "State",
                                              dbus_interface=PROPS_IFACE)),
                     state, "State after nobody's Cancel")
@@ -688,6 +795,8 @@ def test_example_app_dbus():
 TESTS = [
     ("/dbus/tree", test_tree),
     ("/dbus/get-tunables", test_get_tunables),
+    ("/dbus/version", test_version),
+    ("/dbus/object-manager", test_object_manager),
     ("/dbus/migration/channels-over-dbus", test_migration_channels_over_dbus),
     ("/dbus/migration/refused", test_refused),
     ("/dbus/migration/refused-start", test_refused_start),
@@ -701,7 +810,9 @@ TESTS = [
 
 
 def main():
-    failed = vmig_check.run_tap(TESTS, setup)
+    # VMIG_DBUS_TESTS=SUBSTRING runs only the tests whose path holds it.
+    only = os.environ.get("VMIG_DBUS_TESTS")
+    failed = vmig_check.run_tap([t for t in TESTS if not only or only in t[0]], setup)
     for p in reversed(processes):
         stop(p)
     if failed:
