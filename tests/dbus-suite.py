@@ -714,6 +714,144 @@ def test_policy_and_expiry():
     check_equal(daemon.process.returncode, 0, "the daemon's exit status")
 
 
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_ACTIONS = "/usr/share/polkit-1/actions"  # polkitd's compiled-in directories
+POLKIT_RULES = "/etc/polkit-1/rules.d"
+POLKIT_BUS_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+
+# A client as another user: prints, per call, "ok" or the error's name and message.
+CLIENT = """
+import dbus, sys
+bus = dbus.bus.BusConnection(sys.argv[1])
+driver = bus.get_object("org.virtmigrate", "/org/virtmigrate/Driver", introspect=False)
+migration = bus.get_object("org.virtmigrate", sys.argv[3], introspect=False)
+calls = {
+    "GetTunables": lambda: driver.GetTunables(sys.argv[2],
+                                              dbus_interface="org.virtmigrate.Driver1"),
+    "ListTunables": lambda: driver.ListTunables(sys.argv[2],
+                                                dbus_interface="org.virtmigrate.Driver1"),
+    "Cancel": lambda: migration.Cancel(dbus_interface="org.virtmigrate.Migration1"),
+}
+for name in sys.argv[4:]:
+    try:
+        calls[name]()
+        print("ok")
+    except dbus.exceptions.DBusException as e:
+        print(e.get_dbus_name(), e.get_dbus_message())
+"""
+
+
+def as_user(name, address, qmp, path, calls):
+    """Runs CLIENT as user @name (uid, gid, no supplementary groups); returns its lines."""
+    user = pwd.getpwnam(name)
+
+    def demote():
+        os.setgroups([])
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    out = subprocess.run(["/usr/bin/python3", "-c", CLIENT, address, "qmp:" + qmp, path]
+                         + calls, capture_output=True, text=True,
+                         preexec_fn=demote if name != "root" else None, cwd="/",
+                         timeout=TIMEOUT)
+    check(out.returncode == 0, "the client as %s failed: %s" % (name, out.stderr))
+    lines = out.stdout.splitlines()
+    check_equal(len(lines), len(calls), "%s's answers (%r)" % (name, lines))
+    return lines
+
+
+def test_polkit():
+    """The real polkitd decides: a user its rules allow may, another may not, root may."""
+    if os.geteuid() != 0:
+        raise vmig_check.Skip("needs root (polkitd, its rules directory, other uids)")
+    # Its actions and a rules file go where polkitd reads them (compiled-in
+    # directories), and out again: the rules grant the actions to user
+    # nobody, checked against user daemon (no rule) and root.
+    for path in (POLKITD, POLKIT_BUS_POLICY):
+        if not os.path.exists(path):
+            raise vmig_check.Skip("%s missing (Debian package polkitd)" % path)
+    installed = []  # files this test put outside the tree, removed in the end
+    try:
+        action_file = os.path.join(POLKIT_ACTIONS, "org.virtmigrate.policy")
+        if not os.path.exists(action_file):
+            shutil.copy(os.path.join(DATADIR, "org.virtmigrate.policy"), action_file)
+            installed.append(action_file)
+        rules_file = os.path.join(POLKIT_RULES, "10-virt-migrate-test-%d.rules" % os.getpid())
+        with open(rules_file, "w") as f:
+            f.write('polkit.addRule(function(action, subject) {\n'
+                    '    if ((action.id == "org.virtmigrate.read" ||\n'
+                    '         action.id == "org.virtmigrate.manage") && subject.user == "nobody")\n'
+                    '        return polkit.Result.YES;\n'
+                    '});\n')
+        installed.append(rules_file)
+        os.chmod(rules_file, 0o644)
+        polkit_checks()
+    finally:
+        for path in installed:
+            os.unlink(path)
+
+
+def polkit_checks():
+    bus_dir = os.path.join(tmp, "polkit-bus")
+    os.mkdir(bus_dir)
+    os.chmod(tmp, 0o755)
+    os.chmod(bus_dir, 0o755)
+    config = system_bus_config(bus_dir)
+    with open(config) as f:
+        text = f.read()
+    # polkitd's own bus policy beside ours: it owns its name as user polkitd.
+    text = text.replace("</busconfig>", "  <include>%s</include>\n</busconfig>"
+                        % POLKIT_BUS_POLICY)
+    with open(config, "w") as f:
+        f.write(text)
+    address = start_bus(config)
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+    # polkitd starts as root and drops to user polkitd itself.
+    polkitd = start([POLKITD, "--no-debug"], env=env, log=os.path.join(tmp, "polkitd.log"))
+    bus = dbus.bus.BusConnection(address)
+    wait_for(lambda: bus.name_has_owner("org.freedesktop.PolicyKit1"), "polkitd on the bus")
+    bus.close()
+    daemon = Daemon("polkit-host", "system", address)
+    qmp = start_qemu("polkit")
+    ids = []
+    mains = []  # the source ends of the main channels: open while the migrations wait
+    for n in range(2):
+        main_a, main_b = socket.socketpair()
+        ids.append(daemon.control.execute(
+            "prepare-incoming", {"domain": "qmp:" + start_qemu("polkit%d" % n, incoming=True)},
+            fds=[main_b.fileno()])["migration"])
+        mains.append(main_a)
+        main_b.close()
+    first, second = (MIGRATION_PREFIX + i for i in ids)
+
+    def state(path):
+        return str(daemon.obj(path).Get(MIGRATION_IFACE, "State", dbus_interface=PROPS_IFACE))
+
+    # User daemon: no rule for it, and polkit's default asks an administrator,
+    # which no agent here can be: refused, the error naming the action.
+    lines = as_user("daemon", address, qmp, first, ["GetTunables", "ListTunables", "Cancel"])
+    for line, action in zip(lines, ("org.virtmigrate.read", "org.virtmigrate.read",
+                                    "org.virtmigrate.manage")):
+        check(line.startswith("org.freedesktop.DBus.Error.AccessDenied ") and
+              "'%s'" % action in line, "daemon's refusal: " + line)
+    check(state(first) != "cancelled", "daemon's Cancel took effect")
+
+    # User nobody: the rules file grants it both actions.
+    check_equal(as_user("nobody", address, qmp, first, ["GetTunables", "ListTunables", "Cancel"]),
+                ["ok"] * 3, "nobody's calls")
+    check_equal(state(first), "cancelled", "State after nobody's Cancel")
+
+    # Root never asks polkit.
+    check_equal(as_user("root", address, qmp, second, ["GetTunables", "Cancel"]), ["ok"] * 2,
+                "root's calls")
+    check_equal(state(second), "cancelled", "State after root's Cancel")
+    for main in mains:
+        main.close()
+    stop(daemon.process)
+    check_equal(daemon.process.returncode, 0, "the daemon's exit status")
+    stop(polkitd)
+
+
 def test_second_daemon_and_no_bus():
     """A second daemon on a bus whose name is taken, or with no bus, still serves."""
     env = dict(os.environ)
@@ -802,6 +940,7 @@ TESTS = [
     ("/dbus/migration/refused-start", test_refused_start),
     ("/dbus/bad-calls", test_bad_calls),
     ("/dbus/policy-and-expiry", test_policy_and_expiry),
+    ("/dbus/polkit", test_polkit),
     ("/dbus/no-service", test_second_daemon_and_no_bus),
     ("/dbus/bus-goes-away", test_bus_goes_away),
     ("/dbus/example-app/control", test_example_app_control),
