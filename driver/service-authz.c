@@ -11,7 +11,8 @@
  * the process up itself, so a caller cannot claim to be another).  Both
  * questions are asynchronous with a bounded timeout: a bus or polkitd
  * that does not answer costs the caller an error, never the daemon a
- * stall.
+ * stall.  What the caller may do is never remembered: polkit keeps
+ * auth_admin_keep's grants, and a rule may change at any time.
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-service"
@@ -85,12 +86,12 @@ static void on_reply(DBusPendingCall *pending, void *user_data);
 
 /* Sends @message (consumed) for @ac; its reply comes to on_reply(). */
 static void
-auth_call_send(AuthCall *ac, DBusMessage *message)
+auth_call_send(AuthCall *ac, DBusMessage *message, int timeout_ms)
 {
     DBusPendingCall *pending = NULL;
 
-    vmig_service_need(dbus_connection_send_with_reply(
-        ac->service->connection, message, &pending, VMIG_SERVICE_AUTHZ_TIMEOUT_MS));
+    vmig_service_need(dbus_connection_send_with_reply(ac->service->connection, message,
+                                                      &pending, timeout_ms));
     dbus_message_unref(message);
     if (!pending) {
         /* Not connected any more: nobody to answer either. */
@@ -148,7 +149,10 @@ ask_polkit(AuthCall *ac)
     vmig_service_need(dbus_message_iter_append_basic(&iter, DBUS_TYPE_UINT32, &flags));
     vmig_service_need(dbus_message_iter_append_basic(&iter, DBUS_TYPE_STRING, &empty));
     ac->step = STEP_POLKIT;
-    auth_call_send(ac, message);
+    auth_call_send(ac, message,
+                   flags & POLKIT_ALLOW_USER_INTERACTION
+                       ? VMIG_SERVICE_AUTHZ_INTERACTIVE_TIMEOUT_MS
+                       : VMIG_SERVICE_AUTHZ_TIMEOUT_MS);
 }
 
 /* Returns: the error reply for an authorization that could not be asked (new). */
@@ -250,7 +254,7 @@ vmig_service_authorize(VmigService *service, DBusMessage *call,
     vmig_service_need(message != NULL);
     vmig_service_need(
         dbus_message_append_args(message, DBUS_TYPE_STRING, &sender, DBUS_TYPE_INVALID));
-    auth_call_send(ac, message);
+    auth_call_send(ac, message, VMIG_SERVICE_AUTHZ_TIMEOUT_MS);
 }
 
 void

@@ -94,9 +94,8 @@ void vmig_service_run(VmigService *service, DBusMessage *call,
  * Runs @method for @call once its sender may do @method->action: root and
  * the daemon's own user always may, anyone else when polkit says so
  * (CheckAuthorization with the caller's bus name as the subject).  A
- * refusal, or a bus or polkit that does not answer within
- * VMIG_SERVICE_AUTHZ_TIMEOUT_MS, is answered with an error naming the
- * action.  @id is copied.
+ * refusal, or a bus or polkit that does not answer in time, is answered
+ * with an error naming the action.  @id is copied.
  */
 void vmig_service_authorize(VmigService *service, DBusMessage *call,
                             const VmigServiceMethod *method, const char *id);
@@ -104,7 +103,13 @@ void vmig_service_authorize(VmigService *service, DBusMessage *call,
 /* Drops every call still waiting for its authorization (unanswered). */
 void vmig_service_authorize_cancel_all(VmigService *service);
 
-#define VMIG_SERVICE_AUTHZ_TIMEOUT_MS 25000
+/*
+ * How long the bus and polkit have to answer: under the 25 s a libdbus or
+ * GDBus client waits by default, so that the caller hears why; longer
+ * when the caller allowed polkit to ask someone for a password.
+ */
+#define VMIG_SERVICE_AUTHZ_TIMEOUT_MS             20000
+#define VMIG_SERVICE_AUTHZ_INTERACTIVE_TIMEOUT_MS 120000
 
 /*
  * Appends the a{sa{sv}} of an object's interfaces with their properties:

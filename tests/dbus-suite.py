@@ -725,12 +725,14 @@ import dbus, sys
 bus = dbus.bus.BusConnection(sys.argv[1])
 driver = bus.get_object("org.virtmigrate", "/org/virtmigrate/Driver", introspect=False)
 migration = bus.get_object("org.virtmigrate", sys.argv[3], introspect=False)
+# Longer than the daemon waits for polkit (20 s): the daemon's answer comes first.
 calls = {
-    "GetTunables": lambda: driver.GetTunables(sys.argv[2],
+    "GetTunables": lambda: driver.GetTunables(sys.argv[2], timeout=60,
                                               dbus_interface="org.virtmigrate.Driver1"),
-    "ListTunables": lambda: driver.ListTunables(sys.argv[2],
+    "ListTunables": lambda: driver.ListTunables(sys.argv[2], timeout=60,
                                                 dbus_interface="org.virtmigrate.Driver1"),
-    "Cancel": lambda: migration.Cancel(dbus_interface="org.virtmigrate.Migration1"),
+    "Cancel": lambda: migration.Cancel(dbus_interface="org.virtmigrate.Migration1",
+                                       timeout=60),
 }
 for name in sys.argv[4:]:
     try:
@@ -741,8 +743,8 @@ for name in sys.argv[4:]:
 """
 
 
-def as_user(name, address, qmp, path, calls):
-    """Runs CLIENT as user @name (uid, gid, no supplementary groups); returns its lines."""
+def start_client(name, address, qmp, path, calls):
+    """Starts CLIENT as user @name (uid, gid, no supplementary groups)."""
     user = pwd.getpwnam(name)
 
     def demote():
@@ -750,14 +752,25 @@ def as_user(name, address, qmp, path, calls):
         os.setgid(user.pw_gid)
         os.setuid(user.pw_uid)
 
-    out = subprocess.run(["/usr/bin/python3", "-c", CLIENT, address, "qmp:" + qmp, path]
-                         + calls, capture_output=True, text=True,
-                         preexec_fn=demote if name != "root" else None, cwd="/",
-                         timeout=TIMEOUT)
-    check(out.returncode == 0, "the client as %s failed: %s" % (name, out.stderr))
-    lines = out.stdout.splitlines()
+    p = subprocess.Popen(["/usr/bin/python3", "-c", CLIENT, address, "qmp:" + qmp, path]
+                         + calls, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=demote if name != "root" else None, cwd="/")
+    processes.append(p)
+    return p
+
+
+def client_lines(p, name, calls):
+    """Waits for a client of start_client(); returns its lines."""
+    out, err = p.communicate(timeout=TIMEOUT + 30)
+    check(p.returncode == 0, "the client as %s failed: %s" % (name, err))
+    lines = out.splitlines()
     check_equal(len(lines), len(calls), "%s's answers (%r)" % (name, lines))
     return lines
+
+
+def as_user(name, address, qmp, path, calls):
+    """Runs CLIENT as user @name; returns its lines."""
+    return client_lines(start_client(name, address, qmp, path, calls), name, calls)
 
 
 def test_polkit():
@@ -845,6 +858,28 @@ def polkit_checks():
     check_equal(as_user("root", address, qmp, second, ["GetTunables", "Cancel"]), ["ok"] * 2,
                 "root's calls")
     check_equal(state(second), "cancelled", "State after root's Cancel")
+
+    # polkitd stopped (SIGSTOP, as a wedged polkitd): nobody's call waits,
+    # the daemon does not, and the caller hears why after the daemon's 20 s.
+    os.kill(polkitd.pid, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        client = start_client("nobody", address, qmp, first, ["Cancel"])
+        # The daemon answers others meanwhile.
+        for _ in range(3):
+            t = time.monotonic()
+            daemon.driver().ListMigrations(timeout=5)
+            check(time.monotonic() - t < 2, "ListMigrations took %.1f s while polkitd is "
+                  "stopped" % (time.monotonic() - t))
+            time.sleep(0.5)
+        line = client_lines(client, "nobody", ["Cancel"])[0]
+        waited = time.monotonic() - began
+        check(line.startswith("org.virtmigrate.Error.Authorization ") and
+              "'org.virtmigrate.manage'" in line and "polkit" in line,
+              "nobody's call to a stopped polkitd: " + line)
+        check(15 < waited < 45, "the answer came after %.1f s" % waited)
+    finally:
+        os.kill(polkitd.pid, signal.SIGCONT)
     for main in mains:
         main.close()
     stop(daemon.process)
