@@ -90,6 +90,7 @@ prop_tls(JsonObject *record, const char *member)
 {
     JsonNode *node = json_object_get_member(record, member);
     JsonObject *tls = json_object_new();
+    JsonNode *value;
 
     if (node && JSON_NODE_HOLDS_OBJECT(node)) {
         JsonObject *session = json_node_get_object(node);
@@ -108,7 +109,9 @@ prop_tls(JsonObject *record, const char *member)
                                           ? json_node_get_string(node)
                                           : "none");
     }
-    return json_node_init_object(json_node_alloc(), tls);
+    value = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(value, tls); /* json_node_init_object() would add a ref */
+    return value;
 }
 
 static const Property properties[] = {
