@@ -706,7 +706,7 @@ main(int argc, char **argv)
 
         vmigd.service = vmig_service_new(
             &vmigd, bus == VMIG_DAEMON_BUS_SYSTEM ? DBUS_BUS_SYSTEM : DBUS_BUS_SESSION,
-            dir && *dir ? dir : VMIG_DBUS_INTERFACES_DIR, &error);
+            dir && *dir ? dir : NULL, &error);
         if (vmigd.service) {
             g_message("serving " VMIG_SERVICE_NAME " on the %s bus",
                       vmig_daemon_bus_names[bus]);

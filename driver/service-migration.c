@@ -90,6 +90,7 @@ prop_tls(JsonObject *record, const char *member)
 {
     JsonNode *node = json_object_get_member(record, member);
     JsonObject *tls = json_object_new();
+    JsonNode *value;
 
     if (node && JSON_NODE_HOLDS_OBJECT(node)) {
         JsonObject *session = json_node_get_object(node);
@@ -108,7 +109,9 @@ prop_tls(JsonObject *record, const char *member)
                                           ? json_node_get_string(node)
                                           : "none");
     }
-    return json_node_init_object(json_node_alloc(), tls);
+    value = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(value, tls); /* json_node_init_object() would add a ref */
+    return value;
 }
 
 static const Property properties[] = {
@@ -164,6 +167,13 @@ append_entry(DBusMessageIter *dict, const Property *p, JsonObject *values)
                              json_object_get_member(values, p->name));
     vmig_service_need(dbus_message_iter_close_container(&entry, &variant));
     vmig_service_need(dbus_message_iter_close_container(dict, &entry));
+}
+
+void
+vmig_service_migration_append_properties(DBusMessageIter *dict, JsonObject *values)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(properties); i++)
+        append_entry(dict, &properties[i], values);
 }
 
 /* Returns: migration @id's property values now (new), or NULL once it is gone. */
@@ -249,8 +259,7 @@ migration_get_all(VmigService *service, DBusMessage *call, const char *id)
     dbus_message_iter_init_append(reply, &iter);
     vmig_service_need(
         dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
-    for (gsize i = 0; i < G_N_ELEMENTS(properties); i++)
-        append_entry(&dict, &properties[i], values);
+    vmig_service_migration_append_properties(&dict, values);
     vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
     return reply;
 }
@@ -325,12 +334,14 @@ migration_cancel(VmigService *service, DBusMessage *call, const char *id)
 }
 
 const VmigServiceMethod vmig_service_migration_methods[] = {
-    {VMIG_SERVICE_MIGRATION_IFACE, "SupplyChannels", "ah", migration_supply_channels},
-    {VMIG_SERVICE_MIGRATION_IFACE, "Cancel", "", migration_cancel},
-    {INTERFACE_PROPERTIES, "Get", "ss", migration_get},
-    {INTERFACE_PROPERTIES, "GetAll", "s", migration_get_all},
-    {INTERFACE_PROPERTIES, "Set", "ssv", migration_set},
-    {"org.freedesktop.DBus.Introspectable", "Introspect", "", migration_introspect},
+    {VMIG_SERVICE_MIGRATION_IFACE, "SupplyChannels", "ah", migration_supply_channels,
+     VMIG_SERVICE_ACTION_MANAGE},
+    {VMIG_SERVICE_MIGRATION_IFACE, "Cancel", "", migration_cancel,
+     VMIG_SERVICE_ACTION_MANAGE},
+    {INTERFACE_PROPERTIES, "Get", "ss", migration_get, NULL},
+    {INTERFACE_PROPERTIES, "GetAll", "s", migration_get_all, NULL},
+    {INTERFACE_PROPERTIES, "Set", "ssv", migration_set, NULL},
+    {"org.freedesktop.DBus.Introspectable", "Introspect", "", migration_introspect, NULL},
 };
 const gsize vmig_service_n_migration_methods =
     G_N_ELEMENTS(vmig_service_migration_methods);
@@ -384,6 +395,19 @@ vmig_service_migration_changed(VmigService *service, const char *id)
         vmig_service_need(dbus_message_iter_close_container(&iter, &invalidated));
         if (n_changed)
             vmig_service_send(service, signal);
+    } else {
+        /* The first word of a migration: its object appears. */
+        g_autofree char *path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", id);
+        const char *p = path;
+
+        signal = dbus_message_new_signal(VMIG_SERVICE_MANAGER_PATH,
+                                         VMIG_SERVICE_MANAGER_IFACE, "InterfacesAdded");
+        vmig_service_need(signal != NULL);
+        dbus_message_iter_init_append(signal, &iter);
+        vmig_service_need(
+            dbus_message_iter_append_basic(&iter, DBUS_TYPE_OBJECT_PATH, &p));
+        vmig_service_append_interfaces(&iter, values);
+        vmig_service_send(service, signal);
     }
     g_hash_table_replace(service->published, g_strdup(id), g_steal_pointer(&values));
 }
@@ -491,7 +515,22 @@ vmig_service_migration_event(VmigService *service, const char *id, const char *e
 void
 vmig_service_migration_removed(VmigService *service, const char *id)
 {
-    g_hash_table_remove(service->published, id);
+    g_autofree char *path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", id);
+    const char *interfaces[] = {VMIG_SERVICE_MIGRATION_IFACE};
+    const char **names = interfaces;
+    const char *p = path;
+    g_autoptr(DBusMessage) signal = NULL;
+
+    /* Never published (refused before its id was given out): never added. */
+    if (!g_hash_table_remove(service->published, id))
+        return;
+    signal = dbus_message_new_signal(VMIG_SERVICE_MANAGER_PATH,
+                                     VMIG_SERVICE_MANAGER_IFACE, "InterfacesRemoved");
+    vmig_service_need(signal != NULL);
+    vmig_service_need(dbus_message_append_args(
+        signal, DBUS_TYPE_OBJECT_PATH, &p, DBUS_TYPE_ARRAY, DBUS_TYPE_STRING, &names,
+        (int)G_N_ELEMENTS(interfaces), DBUS_TYPE_INVALID));
+    vmig_service_send(service, signal);
 }
 
 /* The observer's callbacks: @user_data is the service. */

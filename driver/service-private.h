@@ -20,6 +20,7 @@ struct _VmigService {
     char *migration_xml;       /* data/org.virtmigrate.Migration1.xml */
     GHashTable *published;     /* migration id -> JsonObject: properties last published */
     GCancellable *cancellable; /* calls answered later (GetTunables) */
+    GList *authorizing;        /* calls waiting for the bus or polkit (service-authz.c) */
 };
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DBusMessage, dbus_message_unref)
@@ -37,7 +38,16 @@ typedef struct {
     const char *member;
     const char *signature; /* of the arguments in */
     VmigServiceMethodFunc handler;
+    const char *action; /* the polkit action a caller needs, or NULL: anyone may */
 } VmigServiceMethod;
+
+/* The polkit actions (data/org.virtmigrate.policy). */
+#define VMIG_SERVICE_ACTION_READ   "org.virtmigrate.read"
+#define VMIG_SERVICE_ACTION_MANAGE "org.virtmigrate.manage"
+
+/* The object that carries org.freedesktop.DBus.ObjectManager. */
+#define VMIG_SERVICE_MANAGER_PATH  "/org/virtmigrate"
+#define VMIG_SERVICE_MANAGER_IFACE "org.freedesktop.DBus.ObjectManager"
 
 extern const VmigServiceMethod vmig_service_driver_methods[];
 extern const gsize vmig_service_n_driver_methods;
@@ -74,6 +84,55 @@ DBusMessage *vmig_service_string_reply(DBusMessage *call, const char *text);
  */
 void vmig_service_append_json(DBusMessageIter *iter, const char *signature,
                               JsonNode *node);
+
+/* Runs @method's handler for @call and sends its reply (if any now). */
+void vmig_service_run(VmigService *service, DBusMessage *call,
+                      const VmigServiceMethod *method, const char *id);
+
+/*
+ * vmig_service_authorize:
+ * Runs @method for @call once its sender may do @method->action: root and
+ * the daemon's own user always may, anyone else when polkit says so
+ * (CheckAuthorization with the caller's bus name as the subject).  A
+ * refusal, or a bus or polkit that does not answer in time, is answered
+ * with an error naming the action.  @id is copied.
+ */
+void vmig_service_authorize(VmigService *service, DBusMessage *call,
+                            const VmigServiceMethod *method, const char *id);
+
+/* Drops every call still waiting for its authorization (unanswered). */
+void vmig_service_authorize_cancel_all(VmigService *service);
+
+/*
+ * How long the bus and polkit have to answer: under the 25 s a libdbus or
+ * GDBus client waits by default, so that the caller hears why; longer
+ * when the caller allowed polkit to ask someone for a password.
+ */
+#define VMIG_SERVICE_AUTHZ_TIMEOUT_MS             20000
+#define VMIG_SERVICE_AUTHZ_INTERACTIVE_TIMEOUT_MS 120000
+
+/*
+ * Appends the a{sa{sv}} of an object's interfaces with their properties:
+ * Migration1 with @values (vmig_service_migration_properties()), or
+ * Driver1 when @values is NULL.
+ */
+void vmig_service_append_interfaces(DBusMessageIter *iter, JsonObject *values);
+
+/* Where the compiled-in interface descriptions are (data/virt-migrated.gresource.xml). */
+#define VMIG_SERVICE_RESOURCE_PREFIX "/org/virtmigrate/interfaces/"
+
+/* Appends {name: variant} for every Driver1 property to the a{sv} @dict. */
+void vmig_service_driver_append_properties(DBusMessageIter *dict);
+
+/* Appends {name: variant} for every Migration1 property in @values to the a{sv} @dict. */
+void vmig_service_migration_append_properties(DBusMessageIter *dict, JsonObject *values);
+
+/* Appends @node in a variant: b, x, d or s (anything else as its JSON text). */
+void vmig_service_append_variant(DBusMessageIter *iter, JsonNode *node);
+
+/* The compiled-in introspection XML (glib-compile-resources,
+ * data/virt-migrated.gresource.xml). */
+GResource *vmig_resources_get_resource(void);
 
 /* Returns: a new object: the Migration1 properties of @record. */
 JsonObject *vmig_service_migration_properties(JsonObject *record);

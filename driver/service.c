@@ -8,7 +8,10 @@
  * migration is listed, and "/" is a fallback that answers Introspect for
  * the nodes above the objects (what `busctl tree` walks).  Methods are
  * rows of a table per interface (service-driver.c, service-migration.c);
- * the argument signature is checked here, once, before a handler runs.
+ * the argument signature is checked here, once, before a handler runs,
+ * and a row that names a polkit action runs only once the caller may
+ * (service-authz.c).  /org/virtmigrate is the ObjectManager of the
+ * driver's object and the migrations'.
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-service"
@@ -107,9 +110,8 @@ vmig_service_string_reply(DBusMessage *call, const char *text)
 
 /* ---- values ------------------------------------------------------------------ */
 
-/* Appends a JSON scalar (or anything, as JSON text) in a variant. */
-static void
-append_variant(DBusMessageIter *iter, JsonNode *node)
+void
+vmig_service_append_variant(DBusMessageIter *iter, JsonNode *node)
 {
     DBusMessageIter variant;
     GType type =
@@ -195,7 +197,7 @@ vmig_service_append_json(DBusMessageIter *iter, const char *signature, JsonNode 
                                                                NULL, &entry));
             vmig_service_need(
                 dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &name));
-            append_variant(&entry, json_object_get_member(object, name));
+            vmig_service_append_variant(&entry, json_object_get_member(object, name));
             vmig_service_need(dbus_message_iter_close_container(&sub, &entry));
         }
         vmig_service_need(dbus_message_iter_close_container(iter, &sub));
@@ -250,10 +252,23 @@ dispatch(VmigService *service, DBusMessage *call, const VmigServiceMethod *metho
         g_debug("%s %s.%s from %s", dbus_message_get_path(call), methods[i].interface,
                 member,
                 dbus_message_get_sender(call) ? dbus_message_get_sender(call) : "(peer)");
-        reply = methods[i].handler(service, call, id);
+        if (methods[i].action)
+            vmig_service_authorize(service, call, &methods[i], id);
+        else
+            vmig_service_run(service, call, &methods[i], id);
+        return DBUS_HANDLER_RESULT_HANDLED;
     }
     vmig_service_reply(service, call, reply);
     return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+void
+vmig_service_run(VmigService *service, DBusMessage *call, const VmigServiceMethod *method,
+                 const char *id)
+{
+    g_autoptr(DBusMessage) reply = method->handler(service, call, id);
+
+    vmig_service_reply(service, call, reply);
 }
 
 /* ---- the object tree ---------------------------------------------------------- */
@@ -262,9 +277,12 @@ dispatch(VmigService *service, DBusMessage *call, const VmigServiceMethod *metho
     "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n" \
     " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
 
-/* Returns: the introspection of a node with no interface of ours, and @children (new). */
+/*
+ * Returns: the introspection of a node with Introspectable, the interfaces
+ * in @interfaces (XML text, or NULL) and @children (new).
+ */
 static char *
-node_xml(const char *const *children, gsize n_children)
+node_xml(const char *interfaces, const char *const *children, gsize n_children)
 {
     GString *xml = g_string_new(
         NODE_DOCTYPE "<node>\n"
@@ -273,6 +291,9 @@ node_xml(const char *const *children, gsize n_children)
                      "      <arg name=\"xml_data\" type=\"s\" direction=\"out\"/>\n"
                      "    </method>\n"
                      "  </interface>\n");
+
+    if (interfaces)
+        g_string_append(xml, interfaces);
 
     for (gsize i = 0; i < n_children; i++)
         g_string_append_printf(xml, "  <node name=\"%s\"/>\n", children[i]);
@@ -292,7 +313,7 @@ node_call(VmigService *service, DBusMessage *call, const char *const *children,
     if (dbus_message_is_method_call(call, INTERFACE_INTROSPECTABLE, "Introspect") ||
         (!dbus_message_get_interface(call) &&
          g_strcmp0(dbus_message_get_member(call), "Introspect") == 0)) {
-        g_autofree char *xml = node_xml(children, n_children);
+        g_autofree char *xml = node_xml(NULL, children, n_children);
 
         reply = vmig_service_string_reply(call, xml);
     } else {
@@ -305,6 +326,110 @@ node_call(VmigService *service, DBusMessage *call, const char *const *children,
     return DBUS_HANDLER_RESULT_HANDLED;
 }
 
+/* ---- /org/virtmigrate: org.freedesktop.DBus.ObjectManager ------------------------ */
+
+#define MANAGER_XML                                                                      \
+    "  <interface name=\"" VMIG_SERVICE_MANAGER_IFACE "\">\n"                            \
+    "    <method name=\"GetManagedObjects\">\n"                                          \
+    "      <arg name=\"objects\" type=\"a{oa{sa{sv}}}\" direction=\"out\"/>\n"           \
+    "    </method>\n"                                                                    \
+    "    <signal name=\"InterfacesAdded\">\n"                                            \
+    "      <arg name=\"object\" type=\"o\"/>\n"                                          \
+    "      <arg name=\"interfaces\" type=\"a{sa{sv}}\"/>\n"                              \
+    "    </signal>\n"                                                                    \
+    "    <signal name=\"InterfacesRemoved\">\n"                                          \
+    "      <arg name=\"object\" type=\"o\"/>\n"                                          \
+    "      <arg name=\"interfaces\" type=\"as\"/>\n"                                     \
+    "    </signal>\n"                                                                    \
+    "  </interface>\n"
+
+void
+vmig_service_append_interfaces(DBusMessageIter *iter, JsonObject *values)
+{
+    const char *interface =
+        values ? VMIG_SERVICE_MIGRATION_IFACE : VMIG_SERVICE_DRIVER_IFACE;
+    DBusMessageIter interfaces;
+    DBusMessageIter entry;
+    DBusMessageIter properties;
+
+    vmig_service_need(
+        dbus_message_iter_open_container(iter, DBUS_TYPE_ARRAY, "{sa{sv}}", &interfaces));
+    vmig_service_need(dbus_message_iter_open_container(&interfaces, DBUS_TYPE_DICT_ENTRY,
+                                                       NULL, &entry));
+    vmig_service_need(
+        dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &interface));
+    vmig_service_need(
+        dbus_message_iter_open_container(&entry, DBUS_TYPE_ARRAY, "{sv}", &properties));
+    if (values)
+        vmig_service_migration_append_properties(&properties, values);
+    else
+        vmig_service_driver_append_properties(&properties);
+    vmig_service_need(dbus_message_iter_close_container(&entry, &properties));
+    vmig_service_need(dbus_message_iter_close_container(&interfaces, &entry));
+    vmig_service_need(dbus_message_iter_close_container(iter, &interfaces));
+}
+
+/* Appends {path: interfaces} to the a{oa{sa{sv}}} @objects. */
+static void
+append_managed_object(DBusMessageIter *objects, const char *path, JsonObject *values)
+{
+    DBusMessageIter entry;
+
+    vmig_service_need(
+        dbus_message_iter_open_container(objects, DBUS_TYPE_DICT_ENTRY, NULL, &entry));
+    vmig_service_need(
+        dbus_message_iter_append_basic(&entry, DBUS_TYPE_OBJECT_PATH, &path));
+    vmig_service_append_interfaces(&entry, values);
+    vmig_service_need(dbus_message_iter_close_container(objects, &entry));
+}
+
+static DBusMessage *
+manager_get_managed_objects(VmigService *service, DBusMessage *call, const char *id)
+{
+    g_autoptr(JsonNode) list = vmig_migrations_list(service->daemon->migrations);
+    JsonArray *array = json_node_get_array(list);
+    DBusMessage *reply = dbus_message_new_method_return(call);
+    DBusMessageIter iter;
+    DBusMessageIter objects;
+
+    vmig_service_need(reply != NULL);
+    dbus_message_iter_init_append(reply, &iter);
+    vmig_service_need(dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY,
+                                                       "{oa{sa{sv}}}", &objects));
+    append_managed_object(&objects, VMIG_SERVICE_DRIVER_PATH, NULL);
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+        const char *mid = json_object_get_string_member(
+            json_array_get_object_element(array, i), "migration");
+        g_autoptr(JsonNode) record =
+            vmig_migration_record(service->daemon->migrations, mid, NULL);
+        g_autoptr(JsonObject) values = NULL;
+        g_autofree char *path = NULL;
+
+        if (!record)
+            continue;
+        values = vmig_service_migration_properties(json_node_get_object(record));
+        path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", mid);
+        append_managed_object(&objects, path, values);
+    }
+    vmig_service_need(dbus_message_iter_close_container(&iter, &objects));
+    return reply;
+}
+
+static DBusMessage *
+manager_introspect(VmigService *service, DBusMessage *call, const char *id)
+{
+    static const char *const top[] = {"Driver", "migration"};
+    g_autofree char *xml = node_xml(MANAGER_XML, top, G_N_ELEMENTS(top));
+
+    return vmig_service_string_reply(call, xml);
+}
+
+static const VmigServiceMethod manager_methods[] = {
+    {VMIG_SERVICE_MANAGER_IFACE, "GetManagedObjects", "", manager_get_managed_objects,
+     NULL},
+    {INTERFACE_INTROSPECTABLE, "Introspect", "", manager_introspect, NULL},
+};
+
 /* "/", "/org", "/org/virtmigrate" and anything unknown.  Returns: handled or not. */
 static DBusHandlerResult
 on_root_message(DBusConnection *connection, DBusMessage *call, void *user_data)
@@ -313,15 +438,15 @@ on_root_message(DBusConnection *connection, DBusMessage *call, void *user_data)
     const char *path = dbus_message_get_path(call);
     static const char *const org[] = {"org"};
     static const char *const virtmigrate[] = {"virtmigrate"};
-    static const char *const top[] = {"Driver", "migration"};
     g_autoptr(DBusMessage) reply = NULL;
 
     if (g_str_equal(path, "/"))
         return node_call(service, call, org, G_N_ELEMENTS(org));
     if (g_str_equal(path, "/org"))
         return node_call(service, call, virtmigrate, G_N_ELEMENTS(virtmigrate));
-    if (g_str_equal(path, "/org/virtmigrate"))
-        return node_call(service, call, top, G_N_ELEMENTS(top));
+    if (g_str_equal(path, VMIG_SERVICE_MANAGER_PATH))
+        return dispatch(service, call, manager_methods, G_N_ELEMENTS(manager_methods),
+                        NULL);
     if (dbus_message_get_type(call) != DBUS_MESSAGE_TYPE_METHOD_CALL)
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
     reply = vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_OBJECT, "no object at %s",
@@ -406,14 +531,33 @@ bus_error(DBusError *dbus_error, GError **error, const char *what)
     return FALSE;
 }
 
-/* Reads one interface file.  Returns: its text (new), or NULL with @error set. */
+/*
+ * Reads one interface description: from @dir when given, else the copy
+ * compiled into the daemon.  Returns: its text (new), or NULL with @error set.
+ */
 static char *
 read_interface(const char *dir, const char *name, GError **error)
 {
-    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *path = NULL;
     g_autoptr(GError) local = NULL;
     char *text = NULL;
 
+    if (!dir) {
+        g_autofree char *resource = g_strconcat(VMIG_SERVICE_RESOURCE_PREFIX, name, NULL);
+        g_autoptr(GBytes) bytes =
+            g_resource_lookup_data(vmig_resources_get_resource(), resource,
+                                   G_RESOURCE_LOOKUP_FLAGS_NONE, &local);
+
+        if (!bytes) {
+            g_set_error(error, VMIG_SERVICE_ERROR, VMIG_SERVICE_ERROR_INTERFACES,
+                        "the daemon was built without its D-Bus interface "
+                        "description %s: %s",
+                        name, local->message);
+            return NULL;
+        }
+        return g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    }
+    path = g_build_filename(dir, name, NULL);
     if (!g_file_get_contents(path, &text, NULL, &local)) {
         g_set_error(error, VMIG_SERVICE_ERROR, VMIG_SERVICE_ERROR_INTERFACES,
                     "cannot read the D-Bus interface description: %s (set %s to the "
@@ -503,6 +647,7 @@ vmig_service_free(VmigService *service)
     if (!service)
         return;
     g_cancellable_cancel(service->cancellable);
+    vmig_service_authorize_cancel_all(service);
     if (service->daemon->migrations)
         vmig_migrations_unobserve(service->daemon->migrations, &vmig_service_observer,
                                   service);

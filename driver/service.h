@@ -10,7 +10,9 @@
  * service when a migration changes, emits an event, or is forgotten; the
  * service reads everything it publishes from the migration's record, so
  * D-Bus and the control socket always say the same.  The interfaces are
- * data/org.virtmigrate.*.xml, read at start and answered to Introspect.
+ * data/org.virtmigrate.*.xml, compiled in and answered to Introspect;
+ * /org/virtmigrate is their ObjectManager.  Methods that act or dial
+ * sockets are authorized through polkit (driver/service-authz.c).
  */
 #pragma once
 
@@ -40,7 +42,8 @@ typedef enum {
  * vmig_service_new:
  * Connects to @bus (DBUS_BUS_SYSTEM or DBUS_BUS_SESSION), registers the
  * objects and takes the name org.virtmigrate (not queued: a second daemon
- * on the same bus is an error).  @interfaces_dir holds the XML files.
+ * on the same bus is an error).  @interfaces_dir holds the XML files;
+ * NULL: the copies compiled into the daemon (data/virt-migrated.gresource.xml).
  * Returns: the service, or NULL with @error set.
  */
 VmigService *vmig_service_new(VmigDaemon *daemon, DBusBusType bus,

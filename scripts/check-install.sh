@@ -37,6 +37,7 @@ expect() {
 expect "$p"/sbin/virt-migrated
 expect "$p"/bin/virt-migrate
 expect "$p"/share/dbus-1/system.d/org.virtmigrate.conf
+expect "$p"/share/polkit-1/actions/org.virtmigrate.policy
 expect "$p"/share/dbus-1/system-services/org.virtmigrate.service
 expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml
 expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml
@@ -55,13 +56,14 @@ for f in "$p"/share/dbus-1/system-services/org.virtmigrate.service \
     fi
 done
 for f in "$p"/share/dbus-1/system.d/org.virtmigrate.conf \
+    "$p"/share/polkit-1/actions/org.virtmigrate.policy \
     "$p"/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml \
     "$p"/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml; do
     xmllint --noout "$root$f" || status=1
 done
-# The installed daemon finds its interface files where they were installed.
-if ! grep -aq "$p/share/dbus-1/interfaces" "$root$p/sbin/virt-migrated"; then
-    echo "  BAD: virt-migrated does not look in $p/share/dbus-1/interfaces" >&2
+# The installed daemon carries the interface files compiled in (a GResource).
+if ! grep -aq '<interface name="org.virtmigrate.Driver1">' "$root$p/sbin/virt-migrated"; then
+    echo "  BAD: virt-migrated does not carry data/org.virtmigrate.Driver1.xml" >&2
     status=1
 fi
 if command -v systemd-analyze >/dev/null && [ -d /run/systemd/system ]; then

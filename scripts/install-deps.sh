@@ -9,14 +9,14 @@ set -eu
 PACKAGES="
     autoconf automake autoconf-archive make pkg-config gcc
     clang libclang-rt-14-dev clang-format
-    libglib2.0-dev libjson-glib-dev libxml2-dev libxml2-utils
+    libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libxml2-dev libxml2-utils
     libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin
     valgrind
     python3-docutils man-db
     qemu-system-x86 qemu-utils
     dbus dbus-daemon dbus-bin libglib2.0-bin systemd
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-    python3-dbus python3-gi
+    python3-dbus python3-gi polkitd
     bash-completion
     util-linux iproute2 procps
 "

@@ -59,6 +59,8 @@ DRIVER_IFACE = "org.virtmigrate.Driver1"
 MIGRATION_IFACE = "org.virtmigrate.Migration1"
 PROPS_IFACE = "org.freedesktop.DBus.Properties"
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
+MANAGER_PATH = "/org/virtmigrate"
+MANAGER_IFACE = "org.freedesktop.DBus.ObjectManager"
 TIMEOUT = 60
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
@@ -114,11 +116,14 @@ def start_qemu(name, incoming=False):
 
 
 class Daemon:
-    def __init__(self, name, bus, address, extra=()):
+    def __init__(self, name, bus, address, extra=(), daemon_env=None):
         self.dir = os.path.join(tmp, name)
         self.socket = os.path.join(self.dir, "virt-migrated.sock")
         env = dict(os.environ)
-        env["VIRT_MIGRATE_INTERFACES_DIR"] = DATADIR
+        # The daemon carries the interface XML compiled in; the directory
+        # that overrides it is set only for the daemons that ask.
+        env.pop("VIRT_MIGRATE_INTERFACES_DIR", None)
+        env.update(daemon_env or {})
         env["DBUS_SESSION_BUS_ADDRESS" if bus == "session" else "DBUS_SYSTEM_BUS_ADDRESS"] = address
         wrapper = os.environ.get("VMIG_DAEMON_WRAPPER", "").split()
         self.process = start(wrapper + [DAEMON, "--runtime-dir", self.dir, "--bus", bus, "--verbose",
@@ -222,7 +227,8 @@ def setup():
                  ["--keep-finished", "600", "--tls-x509-dir",
                   os.path.join(certs, "src-host")])
     dst = Daemon("dst-host", "session", dst_address,
-                 ["--keep-finished", "600", "--tls-x509-dir", os.path.join(certs, "dst-host")])
+                 ["--keep-finished", "600", "--tls-x509-dir", os.path.join(certs, "dst-host")],
+                 daemon_env={"VIRT_MIGRATE_INTERFACES_DIR": DATADIR})
 
 
 # ---- tests ----------------------------------------------------------------------------
@@ -231,10 +237,14 @@ def test_tree():
     """The object tree from the root, as busctl/gdbus walk it."""
     root = introspect(src, "/")
     check('<node name="org"/>' in root, "/ lists no 'org': " + root)
-    check('<node name="Driver"/>' in introspect(src, "/org/virtmigrate"),
-          "/org/virtmigrate lists no Driver")
-    check_equal(introspect(src, DRIVER_PATH), read_data("org.virtmigrate.Driver1.xml"),
-                "Introspect of " + DRIVER_PATH)
+    top = introspect(src, MANAGER_PATH)
+    check('<node name="Driver"/>' in top, "/org/virtmigrate lists no Driver")
+    check('<interface name="%s">' % MANAGER_IFACE in top,
+          "/org/virtmigrate has no ObjectManager: " + top)
+    # src runs with the XML compiled in, dst with VIRT_MIGRATE_INTERFACES_DIR=data/.
+    for daemon in (src, dst):
+        check_equal(introspect(daemon, DRIVER_PATH), read_data("org.virtmigrate.Driver1.xml"),
+                    "Introspect of " + DRIVER_PATH)
     out = subprocess.run(["gdbus", "introspect", "--session", "--dest", NAME,
                           "--object-path", "/", "--recurse"],
                          capture_output=True, text=True, timeout=TIMEOUT)
@@ -260,10 +270,101 @@ def test_get_tunables():
     check_equal(by_name["multifd"], ("boolean", []), "multifd")
     check("zlib" in by_name["multifd-compression"][1], "multifd-compression values")
     check_equal(len(by_name), 26 + 19, "stable tunables of QEMU 7.2")
-    name, message = dbus_error(src.driver().GetTunables, "qmp:" + tmp + "/nothing.qmp",
-                               timeout=TIMEOUT)
-    check(name.startswith("org.virtmigrate.Error."), "GetTunables error name " + name)
-    check("nothing.qmp" in message, "GetTunables error names the socket: " + message)
+    for method in (src.driver().GetTunables, src.driver().ListTunables):
+        name, message = dbus_error(method, "qmp:" + tmp + "/nothing.qmp", timeout=TIMEOUT)
+        check(name.startswith("org.virtmigrate.Error."), "error name " + name)
+        check("nothing.qmp" in message, "the error names the socket: " + message)
+
+    # ListTunables: query-tunables' entries, typed.
+    listed = src.driver().ListTunables("qmp:" + qmp, timeout=TIMEOUT)
+    wire = [t for t in catalog["tunables"] if not t.get("unstable")]
+    check_equal([plain(t) for t in listed], wire, "ListTunables against query-tunables")
+    by_name = {str(t["name"]): t for t in listed}
+    check(isinstance(by_name["max-bandwidth"]["current"], dbus.Int64),
+          "max-bandwidth's current is %r" % by_name["max-bandwidth"]["current"])
+    check_equal(str(by_name["max-bandwidth"]["unit"]), "bytes/s", "max-bandwidth's unit")
+    check_equal(str(by_name["max-bandwidth"]["kind"]), "parameter", "max-bandwidth's kind")
+    check(isinstance(by_name["multifd"]["current"], dbus.Boolean), "multifd's current")
+    check(bool(by_name["multifd"]["negotiated"]), "multifd is negotiated")
+    check_equal(by_name["multifd-compression"]["values"].signature, "s",
+                "an enum's values are as")
+    check_equal(str(by_name["tls-creds"]["managed"]), "--tls", "tls-creds is managed")
+
+
+def test_version():
+    """Driver1's Version property is query-version's."""
+    props = src.obj(DRIVER_PATH)
+    version = src.control.execute("query-version")["version"]
+    check_equal(str(props.Get(DRIVER_IFACE, "Version", dbus_interface=PROPS_IFACE)), version,
+                "Get(Version)")
+    check_equal(plain(props.GetAll(DRIVER_IFACE, dbus_interface=PROPS_IFACE)),
+                {"Version": version}, "GetAll")
+    name, _ = dbus_error(props.Set, DRIVER_IFACE, "Version", "9", dbus_interface=PROPS_IFACE,
+                         signature="ssv")
+    check_equal(name, "org.freedesktop.DBus.Error.PropertyReadOnly", "Set(Version)")
+    name, _ = dbus_error(props.Get, DRIVER_IFACE, "Speed", dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownProperty", "Get(Speed)")
+    name, _ = dbus_error(props.GetAll, MIGRATION_IFACE, dbus_interface=PROPS_IFACE)
+    check_equal(name, "org.freedesktop.DBus.Error.UnknownInterface", "GetAll(Migration1)")
+
+
+def managed_objects(daemon):
+    return plain(dbus.Interface(daemon.obj(MANAGER_PATH), MANAGER_IFACE).GetManagedObjects())
+
+
+def test_object_manager():
+    """ObjectManager: the objects with their properties; InterfacesAdded/Removed."""
+    address = start_bus()
+    daemon = Daemon("manager-host", "session", address, ["--keep-finished", "1"])
+    version = daemon.control.execute("query-version")["version"]
+    check_equal(managed_objects(daemon), {DRIVER_PATH: {DRIVER_IFACE: {"Version": version}}},
+                "GetManagedObjects with no migration")
+    seen = {"added": [], "removed": []}
+    daemon.bus.add_signal_receiver(lambda path, ifaces: seen["added"].append(
+        (str(path), plain(ifaces))), "InterfacesAdded", MANAGER_IFACE, NAME, MANAGER_PATH)
+    daemon.bus.add_signal_receiver(lambda path, ifaces: seen["removed"].append(
+        (str(path), plain(ifaces))), "InterfacesRemoved", MANAGER_IFACE, NAME, MANAGER_PATH)
+    daemon.driver().ListMigrations()
+
+    qmp = start_qemu("manager", incoming=True)
+    main_a, main_b = socket.socketpair()
+    mid = daemon.control.execute("prepare-incoming", {"domain": "qmp:" + qmp},
+                                 fds=[main_b.fileno()])["migration"]
+    main_b.close()
+    path = MIGRATION_PREFIX + mid
+    run_loop(lambda: seen["added"], "InterfacesAdded")
+    added_path, added = seen["added"][0]
+    check_equal(added_path, path, "InterfacesAdded's object")
+    check_equal(sorted(added), [MIGRATION_IFACE], "InterfacesAdded's interfaces")
+    check_equal(added[MIGRATION_IFACE]["Role"], "destination", "InterfacesAdded's Role")
+    objects = managed_objects(daemon)
+    check_equal(sorted(objects), [DRIVER_PATH, path], "GetManagedObjects' objects")
+    check_equal(objects[path][MIGRATION_IFACE],
+                plain(daemon.obj(path).GetAll(MIGRATION_IFACE, dbus_interface=PROPS_IFACE)),
+                "GetManagedObjects against GetAll")
+
+    # A GDBus client (GDBusObjectManagerClient) sees the same.
+    from gi.repository import Gio
+    connection = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    client = Gio.DBusObjectManagerClient.new_sync(
+        connection, Gio.DBusObjectManagerClientFlags.DO_NOT_AUTO_START, NAME, MANAGER_PATH,
+        None, None, None)
+    check_equal(sorted(o.get_object_path() for o in client.get_objects()),
+                [DRIVER_PATH, path], "GDBusObjectManagerClient's objects")
+    check_equal(client.get_interface(DRIVER_PATH, DRIVER_IFACE)
+                .get_cached_property("Version").unpack(), version, "GDBus' Version")
+    connection.close_sync(None)
+
+    daemon.control.execute("cancel", {"migration": mid})
+    main_a.close()
+    run_loop(lambda: seen["removed"], "InterfacesRemoved", timeout=30)
+    check_equal(seen["removed"], [(path, [MIGRATION_IFACE])], "InterfacesRemoved")
+    check_equal(len(seen["added"]), 1, "InterfacesAdded once")
+    check_equal(sorted(managed_objects(daemon)), [DRIVER_PATH], "GetManagedObjects at the end")
+    stop(daemon.process)
+    check_equal(daemon.process.returncode, 0, "the daemon's exit status")
 
 
 def test_migration_channels_over_dbus():
@@ -541,7 +642,8 @@ def system_bus_config(policy_dir):
 
 
 def test_policy_and_expiry():
-    """The policy loads in a dbus-daemon; others may read, not act; finished ones expire."""
+    """The policy loads in a dbus-daemon; others may read, not act without polkit; finished
+    ones expire."""
     policy_dir = os.path.join(tmp, "system-bus")
     os.mkdir(policy_dir)
     os.chmod(tmp, 0o755)
@@ -570,7 +672,7 @@ def test_policy_and_expiry():
             "        call()\n"
             "        print('allowed')\n"
             "    except dbus.exceptions.DBusException as e:\n"
-            "        print(e.get_dbus_name())\n"
+            "        print(e.get_dbus_name(), e.get_dbus_message())\n"
         ) % (NAME, NAME, DRIVER_PATH, DRIVER_IFACE, MIGRATION_IFACE, PROPS_IFACE,
              MIGRATION_IFACE, DRIVER_IFACE)
         nobody = pwd.getpwnam("nobody")
@@ -588,8 +690,13 @@ def test_policy_and_expiry():
         check(path in lines[0], "nobody's ListMigrations: " + lines[0])
         state = daemon.control.execute("query-migration", {"migration": mid})["state"]
         check_equal(lines[1], state, "nobody's Get(State)")
-        check_equal(lines[2:], ["org.freedesktop.DBus.Error.AccessDenied"] * 2,
-                    "nobody's Cancel and GetTunables")
+        # The bus lets the calls through; the daemon asks polkit, which this
+        # bus does not have: a clear error naming the action, at once.
+        for line, action in zip(lines[2:], ("org.virtmigrate.manage", "org.virtmigrate.read")):
+            check(line.startswith("org.virtmigrate.Error.Authorization ") and
+                  "'%s'" % action in line and "polkit" in line,
+                  "nobody's call without polkit: " + line)
+        check_equal(len(lines), 4, "nobody's output lines")
         check_equal(str(daemon.obj(path).Get(MIGRATION_IFACE, "State",
                                              dbus_interface=PROPS_IFACE)),
                     state, "State after nobody's Cancel")
@@ -605,6 +712,179 @@ def test_policy_and_expiry():
     check_equal(daemon.control.execute("query-migrations"), [], "query-migrations")
     stop(daemon.process)
     check_equal(daemon.process.returncode, 0, "the daemon's exit status")
+
+
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_ACTIONS = "/usr/share/polkit-1/actions"  # polkitd's compiled-in directories
+POLKIT_RULES = "/etc/polkit-1/rules.d"
+POLKIT_BUS_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+
+# A client as another user: prints, per call, "ok" or the error's name and message.
+CLIENT = """
+import dbus, sys
+bus = dbus.bus.BusConnection(sys.argv[1])
+driver = bus.get_object("org.virtmigrate", "/org/virtmigrate/Driver", introspect=False)
+migration = bus.get_object("org.virtmigrate", sys.argv[3], introspect=False)
+# Longer than the daemon waits for polkit (20 s): the daemon's answer comes first.
+calls = {
+    "GetTunables": lambda: driver.GetTunables(sys.argv[2], timeout=60,
+                                              dbus_interface="org.virtmigrate.Driver1"),
+    "ListTunables": lambda: driver.ListTunables(sys.argv[2], timeout=60,
+                                                dbus_interface="org.virtmigrate.Driver1"),
+    "Cancel": lambda: migration.Cancel(dbus_interface="org.virtmigrate.Migration1",
+                                       timeout=60),
+}
+for name in sys.argv[4:]:
+    try:
+        calls[name]()
+        print("ok")
+    except dbus.exceptions.DBusException as e:
+        print(e.get_dbus_name(), e.get_dbus_message())
+"""
+
+
+def start_client(name, address, qmp, path, calls):
+    """Starts CLIENT as user @name (uid, gid, no supplementary groups)."""
+    user = pwd.getpwnam(name)
+
+    def demote():
+        os.setgroups([])
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    p = subprocess.Popen(["/usr/bin/python3", "-c", CLIENT, address, "qmp:" + qmp, path]
+                         + calls, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=demote if name != "root" else None, cwd="/")
+    processes.append(p)
+    return p
+
+
+def client_lines(p, name, calls):
+    """Waits for a client of start_client(); returns its lines."""
+    out, err = p.communicate(timeout=TIMEOUT + 30)
+    check(p.returncode == 0, "the client as %s failed: %s" % (name, err))
+    lines = out.splitlines()
+    check_equal(len(lines), len(calls), "%s's answers (%r)" % (name, lines))
+    return lines
+
+
+def as_user(name, address, qmp, path, calls):
+    """Runs CLIENT as user @name; returns its lines."""
+    return client_lines(start_client(name, address, qmp, path, calls), name, calls)
+
+
+def test_polkit():
+    """The real polkitd decides: a user its rules allow may, another may not, root may."""
+    if os.geteuid() != 0:
+        raise vmig_check.Skip("needs root (polkitd, its rules directory, other uids)")
+    # Its actions and a rules file go where polkitd reads them (compiled-in
+    # directories), and out again: the rules grant the actions to user
+    # nobody, checked against user daemon (no rule) and root.
+    for path in (POLKITD, POLKIT_BUS_POLICY):
+        if not os.path.exists(path):
+            raise vmig_check.Skip("%s missing (Debian package polkitd)" % path)
+    installed = []  # files this test put outside the tree, removed in the end
+    try:
+        action_file = os.path.join(POLKIT_ACTIONS, "org.virtmigrate.policy")
+        if not os.path.exists(action_file):
+            shutil.copy(os.path.join(DATADIR, "org.virtmigrate.policy"), action_file)
+            installed.append(action_file)
+        rules_file = os.path.join(POLKIT_RULES, "10-virt-migrate-test-%d.rules" % os.getpid())
+        with open(rules_file, "w") as f:
+            f.write('polkit.addRule(function(action, subject) {\n'
+                    '    if ((action.id == "org.virtmigrate.read" ||\n'
+                    '         action.id == "org.virtmigrate.manage") && subject.user == "nobody")\n'
+                    '        return polkit.Result.YES;\n'
+                    '});\n')
+        installed.append(rules_file)
+        os.chmod(rules_file, 0o644)
+        polkit_checks()
+    finally:
+        for path in installed:
+            os.unlink(path)
+
+
+def polkit_checks():
+    bus_dir = os.path.join(tmp, "polkit-bus")
+    os.mkdir(bus_dir)
+    os.chmod(tmp, 0o755)
+    os.chmod(bus_dir, 0o755)
+    config = system_bus_config(bus_dir)
+    with open(config) as f:
+        text = f.read()
+    # polkitd's own bus policy beside ours: it owns its name as user polkitd.
+    text = text.replace("</busconfig>", "  <include>%s</include>\n</busconfig>"
+                        % POLKIT_BUS_POLICY)
+    with open(config, "w") as f:
+        f.write(text)
+    address = start_bus(config)
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+    # polkitd starts as root and drops to user polkitd itself.
+    polkitd = start([POLKITD, "--no-debug"], env=env, log=os.path.join(tmp, "polkitd.log"))
+    bus = dbus.bus.BusConnection(address)
+    wait_for(lambda: bus.name_has_owner("org.freedesktop.PolicyKit1"), "polkitd on the bus")
+    bus.close()
+    daemon = Daemon("polkit-host", "system", address)
+    qmp = start_qemu("polkit")
+    ids = []
+    mains = []  # the source ends of the main channels: open while the migrations wait
+    for n in range(2):
+        main_a, main_b = socket.socketpair()
+        ids.append(daemon.control.execute(
+            "prepare-incoming", {"domain": "qmp:" + start_qemu("polkit%d" % n, incoming=True)},
+            fds=[main_b.fileno()])["migration"])
+        mains.append(main_a)
+        main_b.close()
+    first, second = (MIGRATION_PREFIX + i for i in ids)
+
+    def state(path):
+        return str(daemon.obj(path).Get(MIGRATION_IFACE, "State", dbus_interface=PROPS_IFACE))
+
+    # User daemon: no rule for it, and polkit's default asks an administrator,
+    # which no agent here can be: refused, the error naming the action.
+    lines = as_user("daemon", address, qmp, first, ["GetTunables", "ListTunables", "Cancel"])
+    for line, action in zip(lines, ("org.virtmigrate.read", "org.virtmigrate.read",
+                                    "org.virtmigrate.manage")):
+        check(line.startswith("org.freedesktop.DBus.Error.AccessDenied ") and
+              "'%s'" % action in line, "daemon's refusal: " + line)
+    check(state(first) != "cancelled", "daemon's Cancel took effect")
+
+    # User nobody: the rules file grants it both actions.
+    check_equal(as_user("nobody", address, qmp, first, ["GetTunables", "ListTunables", "Cancel"]),
+                ["ok"] * 3, "nobody's calls")
+    check_equal(state(first), "cancelled", "State after nobody's Cancel")
+
+    # Root never asks polkit.
+    check_equal(as_user("root", address, qmp, second, ["GetTunables", "Cancel"]), ["ok"] * 2,
+                "root's calls")
+    check_equal(state(second), "cancelled", "State after root's Cancel")
+
+    # polkitd stopped (SIGSTOP, as a wedged polkitd): nobody's call waits,
+    # the daemon does not, and the caller hears why after the daemon's 20 s.
+    os.kill(polkitd.pid, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        client = start_client("nobody", address, qmp, first, ["Cancel"])
+        # The daemon answers others meanwhile.
+        for _ in range(3):
+            t = time.monotonic()
+            daemon.driver().ListMigrations(timeout=5)
+            check(time.monotonic() - t < 2, "ListMigrations took %.1f s while polkitd is "
+                  "stopped" % (time.monotonic() - t))
+            time.sleep(0.5)
+        line = client_lines(client, "nobody", ["Cancel"])[0]
+        waited = time.monotonic() - began
+        check(line.startswith("org.virtmigrate.Error.Authorization ") and
+              "'org.virtmigrate.manage'" in line and "polkit" in line,
+              "nobody's call to a stopped polkitd: " + line)
+        check(15 < waited < 45, "the answer came after %.1f s" % waited)
+    finally:
+        os.kill(polkitd.pid, signal.SIGCONT)
+    for main in mains:
+        main.close()
+    stop(daemon.process)
+    check_equal(daemon.process.returncode, 0, "the daemon's exit status")
+    stop(polkitd)
 
 
 def test_second_daemon_and_no_bus():
@@ -688,11 +968,14 @@ def test_example_app_dbus():
 TESTS = [
     ("/dbus/tree", test_tree),
     ("/dbus/get-tunables", test_get_tunables),
+    ("/dbus/version", test_version),
+    ("/dbus/object-manager", test_object_manager),
     ("/dbus/migration/channels-over-dbus", test_migration_channels_over_dbus),
     ("/dbus/migration/refused", test_refused),
     ("/dbus/migration/refused-start", test_refused_start),
     ("/dbus/bad-calls", test_bad_calls),
     ("/dbus/policy-and-expiry", test_policy_and_expiry),
+    ("/dbus/polkit", test_polkit),
     ("/dbus/no-service", test_second_daemon_and_no_bus),
     ("/dbus/bus-goes-away", test_bus_goes_away),
     ("/dbus/example-app/control", test_example_app_control),
@@ -701,7 +984,9 @@ TESTS = [
 
 
 def main():
-    failed = vmig_check.run_tap(TESTS, setup)
+    # VMIG_DBUS_TESTS=SUBSTRING runs only the tests whose path holds it.
+    only = os.environ.get("VMIG_DBUS_TESTS")
+    failed = vmig_check.run_tap([t for t in TESTS if not only or only in t[0]], setup)
     for p in reversed(processes):
         stop(p)
     if failed:

@@ -6,6 +6,10 @@
 import time
 
 
+class Skip(Exception):
+    """A test that cannot run here: run_tap reports it as skipped, with the reason."""
+
+
 class Failure(Exception):
     pass
 
@@ -57,6 +61,8 @@ def run_tap(tests, setup=None):
             func()
             print("ok %d %s" % (n, path))
             print("# %.1f s" % (time.monotonic() - start), flush=True)
+        except Skip as e:
+            print("ok %d %s # SKIP %s" % (n, path, e), flush=True)
         except Exception:
             failed += 1
             print("not ok %d %s" % (n, path))
