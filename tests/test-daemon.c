@@ -1549,12 +1549,12 @@ run_cli(Fixture *fixture, const char *socket_env, const char *const *args)
     return result;
 }
 
-/* version, with --connect and with $VIRT_MIGRATE_SOCKET. */
+/* version, with --daemon-socket and with $VIRT_MIGRATE_SOCKET. */
 static void
 test_cli_version(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect", daemon->socket, "version", NULL};
+    const char *const args[] = {"--daemon-socket", daemon->socket, "version", NULL};
     const char *const env_args[] = {"version", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
     g_autoptr(CliResult) from_env = NULL;
@@ -1599,7 +1599,7 @@ test_cli_help(Fixture *fixture, gconstpointer data)
 static void
 test_cli_missing_domain(Fixture *fixture, gconstpointer data)
 {
-    const char *const args[] = {"--connect", "/nonexistent", "tunables", NULL};
+    const char *const args[] = {"--daemon-socket", "/nonexistent", "tunables", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
     g_assert_cmpint(result->status, ==, 2);
@@ -1610,11 +1610,11 @@ test_cli_missing_domain(Fixture *fixture, gconstpointer data)
         "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
 }
 
-/* Nothing at --connect: exit 1 and an error naming the path. */
+/* Nothing at --daemon-socket: exit 1 and an error naming the path. */
 static void
 test_cli_no_daemon(Fixture *fixture, gconstpointer data)
 {
-    const char *const args[] = {"--connect", "/nonexistent", "version", NULL};
+    const char *const args[] = {"--daemon-socket", "/nonexistent", "version", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
     g_assert_cmpint(result->status, ==, 1);
@@ -1635,7 +1635,7 @@ test_cli_not_a_daemon(Fixture *fixture, gconstpointer data)
     g_autofree char *out_path = g_build_filename(fixture->tmpdir, "cli.out", NULL);
     g_autofree char *err_path = g_build_filename(fixture->tmpdir, "cli.err", NULL);
     g_autofree char *err = NULL;
-    char *argv[] = {binary, (char *)"--connect", path, (char *)"version", NULL};
+    char *argv[] = {binary, (char *)"--daemon-socket", path, (char *)"version", NULL};
     const char *hello = "{\"QMP\": {\"version\": {}}}\n";
     g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_auto(VmigFd) peer = -1;
@@ -1680,7 +1680,7 @@ static void
 test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect", daemon->socket, "tunables",
+    const char *const args[] = {"--daemon-socket", daemon->socket, "tunables",
                                 "qmp:/nonexistent", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
@@ -1699,16 +1699,25 @@ static void
 test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect",
+    const char *const args[] = {"--daemon-socket",
                                 daemon->socket,
                                 "tunables",
                                 "-c",
                                 "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
                                 "vm1",
                                 NULL};
-    const char *const bad[] = {"--connect", daemon->socket, "tunables",
+    /* -c global, before the command, as virsh takes it: the same. */
+    const char *const global[] = {"--daemon-socket",
+                                  daemon->socket,
+                                  "-c",
+                                  "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
+                                  "tunables",
+                                  "vm1",
+                                  NULL};
+    const char *const bad[] = {"--daemon-socket", daemon->socket, "tunables",
                                "libvirt:qemu:///system", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+    g_autoptr(CliResult) global_result = run_cli(fixture, NULL, global);
     g_autoptr(CliResult) bad_result = run_cli(fixture, NULL, bad);
 
     g_assert_cmpint(result->status, ==, 1);
@@ -1719,6 +1728,8 @@ test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
                      ": cannot connect to libvirt at "
                      "'qemu+unix:///session?socket=/nonexistent/libvirt-sock': "));
     g_assert_nonnull(strstr(result->err, "/nonexistent/libvirt-sock"));
+    g_assert_cmpint(global_result->status, ==, 1);
+    g_assert_cmpstr(global_result->err, ==, result->err);
     g_assert_cmpint(bad_result->status, ==, 1);
     g_assert_nonnull(strstr(bad_result->err, "is not of the form libvirt:URI#NAME"));
     daemon_stop(daemon, SIGTERM);
@@ -1738,6 +1749,9 @@ static const struct {
     {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
     {"resolve", "usage: virt-migrate resolve MIGRATION --resume-here|--discard-here\n"},
+    {"cancel", "usage: virt-migrate cancel MIGRATION\n"},
+    {"jobinfo", "usage: virt-migrate jobinfo MIGRATION [--json]\n"},
+    {"postcopy", "usage: virt-migrate postcopy MIGRATION\n"},
 };
 
 /*
@@ -1761,7 +1775,8 @@ test_cli_migration_help(Fixture *fixture, gconstpointer data)
     g_assert_cmpint(top->status, ==, 0);
     for (gsize i = 0; i < G_N_ELEMENTS(cli_migration_commands); i++) {
         const char *name = cli_migration_commands[i].command;
-        const char *const args[] = {"--connect", "/nonexistent", name, "--help", NULL};
+        const char *const args[] = {"--daemon-socket", "/nonexistent", name, "--help",
+                                    NULL};
         const char *const help_args[] = {"help", name, NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autoptr(CliResult) again = run_cli(fixture, NULL, help_args);
@@ -1785,7 +1800,7 @@ test_cli_migration_help(Fixture *fixture, gconstpointer data)
 }
 
 typedef struct {
-    const char *const args[8]; /* after "--connect /nonexistent" */
+    const char *const args[8]; /* after "--daemon-socket /nonexistent" */
     const char *error;         /* the first line of stderr */
 } CliUsageCase;
 
@@ -1831,6 +1846,12 @@ static const CliUsageCase cli_usage_cases[] = {
      "(one of them)\n"},
     {{"resolve", "m1", "m2", "--resume-here", NULL},
      "virt-migrate: error: unexpected argument 'm2'\n"},
+    {{"cancel", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"cancel", "m1", "m2", NULL}, "virt-migrate: error: unexpected argument 'm2'\n"},
+    {{"jobinfo", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"jobinfo", "m1", "--xml", NULL}, "virt-migrate: error: Unknown option --xml\n"},
+    {{"postcopy", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"postcopy", "m1", "m2", NULL}, "virt-migrate: error: unexpected argument 'm2'\n"},
 };
 
 /*
@@ -1847,7 +1868,7 @@ test_cli_migration_usage(Fixture *fixture, gconstpointer data)
         g_autoptr(CliResult) result = NULL;
         g_autofree char *usage = NULL;
 
-        g_strv_builder_add_many(builder, "--connect", "/nonexistent", NULL);
+        g_strv_builder_add_many(builder, "--daemon-socket", "/nonexistent", NULL);
         g_strv_builder_addv(builder, (const char **)c->args);
         args = g_strv_builder_end(builder);
         result = run_cli(fixture, NULL, (const char *const *)args);
@@ -1874,10 +1895,12 @@ test_cli_migration_none(Fixture *fixture, gconstpointer data)
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autofree char *dest = g_build_filename(fixture->tmpdir, "dst.sock", NULL);
     g_autofree char *dest_uri = g_strdup_printf("unix:%s", dest);
-    const char *const list[] = {"--connect", daemon->socket, "list", NULL};
-    const char *const list_all[] = {"--connect", daemon->socket, "list", "--all", NULL};
-    const char *const features[] = {"--connect", daemon->socket, "features", "m1", NULL};
-    const char *const migrate[] = {"--connect",        daemon->socket, "migrate",
+    const char *const list[] = {"--daemon-socket", daemon->socket, "list", NULL};
+    const char *const list_all[] = {"--daemon-socket", daemon->socket, "list", "--all",
+                                    NULL};
+    const char *const features[] = {"--daemon-socket", daemon->socket, "features", "m1",
+                                    NULL};
+    const char *const migrate[] = {"--daemon-socket",  daemon->socket, "migrate",
                                    "qmp:/nonexistent", dest_uri,       NULL};
     static const char empty_table[] = " ID   ROLE   STATE   DOMAIN\n"
                                       "----------------------------\n";
@@ -1991,7 +2014,7 @@ test_cli_events(Fixture *fixture, gconstpointer data)
         int status = 0;
         GPid pid;
 
-        g_strv_builder_add_many(builder, binary, "--connect", path, NULL);
+        g_strv_builder_add_many(builder, binary, "--daemon-socket", path, NULL);
         g_strv_builder_addv(builder, (const char **)variants[v]);
         argv = g_strv_builder_end(builder);
         pid = spawn_logged(argv, NULL, out_path, err_path);
@@ -2107,8 +2130,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
     daemon = daemon_start(fixture, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables",
-                                    domain,      "--unstable",   NULL};
+        const char *const args[] = {
+            "--daemon-socket", daemon->socket, "tunables", domain, "--unstable", NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *table = NULL;
 
@@ -2120,7 +2143,7 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         vmig_test_assert_golden("cli", "tunables-unstable.txt", table, -1);
     }
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
                                     NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *table = NULL;
@@ -2134,8 +2157,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
     }
     {
         /* --json is the catalog the recorded fixture gives (test-catalog's golden). */
-        const char *const args[] = {"--connect", daemon->socket, "tunables",
-                                    domain,      "--json",       NULL};
+        const char *const args[] = {
+            "--daemon-socket", daemon->socket, "tunables", domain, "--json", NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *golden_path =
             g_test_build_filename(G_TEST_DIST, "data", "catalog", "tunables.json", NULL);
@@ -2158,8 +2181,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         g_assert_true(json_node_equal(live, golden));
     }
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
-                                    "--xml",     "--unstable",   NULL};
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
+                                    "--xml",           "--unstable",   NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *rng =
             g_test_build_filename(G_TEST_DIST, "..", "data", "tunables.rng", NULL);
@@ -2196,7 +2219,7 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     daemon = daemon_spawn(fixture, 0, "run-0", extra, TRUE);
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGSTOP), ==, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
                                     NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *expected = g_strdup_printf(
@@ -2209,7 +2232,7 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     }
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGCONT), ==, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
                                     NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
@@ -2364,9 +2387,10 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
     conn = conn_open(daemon);
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
     {
-        const char *const argv[] = {binary,      "--connect", daemon->socket,
-                                    "migrate",   domain,      "tcp:10.203.0.2:49152",
-                                    "--timeout", "5",         NULL};
+        const char *const argv[] = {
+            binary, "--daemon-socket",      daemon->socket, "migrate",
+            domain, "tcp:10.203.0.2:49152", "--timeout",    "5",
+            NULL};
 
         start = g_get_monotonic_time();
         cli = spawn_logged((char **)argv, NULL, out_path, err_path);

@@ -131,7 +131,7 @@ def test_tunables_cli():
     import subprocess
 
     name = world.domain("tun")
-    out = subprocess.run([CLI, "--connect", os.path.join(world.work, "src-run",
+    out = subprocess.run([CLI, "--daemon-socket", os.path.join(world.work, "src-run",
                                                          "virt-migrated.sock"),
                           "tunables", "-c", world.a.uri, name, "--json"],
                          capture_output=True, text=True, timeout=TIMEOUT)
@@ -186,11 +186,12 @@ def test_cli():
         f.write(world.a.virsh("dumpxml", "--migratable", name))
     src_socket = os.path.join(world.work, "src-run", "virt-migrated.sock")
     dst_socket = os.path.join(world.work, "dst-run", "virt-migrated.sock")
-    out = subprocess.run([CLI, "--connect", dst_socket, "incoming", "-c", world.b.uri, name,
+    out = subprocess.run([CLI, "--daemon-socket", dst_socket, "incoming", "-c", world.b.uri, name,
                           listen, "--xml", xml_file],
                          capture_output=True, text=True, timeout=TIMEOUT)
     check(out.returncode == 0, "incoming -c failed: " + out.stderr)
-    out = subprocess.run([CLI, "--connect", src_socket, "migrate", "-c", world.a.uri, name,
+    # -c global, before the command, as virsh takes it
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "-c", world.a.uri, "migrate", name,
                           world.b.uri, "--peer", listen, "--live", "--channels", "2",
                           "--tunable", "max-bandwidth=1G", "--verbose"],
                          capture_output=True, text=True, timeout=TIMEOUT)

@@ -6,7 +6,8 @@
  * the negotiation record summary of tests/data/xml/record-*.json against
  * tests/data/cli/record-*.txt, the migration list against
  * tests/data/cli/migrations*.txt (VMIG_TEST_REGENERATE_OUTPUT=1 rewrites
- * them), and the event, NEGOTIATED and progress lines against literals.
+ * them), jobinfo against tests/data/cli/jobinfo-running.txt, and the
+ * event, NEGOTIATED and progress lines against literals.
  */
 #include <config.h>
 
@@ -372,6 +373,85 @@ test_progress(void)
     }
 }
 
+/* ---- jobinfo and domains ----------------------------------------------------- */
+
+/*
+ * A running source's job, with the figures of its last progress reading,
+ * in virsh domjobinfo's words (tests/data/cli/jobinfo-running.txt); a
+ * finished destination's has no figures and its result as job type.
+ */
+static void
+test_jobinfo(void)
+{
+    g_autoptr(JsonNode) running = parse_json(
+        "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"domain\": \"libvirt:qemu:///system#vm1\", \"mode\": \"uri\", "
+        "\"progress\": {\"status\": \"active\", \"transferred\": 37756928, "
+        "\"remaining\": 1024, \"total\": 1073741824, \"throughput\": 16777216, "
+        "\"expected-downtime\": 300, \"milliseconds\": 1204}}");
+    g_autoptr(JsonNode) done = parse_json(
+        "{\"migration\": \"m2\", \"role\": \"destination\", \"state\": \"failed\", "
+        "\"domain\": \"qmp:/run/vm2.qmp\", \"result\": \"failed\", "
+        "\"error\": \"the source's QEMU failed\"}");
+    g_autoptr(JsonNode) bad = parse_json(
+        "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"progress\": {\"transferred\": -1}}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *finished = NULL;
+    g_autofree char *invalid = NULL;
+
+    text = vmig_render_jobinfo(json_node_get_object(running), &error);
+    g_assert_no_error(error);
+    vmig_test_assert_golden("cli", "jobinfo-running.txt", text, -1);
+    finished = vmig_render_jobinfo(json_node_get_object(done), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(finished, ==,
+                    "Migration:         m2\n"
+                    "Domain:            qmp:/run/vm2.qmp\n"
+                    "Job type:          Failed\n"
+                    "Operation:         Incoming migration\n"
+                    "State:             failed\n"
+                    "Error:             the source's QEMU failed\n");
+    invalid = vmig_render_jobinfo(json_node_get_object(bad), &error);
+    g_assert_null(invalid);
+    g_assert_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "'transferred'"));
+}
+
+/* A libvirt domain is shown by its name, as the user gave it with -c. */
+static void
+test_domain(void)
+{
+    static const struct {
+        const char *wire;
+        const char *shown;
+    } cases[] = {
+        {"libvirt:qemu:///system#vm1", "vm1"},
+        {"libvirt:qemu+ssh://h/system?x=1#6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+         "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+        {"qmp:/run/vm1.qmp", "qmp:/run/vm1.qmp"},
+        {"libvirt:qemu:///system#", "libvirt:qemu:///system#"},
+    };
+    g_autoptr(JsonNode) list = parse_json(
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"domain\": \"libvirt:qemu:///system#vm1\"}]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *table = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *shown = vmig_render_domain(cases[i].wire);
+
+        g_assert_cmpstr(shown, ==, cases[i].shown);
+    }
+    table = vmig_render_migrations_table(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(table, ==,
+                    " ID   ROLE     STATE       DOMAIN\n"
+                    "----------------------------------\n"
+                    " m1   source   migrating   vm1\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -397,5 +477,7 @@ main(int argc, char **argv)
     g_test_add_func("/render/event/line", test_event_line);
     g_test_add_func("/render/migrate/negotiated", test_negotiated);
     g_test_add_func("/render/migrate/progress", test_progress);
+    g_test_add_func("/render/jobinfo", test_jobinfo);
+    g_test_add_func("/render/domain", test_domain);
     return g_test_run();
 }

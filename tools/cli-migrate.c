@@ -362,6 +362,8 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
 
     if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
         return status;
+    /* As virsh's: the global -c, unless this command has its own. */
+    libvirt_uri = vmig_cli_libvirt_uri(cli, g_steal_pointer(&libvirt_uri));
     if (argc < 2)
         return vmig_cli_usage_error(command, "missing DOMAIN");
     if (argc < 3)
@@ -521,6 +523,8 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
 
     if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
         return status;
+    /* As virsh's: the global -c, unless this command has its own. */
+    libvirt_uri = vmig_cli_libvirt_uri(cli, g_steal_pointer(&libvirt_uri));
     if (argc < 3)
         return vmig_cli_usage_error(command,
                                     argc < 2 ? "missing DOMAIN" : "missing LISTEN");

@@ -40,8 +40,8 @@ vmig_cli_usage_line(const VmigCliCommand *command)
 {
     if (!command)
         return g_strdup(
-            "usage: virt-migrate [--connect SOCKET] [--timeout SECONDS] COMMAND "
-            "[ARGS]");
+            "usage: virt-migrate [-c URI] [--daemon-socket PATH] [--timeout SECONDS] "
+            "COMMAND [ARGS]");
     if (!*command->usage)
         return g_strdup_printf("usage: virt-migrate %s", command->name);
     return g_strdup_printf("usage: virt-migrate %s %s", command->name, command->usage);
@@ -146,7 +146,7 @@ vmig_cli_parse(const VmigCliCommand *command, const GOptionEntry *entries, int *
 }
 
 /*
- * The control socket: --connect, else $VIRT_MIGRATE_SOCKET, else the
+ * The control socket: --daemon-socket, else $VIRT_MIGRATE_SOCKET, else the
  * daemon's default runtime directory (driver/daemon.c: keep in step).
  * Returns: the path (to free), or NULL with @error set.
  */
@@ -156,8 +156,8 @@ vmig_cli_socket_path(VmigCli *cli, GError **error)
     const char *env = g_getenv(VMIG_CLI_SOCKET_ENV);
     const char *xdg;
 
-    if (cli->connect)
-        return g_strdup(cli->connect);
+    if (cli->socket)
+        return g_strdup(cli->socket);
     if (env && *env)
         return g_strdup(env);
     if (geteuid() == 0)
@@ -166,7 +166,7 @@ vmig_cli_socket_path(VmigCli *cli, GError **error)
     if (!xdg || !*xdg) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "XDG_RUNTIME_DIR is not set: give the daemon's socket with "
-                            "--connect SOCKET or $" VMIG_CLI_SOCKET_ENV);
+                            "--daemon-socket PATH or $" VMIG_CLI_SOCKET_ENV);
         return NULL;
     }
     return g_build_filename(xdg, "virt-migrate", VMIG_CLI_SOCKET_NAME, NULL);
@@ -220,6 +220,18 @@ vmig_cli_domain(const char *libvirt_uri, const char *name)
     if (libvirt_uri)
         return g_strconcat("libvirt:", libvirt_uri, "#", name, NULL);
     return g_strdup(name);
+}
+
+/*
+ * The libvirt URI of a command: its own -c (@command_uri, taken), else
+ * the global -c.  Returns: the URI (to free), or NULL.
+ */
+char *
+vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri)
+{
+    if (command_uri)
+        return command_uri;
+    return g_strdup(cli->libvirt_uri);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -5,7 +5,7 @@
  * daemon, and reading events.  virt-migrate.c holds the table and main(),
  * cli-query.c the commands that read (tunables, features, list, events,
  * version), cli-migrate.c those that start a migration (migrate,
- * incoming).
+ * incoming), cli-job.c those that act on one (cancel, jobinfo, postcopy).
  */
 #pragma once
 
@@ -30,8 +30,9 @@
 #define VMIG_CLI_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 typedef struct {
-    char *connect;  /* --connect, or NULL */
-    int timeout_ms; /* --timeout, or -1 */
+    char *socket;      /* --daemon-socket, or NULL */
+    char *libvirt_uri; /* -c/--connect, or NULL */
+    int timeout_ms;    /* --timeout, or -1 */
 } VmigCli;
 
 typedef struct _VmigCliCommand VmigCliCommand;
@@ -101,6 +102,12 @@ int vmig_cli_output(const char *text);
  */
 char *vmig_cli_domain(const char *libvirt_uri, const char *name);
 
+/*
+ * The libvirt URI of a command: its own -c (@command_uri, taken), else
+ * the global -c.  Returns: the URI (to free), or NULL.
+ */
+char *vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri);
+
 /* Returns: {"migration": @id}, the arguments of cancel and query-migration. */
 JsonNode *vmig_cli_migration_arguments(const char *id);
 
@@ -133,3 +140,6 @@ int vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **
 int vmig_cli_events(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
 int vmig_cli_version(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
 int vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_cancel(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_jobinfo(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_postcopy(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);

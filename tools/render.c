@@ -579,6 +579,17 @@ vmig_render_array_string(JsonArray *array, guint index, const char *doc, const c
     return json_node_get_string(node);
 }
 
+char *
+vmig_render_domain(const char *domain)
+{
+    const char *hash;
+
+    /* driver/libvirt.h: a URI has no '#' of its own. */
+    if (g_str_has_prefix(domain, "libvirt:") && (hash = strchr(domain, '#')) && hash[1])
+        return g_strdup(hash + 1);
+    return g_strdup(domain);
+}
+
 /* Returns: @text for a terminal: control characters escaped (to free). */
 char *
 vmig_render_text(const char *text)

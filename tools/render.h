@@ -129,3 +129,31 @@ char *vmig_render_record_summary(JsonObject *record, GError **error);
  * or NULL with @error set.
  */
 char *vmig_render_record_xml(JsonObject *record, GError **error);
+
+/*
+ * vmig_render_domain:
+ * A domain as the user wrote it: a libvirt domain, "libvirt:URI#NAME" on
+ * the wire, is NAME (as virsh shows it, the URI given with -c); a QEMU
+ * monitor, "qmp:PATH", stays as it is.
+ * Returns: the text (to free).
+ */
+char *vmig_render_domain(const char *domain);
+
+/*
+ * vmig_render_jobinfo:
+ * @record: what query-migration returns (docs/migration.md)
+ * The migration's job as virsh domjobinfo shows one: its id, domain, job
+ * type (Unbounded while it runs, else its result), operation and state,
+ * then the last progress reading's figures, sizes in binary units:
+ *
+ *   Migration:         m1
+ *   Job type:          Unbounded
+ *   Operation:         Outgoing migration
+ *   State:             migrating
+ *   Time elapsed:      1204 ms
+ *   Data processed:    36.008 MiB
+ *   ...
+ *
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_jobinfo(JsonObject *record, GError **error);
