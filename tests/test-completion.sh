@@ -129,7 +129,7 @@ check() {
     fi
 }
 
-echo "1..18"
+echo "1..20"
 check commands "virt-migrate mi" "migrate"
 check commands-all "virt-migrate " \
     "cancel events features help incoming jobinfo list migrate postcopy resolve tunables version"
@@ -144,6 +144,8 @@ check migration-id-cancel "virt-migrate cancel " "$id"
 check migration-id-jobinfo "virt-migrate jobinfo " "$id"
 check migration-id-postcopy "virt-migrate postcopy " "$id"
 check jobinfo-options "virt-migrate jobinfo m1 --j" "--json"
+check list-options "virt-migrate list --" "--all --help --json --xml"
+check events-options "virt-migrate events --j" "--json"
 check migration-id-option "virt-migrate events --migration " "$id"
 check tunable "virt-migrate migrate qmp:$tmp/src.qmp unix:/x --tunable max-ban" \
     "max-bandwidth="

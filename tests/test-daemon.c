@@ -1745,8 +1745,8 @@ static const struct {
      "[--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
      "[--require-feature F]... [--unstable] [--verbose] [--timeout S] [--live] "
      "[--persistent] [--undefinesource] [--tls] [--tls-hostname NAME]\n"},
-    {"list", "usage: virt-migrate list [--all]\n"},
-    {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
+    {"list", "usage: virt-migrate list [--all] [--json|--xml]\n"},
+    {"events", "usage: virt-migrate events [--migration ID] [--count N] [--json]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
     {"resolve", "usage: virt-migrate resolve MIGRATION --resume-here|--discard-here\n"},
     {"cancel", "usage: virt-migrate cancel MIGRATION\n"},
@@ -1830,6 +1830,8 @@ static const CliUsageCase cli_usage_cases[] = {
      "virt-migrate: error: DEST is unix:PATH or tcp:HOST:PORT, not '/run/dst.sock'\n"},
     {{"migrate", "qmp:/x", "unix:/y", "--bogus", NULL}, NULL},
     {{"list", "extra", NULL}, "virt-migrate: error: unexpected argument 'extra'\n"},
+    {{"list", "--json", "--xml", NULL},
+     "virt-migrate: error: --json and --xml cannot be used together\n"},
     {{"events", "--count", "0", NULL},
      "virt-migrate: error: --count wants a positive number, not 0\n"},
     {{"events", "m1", NULL}, "virt-migrate: error: unexpected argument 'm1'\n"},
@@ -1917,6 +1919,20 @@ test_cli_migration_none(Fixture *fixture, gconstpointer data)
 
         g_assert_cmpint(result->status, ==, 0);
         g_assert_cmpstr(result->out, ==, empty_table);
+    }
+    {
+        const char *const json[] = {"--daemon-socket", daemon->socket, "list", "--json",
+                                    NULL};
+        const char *const xml[] = {"--daemon-socket", daemon->socket, "list", "--xml",
+                                   NULL};
+        g_autoptr(CliResult) json_result = run_cli(fixture, NULL, json);
+        g_autoptr(CliResult) xml_result = run_cli(fixture, NULL, xml);
+
+        g_assert_cmpint(json_result->status, ==, 0);
+        g_assert_cmpstr(json_result->out, ==, "[]\n");
+        g_assert_cmpint(xml_result->status, ==, 0);
+        g_assert_cmpstr(xml_result->out, ==,
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<migrations/>\n");
     }
     {
         g_autoptr(CliResult) result = run_cli(fixture, NULL, features);

@@ -854,6 +854,49 @@ run_cli(VmigTestDaemon *d, const char *const *args, char **out, char **err)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/*
+ * Starts virt-migrate with @args against daemon @d, its stdout going to
+ * the file @out_path.  Returns: its pid.
+ */
+static GPid
+spawn_cli(VmigTestDaemon *d, const char *const *args, const char *out_path)
+{
+    g_autofree char *binary =
+        g_test_build_filename(G_TEST_BUILT, "..", "tools", "virt-migrate", NULL);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(VmigFd) out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    GPid pid = 0;
+
+    g_assert_cmpint(out, >=, 0);
+    g_strv_builder_add_many(builder, binary, "--daemon-socket", d->socket, NULL);
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    g_assert_true(g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                         NULL, NULL, &pid, -1, out, -1, &error));
+    g_assert_no_error(error);
+    return pid;
+}
+
+/* Waits (bounded) for @pid to exit.  Returns: its exit status. */
+static int
+wait_cli(GPid pid)
+{
+    gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000ll;
+    int status = 0;
+
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (g_get_monotonic_time() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            g_error("virt-migrate did not exit in time");
+        }
+        g_usleep(20 * 1000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* Starts a slow migration m1 (16 MiB/s for 128 MiB) with @extra members. */
 static void
 start_slow(Fixture *f, const char *extra)
@@ -921,6 +964,67 @@ test_cli_jobs(Fixture *f, gconstpointer data)
         g_assert_cmpint(json_object_get_int_member(progress, "total"), >=, RAM_SIZE);
         g_assert_true(json_object_has_member(progress, "transferred"));
         g_assert_true(json_object_has_member(progress, "milliseconds"));
+    }
+    {
+        const char *const json[] = {"list", "--json", NULL};
+        const char *const xml[] = {"list", "--xml", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *xml_out = NULL;
+        g_autofree char *stderr_text = NULL;
+        g_autofree char *xml_err = NULL;
+        g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+        g_autofree char *element =
+            g_strdup_printf("<migration id=\"m1\" role=\"source\" state=\"migrating\">\n"
+                            "    <domain>%s</domain>\n",
+                            domain);
+        g_autoptr(JsonParser) list = json_parser_new();
+        JsonObject *m1;
+
+        g_assert_cmpint(run_cli(&f->src, json, &out, &stderr_text), ==, 0);
+        g_assert_true(json_parser_load_from_data(list, out, -1, &error));
+        g_assert_no_error(error);
+        m1 = json_array_get_object_element(
+            json_node_get_array(json_parser_get_root(list)), 0);
+        g_assert_cmpstr(json_object_get_string_member(m1, "migration"), ==, "m1");
+        g_assert_cmpstr(json_object_get_string_member(m1, "domain"), ==, domain);
+        g_assert_cmpint(run_cli(&f->src, xml, &xml_out, &xml_err), ==, 0);
+        /* data/migrations.rng validates it: tests/test-render.c. */
+        g_assert_nonnull(strstr(xml_out, element));
+    }
+    {
+        /* events --json: JSON lines only, each one event as the daemon sent it. */
+        const char *const args[] = {"events",  "--json", "--migration", "m1",
+                                    "--count", "2",      NULL};
+        g_autofree char *path = g_build_filename(f->tmpdir, "events.out", NULL);
+        g_autofree char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        GPid pid = spawn_cli(&f->src, args, path);
+
+        g_assert_cmpint(wait_cli(pid), ==, 0);
+        g_assert_true(g_file_get_contents(path, &text, NULL, &error));
+        g_assert_no_error(error);
+        g_test_message("events --json:\n%s", text);
+        g_assert_true(g_str_has_suffix(text, "}\n"));
+        lines = g_strsplit(text, "\n", -1);
+        g_assert_cmpuint(g_strv_length(lines), ==, 3);
+        for (guint i = 0; i < 2; i++) {
+            g_autoptr(JsonParser) line = json_parser_new();
+            JsonObject *event;
+
+            g_assert_true(json_parser_load_from_data(line, lines[i], -1, &error));
+            g_assert_no_error(error);
+            event = json_node_get_object(json_parser_get_root(line));
+            g_assert_cmpstr(json_object_get_string_member(event, "event"), ==,
+                            "MIGRATION_PROGRESS");
+            g_assert_cmpstr(
+                json_object_get_string_member(
+                    json_object_get_object_member(event, "data"), "migration"),
+                ==, "m1");
+            g_assert_true(json_object_has_member(event, "timestamp"));
+            g_assert_true(
+                g_str_has_prefix(lines[i], "{\"event\":\"MIGRATION_PROGRESS\","));
+        }
+        g_assert_cmpstr(lines[2], ==, "");
     }
     {
         const char *const args[] = {"postcopy", "m1", NULL};

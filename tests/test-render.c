@@ -17,6 +17,8 @@
 
 #include "tools/render.h"
 #include "tests/testutil.h"
+#include "xml/xml-private.h"
+#include "xml/xml.h"
 
 /* Returns: @text parsed as JSON (asserted to parse). */
 static JsonNode *
@@ -452,6 +454,123 @@ test_domain(void)
                     " m1   source   migrating   vm1\n");
 }
 
+/* ---- list --json and --xml ------------------------------------------------- */
+
+/* Returns: data/migrations.rng's path (to free). */
+static char *
+migrations_rng_path(void)
+{
+    return g_test_build_filename(G_TEST_DIST, "..", "data", "migrations.rng", NULL);
+}
+
+/*
+ * --json: the daemon's objects, filtered as the table is; --xml: the
+ * document of data/migrations.rng, which it validates against, a libvirt
+ * domain by its name with its connection in "uri".
+ */
+static void
+test_migrations_json_xml(void)
+{
+    g_autoptr(JsonNode) list = parse_json(migrations_json);
+    g_autoptr(JsonNode) libvirt = parse_json(
+        "[{\"migration\": \"m4\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"domain\": \"libvirt:qemu:///system#vm1\"}]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *running = NULL;
+    g_autofree char *all = NULL;
+    g_autofree char *xml_running = NULL;
+    g_autofree char *xml_all = NULL;
+    g_autofree char *xml_libvirt = NULL;
+    g_autofree char *rng = migrations_rng_path();
+    g_autoptr(JsonNode) parsed = NULL;
+    const char *const *texts[] = {(const char *const *)&xml_running,
+                                  (const char *const *)&xml_all,
+                                  (const char *const *)&xml_libvirt};
+
+    running = vmig_render_migrations_json(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    parsed = parse_json(running);
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(parsed)), ==, 2);
+    g_assert_cmpstr(
+        json_object_get_string_member(
+            json_array_get_object_element(json_node_get_array(parsed), 1), "migration"),
+        ==, "m10");
+    all = vmig_render_migrations_json(json_node_get_array(list), TRUE, &error);
+    g_assert_no_error(error);
+    g_clear_pointer(&parsed, json_node_unref);
+    parsed = parse_json(all);
+    g_assert_true(json_node_equal(parsed, list));
+
+    xml_running = vmig_render_migrations_xml(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(xml_running, ==,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<migrations>\n"
+                    "  <migration id=\"m2\" role=\"source\" state=\"migrating\">\n"
+                    "    <domain>qmp:/run/vm2.qmp</domain>\n"
+                    "  </migration>\n"
+                    "  <migration id=\"m10\" role=\"destination\" state=\"waiting\">\n"
+                    "    <domain>qmp:/run/vm3-incoming.qmp</domain>\n"
+                    "  </migration>\n"
+                    "</migrations>\n");
+    xml_all = vmig_render_migrations_xml(json_node_get_array(list), TRUE, &error);
+    g_assert_no_error(error);
+    xml_libvirt = vmig_render_migrations_xml(json_node_get_array(libvirt), TRUE, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(strstr(xml_libvirt, "<domain uri=\"qemu:///system\">vm1</domain>"));
+    for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
+        g_autoptr(xmlDoc) doc =
+            vmig_xml_parse(*texts[i], strlen(*texts[i]), "list", &error);
+
+        g_assert_no_error(error);
+        g_assert_true(vmig_xml_validate(doc, rng, &error));
+        g_assert_no_error(error);
+    }
+}
+
+/* What data/migrations.rng refuses, and what --xml cannot write. */
+static void
+test_migrations_xml_invalid(void)
+{
+    static const char *const documents[] = {
+        "<migrations><migration id=\"m1\" role=\"source\" state=\"bogus\">"
+        "<domain>qmp:/x</domain></migration></migrations>",
+        "<migrations><migration id=\"m1\" role=\"sideways\" state=\"waiting\">"
+        "<domain>qmp:/x</domain></migration></migrations>",
+        "<migrations><migration id=\"m1\" role=\"source\" state=\"waiting\"/>"
+        "</migrations>",
+        "<migration id=\"m1\" role=\"source\" state=\"waiting\">"
+        "<domain>qmp:/x</domain></migration>",
+    };
+    g_autofree char *rng = migrations_rng_path();
+    g_autoptr(JsonNode) control = parse_json(
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"waiting\", "
+        "\"domain\": \"qmp:/x\\u0001\"}]");
+    g_autoptr(JsonNode) no_domain = parse_json(
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"waiting\"}]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(documents); i++) {
+        g_autoptr(xmlDoc) doc =
+            vmig_xml_parse(documents[i], strlen(documents[i]), "list", &error);
+
+        g_assert_no_error(error);
+        g_assert_false(vmig_xml_validate(doc, rng, &error));
+        g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_SCHEMA);
+        g_clear_error(&error);
+    }
+    text = vmig_render_migrations_xml(json_node_get_array(control), TRUE, &error);
+    g_assert_null(text);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "'domain' of migration #1"));
+    g_clear_error(&error);
+    text = vmig_render_migrations_xml(json_node_get_array(no_domain), TRUE, &error);
+    g_assert_null(text);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "migration #1 has no 'domain'"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -478,6 +597,8 @@ main(int argc, char **argv)
     g_test_add_func("/render/migrate/negotiated", test_negotiated);
     g_test_add_func("/render/migrate/progress", test_progress);
     g_test_add_func("/render/jobinfo", test_jobinfo);
+    g_test_add_func("/render/migrations/json-xml", test_migrations_json_xml);
+    g_test_add_func("/render/migrations/xml-invalid", test_migrations_xml_invalid);
     g_test_add_func("/render/domain", test_domain);
     return g_test_run();
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json/writer.h"
+#include "xml/migrations.h"
 #include "xml/record.h"
 
 /* ------------------------------------------------------------------------ */
@@ -75,6 +76,68 @@ vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error
     }
     vmig_render_rows(out, rows, G_N_ELEMENTS(members), " ", 3, TRUE);
     return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * Returns: the migrations of @migrations that list shows (@all: every one,
+ * else those still running), as they came (a new array), or NULL with
+ * INVALID in @error.
+ */
+static JsonArray *
+vmig_render_migrations_shown(JsonArray *migrations, gboolean all, GError **error)
+{
+    g_autoptr(JsonArray) shown = json_array_new();
+
+    for (guint i = 0; i < json_array_get_length(migrations); i++) {
+        JsonObject *migration =
+            vmig_render_array_object(migrations, i, VMIG_RENDER_LIST, "migration", error);
+        g_autofree char *what = g_strdup_printf("migration #%u", i + 1);
+        const char *state = NULL;
+
+        if (!migration || !vmig_render_get_string(migration, VMIG_RENDER_LIST, what,
+                                                  "state", TRUE, &state, error))
+            return NULL;
+        if (all || !vmig_render_state_is_final(state))
+            json_array_add_element(shown,
+                                   json_node_copy(json_array_get_element(migrations, i)));
+    }
+    return g_steal_pointer(&shown);
+}
+
+char *
+vmig_render_migrations_json(JsonArray *migrations, gboolean all, GError **error)
+{
+    g_autoptr(JsonArray) shown = NULL;
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+
+    g_return_val_if_fail(migrations != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    shown = vmig_render_migrations_shown(migrations, all, error);
+    if (!shown)
+        return NULL;
+    json_node_set_array(node, shown);
+    return vmig_render_json(node);
+}
+
+char *
+vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error)
+{
+    g_autoptr(JsonArray) shown = NULL;
+    g_autofree char *text = NULL;
+
+    g_return_val_if_fail(migrations != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    shown = vmig_render_migrations_shown(migrations, all, error);
+    if (!shown)
+        return NULL;
+    text = vmig_xml_migrations_format(shown, error);
+    if (!text)
+        return NULL;
+    if (!g_str_has_suffix(text, "\n"))
+        return g_strconcat(text, "\n", NULL);
+    return g_steal_pointer(&text);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -73,6 +73,20 @@ char *vmig_render_value(JsonNode *node);
 char *vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error);
 
 /*
+ * The migrations list shows (@all as for the table), as the daemon sent
+ * them, as pretty JSON (an array).
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_migrations_json(JsonArray *migrations, gboolean all, GError **error);
+
+/*
+ * The migrations list shows (@all as for the table) as the XML document
+ * of xml/migrations.h (data/migrations.rng).
+ * Returns: the text (to free), or NULL with @error set.
+ */
+char *vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error);
+
+/*
  * vmig_render_event_line:
  * @event: an event line, {"event": NAME, "data": {...}, "timestamp":
  *         {"seconds": S, "microseconds": U}}

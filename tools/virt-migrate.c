@@ -93,12 +93,16 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "guest runs on the destination from then on, and pages it has not got yet\n"
      "are fetched as it touches them.  Only a migration that negotiated\n"
      "postcopy-ram (migrate --require-feature postcopy-ram) can."},
-    {"list", vmig_cli_list, "list the migrations", "[--all]",
-     "Lists the migrations that are running; with --all, the finished ones too."},
+    {"list", vmig_cli_list, "list the migrations", "[--all] [--json|--xml]",
+     "Lists the migrations that are running; with --all, the finished ones too.\n"
+     "--json prints them as the daemon does, --xml as the document of\n"
+     "migrations.rng."},
     {"events", vmig_cli_events, "follow the events of virt-migrated",
-     "[--migration ID] [--count N]",
+     "[--migration ID] [--count N] [--json]",
      "Prints each event as it comes, one a line: the time (UTC), the event's name\n"
-     "and its data as JSON, until interrupted or N events were printed."},
+     "and its data as JSON, until interrupted or N events were printed.  With\n"
+     "--json, each line is the event's JSON object as the daemon sent it, and\n"
+     "nothing else is printed on stdout."},
     {"version", vmig_cli_version, "show the versions of virt-migrate and virt-migrated",
      "", NULL},
     {"help", vmig_cli_help, "show the help of a command", "[COMMAND]", NULL},
