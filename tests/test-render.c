@@ -571,6 +571,48 @@ test_migrations_xml_invalid(void)
     g_assert_nonnull(strstr(error->message, "migration #1 has no 'domain'"));
 }
 
+/* ---- the daemon's messages in the user's words -------------------------------- */
+
+/*
+ * A control argument is named by the option that sets it, a libvirt
+ * domain as the user wrote it; what is not an argument's name stays.
+ */
+static void
+test_user_words(void)
+{
+    static const struct {
+        const char *message;
+        const char *shown;
+    } cases[] = {
+        {"no-features: unknown feature 'multfd'; did you mean 'multifd'?",
+         "--no-feature: unknown feature 'multfd'; did you mean 'multifd'?"},
+        {"Parameter 'require-features' expects an array",
+         "option --require-feature expects an array"},
+        {"Parameter 'max-channels' is unexpected", "option --max-channels is unexpected"},
+        {"Parameter 'channels' expects an integer",
+         "option --channels expects an integer"},
+        {"Parameter 'domain' is missing", "Parameter 'domain' is missing"},
+        /* words that are also argument names, but not used as them */
+        {"no extra channels asked for (--channels); 2 of 4 channels supplied",
+         "no extra channels asked for (--channels); 2 of 4 channels supplied"},
+        {"cannot read the tunables of domain 'libvirt:qemu:///system#vm1': gone",
+         "cannot read the tunables of domain 'vm1': gone"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *shown =
+            vmig_render_user_words(cases[i].message, "libvirt:qemu:///system#vm1", "vm1");
+
+        g_assert_cmpstr(shown, ==, cases[i].shown);
+    }
+    {
+        g_autofree char *same =
+            vmig_render_user_words("domain 'qmp:/run/vm1.qmp' is gone", NULL, NULL);
+
+        g_assert_cmpstr(same, ==, "domain 'qmp:/run/vm1.qmp' is gone");
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -600,5 +642,6 @@ main(int argc, char **argv)
     g_test_add_func("/render/migrations/json-xml", test_migrations_json_xml);
     g_test_add_func("/render/migrations/xml-invalid", test_migrations_xml_invalid);
     g_test_add_func("/render/domain", test_domain);
+    g_test_add_func("/render/user-words", test_user_words);
     return g_test_run();
 }

@@ -52,6 +52,7 @@ vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **
         return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
 
     domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    vmig_cli_set_domain(domain, argv[1]);
     json_object_set_string_member(arguments, "domain", domain);
     json_object_set_boolean_member(arguments, "unstable", unstable);
     catalog = vmig_cli_execute(cli, "query-tunables", arguments, &error);

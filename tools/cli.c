@@ -15,22 +15,47 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "driver/features.h"
 #include "fdpass/fd.h"
 #include "json/writer.h"
+#include "tools/render.h"
 
 /* ------------------------------------------------------------------------ */
 /* Messages */
 
-/* Prints "virt-migrate: error: MESSAGE" on stderr.  Returns: VMIG_CLI_EXIT_FAILURE. */
+/* The command's domain, as the daemon names it and as the user wrote it. */
+static char *vmig_cli_wire_domain;
+static char *vmig_cli_user_domain;
+
+/*
+ * The command's domain: @wire_domain as the daemon names it, @domain as
+ * the user wrote it; vmig_cli_fail shows the second for the first.
+ */
+void
+vmig_cli_set_domain(const char *wire_domain, const char *domain)
+{
+    g_free(vmig_cli_wire_domain);
+    g_free(vmig_cli_user_domain);
+    vmig_cli_wire_domain = g_strdup(wire_domain);
+    vmig_cli_user_domain = g_strdup(domain);
+}
+
+/*
+ * Prints "virt-migrate: error: MESSAGE" on stderr, MESSAGE in the user's
+ * words (vmig_render_user_words, with the domain of vmig_cli_set_domain).
+ * Returns: VMIG_CLI_EXIT_FAILURE.
+ */
 int G_GNUC_PRINTF(1, 2) vmig_cli_fail(const char *format, ...)
 {
     g_autofree char *message = NULL;
+    g_autofree char *words = NULL;
     va_list ap;
 
     va_start(ap, format);
     message = g_strdup_vprintf(format, ap);
     va_end(ap);
-    g_printerr("virt-migrate: error: %s\n", message);
+    words = vmig_render_user_words(message, vmig_cli_wire_domain, vmig_cli_user_domain);
+    g_printerr("virt-migrate: error: %s\n", words);
     return VMIG_CLI_EXIT_FAILURE;
 }
 
@@ -232,6 +257,28 @@ vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri)
     if (command_uri)
         return command_uri;
     return g_strdup(cli->libvirt_uri);
+}
+
+/*
+ * Checks the feature names of --no-feature (@no_features) and
+ * --require-feature (@require_features) before any daemon is asked.
+ * Returns: TRUE, or FALSE with the usage error of @command printed (a name
+ * nobody knows, with the one likely meant) and *@status set.
+ */
+gboolean
+vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
+                        GStrv require_features, int *status)
+{
+    g_autoptr(GError) error = NULL;
+    VmigFeatureSet set;
+
+    /* driver/features.c's table, the daemon's own check. */
+    if (!vmig_features_check_names(no_features, "--no-feature", &set, &error) ||
+        !vmig_features_check_names(require_features, "--require-feature", &set, &error)) {
+        *status = vmig_cli_usage_error(command, "%s", error->message);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -54,8 +54,18 @@ struct _VmigCliCommand {
 
 /* ---- cli.c ------------------------------------------------------------------------- */
 
-/* Prints "virt-migrate: error: MESSAGE" on stderr.  Returns: VMIG_CLI_EXIT_FAILURE. */
+/*
+ * Prints "virt-migrate: error: MESSAGE" on stderr, MESSAGE in the user's
+ * words (vmig_render_user_words, with the domain of vmig_cli_set_domain).
+ * Returns: VMIG_CLI_EXIT_FAILURE.
+ */
 int vmig_cli_fail(const char *format, ...) G_GNUC_PRINTF(1, 2);
+
+/*
+ * The command's domain: @wire_domain as the daemon names it, @domain as
+ * the user wrote it; vmig_cli_fail shows the second for the first.
+ */
+void vmig_cli_set_domain(const char *wire_domain, const char *domain);
 
 /* Returns: the usage line of @command, or of virt-migrate itself when NULL (to free). */
 char *vmig_cli_usage_line(const VmigCliCommand *command);
@@ -107,6 +117,15 @@ char *vmig_cli_domain(const char *libvirt_uri, const char *name);
  * the global -c.  Returns: the URI (to free), or NULL.
  */
 char *vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri);
+
+/*
+ * Checks the feature names of --no-feature (@no_features) and
+ * --require-feature (@require_features) before any daemon is asked.
+ * Returns: TRUE, or FALSE with the usage error of @command printed (a name
+ * nobody knows, with the one likely meant) and *@status set.
+ */
+gboolean vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
+                                 GStrv require_features, int *status);
 
 /* Returns: {"migration": @id}, the arguments of cancel and query-migration. */
 JsonNode *vmig_cli_migration_arguments(const char *id);

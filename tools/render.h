@@ -171,3 +171,14 @@ char *vmig_render_domain(const char *domain);
  * Returns: the text (to free), or NULL with INVALID in @error.
  */
 char *vmig_render_jobinfo(JsonObject *record, GError **error);
+
+/*
+ * @message, a daemon's, in the user's words: an argument of the control
+ * command is named by the option that sets it ("no-features: ..." and
+ * "Parameter 'require-features' ..." become "--no-feature: ..." and
+ * "option --require-feature ..."), and the domain @wire_domain as the user
+ * wrote it, @domain (both NULL: left as they are).
+ * Returns: the message (to free).
+ */
+char *vmig_render_user_words(const char *message, const char *wire_domain,
+                             const char *domain);

@@ -237,6 +237,7 @@ main(int argc, char **argv)
     if (!command)
         return vmig_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
     status = command->handler(&vmig_cli, command, argc - 1, argv + 1);
+    vmig_cli_set_domain(NULL, NULL);
     g_free(vmig_cli.socket);
     g_free(vmig_cli.libvirt_uri);
     return status;
