@@ -1659,6 +1659,25 @@ test_cli_missing_domain(Fixture *fixture, gconstpointer data)
         "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
 }
 
+/*
+ * -c is libvirt's URI now, as in virsh: a socket's path there (the old
+ * --connect SOCKET) is a usage error that points to --daemon-socket.
+ */
+static void
+test_cli_connect_path(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"--connect", "/run/virt-migrate/virt-migrated.sock",
+                                "version", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+    g_assert_cmpint(result->status, ==, 2);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_true(g_str_has_prefix(
+        result->err, "virt-migrate: error: -c/--connect names a libvirt URI, as virsh's "
+                     "does, not '/run/virt-migrate/virt-migrated.sock'; the daemon's "
+                     "socket is --daemon-socket PATH\nusage: virt-migrate [-c URI] "));
+}
+
 /* Nothing at --daemon-socket: exit 1 and an error naming the path. */
 static void
 test_cli_no_daemon(Fixture *fixture, gconstpointer data)
@@ -2613,6 +2632,7 @@ main(int argc, char **argv)
     add("/daemon/cli/unknown-command", NULL, test_cli_unknown_command);
     add("/daemon/cli/tunables-unreachable", NULL, test_cli_tunables_unreachable);
     add("/daemon/control/unknown-feature", NULL, test_unknown_feature);
+    add("/daemon/cli/connect-path", NULL, test_cli_connect_path);
     add("/daemon/cli/tunables-libvirt-unreachable", NULL,
         test_cli_tunables_libvirt_unreachable);
     add("/daemon/cli/migration-help", NULL, test_cli_migration_help);

@@ -230,6 +230,13 @@ main(int argc, char **argv)
         if (vmig_cli.timeout_ms == 0)
             vmig_cli.timeout_ms = 1;
     }
+    /* A libvirt URI never starts with '/': that is the old --connect SOCKET. */
+    if (vmig_cli.libvirt_uri && vmig_cli.libvirt_uri[0] == '/')
+        return vmig_cli_usage_error(
+            NULL,
+            "-c/--connect names a libvirt URI, as virsh's does, not "
+            "'%s'; the daemon's socket is --daemon-socket PATH",
+            vmig_cli.libvirt_uri);
     if (argc < 2)
         return vmig_cli_usage_error(NULL, "no command given");
 
