@@ -199,6 +199,19 @@ def test_cli():
     check("multifd" in out.stdout and "completed" in out.stdout.lower(),
           "migrate -c output: " + out.stdout)
     world.check_arrived(name)
+    # The domain as the user wrote it, not the daemon's libvirt:URI#NAME.
+    ids = [w for w in out.stdout.split() if w.startswith("m") and w[1:].isdigit()]
+    check(len(ids) > 0, "migrate -c named no migration: " + out.stdout)
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "list", "--all"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode == 0, "list failed: " + out.stderr)
+    rows = [line.split() for line in out.stdout.splitlines()]
+    check([ids[-1], "source", "completed", name] in rows, "list --all: " + out.stdout)
+    check("libvirt:" not in out.stdout, "list --all: " + out.stdout)
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "features", ids[-1]],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode == 0, "features failed: " + out.stderr)
+    check("Domain:           %s\n" % name in out.stdout, "features: " + out.stdout)
 
 
 def test_tunables_applied_then_cancel():
