@@ -592,6 +592,11 @@ test_user_words(void)
         {"Parameter 'channels' expects an integer",
          "option --channels expects an integer"},
         {"Parameter 'domain' is missing", "Parameter 'domain' is missing"},
+        {"domain-xml of 'vm1' names no emulator (devices/emulator)",
+         "--xml of 'vm1' names no emulator (devices/emulator)"},
+        {"domain-xml: line 3: not well-formed", "--xml: line 3: not well-formed"},
+        {"channels must be 0 to 255, not 300", "--channels must be 0 to 255, not 300"},
+        {"channels-to-be", "channels-to-be"},
         /* words that are also argument names, but not used as them */
         {"no extra channels asked for (--channels); 2 of 4 channels supplied",
          "no extra channels asked for (--channels); 2 of 4 channels supplied"},

@@ -611,9 +611,10 @@ vmig_render_user_words(const char *message, const char *wire_domain, const char 
         gsize lead = strlen(vmig_render_wire_names[i].wire);
 
         g_string_replace(text, parameter, option, 0);
-        /* "no-features: unknown feature ...": the daemon's check names the list. */
+        /* The subject of the message: "no-features: unknown feature ...",
+         * "domain-xml of 'vm1' names no emulator". */
         if (g_str_has_prefix(text->str, vmig_render_wire_names[i].wire) &&
-            g_str_has_prefix(text->str + lead, ": ")) {
+            (text->str[lead] == ':' || text->str[lead] == ' ')) {
             g_string_erase(text, 0, (gssize)lead);
             g_string_prepend(text, vmig_render_wire_names[i].option);
         }
