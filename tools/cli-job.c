@@ -33,8 +33,8 @@ vmig_cli_job_parse(const VmigCliCommand *command, const GOptionEntry *entries, i
 }
 
 /*
- * Runs control command @name on migration @id.
- * Returns: the exit status.
+ * Runs control command @name on migration @id, then prints
+ * "Migration ID @done".  Returns: the exit status.
  */
 static int
 vmig_cli_job_execute(VmigCli *cli, const char *name, const char *id, const char *done)
