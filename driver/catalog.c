@@ -657,33 +657,6 @@ vmig_catalog_set_current(VmigCatalog *catalog, JsonNode *parameters,
     return TRUE;
 }
 
-/* Returns: the edit distance between @a and @b (insert, delete, substitute, swap). */
-static gsize
-edit_distance(const char *a, const char *b)
-{
-    gsize la = strlen(a), lb = strlen(b);
-    g_autofree gsize *d = g_new(gsize, (la + 1) * (lb + 1));
-
-#define D(i, j) d[(i) * (lb + 1) + (j)]
-    for (gsize i = 0; i <= la; i++)
-        D(i, 0) = i;
-    for (gsize j = 0; j <= lb; j++)
-        D(0, j) = j;
-    for (gsize i = 1; i <= la; i++) {
-        for (gsize j = 1; j <= lb; j++) {
-            gsize cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            gsize best =
-                MIN(MIN(D(i - 1, j) + 1, D(i, j - 1) + 1), D(i - 1, j - 1) + cost);
-
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                best = MIN(best, D(i - 2, j - 2) + 1);
-            D(i, j) = best;
-        }
-    }
-    return D(la, lb);
-#undef D
-}
-
 /* Returns: the closest tunable name to @name, or NULL when none is close enough. */
 const char *
 vmig_catalog_suggest(const VmigCatalog *catalog, const char *name, gboolean unstable)
@@ -706,7 +679,7 @@ vmig_catalog_suggest(const VmigCatalog *catalog, const char *name, gboolean unst
          * matrix of a million rows per tunable (3 s and 200 MiB). */
         if (MAX(len, other) - MIN(len, other) > limit)
             continue;
-        distance = edit_distance(name, tunable->name);
+        distance = vmig_name_distance(name, tunable->name);
         if (distance < best_distance) {
             best = tunable->name;
             best_distance = distance;

@@ -6,6 +6,8 @@
 
 #include "driver/features.h"
 
+#include <string.h>
+
 /*
  * The negotiated features: one row each, indexed by VmigFeature.
  *
@@ -129,6 +131,72 @@ vmig_parameter_unit(const char *parameter)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Names */
+
+gsize
+vmig_name_distance(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    g_autofree gsize *d = g_new(gsize, (la + 1) * (lb + 1));
+
+#define D(i, j) d[(i) * (lb + 1) + (j)]
+    for (gsize i = 0; i <= la; i++)
+        D(i, 0) = i;
+    for (gsize j = 0; j <= lb; j++)
+        D(0, j) = j;
+    for (gsize i = 1; i <= la; i++) {
+        for (gsize j = 1; j <= lb; j++) {
+            gsize cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            gsize best =
+                MIN(MIN(D(i - 1, j) + 1, D(i, j - 1) + 1), D(i - 1, j - 1) + cost);
+
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                best = MIN(best, D(i - 2, j - 2) + 1);
+            D(i, j) = best;
+        }
+    }
+    return D(la, lb);
+#undef D
+}
+
+const char *
+vmig_feature_suggest(const char *name)
+{
+    const char *best = NULL;
+    const char *prefixed = NULL;
+    guint n_prefixed = 0;
+    gsize best_distance = G_MAXSIZE;
+    gsize len = strlen(name);
+    /* Close enough: a typo or two, more for long names (as for tunables). */
+    gsize limit = MAX(2, len / 3);
+
+    for (guint f = 0; f < VMIG_FEATURE_LAST; f++) {
+        const char *known = feature_table[f].name;
+        gsize other = strlen(known);
+        gsize distance;
+
+        if (feature_table[f].internal)
+            continue;
+        if (len > 0 && g_str_has_prefix(known, name)) {
+            prefixed = known;
+            n_prefixed++;
+        }
+        /* The distance is at least the difference in length: skip the far ones. */
+        if (MAX(len, other) - MIN(len, other) > limit)
+            continue;
+        distance = vmig_name_distance(name, known);
+        if (distance < best_distance) {
+            best = known;
+            best_distance = distance;
+        }
+    }
+    if (best_distance <= limit)
+        return best;
+    /* "postcopy": the start of one name only (postcopy-ram). */
+    return n_prefixed == 1 ? prefixed : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Policy */
 
 /* clang-format off */
@@ -145,7 +213,15 @@ vmig_features_check_names(GStrv names, const char *option, VmigFeatureSet *set,
         const VmigFeatureInfo *info = vmig_feature_find(names[i]);
 
         if (!info || info->internal) {
+            const char *suggestion = vmig_feature_suggest(names[i]);
             g_autoptr(GString) known = g_string_new(NULL);
+
+            if (suggestion) {
+                g_set_error(error, VMIG_FEATURE_ERROR, VMIG_FEATURE_ERROR_UNKNOWN,
+                            "%s: unknown feature '%s'; did you mean '%s'?", option,
+                            names[i], suggestion);
+                return FALSE;
+            }
 
             for (guint f = 0; f < VMIG_FEATURE_LAST; f++) {
                 if (!feature_table[f].internal)

@@ -49,6 +49,16 @@ const VmigFeatureInfo *vmig_feature_info(VmigFeature feature);
 /* Returns: the row whose name is @name, or NULL. */
 const VmigFeatureInfo *vmig_feature_find(const char *name);
 
+/*
+ * Returns: the feature users may name that @name was most likely meant to
+ * be (a typo or two away, or the start of one name only: "postcopy" is
+ * postcopy-ram), or NULL.
+ */
+const char *vmig_feature_suggest(const char *name);
+
+/* Returns: the edit distance between @a and @b (insert, delete, substitute, swap). */
+gsize vmig_name_distance(const char *a, const char *b);
+
 /* Returns: the row whose QEMU capability is @capability, or NULL. */
 const VmigFeatureInfo *vmig_feature_find_capability(const char *capability);
 
@@ -88,7 +98,8 @@ G_STATIC_ASSERT(VMIG_FEATURE_LAST <= 32);
  * Checks that every name in @names (nullable) is a feature users may
  * name; @option names the list in the message.
  * Returns: TRUE with the set in *@set, or FALSE with UNKNOWN in @error
- * listing the known names.
+ * suggesting the name meant (vmig_feature_suggest), else listing the
+ * known names.
  */
 gboolean vmig_features_check_names(GStrv names, const char *option, VmigFeatureSet *set,
                                    GError **error);

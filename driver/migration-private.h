@@ -172,6 +172,8 @@ struct _VmigMigration {
     gboolean qemu_migrating;    /* source: migrate issued; destination: incoming set up */
     gboolean guest_was_running; /* source: the guest ran when the migration began */
     gboolean progress_pending;  /* a progress read is in flight */
+    JsonObject *progress;       /* source: the last reading's figures (the record's) */
+    gint64 progress_at;         /* ... and when it was read (monotonic us) */
     JsonObject *saved_caps; /* what configure changed, as it was: put back at the end */
     JsonObject *saved_params;
     JsonArray *changes; /* {"time", "tunables"}: set while migrating (migration-set.c) */

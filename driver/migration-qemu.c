@@ -101,24 +101,37 @@ void
 vmig_mig_progress(VmigMigration *m, const VmigBackendProgress *progress)
 {
     g_autoptr(JsonBuilder) b = NULL;
+    JsonObject *figures;
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *value;
 
     if (m->finished || m->role != VMIG_ROLE_SOURCE || !progress->has_ram)
         return;
-    b = vmig_mig_event_begin(m);
-    json_builder_set_member_name(b, "status");
-    json_builder_add_string_value(b, progress->status);
-    json_builder_set_member_name(b, "transferred");
-    json_builder_add_int_value(b,
+    figures = json_object_new();
+    json_object_set_string_member(figures, "status", progress->status);
+    json_object_set_int_member(figures, "transferred",
                                (gint64)MIN(progress->transferred, (guint64)G_MAXINT64));
-    json_builder_set_member_name(b, "remaining");
-    json_builder_add_int_value(b, (gint64)MIN(progress->remaining, (guint64)G_MAXINT64));
-    json_builder_set_member_name(b, "total");
-    json_builder_add_int_value(b, (gint64)MIN(progress->total, (guint64)G_MAXINT64));
-    json_builder_set_member_name(b, "throughput");
-    json_builder_add_int_value(
-        b, (gint64)MIN(progress->bytes_per_second, (guint64)G_MAXINT64));
-    json_builder_set_member_name(b, "expected-downtime");
-    json_builder_add_int_value(b, progress->expected_downtime_ms);
+    json_object_set_int_member(figures, "remaining",
+                               (gint64)MIN(progress->remaining, (guint64)G_MAXINT64));
+    json_object_set_int_member(figures, "total",
+                               (gint64)MIN(progress->total, (guint64)G_MAXINT64));
+    json_object_set_int_member(
+        figures, "throughput",
+        (gint64)MIN(progress->bytes_per_second, (guint64)G_MAXINT64));
+    json_object_set_int_member(figures, "expected-downtime",
+                               progress->expected_downtime_ms);
+    /* Kept for the record's "progress" (virt-migrate jobinfo). */
+    g_clear_pointer(&m->progress, json_object_unref);
+    m->progress = figures;
+    m->progress_at = g_get_monotonic_time();
+
+    b = vmig_mig_event_begin(m);
+    json_object_iter_init_ordered(&iter, figures);
+    while (json_object_iter_next_ordered(&iter, &name, &value)) {
+        json_builder_set_member_name(b, name);
+        json_builder_add_value(b, json_node_copy(value));
+    }
     json_builder_end_object(b);
     vmig_mig_emit(m, "MIGRATION_PROGRESS", b);
 }

@@ -200,6 +200,21 @@ vmig_mig_record(VmigMigration *m)
         json_object_set_int_member(hs, "milliseconds", (end - m->handshake_start) / 1000);
         json_object_set_object_member(o, "handshake", hs);
     }
+    if (m->progress) {
+        JsonObject *progress = json_object_new();
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *value;
+
+        json_object_iter_init_ordered(&iter, m->progress);
+        while (json_object_iter_next_ordered(&iter, &name, &value))
+            json_object_set_member(progress, name, json_node_copy(value));
+        /* Since the migration began, as of that reading. */
+        if (m->handshake_start)
+            json_object_set_int_member(progress, "milliseconds",
+                                       (m->progress_at - m->handshake_start) / 1000);
+        json_object_set_object_member(o, "progress", progress);
+    }
     vmig_mig_tls_record(m, o);
     if (m->switchover_by)
         json_object_set_string_member(o, "switchover", m->switchover_by);

@@ -74,19 +74,19 @@ echo "source driver:      $work/src-host/virt-migrated.sock"
 echo "destination driver: $work/dst-host/virt-migrated.sock"
 
 say "what the source QEMU really offers (virt-migrate tunables)"
-"$cli" --connect "$work/src-host/virt-migrated.sock" tunables "qmp:$work/src.qmp"
+"$cli" --daemon-socket "$work/src-host/virt-migrated.sock" tunables "qmp:$work/src.qmp"
 
 say "the destination driver listens for the migration"
-"$cli" --connect "$work/dst-host/virt-migrated.sock" \
+"$cli" --daemon-socket "$work/dst-host/virt-migrated.sock" \
     incoming "qmp:$work/dst.qmp" "unix:$work/migration.sock"
 
 say "virt-migrate migrate --tls --verbose --channels $channels"
-"$cli" --connect "$work/src-host/virt-migrated.sock" \
+"$cli" --daemon-socket "$work/src-host/virt-migrated.sock" \
     migrate "qmp:$work/src.qmp" "unix:$work/migration.sock" --tls \
     --channels "$channels" --tunable max-bandwidth=4G --tunable downtime-limit=500 --verbose
 
 say "the negotiation record (virt-migrate features)"
-"$cli" --connect "$work/src-host/virt-migrated.sock" features m1
+"$cli" --daemon-socket "$work/src-host/virt-migrated.sock" features m1
 
 say "the guest runs on at its destination"
 echo "source guest:       $(guest_state "$work/src-aux.qmp")"

@@ -129,13 +129,23 @@ check() {
     fi
 }
 
-echo "1..13"
+echo "1..21"
 check commands "virt-migrate mi" "migrate"
 check commands-all "virt-migrate " \
-    "events features help incoming list migrate resolve set tunables version"
+    "cancel events features help incoming jobinfo list migrate postcopy resolve set tunables version"
 check global-options "virt-migrate --c" "--connect"
+check global-socket "virt-migrate --da" "--daemon-socket"
+# A global -c URI makes DOMAIN libvirt's (nothing offered), as the command's own -c does.
+check domain-qmp "virt-migrate tunables q" "qmp:"
+check domain-global-uri "virt-migrate -c test:///default tunables q" ""
 check options "virt-migrate incoming qmp:/x unix:/y --max" "--max-channels"
 check migration-id "virt-migrate features " "$id"
+check migration-id-cancel "virt-migrate cancel " "$id"
+check migration-id-jobinfo "virt-migrate jobinfo " "$id"
+check migration-id-postcopy "virt-migrate postcopy " "$id"
+check jobinfo-options "virt-migrate jobinfo m1 --j" "--json"
+check list-options "virt-migrate list --" "--all --help --json --xml"
+check events-options "virt-migrate events --j" "--json"
 check migration-id-option "virt-migrate events --migration " "$id"
 check tunable "virt-migrate migrate qmp:$tmp/src.qmp unix:/x --tunable max-ban" \
     "max-bandwidth="
@@ -149,7 +159,7 @@ check set-tunable "virt-migrate set m1 --tunable max-" \
 # A daemon that is not there: nothing offered, nothing printed, quickly.
 n=$((n + 1))
 start=$(date +%s%N)
-complete_line "virt-migrate --connect $tmp/nothing.sock features " 2>"$tmp/stderr"
+complete_line "virt-migrate --daemon-socket $tmp/nothing.sock features " 2>"$tmp/stderr"
 elapsed=$((($(date +%s%N) - start) / 1000000))
 if [[ ${#COMPREPLY[@]} == 0 && ! -s $tmp/stderr && $elapsed -lt 2500 ]]; then
     echo "ok $n /completion/no-daemon"

@@ -1824,6 +1824,55 @@ test_tunables_nested_greeting(Fixture *fixture, gconstpointer data)
     daemon_stop(daemon, SIGTERM);
 }
 
+/*
+ * A feature name nobody knows, on the control socket: the daemon's error
+ * names the argument and the feature likely meant, else lists the known
+ * ones.  (virt-migrate checks first: /daemon/cli/migration-usage.)
+ */
+static void
+test_unknown_feature(Fixture *fixture, gconstpointer data)
+{
+    static const struct {
+        const char *command;
+        const char *arguments;
+        const char *desc;
+    } cases[] = {
+        {"migrate",
+         "{\"domain\": \"qmp:/nonexistent\", \"dest\": \"unix:/nonexistent\", "
+         "\"no-features\": [\"multfd\"]}",
+         "no-features: unknown feature 'multfd'; did you mean 'multifd'?"},
+        {"prepare-incoming",
+         "{\"domain\": \"qmp:/nonexistent\", \"listen\": \"unix:/nonexistent\", "
+         "\"require-features\": [\"postcopy\"]}",
+         "require-features: unknown feature 'postcopy'; did you mean 'postcopy-ram'?"},
+        {"migrate",
+         "{\"domain\": \"qmp:/nonexistent\", \"dest\": \"unix:/nonexistent\", "
+         "\"require-features\": [\"teleport\"]}",
+         "require-features: unknown feature 'teleport' (known: multifd, "
+         "multifd-compression, postcopy-ram, return-path, zero-copy-send)"},
+    };
+    VmigTestDaemon *daemon = daemon_start(fixture, 0);
+    g_autoptr(Conn) conn = conn_open(daemon);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *command =
+            g_strdup_printf("{\"execute\": \"%s\", \"arguments\": %s, \"id\": %zu}",
+                            cases[i].command, cases[i].arguments, i + 1);
+        g_autofree char *id = g_strdup_printf("%zu", i + 1);
+        g_autoptr(JsonObject) reply = NULL;
+        JsonObject *error;
+
+        conn_send(conn, command);
+        reply = conn_read_object(conn);
+        assert_id(reply, id);
+        error = json_object_get_object_member(reply, "error");
+        g_assert_nonnull(error);
+        g_assert_cmpstr(json_object_get_string_member(error, "desc"), ==, cases[i].desc);
+    }
+    assert_serves(conn);
+    daemon_stop(daemon, SIGTERM);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The CLI */
 
@@ -1881,12 +1930,12 @@ run_cli(Fixture *fixture, const char *socket_env, const char *const *args)
     return result;
 }
 
-/* version, with --connect and with $VIRT_MIGRATE_SOCKET. */
+/* version, with --daemon-socket and with $VIRT_MIGRATE_SOCKET. */
 static void
 test_cli_version(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect", daemon->socket, "version", NULL};
+    const char *const args[] = {"--daemon-socket", daemon->socket, "version", NULL};
     const char *const env_args[] = {"version", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
     g_autoptr(CliResult) from_env = NULL;
@@ -1931,7 +1980,7 @@ test_cli_help(Fixture *fixture, gconstpointer data)
 static void
 test_cli_missing_domain(Fixture *fixture, gconstpointer data)
 {
-    const char *const args[] = {"--connect", "/nonexistent", "tunables", NULL};
+    const char *const args[] = {"--daemon-socket", "/nonexistent", "tunables", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
     g_assert_cmpint(result->status, ==, 2);
@@ -1942,11 +1991,30 @@ test_cli_missing_domain(Fixture *fixture, gconstpointer data)
         "usage: virt-migrate tunables [-c URI] DOMAIN [--json|--xml] [--unstable]"));
 }
 
-/* Nothing at --connect: exit 1 and an error naming the path. */
+/*
+ * -c is libvirt's URI now, as in virsh: a socket's path there (the old
+ * --connect SOCKET) is a usage error that points to --daemon-socket.
+ */
+static void
+test_cli_connect_path(Fixture *fixture, gconstpointer data)
+{
+    const char *const args[] = {"--connect", "/run/virt-migrate/virt-migrated.sock",
+                                "version", NULL};
+    g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+
+    g_assert_cmpint(result->status, ==, 2);
+    g_assert_cmpstr(result->out, ==, "");
+    g_assert_true(g_str_has_prefix(
+        result->err, "virt-migrate: error: -c/--connect names a libvirt URI, as virsh's "
+                     "does, not '/run/virt-migrate/virt-migrated.sock'; the daemon's "
+                     "socket is --daemon-socket PATH\nusage: virt-migrate [-c URI] "));
+}
+
+/* Nothing at --daemon-socket: exit 1 and an error naming the path. */
 static void
 test_cli_no_daemon(Fixture *fixture, gconstpointer data)
 {
-    const char *const args[] = {"--connect", "/nonexistent", "version", NULL};
+    const char *const args[] = {"--daemon-socket", "/nonexistent", "version", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
     g_assert_cmpint(result->status, ==, 1);
@@ -1967,7 +2035,7 @@ test_cli_not_a_daemon(Fixture *fixture, gconstpointer data)
     g_autofree char *out_path = g_build_filename(fixture->tmpdir, "cli.out", NULL);
     g_autofree char *err_path = g_build_filename(fixture->tmpdir, "cli.err", NULL);
     g_autofree char *err = NULL;
-    char *argv[] = {binary, (char *)"--connect", path, (char *)"version", NULL};
+    char *argv[] = {binary, (char *)"--daemon-socket", path, (char *)"version", NULL};
     const char *hello = "{\"QMP\": {\"version\": {}}}\n";
     g_auto(VmigFd) fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_auto(VmigFd) peer = -1;
@@ -2012,7 +2080,7 @@ static void
 test_cli_tunables_unreachable(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect", daemon->socket, "tunables",
+    const char *const args[] = {"--daemon-socket", daemon->socket, "tunables",
                                 "qmp:/nonexistent", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
@@ -2031,26 +2099,38 @@ static void
 test_cli_tunables_libvirt_unreachable(Fixture *fixture, gconstpointer data)
 {
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
-    const char *const args[] = {"--connect",
+    const char *const args[] = {"--daemon-socket",
                                 daemon->socket,
                                 "tunables",
                                 "-c",
                                 "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
                                 "vm1",
                                 NULL};
-    const char *const bad[] = {"--connect", daemon->socket, "tunables",
+    /* -c global, before the command, as virsh takes it: the same. */
+    const char *const global[] = {"--daemon-socket",
+                                  daemon->socket,
+                                  "-c",
+                                  "qemu+unix:///session?socket=/nonexistent/libvirt-sock",
+                                  "tunables",
+                                  "vm1",
+                                  NULL};
+    const char *const bad[] = {"--daemon-socket", daemon->socket, "tunables",
                                "libvirt:qemu:///system", NULL};
     g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
+    g_autoptr(CliResult) global_result = run_cli(fixture, NULL, global);
     g_autoptr(CliResult) bad_result = run_cli(fixture, NULL, bad);
 
     g_assert_cmpint(result->status, ==, 1);
     g_assert_cmpstr(result->out, ==, "");
-    g_assert_nonnull(strstr(
-        result->err, "cannot read the tunables of domain "
-                     "'libvirt:qemu+unix:///session?socket=/nonexistent/libvirt-sock#vm1'"
-                     ": cannot connect to libvirt at "
-                     "'qemu+unix:///session?socket=/nonexistent/libvirt-sock': "));
+    /* The domain as the user wrote it, not the daemon's libvirt:URI#NAME. */
+    g_assert_nonnull(strstr(result->err,
+                            "cannot read the tunables of domain 'vm1': cannot connect to "
+                            "libvirt at "
+                            "'qemu+unix:///session?socket=/nonexistent/libvirt-sock': "));
+    g_assert_null(strstr(result->err, "libvirt:"));
     g_assert_nonnull(strstr(result->err, "/nonexistent/libvirt-sock"));
+    g_assert_cmpint(global_result->status, ==, 1);
+    g_assert_cmpstr(global_result->err, ==, result->err);
     g_assert_cmpint(bad_result->status, ==, 1);
     g_assert_nonnull(strstr(bad_result->err, "is not of the form libvirt:URI#NAME"));
     daemon_stop(daemon, SIGTERM);
@@ -2066,11 +2146,14 @@ static const struct {
      "[--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
      "[--require-feature F]... [--unstable] [--verbose] [--timeout S] [--live] "
      "[--persistent] [--undefinesource] [--tls] [--tls-hostname NAME]\n"},
-    {"list", "usage: virt-migrate list [--all]\n"},
-    {"events", "usage: virt-migrate events [--migration ID] [--count N]\n"},
+    {"list", "usage: virt-migrate list [--all] [--json|--xml]\n"},
+    {"events", "usage: virt-migrate events [--migration ID] [--count N] [--json]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},
     {"resolve", "usage: virt-migrate resolve MIGRATION --resume-here|--discard-here\n"},
     {"set", "usage: virt-migrate set MIGRATION --tunable NAME=VALUE... [--unstable]\n"},
+    {"cancel", "usage: virt-migrate cancel MIGRATION\n"},
+    {"jobinfo", "usage: virt-migrate jobinfo MIGRATION [--json]\n"},
+    {"postcopy", "usage: virt-migrate postcopy MIGRATION\n"},
 };
 
 /*
@@ -2094,7 +2177,8 @@ test_cli_migration_help(Fixture *fixture, gconstpointer data)
     g_assert_cmpint(top->status, ==, 0);
     for (gsize i = 0; i < G_N_ELEMENTS(cli_migration_commands); i++) {
         const char *name = cli_migration_commands[i].command;
-        const char *const args[] = {"--connect", "/nonexistent", name, "--help", NULL};
+        const char *const args[] = {"--daemon-socket", "/nonexistent", name, "--help",
+                                    NULL};
         const char *const help_args[] = {"help", name, NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autoptr(CliResult) again = run_cli(fixture, NULL, help_args);
@@ -2118,7 +2202,7 @@ test_cli_migration_help(Fixture *fixture, gconstpointer data)
 }
 
 typedef struct {
-    const char *const args[8]; /* after "--connect /nonexistent" */
+    const char *const args[8]; /* after "--daemon-socket /nonexistent" */
     const char *error;         /* the first line of stderr */
 } CliUsageCase;
 
@@ -2144,10 +2228,27 @@ static const CliUsageCase cli_usage_cases[] = {
     {{"migrate", "qmp:/x", "unix:/y", "--no-feature", "multifd", "--require-feature",
       "multifd", NULL},
      "virt-migrate: error: feature 'multifd' cannot be both refused and required\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--no-feature", "multfd", NULL},
+     "virt-migrate: error: --no-feature: unknown feature 'multfd'; did you mean "
+     "'multifd'?\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--require-feature", "postcopy", NULL},
+     "virt-migrate: error: --require-feature: unknown feature 'postcopy'; did you mean "
+     "'postcopy-ram'?\n"},
+    {{"migrate", "qmp:/x", "unix:/y", "--no-feature", "pause-before-switchover", NULL},
+     "virt-migrate: error: --no-feature: unknown feature 'pause-before-switchover' "
+     "(known: multifd, multifd-compression, postcopy-ram, return-path, "
+     "zero-copy-send)\n"},
+    {{"incoming", "qmp:/x", "unix:/y", "--require-feature", "retrun-path", NULL},
+     "virt-migrate: error: --require-feature: unknown feature 'retrun-path'; did you "
+     "mean 'return-path'?\n"},
+    {{"incoming", "qmp:/x", "unix:/y", "--no-feature", "zzz", NULL},
+     "virt-migrate: error: --no-feature: unknown feature 'zzz' (known: "},
     {{"migrate", "qmp:/x", "/run/dst.sock", NULL},
      "virt-migrate: error: DEST is unix:PATH or tcp:HOST:PORT, not '/run/dst.sock'\n"},
     {{"migrate", "qmp:/x", "unix:/y", "--bogus", NULL}, NULL},
     {{"list", "extra", NULL}, "virt-migrate: error: unexpected argument 'extra'\n"},
+    {{"list", "--json", "--xml", NULL},
+     "virt-migrate: error: --json and --xml cannot be used together\n"},
     {{"events", "--count", "0", NULL},
      "virt-migrate: error: --count wants a positive number, not 0\n"},
     {{"events", "m1", NULL}, "virt-migrate: error: unexpected argument 'm1'\n"},
@@ -2164,6 +2265,12 @@ static const CliUsageCase cli_usage_cases[] = {
      "(one of them)\n"},
     {{"resolve", "m1", "m2", "--resume-here", NULL},
      "virt-migrate: error: unexpected argument 'm2'\n"},
+    {{"cancel", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"cancel", "m1", "m2", NULL}, "virt-migrate: error: unexpected argument 'm2'\n"},
+    {{"jobinfo", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"jobinfo", "m1", "--xml", NULL}, "virt-migrate: error: Unknown option --xml\n"},
+    {{"postcopy", NULL}, "virt-migrate: error: missing MIGRATION\n"},
+    {{"postcopy", "m1", "m2", NULL}, "virt-migrate: error: unexpected argument 'm2'\n"},
 };
 
 /*
@@ -2180,7 +2287,7 @@ test_cli_migration_usage(Fixture *fixture, gconstpointer data)
         g_autoptr(CliResult) result = NULL;
         g_autofree char *usage = NULL;
 
-        g_strv_builder_add_many(builder, "--connect", "/nonexistent", NULL);
+        g_strv_builder_add_many(builder, "--daemon-socket", "/nonexistent", NULL);
         g_strv_builder_addv(builder, (const char **)c->args);
         args = g_strv_builder_end(builder);
         result = run_cli(fixture, NULL, (const char *const *)args);
@@ -2207,10 +2314,12 @@ test_cli_migration_none(Fixture *fixture, gconstpointer data)
     VmigTestDaemon *daemon = daemon_start(fixture, 0);
     g_autofree char *dest = g_build_filename(fixture->tmpdir, "dst.sock", NULL);
     g_autofree char *dest_uri = g_strdup_printf("unix:%s", dest);
-    const char *const list[] = {"--connect", daemon->socket, "list", NULL};
-    const char *const list_all[] = {"--connect", daemon->socket, "list", "--all", NULL};
-    const char *const features[] = {"--connect", daemon->socket, "features", "m1", NULL};
-    const char *const migrate[] = {"--connect",        daemon->socket, "migrate",
+    const char *const list[] = {"--daemon-socket", daemon->socket, "list", NULL};
+    const char *const list_all[] = {"--daemon-socket", daemon->socket, "list", "--all",
+                                    NULL};
+    const char *const features[] = {"--daemon-socket", daemon->socket, "features", "m1",
+                                    NULL};
+    const char *const migrate[] = {"--daemon-socket",  daemon->socket, "migrate",
                                    "qmp:/nonexistent", dest_uri,       NULL};
     static const char empty_table[] = " ID   ROLE   STATE   DOMAIN\n"
                                       "----------------------------\n";
@@ -2227,6 +2336,20 @@ test_cli_migration_none(Fixture *fixture, gconstpointer data)
 
         g_assert_cmpint(result->status, ==, 0);
         g_assert_cmpstr(result->out, ==, empty_table);
+    }
+    {
+        const char *const json[] = {"--daemon-socket", daemon->socket, "list", "--json",
+                                    NULL};
+        const char *const xml[] = {"--daemon-socket", daemon->socket, "list", "--xml",
+                                   NULL};
+        g_autoptr(CliResult) json_result = run_cli(fixture, NULL, json);
+        g_autoptr(CliResult) xml_result = run_cli(fixture, NULL, xml);
+
+        g_assert_cmpint(json_result->status, ==, 0);
+        g_assert_cmpstr(json_result->out, ==, "[]\n");
+        g_assert_cmpint(xml_result->status, ==, 0);
+        g_assert_cmpstr(xml_result->out, ==,
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<migrations/>\n");
     }
     {
         g_autoptr(CliResult) result = run_cli(fixture, NULL, features);
@@ -2329,7 +2452,7 @@ test_cli_events(Fixture *fixture, gconstpointer data)
         int status = 0;
         GPid pid;
 
-        g_strv_builder_add_many(builder, binary, "--connect", path, NULL);
+        g_strv_builder_add_many(builder, binary, "--daemon-socket", path, NULL);
         g_strv_builder_addv(builder, (const char **)variants[v]);
         argv = g_strv_builder_end(builder);
         pid = spawn_logged(argv, NULL, out_path, err_path);
@@ -2445,8 +2568,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
     daemon = daemon_start(fixture, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables",
-                                    domain,      "--unstable",   NULL};
+        const char *const args[] = {
+            "--daemon-socket", daemon->socket, "tunables", domain, "--unstable", NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *table = NULL;
 
@@ -2458,7 +2581,7 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         vmig_test_assert_golden("cli", "tunables-unstable.txt", table, -1);
     }
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
                                     NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *table = NULL;
@@ -2472,8 +2595,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
     }
     {
         /* --json is the catalog the recorded fixture gives (test-catalog's golden). */
-        const char *const args[] = {"--connect", daemon->socket, "tunables",
-                                    domain,      "--json",       NULL};
+        const char *const args[] = {
+            "--daemon-socket", daemon->socket, "tunables", domain, "--json", NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *golden_path =
             g_test_build_filename(G_TEST_DIST, "data", "catalog", "tunables.json", NULL);
@@ -2496,8 +2619,8 @@ test_cli_tunables_live(Fixture *fixture, gconstpointer data)
         g_assert_true(json_node_equal(live, golden));
     }
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
-                                    "--xml",     "--unstable",   NULL};
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
+                                    "--xml",           "--unstable",   NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *rng =
             g_test_build_filename(G_TEST_DIST, "..", "data", "tunables.rng", NULL);
@@ -2534,7 +2657,7 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     daemon = daemon_spawn(fixture, 0, "run-0", extra, TRUE);
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGSTOP), ==, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
                                     NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
         g_autofree char *expected = g_strdup_printf(
@@ -2547,7 +2670,7 @@ test_cli_tunables_timeout(Fixture *fixture, gconstpointer data)
     }
     g_assert_cmpint(vmig_test_qemu_kill(qemu, SIGCONT), ==, 0);
     {
-        const char *const args[] = {"--connect", daemon->socket, "tunables", domain,
+        const char *const args[] = {"--daemon-socket", daemon->socket, "tunables", domain,
                                     NULL};
         g_autoptr(CliResult) result = run_cli(fixture, NULL, args);
 
@@ -2702,9 +2825,10 @@ test_dial_black_hole(Fixture *fixture, gconstpointer data)
     conn = conn_open(daemon);
     domain = g_strdup_printf("qmp:%s", qemu->qmp_path);
     {
-        const char *const argv[] = {binary,      "--connect", daemon->socket,
-                                    "migrate",   domain,      "tcp:10.203.0.2:49152",
-                                    "--timeout", "5",         NULL};
+        const char *const argv[] = {
+            binary, "--daemon-socket",      daemon->socket, "migrate",
+            domain, "tcp:10.203.0.2:49152", "--timeout",    "5",
+            NULL};
 
         start = g_get_monotonic_time();
         cli = spawn_logged((char **)argv, NULL, out_path, err_path);
@@ -3049,6 +3173,8 @@ main(int argc, char **argv)
     add("/daemon/cli/not-a-daemon", NULL, test_cli_not_a_daemon);
     add("/daemon/cli/unknown-command", NULL, test_cli_unknown_command);
     add("/daemon/cli/tunables-unreachable", NULL, test_cli_tunables_unreachable);
+    add("/daemon/control/unknown-feature", NULL, test_unknown_feature);
+    add("/daemon/cli/connect-path", NULL, test_cli_connect_path);
     add("/daemon/cli/tunables-libvirt-unreachable", NULL,
         test_cli_tunables_libvirt_unreachable);
     add("/daemon/cli/migration-help", NULL, test_cli_migration_help);

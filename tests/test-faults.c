@@ -550,7 +550,8 @@ resolve(Fixture *f, VmigGuestMonitor *ctl, VmigTestDaemon *d, const char *action
     g_autofree char *cli =
         g_test_build_filename(G_TEST_BUILT, "..", "tools", "virt-migrate", NULL);
     g_autofree char *flag = g_strdup_printf("--%s", action);
-    const char *const argv[] = {cli, "--connect", d->socket, "resolve", "m1", flag, NULL};
+    const char *const argv[] = {cli, "--daemon-socket", d->socket, "resolve", "m1", flag,
+                                NULL};
     g_autofree char *out = NULL, *err = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonObject) done = NULL;

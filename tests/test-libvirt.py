@@ -131,7 +131,7 @@ def test_tunables_cli():
     import subprocess
 
     name = world.domain("tun")
-    out = subprocess.run([CLI, "--connect", os.path.join(world.work, "src-run",
+    out = subprocess.run([CLI, "--daemon-socket", os.path.join(world.work, "src-run",
                                                          "virt-migrated.sock"),
                           "tunables", "-c", world.a.uri, name, "--json"],
                          capture_output=True, text=True, timeout=TIMEOUT)
@@ -186,11 +186,12 @@ def test_cli():
         f.write(world.a.virsh("dumpxml", "--migratable", name))
     src_socket = os.path.join(world.work, "src-run", "virt-migrated.sock")
     dst_socket = os.path.join(world.work, "dst-run", "virt-migrated.sock")
-    out = subprocess.run([CLI, "--connect", dst_socket, "incoming", "-c", world.b.uri, name,
+    out = subprocess.run([CLI, "--daemon-socket", dst_socket, "incoming", "-c", world.b.uri, name,
                           listen, "--xml", xml_file],
                          capture_output=True, text=True, timeout=TIMEOUT)
     check(out.returncode == 0, "incoming -c failed: " + out.stderr)
-    out = subprocess.run([CLI, "--connect", src_socket, "migrate", "-c", world.a.uri, name,
+    # -c global, before the command, as virsh takes it
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "-c", world.a.uri, "migrate", name,
                           world.b.uri, "--peer", listen, "--live", "--channels", "2",
                           "--tunable", "max-bandwidth=1G", "--verbose"],
                          capture_output=True, text=True, timeout=TIMEOUT)
@@ -198,6 +199,19 @@ def test_cli():
     check("multifd" in out.stdout and "completed" in out.stdout.lower(),
           "migrate -c output: " + out.stdout)
     world.check_arrived(name)
+    # The domain as the user wrote it, not the daemon's libvirt:URI#NAME.
+    ids = [w for w in out.stdout.split() if w.startswith("m") and w[1:].isdigit()]
+    check(len(ids) > 0, "migrate -c named no migration: " + out.stdout)
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "list", "--all"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode == 0, "list failed: " + out.stderr)
+    rows = [line.split() for line in out.stdout.splitlines()]
+    check([ids[-1], "source", "completed", name] in rows, "list --all: " + out.stdout)
+    check("libvirt:" not in out.stdout, "list --all: " + out.stdout)
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "features", ids[-1]],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode == 0, "features failed: " + out.stderr)
+    check("Domain:           %s\n" % name in out.stdout, "features: " + out.stdout)
 
 
 def test_tunables_applied_then_cancel():

@@ -825,6 +825,282 @@ test_cancel(Fixture *f, gconstpointer data)
     g_assert_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_COMMAND);
 }
 
+/* ---- the command line's job commands ------------------------------------------------
+ */
+
+/*
+ * Runs virt-migrate with @args against daemon @d, its waits bounded by its
+ * own --timeout; *@out and *@err get its output (to free).
+ * Returns: its exit status.
+ */
+static int
+run_cli(VmigTestDaemon *d, const char *const *args, char **out, char **err)
+{
+    g_autofree char *binary =
+        g_test_build_filename(G_TEST_BUILT, "..", "tools", "virt-migrate", NULL);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) error = NULL;
+    int status = 0;
+
+    g_strv_builder_add_many(builder, binary, "--daemon-socket", d->socket, "--timeout",
+                            "30", NULL);
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err,
+                               &status, &error));
+    g_assert_no_error(error);
+    g_test_message("virt-migrate %s: status %d\n%s%s", args[0], status, *out, *err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * Starts virt-migrate with @args against daemon @d, its stdout going to
+ * the file @out_path.  Returns: its pid.
+ */
+static GPid
+spawn_cli(VmigTestDaemon *d, const char *const *args, const char *out_path)
+{
+    g_autofree char *binary =
+        g_test_build_filename(G_TEST_BUILT, "..", "tools", "virt-migrate", NULL);
+    g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(VmigFd) out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    GPid pid = 0;
+
+    g_assert_cmpint(out, >=, 0);
+    g_strv_builder_add_many(builder, binary, "--daemon-socket", d->socket, NULL);
+    g_strv_builder_addv(builder, (const char **)args);
+    argv = g_strv_builder_end(builder);
+    g_assert_true(g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                         NULL, NULL, &pid, -1, out, -1, &error));
+    g_assert_no_error(error);
+    return pid;
+}
+
+/* Waits (bounded) for @pid to exit.  Returns: its exit status. */
+static int
+wait_cli(GPid pid)
+{
+    gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000ll;
+    int status = 0;
+
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (g_get_monotonic_time() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            g_error("virt-migrate did not exit in time");
+        }
+        g_usleep(20 * 1000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Starts a slow migration m1 (16 MiB/s for 128 MiB) with @extra members. */
+static void
+start_slow(Fixture *f, const char *extra)
+{
+    g_autofree char *src_domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *dest = prepare_uri(f, NULL);
+    g_autofree char *args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", "
+                                            "\"tunables\": [\"max-bandwidth=16M\"]%s}",
+                                            src_domain, dest, extra ? extra : "");
+    g_autofree char *id =
+        vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    g_autoptr(JsonObject) progress = NULL;
+
+    g_assert_cmpstr(id, ==, "m1");
+    progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+}
+
+/*
+ * virt-migrate jobinfo, postcopy and cancel on a running migration:
+ * jobinfo shows virsh's job fields (and --json the record's progress),
+ * postcopy is refused when postcopy-ram was not negotiated, cancel stops
+ * it (the source guest runs on), and jobinfo then says it was cancelled.
+ */
+static void
+test_cli_jobs(Fixture *f, gconstpointer data)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *err = NULL;
+    JsonObject *job;
+    JsonObject *progress;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    start_slow(f, NULL);
+    {
+        const char *const args[] = {"jobinfo", "m1", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *stderr_text = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &stderr_text), ==, 0);
+        g_assert_true(g_str_has_prefix(out, "Migration:         m1\n"));
+        g_assert_nonnull(strstr(out, "\nJob type:          Unbounded\n"));
+        g_assert_nonnull(strstr(out, "\nOperation:         Outgoing migration\n"));
+        g_assert_nonnull(strstr(out, "\nTime elapsed:      "));
+        g_assert_nonnull(strstr(out, "\nData processed:    "));
+        g_assert_nonnull(strstr(out, "\nData remaining:    "));
+        g_assert_nonnull(strstr(out, "\nData total:        "));
+        g_assert_nonnull(strstr(out, "\nMemory bandwidth:  "));
+        g_assert_nonnull(strstr(out, "\nExpected downtime: "));
+    }
+    {
+        const char *const args[] = {"jobinfo", "m1", "--json", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *stderr_text = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &stderr_text), ==, 0);
+        g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+        g_assert_no_error(error);
+        job = json_node_get_object(json_parser_get_root(parser));
+        g_assert_cmpstr(json_object_get_string_member(job, "migration"), ==, "m1");
+        g_assert_cmpstr(json_object_get_string_member(job, "role"), ==, "source");
+        progress = json_object_get_object_member(job, "progress");
+        g_assert_nonnull(progress);
+        g_assert_cmpint(json_object_get_int_member(progress, "total"), >=, RAM_SIZE);
+        g_assert_true(json_object_has_member(progress, "transferred"));
+        g_assert_true(json_object_has_member(progress, "milliseconds"));
+    }
+    {
+        const char *const json[] = {"list", "--json", NULL};
+        const char *const xml[] = {"list", "--xml", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *xml_out = NULL;
+        g_autofree char *stderr_text = NULL;
+        g_autofree char *xml_err = NULL;
+        g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+        g_autofree char *element =
+            g_strdup_printf("<migration id=\"m1\" role=\"source\" state=\"migrating\">\n"
+                            "    <domain>%s</domain>\n",
+                            domain);
+        g_autoptr(JsonParser) list = json_parser_new();
+        JsonObject *m1;
+
+        g_assert_cmpint(run_cli(&f->src, json, &out, &stderr_text), ==, 0);
+        g_assert_true(json_parser_load_from_data(list, out, -1, &error));
+        g_assert_no_error(error);
+        m1 = json_array_get_object_element(
+            json_node_get_array(json_parser_get_root(list)), 0);
+        g_assert_cmpstr(json_object_get_string_member(m1, "migration"), ==, "m1");
+        g_assert_cmpstr(json_object_get_string_member(m1, "domain"), ==, domain);
+        g_assert_cmpint(run_cli(&f->src, xml, &xml_out, &xml_err), ==, 0);
+        /* data/migrations.rng validates it: tests/test-render.c. */
+        g_assert_nonnull(strstr(xml_out, element));
+    }
+    {
+        /* events --json: JSON lines only, each one event as the daemon sent it. */
+        const char *const args[] = {"events",  "--json", "--migration", "m1",
+                                    "--count", "2",      NULL};
+        g_autofree char *path = g_build_filename(f->tmpdir, "events.out", NULL);
+        g_autofree char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        GPid pid = spawn_cli(&f->src, args, path);
+
+        g_assert_cmpint(wait_cli(pid), ==, 0);
+        g_assert_true(g_file_get_contents(path, &text, NULL, &error));
+        g_assert_no_error(error);
+        g_test_message("events --json:\n%s", text);
+        g_assert_true(g_str_has_suffix(text, "}\n"));
+        lines = g_strsplit(text, "\n", -1);
+        g_assert_cmpuint(g_strv_length(lines), ==, 3);
+        for (guint i = 0; i < 2; i++) {
+            g_autoptr(JsonParser) line = json_parser_new();
+            JsonObject *event;
+
+            g_assert_true(json_parser_load_from_data(line, lines[i], -1, &error));
+            g_assert_no_error(error);
+            event = json_node_get_object(json_parser_get_root(line));
+            g_assert_cmpstr(json_object_get_string_member(event, "event"), ==,
+                            "MIGRATION_PROGRESS");
+            g_assert_cmpstr(
+                json_object_get_string_member(
+                    json_object_get_object_member(event, "data"), "migration"),
+                ==, "m1");
+            g_assert_true(json_object_has_member(event, "timestamp"));
+            g_assert_true(
+                g_str_has_prefix(lines[i], "{\"event\":\"MIGRATION_PROGRESS\","));
+        }
+        g_assert_cmpstr(lines[2], ==, "");
+    }
+    {
+        const char *const args[] = {"postcopy", "m1", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *stderr_text = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &stderr_text), ==, 1);
+        g_assert_cmpstr(out, ==, "");
+        g_assert_true(g_str_has_prefix(stderr_text, "virt-migrate: error: "));
+        g_assert_nonnull(strstr(stderr_text, "postcopy"));
+    }
+    {
+        const char *const args[] = {"cancel", "m1", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *stderr_text = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &stderr_text), ==, 0);
+        g_assert_cmpstr(out, ==, "Migration m1 cancelled\n");
+    }
+    err = vmig_test_wait_done(f->src_ctl, "cancelled");
+    for (gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;;) {
+        g_autofree char *status = vmig_test_guest_status(f->src_aux);
+
+        if (g_str_equal(status, "running"))
+            break;
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100 * 1000);
+    }
+    {
+        const char *const args[] = {"jobinfo", "m1", NULL};
+        const char *const again[] = {"cancel", "m1", NULL};
+        const char *const none[] = {"jobinfo", "m9", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *stderr_text = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &stderr_text), ==, 0);
+        g_assert_nonnull(strstr(out, "\nJob type:          Cancelled\n"));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&stderr_text, g_free);
+        /* A finished migration cannot be cancelled again; an unknown one is named. */
+        g_assert_cmpint(run_cli(&f->src, again, &out, &stderr_text), ==, 1);
+        g_assert_true(g_str_has_prefix(stderr_text, "virt-migrate: error: "));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&stderr_text, g_free);
+        g_assert_cmpint(run_cli(&f->src, none, &out, &stderr_text), ==, 1);
+        g_assert_nonnull(strstr(stderr_text, "'m9'"));
+    }
+}
+
+/*
+ * virt-migrate postcopy on a migration that negotiated postcopy-ram:
+ * it switches over, and the migration completes on both sides.
+ */
+static void
+test_cli_postcopy(Fixture *f, gconstpointer data)
+{
+    const char *const args[] = {"postcopy", "m1", NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *stderr_text = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    start_slow(f, ", \"require-features\": [\"postcopy-ram\"]");
+    g_assert_cmpint(run_cli(&f->src, args, &out, &stderr_text), ==, 0);
+    g_assert_cmpstr(out, ==, "Migration m1 switched to postcopy\n");
+    err = vmig_test_wait_done(f->src_ctl, "completed");
+    g_free(err);
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
+    g_assert_true(vmig_guest_verify_pattern(f->dst_aux, VMIG_GUEST_PATTERN_ADDR,
+                                            PATTERN_SIZE, PATTERN_SEED, f->tmpdir,
+                                            &error));
+    g_assert_no_error(error);
+}
+
 /* Two migrations at once through the same two daemons (m1 and m2, 2 and 0 channels). */
 static void
 test_concurrent(Fixture *f, gconstpointer data)
@@ -1711,6 +1987,8 @@ main(int argc, char **argv)
     add("/migrate/postcopy", &plain, test_postcopy);
     add("/migrate/concurrent", &plain, test_concurrent);
     add("/migrate/cancel", &plain, test_cancel);
+    add("/migrate/cli/jobs", &plain, test_cli_jobs);
+    add("/migrate/cli/postcopy", &plain, test_cli_postcopy);
     add("/migrate/quiet-while-streaming", &plain, test_quiet);
     add("/migrate/faults/other-uid", &plain, test_other_uid);
     add("/migrate/n-1/version-1-source", &old_source, test_n_minus_1);

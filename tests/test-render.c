@@ -6,7 +6,8 @@
  * the negotiation record summary of tests/data/xml/record-*.json against
  * tests/data/cli/record-*.txt, the migration list against
  * tests/data/cli/migrations*.txt (VMIG_TEST_REGENERATE_OUTPUT=1 rewrites
- * them), and the event, NEGOTIATED and progress lines against literals.
+ * them), jobinfo against tests/data/cli/jobinfo-running.txt, and the
+ * event, NEGOTIATED and progress lines against literals.
  */
 #include <config.h>
 
@@ -16,6 +17,8 @@
 
 #include "tools/render.h"
 #include "tests/testutil.h"
+#include "xml/xml-private.h"
+#include "xml/xml.h"
 
 /* Returns: @text parsed as JSON (asserted to parse). */
 static JsonNode *
@@ -372,6 +375,249 @@ test_progress(void)
     }
 }
 
+/* ---- jobinfo and domains ----------------------------------------------------- */
+
+/*
+ * A running source's job, with the figures of its last progress reading,
+ * in virsh domjobinfo's words (tests/data/cli/jobinfo-running.txt); a
+ * finished destination's has no figures and its result as job type.
+ */
+static void
+test_jobinfo(void)
+{
+    g_autoptr(JsonNode) running = parse_json(
+        "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"domain\": \"libvirt:qemu:///system#vm1\", \"mode\": \"uri\", "
+        "\"progress\": {\"status\": \"active\", \"transferred\": 37756928, "
+        "\"remaining\": 1024, \"total\": 1073741824, \"throughput\": 16777216, "
+        "\"expected-downtime\": 300, \"milliseconds\": 1204}}");
+    g_autoptr(JsonNode) done = parse_json(
+        "{\"migration\": \"m2\", \"role\": \"destination\", \"state\": \"failed\", "
+        "\"domain\": \"qmp:/run/vm2.qmp\", \"result\": \"failed\", "
+        "\"error\": \"the source's QEMU failed\"}");
+    g_autoptr(JsonNode) bad = parse_json(
+        "{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"progress\": {\"transferred\": -1}}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *finished = NULL;
+    g_autofree char *invalid = NULL;
+
+    text = vmig_render_jobinfo(json_node_get_object(running), &error);
+    g_assert_no_error(error);
+    vmig_test_assert_golden("cli", "jobinfo-running.txt", text, -1);
+    finished = vmig_render_jobinfo(json_node_get_object(done), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(finished, ==,
+                    "Migration:         m2\n"
+                    "Domain:            qmp:/run/vm2.qmp\n"
+                    "Job type:          Failed\n"
+                    "Operation:         Incoming migration\n"
+                    "State:             failed\n"
+                    "Error:             the source's QEMU failed\n");
+    invalid = vmig_render_jobinfo(json_node_get_object(bad), &error);
+    g_assert_null(invalid);
+    g_assert_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "'transferred'"));
+}
+
+/* A libvirt domain is shown by its name, as the user gave it with -c. */
+static void
+test_domain(void)
+{
+    static const struct {
+        const char *wire;
+        const char *shown;
+    } cases[] = {
+        {"libvirt:qemu:///system#vm1", "vm1"},
+        {"libvirt:qemu+ssh://h/system?x=1#6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+         "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+        {"qmp:/run/vm1.qmp", "qmp:/run/vm1.qmp"},
+        {"libvirt:qemu:///system#", "libvirt:qemu:///system#"},
+    };
+    g_autoptr(JsonNode) list = parse_json(
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"domain\": \"libvirt:qemu:///system#vm1\"}]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *table = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *shown = vmig_render_domain(cases[i].wire);
+
+        g_assert_cmpstr(shown, ==, cases[i].shown);
+    }
+    table = vmig_render_migrations_table(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(table, ==,
+                    " ID   ROLE     STATE       DOMAIN\n"
+                    "----------------------------------\n"
+                    " m1   source   migrating   vm1\n");
+}
+
+/* ---- list --json and --xml ------------------------------------------------- */
+
+/* Returns: data/migrations.rng's path (to free). */
+static char *
+migrations_rng_path(void)
+{
+    return g_test_build_filename(G_TEST_DIST, "..", "data", "migrations.rng", NULL);
+}
+
+/*
+ * --json: the daemon's objects, filtered as the table is; --xml: the
+ * document of data/migrations.rng, which it validates against, a libvirt
+ * domain by its name with its connection in "uri".
+ */
+static void
+test_migrations_json_xml(void)
+{
+    g_autoptr(JsonNode) list = parse_json(migrations_json);
+    g_autoptr(JsonNode) libvirt = parse_json(
+        "[{\"migration\": \"m4\", \"role\": \"source\", \"state\": \"migrating\", "
+        "\"domain\": \"libvirt:qemu:///system#vm1\"}]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *running = NULL;
+    g_autofree char *all = NULL;
+    g_autofree char *xml_running = NULL;
+    g_autofree char *xml_all = NULL;
+    g_autofree char *xml_libvirt = NULL;
+    g_autofree char *rng = migrations_rng_path();
+    g_autoptr(JsonNode) parsed = NULL;
+    const char *const *texts[] = {(const char *const *)&xml_running,
+                                  (const char *const *)&xml_all,
+                                  (const char *const *)&xml_libvirt};
+
+    running = vmig_render_migrations_json(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    parsed = parse_json(running);
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(parsed)), ==, 2);
+    g_assert_cmpstr(
+        json_object_get_string_member(
+            json_array_get_object_element(json_node_get_array(parsed), 1), "migration"),
+        ==, "m10");
+    all = vmig_render_migrations_json(json_node_get_array(list), TRUE, &error);
+    g_assert_no_error(error);
+    g_clear_pointer(&parsed, json_node_unref);
+    parsed = parse_json(all);
+    g_assert_true(json_node_equal(parsed, list));
+
+    xml_running = vmig_render_migrations_xml(json_node_get_array(list), FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(xml_running, ==,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<migrations>\n"
+                    "  <migration id=\"m2\" role=\"source\" state=\"migrating\">\n"
+                    "    <domain>qmp:/run/vm2.qmp</domain>\n"
+                    "  </migration>\n"
+                    "  <migration id=\"m10\" role=\"destination\" state=\"waiting\">\n"
+                    "    <domain>qmp:/run/vm3-incoming.qmp</domain>\n"
+                    "  </migration>\n"
+                    "</migrations>\n");
+    xml_all = vmig_render_migrations_xml(json_node_get_array(list), TRUE, &error);
+    g_assert_no_error(error);
+    xml_libvirt = vmig_render_migrations_xml(json_node_get_array(libvirt), TRUE, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(strstr(xml_libvirt, "<domain uri=\"qemu:///system\">vm1</domain>"));
+    for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
+        g_autoptr(xmlDoc) doc =
+            vmig_xml_parse(*texts[i], strlen(*texts[i]), "list", &error);
+
+        g_assert_no_error(error);
+        g_assert_true(vmig_xml_validate(doc, rng, &error));
+        g_assert_no_error(error);
+    }
+}
+
+/* What data/migrations.rng refuses, and what --xml cannot write. */
+static void
+test_migrations_xml_invalid(void)
+{
+    static const char *const documents[] = {
+        "<migrations><migration id=\"m1\" role=\"source\" state=\"bogus\">"
+        "<domain>qmp:/x</domain></migration></migrations>",
+        "<migrations><migration id=\"m1\" role=\"sideways\" state=\"waiting\">"
+        "<domain>qmp:/x</domain></migration></migrations>",
+        "<migrations><migration id=\"m1\" role=\"source\" state=\"waiting\"/>"
+        "</migrations>",
+        "<migration id=\"m1\" role=\"source\" state=\"waiting\">"
+        "<domain>qmp:/x</domain></migration>",
+    };
+    g_autofree char *rng = migrations_rng_path();
+    g_autoptr(JsonNode) control = parse_json(
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"waiting\", "
+        "\"domain\": \"qmp:/x\\u0001\"}]");
+    g_autoptr(JsonNode) no_domain = parse_json(
+        "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"waiting\"}]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(documents); i++) {
+        g_autoptr(xmlDoc) doc =
+            vmig_xml_parse(documents[i], strlen(documents[i]), "list", &error);
+
+        g_assert_no_error(error);
+        g_assert_false(vmig_xml_validate(doc, rng, &error));
+        g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_SCHEMA);
+        g_clear_error(&error);
+    }
+    text = vmig_render_migrations_xml(json_node_get_array(control), TRUE, &error);
+    g_assert_null(text);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "'domain' of migration #1"));
+    g_clear_error(&error);
+    text = vmig_render_migrations_xml(json_node_get_array(no_domain), TRUE, &error);
+    g_assert_null(text);
+    g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "migration #1 has no 'domain'"));
+}
+
+/* ---- the daemon's messages in the user's words -------------------------------- */
+
+/*
+ * A control argument is named by the option that sets it, a libvirt
+ * domain as the user wrote it; what is not an argument's name stays.
+ */
+static void
+test_user_words(void)
+{
+    static const struct {
+        const char *message;
+        const char *shown;
+    } cases[] = {
+        {"no-features: unknown feature 'multfd'; did you mean 'multifd'?",
+         "--no-feature: unknown feature 'multfd'; did you mean 'multifd'?"},
+        {"Parameter 'require-features' expects an array",
+         "option --require-feature expects an array"},
+        {"Parameter 'max-channels' is unexpected", "option --max-channels is unexpected"},
+        {"Parameter 'channels' expects an integer",
+         "option --channels expects an integer"},
+        {"Parameter 'domain' is missing", "Parameter 'domain' is missing"},
+        {"domain-xml of 'vm1' names no emulator (devices/emulator)",
+         "--xml of 'vm1' names no emulator (devices/emulator)"},
+        {"domain-xml: line 3: not well-formed", "--xml: line 3: not well-formed"},
+        {"channels must be 0 to 255, not 300", "--channels must be 0 to 255, not 300"},
+        {"channels-to-be", "channels-to-be"},
+        /* words that are also argument names, but not used as them */
+        {"no extra channels asked for (--channels); 2 of 4 channels supplied",
+         "no extra channels asked for (--channels); 2 of 4 channels supplied"},
+        {"cannot read the tunables of domain 'libvirt:qemu:///system#vm1': gone",
+         "cannot read the tunables of domain 'vm1': gone"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *shown =
+            vmig_render_user_words(cases[i].message, "libvirt:qemu:///system#vm1", "vm1");
+
+        g_assert_cmpstr(shown, ==, cases[i].shown);
+    }
+    {
+        g_autofree char *same =
+            vmig_render_user_words("domain 'qmp:/run/vm1.qmp' is gone", NULL, NULL);
+
+        g_assert_cmpstr(same, ==, "domain 'qmp:/run/vm1.qmp' is gone");
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -397,5 +643,10 @@ main(int argc, char **argv)
     g_test_add_func("/render/event/line", test_event_line);
     g_test_add_func("/render/migrate/negotiated", test_negotiated);
     g_test_add_func("/render/migrate/progress", test_progress);
+    g_test_add_func("/render/jobinfo", test_jobinfo);
+    g_test_add_func("/render/migrations/json-xml", test_migrations_json_xml);
+    g_test_add_func("/render/migrations/xml-invalid", test_migrations_xml_invalid);
+    g_test_add_func("/render/domain", test_domain);
+    g_test_add_func("/render/user-words", test_user_words);
     return g_test_run();
 }

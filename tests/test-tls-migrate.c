@@ -504,7 +504,7 @@ cli(VmigTestDaemon *d, const char *const *args)
     g_autoptr(GError) error = NULL;
     int status = 0;
 
-    g_strv_builder_add_many(builder, binary, "--connect", d->socket, NULL);
+    g_strv_builder_add_many(builder, binary, "--daemon-socket", d->socket, NULL);
     g_strv_builder_addv(builder, (const char **)args);
     argv = g_strv_builder_end(builder);
     /* The CLI bounds its own waits (a migration: the daemon's MIGRATION_DONE). */

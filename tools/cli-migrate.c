@@ -362,6 +362,8 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
 
     if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
         return status;
+    /* As virsh's: the global -c, unless this command has its own. */
+    libvirt_uri = vmig_cli_libvirt_uri(cli, g_steal_pointer(&libvirt_uri));
     if (argc < 2)
         return vmig_cli_usage_error(command, "missing DOMAIN");
     if (argc < 3)
@@ -396,6 +398,8 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     if (!isnan(timeout) && !(timeout > 0 && timeout <= G_MAXINT))
         return vmig_cli_usage_error(command,
                                     "--timeout wants a positive number of seconds");
+    if (!vmig_cli_check_features(command, no_features, require_features, &status))
+        return status;
     for (char **f = no_features; f && *f; f++) {
         if (require_features &&
             g_strv_contains((const char *const *)require_features, *f))
@@ -404,6 +408,7 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     }
 
     domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    vmig_cli_set_domain(domain, argv[1]);
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "domain");
     json_builder_add_string_value(b, domain);
@@ -521,6 +526,8 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
 
     if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
         return status;
+    /* As virsh's: the global -c, unless this command has its own. */
+    libvirt_uri = vmig_cli_libvirt_uri(cli, g_steal_pointer(&libvirt_uri));
     if (argc < 3)
         return vmig_cli_usage_error(command,
                                     argc < 2 ? "missing DOMAIN" : "missing LISTEN");
@@ -533,10 +540,13 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
         return vmig_cli_usage_error(command, "--max-channels must be 0 to 255");
     if (xml_file && !libvirt_uri)
         return vmig_cli_usage_error(command, "--xml goes with -c");
+    if (!vmig_cli_check_features(command, no_features, require_features, &status))
+        return status;
     if (xml_file && !g_file_get_contents(xml_file, &xml, NULL, &error))
         return vmig_cli_fail("%s", error->message);
 
     domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    vmig_cli_set_domain(domain, argv[1]);
     json_object_set_string_member(arguments, "domain", domain);
     if (xml)
         json_object_set_string_member(arguments, "domain-xml", xml);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fdpass/fd.h"
+#include "json/writer.h"
 #include "tools/render.h"
 
 /* tunables DOMAIN [--json|--xml] [--unstable].  Returns: the exit status. */
@@ -41,6 +42,8 @@ vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **
 
     if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
         return status;
+    /* As virsh's: the global -c, unless this command has its own. */
+    libvirt_uri = vmig_cli_libvirt_uri(cli, g_steal_pointer(&libvirt_uri));
     if (argc < 2)
         return vmig_cli_usage_error(command, "missing DOMAIN");
     if (argc > 2)
@@ -49,6 +52,7 @@ vmig_cli_tunables(VmigCli *cli, const VmigCliCommand *command, int argc, char **
         return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
 
     domain = vmig_cli_domain(libvirt_uri, argv[1]);
+    vmig_cli_set_domain(domain, argv[1]);
     json_object_set_string_member(arguments, "domain", domain);
     json_object_set_boolean_member(arguments, "unstable", unstable);
     catalog = vmig_cli_execute(cli, "query-tunables", arguments, &error);
@@ -165,15 +169,19 @@ vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     return vmig_cli_output(text);
 }
 
-/* list [--all].  Returns: the exit status. */
+/* list [--all] [--json|--xml].  Returns: the exit status. */
 int
 vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
 {
     gboolean all = FALSE;
+    gboolean json = FALSE;
+    gboolean xml = FALSE;
     const GOptionEntry entries[] = {
         {"all", 0, 0, G_OPTION_ARG_NONE, &all,
          "include the migrations that completed, failed, were cancelled or refused",
          NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print the list as JSON", NULL},
+        {"xml", 0, 0, G_OPTION_ARG_NONE, &xml, "print the list as XML", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(JsonNode) migrations = NULL;
@@ -185,6 +193,8 @@ vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv
         return status;
     if (argc > 1)
         return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[1]);
+    if (json && xml)
+        return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
 
     if (all) {
         g_autoptr(JsonObject) arguments = json_object_new();
@@ -200,22 +210,30 @@ vmig_cli_list(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv
     if (!JSON_NODE_HOLDS_ARRAY(migrations))
         return vmig_cli_fail("virt-migrated answered query-migrations with something "
                              "that is not a list");
-    text = vmig_render_migrations_table(json_node_get_array(migrations), all, &error);
+    if (json)
+        text = vmig_render_migrations_json(json_node_get_array(migrations), all, &error);
+    else if (xml)
+        text = vmig_render_migrations_xml(json_node_get_array(migrations), all, &error);
+    else
+        text = vmig_render_migrations_table(json_node_get_array(migrations), all, &error);
     if (!text)
         return vmig_cli_fail("%s", error->message);
     return vmig_cli_output(text);
 }
 
-/* events [--migration ID] [--count N].  Returns: the exit status. */
+/* events [--migration ID] [--count N] [--json].  Returns: the exit status. */
 int
 vmig_cli_events(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
 {
     g_autofree char *migration = NULL;
     int count = G_MININT;
+    gboolean json = FALSE;
     const GOptionEntry entries[] = {
         {"migration", 0, 0, G_OPTION_ARG_STRING, &migration,
          "only the events of migration ID", "ID"},
         {"count", 0, 0, G_OPTION_ARG_INT, &count, "stop after N events", "N"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+         "print each event as the daemon sent it, one JSON object a line", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(VmigClient) client = NULL;
@@ -252,7 +270,17 @@ vmig_cli_events(VmigCli *cli, const VmigCliCommand *command, int argc, char **ar
         }
         if (migration && !vmig_cli_event_is_for(event, migration))
             continue;
-        line = vmig_render_event_line(event, &error);
+        if (json) {
+            g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+            g_autofree char *text = NULL;
+
+            /* The daemon's own writer: the line as it was sent (driver/control.c). */
+            json_node_set_object(node, event);
+            text = vmig_json_write(node, FALSE, NULL);
+            line = g_strconcat(text, "\n", NULL);
+        } else {
+            line = vmig_render_event_line(event, &error);
+        }
         if (!line)
             return vmig_cli_fail("%s", error->message);
         status = vmig_cli_output(line);

@@ -15,22 +15,47 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "driver/features.h"
 #include "fdpass/fd.h"
 #include "json/writer.h"
+#include "tools/render.h"
 
 /* ------------------------------------------------------------------------ */
 /* Messages */
 
-/* Prints "virt-migrate: error: MESSAGE" on stderr.  Returns: VMIG_CLI_EXIT_FAILURE. */
+/* The command's domain, as the daemon names it and as the user wrote it. */
+static char *vmig_cli_wire_domain;
+static char *vmig_cli_user_domain;
+
+/*
+ * The command's domain: @wire_domain as the daemon names it, @domain as
+ * the user wrote it; vmig_cli_fail shows the second for the first.
+ */
+void
+vmig_cli_set_domain(const char *wire_domain, const char *domain)
+{
+    g_free(vmig_cli_wire_domain);
+    g_free(vmig_cli_user_domain);
+    vmig_cli_wire_domain = g_strdup(wire_domain);
+    vmig_cli_user_domain = g_strdup(domain);
+}
+
+/*
+ * Prints "virt-migrate: error: MESSAGE" on stderr, MESSAGE in the user's
+ * words (vmig_render_user_words, with the domain of vmig_cli_set_domain).
+ * Returns: VMIG_CLI_EXIT_FAILURE.
+ */
 int G_GNUC_PRINTF(1, 2) vmig_cli_fail(const char *format, ...)
 {
     g_autofree char *message = NULL;
+    g_autofree char *words = NULL;
     va_list ap;
 
     va_start(ap, format);
     message = g_strdup_vprintf(format, ap);
     va_end(ap);
-    g_printerr("virt-migrate: error: %s\n", message);
+    words = vmig_render_user_words(message, vmig_cli_wire_domain, vmig_cli_user_domain);
+    g_printerr("virt-migrate: error: %s\n", words);
     return VMIG_CLI_EXIT_FAILURE;
 }
 
@@ -40,8 +65,8 @@ vmig_cli_usage_line(const VmigCliCommand *command)
 {
     if (!command)
         return g_strdup(
-            "usage: virt-migrate [--connect SOCKET] [--timeout SECONDS] COMMAND "
-            "[ARGS]");
+            "usage: virt-migrate [-c URI] [--daemon-socket PATH] [--timeout SECONDS] "
+            "COMMAND [ARGS]");
     if (!*command->usage)
         return g_strdup_printf("usage: virt-migrate %s", command->name);
     return g_strdup_printf("usage: virt-migrate %s %s", command->name, command->usage);
@@ -146,7 +171,7 @@ vmig_cli_parse(const VmigCliCommand *command, const GOptionEntry *entries, int *
 }
 
 /*
- * The control socket: --connect, else $VIRT_MIGRATE_SOCKET, else the
+ * The control socket: --daemon-socket, else $VIRT_MIGRATE_SOCKET, else the
  * daemon's default runtime directory (driver/daemon.c: keep in step).
  * Returns: the path (to free), or NULL with @error set.
  */
@@ -156,8 +181,8 @@ vmig_cli_socket_path(VmigCli *cli, GError **error)
     const char *env = g_getenv(VMIG_CLI_SOCKET_ENV);
     const char *xdg;
 
-    if (cli->connect)
-        return g_strdup(cli->connect);
+    if (cli->socket)
+        return g_strdup(cli->socket);
     if (env && *env)
         return g_strdup(env);
     if (geteuid() == 0)
@@ -166,7 +191,7 @@ vmig_cli_socket_path(VmigCli *cli, GError **error)
     if (!xdg || !*xdg) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "XDG_RUNTIME_DIR is not set: give the daemon's socket with "
-                            "--connect SOCKET or $" VMIG_CLI_SOCKET_ENV);
+                            "--daemon-socket PATH or $" VMIG_CLI_SOCKET_ENV);
         return NULL;
     }
     return g_build_filename(xdg, "virt-migrate", VMIG_CLI_SOCKET_NAME, NULL);
@@ -220,6 +245,40 @@ vmig_cli_domain(const char *libvirt_uri, const char *name)
     if (libvirt_uri)
         return g_strconcat("libvirt:", libvirt_uri, "#", name, NULL);
     return g_strdup(name);
+}
+
+/*
+ * The libvirt URI of a command: its own -c (@command_uri, taken), else
+ * the global -c.  Returns: the URI (to free), or NULL.
+ */
+char *
+vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri)
+{
+    if (command_uri)
+        return command_uri;
+    return g_strdup(cli->libvirt_uri);
+}
+
+/*
+ * Checks the feature names of --no-feature (@no_features) and
+ * --require-feature (@require_features) before any daemon is asked.
+ * Returns: TRUE, or FALSE with the usage error of @command printed (a name
+ * nobody knows, with the one likely meant) and *@status set.
+ */
+gboolean
+vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
+                        GStrv require_features, int *status)
+{
+    g_autoptr(GError) error = NULL;
+    VmigFeatureSet set;
+
+    /* driver/features.c's table, the daemon's own check. */
+    if (!vmig_features_check_names(no_features, "--no-feature", &set, &error) ||
+        !vmig_features_check_names(require_features, "--require-feature", &set, &error)) {
+        *status = vmig_cli_usage_error(command, "%s", error->message);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -5,7 +5,7 @@
  * daemon, and reading events.  virt-migrate.c holds the table and main(),
  * cli-query.c the commands that read (tunables, features, list, events,
  * version), cli-migrate.c those that start a migration (migrate,
- * incoming).
+ * incoming), cli-job.c those that act on one (cancel, jobinfo, postcopy).
  */
 #pragma once
 
@@ -30,8 +30,9 @@
 #define VMIG_CLI_SYSTEM_RUNTIME_DIR "/run/virt-migrate"
 
 typedef struct {
-    char *connect;  /* --connect, or NULL */
-    int timeout_ms; /* --timeout, or -1 */
+    char *socket;      /* --daemon-socket, or NULL */
+    char *libvirt_uri; /* -c/--connect, or NULL */
+    int timeout_ms;    /* --timeout, or -1 */
 } VmigCli;
 
 typedef struct _VmigCliCommand VmigCliCommand;
@@ -53,8 +54,18 @@ struct _VmigCliCommand {
 
 /* ---- cli.c ------------------------------------------------------------------------- */
 
-/* Prints "virt-migrate: error: MESSAGE" on stderr.  Returns: VMIG_CLI_EXIT_FAILURE. */
+/*
+ * Prints "virt-migrate: error: MESSAGE" on stderr, MESSAGE in the user's
+ * words (vmig_render_user_words, with the domain of vmig_cli_set_domain).
+ * Returns: VMIG_CLI_EXIT_FAILURE.
+ */
 int vmig_cli_fail(const char *format, ...) G_GNUC_PRINTF(1, 2);
+
+/*
+ * The command's domain: @wire_domain as the daemon names it, @domain as
+ * the user wrote it; vmig_cli_fail shows the second for the first.
+ */
+void vmig_cli_set_domain(const char *wire_domain, const char *domain);
 
 /* Returns: the usage line of @command, or of virt-migrate itself when NULL (to free). */
 char *vmig_cli_usage_line(const VmigCliCommand *command);
@@ -101,6 +112,21 @@ int vmig_cli_output(const char *text);
  */
 char *vmig_cli_domain(const char *libvirt_uri, const char *name);
 
+/*
+ * The libvirt URI of a command: its own -c (@command_uri, taken), else
+ * the global -c.  Returns: the URI (to free), or NULL.
+ */
+char *vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri);
+
+/*
+ * Checks the feature names of --no-feature (@no_features) and
+ * --require-feature (@require_features) before any daemon is asked.
+ * Returns: TRUE, or FALSE with the usage error of @command printed (a name
+ * nobody knows, with the one likely meant) and *@status set.
+ */
+gboolean vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
+                                 GStrv require_features, int *status);
+
 /* Returns: {"migration": @id}, the arguments of cancel and query-migration. */
 JsonNode *vmig_cli_migration_arguments(const char *id);
 
@@ -134,3 +160,6 @@ int vmig_cli_events(VmigCli *cli, const VmigCliCommand *command, int argc, char 
 int vmig_cli_version(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
 int vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
 int vmig_cli_set(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_cancel(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_jobinfo(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);
+int vmig_cli_postcopy(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json/writer.h"
+#include "xml/migrations.h"
 #include "xml/record.h"
 
 /* ------------------------------------------------------------------------ */
@@ -83,8 +84,11 @@ vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error
                                    reason_text);
         }
         row = g_new0(char *, G_N_ELEMENTS(members) + 1);
-        for (gsize m = 0; m < G_N_ELEMENTS(members); m++)
-            row[m] = vmig_render_text(values[m]);
+        for (gsize m = 0; m < G_N_ELEMENTS(members); m++) {
+            g_autofree char *domain = m == 3 ? vmig_render_domain(values[m]) : NULL;
+
+            row[m] = vmig_render_text(domain ? domain : values[m]);
+        }
         g_ptr_array_add(rows, row);
     }
     vmig_render_rows(out, rows, G_N_ELEMENTS(members), " ", 3, TRUE);
@@ -93,6 +97,68 @@ vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error
         g_string_append(out, refusals->str);
     }
     return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * Returns: the migrations of @migrations that list shows (@all: every one,
+ * else those still running), as they came (a new array), or NULL with
+ * INVALID in @error.
+ */
+static JsonArray *
+vmig_render_migrations_shown(JsonArray *migrations, gboolean all, GError **error)
+{
+    g_autoptr(JsonArray) shown = json_array_new();
+
+    for (guint i = 0; i < json_array_get_length(migrations); i++) {
+        JsonObject *migration =
+            vmig_render_array_object(migrations, i, VMIG_RENDER_LIST, "migration", error);
+        g_autofree char *what = g_strdup_printf("migration #%u", i + 1);
+        const char *state = NULL;
+
+        if (!migration || !vmig_render_get_string(migration, VMIG_RENDER_LIST, what,
+                                                  "state", TRUE, &state, error))
+            return NULL;
+        if (all || !vmig_render_state_is_final(state))
+            json_array_add_element(shown,
+                                   json_node_copy(json_array_get_element(migrations, i)));
+    }
+    return g_steal_pointer(&shown);
+}
+
+char *
+vmig_render_migrations_json(JsonArray *migrations, gboolean all, GError **error)
+{
+    g_autoptr(JsonArray) shown = NULL;
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+
+    g_return_val_if_fail(migrations != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    shown = vmig_render_migrations_shown(migrations, all, error);
+    if (!shown)
+        return NULL;
+    json_node_set_array(node, shown);
+    return vmig_render_json(node);
+}
+
+char *
+vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error)
+{
+    g_autoptr(JsonArray) shown = NULL;
+    g_autofree char *text = NULL;
+
+    g_return_val_if_fail(migrations != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    shown = vmig_render_migrations_shown(migrations, all, error);
+    if (!shown)
+        return NULL;
+    text = vmig_xml_migrations_format(shown, error);
+    if (!text)
+        return NULL;
+    if (!g_str_has_suffix(text, "\n"))
+        return g_strconcat(text, "\n", NULL);
+    return g_steal_pointer(&text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -550,8 +616,11 @@ vmig_render_record_head(GString *out, JsonObject *record, GError **error)
     vmig_render_field(out, "Migration", id);
     vmig_render_field(out, "Role", role);
     vmig_render_field(out, "State", state);
-    if (domain)
-        vmig_render_field(out, "Domain", domain);
+    if (domain) {
+        g_autofree char *name = vmig_render_domain(domain);
+
+        vmig_render_field(out, "Domain", name);
+    }
     /* In fd mode the peer is "fd": say what that means. */
     if (peer && g_strcmp0(mode, "fd") == 0 && g_str_equal(peer, "fd")) {
         vmig_render_field(out, "Peer", "a socket the management app passed (fd mode)");
@@ -778,4 +847,127 @@ vmig_render_record_xml(JsonObject *record, GError **error)
     if (!g_str_has_suffix(text, "\n"))
         return g_strconcat(text, "\n", NULL);
     return g_steal_pointer(&text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* jobinfo */
+
+/* The labels' column of jobinfo: "Expected downtime:" and a space. */
+#define VMIG_RENDER_JOB_LABEL_WIDTH 19
+
+/* Appends "@label:" padded to the jobinfo column, then @value. */
+static void
+vmig_render_job_field(GString *out, const char *label, const char *value)
+{
+    g_autofree char *text = vmig_render_text(value);
+    gsize start = out->len;
+
+    g_string_append_printf(out, "%s:", label);
+    while (out->len - start < VMIG_RENDER_JOB_LABEL_WIDTH)
+        g_string_append_c(out, ' ');
+    g_string_append(out, text);
+    g_string_append_c(out, '\n');
+}
+
+/* Returns: @bytes in the largest binary unit it fills, "1.500 GiB" (to free). */
+static char *
+vmig_render_size(gint64 bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double value = (double)bytes;
+    gsize unit = 0;
+
+    if (bytes < 1024)
+        return g_strdup_printf("%" G_GINT64_FORMAT " B", bytes);
+    while (value >= 1024 && unit + 1 < G_N_ELEMENTS(units)) {
+        value /= 1024;
+        unit++;
+    }
+    return g_strdup_printf("%.3f %s", value, units[unit]);
+}
+
+char *
+vmig_render_jobinfo(JsonObject *record, GError **error)
+{
+    /* The figures of "progress", in virsh domjobinfo's order and words. */
+    static const struct {
+        const char *member;
+        const char *label;
+        const char *unit; /* NULL: a size in bytes */
+    } figures[] = {
+        {"milliseconds", "Time elapsed", "ms"},
+        {"transferred", "Data processed", NULL},
+        {"remaining", "Data remaining", NULL},
+        {"total", "Data total", NULL},
+        {"throughput", "Memory bandwidth", "/s"},
+        {"expected-downtime", "Expected downtime", "ms"},
+    };
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autofree char *job_type = NULL;
+    JsonObject *progress = NULL;
+    const char *what = "the record";
+    const char *id = NULL;
+    const char *role = NULL;
+    const char *state = NULL;
+    const char *domain = NULL;
+    const char *result = NULL;
+    const char *reason = NULL;
+
+    g_return_val_if_fail(record != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    if (!vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "migration", TRUE, &id,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "role", TRUE, &role,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "state", TRUE, &state,
+                                error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "domain", FALSE,
+                                &domain, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "result", FALSE,
+                                &result, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "error", FALSE, &reason,
+                                error) ||
+        !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "progress", &progress,
+                                error))
+        return NULL;
+
+    /* virsh's job types: a running migration's is unbounded. */
+    if (result)
+        job_type = g_strdup_printf("%c%s", g_ascii_toupper(result[0]), result + 1);
+    else
+        job_type = g_strdup("Unbounded");
+    vmig_render_job_field(out, "Migration", id);
+    if (domain) {
+        g_autofree char *name = vmig_render_domain(domain);
+
+        vmig_render_job_field(out, "Domain", name);
+    }
+    vmig_render_job_field(out, "Job type", job_type);
+    vmig_render_job_field(out, "Operation",
+                          g_str_equal(role, "source") ? "Outgoing migration"
+                                                      : "Incoming migration");
+    vmig_render_job_field(out, "State", state);
+    for (gsize i = 0; progress && i < G_N_ELEMENTS(figures); i++) {
+        g_autofree char *text = NULL;
+        gint64 value = -1;
+
+        if (!vmig_render_get_count(progress, VMIG_RENDER_RECORD, "'progress'",
+                                   figures[i].member, FALSE, &value, error))
+            return NULL;
+        if (value < 0)
+            continue;
+        if (!figures[i].unit)
+            text = vmig_render_size(value);
+        else if (g_str_equal(figures[i].unit, "/s")) {
+            g_autofree char *size = vmig_render_size(value);
+
+            text = g_strconcat(size, "/s", NULL);
+        } else
+            text = g_strdup_printf("%" G_GINT64_FORMAT " %s", value, figures[i].unit);
+        vmig_render_job_field(out, figures[i].label, text);
+    }
+    if (reason)
+        vmig_render_job_field(out, "Error", reason);
+    return g_string_free(g_steal_pointer(&out), FALSE);
 }

@@ -579,6 +579,62 @@ vmig_render_array_string(JsonArray *array, guint index, const char *doc, const c
     return json_node_get_string(node);
 }
 
+/*
+ * The control commands' arguments that options set, by the options' names
+ * (tools/cli-migrate.c).  Positional ones (domain, dest, listen) are
+ * named in the daemon's messages by their values, not their names.
+ */
+static const struct {
+    const char *wire;
+    const char *option;
+} vmig_render_wire_names[] = {
+    {"no-features", "--no-feature"},
+    {"require-features", "--require-feature"},
+    {"tunables", "--tunable"},
+    {"channels", "--channels"},
+    {"max-channels", "--max-channels"},
+    {"tls-hostname", "--tls-hostname"},
+    {"domain-xml", "--xml"},
+    {"unstable", "--unstable"},
+};
+
+char *
+vmig_render_user_words(const char *message, const char *wire_domain, const char *domain)
+{
+    GString *text = g_string_new(message);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(vmig_render_wire_names); i++) {
+        g_autofree char *parameter =
+            g_strdup_printf("Parameter '%s'", vmig_render_wire_names[i].wire);
+        g_autofree char *option =
+            g_strdup_printf("option %s", vmig_render_wire_names[i].option);
+        gsize lead = strlen(vmig_render_wire_names[i].wire);
+
+        g_string_replace(text, parameter, option, 0);
+        /* The subject of the message: "no-features: unknown feature ...",
+         * "domain-xml of 'vm1' names no emulator". */
+        if (g_str_has_prefix(text->str, vmig_render_wire_names[i].wire) &&
+            (text->str[lead] == ':' || text->str[lead] == ' ')) {
+            g_string_erase(text, 0, (gssize)lead);
+            g_string_prepend(text, vmig_render_wire_names[i].option);
+        }
+    }
+    if (wire_domain && domain && !g_str_equal(wire_domain, domain))
+        g_string_replace(text, wire_domain, domain, 0);
+    return g_string_free(text, FALSE);
+}
+
+char *
+vmig_render_domain(const char *domain)
+{
+    const char *hash;
+
+    /* driver/libvirt.h: a URI has no '#' of its own. */
+    if (g_str_has_prefix(domain, "libvirt:") && (hash = strchr(domain, '#')) && hash[1])
+        return g_strdup(hash + 1);
+    return g_strdup(domain);
+}
+
 /* Returns: @text for a terminal: control characters escaped (to free). */
 char *
 vmig_render_text(const char *text)

@@ -73,6 +73,20 @@ char *vmig_render_value(JsonNode *node);
 char *vmig_render_migrations_table(JsonArray *migrations, gboolean all, GError **error);
 
 /*
+ * The migrations list shows (@all as for the table), as the daemon sent
+ * them, as pretty JSON (an array).
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_migrations_json(JsonArray *migrations, gboolean all, GError **error);
+
+/*
+ * The migrations list shows (@all as for the table) as the XML document
+ * of xml/migrations.h (data/migrations.rng).
+ * Returns: the text (to free), or NULL with @error set.
+ */
+char *vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error);
+
+/*
  * vmig_render_event_line:
  * @event: an event line, {"event": NAME, "data": {...}, "timestamp":
  *         {"seconds": S, "microseconds": U}}
@@ -129,3 +143,42 @@ char *vmig_render_record_summary(JsonObject *record, GError **error);
  * or NULL with @error set.
  */
 char *vmig_render_record_xml(JsonObject *record, GError **error);
+
+/*
+ * vmig_render_domain:
+ * A domain as the user wrote it: a libvirt domain, "libvirt:URI#NAME" on
+ * the wire, is NAME (as virsh shows it, the URI given with -c); a QEMU
+ * monitor, "qmp:PATH", stays as it is.
+ * Returns: the text (to free).
+ */
+char *vmig_render_domain(const char *domain);
+
+/*
+ * vmig_render_jobinfo:
+ * @record: what query-migration returns (docs/migration.md)
+ * The migration's job as virsh domjobinfo shows one: its id, domain, job
+ * type (Unbounded while it runs, else its result), operation and state,
+ * then the last progress reading's figures, sizes in binary units:
+ *
+ *   Migration:         m1
+ *   Job type:          Unbounded
+ *   Operation:         Outgoing migration
+ *   State:             migrating
+ *   Time elapsed:      1204 ms
+ *   Data processed:    36.008 MiB
+ *   ...
+ *
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+char *vmig_render_jobinfo(JsonObject *record, GError **error);
+
+/*
+ * @message, a daemon's, in the user's words: an argument of the control
+ * command is named by the option that sets it ("no-features: ..." and
+ * "Parameter 'require-features' ..." become "--no-feature: ..." and
+ * "option --require-feature ..."), and the domain @wire_domain as the user
+ * wrote it, @domain (both NULL: left as they are).
+ * Returns: the message (to free).
+ */
+char *vmig_render_user_words(const char *message, const char *wire_domain,
+                             const char *domain);

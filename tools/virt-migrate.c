@@ -2,7 +2,7 @@
 /*
  * virt-migrate.c: the command line of virt-migrated (DESIGN §6)
  *
- *   virt-migrate [--connect SOCKET] [--timeout SECONDS] COMMAND [ARGS]
+ *   virt-migrate [-c URI] [--daemon-socket PATH] [--timeout SECONDS] COMMAND [ARGS]
  *
  * virsh-like: global options come before the command, the command's own
  * options anywhere after it.  Commands are rows of one table; each parses
@@ -84,12 +84,34 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "migrate-setspeed and migrate-setmaxdowntime do.  Values are written as for\n"
      "migrate --tunable.  The migration's record (features) lists each change; at\n"
      "its end QEMU is put back as it was before the migration."},
-    {"list", vmig_cli_list, "list the migrations", "[--all]",
-     "Lists the migrations that are running; with --all, the finished ones too."},
+    {"cancel", vmig_cli_cancel, "cancel a running migration (virsh domjobabort)",
+     "MIGRATION",
+     "Cancels MIGRATION (an id such as m1, see list).  On the source, QEMU's\n"
+     "migration is cancelled and the guest keeps running there; the migration\n"
+     "ends cancelled, with MIGRATION_DONE.  A migration in its switchover (the\n"
+     "guest changing sides) cannot be cancelled."},
+    {"jobinfo", vmig_cli_jobinfo, "show a migration's progress (virsh domjobinfo)",
+     "MIGRATION [--json]",
+     "Prints the job of MIGRATION as virsh domjobinfo does: its type and state,\n"
+     "then the last progress reading of the source (read every 250 ms): time\n"
+     "elapsed, data processed, remaining and total, bandwidth and the expected\n"
+     "downtime.  A destination has no figures."},
+    {"postcopy", vmig_cli_postcopy,
+     "switch a migration to postcopy (virsh migrate-postcopy)", "MIGRATION",
+     "Switches MIGRATION, running on this (the source) side, to postcopy: the\n"
+     "guest runs on the destination from then on, and pages it has not got yet\n"
+     "are fetched as it touches them.  Only a migration that negotiated\n"
+     "postcopy-ram (migrate --require-feature postcopy-ram) can."},
+    {"list", vmig_cli_list, "list the migrations", "[--all] [--json|--xml]",
+     "Lists the migrations that are running; with --all, the finished ones too.\n"
+     "--json prints them as the daemon does, --xml as the document of\n"
+     "migrations.rng."},
     {"events", vmig_cli_events, "follow the events of virt-migrated",
-     "[--migration ID] [--count N]",
+     "[--migration ID] [--count N] [--json]",
      "Prints each event as it comes, one a line: the time (UTC), the event's name\n"
-     "and its data as JSON, until interrupted or N events were printed."},
+     "and its data as JSON, until interrupted or N events were printed.  With\n"
+     "--json, each line is the event's JSON object as the daemon sent it, and\n"
+     "nothing else is printed on stdout."},
     {"version", vmig_cli_version, "show the versions of virt-migrate and virt-migrated",
      "", NULL},
     {"help", vmig_cli_help, "show the help of a command", "[COMMAND]", NULL},
@@ -115,7 +137,8 @@ vmig_cli_global_help(const GOptionEntry *entries)
                                vmig_cli_commands[i].summary);
     vmig_cli_append_options(out, entries);
     g_string_append(
-        out, "\nWithout --connect, the socket is $" VMIG_CLI_SOCKET_ENV ", else\n"
+        out, "\nWith -c URI, DOMAIN is a libvirt domain's name on the libvirt at URI.\n"
+             "Without --daemon-socket, the socket is $" VMIG_CLI_SOCKET_ENV ", else\n"
              "/run/virt-migrate/" VMIG_CLI_SOCKET_NAME " for root, and\n"
              "$XDG_RUNTIME_DIR/virt-migrate/" VMIG_CLI_SOCKET_NAME " for anyone else.\n"
              "'virt-migrate help COMMAND' shows the help of a command.\n");
@@ -141,8 +164,10 @@ static gboolean vmig_cli_show_help;
 static gboolean vmig_cli_show_version;
 static double vmig_cli_timeout = -1;
 static const GOptionEntry vmig_cli_entries[] = {
-    {"connect", 0, 0, G_OPTION_ARG_FILENAME, &vmig_cli.connect,
-     "the daemon's control socket", "SOCKET"},
+    {"connect", 'c', 0, G_OPTION_ARG_STRING, &vmig_cli.libvirt_uri,
+     "the libvirt connection DOMAIN names belong to (as virsh's -c)", "URI"},
+    {"daemon-socket", 0, 0, G_OPTION_ARG_FILENAME, &vmig_cli.socket,
+     "the control socket of virt-migrated", "PATH"},
     {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &vmig_cli_timeout,
      "give up when the daemon does not answer in time", "SECONDS"},
     {"version", 'V', 0, G_OPTION_ARG_NONE, &vmig_cli_show_version,
@@ -214,6 +239,13 @@ main(int argc, char **argv)
         if (vmig_cli.timeout_ms == 0)
             vmig_cli.timeout_ms = 1;
     }
+    /* A libvirt URI never starts with '/': that is the old --connect SOCKET. */
+    if (vmig_cli.libvirt_uri && vmig_cli.libvirt_uri[0] == '/')
+        return vmig_cli_usage_error(
+            NULL,
+            "-c/--connect names a libvirt URI, as virsh's does, not "
+            "'%s'; the daemon's socket is --daemon-socket PATH",
+            vmig_cli.libvirt_uri);
     if (argc < 2)
         return vmig_cli_usage_error(NULL, "no command given");
 
@@ -221,6 +253,8 @@ main(int argc, char **argv)
     if (!command)
         return vmig_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
     status = command->handler(&vmig_cli, command, argc - 1, argv + 1);
-    g_free(vmig_cli.connect);
+    vmig_cli_set_domain(NULL, NULL);
+    g_free(vmig_cli.socket);
+    g_free(vmig_cli.libvirt_uri);
     return status;
 }
