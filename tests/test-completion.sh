@@ -129,7 +129,7 @@ check() {
     fi
 }
 
-echo "1..21"
+echo "1..22"
 check commands "virt-migrate mi" "migrate"
 check commands-all "virt-migrate " \
     "cancel events features help incoming jobinfo list migrate postcopy resolve set tunables version"

@@ -437,7 +437,10 @@ test_domain(void)
     };
     g_autoptr(JsonNode) list = parse_json(
         "[{\"migration\": \"m1\", \"role\": \"source\", \"state\": \"migrating\", "
-        "\"domain\": \"libvirt:qemu:///system#vm1\"}]");
+        "\"domain\": \"libvirt:qemu:///system#vm1\"}, "
+        "{\"migration\": \"m5\", \"role\": \"source\", \"state\": \"refused\", "
+        "\"domain\": \"qmp:/run/vm5.qmp\", \"result\": \"refused\", "
+        "\"error\": \"unknown tunable 'max-bandwith'\"}]");
     g_autoptr(GError) error = NULL;
     g_autofree char *table = NULL;
 
@@ -474,7 +477,10 @@ test_migrations_json_xml(void)
     g_autoptr(JsonNode) list = parse_json(migrations_json);
     g_autoptr(JsonNode) libvirt = parse_json(
         "[{\"migration\": \"m4\", \"role\": \"source\", \"state\": \"migrating\", "
-        "\"domain\": \"libvirt:qemu:///system#vm1\"}]");
+        "\"domain\": \"libvirt:qemu:///system#vm1\"}, "
+        "{\"migration\": \"m5\", \"role\": \"source\", \"state\": \"refused\", "
+        "\"domain\": \"qmp:/run/vm5.qmp\", \"result\": \"refused\", "
+        "\"error\": \"unknown tunable 'max-bandwith'\"}]");
     g_autoptr(GError) error = NULL;
     g_autofree char *running = NULL;
     g_autofree char *all = NULL;
@@ -518,6 +524,10 @@ test_migrations_json_xml(void)
     xml_libvirt = vmig_render_migrations_xml(json_node_get_array(libvirt), TRUE, &error);
     g_assert_no_error(error);
     g_assert_nonnull(strstr(xml_libvirt, "<domain uri=\"qemu:///system\">vm1</domain>"));
+    g_assert_nonnull(strstr(xml_libvirt,
+                            "state=\"refused\">\n"
+                            "    <domain>qmp:/run/vm5.qmp</domain>\n"
+                            "    <error>unknown tunable 'max-bandwith'</error>"));
     for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
         g_autoptr(xmlDoc) doc =
             vmig_xml_parse(*texts[i], strlen(*texts[i]), "list", &error);

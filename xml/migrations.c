@@ -119,6 +119,16 @@ vmig_xml_migrations_new(JsonArray *migrations, GError **error)
         } else {
             xmlNewTextChild(node, NULL, BAD_CAST "domain", BAD_CAST domain);
         }
+        /* Why a migration failed, or why the daemon refused an attempt. */
+        if (json_object_has_member(migration, "error") &&
+            !json_object_get_null_member(migration, "error")) {
+            const char *reason = vmig_xml_migrations_string(migration, i, "error", error);
+
+            if (!reason)
+                return NULL;
+            if (*reason)
+                xmlNewTextChild(node, NULL, BAD_CAST "error", BAD_CAST reason);
+        }
     }
     return g_steal_pointer(&doc);
 }
