@@ -10,7 +10,7 @@ PACKAGES="
     autoconf automake autoconf-archive make pkg-config gcc
     clang libclang-rt-14-dev clang-format
     libglib2.0-dev libjson-glib-dev libxml2-dev libxml2-utils
-    libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin
+    libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin libsystemd-dev
     valgrind
     python3-docutils man-db
     qemu-system-x86 qemu-utils
