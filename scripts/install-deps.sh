@@ -18,6 +18,7 @@ PACKAGES="
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     python3-dbus python3-gi
     bash-completion
+    debhelper dpkg-dev fakeroot lintian
     util-linux iproute2 procps
 "
 
