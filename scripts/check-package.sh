@@ -164,7 +164,7 @@ for f in /lib/systemd/system/virt-migrated.service \
         fail "$f does not run /usr/sbin/virt-migrated --bus system"
 done
 # deb-systemd-helper answers only "from dpkg", as in a maintainer script.
-if DPKG_MAINTSCRIPT_PACKAGE=$pkg deb-systemd-helper is-enabled virt-migrated.service >/dev/null; then
+if DPKG_MAINTSCRIPT_PACKAGE=$pkg deb-systemd-helper is-enabled virt-migrated.service >/dev/null 2>&1; then
     echo "  ok: deb-systemd-helper: virt-migrated.service is enabled"
 else
     fail "deb-systemd-helper: virt-migrated.service is not enabled"
