@@ -16,6 +16,8 @@
  * GMainContext that is the thread default of the main thread.  Without a
  * reachable bus the daemon warns and serves the control socket alone.  SIGTERM and SIGINT
  * stop it cleanly: every client is disconnected and the socket file removed.
+ * Under systemd (Type=notify, NOTIFY_SOCKET) it says READY=1 once the control
+ * socket serves and STOPPING=1 when it starts to stop.
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-daemon"
@@ -35,6 +37,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <systemd/sd-daemon.h>
 
 #include "driver/commands.h"
 #include "driver/control.h"
@@ -719,8 +722,16 @@ main(int argc, char **argv)
     }
 
     g_message("listening on %s", socket_path);
+    /*
+     * For Type=notify: the control socket listens (a client that connects
+     * now is answered as soon as the loop runs) and D-Bus is set up or
+     * given up.  Without NOTIFY_SOCKET these do nothing.
+     */
+    sd_notifyf(0, "READY=1\nSTATUS=serving %s%s", socket_path,
+               vmigd.service ? " and " VMIG_SERVICE_NAME : "");
     g_main_loop_run(loop);
     g_message("shutting down");
+    sd_notify(0, "STOPPING=1\nSTATUS=shutting down: ending running migrations");
 
     /* Running migrations end (and say so) while the control socket still serves. */
     /* Not g_clear_pointer(): the D-Bus service reads the list while it goes. */

@@ -8,7 +8,8 @@
 #
 # Installs BUILD_DIR into a temporary DESTDIR, checks every file under the
 # build's prefix (configure --prefix=/usr for what Debian's dbus-daemon and
-# systemd read: /usr/share/dbus-1/..., /usr/lib/systemd/system), and
+# systemd read: /usr/share/dbus-1/..., and the unit in configure's
+# systemdsystemunitdir, /lib/systemd/system on Debian 12), and
 # removes it again.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ p=$(sed -n 's/^prefix = //p' "$build/Makefile")
 etc=$(sed -n 's/^sysconfdir = //p' "$build/Makefile" | sed "s|\${prefix}|$p|")
 completions=$(sed -n 's/^bashcompletiondir = //p' "$build/Makefile" |
     sed -e "s|\$(datadir)|$p/share|" -e "s|\${datadir}|$p/share|" -e "s|\${prefix}|$p|")
+unitdir=$(sed -n 's/^systemdsystemunitdir = //p' "$build/Makefile" | sed "s|\${prefix}|$p|")
 make -C "$build" -s install DESTDIR="$root" >"$root.log" 2>&1 ||
     { cat "$root.log" >&2; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
@@ -41,7 +43,7 @@ expect "$p"/share/polkit-1/actions/org.virtmigrate.policy
 expect "$p"/share/dbus-1/system-services/org.virtmigrate.service
 expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Driver1.xml
 expect "$p"/share/dbus-1/interfaces/org.virtmigrate.Migration1.xml
-expect "$p"/lib/systemd/system/virt-migrated.service
+expect "$unitdir"/virt-migrated.service
 expect "$p"/share/man/man1/virt-migrate.1
 expect "$p"/share/man/man8/virt-migrated.8
 expect "$etc"/virt-migrate/virt-migrated.conf
@@ -49,7 +51,7 @@ expect "$completions"/virt-migrate
 
 # The substituted files name the installed daemon, and nothing is left unsubstituted.
 for f in "$p"/share/dbus-1/system-services/org.virtmigrate.service \
-    "$p"/lib/systemd/system/virt-migrated.service; do
+    "$unitdir"/virt-migrated.service; do
     if grep -q '@[a-z]*@' "$root$f" || ! grep -q "$p/sbin/virt-migrated --bus system" "$root$f"; then
         echo "  BAD: $f does not run $p/sbin/virt-migrated --bus system" >&2
         status=1
@@ -67,6 +69,6 @@ if ! grep -aq '<interface name="org.virtmigrate.Driver1">' "$root$p/sbin/virt-mi
     status=1
 fi
 if command -v systemd-analyze >/dev/null && [ -d /run/systemd/system ]; then
-    systemd-analyze verify "$root$p/lib/systemd/system/virt-migrated.service" || status=1
+    systemd-analyze verify "$root$unitdir/virt-migrated.service" || status=1
 fi
 exit $status

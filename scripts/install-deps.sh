@@ -10,7 +10,7 @@ PACKAGES="
     autoconf automake autoconf-archive make pkg-config gcc
     clang libclang-rt-14-dev clang-format
     libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libxml2-dev libxml2-utils
-    libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin
+    libdbus-1-dev libvirt-dev libgnutls28-dev gnutls-bin libsystemd-dev
     valgrind
     python3-docutils man-db
     qemu-system-x86 qemu-utils
@@ -18,6 +18,7 @@ PACKAGES="
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     python3-dbus python3-gi polkitd
     bash-completion
+    debhelper dpkg-dev fakeroot lintian
     util-linux iproute2 procps
 "
 
