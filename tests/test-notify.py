@@ -57,6 +57,8 @@ def ask(socket_path):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
         c.settimeout(5)
         c.connect(socket_path)
+        # QMP's capabilities negotiation first (docs/control.md), then the command.
+        c.sendall(json.dumps({"execute": "qmp_capabilities", "id": "n0"}).encode() + b"\n")
         c.sendall(json.dumps({"execute": "query-migrations", "id": "n1"}).encode() + b"\n")
         buf = b""
         while True:
@@ -67,7 +69,7 @@ def ask(socket_path):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 reply = json.loads(line)
-                # A greeting or an event may come first: the answer names our id.
+                # The greeting and qmp_capabilities' answer come first: ours names n1.
                 if reply.get("id") == "n1":
                     return reply
 
