@@ -236,15 +236,14 @@ vmig_service_driver_append_properties(DBusMessageIter *dict)
     }
 }
 
-/* Returns: an error reply when @interface is not Driver1, else NULL. */
-static DBusMessage *
-check_interface(DBusMessage *call, const char *interface)
+/* Returns: whether Driver1 has a property called @name. */
+static gboolean
+driver_has_property(const char *name)
 {
-    if (g_str_equal(interface, VMIG_SERVICE_DRIVER_IFACE))
-        return NULL;
-    return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_INTERFACE,
-                                    "object %s has no properties of interface '%s'",
-                                    dbus_message_get_path(call), interface);
+    for (gsize i = 0; i < G_N_ELEMENTS(driver_properties); i++)
+        if (g_str_equal(name, driver_properties[i]))
+            return TRUE;
+    return FALSE;
 }
 
 static DBusMessage *
@@ -257,7 +256,7 @@ driver_get(VmigService *service, DBusMessage *call, const char *id)
 
     vmig_service_need(dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &interface,
                                             DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID));
-    reply = check_interface(call, interface);
+    reply = vmig_service_check_interface(call, VMIG_SERVICE_DRIVER_IFACE, interface);
     if (reply)
         return reply;
     reply = dbus_message_new_method_return(call);
@@ -272,50 +271,31 @@ driver_get(VmigService *service, DBusMessage *call, const char *id)
     return reply;
 }
 
+/* Fills @dict with Driver1's properties (a VmigServiceFillDict). */
+static void
+driver_fill_properties(DBusMessageIter *dict, gpointer data)
+{
+    vmig_service_driver_append_properties(dict);
+}
+
 static DBusMessage *
 driver_get_all(VmigService *service, DBusMessage *call, const char *id)
 {
     const char *interface = NULL;
     DBusMessage *reply;
-    DBusMessageIter iter;
-    DBusMessageIter dict;
 
     vmig_service_need(dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &interface,
                                             DBUS_TYPE_INVALID));
-    reply = check_interface(call, interface);
+    reply = vmig_service_check_interface(call, VMIG_SERVICE_DRIVER_IFACE, interface);
     if (reply)
         return reply;
-    reply = dbus_message_new_method_return(call);
-    vmig_service_need(reply != NULL);
-    dbus_message_iter_init_append(reply, &iter);
-    vmig_service_need(
-        dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
-    vmig_service_driver_append_properties(&dict);
-    vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
-    return reply;
+    return vmig_service_dict_reply(call, driver_fill_properties, NULL);
 }
 
 static DBusMessage *
 driver_set(VmigService *service, DBusMessage *call, const char *id)
 {
-    DBusMessageIter iter;
-    const char *interface = NULL;
-    const char *name = NULL;
-    DBusMessage *reply;
-
-    dbus_message_iter_init(call, &iter);
-    dbus_message_iter_get_basic(&iter, &interface);
-    dbus_message_iter_next(&iter);
-    dbus_message_iter_get_basic(&iter, &name);
-    reply = check_interface(call, interface);
-    if (reply)
-        return reply;
-    if (!g_str_equal(name, "Version"))
-        return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_PROPERTY,
-                                        "interface %s has no property '%s'",
-                                        VMIG_SERVICE_DRIVER_IFACE, name);
-    return vmig_service_error_reply(call, DBUS_ERROR_PROPERTY_READ_ONLY,
-                                    "property '%s' is read-only", name);
+    return vmig_service_refuse_set(call, VMIG_SERVICE_DRIVER_IFACE, driver_has_property);
 }
 
 #define INTERFACE_PROPERTIES "org.freedesktop.DBus.Properties"

@@ -195,17 +195,6 @@ migration_introspect(VmigService *service, DBusMessage *call, const char *id)
     return vmig_service_string_reply(call, service->migration_xml);
 }
 
-/* Returns: an error reply when @interface is not Migration1, else NULL. */
-static DBusMessage *
-check_interface(DBusMessage *call, const char *interface)
-{
-    if (g_str_equal(interface, VMIG_SERVICE_MIGRATION_IFACE))
-        return NULL;
-    return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_INTERFACE,
-                                    "object %s has no properties of interface '%s'",
-                                    dbus_message_get_path(call), interface);
-}
-
 static DBusMessage *
 migration_get(VmigService *service, DBusMessage *call, const char *id)
 {
@@ -219,7 +208,7 @@ migration_get(VmigService *service, DBusMessage *call, const char *id)
 
     vmig_service_need(dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &interface,
                                             DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID));
-    reply = check_interface(call, interface);
+    reply = vmig_service_check_interface(call, VMIG_SERVICE_MIGRATION_IFACE, interface);
     if (reply)
         return reply;
     p = find_property(name);
@@ -239,52 +228,42 @@ migration_get(VmigService *service, DBusMessage *call, const char *id)
     return reply;
 }
 
+/* Fills @dict with Migration1's properties from @data, their values (a
+ * VmigServiceFillDict). */
+static void
+migration_fill_properties(DBusMessageIter *dict, gpointer data)
+{
+    vmig_service_migration_append_properties(dict, data);
+}
+
 static DBusMessage *
 migration_get_all(VmigService *service, DBusMessage *call, const char *id)
 {
     const char *interface = NULL;
     g_autoptr(JsonObject) values = NULL;
     DBusMessage *reply;
-    DBusMessageIter iter;
-    DBusMessageIter dict;
 
     vmig_service_need(dbus_message_get_args(call, NULL, DBUS_TYPE_STRING, &interface,
                                             DBUS_TYPE_INVALID));
-    reply = check_interface(call, interface);
+    reply = vmig_service_check_interface(call, VMIG_SERVICE_MIGRATION_IFACE, interface);
     if (reply)
         return reply;
     values = current_values(service, id);
-    reply = dbus_message_new_method_return(call);
-    vmig_service_need(reply != NULL);
-    dbus_message_iter_init_append(reply, &iter);
-    vmig_service_need(
-        dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
-    vmig_service_migration_append_properties(&dict, values);
-    vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
-    return reply;
+    return vmig_service_dict_reply(call, migration_fill_properties, values);
+}
+
+/* Returns: whether Migration1 has a property called @name. */
+static gboolean
+migration_has_property(const char *name)
+{
+    return find_property(name) != NULL;
 }
 
 static DBusMessage *
 migration_set(VmigService *service, DBusMessage *call, const char *id)
 {
-    DBusMessageIter iter;
-    const char *interface = NULL;
-    const char *name = NULL;
-    DBusMessage *reply;
-
-    dbus_message_iter_init(call, &iter);
-    dbus_message_iter_get_basic(&iter, &interface);
-    dbus_message_iter_next(&iter);
-    dbus_message_iter_get_basic(&iter, &name);
-    reply = check_interface(call, interface);
-    if (reply)
-        return reply;
-    if (!find_property(name))
-        return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_PROPERTY,
-                                        "interface %s has no property '%s'",
-                                        VMIG_SERVICE_MIGRATION_IFACE, name);
-    return vmig_service_error_reply(call, DBUS_ERROR_PROPERTY_READ_ONLY,
-                                    "property '%s' is read-only", name);
+    return vmig_service_refuse_set(call, VMIG_SERVICE_MIGRATION_IFACE,
+                                   migration_has_property);
 }
 
 static DBusMessage *

@@ -78,6 +78,29 @@ DBusMessage *vmig_service_gerror_reply(DBusMessage *call, const GError *error,
 DBusMessage *vmig_service_string_reply(DBusMessage *call, const char *text);
 
 /*
+ * org.freedesktop.DBus.Properties on the service's read-only interfaces.
+ * Returns: an UnknownInterface error reply to @call (new) when
+ * @interface is not @expected, else NULL.
+ */
+DBusMessage *vmig_service_check_interface(DBusMessage *call, const char *expected,
+                                          const char *interface);
+
+/* Fills the a{sv} @dict with an interface's properties. */
+typedef void (*VmigServiceFillDict)(DBusMessageIter *dict, gpointer data);
+
+/* Returns: a reply to @call (new) holding one a{sv}, filled by @fill(@data). */
+DBusMessage *vmig_service_dict_reply(DBusMessage *call, VmigServiceFillDict fill,
+                                     gpointer data);
+
+/*
+ * Properties.Set (ssv) on @expected, whose properties are all read-only;
+ * @known says whether it has a property of that name.  Returns: the error
+ * reply (new): UnknownInterface, UnknownProperty or PropertyReadOnly.
+ */
+DBusMessage *vmig_service_refuse_set(DBusMessage *call, const char *expected,
+                                     gboolean (*known)(const char *name));
+
+/*
  * Appends @node as D-Bus type @signature (a single complete type: s, u,
  * as or a{sv}); a{sv} values get their type from their JSON kind.
  * The types are the service's own, never a peer's.

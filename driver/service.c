@@ -108,6 +108,58 @@ vmig_service_string_reply(DBusMessage *call, const char *text)
     return reply;
 }
 
+DBusMessage *
+vmig_service_check_interface(DBusMessage *call, const char *expected,
+                             const char *interface)
+{
+    if (g_str_equal(interface, expected))
+        return NULL;
+    return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_INTERFACE,
+                                    "object %s has no properties of interface '%s'",
+                                    dbus_message_get_path(call), interface);
+}
+
+DBusMessage *
+vmig_service_dict_reply(DBusMessage *call, VmigServiceFillDict fill, gpointer data)
+{
+    DBusMessage *reply = dbus_message_new_method_return(call);
+    DBusMessageIter iter;
+    DBusMessageIter dict;
+
+    vmig_service_need(reply != NULL);
+    dbus_message_iter_init_append(reply, &iter);
+    vmig_service_need(
+        dbus_message_iter_open_container(&iter, DBUS_TYPE_ARRAY, "{sv}", &dict));
+    fill(&dict, data);
+    vmig_service_need(dbus_message_iter_close_container(&iter, &dict));
+    return reply;
+}
+
+DBusMessage *
+vmig_service_refuse_set(DBusMessage *call, const char *expected,
+                        gboolean (*known)(const char *name))
+{
+    DBusMessageIter iter;
+    const char *interface = NULL;
+    const char *name = NULL;
+    DBusMessage *reply;
+
+    /* The method table checked the signature (ssv). */
+    dbus_message_iter_init(call, &iter);
+    dbus_message_iter_get_basic(&iter, &interface);
+    dbus_message_iter_next(&iter);
+    dbus_message_iter_get_basic(&iter, &name);
+    reply = vmig_service_check_interface(call, expected, interface);
+    if (reply)
+        return reply;
+    if (!known(name))
+        return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_PROPERTY,
+                                        "interface %s has no property '%s'", expected,
+                                        name);
+    return vmig_service_error_reply(call, DBUS_ERROR_PROPERTY_READ_ONLY,
+                                    "property '%s' is read-only", name);
+}
+
 /* ---- values ------------------------------------------------------------------ */
 
 void
