@@ -367,18 +367,28 @@ vmig_render_progress(int percent)
 /* The two sides, in the order they are shown. */
 static const char *const vmig_render_sides[] = {"source", "destination"};
 
-/* Appends "@label:  @value" (value escaped for a terminal). */
+/*
+ * Appends "@label:", padded with spaces to @width columns, then @value
+ * (escaped for a terminal) and a newline.
+ */
 static void
-vmig_render_field(GString *out, const char *label, const char *value)
+vmig_render_padded_field(GString *out, gsize width, const char *label, const char *value)
 {
     g_autofree char *text = vmig_render_text(value);
     gsize start = out->len;
 
     g_string_append_printf(out, "%s:", label);
-    while (out->len - start < VMIG_RENDER_LABEL_WIDTH)
+    while (out->len - start < width)
         g_string_append_c(out, ' ');
     g_string_append(out, text);
     g_string_append_c(out, '\n');
+}
+
+/* Appends "@label:  @value" in the summary's column. */
+static void
+vmig_render_field(GString *out, const char *label, const char *value)
+{
+    vmig_render_padded_field(out, VMIG_RENDER_LABEL_WIDTH, label, value);
 }
 
 /*
@@ -859,14 +869,7 @@ vmig_render_record_xml(JsonObject *record, GError **error)
 static void
 vmig_render_job_field(GString *out, const char *label, const char *value)
 {
-    g_autofree char *text = vmig_render_text(value);
-    gsize start = out->len;
-
-    g_string_append_printf(out, "%s:", label);
-    while (out->len - start < VMIG_RENDER_JOB_LABEL_WIDTH)
-        g_string_append_c(out, ' ');
-    g_string_append(out, text);
-    g_string_append_c(out, '\n');
+    vmig_render_padded_field(out, VMIG_RENDER_JOB_LABEL_WIDTH, label, value);
 }
 
 /* Returns: @bytes in the largest binary unit it fills, "1.500 GiB" (to free). */
