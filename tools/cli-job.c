@@ -12,27 +12,6 @@
 #include "tools/render.h"
 
 /*
- * Parses MIGRATION, the one argument of @command.
- * Returns: TRUE, or FALSE with the usage error printed and *@status set.
- */
-static gboolean
-vmig_cli_job_parse(const VmigCliCommand *command, const GOptionEntry *entries, int *argc,
-                   char ***argv, int *status)
-{
-    if (!vmig_cli_parse(command, entries, argc, argv, status))
-        return FALSE;
-    if (*argc < 2) {
-        *status = vmig_cli_usage_error(command, "missing MIGRATION");
-        return FALSE;
-    }
-    if (*argc > 2) {
-        *status = vmig_cli_usage_error(command, "unexpected argument '%s'", (*argv)[2]);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/*
  * Runs control command @name on migration @id, then prints
  * "Migration ID @done".  Returns: the exit status.
  */
@@ -57,7 +36,7 @@ vmig_cli_cancel(VmigCli *cli, const VmigCliCommand *command, int argc, char **ar
 {
     int status = VMIG_CLI_EXIT_OK;
 
-    if (!vmig_cli_job_parse(command, NULL, &argc, &argv, &status))
+    if (!vmig_cli_parse_migration(command, NULL, &argc, &argv, &status))
         return status;
     return vmig_cli_job_execute(cli, "cancel", argv[1], "cancelled");
 }
@@ -68,7 +47,7 @@ vmig_cli_postcopy(VmigCli *cli, const VmigCliCommand *command, int argc, char **
 {
     int status = VMIG_CLI_EXIT_OK;
 
-    if (!vmig_cli_job_parse(command, NULL, &argc, &argv, &status))
+    if (!vmig_cli_parse_migration(command, NULL, &argc, &argv, &status))
         return status;
     return vmig_cli_job_execute(cli, "start-postcopy", argv[1], "switched to postcopy");
 }
@@ -89,7 +68,7 @@ vmig_cli_jobinfo(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     g_autofree char *text = NULL;
     int status = VMIG_CLI_EXIT_OK;
 
-    if (!vmig_cli_job_parse(command, entries, &argc, &argv, &status))
+    if (!vmig_cli_parse_migration(command, entries, &argc, &argv, &status))
         return status;
 
     arguments = vmig_cli_migration_arguments(argv[1]);

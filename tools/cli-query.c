@@ -91,12 +91,8 @@ vmig_cli_features(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     g_autofree char *text = NULL;
     int status = VMIG_CLI_EXIT_OK;
 
-    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+    if (!vmig_cli_parse_migration(command, entries, &argc, &argv, &status))
         return status;
-    if (argc < 2)
-        return vmig_cli_usage_error(command, "missing MIGRATION");
-    if (argc > 2)
-        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[2]);
     if (json && xml)
         return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
 
@@ -143,12 +139,8 @@ vmig_cli_resolve(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     const char *state;
     int status = VMIG_CLI_EXIT_OK;
 
-    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+    if (!vmig_cli_parse_migration(command, entries, &argc, &argv, &status))
         return status;
-    if (argc < 2)
-        return vmig_cli_usage_error(command, "missing MIGRATION");
-    if (argc > 2)
-        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[2]);
     if (resume_here == discard_here)
         return vmig_cli_usage_error(command, "say where the guest runs: --resume-here or "
                                              "--discard-here (one of them)");

@@ -34,12 +34,8 @@ vmig_cli_set(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
     JsonObject *set = NULL;
     int status = VMIG_CLI_EXIT_OK;
 
-    if (!vmig_cli_parse(command, entries, &argc, &argv, &status))
+    if (!vmig_cli_parse_migration(command, entries, &argc, &argv, &status))
         return status;
-    if (argc < 2)
-        return vmig_cli_usage_error(command, "missing MIGRATION");
-    if (argc > 2)
-        return vmig_cli_usage_error(command, "unexpected argument '%s'", argv[2]);
     if (!tunables)
         return vmig_cli_usage_error(command, "nothing to set: give --tunable NAME=VALUE");
     for (char **t = tunables; *t; t++) {

@@ -170,6 +170,23 @@ vmig_cli_parse(const VmigCliCommand *command, const GOptionEntry *entries, int *
     return TRUE;
 }
 
+gboolean
+vmig_cli_parse_migration(const VmigCliCommand *command, const GOptionEntry *entries,
+                         int *argc, char ***argv, int *status)
+{
+    if (!vmig_cli_parse(command, entries, argc, argv, status))
+        return FALSE;
+    if (*argc < 2) {
+        *status = vmig_cli_usage_error(command, "missing MIGRATION");
+        return FALSE;
+    }
+    if (*argc > 2) {
+        *status = vmig_cli_usage_error(command, "unexpected argument '%s'", (*argv)[2]);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /*
  * The control socket: --daemon-socket, else $VIRT_MIGRATE_SOCKET, else the
  * daemon's default runtime directory (driver/daemon.c: keep in step).

@@ -90,6 +90,16 @@ gboolean vmig_cli_parse(const VmigCliCommand *command, const GOptionEntry *entri
                         int *argc, char ***argv, int *status);
 
 /*
+ * vmig_cli_parse() for a command whose one positional argument is
+ * MIGRATION, then left in (*@argv)[1].  Returns: TRUE to go on, or FALSE
+ * with *@status set (help printed, or the usage error: MIGRATION missing,
+ * an argument too many).
+ */
+gboolean vmig_cli_parse_migration(const VmigCliCommand *command,
+                                  const GOptionEntry *entries, int *argc, char ***argv,
+                                  int *status);
+
+/*
  * Connects to the daemon.
  * Returns: the client, or NULL with @error set.
  */
