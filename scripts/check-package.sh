@@ -220,7 +220,7 @@ for _ in $(seq 100); do
     [ -S "$run/virt-migrated.sock" ] && break
     sleep 0.1
 done
-if /usr/bin/virt-migrate --connect "$run/virt-migrated.sock" list --all >"$work/out" 2>&1; then
+if /usr/bin/virt-migrate --daemon-socket "$run/virt-migrated.sock" list --all >"$work/out" 2>&1; then
     echo "  ok: the installed virt-migrate lists the installed daemon's migrations"
 else
     fail "virt-migrate list: $(cat "$work/out"); daemon: $(cat "$work/daemon.log")"
