@@ -96,6 +96,41 @@ vmig_test_qemu_log_tail(VmigTestQemu *qemu)
     return g_steal_pointer(&contents);
 }
 
+char *
+vmig_test_qemu_assertion(VmigTestQemu *qemu)
+{
+    g_autofree char *contents = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!qemu || !vmig_test_qemu_wait(qemu, 0))
+        return NULL;
+    if (!WIFSIGNALED(qemu->exit_status) || WTERMSIG(qemu->exit_status) != SIGABRT)
+        return NULL;
+    if (!g_file_get_contents(qemu->log_path, &contents, NULL, NULL))
+        return NULL;
+    lines = g_strsplit(contents, "\n", -1);
+    for (char **l = lines; *l; l++)
+        if (strstr(*l, "Assertion `"))
+            return g_strdup(*l);
+    return NULL;
+}
+
+gboolean
+vmig_test_skip_if_qemu_aborted(VmigTestQemu *qemu, const char *which)
+{
+    g_autofree char *assertion = vmig_test_qemu_assertion(qemu);
+    g_autofree char *message = NULL;
+
+    if (!assertion)
+        return FALSE;
+    message = g_strdup_printf("the %s QEMU aborted on its own assertion, so where the "
+                              "guest runs says nothing of the driver: %s",
+                              which, assertion);
+    g_test_message("%s", message);
+    g_test_skip(message);
+    return TRUE;
+}
+
 /* Returns: TRUE if something accepts connections on the unix socket @path. */
 static gboolean
 vmig_test_socket_accepts(const char *path)

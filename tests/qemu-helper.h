@@ -60,6 +60,24 @@ int vmig_test_qemu_kill(VmigTestQemu *qemu, int signum);
 gboolean vmig_test_qemu_wait(VmigTestQemu *qemu, guint timeout_ms);
 
 /*
+ * Returns: (to free) the line of QEMU's own assertion failure that ended
+ * @qemu (it is reaped here if it has exited: SIGABRT, and its log holds
+ * "Assertion `"), or NULL when it runs or ended any other way.
+ */
+char *vmig_test_qemu_assertion(VmigTestQemu *qemu);
+
+/*
+ * A fault test cannot judge the driver once QEMU itself aborted: QEMU 7.2
+ * sometimes fails its own assertion while it cleans up a multifd
+ * migration whose channels broke (util/yank.c: "yank_unregister_instance:
+ * Assertion `QLIST_EMPTY(&entry->yankfns)' failed"), a QEMU bug that no
+ * driver can prevent when the connection or the peer dies.  If @qemu
+ * ended so, marks the test skipped, naming the assertion.
+ * Returns: whether it did (the test then returns).
+ */
+gboolean vmig_test_skip_if_qemu_aborted(VmigTestQemu *qemu, const char *which);
+
+/*
  * Stops QEMU (SIGTERM, then SIGKILL after 5 s), reaps it by pid, removes
  * the directory and frees @qemu.  NULL is ignored.
  */

@@ -196,15 +196,21 @@ runs(VmigTestQemu *qemu, const char *aux)
     return g_str_equal(status, "running");
 }
 
-/* The source QEMU's migration status, through its spare monitor (to free). */
+/*
+ * The migration status of @qemu, through its spare monitor @aux, or
+ * "gone" once its process ended (to free).
+ */
 static char *
-migration_status(const char *aux)
+migration_status(VmigTestQemu *qemu, const char *aux)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) ret = NULL;
 
-    if (!vmig_guest_qmp(aux, "query-migrate", NULL, &ret, &error))
+    if (!vmig_guest_qmp(aux, "query-migrate", NULL, &ret, &error)) {
+        if (vmig_test_qemu_wait(qemu, 5000))
+            return g_strdup("gone");
         g_error("query-migrate on %s: %s", aux, error->message);
+    }
     return g_strdup(json_object_get_string_member_with_default(json_node_get_object(ret),
                                                                "status", ""));
 }
@@ -216,7 +222,7 @@ settle_source(Fixture *f)
     if (!f->src_qemu || vmig_test_qemu_wait(f->src_qemu, 0))
         return;
     for (gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
-        g_autofree char *status = migration_status(f->src_aux);
+        g_autofree char *status = migration_status(f->src_qemu, f->src_aux);
 
         if (!g_str_equal(status, "active") && !g_str_equal(status, "setup") &&
             !g_str_equal(status, "cancelling") && !g_str_equal(status, "device") &&
@@ -458,7 +464,7 @@ migrate_to_moment(Fixture *f, const Case *c)
         g_assert_true(vmig_relay_wait_held(f->relay, VMIG_TEST_WAIT_MS));
         /* ... and the source QEMU has sent everything: its guest is paused. */
         for (;;) {
-            g_autofree char *status = migration_status(f->src_aux);
+            g_autofree char *status = migration_status(f->src_qemu, f->src_aux);
 
             if (g_str_equal(status, "completed"))
                 break;
@@ -684,6 +690,9 @@ test_fault(Fixture *f, gconstpointer data)
      * frozen) can take QEMU 7.2 seconds on a loaded host, and QEMU resumes
      * the guest only at its end. */
     settle_source(f);
+    if (vmig_test_skip_if_qemu_aborted(f->src_qemu, "source") ||
+        vmig_test_skip_if_qemu_aborted(f->dst_qemu, "destination"))
+        return;
     on_src = runs(f->src_qemu, f->src_aux);
     on_dst = c->actor != ACT_DST_QEMU && runs(f->dst_qemu, f->dst_aux);
     g_test_message("the guest runs %s", on_src && on_dst ? "on both sides (!)"
@@ -763,7 +772,7 @@ test_fault(Fixture *f, gconstpointer data)
          * finding out that its stream is gone: a new daemon refuses a QEMU
          * that migrates (not its migration). */
         for (gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
-            g_autofree char *status = migration_status(f->src_aux);
+            g_autofree char *status = migration_status(f->src_qemu, f->src_aux);
 
             g_test_message("source QEMU's migration: %s", status);
             if (!g_str_equal(status, "active") && !g_str_equal(status, "setup") &&
