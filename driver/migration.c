@@ -386,6 +386,8 @@ vmig_mig_unref(VmigMigration *m)
     g_clear_pointer(&m->declined, json_array_unref);
     g_clear_pointer(&m->peer_tunables, json_object_unref);
     g_clear_pointer(&m->progress, json_object_unref);
+    g_clear_pointer(&m->transcript, json_array_unref);
+    g_clear_pointer(&m->qemu_stats, json_object_unref);
     g_clear_pointer(&m->saved_caps, json_object_unref);
     g_clear_pointer(&m->saved_params, json_object_unref);
     g_clear_pointer(&m->changes, json_array_unref);

@@ -47,7 +47,8 @@ load_json(const char *dir, const char *name)
 
 /* ---- features: the record summary ---------------------------------------- */
 
-static const char *const record_cases[] = {"completed", "failed", "degraded"};
+static const char *const record_cases[] = {"completed", "failed", "degraded",
+                                           "transcript"};
 
 /* record-NAME.json summarizes to tests/data/cli/record-NAME.txt. */
 static void
@@ -124,6 +125,21 @@ static const InvalidCase record_invalid_cases[] = {
     {"tunables-array", RECORD(", \"tunables\": {\"source\": []}"),
      "invalid negotiation record: the 'source' member of 'tunables' has the wrong "
      "type"},
+    {"transcript-array", RECORD(", \"transcript\": []"),
+     "invalid negotiation record: the 'transcript' member of the record has the wrong "
+     "type"},
+    {"frame-no-type",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"bytes\": 12, "
+            "\"milliseconds\": 0}]}"),
+     "invalid negotiation record: frame has no 'type'"},
+    {"frame-item-null",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"REPLY\", \"bytes\": 12, \"milliseconds\": 0, \"items\": {\"token\": "
+            "null}}]}"),
+     "invalid negotiation record: transcript item 'token' is not a value, a list or an "
+     "object"},
+    {"stats-negative", RECORD(", \"stats\": {\"downtime\": -4}"),
+     "invalid negotiation record: the 'downtime' member of 'stats' is negative"},
 };
 
 /* A record of the wrong form is refused with INVALID, naming the problem. */

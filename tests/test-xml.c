@@ -1243,7 +1243,8 @@ record_doc(const char *json)
 }
 
 /* The golden records: tests/data/xml/record-NAME.json gives record-NAME.xml. */
-static const char *const record_golden_cases[] = {"completed", "failed", "degraded"};
+static const char *const record_golden_cases[] = {"completed", "failed", "degraded",
+                                                  "transcript"};
 
 /*
  * record-NAME.json formats to record-NAME.xml byte for byte; the tree as
@@ -1736,6 +1737,37 @@ static const RecordInvalidCase record_invalid_cases[] = {
     {"handshake-negative", RECORD(", \"handshake\": {\"bytes-sent\": -512}"),
      "'handshake': 'bytes-sent' is -512, out of range (0 to 9223372036854775807)"},
     {"error-bool", RECORD(", \"error\": false"), "'error' is a boolean, not a string"},
+    {"transcript-no-frames", RECORD(", \"transcript\": {}"),
+     "'transcript': 'frames' is missing"},
+    {"frame-direction",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"up\", \"type\": "
+            "\"READY\", \"bytes\": 12, \"milliseconds\": 3}]}"),
+     "transcript frame #1: unknown direction 'up' (expected sent or received)"},
+    {"frame-type",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"HELLO\", \"bytes\": 12, \"milliseconds\": 3}]}"),
+     "transcript frame #1: unknown frame type 'HELLO' (expected GREETING, REPLY, COMMIT, "
+     "READY, ERROR, LOADED, SWITCHOVER, RESUMED or HEARTBEAT)"},
+    {"frame-short",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"READY\", \"bytes\": 11, \"milliseconds\": 3}]}"),
+     "transcript frame #1: 'bytes' is 11, out of range (12 to 9223372036854775807)"},
+    {"frame-no-time",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"READY\", \"bytes\": 12}]}"),
+     "transcript frame #1: 'milliseconds' is missing"},
+    {"frame-version-zero",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"GREETING\", \"bytes\": 40, \"milliseconds\": 0, \"items\": "
+            "{\"versions\": [0]}}]}"),
+     "transcript frame #1 (GREETING): 'versions' #1 is not a protocol version"},
+    {"frame-tunable-number",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"REPLY\", \"bytes\": 40, \"milliseconds\": 0, \"items\": "
+            "{\"tunables\": {\"max-bandwidth\": 1}}}]}"),
+     "transcript frame #1 (REPLY): tunable 'max-bandwidth' is an integer, not a string"},
+    {"stats-negative", RECORD(", \"stats\": {\"downtime\": -1}"),
+     "'stats': 'downtime' is -1, out of range (0 to 9223372036854775807)"},
 };
 
 /* A wire form that is not a record is refused with INVALID, naming the problem. */
@@ -1856,6 +1888,13 @@ static const SchemaCase record_schema_invalid_cases[] = {
      RDOC("<tunables side='source'><tunable name='t' null='yes'>1</tunable></tunables>")},
     {"tunable-no-name", RDOC("<tunables side='source'><tunable>1</tunable></tunables>")},
     {"handshake-text", RDOC("<handshake bytes-sent='many'/>")},
+    {"frame-type-unknown",
+     RDOC("<transcript><frame direction='sent' type='HELLO' bytes='12' "
+          "milliseconds='0'/></transcript>")},
+    {"frame-token-shown",
+     RDOC("<transcript><frame direction='sent' type='REPLY' bytes='40' "
+          "milliseconds='0'><token>0011223344</token></frame></transcript>")},
+    {"stats-text", RDOC("<stats downtime='short'/>")},
     {"error-before-domain", "<migration id='m1' role='source' state='completed'>"
                             "<error>e</error><domain>d</domain></migration>"},
 };
