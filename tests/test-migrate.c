@@ -477,6 +477,35 @@ test_mismatch(Fixture *f, gconstpointer data)
         "not offer it");
     g_assert_cmpstr(dst_err, ==, src_err);
 
+    /* The transcript shows the refusal: GREETING, then the source's ERROR
+     * with its code and words, seen from both sides. */
+    for (gint side = 0; side < 2; side++) {
+        g_autoptr(JsonNode) record = vmig_test_execute_fds(
+            side ? f->dst_ctl : f->src_ctl, side ? &f->dst : &f->src, "query-migration",
+            "{\"migration\": \"m1\"}", NULL, 0, &error);
+        JsonObject *transcript;
+        JsonArray *frames;
+        JsonObject *greeting, *refusal, *items;
+
+        g_assert_no_error(error);
+        transcript =
+            json_object_get_object_member(json_node_get_object(record), "transcript");
+        frames = json_object_get_array_member(transcript, "frames");
+        g_assert_cmpuint(json_array_get_length(frames), ==, 2);
+        greeting = json_array_get_object_element(frames, 0);
+        refusal = json_array_get_object_element(frames, 1);
+        g_assert_cmpstr(json_object_get_string_member(greeting, "type"), ==, "GREETING");
+        g_assert_cmpstr(json_object_get_string_member(greeting, "direction"), ==,
+                        side ? "sent" : "received");
+        g_assert_cmpstr(json_object_get_string_member(refusal, "type"), ==, "ERROR");
+        g_assert_cmpstr(json_object_get_string_member(refusal, "direction"), ==,
+                        side ? "received" : "sent");
+        items = json_object_get_object_member(refusal, "items");
+        g_assert_cmpint(json_object_get_int_member(items, "code"), ==,
+                        VMIG_NEGOTIATE_CODE_FEATURE);
+        g_assert_cmpstr(json_object_get_string_member(items, "message"), ==, src_err);
+    }
+
     /* No guest byte moved: QEMU never started a migration, and the guest runs. */
     status = vmig_test_guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
