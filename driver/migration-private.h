@@ -20,6 +20,8 @@
  *   migration-channels.c     the extra channels: asked for, dialled,
  *                            matched by token, and every bridge
  *   migration-record.c       the negotiation record and its reasons
+ *   migration-transcript.c   the record's transcript of the frames and
+ *                            what the downtime cost
  *   migration-qemu.c         what QEMU is to be set to: capabilities and
  *                            parameters, one loop over the feature table
  *   backend-qmp.c            a QEMU reached through its monitor
