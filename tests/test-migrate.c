@@ -428,6 +428,16 @@ test_dirty(Fixture *f, gconstpointer data)
     err = vmig_test_wait_done(f->src_ctl, "completed");
     g_free(err);
     err = vmig_test_wait_done(f->dst_ctl, "completed");
+    /* A guest that dirties its RAM: the transcript and figures hold too,
+     * heartbeats included when it ran long enough for them. */
+    for (gint side = 0; side < 2; side++) {
+        g_autoptr(JsonNode) record = vmig_test_execute_fds(
+            side ? f->dst_ctl : f->src_ctl, side ? &f->dst : &f->src, "query-migration",
+            "{\"migration\": \"m1\"}", NULL, 0, &error);
+
+        g_assert_no_error(error);
+        assert_transcript(json_node_get_object(record), side == 0);
+    }
 
     g_assert_true(vmig_guest_read_counter(f->dst_aux, &first, &error));
     g_assert_no_error(error);
@@ -1983,6 +1993,36 @@ test_quiet(Fixture *f, gconstpointer data)
     g_assert_cmpint(wall_ms, >, 1000);
     g_assert_cmpuint(src_ticks * 10, <, (guint64)wall_ms * 3);
     g_assert_cmpuint(dst_ticks * 10, <, (guint64)wall_ms * 3);
+
+    /* Over a second of stream: heartbeats went both ways, counted and not
+     * listed, and their bytes are in the handshake's count. */
+    for (gint side = 0; side < 2; side++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) record = vmig_test_execute_fds(
+            side ? f->dst_ctl : f->src_ctl, side ? &f->dst : &f->src, "query-migration",
+            "{\"migration\": \"m1\"}", NULL, 0, &error);
+        JsonObject *transcript;
+        JsonObject *beats;
+        JsonArray *frames;
+
+        g_assert_no_error(error);
+        assert_transcript(json_node_get_object(record), side == 0);
+        transcript =
+            json_object_get_object_member(json_node_get_object(record), "transcript");
+        beats = json_object_get_object_member(transcript, "heartbeats");
+        frames = json_object_get_array_member(transcript, "frames");
+        g_assert_cmpint(json_object_get_int_member(beats, "sent"), >, 0);
+        g_assert_cmpint(json_object_get_int_member(beats, "received"), >, 0);
+        /* A HEARTBEAT is a header and nothing else. */
+        g_assert_cmpint(json_object_get_int_member(beats, "bytes-sent"), ==,
+                        12 * json_object_get_int_member(beats, "sent"));
+        for (guint i = 0; i < json_array_get_length(frames); i++) {
+            JsonObject *frame = json_array_get_object_element(frames, i);
+
+            g_assert_cmpstr(json_object_get_string_member(frame, "type"), !=,
+                            "HEARTBEAT");
+        }
+    }
 }
 
 /*
