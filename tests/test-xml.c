@@ -1244,7 +1244,7 @@ record_doc(const char *json)
 
 /* The golden records: tests/data/xml/record-NAME.json gives record-NAME.xml. */
 static const char *const record_golden_cases[] = {"completed", "failed", "degraded",
-                                                  "transcript"};
+                                                  "transcript", "refused"};
 
 /*
  * record-NAME.json formats to record-NAME.xml byte for byte; the tree as
@@ -1278,6 +1278,36 @@ test_record_golden(gconstpointer data)
     golden = read_data(xml_name, NULL);
     back = parse_xml(golden);
     assert_record_valid(back);
+}
+
+/*
+ * A transcript over its cap (docs/limits.md: no real peer gets there)
+ * says how many frames and bytes were not kept, and validates.
+ */
+static void
+test_record_transcript_dropped(void)
+{
+    g_autoptr(JsonNode) record = parse_json(
+        "{\"migration\": \"m1\", \"role\": \"destination\", \"state\": \"failed\", "
+        "\"domain\": \"qmp:/x\", \"transcript\": {\"frames\": [{\"direction\": "
+        "\"received\", \"type\": \"ERROR\", \"bytes\": 40, \"milliseconds\": 7, "
+        "\"items\": {\"code\": 1, \"message\": \"unexpected READY frame\", "
+        "\"x-future\": 1}}], \"heartbeats\": {\"sent\": 2, \"received\": 1, "
+        "\"bytes-sent\": 24, \"bytes-received\": 12}, \"dropped\": 3, "
+        "\"dropped-bytes\": 36}}");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(xmlDoc) doc = vmig_xml_record_new(json_node_get_object(record), &error);
+
+    g_assert_no_error(error);
+    assert_record_valid(doc);
+    assert_xpath(doc, "/migration/transcript/@dropped", "3");
+    assert_xpath(doc, "/migration/transcript/@dropped-bytes", "36");
+    assert_xpath(doc, "/migration/transcript/frame/@type", "ERROR");
+    assert_xpath(doc, "/migration/transcript/frame/code", "1");
+    assert_xpath(doc, "/migration/transcript/frame/message", "unexpected READY frame");
+    assert_xpath(doc, "/migration/transcript/heartbeats/@bytes-sent", "24");
+    /* An item this document does not know is left out, as unknown tags are. */
+    assert_xpath(doc, "count(/migration/transcript/frame/*)", "2");
 }
 
 /* What the golden documents say, read with XPath. */
@@ -2100,6 +2130,7 @@ main(int argc, char **argv)
         g_test_add_data_func(path, record_golden_cases[i], test_record_golden);
     }
     g_test_add_func("/xml/record/content", test_record_content);
+    g_test_add_func("/xml/record/transcript-dropped", test_record_transcript_dropped);
     g_test_add_func("/xml/record/minimal", test_record_minimal);
     g_test_add_func("/xml/record/order", test_record_order);
     g_test_add_func("/xml/record/tunable-values", test_record_tunable_values);
