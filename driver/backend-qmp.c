@@ -541,8 +541,8 @@ read_progress(JsonObject *info, VmigBackendProgress *p)
         member_int(info, "total-time") > 0) {
         p->has_final = TRUE;
         p->total_ms = member_int(info, "total-time");
-        p->setup_ms = member_int(info, "setup-time");
-        p->downtime_ms = member_int(info, "downtime");
+        p->setup_ms = MAX(member_int(info, "setup-time"), 0);
+        p->downtime_ms = MAX(member_int(info, "downtime"), 0);
         p->normal_bytes = (guint64)MAX(member_int(ram, "normal-bytes"), 0);
         p->downtime_bytes = (guint64)MAX(member_int(ram, "downtime-bytes"), 0);
         p->multifd_bytes = (guint64)MAX(member_int(ram, "multifd-bytes"), 0);

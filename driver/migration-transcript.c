@@ -11,6 +11,7 @@
 
 #include "driver/migration-private.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Milliseconds since the record's time base (as progress's "milliseconds"). */
@@ -171,9 +172,11 @@ vmig_mig_stats_read(VmigMigration *m, const VmigBackendProgress *p)
      * final mbps from it (every channel's bytes, multifd's included) over
      * (total-time - setup-time): the total follows, and what in it is not
      * RAM is the device state (with the stream's own framing). */
-    gint64 transfer_ms = p->total_ms - p->setup_ms;
-    gint64 sent =
-        transfer_ms > 0 ? (gint64)(p->mbps * (double)transfer_ms * 125.0 + 0.5) : 0;
+    gint64 transfer_ms =
+        p->total_ms > p->setup_ms && p->setup_ms >= 0 ? p->total_ms - p->setup_ms : 0;
+    double bytes = p->mbps * (double)transfer_ms * 125.0 + 0.5;
+    /* A monitor that says nonsense (NaN, a negative or huge rate) gives 0. */
+    gint64 sent = isfinite(bytes) && bytes >= 0 && bytes < 9.2e18 ? (gint64)bytes : 0;
     gint64 ram = (gint64)MIN(p->transferred, (guint64)G_MAXINT64);
 
     json_object_set_int_member(o, "total-time", p->total_ms);

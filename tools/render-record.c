@@ -990,12 +990,13 @@ vmig_render_stats(GString *out, JsonObject *stats, GError **error)
 
         /* QEMU's total time starts after the handshake: the whole is both. */
         if (v[TOTAL] >= 0) {
-            gint64 whole = v[HS] + v[TOTAL] * 1000;
+            /* In doubles: the figures are anyone's JSON, and may be huge. */
+            double whole = (double)v[HS] + (double)v[TOTAL] * 1000.0;
 
-            text = g_strdup_printf(
-                "%s, %.1f %% of the migration (%" G_GINT64_FORMAT
-                " ms with QEMU's total time)",
-                time, whole ? 100.0 * (double)v[HS] / (double)whole : 0.0, whole / 1000);
+            text = g_strdup_printf("%s, %.1f %% of the migration (%.0f ms with QEMU's "
+                                   "total time)",
+                                   time, whole > 0 ? 100.0 * (double)v[HS] / whole : 0.0,
+                                   whole / 1000.0);
         } else {
             text = g_strdup(time);
         }
@@ -1006,13 +1007,16 @@ vmig_render_stats(GString *out, JsonObject *stats, GError **error)
         g_autofree char *text = NULL;
 
         /* After QEMU's downtime: the guest waits for this round trip too. */
-        if (v[DOWNTIME] >= 0)
+        if (v[DOWNTIME] >= 0) {
+            double pause = (double)v[DOWNTIME] * 1000.0 + (double)v[SW];
+
             text = g_strdup_printf(
-                "%s (SWITCHOVER..RESUMED), added to QEMU's %" G_GINT64_FORMAT
-                " ms downtime",
-                time, v[DOWNTIME]);
-        else
+                "%s (SWITCHOVER..RESUMED), %.1f %% of the guest's pause "
+                "(QEMU's %" G_GINT64_FORMAT " ms downtime and this)",
+                time, pause > 0 ? 100.0 * (double)v[SW] / pause : 0.0, v[DOWNTIME]);
+        } else {
             text = g_strdup_printf("%s (SWITCHOVER..RESUMED)", time);
+        }
         vmig_render_section_field(out, "Switchover", text);
     }
     return TRUE;
