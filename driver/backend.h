@@ -40,7 +40,7 @@ typedef struct {
     gboolean has_final;
     gint64 total_ms, setup_ms, downtime_ms;
     guint64 normal_bytes, downtime_bytes, multifd_bytes;
-    double mbps; /* as QEMU reports it: over total - setup time, the main stream */
+    double mbps; /* QEMU's, once completed: all it sent over (total - setup) time */
 } VmigBackendProgress;
 
 typedef struct {
