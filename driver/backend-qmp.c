@@ -43,6 +43,7 @@ typedef struct {
 } Step;
 
 static void qemu_went_away(VmigMigration *m, const char *why);
+static void put_back(VmigMigration *m);
 
 /* A command's answer: the next step, or the migration fails with @what. */
 static void
@@ -508,15 +509,18 @@ member_int(JsonObject *o, const char *name)
     return o ? json_object_get_int_member_with_default(o, name, 0) : 0;
 }
 
-/* query-migrate's answer: progress, or the end. */
+/*
+ * Reads query-migrate's answer @info into *@p (pointing into @info): the
+ * progress, and once completed what the downtime cost.
+ */
 static void
-on_progress(VmigMigration *m, JsonNode *reply)
+read_progress(JsonObject *info, VmigBackendProgress *p)
 {
-    JsonObject *info = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
     JsonObject *ram = info && json_object_has_member(info, "ram")
                           ? json_object_get_object_member(info, "ram")
                           : NULL;
-    VmigBackendProgress p = {
+
+    *p = (VmigBackendProgress){
         .status =
             info ? json_object_get_string_member_with_default(info, "status", "") : "",
         .has_ram = ram != NULL,
@@ -531,7 +535,29 @@ on_progress(VmigMigration *m, JsonNode *reply)
                                 : 0,
         .expected_downtime_ms = member_int(info, "expected-downtime"),
     };
+    /* QEMU 7.2 says completed a moment before it works out its times
+     * (total-time still 0): those figures are not the final ones yet. */
+    if (ram && g_str_equal(p->status, "completed") &&
+        member_int(info, "total-time") > 0) {
+        p->has_final = TRUE;
+        p->total_ms = member_int(info, "total-time");
+        p->setup_ms = MAX(member_int(info, "setup-time"), 0);
+        p->downtime_ms = MAX(member_int(info, "downtime"), 0);
+        p->normal_bytes = (guint64)MAX(member_int(ram, "normal-bytes"), 0);
+        p->downtime_bytes = (guint64)MAX(member_int(ram, "downtime-bytes"), 0);
+        p->multifd_bytes = (guint64)MAX(member_int(ram, "multifd-bytes"), 0);
+        p->mbps = json_object_get_double_member_with_default(ram, "mbps", 0);
+    }
+}
 
+/* query-migrate's answer: progress, or the end. */
+static void
+on_progress(VmigMigration *m, JsonNode *reply)
+{
+    JsonObject *info = JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+    VmigBackendProgress p;
+
+    read_progress(info, &p);
     m->progress_pending = FALSE;
     vmig_mig_progress(m, &p);
     if (vmig_mig_v2(m) && g_str_equal(p.status, "completed")) {
@@ -570,6 +596,67 @@ qmp_poll(VmigMigration *m)
     }
     qmp_step(m, "query-migrate", NULL, NULL, 0, "cannot read the migration status",
              on_progress);
+}
+
+/* How often, and how far apart, the end asks for QEMU's final figures. */
+#define VMIG_QMP_FINAL_TRIES    20
+#define VMIG_QMP_FINAL_RETRY_MS 10
+
+static void on_final_reading(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Asks QEMU for its completed migration's figures (the end). */
+static void
+read_final(VmigMigration *m)
+{
+    m->final_readings++;
+    vmig_qmp_execute_async(m->qmp, "query-migrate", NULL, NULL, 0, NULL, on_final_reading,
+                           vmig_mig_ref(m));
+}
+
+/* Returns: G_SOURCE_REMOVE, having asked again. */
+static gboolean
+on_final_retry(gpointer user_data)
+{
+    VmigMigration *m = user_data;
+
+    if (m->qmp)
+        read_final(m);
+    else
+        put_back(m);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The completed migration's last reading (the end): kept for the record,
+ * asked again while QEMU has not worked its times out yet (a bounded
+ * number of times), then QEMU's settings are put back.
+ */
+static void
+on_final_reading(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    g_autoptr(VmigMigration) m = user_data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) reply = vmig_qmp_execute_finish(VMIG_QMP(source), result, &error);
+    VmigBackendProgress p;
+
+    if (!reply) {
+        g_debug("%s: no last reading of QEMU's migration: %s", m->id, error->message);
+        put_back(m);
+        return;
+    }
+    read_progress(JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL, &p);
+    if (p.has_final) {
+        vmig_mig_stats_read(m, &p);
+    } else if (m->final_readings < VMIG_QMP_FINAL_TRIES) {
+        GSource *retry = g_timeout_source_new(VMIG_QMP_FINAL_RETRY_MS);
+
+        g_source_set_callback(retry, on_final_retry, vmig_mig_ref(m),
+                              (GDestroyNotify)vmig_mig_unref);
+        g_source_attach(retry, vmig_mig_settings(m)->context);
+        g_source_unref(retry);
+        return;
+    }
+    put_back(m);
 }
 
 /*
@@ -912,6 +999,13 @@ qmp_end(VmigMigration *m, VmigBackendStep done)
         vmig_qmp_execute_async(m->qmp, "quit", NULL, NULL, 0, NULL, NULL, NULL);
         m->qemu_migrating = FALSE;
         end_done(m);
+        return;
+    }
+    if (m->role == VMIG_ROLE_SOURCE && completed && !m->qemu_stats) {
+        /* Version 2 moves the switchover on at QEMU's event, so the last
+         * reading may come after the end began: QEMU's figures for the
+         * record, before its settings are put back. */
+        read_final(m);
         return;
     }
     if (m->role == VMIG_ROLE_SOURCE && !completed && m->hypervisor_completed) {

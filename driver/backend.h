@@ -36,6 +36,11 @@ typedef struct {
     guint64 total;
     guint64 bytes_per_second;
     gint64 expected_downtime_ms;
+    /* Once completed (QEMU's query-migrate): what the downtime cost. */
+    gboolean has_final;
+    gint64 total_ms, setup_ms, downtime_ms;
+    guint64 normal_bytes, downtime_bytes, multifd_bytes;
+    double mbps; /* QEMU's, once completed: all it sent over (total - setup) time */
 } VmigBackendProgress;
 
 typedef struct {

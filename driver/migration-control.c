@@ -64,6 +64,8 @@ vmig_mig_send_error(VmigMigration *m, VmigNegotiateCode code, const char *messag
         bytes = vmig_negotiate_encode(err, NULL);
     }
     /* Best effort, never blocking: what is queued first, then the ERROR. */
+    if (!m->main_unwritable)
+        vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));
     vmig_mig_send_raw(m, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
     (void)vmig_mig_main_flush(m);
 }

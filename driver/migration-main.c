@@ -34,6 +34,8 @@ vmig_mig_send_frame(VmigMigration *m, const VmigNegotiateMessage *msg)
                             error);
         return FALSE;
     }
+    if (!m->main_unwritable)
+        vmig_mig_transcript_add(m, TRUE, msg, g_bytes_get_size(bytes));
     vmig_mig_send_raw(m, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
     return TRUE;
 }
@@ -125,6 +127,7 @@ vmig_mig_send_ready(VmigMigration *m)
         vmig_mig_fail(m, 0, "cannot send READY: %s", g_strerror(errno));
         return FALSE;
     }
+    vmig_mig_transcript_add(m, TRUE, ready, g_bytes_get_size(bytes));
     m->bytes_sent += g_bytes_get_size(bytes);
     return TRUE;
 }
@@ -282,6 +285,7 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
         m->handshake_start = g_get_monotonic_time();
     if (opener)
         return read_opener(m, buf, n);
+    m->frame_bytes_in += n;
 
     status = vmig_negotiate_decoder_feed(m->decoder, buf, n, &consumed, &msg, &error);
     if (status == VMIG_NEGOTIATE_STATUS_ERROR) {
@@ -289,8 +293,12 @@ on_main_io(int fd, GIOCondition condition, gpointer user_data)
                       "malformed frame from the peer driver: %s", error->message);
         return G_SOURCE_REMOVE;
     }
-    if (status == VMIG_NEGOTIATE_STATUS_FRAME)
+    if (status == VMIG_NEGOTIATE_STATUS_FRAME) {
+        /* Read exactly up to the frame's end: these are its bytes. */
+        vmig_mig_transcript_add(m, FALSE, msg, m->frame_bytes_in);
+        m->frame_bytes_in = 0;
         frame_received(m, msg);
+    }
     if (m->finished || m->main_fd < 0 || m->main_source == NULL)
         return G_SOURCE_REMOVE;
     return G_SOURCE_CONTINUE;

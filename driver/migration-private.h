@@ -20,6 +20,8 @@
  *   migration-channels.c     the extra channels: asked for, dialled,
  *                            matched by token, and every bridge
  *   migration-record.c       the negotiation record and its reasons
+ *   migration-transcript.c   the record's transcript of the frames and
+ *                            what the downtime cost
  *   migration-qemu.c         what QEMU is to be set to: capabilities and
  *                            parameters, one loop over the feature table
  *   backend-qmp.c            a QEMU reached through its monitor
@@ -203,6 +205,16 @@ struct _VmigMigration {
     gint64 handshake_end;
     guint64 bytes_sent;
     guint64 bytes_received;
+    gsize frame_bytes_in;  /* the frame being read, so far (the opener not counted) */
+    JsonArray *transcript; /* migration-transcript.c: the frames kept */
+    guint transcript_dropped;
+    guint heartbeats[2]; /* sent, received */
+    guint64 heartbeat_bytes[2];
+    guint64 dropped_bytes;  /* the frames over the transcript's cap */
+    gint64 switchover_at;   /* SWITCHOVER went or came (monotonic us) */
+    gint64 resumed_at;      /* ... and RESUMED after it */
+    JsonObject *qemu_stats; /* source: QEMU's figures at completion */
+    guint final_readings;   /* ... asked for by the end (backend-qmp.c) */
 
     /* the negotiation */
     VmigNegotiateMessage *local_offer; /* source: its offer; destination: its GREETING */
@@ -537,6 +549,21 @@ void vmig_mig_record_chosen(VmigMigration *m, const VmigNegotiateMessage *select
 JsonNode *vmig_mig_record(VmigMigration *m);
 /* NEGOTIATED, once the COMMIT fixed everything. */
 void vmig_mig_emit_negotiated(VmigMigration *m);
+
+/* ---- migration-transcript.c -------------------------------------------------------- */
+
+/* Frames kept in the record's transcript (docs/limits.md); later ones are counted. */
+#define VMIG_MIG_TRANSCRIPT_MAX 64
+
+/* Adds @msg, @bytes long on the wire, @sent or received, to @m's transcript. */
+void vmig_mig_transcript_add(VmigMigration *m, gboolean sent,
+                             const VmigNegotiateMessage *msg, gsize bytes);
+/* Returns: the record's "transcript" (a new object). */
+JsonObject *vmig_mig_transcript_record(VmigMigration *m);
+/* Keeps QEMU's figures of its completed migration, @p, for the record. */
+void vmig_mig_stats_read(VmigMigration *m, const VmigBackendProgress *p);
+/* Returns: the record's "stats" (a new object), or NULL while nothing is known. */
+JsonObject *vmig_mig_stats_record(VmigMigration *m);
 
 /* ---- migration-qemu.c -------------------------------------------------------------- */
 

@@ -106,6 +106,8 @@ vmig_mig_progress(VmigMigration *m, const VmigBackendProgress *progress)
     const char *name;
     JsonNode *value;
 
+    if (m->role == VMIG_ROLE_SOURCE && progress->has_final)
+        vmig_mig_stats_read(m, progress);
     if (m->finished || m->role != VMIG_ROLE_SOURCE || !progress->has_ram)
         return;
     figures = json_object_new();

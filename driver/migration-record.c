@@ -200,6 +200,14 @@ vmig_mig_record(VmigMigration *m)
         json_object_set_int_member(hs, "milliseconds", (end - m->handshake_start) / 1000);
         json_object_set_object_member(o, "handshake", hs);
     }
+    if (m->transcript)
+        json_object_set_object_member(o, "transcript", vmig_mig_transcript_record(m));
+    {
+        JsonObject *stats = vmig_mig_stats_record(m);
+
+        if (stats)
+            json_object_set_object_member(o, "stats", stats);
+    }
     if (m->progress) {
         JsonObject *progress = json_object_new();
         JsonObjectIter iter;

@@ -386,6 +386,8 @@ vmig_mig_unref(VmigMigration *m)
     g_clear_pointer(&m->declined, json_array_unref);
     g_clear_pointer(&m->peer_tunables, json_object_unref);
     g_clear_pointer(&m->progress, json_object_unref);
+    g_clear_pointer(&m->transcript, json_array_unref);
+    g_clear_pointer(&m->qemu_stats, json_object_unref);
     g_clear_pointer(&m->saved_caps, json_object_unref);
     g_clear_pointer(&m->saved_params, json_object_unref);
     g_clear_pointer(&m->changes, json_array_unref);
@@ -832,8 +834,11 @@ vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
             if (m->out && m->out->len)
                 (void)!send(m->main_fd, m->out->data, m->out->len,
                             MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)!send(m->main_fd, g_bytes_get_data(bytes, NULL),
-                        g_bytes_get_size(bytes), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                     MSG_NOSIGNAL | MSG_DONTWAIT) == (gssize)g_bytes_get_size(bytes)) {
+                vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));
+                m->bytes_sent += g_bytes_get_size(bytes);
+            }
         }
     }
     vmig_mig_finish(m, VMIG_MIGRATION_FAILED, message);
@@ -1088,8 +1093,11 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
             VMIG_NEGOTIATE_CODE_CANCELLED, "cancelled by the management app");
         g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
 
-        (void)!send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                 MSG_NOSIGNAL | MSG_DONTWAIT) == (gssize)g_bytes_get_size(bytes)) {
+            vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));
+            m->bytes_sent += g_bytes_get_size(bytes);
+        }
     }
     if (m->state == VMIG_MIGRATION_CONNECTING) {
         g_autofree char *why = g_strdup_printf(

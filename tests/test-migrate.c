@@ -194,6 +194,8 @@ prepare_uri(Fixture *f, const char *extra_args)
  * daemons socket pairs and answers CHANNELS_REQUESTED with @c->supplied
  * more); afterwards all RAM is the same on both sides.
  */
+static void assert_transcript(JsonObject *record, gboolean source);
+
 static void
 test_migrate(Fixture *f, gconstpointer data)
 {
@@ -304,6 +306,8 @@ test_migrate(Fixture *f, gconstpointer data)
         g_assert_true(json_node_equal(
             json_object_get_member(json_node_get_object(src_rec), "version"),
             json_object_get_member(json_node_get_object(dst_rec), "version")));
+        assert_transcript(json_node_get_object(src_rec), TRUE);
+        assert_transcript(json_node_get_object(dst_rec), FALSE);
     }
     {
         g_autofree char *src_status = vmig_test_guest_status_settled(f->src_aux);
@@ -313,6 +317,85 @@ test_migrate(Fixture *f, gconstpointer data)
         g_assert_cmpstr(dst_status, ==, "paused");
     }
     assert_memory_equal(f);
+}
+
+/*
+ * The record's transcript and figures (docs/migration.md): the handshake's
+ * four frames first, in order, each in the direction of @role; the sizes
+ * add up to the handshake's byte counts (the 4-byte opener aside); times
+ * never go back; the token shown redacted.  A source that completed has
+ * QEMU's figures, and the device state is a part of the stream.
+ */
+static void
+assert_transcript(JsonObject *record, gboolean source)
+{
+    static const char *const types[] = {"GREETING", "REPLY", "COMMIT", "READY"};
+    /* The source receives GREETING and READY, and sends the two between. */
+    static const gboolean src_sends[] = {FALSE, TRUE, TRUE, FALSE};
+    JsonObject *transcript = json_object_get_object_member(record, "transcript");
+    JsonObject *handshake = json_object_get_object_member(record, "handshake");
+    JsonObject *beats = json_object_get_object_member(transcript, "heartbeats");
+    JsonArray *frames = json_object_get_array_member(transcript, "frames");
+    JsonObject *stats = json_object_get_object_member(record, "stats");
+    gint64 sent = VMIG_PREAMBLE_MAGIC_SIZE * source,
+           received = VMIG_PREAMBLE_MAGIC_SIZE * !source;
+    gint64 last = 0;
+
+    g_assert_cmpuint(json_array_get_length(frames), >=, G_N_ELEMENTS(types));
+    for (guint i = 0; i < json_array_get_length(frames); i++) {
+        JsonObject *frame = json_array_get_object_element(frames, i);
+        JsonObject *items = json_object_get_object_member(frame, "items");
+        const char *direction = json_object_get_string_member(frame, "direction");
+        gint64 ms = json_object_get_int_member(frame, "milliseconds");
+        gint64 bytes = json_object_get_int_member(frame, "bytes");
+
+        if (i < G_N_ELEMENTS(types)) {
+            g_assert_cmpstr(json_object_get_string_member(frame, "type"), ==, types[i]);
+            g_assert_cmpstr(direction, ==, src_sends[i] == source ? "sent" : "received");
+        }
+        if (g_str_equal(json_object_get_string_member(frame, "type"), "REPLY"))
+            g_assert_cmpstr(json_object_get_string_member(items, "token"), ==,
+                            "redacted");
+        g_assert_cmpint(bytes, >=, 12);
+        g_assert_cmpint(ms, >=, last);
+        last = ms;
+        if (g_str_equal(direction, "sent"))
+            sent += bytes;
+        else
+            received += bytes;
+    }
+    g_assert_false(json_object_has_member(transcript, "dropped"));
+    sent += json_object_get_int_member(beats, "bytes-sent");
+    received += json_object_get_int_member(beats, "bytes-received");
+    g_assert_cmpint(sent, ==, json_object_get_int_member(handshake, "bytes-sent"));
+    g_assert_cmpint(received, ==,
+                    json_object_get_int_member(handshake, "bytes-received"));
+
+    g_assert_nonnull(stats);
+    g_assert_cmpint(json_object_get_int_member(stats, "handshake-us"), >, 0);
+    g_assert_cmpint(json_object_get_int_member(stats, "handshake-us") / 1000, ==,
+                    json_object_get_int_member(handshake, "milliseconds"));
+    /* Version 2: the switchover is a round trip of frames on both sides. */
+    g_assert_cmpint(json_object_get_int_member(stats, "switchover-us"), >, 0);
+    if (source) {
+        gint64 total = json_object_get_int_member(stats, "transferred");
+        gint64 device = json_object_get_int_member(stats, "device-state");
+        gint64 total_time = json_object_get_int_member(stats, "total-time");
+
+        /* QEMU counts whole ms: a setup (seen here) or a downtime under
+         * 1 ms reads 0, so these are there and within the total. */
+        g_assert_cmpint(total_time, >, 0);
+        g_assert_true(json_object_has_member(stats, "setup-time"));
+        g_assert_true(json_object_has_member(stats, "downtime"));
+        g_assert_cmpint(json_object_get_int_member(stats, "setup-time"), <=, total_time);
+        g_assert_cmpint(json_object_get_int_member(stats, "downtime"), <=, total_time);
+        g_assert_cmpint(json_object_get_int_member(stats, "ram-transferred"), >, 0);
+        g_assert_cmpint(json_object_get_int_member(stats, "ram-normal-bytes"), >, 0);
+        g_assert_cmpint(device, >, 0);
+        g_assert_cmpint(device, <, total);
+        g_assert_cmpint(device + json_object_get_int_member(stats, "ram-transferred"), ==,
+                        total);
+    }
 }
 
 /*
@@ -350,6 +433,16 @@ test_dirty(Fixture *f, gconstpointer data)
     err = vmig_test_wait_done(f->src_ctl, "completed");
     g_free(err);
     err = vmig_test_wait_done(f->dst_ctl, "completed");
+    /* A guest that dirties its RAM: the transcript and figures hold too,
+     * heartbeats included when it ran long enough for them. */
+    for (gint side = 0; side < 2; side++) {
+        g_autoptr(JsonNode) record = vmig_test_execute_fds(
+            side ? f->dst_ctl : f->src_ctl, side ? &f->dst : &f->src, "query-migration",
+            "{\"migration\": \"m1\"}", NULL, 0, &error);
+
+        g_assert_no_error(error);
+        assert_transcript(json_node_get_object(record), side == 0);
+    }
 
     g_assert_true(vmig_guest_read_counter(f->dst_aux, &first, &error));
     g_assert_no_error(error);
@@ -398,6 +491,35 @@ test_mismatch(Fixture *f, gconstpointer data)
         "feature 'multifd' is required by the source but the destination does "
         "not offer it");
     g_assert_cmpstr(dst_err, ==, src_err);
+
+    /* The transcript shows the refusal: GREETING, then the source's ERROR
+     * with its code and words, seen from both sides. */
+    for (gint side = 0; side < 2; side++) {
+        g_autoptr(JsonNode) record = vmig_test_execute_fds(
+            side ? f->dst_ctl : f->src_ctl, side ? &f->dst : &f->src, "query-migration",
+            "{\"migration\": \"m1\"}", NULL, 0, &error);
+        JsonObject *transcript;
+        JsonArray *frames;
+        JsonObject *greeting, *refusal, *items;
+
+        g_assert_no_error(error);
+        transcript =
+            json_object_get_object_member(json_node_get_object(record), "transcript");
+        frames = json_object_get_array_member(transcript, "frames");
+        g_assert_cmpuint(json_array_get_length(frames), ==, 2);
+        greeting = json_array_get_object_element(frames, 0);
+        refusal = json_array_get_object_element(frames, 1);
+        g_assert_cmpstr(json_object_get_string_member(greeting, "type"), ==, "GREETING");
+        g_assert_cmpstr(json_object_get_string_member(greeting, "direction"), ==,
+                        side ? "sent" : "received");
+        g_assert_cmpstr(json_object_get_string_member(refusal, "type"), ==, "ERROR");
+        g_assert_cmpstr(json_object_get_string_member(refusal, "direction"), ==,
+                        side ? "received" : "sent");
+        items = json_object_get_object_member(refusal, "items");
+        g_assert_cmpint(json_object_get_int_member(items, "code"), ==,
+                        VMIG_NEGOTIATE_CODE_FEATURE);
+        g_assert_cmpstr(json_object_get_string_member(items, "message"), ==, src_err);
+    }
 
     /* No guest byte moved: QEMU never started a migration, and the guest runs. */
     status = vmig_test_guest_status(f->src_aux);
@@ -1876,6 +1998,36 @@ test_quiet(Fixture *f, gconstpointer data)
     g_assert_cmpint(wall_ms, >, 1000);
     g_assert_cmpuint(src_ticks * 10, <, (guint64)wall_ms * 3);
     g_assert_cmpuint(dst_ticks * 10, <, (guint64)wall_ms * 3);
+
+    /* Over a second of stream: heartbeats went both ways, counted and not
+     * listed, and their bytes are in the handshake's count. */
+    for (gint side = 0; side < 2; side++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) record = vmig_test_execute_fds(
+            side ? f->dst_ctl : f->src_ctl, side ? &f->dst : &f->src, "query-migration",
+            "{\"migration\": \"m1\"}", NULL, 0, &error);
+        JsonObject *transcript;
+        JsonObject *beats;
+        JsonArray *frames;
+
+        g_assert_no_error(error);
+        assert_transcript(json_node_get_object(record), side == 0);
+        transcript =
+            json_object_get_object_member(json_node_get_object(record), "transcript");
+        beats = json_object_get_object_member(transcript, "heartbeats");
+        frames = json_object_get_array_member(transcript, "frames");
+        g_assert_cmpint(json_object_get_int_member(beats, "sent"), >, 0);
+        g_assert_cmpint(json_object_get_int_member(beats, "received"), >, 0);
+        /* A HEARTBEAT is a header and nothing else. */
+        g_assert_cmpint(json_object_get_int_member(beats, "bytes-sent"), ==,
+                        12 * json_object_get_int_member(beats, "sent"));
+        for (guint i = 0; i < json_array_get_length(frames); i++) {
+            JsonObject *frame = json_array_get_object_element(frames, i);
+
+            g_assert_cmpstr(json_object_get_string_member(frame, "type"), !=,
+                            "HEARTBEAT");
+        }
+    }
 }
 
 /*

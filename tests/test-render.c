@@ -47,7 +47,8 @@ load_json(const char *dir, const char *name)
 
 /* ---- features: the record summary ---------------------------------------- */
 
-static const char *const record_cases[] = {"completed", "failed", "degraded"};
+static const char *const record_cases[] = {"completed", "failed", "degraded",
+                                           "transcript", "refused"};
 
 /* record-NAME.json summarizes to tests/data/cli/record-NAME.txt. */
 static void
@@ -124,7 +125,51 @@ static const InvalidCase record_invalid_cases[] = {
     {"tunables-array", RECORD(", \"tunables\": {\"source\": []}"),
      "invalid negotiation record: the 'source' member of 'tunables' has the wrong "
      "type"},
+    {"transcript-array", RECORD(", \"transcript\": []"),
+     "invalid negotiation record: the 'transcript' member of the record has the wrong "
+     "type"},
+    {"frame-no-type",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"bytes\": 12, "
+            "\"milliseconds\": 0}]}"),
+     "invalid negotiation record: frame has no 'type'"},
+    {"frame-item-null",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"REPLY\", \"bytes\": 12, \"milliseconds\": 0, \"items\": {\"token\": "
+            "null}}]}"),
+     "invalid negotiation record: transcript item 'token' is not a value, a list or an "
+     "object"},
+    {"stats-negative", RECORD(", \"stats\": {\"downtime\": -4}"),
+     "invalid negotiation record: the 'downtime' member of 'stats' is negative"},
 };
+
+/*
+ * A transcript over its cap (docs/limits.md: no real peer gets there) says
+ * how many frames were not kept; an item the CLI does not know is still
+ * shown, by its name.
+ */
+static void
+test_record_transcript_dropped(void)
+{
+    g_autoptr(JsonNode) record = parse_json(
+        RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"received\", \"type\": "
+               "\"ERROR\", \"bytes\": 40, \"milliseconds\": 7, \"items\": {\"code\": 1, "
+               "\"message\": \"unexpected READY frame\", \"x-future\": [1, \"a\"]}}], "
+               "\"heartbeats\": {\"sent\": 2, \"received\": 1, \"bytes-sent\": 24, "
+               "\"bytes-received\": 12}, \"dropped\": 3, \"dropped-bytes\": 36}"));
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text =
+        vmig_render_record_summary(json_node_get_object(record), &error);
+
+    g_assert_no_error(error);
+    g_assert_nonnull(strstr(text,
+                            "\n  7 ms     received  ERROR       40 bytes\n"
+                            "           code:          1\n"
+                            "           message:       unexpected READY frame\n"
+                            "           x-future:      1, a\n"
+                            "  Heartbeats:       2 sent (24 bytes), 1 received (12 "
+                            "bytes), not listed\n"
+                            "  Not kept:         3 more frames, not kept (the cap)\n"));
+}
 
 /* A record of the wrong form is refused with INVALID, naming the problem. */
 static void
@@ -641,6 +686,7 @@ main(int argc, char **argv)
     }
     g_test_add_func("/render/record/xml", test_record_xml);
     g_test_add_func("/render/record/escaped", test_record_escaped);
+    g_test_add_func("/render/record/transcript-dropped", test_record_transcript_dropped);
     for (gsize i = 0; i < G_N_ELEMENTS(record_invalid_cases); i++) {
         g_autofree char *path =
             g_strdup_printf("/render/record/invalid/%s", record_invalid_cases[i].path);

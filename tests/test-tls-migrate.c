@@ -564,6 +564,14 @@ test_cli(Fixture *f, gconstpointer data)
     }
     g_assert_nonnull(strstr(out, "TLS1.3"));
     g_assert_nonnull(strstr(out, "peer CN=dst.example,O=Example,C=GB"));
+    /* The transcript and the downtime's figures, as a user reads them. */
+    g_test_message("virt-migrate features m1:\n%s", out);
+    g_assert_nonnull(strstr(out, "\nHandshake (the drivers' frames"));
+    g_assert_nonnull(strstr(out, "received  GREETING"));
+    g_assert_nonnull(strstr(out, "sent      REPLY"));
+    g_assert_nonnull(strstr(out, "token:         redacted\n"));
+    g_assert_nonnull(strstr(out, "\nDowntime and sizes:\n"));
+    g_assert_nonnull(strstr(out, "  Device state:     "));
     dst_rec = record_of(f->dst_ctl, &f->dst);
     assert_tls_record(dst_rec, "CN=src.example,O=Example,C=GB");
 }

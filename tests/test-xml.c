@@ -1243,7 +1243,8 @@ record_doc(const char *json)
 }
 
 /* The golden records: tests/data/xml/record-NAME.json gives record-NAME.xml. */
-static const char *const record_golden_cases[] = {"completed", "failed", "degraded"};
+static const char *const record_golden_cases[] = {"completed", "failed", "degraded",
+                                                  "transcript", "refused"};
 
 /*
  * record-NAME.json formats to record-NAME.xml byte for byte; the tree as
@@ -1277,6 +1278,36 @@ test_record_golden(gconstpointer data)
     golden = read_data(xml_name, NULL);
     back = parse_xml(golden);
     assert_record_valid(back);
+}
+
+/*
+ * A transcript over its cap (docs/limits.md: no real peer gets there)
+ * says how many frames and bytes were not kept, and validates.
+ */
+static void
+test_record_transcript_dropped(void)
+{
+    g_autoptr(JsonNode) record = parse_json(
+        "{\"migration\": \"m1\", \"role\": \"destination\", \"state\": \"failed\", "
+        "\"domain\": \"qmp:/x\", \"transcript\": {\"frames\": [{\"direction\": "
+        "\"received\", \"type\": \"ERROR\", \"bytes\": 40, \"milliseconds\": 7, "
+        "\"items\": {\"code\": 1, \"message\": \"unexpected READY frame\", "
+        "\"x-future\": 1}}], \"heartbeats\": {\"sent\": 2, \"received\": 1, "
+        "\"bytes-sent\": 24, \"bytes-received\": 12}, \"dropped\": 3, "
+        "\"dropped-bytes\": 36}}");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(xmlDoc) doc = vmig_xml_record_new(json_node_get_object(record), &error);
+
+    g_assert_no_error(error);
+    assert_record_valid(doc);
+    assert_xpath(doc, "/migration/transcript/@dropped", "3");
+    assert_xpath(doc, "/migration/transcript/@dropped-bytes", "36");
+    assert_xpath(doc, "/migration/transcript/frame/@type", "ERROR");
+    assert_xpath(doc, "/migration/transcript/frame/code", "1");
+    assert_xpath(doc, "/migration/transcript/frame/message", "unexpected READY frame");
+    assert_xpath(doc, "/migration/transcript/heartbeats/@bytes-sent", "24");
+    /* An item this document does not know is left out, as unknown tags are. */
+    assert_xpath(doc, "count(/migration/transcript/frame/*)", "2");
 }
 
 /* What the golden documents say, read with XPath. */
@@ -1736,6 +1767,37 @@ static const RecordInvalidCase record_invalid_cases[] = {
     {"handshake-negative", RECORD(", \"handshake\": {\"bytes-sent\": -512}"),
      "'handshake': 'bytes-sent' is -512, out of range (0 to 9223372036854775807)"},
     {"error-bool", RECORD(", \"error\": false"), "'error' is a boolean, not a string"},
+    {"transcript-no-frames", RECORD(", \"transcript\": {}"),
+     "'transcript': 'frames' is missing"},
+    {"frame-direction",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"up\", \"type\": "
+            "\"READY\", \"bytes\": 12, \"milliseconds\": 3}]}"),
+     "transcript frame #1: unknown direction 'up' (expected sent or received)"},
+    {"frame-type",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"HELLO\", \"bytes\": 12, \"milliseconds\": 3}]}"),
+     "transcript frame #1: unknown frame type 'HELLO' (expected GREETING, REPLY, COMMIT, "
+     "READY, ERROR, LOADED, SWITCHOVER, RESUMED or HEARTBEAT)"},
+    {"frame-short",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"READY\", \"bytes\": 11, \"milliseconds\": 3}]}"),
+     "transcript frame #1: 'bytes' is 11, out of range (12 to 9223372036854775807)"},
+    {"frame-no-time",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"READY\", \"bytes\": 12}]}"),
+     "transcript frame #1: 'milliseconds' is missing"},
+    {"frame-version-zero",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"GREETING\", \"bytes\": 40, \"milliseconds\": 0, \"items\": "
+            "{\"versions\": [0]}}]}"),
+     "transcript frame #1 (GREETING): 'versions' #1 is not a protocol version"},
+    {"frame-tunable-number",
+     RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
+            "\"REPLY\", \"bytes\": 40, \"milliseconds\": 0, \"items\": "
+            "{\"tunables\": {\"max-bandwidth\": 1}}}]}"),
+     "transcript frame #1 (REPLY): tunable 'max-bandwidth' is an integer, not a string"},
+    {"stats-negative", RECORD(", \"stats\": {\"downtime\": -1}"),
+     "'stats': 'downtime' is -1, out of range (0 to 9223372036854775807)"},
 };
 
 /* A wire form that is not a record is refused with INVALID, naming the problem. */
@@ -1856,6 +1918,13 @@ static const SchemaCase record_schema_invalid_cases[] = {
      RDOC("<tunables side='source'><tunable name='t' null='yes'>1</tunable></tunables>")},
     {"tunable-no-name", RDOC("<tunables side='source'><tunable>1</tunable></tunables>")},
     {"handshake-text", RDOC("<handshake bytes-sent='many'/>")},
+    {"frame-type-unknown",
+     RDOC("<transcript><frame direction='sent' type='HELLO' bytes='12' "
+          "milliseconds='0'/></transcript>")},
+    {"frame-token-shown",
+     RDOC("<transcript><frame direction='sent' type='REPLY' bytes='40' "
+          "milliseconds='0'><token>0011223344</token></frame></transcript>")},
+    {"stats-text", RDOC("<stats downtime='short'/>")},
     {"error-before-domain", "<migration id='m1' role='source' state='completed'>"
                             "<error>e</error><domain>d</domain></migration>"},
 };
@@ -2061,6 +2130,7 @@ main(int argc, char **argv)
         g_test_add_data_func(path, record_golden_cases[i], test_record_golden);
     }
     g_test_add_func("/xml/record/content", test_record_content);
+    g_test_add_func("/xml/record/transcript-dropped", test_record_transcript_dropped);
     g_test_add_func("/xml/record/minimal", test_record_minimal);
     g_test_add_func("/xml/record/order", test_record_order);
     g_test_add_func("/xml/record/tunable-values", test_record_tunable_values);

@@ -688,6 +688,340 @@ vmig_render_record_channels(GString *out, JsonObject *channels, GError **error)
     return TRUE;
 }
 
+static char *vmig_render_size(gint64 bytes);
+
+/* The transcript's columns: a frame's items go under its direction. */
+#define VMIG_RENDER_ITEM_INDENT 11
+#define VMIG_RENDER_ITEM_WIDTH  15
+/* The label column of the "Downtime and sizes" section, after its indent. */
+#define VMIG_RENDER_STATS_WIDTH 18
+
+/* Appends "  @label:" padded to the column of the sections' fields, then @value. */
+static void
+vmig_render_section_field(GString *out, const char *label, const char *value)
+{
+    g_string_append(out, "  ");
+    vmig_render_padded_field(out, VMIG_RENDER_STATS_WIDTH, label, value);
+}
+
+/*
+ * Describes the item @name of a frame, whose value is @node: a list of
+ * words, FEATUREs, a tunable's JSON text per name, or one word or number.
+ * Returns: the text (to free), or NULL with INVALID in @error.
+ */
+static char *
+vmig_render_item(const char *name, JsonNode *node, GError **error)
+{
+    g_autofree char *where = g_strdup_printf("transcript item '%s'", name);
+    g_autoptr(GString) text = g_string_new(NULL);
+
+    if (g_str_equal(name, "features") && JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *features = json_node_get_array(node);
+
+        for (guint i = 0; i < json_array_get_length(features); i++) {
+            JsonObject *feature =
+                vmig_render_array_object(features, i, VMIG_RENDER_RECORD, where, error);
+            g_autofree char *one = NULL;
+
+            if (!feature || !(one = vmig_render_feature(feature, where, NULL, error)))
+                return NULL;
+            g_string_append_printf(text, "%s%s", i ? ", " : "", one);
+        }
+        return g_string_free(g_steal_pointer(&text), FALSE);
+    }
+    if (g_str_equal(name, "heartbeat") && JSON_NODE_HOLDS_VALUE(node) &&
+        json_node_get_value_type(node) == G_TYPE_INT64)
+        return g_strdup_printf("every %" G_GINT64_FORMAT " ms", json_node_get_int(node));
+    if (g_str_equal(name, "tunable-names") && JSON_NODE_HOLDS_ARRAY(node))
+        /* Every tunable of the destination's QEMU: --json lists them. */
+        return g_strdup_printf("%u names",
+                               json_array_get_length(json_node_get_array(node)));
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObjectIter iter;
+        const char *member;
+        JsonNode *value;
+
+        json_object_iter_init_ordered(&iter, json_node_get_object(node));
+        while (json_object_iter_next_ordered(&iter, &member, &value)) {
+            g_autofree char *safe_name = vmig_render_text(member);
+            g_autofree char *safe = NULL;
+
+            if (!JSON_NODE_HOLDS_VALUE(value) ||
+                json_node_get_value_type(value) != G_TYPE_STRING) {
+                g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                            "invalid negotiation record: %s: '%s' is not JSON text",
+                            where, member);
+                return NULL;
+            }
+            safe = vmig_render_text(json_node_get_string(value));
+            g_string_append_printf(text, "%s%s=%s", text->len ? ", " : "", safe_name,
+                                   safe);
+        }
+        return g_string_free(g_steal_pointer(&text), FALSE);
+    }
+    if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *array = json_node_get_array(node);
+
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+            JsonNode *element = json_array_get_element(array, i);
+            g_autofree char *one = NULL;
+
+            if (!JSON_NODE_HOLDS_VALUE(element)) {
+                g_set_error(
+                    error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                    "invalid negotiation record: %s: #%u is not a word or a number",
+                    where, i + 1);
+                return NULL;
+            }
+            one = json_node_get_value_type(element) == G_TYPE_STRING
+                      ? vmig_render_text(json_node_get_string(element))
+                      : g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(element));
+            g_string_append_printf(text, "%s%s", i ? ", " : "", one);
+        }
+        return g_string_free(g_steal_pointer(&text), FALSE);
+    }
+    if (JSON_NODE_HOLDS_VALUE(node)) {
+        GType type = json_node_get_value_type(node);
+
+        if (type == G_TYPE_STRING)
+            return vmig_render_text(json_node_get_string(node));
+        if (type == G_TYPE_BOOLEAN)
+            return g_strdup(json_node_get_boolean(node) ? "yes" : "no");
+        if (type == G_TYPE_INT64)
+            return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
+    }
+    g_set_error(error, VMIG_RENDER_ERROR, VMIG_RENDER_ERROR_INVALID,
+                "invalid negotiation record: %s is not a value, a list or an object",
+                where);
+    return NULL;
+}
+
+/*
+ * Appends the "Handshake" section: each frame kept ("transcript"), a line
+ * with its time, direction, type and size, then its items; then the
+ * heartbeats counted and the frames over the cap.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_transcript(GString *out, JsonObject *transcript, GError **error)
+{
+    const char *what = "'transcript'";
+    JsonObject *beats = NULL;
+    JsonArray *frames = NULL;
+    gint64 dropped = -1;
+
+    if (!vmig_render_get_array(transcript, VMIG_RENDER_RECORD, what, "frames", &frames,
+                               error) ||
+        !vmig_render_get_object(transcript, VMIG_RENDER_RECORD, what, "heartbeats",
+                                &beats, error) ||
+        !vmig_render_get_count(transcript, VMIG_RENDER_RECORD, what, "dropped", FALSE,
+                               &dropped, error))
+        return FALSE;
+    g_string_append(out, "\nHandshake (the drivers' frames, in ms since the main channel "
+                         "opened):\n");
+    for (guint i = 0; frames && i < json_array_get_length(frames); i++) {
+        JsonObject *frame =
+            vmig_render_array_object(frames, i, VMIG_RENDER_RECORD, "frame", error);
+        const char *direction = NULL, *type = NULL;
+        gint64 bytes = -1, ms = -1;
+        JsonObject *items = NULL;
+        g_autofree char *safe_type = NULL;
+        g_autofree char *safe_direction = NULL;
+        g_autofree char *time = NULL;
+
+        if (!frame ||
+            !vmig_render_get_string(frame, VMIG_RENDER_RECORD, "frame", "direction", TRUE,
+                                    &direction, error) ||
+            !vmig_render_get_string(frame, VMIG_RENDER_RECORD, "frame", "type", TRUE,
+                                    &type, error) ||
+            !vmig_render_get_count(frame, VMIG_RENDER_RECORD, "frame", "bytes", TRUE,
+                                   &bytes, error) ||
+            !vmig_render_get_count(frame, VMIG_RENDER_RECORD, "frame", "milliseconds",
+                                   TRUE, &ms, error) ||
+            !vmig_render_get_object(frame, VMIG_RENDER_RECORD, "frame", "items", &items,
+                                    error))
+            return FALSE;
+        safe_direction = vmig_render_text(direction);
+        safe_type = vmig_render_text(type);
+        time = g_strdup_printf("%" G_GINT64_FORMAT " ms", ms);
+        g_string_append_printf(out, "  %-7s  %-8s  %-10s  %" G_GINT64_FORMAT " bytes\n",
+                               time, safe_direction, safe_type, bytes);
+        if (items) {
+            JsonObjectIter iter;
+            const char *name;
+            JsonNode *value;
+
+            json_object_iter_init_ordered(&iter, items);
+            while (json_object_iter_next_ordered(&iter, &name, &value)) {
+                g_autofree char *text = vmig_render_item(name, value, error);
+                g_autofree char *label = NULL;
+
+                if (!text)
+                    return FALSE;
+                label = vmig_render_text(name);
+                g_string_append_printf(out, "%*s", VMIG_RENDER_ITEM_INDENT, "");
+                vmig_render_padded_field(out, VMIG_RENDER_ITEM_WIDTH, label, text);
+            }
+        }
+    }
+    if (beats) {
+        gint64 counts[4] = {-1, -1, -1, -1};
+        static const char *const members[] = {"sent", "bytes-sent", "received",
+                                              "bytes-received"};
+        g_autofree char *text = NULL;
+
+        for (gsize i = 0; i < G_N_ELEMENTS(members); i++)
+            if (!vmig_render_get_count(beats, VMIG_RENDER_RECORD, "'heartbeats'",
+                                       members[i], TRUE, &counts[i], error))
+                return FALSE;
+        text = g_strdup_printf("%" G_GINT64_FORMAT " sent (%" G_GINT64_FORMAT
+                               " bytes), %" G_GINT64_FORMAT " received (%" G_GINT64_FORMAT
+                               " bytes), not listed",
+                               counts[0], counts[1], counts[2], counts[3]);
+        vmig_render_section_field(out, "Heartbeats", text);
+    }
+    if (dropped > 0) {
+        g_autofree char *text = g_strdup_printf(
+            "%" G_GINT64_FORMAT " more frames, not kept (the cap)", dropped);
+
+        vmig_render_section_field(out, "Not kept", text);
+    }
+    return TRUE;
+}
+
+/* Returns: @us microseconds as milliseconds, "3.665 ms" (to free). */
+static char *
+vmig_render_us(gint64 us)
+{
+    return g_strdup_printf("%" G_GINT64_FORMAT ".%03" G_GINT64_FORMAT " ms", us / 1000,
+                           us % 1000);
+}
+
+/*
+ * Appends the "Downtime" section ("stats"): QEMU's times and sizes at
+ * completion, the device state against RAM, and the drivers' share.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_stats(GString *out, JsonObject *stats, GError **error)
+{
+    static const char *const members[] = {
+        "total-time",      "setup-time",       "downtime",           "transferred",
+        "ram-transferred", "ram-normal-bytes", "ram-downtime-bytes", "multifd-bytes",
+        "device-state",    "handshake-us",     "switchover-us",
+    };
+    enum {
+        TOTAL,
+        SETUP,
+        DOWNTIME,
+        SENT,
+        RAM,
+        NORMAL,
+        RAM_DOWN,
+        MULTIFD,
+        DEVICE,
+        HS,
+        SW,
+        N
+    };
+    gint64 v[N];
+
+    G_STATIC_ASSERT(G_N_ELEMENTS(members) == N);
+    for (gsize i = 0; i < N; i++)
+        if (!vmig_render_get_count(stats, VMIG_RENDER_RECORD, "'stats'", members[i],
+                                   FALSE, &v[i], error))
+            return FALSE;
+    g_string_append(out, "\nDowntime and sizes:\n");
+    if (v[TOTAL] >= 0) {
+        g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT " ms", v[TOTAL]);
+
+        vmig_render_section_field(out, "Total time", text);
+    }
+    if (v[SETUP] >= 0) {
+        g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT " ms", v[SETUP]);
+
+        vmig_render_section_field(out, "Setup time", text);
+    }
+    if (v[DOWNTIME] >= 0) {
+        g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT " ms", v[DOWNTIME]);
+
+        vmig_render_section_field(out, "Downtime", text);
+    }
+    if (v[SENT] >= 0) {
+        g_autofree char *size = vmig_render_size(v[SENT]);
+
+        vmig_render_section_field(out, "Transferred", size);
+    }
+    if (v[RAM] >= 0) {
+        g_autofree char *size = vmig_render_size(v[RAM]);
+        g_autoptr(GString) text = g_string_new(size);
+
+        if (v[NORMAL] >= 0) {
+            g_autofree char *part = vmig_render_size(v[NORMAL]);
+
+            g_string_append_printf(text, ", %s of it whole pages", part);
+        }
+        if (v[MULTIFD] > 0) {
+            g_autofree char *part = vmig_render_size(v[MULTIFD]);
+
+            g_string_append_printf(text, ", %s over multifd", part);
+        }
+        vmig_render_section_field(out, "RAM", text->str);
+    }
+    if (v[RAM_DOWN] >= 0) {
+        g_autofree char *size = vmig_render_size(v[RAM_DOWN]);
+
+        vmig_render_section_field(out, "RAM in downtime", size);
+    }
+    if (v[DEVICE] >= 0) {
+        g_autofree char *size = vmig_render_size(v[DEVICE]);
+        g_autofree char *text = NULL;
+
+        if (v[SENT] > 0)
+            text = g_strdup_printf("%s (estimated: transferred - RAM; %.1f %%)", size,
+                                   100.0 * (double)v[DEVICE] / (double)v[SENT]);
+        else
+            text = g_strdup_printf("%s (estimated: transferred - RAM)", size);
+        vmig_render_section_field(out, "Device state", text);
+    }
+    if (v[HS] >= 0) {
+        g_autofree char *time = vmig_render_us(v[HS]);
+        g_autofree char *text = NULL;
+
+        /* QEMU's total time starts after the handshake: the whole is both. */
+        if (v[TOTAL] >= 0) {
+            /* In doubles: the figures are anyone's JSON, and may be huge. */
+            double whole = (double)v[HS] + (double)v[TOTAL] * 1000.0;
+
+            text = g_strdup_printf("%s, %.1f %% of the migration (%.0f ms with QEMU's "
+                                   "total time)",
+                                   time, whole > 0 ? 100.0 * (double)v[HS] / whole : 0.0,
+                                   whole / 1000.0);
+        } else {
+            text = g_strdup(time);
+        }
+        vmig_render_section_field(out, "Handshake time", text);
+    }
+    if (v[SW] >= 0) {
+        g_autofree char *time = vmig_render_us(v[SW]);
+        g_autofree char *text = NULL;
+
+        /* After QEMU's downtime: the guest waits for this round trip too. */
+        if (v[DOWNTIME] >= 0) {
+            double pause = (double)v[DOWNTIME] * 1000.0 + (double)v[SW];
+
+            text = g_strdup_printf(
+                "%s (SWITCHOVER..RESUMED), %.1f %% of the guest's pause "
+                "(QEMU's %" G_GINT64_FORMAT " ms downtime and this)",
+                time, pause > 0 ? 100.0 * (double)v[SW] / pause : 0.0, v[DOWNTIME]);
+        } else {
+            text = g_strdup_printf("%s (SWITCHOVER..RESUMED)", time);
+        }
+        vmig_render_section_field(out, "Switchover", text);
+    }
+    return TRUE;
+}
+
 /*
  * Appends what the handshake cost, how it ended and why.
  * Returns: TRUE, or FALSE with INVALID in @error.
@@ -800,6 +1134,8 @@ vmig_render_record_summary(JsonObject *record, GError **error)
     JsonArray *declined = NULL;
     JsonObject *channels = NULL;
     JsonObject *tunables = NULL;
+    JsonObject *transcript = NULL;
+    JsonObject *stats = NULL;
     const char *what = "the record";
 
     g_return_val_if_fail(record != NULL, NULL);
@@ -814,7 +1150,10 @@ vmig_render_record_summary(JsonObject *record, GError **error)
         !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "channels", &channels,
                                 error) ||
         !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "tunables", &tunables,
-                                error))
+                                error) ||
+        !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "transcript",
+                                &transcript, error) ||
+        !vmig_render_get_object(record, VMIG_RENDER_RECORD, what, "stats", &stats, error))
         return NULL;
 
     if (!vmig_render_record_head(out, record, error))
@@ -837,6 +1176,10 @@ vmig_render_record_summary(JsonObject *record, GError **error)
             return NULL;
     }
     if (tunables && !vmig_render_tunables(out, tunables, error))
+        return NULL;
+    if (transcript && !vmig_render_transcript(out, transcript, error))
+        return NULL;
+    if (stats && !vmig_render_stats(out, stats, error))
         return NULL;
     if (!vmig_render_record_end(out, record, error))
         return NULL;

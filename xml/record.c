@@ -692,6 +692,270 @@ add_handshake(xmlNode *root, const char *member, JsonNode *node, GError **error)
                       G_N_ELEMENTS(vmig_xml_record_handshake_counts), error);
 }
 
+static const VmigXmlRecordCount vmig_xml_record_stats_counts[] = {
+    {"total-time", 0, G_MAXINT64},         {"setup-time", 0, G_MAXINT64},
+    {"downtime", 0, G_MAXINT64},           {"transferred", 0, G_MAXINT64},
+    {"ram-transferred", 0, G_MAXINT64},    {"ram-normal-bytes", 0, G_MAXINT64},
+    {"ram-downtime-bytes", 0, G_MAXINT64}, {"multifd-bytes", 0, G_MAXINT64},
+    {"device-state", 0, G_MAXINT64},       {"handshake-us", 0, G_MAXINT64},
+    {"switchover-us", 0, G_MAXINT64},
+};
+
+/* "stats": <stats total-time= .../>.  Returns: TRUE, or FALSE with @error. */
+static gboolean
+add_stats(xmlNode *root, const char *member, JsonNode *node, GError **error)
+{
+    return add_counts(root, member, node, vmig_xml_record_stats_counts,
+                      G_N_ELEMENTS(vmig_xml_record_stats_counts), error);
+}
+
+/* The frame types of docs/protocol.md, as the transcript names them. */
+static const char *const vmig_xml_record_frame_types[] = {
+    "GREETING", "REPLY",      "COMMIT",  "READY",     "ERROR",
+    "LOADED",   "SWITCHOVER", "RESUMED", "HEARTBEAT", NULL,
+};
+static const char *const vmig_xml_record_directions[] = {"sent", "received", NULL};
+
+/* How a frame's item is written. */
+typedef enum {
+    VMIG_XML_ITEM_TEXT,     /* a string: <NAME>text</NAME> */
+    VMIG_XML_ITEM_NUMBER,   /* an integer: <NAME>42</NAME> */
+    VMIG_XML_ITEM_FLAG,     /* true: <NAME/> */
+    VMIG_XML_ITEM_NUMBERS,  /* integers: <ELEMENT>42</ELEMENT>... */
+    VMIG_XML_ITEM_TEXTS,    /* strings: <ELEMENT>text</ELEMENT>... */
+    VMIG_XML_ITEM_FEATURES, /* FEATUREs: <feature>... */
+    VMIG_XML_ITEM_TUNABLES, /* {name: JSON text}: <tunable name=>text</tunable>... */
+    VMIG_XML_ITEM_LAST
+} VmigXmlItemKind;
+
+/* A frame's items, in the order their elements are written. */
+static const struct {
+    const char *member;
+    const char *element; /* of each element of a list */
+    VmigXmlItemKind kind;
+} vmig_xml_record_items[] = {
+    {"versions", "version", VMIG_XML_ITEM_NUMBERS},
+    {"features", "feature", VMIG_XML_ITEM_FEATURES},
+    {"tunable-names", "tunable-name", VMIG_XML_ITEM_TEXTS},
+    {"tunables", "tunable", VMIG_XML_ITEM_TUNABLES},
+    {"hypervisor", NULL, VMIG_XML_ITEM_TEXT},
+    {"driver", NULL, VMIG_XML_ITEM_TEXT},
+    {"max-channels", NULL, VMIG_XML_ITEM_NUMBER},
+    {"channels", NULL, VMIG_XML_ITEM_NUMBER},
+    {"token", NULL, VMIG_XML_ITEM_TEXT},
+    {"code", NULL, VMIG_XML_ITEM_NUMBER},
+    {"message", NULL, VMIG_XML_ITEM_TEXT},
+    {"heartbeat", NULL, VMIG_XML_ITEM_NUMBER},
+    {"paused", NULL, VMIG_XML_ITEM_FLAG},
+};
+
+/*
+ * Adds the item @member (@node) of a frame to @frame, written as @kind.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+add_item(xmlNode *frame, const char *member, const char *element, VmigXmlItemKind kind,
+         JsonNode *node, const char *where, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    switch (kind) {
+    case VMIG_XML_ITEM_TEXT: {
+        g_autofree char *what = g_strdup_printf("'%s'", member);
+        const char *value = get_string_node(node, what, where, error);
+
+        if (!value)
+            return FALSE;
+        xmlNewTextChild(frame, NULL, BAD_CAST member, BAD_CAST value);
+        return TRUE;
+    }
+    case VMIG_XML_ITEM_NUMBER:
+        if (vmig_xml_json_kind(node) != VMIG_XML_JSON_INT || json_node_get_int(node) < 0)
+            return record_error(error, where, "'%s' is not a count", member);
+        text = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
+        xmlNewTextChild(frame, NULL, BAD_CAST member, BAD_CAST text);
+        return TRUE;
+    case VMIG_XML_ITEM_FLAG:
+        if (!check_kind(node, VMIG_XML_JSON_BOOLEAN, member, where, error))
+            return FALSE;
+        if (json_node_get_boolean(node))
+            xmlNewChild(frame, NULL, BAD_CAST member, NULL);
+        return TRUE;
+    case VMIG_XML_ITEM_NUMBERS:
+    case VMIG_XML_ITEM_TEXTS: {
+        JsonArray *array;
+
+        if (!check_kind(node, VMIG_XML_JSON_ARRAY, member, where, error))
+            return FALSE;
+        array = json_node_get_array(node);
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+            JsonNode *one = json_array_get_element(array, i);
+            g_autofree char *what = g_strdup_printf("'%s' #%u", member, i + 1);
+            g_autofree char *number = NULL;
+            const char *value;
+
+            if (kind == VMIG_XML_ITEM_NUMBERS) {
+                if (vmig_xml_json_kind(one) != VMIG_XML_JSON_INT ||
+                    json_node_get_int(one) < 1 ||
+                    json_node_get_int(one) > VMIG_XML_RECORD_VERSION_MAX)
+                    return record_error(error, where, "%s is not a protocol version",
+                                        what);
+                value = number =
+                    g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(one));
+            } else if (!(value = get_string_node(one, what, where, error))) {
+                return FALSE;
+            }
+            xmlNewTextChild(frame, NULL, BAD_CAST element, BAD_CAST value);
+        }
+        return TRUE;
+    }
+    case VMIG_XML_ITEM_FEATURES: {
+        g_autofree char *suffix = g_strdup_printf(" of %s", where);
+
+        return add_feature_list(frame, node, member, where, "feature", suffix, FALSE,
+                                error);
+    }
+    case VMIG_XML_ITEM_TUNABLES: {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *value;
+
+        if (!check_kind(node, VMIG_XML_JSON_OBJECT, member, where, error))
+            return FALSE;
+        json_object_iter_init_ordered(&iter, json_node_get_object(node));
+        while (json_object_iter_next_ordered(&iter, &name, &value)) {
+            g_autofree char *what = g_strdup_printf("tunable '%s'", name);
+            const char *json = get_string_node(value, what, where, error);
+            xmlNode *tunable;
+
+            if (!json)
+                return FALSE;
+            tunable = xmlNewTextChild(frame, NULL, BAD_CAST element, BAD_CAST json);
+            xmlNewProp(tunable, BAD_CAST "name", BAD_CAST name);
+        }
+        return TRUE;
+    }
+    case VMIG_XML_ITEM_LAST:
+        break;
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * Adds <frame> for element #@index of the transcript's frames.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+add_frame(xmlNode *parent, JsonNode *node, guint index, GError **error)
+{
+    g_autofree char *where = g_strdup_printf("transcript frame #%u", index);
+    const char *direction = NULL, *type = NULL;
+    gboolean present = FALSE;
+    gint64 bytes = 0, ms = 0;
+    JsonObject *object, *items = NULL;
+    JsonNode *items_node;
+    xmlNode *frame;
+
+    if (vmig_xml_json_kind(node) != VMIG_XML_JSON_OBJECT)
+        return record_error(error, where, "expected an object, got %s",
+                            vmig_xml_json_kind_name(vmig_xml_json_kind(node)));
+    object = json_node_get_object(node);
+    if (!get_string(object, "direction", TRUE, where, &direction, error) ||
+        !get_string(object, "type", TRUE, where, &type, error) ||
+        !get_count(object, "bytes", 12, G_MAXINT64, where, &present, &bytes, error))
+        return FALSE;
+    if (!present)
+        return record_error(error, where, "'bytes' is missing");
+    if (!get_count(object, "milliseconds", 0, G_MAXINT64, where, &present, &ms, error))
+        return FALSE;
+    if (!present)
+        return record_error(error, where, "'milliseconds' is missing");
+    if (!is_one_of(vmig_xml_record_directions, direction))
+        return record_error(error, where,
+                            "unknown direction '%s' (expected sent or received)",
+                            direction);
+    if (!is_one_of(vmig_xml_record_frame_types, type)) {
+        g_autofree char *choices = join_choices(vmig_xml_record_frame_types);
+
+        return record_error(error, where, "unknown frame type '%s' (expected %s)", type,
+                            choices);
+    }
+    items_node = json_object_get_member(object, "items");
+    if (items_node) {
+        if (!check_kind(items_node, VMIG_XML_JSON_OBJECT, "items", where, error))
+            return FALSE;
+        items = json_node_get_object(items_node);
+    }
+
+    frame = xmlNewChild(parent, NULL, BAD_CAST "frame", NULL);
+    xmlNewProp(frame, BAD_CAST "direction", BAD_CAST direction);
+    xmlNewProp(frame, BAD_CAST "type", BAD_CAST type);
+    set_int_prop(frame, "bytes", bytes);
+    set_int_prop(frame, "milliseconds", ms);
+    g_free(where);
+    where = g_strdup_printf("transcript frame #%u (%s)", index, type);
+    /* Items this document does not know are left out, as unknown tags are. */
+    for (gsize i = 0; items && i < G_N_ELEMENTS(vmig_xml_record_items); i++) {
+        JsonNode *item = json_object_get_member(items, vmig_xml_record_items[i].member);
+
+        if (item && !add_item(frame, vmig_xml_record_items[i].member,
+                              vmig_xml_record_items[i].element,
+                              vmig_xml_record_items[i].kind, item, where, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static const VmigXmlRecordCount vmig_xml_record_heartbeat_counts[] = {
+    {"sent", 0, G_MAXINT64},
+    {"received", 0, G_MAXINT64},
+    {"bytes-sent", 0, G_MAXINT64},
+    {"bytes-received", 0, G_MAXINT64},
+};
+
+/*
+ * "transcript": <transcript dropped=?> <frame .../>... <heartbeats .../>.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+add_transcript(xmlNode *root, const char *member, JsonNode *node, GError **error)
+{
+    const char *where = "'transcript'";
+    JsonObject *object;
+    JsonNode *frames, *beats;
+    gboolean present = FALSE;
+    gint64 dropped = 0, dropped_bytes = 0;
+    xmlNode *element;
+
+    if (!check_kind(node, VMIG_XML_JSON_OBJECT, member, NULL, error))
+        return FALSE;
+    object = json_node_get_object(node);
+    if (!get_count(object, "dropped", 0, G_MAXINT64, where, &present, &dropped, error) ||
+        !get_count(object, "dropped-bytes", 0, G_MAXINT64, where, &present,
+                   &dropped_bytes, error))
+        return FALSE;
+    element = xmlNewChild(root, NULL, BAD_CAST member, NULL);
+    if (dropped > 0) {
+        set_int_prop(element, "dropped", dropped);
+        set_int_prop(element, "dropped-bytes", dropped_bytes);
+    }
+    frames = json_object_get_member(object, "frames");
+    if (!frames)
+        return record_error(error, where, "'frames' is missing");
+    if (!check_kind(frames, VMIG_XML_JSON_ARRAY, "frames", where, error))
+        return FALSE;
+    for (guint i = 0; i < json_array_get_length(json_node_get_array(frames)); i++)
+        if (!add_frame(element, json_array_get_element(json_node_get_array(frames), i),
+                       i + 1, error))
+            return FALSE;
+    beats = json_object_get_member(object, "heartbeats");
+    if (beats &&
+        !add_counts(element, "heartbeats", beats, vmig_xml_record_heartbeat_counts,
+                    G_N_ELEMENTS(vmig_xml_record_heartbeat_counts), error))
+        return FALSE;
+    return TRUE;
+}
+
 /*
  * Adds <tunable name="@name"> for the value @node to @parent.
  * Returns: TRUE, or FALSE with INVALID in @error.
@@ -806,6 +1070,8 @@ static const struct {
     {"channels", FALSE, add_channels},
     {"tunables", FALSE, add_tunables},
     {"handshake", FALSE, add_handshake},
+    {"transcript", FALSE, add_transcript},
+    {"stats", FALSE, add_stats},
     {"tls", FALSE, add_tls},
     {"switchover", FALSE, add_switchover},
     {"lost-guarantees", FALSE, add_lost},
