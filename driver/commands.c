@@ -200,7 +200,7 @@ cmd_prepare_incoming(VmigControlCall *call, JsonObject *arguments, gpointer user
     start_migration(call, arguments, user_data, VMIG_ROLE_DESTINATION);
 }
 
-/* add-channels {"migration": ID} + fds -> {"accepted": N} */
+/* add-channels {"migration": ID} + fds -> {"accepted": N, "closed": M} */
 static void
 cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
 {
@@ -209,6 +209,7 @@ cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_dat
     g_autoptr(JsonBuilder) b = NULL;
     gsize n_fds = 0;
     g_autofree int *fds = vmig_control_call_steal_fds(call, &n_fds);
+    guint closed = 0;
 
     if (n_fds == 0) {
         vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
@@ -217,14 +218,16 @@ cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_dat
     }
     if (!vmig_migration_add_channels(
             daemon->migrations, json_object_get_string_member(arguments, "migration"),
-            fds, n_fds, &error)) {
+            fds, n_fds, &closed, &error)) {
         vmig_control_call_error_gerror(call, error);
         return;
     }
     b = json_builder_new();
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "accepted");
-    json_builder_add_int_value(b, n_fds);
+    json_builder_add_int_value(b, n_fds - closed);
+    json_builder_set_member_name(b, "closed");
+    json_builder_add_int_value(b, closed);
     json_builder_end_object(b);
     vmig_control_call_return(call, json_builder_get_root(b));
 }

@@ -1048,16 +1048,17 @@ vmig_migration_start_finish(GAsyncResult *result, GError **error)
 
 gboolean
 vmig_migration_add_channels(VmigMigrations *ms, const char *id, int *fds, gsize n_fds,
-                            GError **error)
+                            guint *n_closed, GError **error)
 {
     VmigMigration *m = lookup(ms, id, error);
 
+    *n_closed = 0;
     if (!m) {
         for (gsize i = 0; i < n_fds; i++)
             vmig_fd_clear(&fds[i]);
         return FALSE;
     }
-    return vmig_mig_channels_add(m, fds, n_fds, error);
+    return vmig_mig_channels_add(m, fds, n_fds, n_closed, error);
 }
 
 gboolean

@@ -151,11 +151,13 @@ void vmig_migration_start_async(VmigMigrations *migrations, VmigRole role,
 char *vmig_migration_start_finish(GAsyncResult *result, GError **error);
 
 /*
- * Hands @n_fds extra channels (consumed) to migration @id.
+ * Hands @n_fds extra channels (consumed) to migration @id.  Those beyond what
+ * it asked for (CHANNELS_REQUESTED; on the destination, the REPLY) are closed
+ * at once and counted in *@n_closed.
  * Returns: TRUE, or FALSE with @error (all fds closed).
  */
 gboolean vmig_migration_add_channels(VmigMigrations *migrations, const char *id, int *fds,
-                                     gsize n_fds, GError **error);
+                                     gsize n_fds, guint *n_closed, GError **error);
 
 /* Cancels migration @id.  Returns: TRUE, or FALSE with @error. */
 gboolean vmig_migration_cancel(VmigMigrations *migrations, const char *id,

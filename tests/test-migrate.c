@@ -206,9 +206,11 @@ test_migrate(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     guint expected =
         c->supplied >= 0 ? MIN((guint)c->supplied, c->channels) : c->channels;
+    guint src_fds_before = 0;
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
+    src_fds_before = vmig_test_count_fds(f->src.pid);
     src_domain = vmig_test_domain_of(f->src_qemu);
     if (c->supplied < 0) {
         g_autofree char *dest = prepare_uri(f, NULL);
@@ -263,9 +265,33 @@ test_migrate(Fixture *f, gconstpointer data)
                 g_autoptr(JsonNode) b = NULL;
 
                 g_assert_no_error(error);
+                /* Exactly what was asked for is kept; the surplus is closed
+                 * at once, and the answer says how many. */
+                {
+                    JsonObject *o = json_node_get_object(a);
+                    gint asked = c->channels + 1;
+                    gint kept = MIN(supplied, asked);
+
+                    g_assert_cmpint(json_object_get_int_member(o, "accepted"), ==, kept);
+                    g_assert_cmpint(json_object_get_int_member(o, "closed"), ==,
+                                    supplied - kept);
+                    if (supplied > asked)
+                        g_assert_cmpuint(vmig_test_count_fds(f->src.pid), <=,
+                                         src_fds_before + (guint)asked + 4);
+                }
                 b = vmig_test_execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst,
                                           dst_fds, supplied, &error);
                 g_assert_no_error(error);
+                {
+                    JsonObject *o = json_node_get_object(b);
+
+                    /* Before the REPLY, the destination keeps what it offered. */
+                    g_assert_cmpint(json_object_get_int_member(o, "accepted") +
+                                        json_object_get_int_member(o, "closed"),
+                                    ==, supplied);
+                    g_assert_cmpint(json_object_get_int_member(o, "accepted"), >=,
+                                    MIN(supplied, (gint)c->channels + 1));
+                }
                 for (gint i = 0; i < supplied; i++) {
                     close(src_fds[i]);
                     close(dst_fds[i]);
@@ -313,6 +339,17 @@ test_migrate(Fixture *f, gconstpointer data)
         g_assert_cmpstr(dst_status, ==, "paused");
     }
     assert_memory_equal(f);
+    /* A finished migration holds no fd: the kept channels went with it and
+     * the surplus never stayed.  Bounded wait: the daemon may still be
+     * closing what the migration's last turn released. */
+    {
+        gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+
+        while (vmig_test_count_fds(f->src.pid) != src_fds_before &&
+               g_get_monotonic_time() < deadline)
+            g_usleep(20 * 1000);
+        g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, src_fds_before);
+    }
 }
 
 /*
@@ -1949,6 +1986,8 @@ static const Case uri_4 = {FALSE, FALSE, 4, -1, NULL};
 static const Case fd_1 = {FALSE, FALSE, 0, 0, NULL};
 static const Case fd_4 = {FALSE, FALSE, 4, 4, NULL};
 static const Case fd_degraded = {FALSE, FALSE, 4, 2, NULL};
+/* 16 asked (15 multifd + QEMU's stream), 24 supplied: 8 surplus. */
+static const Case fd_surplus = {FALSE, FALSE, 15, 23, NULL};
 static const Case dirty = {TRUE, TRUE, 2, -1, NULL};
 static const Case plain = {FALSE, FALSE, 0, -1, NULL};
 static const Case wrong_magic = {FALSE, FALSE, 0, -1, "wrong-magic"};
@@ -1983,6 +2022,7 @@ main(int argc, char **argv)
     add("/migrate/fd/1-channel", &fd_1, test_migrate);
     add("/migrate/fd/4-channels", &fd_4, test_migrate);
     add("/migrate/fd/4-asked-2-supplied", &fd_degraded, test_migrate);
+    add("/migrate/fd/16-asked-24-supplied", &fd_surplus, test_migrate);
     add("/migrate/dirtying-guest", &dirty, test_dirty);
     add("/migrate/postcopy", &plain, test_postcopy);
     add("/migrate/concurrent", &plain, test_concurrent);
