@@ -165,6 +165,8 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
     req->domain_xml = g_strdup(
         json_object_get_string_member_with_default(arguments, "domain-xml", NULL));
     req->tls = json_object_get_boolean_member_with_default(arguments, "tls", FALSE);
+    req->experimental_protocol = json_object_get_boolean_member_with_default(
+        arguments, "experimental-protocol", FALSE);
     req->tls_hostname = g_strdup(
         json_object_get_string_member_with_default(arguments, "tls-hostname", NULL));
     req->tunables = get_strv(arguments, "tunables", &error);
@@ -393,6 +395,7 @@ static const VmigControlArg migrate_args[] = {
     {"undefine-source", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"tls-hostname", VMIG_CONTROL_ARG_STRING, TRUE},
+    {"experimental-protocol", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 
@@ -406,6 +409,7 @@ static const VmigControlArg prepare_incoming_args[] = {
     {"resume", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"domain-xml", VMIG_CONTROL_ARG_STRING, TRUE},
     {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"experimental-protocol", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 

@@ -157,6 +157,7 @@ struct _VmigMigration {
     guint channel_timeout_ms;
     guint max_channels;
     gboolean resume;
+    gboolean experimental_protocol;
     char *libvirt_dest; /* source, libvirt: the destination libvirt */
     gboolean persistent;
     gboolean undefine_source;

@@ -1000,6 +1000,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->max_channels =
         req->max_channels ? req->max_channels : VMIG_MIG_DEFAULT_MAX_CHANNELS;
     m->resume = req->resume;
+    m->experimental_protocol = req->experimental_protocol;
     m->libvirt_dest = g_steal_pointer(&req->libvirt_dest);
     m->persistent = req->persistent;
     m->undefine_source = req->undefine_source;

@@ -66,6 +66,8 @@ typedef struct {
     guint channel_timeout_ms;
     guint max_channels; /* destination */
     gboolean resume;    /* destination: cont once migrated */
+    /* offer the experimental protocol versions too (docs/protocol.md) */
+    gboolean experimental_protocol;
     /* libvirt domains (driver/libvirt.h) */
     char *libvirt_dest;       /* source: the destination libvirt's URI */
     gboolean persistent;      /* source: define the domain on the destination */
@@ -93,6 +95,8 @@ typedef struct {
     guint max_version;             /* the newest protocol version offered (1 or 2) */
     guint heartbeat_interval_ms;   /* v2: how often this side says it is there */
     guint heartbeat_timeout_ms;    /* v2: a peer silent this long is gone */
+    /* offer the experimental protocol versions to every migration */
+    gboolean experimental_protocol;
     /* TLS between drivers (docs/tls.md) */
     VmigTlsContext *tls;         /* (nullable) this daemon's credentials and DN list */
     const char *tls_unavailable; /* when @tls is NULL: why, for refusals */

@@ -1003,6 +1003,85 @@ start_slow(Fixture *f, const char *extra)
 }
 
 /*
+ * Experimental protocol versions are offered only by a side that opts in
+ * (the daemon's --experimental-protocol, or one migration's
+ * "experimental-protocol"), so one is chosen only when both do.  @c->variant:
+ * "both" (the destination daemon's option, the source CLI's flag),
+ * "source" (only the CLI's flag), "destination" (only prepare-incoming's
+ * argument).  The migration completes either way; the CLI's "Negotiated:"
+ * line, the record and both daemons' answers say which version it used.
+ */
+static void
+test_experimental(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    gboolean src_in = !g_str_equal(c->variant, "destination");
+    gboolean dst_in = !g_str_equal(c->variant, "source");
+    gboolean chosen = src_in && dst_in;
+    const char *const channel_timeout[] = {"--channel-timeout", "1", NULL};
+    const char *const experimental[] = {"--channel-timeout", "1",
+                                        "--experimental-protocol", NULL};
+    gint64 version = chosen ? VMIG_NEGOTIATE_VERSION_2_EXPERIMENTAL : 2;
+    const char *shown = chosen ? "Negotiated: protocol 0x80000001 (experimental),"
+                               : "Negotiated: protocol 2,";
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, "src-host", channel_timeout, 0);
+    daemon_start(f, &f->dst, "dst-host",
+                 g_str_equal(c->variant, "both") ? experimental : channel_timeout, 0);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dest = prepare_uri(f, g_str_equal(c->variant, "destination")
+                              ? ", \"experimental-protocol\": true"
+                              : NULL);
+    {
+        const char *const args[] = {"migrate", src_domain,
+                                    dest,      "--channels",
+                                    "2",       src_in ? "--experimental-protocol" : NULL,
+                                    NULL};
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &err), ==, 0);
+        g_assert_nonnull(strstr(out, shown));
+    }
+    g_free(err);
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
+    {
+        g_autoptr(JsonNode) src_rec =
+            vmig_test_execute_fds(f->src_ctl, &f->src, "query-migration",
+                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
+        g_autoptr(JsonNode) dst_rec = NULL;
+
+        g_assert_no_error(error);
+        dst_rec = vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-migration",
+                                        "{\"migration\": \"m1\"}", NULL, 0, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(
+            json_object_get_int_member(json_node_get_object(src_rec), "version"), ==,
+            version);
+        g_assert_cmpint(
+            json_object_get_int_member(json_node_get_object(dst_rec), "version"), ==,
+            version);
+    }
+    {
+        const char *const args[] = {"features", "m1", NULL};
+        g_autofree char *features = NULL;
+        g_autofree char *features_err = NULL;
+        g_autofree char *line =
+            g_strdup_printf("version %s", chosen ? "0x80000001 (experimental)\n" : "2\n");
+
+        g_assert_cmpint(run_cli(&f->src, args, &features, &features_err), ==, 0);
+        g_assert_nonnull(strstr(features, line));
+    }
+    assert_memory_equal(f);
+}
+
+/*
  * virt-migrate jobinfo, postcopy and cancel on a running migration:
  * jobinfo shows virsh's job fields (and --json the record's progress),
  * postcopy is refused when postcopy-ram was not negotiated, cancel stops
@@ -2046,6 +2125,9 @@ static const Case oversized = {FALSE, FALSE, 0, -1, "oversized"};
 static const Case truncated = {FALSE, FALSE, 0, -1, "truncated"};
 static const Case old_source = {FALSE, FALSE, 2, -1, "source"};
 static const Case old_destination = {FALSE, FALSE, 2, -1, "destination"};
+static const Case experimental_both = {FALSE, FALSE, 2, -1, "both"};
+static const Case experimental_source = {FALSE, FALSE, 2, -1, "source"};
+static const Case experimental_destination = {FALSE, FALSE, 2, -1, "destination"};
 
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
@@ -2084,6 +2166,10 @@ main(int argc, char **argv)
     add("/migrate/faults/other-uid", &plain, test_other_uid);
     add("/migrate/n-1/version-1-source", &old_source, test_n_minus_1);
     add("/migrate/n-1/version-1-destination", &old_destination, test_n_minus_1);
+    add("/migrate/experimental/both-opt-in", &experimental_both, test_experimental);
+    add("/migrate/experimental/source-only", &experimental_source, test_experimental);
+    add("/migrate/experimental/destination-only", &experimental_destination,
+        test_experimental);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
     add("/migrate/refused/compression-asked", &plain, test_compression_refused);
     add("/migrate/refused/too-many", &plain, test_too_many);
