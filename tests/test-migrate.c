@@ -463,6 +463,15 @@ test_mismatch(Fixture *f, gconstpointer data)
 static void
 test_compression_refused(Fixture *f, gconstpointer data)
 {
+    const Case *c = data;
+    /* No channels: the destination offers zstd, but without multifd there is
+     * nothing to compress, and what was asked cannot be had either. */
+    const char *expected =
+        c->channels ? "tunable multifd-compression=zstd was asked for, but the "
+                      "destination does not offer multifd-compression: its QEMU "
+                      "cannot do it or its driver's policy forbids it"
+                    : "tunable multifd-compression=zstd was asked for, but feature "
+                      "'multifd-compression' cannot be used: multifd is not used";
     g_autofree char *src_domain = NULL;
     g_autofree char *dest = NULL;
     g_autofree char *args = NULL;
@@ -477,17 +486,15 @@ test_compression_refused(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     src_domain = vmig_test_domain_of(f->src_qemu);
-    dest = prepare_uri(f, ", \"no-features\": [\"multifd-compression\"]");
-    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": 2, "
+    dest = prepare_uri(f, c->channels ? ", \"no-features\": [\"multifd-compression\"]"
+                                      : NULL);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": %u, "
                            "\"tunables\": [\"multifd-compression=zstd\"]}",
-                           src_domain, dest);
+                           src_domain, dest, c->channels);
     id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     src_err = vmig_test_wait_done(f->src_ctl, "failed");
     dst_err = vmig_test_wait_done(f->dst_ctl, "failed");
-    g_assert_cmpstr(src_err, ==,
-                    "tunable multifd-compression=zstd was asked for, but the destination "
-                    "does not offer multifd-compression: its QEMU cannot do it or its "
-                    "driver's policy forbids it");
+    g_assert_cmpstr(src_err, ==, expected);
     g_assert_cmpstr(dst_err, ==, src_err);
     /* The destination's record keeps the reason too. */
     record = vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-migration",
@@ -2134,6 +2141,7 @@ static const Case oversized = {FALSE, FALSE, 0, -1, "oversized"};
 static const Case truncated = {FALSE, FALSE, 0, -1, "truncated"};
 static const Case old_source = {FALSE, FALSE, 2, -1, "source"};
 static const Case old_destination = {FALSE, FALSE, 2, -1, "destination"};
+static const Case compression_2 = {FALSE, FALSE, 2, -1, NULL};
 static const Case experimental_both = {FALSE, FALSE, 2, -1, "both"};
 static const Case experimental_source = {FALSE, FALSE, 2, -1, "source"};
 static const Case experimental_destination = {FALSE, FALSE, 2, -1, "destination"};
@@ -2180,7 +2188,9 @@ main(int argc, char **argv)
     add("/migrate/experimental/destination-only", &experimental_destination,
         test_experimental);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
-    add("/migrate/refused/compression-asked", &plain, test_compression_refused);
+    add("/migrate/refused/compression-asked", &compression_2, test_compression_refused);
+    add("/migrate/refused/compression-asked-no-multifd", &plain,
+        test_compression_refused);
     add("/migrate/refused/too-many", &plain, test_too_many);
     add("/migrate/put-back/after-completed", &plain, test_put_back_completed);
     add("/migrate/put-back/after-failed", &plain, test_put_back_failed);
