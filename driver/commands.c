@@ -165,6 +165,8 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
     req->domain_xml = g_strdup(
         json_object_get_string_member_with_default(arguments, "domain-xml", NULL));
     req->tls = json_object_get_boolean_member_with_default(arguments, "tls", FALSE);
+    req->experimental_protocol = json_object_get_boolean_member_with_default(
+        arguments, "experimental-protocol", FALSE);
     req->tls_hostname = g_strdup(
         json_object_get_string_member_with_default(arguments, "tls-hostname", NULL));
     req->tunables = get_strv(arguments, "tunables", &error);
@@ -200,7 +202,7 @@ cmd_prepare_incoming(VmigControlCall *call, JsonObject *arguments, gpointer user
     start_migration(call, arguments, user_data, VMIG_ROLE_DESTINATION);
 }
 
-/* add-channels {"migration": ID} + fds -> {"accepted": N} */
+/* add-channels {"migration": ID} + fds -> {"accepted": N, "closed": M} */
 static void
 cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_data)
 {
@@ -209,6 +211,7 @@ cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_dat
     g_autoptr(JsonBuilder) b = NULL;
     gsize n_fds = 0;
     g_autofree int *fds = vmig_control_call_steal_fds(call, &n_fds);
+    guint closed = 0;
 
     if (n_fds == 0) {
         vmig_control_call_error(call, VMIG_CONTROL_CLASS_GENERIC,
@@ -217,14 +220,16 @@ cmd_add_channels(VmigControlCall *call, JsonObject *arguments, gpointer user_dat
     }
     if (!vmig_migration_add_channels(
             daemon->migrations, json_object_get_string_member(arguments, "migration"),
-            fds, n_fds, &error)) {
+            fds, n_fds, &closed, &error)) {
         vmig_control_call_error_gerror(call, error);
         return;
     }
     b = json_builder_new();
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "accepted");
-    json_builder_add_int_value(b, n_fds);
+    json_builder_add_int_value(b, n_fds - closed);
+    json_builder_set_member_name(b, "closed");
+    json_builder_add_int_value(b, closed);
     json_builder_end_object(b);
     vmig_control_call_return(call, json_builder_get_root(b));
 }
@@ -390,6 +395,7 @@ static const VmigControlArg migrate_args[] = {
     {"undefine-source", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"tls-hostname", VMIG_CONTROL_ARG_STRING, TRUE},
+    {"experimental-protocol", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 
@@ -403,6 +409,7 @@ static const VmigControlArg prepare_incoming_args[] = {
     {"resume", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"domain-xml", VMIG_CONTROL_ARG_STRING, TRUE},
     {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"experimental-protocol", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 

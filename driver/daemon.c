@@ -423,6 +423,7 @@ main(int argc, char **argv)
     g_autofree char *tls_dir = NULL;
     g_auto(GStrv) tls_allowed_dn = NULL;
     gboolean plaintext_tcp = FALSE;
+    gboolean experimental_protocol = FALSE;
     g_autoptr(VmigTlsContext) tls = NULL;
     g_autofree char *tls_unavailable = NULL;
     rlim_t fd_limit;
@@ -476,6 +477,11 @@ main(int argc, char **argv)
          "SECONDS"},
         {"max-protocol", 0, 0, G_OPTION_ARG_INT, &max_protocol,
          "The newest protocol version to offer: 1 or 2 (default: 2)", "N"},
+        {"experimental-protocol", 0, 0, G_OPTION_ARG_NONE, &experimental_protocol,
+         "Also offer the experimental protocol versions (0x80000000 and up), which "
+         "carry no compatibility promise; one is chosen only when the peer offers it "
+         "too (default: stable versions only)",
+         NULL},
         {"tls-x509-dir", 0, 0, G_OPTION_ARG_FILENAME, &tls_dir,
          "The x509 credentials for TLS between drivers, in QEMU's layout: ca-cert.pem, "
          "server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, optional "
@@ -685,6 +691,7 @@ main(int argc, char **argv)
         .max_migrations = (guint)max_migrations,
         .pending_pool = pending_pool,
         .max_version = (guint)max_protocol,
+        .experimental_protocol = experimental_protocol,
         .heartbeat_interval_ms = (guint)heartbeat_interval * 1000,
         .heartbeat_timeout_ms = (guint)heartbeat_timeout * 1000,
         .tls = tls,

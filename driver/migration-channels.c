@@ -161,14 +161,36 @@ write_preamble(VmigMigration *m, int fd, guint index, GError **error)
     return vmig_fdpass_send_all(fd, bytes, sizeof(bytes), NULL, 0, error);
 }
 
-gboolean
-vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
+/*
+ * Channels the app may still supply to @m: on the source what CHANNELS_REQUESTED
+ * asked for, less what came or is on its way; on the destination what the REPLY
+ * asked for (before it, the most the destination offered), less what came.
+ * Return: that number; G_MAXUINT where the state refuses channels anyway.
+ */
+static guint
+channels_room(VmigMigration *m)
+{
+    guint wanted;
+    guint have;
+
+    if (m->role == VMIG_ROLE_SOURCE) {
+        if (!m->reply)
+            return G_MAXUINT;
+        wanted = vmig_mig_data_wanted(m);
+        have = m->channels_got + m->dials;
+    } else {
+        wanted = m->reply ? vmig_mig_data_wanted(m) : m->max_channels + 1;
+        have = m->channels_supplied;
+    }
+    return have < wanted ? wanted - have : 0;
+}
+
+/* TLS on the source: each channel is a client handshake first, then added. */
+static gboolean
+channels_add_tls(VmigMigration *m, int *fds, gsize n_fds, GError **error)
 {
     gsize i;
 
-    if (m->role != VMIG_ROLE_SOURCE || !m->tls)
-        return vmig_mig_channels_add_plain(m, fds, n_fds, error);
-    /* fd mode, TLS: each channel is a client handshake first, then added. */
     if (m->finished || m->state != VMIG_MIGRATION_COLLECTING) {
         g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_STATE,
                     "migration '%s' takes no channels in state '%s'", m->id,
@@ -177,6 +199,22 @@ vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
             vmig_fd_clear(&fds[i]);
         return FALSE;
     }
+    for (i = 0; i < n_fds; i++)
+        vmig_mig_tls_connect(m, &fds[i], FALSE);
+    return TRUE;
+}
+
+gboolean
+vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, guint *n_closed,
+                      GError **error)
+{
+    guint room = channels_room(m);
+    gsize kept = MIN(n_fds, (gsize)room);
+    gboolean ok;
+    gsize i;
+
+    *n_closed = 0;
+    /* Every fd is judged, surplus or not: a batch with a non-socket fails whole. */
     for (i = 0; i < n_fds; i++) {
         if (!vmig_fdpass_check_stream_socket(fds[i], error)) {
             g_prefix_error(error, "channel %" G_GSIZE_FORMAT ": ", i);
@@ -185,12 +223,22 @@ vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error)
             return FALSE;
         }
     }
-    for (i = 0; i < n_fds; i++) {
-        if (m->channels_got + m->dials >= vmig_mig_data_wanted(m))
-            vmig_fd_clear(&fds[i]); /* more than asked for */
-        else
-            vmig_mig_tls_connect(m, &fds[i], FALSE);
-    }
+    if (m->role == VMIG_ROLE_SOURCE && m->tls)
+        ok = channels_add_tls(m, fds, kept, error);
+    else
+        ok = vmig_mig_channels_add_plain(m, fds, kept, error);
+    /* More than asked for: closed at once, not held until the migration ends. */
+    for (i = kept; i < n_fds; i++)
+        vmig_fd_clear(&fds[i]);
+    if (!ok)
+        return FALSE;
+    if (m->role == VMIG_ROLE_DESTINATION)
+        m->channels_supplied += kept;
+    *n_closed = n_fds - kept;
+    if (*n_closed > 0)
+        g_message("%s: %u surplus channel(s) closed: %" G_GSIZE_FORMAT
+                  " supplied, room for %u",
+                  m->id, *n_closed, n_fds, room);
     return TRUE;
 }
 

@@ -159,6 +159,7 @@ struct _VmigMigration {
     guint channel_timeout_ms;
     guint max_channels;
     gboolean resume;
+    gboolean experimental_protocol;
     char *libvirt_dest; /* source, libvirt: the destination libvirt */
     gboolean persistent;
     gboolean undefine_source;
@@ -250,6 +251,7 @@ struct _VmigMigration {
     /* the extra channels (migration-channels.c) */
     GArray *channels; /* int: source: preamble written; destination: by index */
     guint channels_got;
+    guint channels_supplied; /* destination: fds the app supplied and we kept */
     GSource *channel_timer;
     guint
         dials; /* source, URI mode: connections being dialled (the end waits for them) */
@@ -486,8 +488,13 @@ void vmig_mig_destination_try_configure(VmigMigration *m);
  */
 void vmig_mig_channels_collect(VmigMigration *m);
 
-/* Hands extra channels to @m (all consumed).  Returns: TRUE, or FALSE with @error. */
-gboolean vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, GError **error);
+/*
+ * Hands extra channels to @m (all consumed); those beyond what was asked for
+ * are closed at once and counted in *@n_closed.
+ * Returns: TRUE, or FALSE with @error (all fds closed).
+ */
+gboolean vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, guint *n_closed,
+                               GError **error);
 /* The same, for plaintext ends of connections whose TLS is up (or plain ones). */
 gboolean vmig_mig_channels_add_plain(VmigMigration *m, int *fds, gsize n_fds,
                                      GError **error);

@@ -69,6 +69,89 @@ resolve_conflicts(VmigMigration *m, VmigNegotiateMessage *selection, GError **er
     return TRUE;
 }
 
+/* Returns: whether @feature lists algorithm @name. */
+static gboolean
+has_algorithm(const VmigNegotiateFeature *feature, const char *name)
+{
+    for (guint i = 0; feature->algorithms && i < feature->algorithms->len; i++) {
+        if (g_str_equal(g_ptr_array_index(feature->algorithms, i), name))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Returns: why @name was declined, as the record says, or NULL. */
+static const char *
+declined_reason(VmigMigration *m, const char *name)
+{
+    for (guint i = 0; i < json_array_get_length(m->declined); i++) {
+        JsonObject *o = json_array_get_object_element(m->declined, i);
+
+        if (g_str_equal(json_object_get_string_member(o, "name"), name))
+            return json_object_get_string_member(o, "reason");
+    }
+    return NULL;
+}
+
+/*
+ * What the user asked for by name is a requirement: a tunable that a
+ * feature negotiates (features.c: multifd-compression=zstd) must be in
+ * @selection with that value, or the migration is refused before it starts
+ * (the old way went on without it and said so only in the record).
+ * Returns: TRUE, or FALSE with @error naming the tunable and what the
+ * destination (@greeting) lacks.
+ */
+static gboolean
+check_asked_tunables(VmigMigration *m, const VmigNegotiateMessage *greeting,
+                     const VmigNegotiateMessage *selection, GError **error)
+{
+    for (guint i = 0; i < m->applied->len; i++) {
+        VmigMigTunable *a = g_ptr_array_index(m->applied, i);
+        const VmigFeatureInfo *info = a->tunable ? a->tunable->feature : NULL;
+        const char *value = JSON_NODE_HOLDS_VALUE(a->value) &&
+                                    json_node_get_value_type(a->value) == G_TYPE_STRING
+                                ? json_node_get_string(a->value)
+                                : NULL;
+        const VmigNegotiateFeature *chosen;
+        const VmigNegotiateFeature *peer;
+        const char *why;
+
+        /* "none" asks for nothing (the feature's default). */
+        if (!info || a->tunable->kind != VMIG_TUNABLE_KIND_PARAMETER || !value ||
+            g_str_equal(value, "none"))
+            continue;
+        chosen = vmig_negotiate_message_find_feature(selection, info->name);
+        if (chosen && chosen->algorithms && has_algorithm(chosen, value))
+            continue;
+        peer = vmig_negotiate_message_find_feature(greeting, info->name);
+        if (!peer) {
+            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                        "tunable %s=%s was asked for, but the destination does not offer "
+                        "%s: its QEMU cannot do it or its driver's policy forbids it",
+                        a->name, value, info->name);
+            return FALSE;
+        }
+        if (peer->algorithms && !has_algorithm(peer, value)) {
+            g_autoptr(GString) offered = g_string_new(NULL);
+
+            for (guint j = 0; j < peer->algorithms->len; j++)
+                g_string_append_printf(offered, "%s%s", j ? ", " : "",
+                                       (char *)g_ptr_array_index(peer->algorithms, j));
+            g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                        "tunable %s=%s was asked for, but the destination QEMU cannot do "
+                        "'%s' (it offers: %s)",
+                        a->name, value, value, offered->len ? offered->str : "nothing");
+            return FALSE;
+        }
+        why = declined_reason(m, info->name);
+        g_set_error(error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "tunable %s=%s was asked for, but feature '%s' cannot be used: %s",
+                    a->name, value, info->name, why ? why : "not negotiated");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* The user's tunables that the destination's QEMU has too (its GREETING lists them) go in
  * @reply. */
 static void
@@ -117,6 +200,10 @@ vmig_mig_source_greeting(VmigMigration *m, VmigNegotiateMessage *greeting)
         return;
     }
     if (!resolve_conflicts(m, reply, &error)) {
+        vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_FEATURE, "%s", error->message);
+        return;
+    }
+    if (!check_asked_tunables(m, greeting, reply, &error)) {
         vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_FEATURE, "%s", error->message);
         return;
     }

@@ -121,7 +121,15 @@ build_offer(VmigMigration *m, GError **error)
     };
 
     m->local_offer = offer;
-    /* Newest first; version 2 only when the daemon offers it (--max-protocol). */
+    /*
+     * Newest first; version 2 only when the daemon offers it (--max-protocol);
+     * the experimental version, built on version 2, only when this migration
+     * or the daemon opted in (--experimental-protocol): so it is chosen only
+     * when both sides did.
+     */
+    if (vmig_mig_settings(m)->max_version >= VMIG_NEGOTIATE_VERSION_2 &&
+        (m->experimental_protocol || vmig_mig_settings(m)->experimental_protocol))
+        vmig_negotiate_message_add_version(offer, VMIG_NEGOTIATE_VERSION_2_EXPERIMENTAL);
     if (vmig_mig_settings(m)->max_version >= VMIG_NEGOTIATE_VERSION_2) {
         vmig_negotiate_message_add_version(offer, VMIG_NEGOTIATE_VERSION_2);
         offer->heartbeat_ms = vmig_mig_settings(m)->heartbeat_interval_ms;

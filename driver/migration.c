@@ -1005,6 +1005,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->max_channels =
         req->max_channels ? req->max_channels : VMIG_MIG_DEFAULT_MAX_CHANNELS;
     m->resume = req->resume;
+    m->experimental_protocol = req->experimental_protocol;
     m->libvirt_dest = g_steal_pointer(&req->libvirt_dest);
     m->persistent = req->persistent;
     m->undefine_source = req->undefine_source;
@@ -1053,16 +1054,17 @@ vmig_migration_start_finish(GAsyncResult *result, GError **error)
 
 gboolean
 vmig_migration_add_channels(VmigMigrations *ms, const char *id, int *fds, gsize n_fds,
-                            GError **error)
+                            guint *n_closed, GError **error)
 {
     VmigMigration *m = lookup(ms, id, error);
 
+    *n_closed = 0;
     if (!m) {
         for (gsize i = 0; i < n_fds; i++)
             vmig_fd_clear(&fds[i]);
         return FALSE;
     }
-    return vmig_mig_channels_add(m, fds, n_fds, error);
+    return vmig_mig_channels_add(m, fds, n_fds, n_closed, error);
 }
 
 gboolean

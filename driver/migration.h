@@ -66,6 +66,8 @@ typedef struct {
     guint channel_timeout_ms;
     guint max_channels; /* destination */
     gboolean resume;    /* destination: cont once migrated */
+    /* offer the experimental protocol versions too (docs/protocol.md) */
+    gboolean experimental_protocol;
     /* libvirt domains (driver/libvirt.h) */
     char *libvirt_dest;       /* source: the destination libvirt's URI */
     gboolean persistent;      /* source: define the domain on the destination */
@@ -93,6 +95,8 @@ typedef struct {
     guint max_version;             /* the newest protocol version offered (1 or 2) */
     guint heartbeat_interval_ms;   /* v2: how often this side says it is there */
     guint heartbeat_timeout_ms;    /* v2: a peer silent this long is gone */
+    /* offer the experimental protocol versions to every migration */
+    gboolean experimental_protocol;
     /* TLS between drivers (docs/tls.md) */
     VmigTlsContext *tls;         /* (nullable) this daemon's credentials and DN list */
     const char *tls_unavailable; /* when @tls is NULL: why, for refusals */
@@ -151,11 +155,13 @@ void vmig_migration_start_async(VmigMigrations *migrations, VmigRole role,
 char *vmig_migration_start_finish(GAsyncResult *result, GError **error);
 
 /*
- * Hands @n_fds extra channels (consumed) to migration @id.
+ * Hands @n_fds extra channels (consumed) to migration @id.  Those beyond what
+ * it asked for (CHANNELS_REQUESTED; on the destination, the REPLY) are closed
+ * at once and counted in *@n_closed.
  * Returns: TRUE, or FALSE with @error (all fds closed).
  */
 gboolean vmig_migration_add_channels(VmigMigrations *migrations, const char *id, int *fds,
-                                     gsize n_fds, GError **error);
+                                     gsize n_fds, guint *n_closed, GError **error);
 
 /* Cancels migration @id.  Returns: TRUE, or FALSE with @error. */
 gboolean vmig_migration_cancel(VmigMigrations *migrations, const char *id,

@@ -273,6 +273,9 @@ migration_supply_channels(VmigService *service, DBusMessage *call, const char *i
     g_autoptr(GError) error = NULL;
     DBusMessageIter iter;
     DBusMessageIter array;
+    DBusMessage *reply;
+    guint closed = 0;
+    guint accepted;
 
     /* Each fd read is a duplicate of ours to close; the message closes its own. */
     dbus_message_iter_init(call, &iter);
@@ -296,10 +299,15 @@ migration_supply_channels(VmigService *service, DBusMessage *call, const char *i
                                         "SupplyChannels needs at least one fd");
     /* Consumed whatever the outcome. */
     if (!vmig_migration_add_channels(service->daemon->migrations, id,
-                                     (int *)(void *)fds->data, fds->len, &error))
+                                     (int *)(void *)fds->data, fds->len, &closed, &error))
         return vmig_service_gerror_reply(call, error, "org.virtmigrate.Error.Failed");
     g_debug("%s: %u channels supplied over D-Bus", id, fds->len);
-    return dbus_message_new_method_return(call);
+    accepted = fds->len - closed;
+    reply = dbus_message_new_method_return(call);
+    if (reply && !dbus_message_append_args(reply, DBUS_TYPE_UINT32, &accepted,
+                                           DBUS_TYPE_UINT32, &closed, DBUS_TYPE_INVALID))
+        g_clear_pointer(&reply, dbus_message_unref);
+    return reply;
 }
 
 static DBusMessage *

@@ -40,6 +40,10 @@
 #define VMIG_NEGOTIATE_VERSION_2 2u
 /* Versions at or above this are experimental: offered only when enabled. */
 #define VMIG_NEGOTIATE_VERSION_EXPERIMENTAL 0x80000000u
+/* The first experimental version: version 2's frames and conversation, the
+ * ground where changes to them are tried before they become a stable
+ * version (docs/protocol.md). */
+#define VMIG_NEGOTIATE_VERSION_2_EXPERIMENTAL 0x80000001u
 
 #define VMIG_NEGOTIATE_ERROR (vmig_negotiate_error_quark())
 GQuark vmig_negotiate_error_quark(void);

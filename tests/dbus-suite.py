@@ -419,11 +419,15 @@ def test_migration_channels_over_dbus():
     run_loop(lambda: seen["requested"], "ChannelsRequested")
     # Protocol version 2: QEMU's stream on a data channel of its own, beside 4 multifd.
     check_equal(seen["requested"], (src_path, 5), "ChannelsRequested")
-    pairs = [socket.socketpair() for _ in range(5)]
+    # Three more than asked for: the source keeps 5 and closes 3 at once (its
+    # answer says so); the destination keeps at most what it offered.
+    pairs = [socket.socketpair() for _ in range(5 + 3)]
     supply = lambda d, path, ends: d.obj(path).SupplyChannels(
         [dbus.types.UnixFd(s) for s in ends], dbus_interface=MIGRATION_IFACE, timeout=TIMEOUT)
-    supply(src, src_path, [a for a, b in pairs])
-    supply(dst, dst_path, [b for a, b in pairs])
+    got = supply(src, src_path, [a for a, b in pairs])
+    check_equal(tuple(int(n) for n in got), (5, 3), "SupplyChannels with 3 surplus fds")
+    got = supply(dst, dst_path, [b for a, b in pairs])
+    check_equal(int(got[0]) + int(got[1]), 8, "the destination's SupplyChannels answer")
     for a, b in pairs:
         a.close()
         b.close()

@@ -208,9 +208,11 @@ test_migrate(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     guint expected =
         c->supplied >= 0 ? MIN((guint)c->supplied, c->channels) : c->channels;
+    guint src_fds_before = 0;
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
+    src_fds_before = vmig_test_count_fds(f->src.pid);
     src_domain = vmig_test_domain_of(f->src_qemu);
     if (c->supplied < 0) {
         g_autofree char *dest = prepare_uri(f, NULL);
@@ -265,11 +267,44 @@ test_migrate(Fixture *f, gconstpointer data)
                 g_autoptr(JsonNode) b = NULL;
 
                 g_assert_no_error(error);
+                /* Exactly what was asked for is kept; the surplus is closed
+                 * at once, and the answer says how many. */
+                {
+                    JsonObject *o = json_node_get_object(a);
+                    gint asked = c->channels + 1;
+                    gint kept = MIN(supplied, asked);
+
+                    g_assert_cmpint(json_object_get_int_member(o, "accepted"), ==, kept);
+                    g_assert_cmpint(json_object_get_int_member(o, "closed"), ==,
+                                    supplied - kept);
+                    /* Closed, not held: once this test lets go of its own
+                     * copy of a surplus end, its peer sees the hang-up. */
+                    for (gint i = kept; i < supplied; i++) {
+                        struct pollfd p = {.fd = dst_fds[i], .events = POLLIN};
+                        char byte;
+
+                        close(src_fds[i]);
+                        src_fds[i] = -1;
+                        g_assert_cmpint(poll(&p, 1, 5000), ==, 1);
+                        g_assert_cmpint(recv(dst_fds[i], &byte, 1, MSG_DONTWAIT), ==, 0);
+                    }
+                }
                 b = vmig_test_execute_fds(f->dst_ctl, &f->dst, "add-channels", add_dst,
                                           dst_fds, supplied, &error);
                 g_assert_no_error(error);
+                {
+                    JsonObject *o = json_node_get_object(b);
+
+                    /* Before the REPLY, the destination keeps what it offered. */
+                    g_assert_cmpint(json_object_get_int_member(o, "accepted") +
+                                        json_object_get_int_member(o, "closed"),
+                                    ==, supplied);
+                    g_assert_cmpint(json_object_get_int_member(o, "accepted"), >=,
+                                    MIN(supplied, (gint)c->channels + 1));
+                }
                 for (gint i = 0; i < supplied; i++) {
-                    close(src_fds[i]);
+                    if (src_fds[i] >= 0)
+                        close(src_fds[i]);
                     close(dst_fds[i]);
                 }
             }
@@ -317,6 +352,17 @@ test_migrate(Fixture *f, gconstpointer data)
         g_assert_cmpstr(dst_status, ==, "paused");
     }
     assert_memory_equal(f);
+    /* A finished migration holds no fd: the kept channels went with it and
+     * the surplus never stayed.  Bounded wait: the daemon may still be
+     * closing what the migration's last turn released. */
+    {
+        gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+
+        while (vmig_test_count_fds(f->src.pid) != src_fds_before &&
+               g_get_monotonic_time() < deadline)
+            g_usleep(20 * 1000);
+        g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, src_fds_before);
+    }
 }
 
 /*
@@ -520,6 +566,64 @@ test_mismatch(Fixture *f, gconstpointer data)
                         VMIG_NEGOTIATE_CODE_FEATURE);
         g_assert_cmpstr(json_object_get_string_member(items, "message"), ==, src_err);
     }
+
+    /* No guest byte moved: QEMU never started a migration, and the guest runs. */
+    status = vmig_test_guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+    g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate", NULL, &info, &error));
+    g_assert_false(json_object_has_member(json_node_get_object(info), "status"));
+}
+
+/*
+ * Compression asked is compression required: the source asks for
+ * multifd-compression=zstd, and the destination cannot do it.  Debian's
+ * QEMU 7.2 has zstd, so what takes it away is real all the same: the
+ * destination driver's policy (no-features), which keeps the feature out
+ * of its GREETING.  Refused before any guest byte moves, both sides say
+ * why, and the source guest keeps running.
+ */
+static void
+test_compression_refused(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    /* No channels: the destination offers zstd, but without multifd there is
+     * nothing to compress, and what was asked cannot be had either. */
+    const char *expected =
+        c->channels ? "tunable multifd-compression=zstd was asked for, but the "
+                      "destination does not offer multifd-compression: its QEMU "
+                      "cannot do it or its driver's policy forbids it"
+                    : "tunable multifd-compression=zstd was asked for, but feature "
+                      "'multifd-compression' cannot be used: multifd is not used";
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *src_err = NULL;
+    g_autofree char *dst_err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(JsonNode) info = NULL;
+    g_autoptr(JsonNode) record = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dest = prepare_uri(f, c->channels ? ", \"no-features\": [\"multifd-compression\"]"
+                                      : NULL);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"channels\": %u, "
+                           "\"tunables\": [\"multifd-compression=zstd\"]}",
+                           src_domain, dest, c->channels);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    src_err = vmig_test_wait_done(f->src_ctl, "failed");
+    dst_err = vmig_test_wait_done(f->dst_ctl, "failed");
+    g_assert_cmpstr(src_err, ==, expected);
+    g_assert_cmpstr(dst_err, ==, src_err);
+    /* The destination's record keeps the reason too. */
+    record = vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-migration",
+                                   "{\"migration\": \"m1\"}", NULL, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(record), "error"),
+                    ==, src_err);
 
     /* No guest byte moved: QEMU never started a migration, and the guest runs. */
     status = vmig_test_guest_status(f->src_aux);
@@ -1034,6 +1138,85 @@ start_slow(Fixture *f, const char *extra)
 
     g_assert_cmpstr(id, ==, "m1");
     progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+}
+
+/*
+ * Experimental protocol versions are offered only by a side that opts in
+ * (the daemon's --experimental-protocol, or one migration's
+ * "experimental-protocol"), so one is chosen only when both do.  @c->variant:
+ * "both" (the destination daemon's option, the source CLI's flag),
+ * "source" (only the CLI's flag), "destination" (only prepare-incoming's
+ * argument).  The migration completes either way; the CLI's "Negotiated:"
+ * line, the record and both daemons' answers say which version it used.
+ */
+static void
+test_experimental(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    gboolean src_in = !g_str_equal(c->variant, "destination");
+    gboolean dst_in = !g_str_equal(c->variant, "source");
+    gboolean chosen = src_in && dst_in;
+    const char *const channel_timeout[] = {"--channel-timeout", "1", NULL};
+    const char *const experimental[] = {"--channel-timeout", "1",
+                                        "--experimental-protocol", NULL};
+    gint64 version = chosen ? VMIG_NEGOTIATE_VERSION_2_EXPERIMENTAL : 2;
+    const char *shown = chosen ? "Negotiated: protocol 0x80000001 (experimental),"
+                               : "Negotiated: protocol 2,";
+    g_autofree char *src_domain = NULL;
+    g_autofree char *dest = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, "src-host", channel_timeout, 0);
+    daemon_start(f, &f->dst, "dst-host",
+                 g_str_equal(c->variant, "both") ? experimental : channel_timeout, 0);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    f->dst_ctl = vmig_test_control_open(&f->dst);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    dest = prepare_uri(f, g_str_equal(c->variant, "destination")
+                              ? ", \"experimental-protocol\": true"
+                              : NULL);
+    {
+        const char *const args[] = {"migrate", src_domain,
+                                    dest,      "--channels",
+                                    "2",       src_in ? "--experimental-protocol" : NULL,
+                                    NULL};
+
+        g_assert_cmpint(run_cli(&f->src, args, &out, &err), ==, 0);
+        g_assert_nonnull(strstr(out, shown));
+    }
+    g_free(err);
+    err = vmig_test_wait_done(f->dst_ctl, "completed");
+    {
+        g_autoptr(JsonNode) src_rec =
+            vmig_test_execute_fds(f->src_ctl, &f->src, "query-migration",
+                                  "{\"migration\": \"m1\"}", NULL, 0, &error);
+        g_autoptr(JsonNode) dst_rec = NULL;
+
+        g_assert_no_error(error);
+        dst_rec = vmig_test_execute_fds(f->dst_ctl, &f->dst, "query-migration",
+                                        "{\"migration\": \"m1\"}", NULL, 0, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(
+            json_object_get_int_member(json_node_get_object(src_rec), "version"), ==,
+            version);
+        g_assert_cmpint(
+            json_object_get_int_member(json_node_get_object(dst_rec), "version"), ==,
+            version);
+    }
+    {
+        const char *const args[] = {"features", "m1", NULL};
+        g_autofree char *features = NULL;
+        g_autofree char *features_err = NULL;
+        g_autofree char *line =
+            g_strdup_printf("version %s", chosen ? "0x80000001 (experimental)\n" : "2\n");
+
+        g_assert_cmpint(run_cli(&f->src, args, &features, &features_err), ==, 0);
+        g_assert_nonnull(strstr(features, line));
+    }
+    assert_memory_equal(f);
 }
 
 /*
@@ -2101,6 +2284,8 @@ static const Case uri_4 = {FALSE, FALSE, 4, -1, NULL};
 static const Case fd_1 = {FALSE, FALSE, 0, 0, NULL};
 static const Case fd_4 = {FALSE, FALSE, 4, 4, NULL};
 static const Case fd_degraded = {FALSE, FALSE, 4, 2, NULL};
+/* 16 asked (15 multifd + QEMU's stream), 24 supplied: 8 surplus. */
+static const Case fd_surplus = {FALSE, FALSE, 15, 23, NULL};
 static const Case dirty = {TRUE, TRUE, 2, -1, NULL};
 static const Case plain = {FALSE, FALSE, 0, -1, NULL};
 static const Case wrong_magic = {FALSE, FALSE, 0, -1, "wrong-magic"};
@@ -2108,6 +2293,10 @@ static const Case oversized = {FALSE, FALSE, 0, -1, "oversized"};
 static const Case truncated = {FALSE, FALSE, 0, -1, "truncated"};
 static const Case old_source = {FALSE, FALSE, 2, -1, "source"};
 static const Case old_destination = {FALSE, FALSE, 2, -1, "destination"};
+static const Case compression_2 = {FALSE, FALSE, 2, -1, NULL};
+static const Case experimental_both = {FALSE, FALSE, 2, -1, "both"};
+static const Case experimental_source = {FALSE, FALSE, 2, -1, "source"};
+static const Case experimental_destination = {FALSE, FALSE, 2, -1, "destination"};
 
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
@@ -2135,6 +2324,7 @@ main(int argc, char **argv)
     add("/migrate/fd/1-channel", &fd_1, test_migrate);
     add("/migrate/fd/4-channels", &fd_4, test_migrate);
     add("/migrate/fd/4-asked-2-supplied", &fd_degraded, test_migrate);
+    add("/migrate/fd/16-asked-24-supplied", &fd_surplus, test_migrate);
     add("/migrate/dirtying-guest", &dirty, test_dirty);
     add("/migrate/postcopy", &plain, test_postcopy);
     add("/migrate/concurrent", &plain, test_concurrent);
@@ -2145,7 +2335,14 @@ main(int argc, char **argv)
     add("/migrate/faults/other-uid", &plain, test_other_uid);
     add("/migrate/n-1/version-1-source", &old_source, test_n_minus_1);
     add("/migrate/n-1/version-1-destination", &old_destination, test_n_minus_1);
+    add("/migrate/experimental/both-opt-in", &experimental_both, test_experimental);
+    add("/migrate/experimental/source-only", &experimental_source, test_experimental);
+    add("/migrate/experimental/destination-only", &experimental_destination,
+        test_experimental);
     add("/migrate/refused/feature-mismatch", &plain, test_mismatch);
+    add("/migrate/refused/compression-asked", &compression_2, test_compression_refused);
+    add("/migrate/refused/compression-asked-no-multifd", &plain,
+        test_compression_refused);
     add("/migrate/refused/too-many", &plain, test_too_many);
     add("/migrate/put-back/after-completed", &plain, test_put_back_completed);
     add("/migrate/put-back/after-failed", &plain, test_put_back_failed);

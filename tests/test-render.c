@@ -354,6 +354,9 @@ test_negotiated(void)
          "Negotiated: protocol 1, features multifd (1 channel)\n"},
         {"{\"version\": 2, \"features\": [], \"channels\": 0}",
          "Negotiated: protocol 2, no features\n"},
+        /* 0x80000001: an experimental version, in hex with a word saying so. */
+        {"{\"version\": 2147483649, \"features\": [], \"channels\": 0}",
+         "Negotiated: protocol 0x80000001 (experimental), no features\n"},
         {"{\"version\": 1, \"features\": [\"return-path\"], \"channels\": 3}",
          "Negotiated: protocol 1, features return-path; 3 channels\n"},
         {"{\"features\": []}", NULL},

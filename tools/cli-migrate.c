@@ -322,6 +322,7 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     gboolean undefine_source = FALSE;
     gboolean tls = FALSE;
     g_autofree char *tls_hostname = NULL;
+    gboolean experimental = FALSE;
     const GOptionEntry entries[] = {
         {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
          "DOMAIN is a libvirt domain on the libvirt at URI; DEST a libvirt URI", "URI"},
@@ -339,6 +340,9 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
         {"tls-hostname", 0, 0, G_OPTION_ARG_STRING, &tls_hostname,
          "the name the destination's certificate must match (default: DEST's host)",
          "NAME"},
+        {"experimental-protocol", 0, 0, G_OPTION_ARG_NONE, &experimental,
+         "also offer the experimental protocol versions (no compatibility promise)",
+         NULL},
         {"tunable", 0, 0, G_OPTION_ARG_STRING_ARRAY, &tunables,
          "set a tunable of the source (repeatable)", "NAME=VALUE"},
         {"channels", 0, 0, G_OPTION_ARG_INT, &channels,
@@ -434,6 +438,10 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
         json_builder_set_member_name(b, "tls-hostname");
         json_builder_add_string_value(b, tls_hostname);
     }
+    if (experimental) {
+        json_builder_set_member_name(b, "experimental-protocol");
+        json_builder_add_boolean_value(b, TRUE);
+    }
     if (tunables) {
         json_builder_set_member_name(b, "tunables");
         json_builder_begin_array(b);
@@ -496,6 +504,7 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     gint max_channels = -1;
     gboolean paused = FALSE;
     gboolean tls = FALSE;
+    gboolean experimental = FALSE;
     g_autofree char *libvirt_uri = NULL;
     g_autofree char *xml_file = NULL;
     g_autofree char *xml = NULL;
@@ -516,6 +525,9 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
         {"tls", 0, 0, G_OPTION_ARG_NONE, &tls,
          "accept only TLS from the source driver, on any transport (TCP requires it "
          "anyway)",
+         NULL},
+        {"experimental-protocol", 0, 0, G_OPTION_ARG_NONE, &experimental,
+         "also offer the experimental protocol versions (no compatibility promise)",
          NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -554,6 +566,8 @@ vmig_cli_incoming(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     json_object_set_boolean_member(arguments, "resume", !paused);
     if (tls)
         json_object_set_boolean_member(arguments, "tls", TRUE);
+    if (experimental)
+        json_object_set_boolean_member(arguments, "experimental-protocol", TRUE);
     if (max_channels >= 0)
         json_object_set_int_member(arguments, "max-channels", max_channels);
     if (no_features)

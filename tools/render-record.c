@@ -239,6 +239,19 @@ vmig_render_channels(gint64 channels, gint64 requested)
                            channels == 1 ? "" : "s");
 }
 
+/*
+ * A protocol version as people read it: versions from 0x80000000 up are
+ * experimental (negotiate.h), shown in hex with a word saying so.
+ * Return: a new string.
+ */
+static char *
+protocol_version_text(gint64 version)
+{
+    if (version >= 0x80000000)
+        return g_strdup_printf("0x%08" G_GINT64_MODIFIER "x (experimental)", version);
+    return g_strdup_printf("%" G_GINT64_FORMAT, version);
+}
+
 char *
 vmig_render_negotiated(JsonObject *data, GError **error)
 {
@@ -264,7 +277,11 @@ vmig_render_negotiated(JsonObject *data, GError **error)
                                FALSE, &requested, error))
         return NULL;
 
-    g_string_append_printf(out, "protocol %" G_GINT64_FORMAT, version);
+    {
+        g_autofree char *text = protocol_version_text(version);
+
+        g_string_append_printf(out, "protocol %s", text);
+    }
     {
         /* "tls": "TLS1.3 AES-256-GCM" between the drivers (absent: plaintext). */
         const char *tls = NULL;
@@ -652,7 +669,8 @@ vmig_render_record_head(GString *out, JsonObject *record, GError **error)
             vmig_render_field(out, vmig_render_record_texts[i].label, text);
     }
     if (version >= 0) {
-        g_autofree char *text = g_strdup_printf("version %" G_GINT64_FORMAT, version);
+        g_autofree char *number = protocol_version_text(version);
+        g_autofree char *text = g_strdup_printf("version %s", number);
 
         vmig_render_field(out, "Protocol", text);
     } else {
