@@ -732,13 +732,17 @@ main(int argc, char **argv)
         return VMIG_DAEMON_EXIT_FAILURE;
     }
     vmigd.control = control;
+    vmigd.migrations = vmig_migrations_new(&vmigd.settings);
+    vmig_migrations_observe(vmigd.migrations, &vmig_commands_observer, control);
     if (listen_uri) {
         standing = vmig_standing_new(
-            context, listen_uri, tls, pending_pool,
+            context, listen_uri, tls, pending_pool, (guint)pending_timeout * 1000,
+            vmigd.migrations,
             libvirt_uri && *libvirt_uri ? libvirt_uri : VMIG_STANDING_DEFAULT_LIBVIRT_URI,
             &error);
         if (!standing) {
             g_printerr("virt-migrated: error: --listen: %s\n", error->message);
+            vmig_migrations_free(vmigd.migrations);
             g_clear_pointer(&control, vmig_control_free);
             g_main_context_pop_thread_default(context);
             return VMIG_DAEMON_EXIT_FAILURE;
@@ -749,8 +753,6 @@ main(int argc, char **argv)
                   libvirt_uri && *libvirt_uri ? libvirt_uri
                                               : VMIG_STANDING_DEFAULT_LIBVIRT_URI);
     }
-    vmigd.migrations = vmig_migrations_new(&vmigd.settings);
-    vmig_migrations_observe(vmigd.migrations, &vmig_commands_observer, control);
     if (bus != VMIG_DAEMON_BUS_NONE) {
         const char *dir = g_getenv(VMIG_SERVICE_INTERFACES_ENV);
 

@@ -1002,6 +1002,8 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->resume = req->resume;
     m->libvirt_dest = g_steal_pointer(&req->libvirt_dest);
     m->persistent = req->persistent;
+    m->send_domain = req->send_domain;
+    m->standing = req->standing;
     m->undefine_source = req->undefine_source;
     m->domain_xml = g_steal_pointer(&req->domain_xml);
     m->tls_hostname = g_steal_pointer(&req->tls_hostname);

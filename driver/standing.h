@@ -15,11 +15,24 @@
  * required, a certificate the CA did not sign or a DN not in the list
  * refused during the TLS handshake, with the reason logged here and sent
  * to the peer as a TLS alert.
+ *
+ * A trusted connection that opens with "VMGD" sends a DOMAIN frame (the
+ * domain's name and migratable XML, docs/protocol.md) within the pending
+ * timeout.  The listener then starts a destination migration of that
+ * domain into --libvirt-uri, as prepare-incoming with "domain-xml" does
+ * (the emulator the XML names is probed); once it waits, it takes the
+ * connection as its main channel and greets, and the conversation goes on
+ * as after "VMGM".  Its data channels come to the listener too ("VMGC"):
+ * each is held until a migration started here has the token it carries
+ * (the REPLY), then handed to it.  A DOMAIN that does not parse, or names
+ * an emulator that cannot be probed, is refused with an ERROR frame that
+ * says why, before any guest byte; the log says it too.
  */
 #pragma once
 
 #include <glib.h>
 
+#include "driver/migration.h"
 #include "driver/pending.h"
 #include "tls/session.h"
 
@@ -63,11 +76,14 @@ gboolean vmig_standing_check(VmigTlsContext *tls, const char *tls_unavailable,
  * @tls: the daemon's TLS context (borrowed: outlives the listener), whose
  *       DN list the peers must match
  * @pool: the daemon's pending pool (outlives the listener)
+ * @timeout_ms: how long a source may take to send its DOMAIN frame
+ * @migrations: where the migrations start (outlives the listener)
  * @libvirt_uri: the destination libvirt's URI (copied)
  * Returns: the listener, listening, or NULL with @error set.
  */
 VmigStanding *vmig_standing_new(GMainContext *context, const char *uri,
                                 VmigTlsContext *tls, VmigPendingPool *pool,
+                                guint timeout_ms, VmigMigrations *migrations,
                                 const char *libvirt_uri, GError **error);
 
 /* Closes the listener and every connection still pending on it. */
