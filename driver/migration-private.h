@@ -163,7 +163,7 @@ struct _VmigMigration {
     char *domain_xml;     /* destination, libvirt: names the emulator probed;
                            * source with @send_domain: the migratable XML sent */
     gboolean send_domain; /* source: open with "VMGD" and a DOMAIN frame */
-    gboolean standing;    /* destination: came to the standing listener */
+    char *standing;       /* destination: the standing listener it came to, or NULL */
 
     /* the hypervisor: what the backend reads and sets */
     const VmigBackend *backend;

@@ -72,8 +72,9 @@ typedef struct {
     gboolean undefine_source; /* source: undefine it on the source */
     char *domain_xml;         /* destination: the domain's XML, naming its emulator */
     gboolean send_domain;     /* source: bring the domain to a standing listener */
-    gboolean standing;        /* destination: the main channel comes from the standing
-                               * listener (vmig_migration_adopt_main()) */
+    char *standing;           /* destination: the standing listener's URI, where the
+                               * main channel comes from (vmig_migration_adopt_main());
+                               * NULL: not one of its migrations */
     /* TLS between the drivers (docs/tls.md) */
     gboolean tls;       /* required for this migration, whatever the transport */
     char *tls_hostname; /* source: the name the destination's certificate must match

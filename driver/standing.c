@@ -284,7 +284,7 @@ incoming_start(Incoming *in, VmigNegotiateMessage *msg)
     req->domain_xml = g_strdup(msg->domain_xml);
     req->resume = TRUE;
     req->tls = TRUE;
-    req->standing = TRUE;
+    req->standing = g_strdup(standing->uri);
     g_atomic_int_inc(&in->refs);
     vmig_migration_start_async(standing->migrations, VMIG_ROLE_DESTINATION,
                                g_steal_pointer(&req), on_started, in);

@@ -357,6 +357,9 @@ def test_one_command():
     check_equal(record["state"], "completed", "the destination's migration")
     check(record["domain"].endswith("#" + name), "the destination's domain: %r" %
           record["domain"])
+    check_equal((record.get("mode"), record.get("peer")), ("uri", "tcp:" + listen),
+                "the destination's mode and peer (its standing listener)")
+    check_equal(record.get("switchover"), "libvirt", "the destination's switchover")
 
 
 def standing_client(cert_dir):
