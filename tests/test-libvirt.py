@@ -472,6 +472,23 @@ def test_standing_refusals():
     check_equal(world.a.virsh("domstate", name).strip(), "running", "the source domain")
     check(name not in world.b.domains(), "%s came to B" % name)
     world.a.virsh("destroy", name)
+    # A domain whose migratable XML does not fit a DOMAIN frame (64 KiB): the
+    # source says so and tells the destination, the guest stays on A.
+    name = world.domain("big")
+    world.a.virsh("desc", name, "--live", "--new-desc", "x" * (70 << 10))
+    out = subprocess.run([CLI, "--daemon-socket",
+                          os.path.join(world.work, "std-src-run", "virt-migrated.sock"),
+                          "-c", world.a.uri, "migrate", name, world.b.uri, "--peer",
+                          world.standing()],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode != 0, "a domain too big for a DOMAIN frame migrated")
+    check("does not fit a DOMAIN frame" in out.stdout + out.stderr,
+          "the source's reason: %s%s" % (out.stdout, out.stderr))
+    wait_for(lambda: "does not fit a DOMAIN frame" in world.daemon_log("std-dst"),
+             "the destination's log naming the reason", 30)
+    check_equal(world.a.virsh("domstate", name).strip(), "running", "the source domain")
+    check(name not in world.b.domains(), "%s came to B" % name)
+    world.a.virsh("destroy", name)
     # A plaintext opener: a plaintext ERROR frame.
     host, port = world.standing().rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=30) as sock:
