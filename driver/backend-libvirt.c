@@ -42,7 +42,8 @@ on_opened(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(GError) error = NULL;
 
     m->catalog = m->role == VMIG_ROLE_SOURCE
-                     ? vmig_libvirt_introspect_finish(result, NULL, &error)
+                     ? vmig_libvirt_introspect_finish(
+                           result, m->send_domain ? &m->domain_xml : NULL, &error)
                      : vmig_probe_emulator_finish(result, &error);
     if (!m->catalog) {
         vmig_mig_refuse_start(m, error);

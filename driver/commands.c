@@ -14,6 +14,7 @@
 #include "driver/commands.h"
 #include "driver/backend.h"
 #include "driver/migration.h"
+#include "driver/standing.h"
 
 /*
  * query-version: {} -> QMP's shape, {"qemu": {"micro": 0, "minor": 1,
@@ -167,6 +168,20 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
     req->tls = json_object_get_boolean_member_with_default(arguments, "tls", FALSE);
     req->experimental_protocol = json_object_get_boolean_member_with_default(
         arguments, "experimental-protocol", FALSE);
+    req->send_domain =
+        json_object_get_boolean_member_with_default(arguments, "send-domain", FALSE);
+    if (req->send_domain && req->uri) {
+        /* A standing listener: HOST, HOST:PORT, tcp:HOST[:PORT] (its default port). */
+        char *uri = vmig_standing_address(req->uri, &error);
+
+        if (!uri) {
+            g_prefix_error(&error, "dest: ");
+            vmig_control_call_error_gerror(call, error);
+            return;
+        }
+        g_free(req->uri);
+        req->uri = uri;
+    }
     req->tls_hostname = g_strdup(
         json_object_get_string_member_with_default(arguments, "tls-hostname", NULL));
     req->tunables = get_strv(arguments, "tunables", &error);
@@ -396,6 +411,7 @@ static const VmigControlArg migrate_args[] = {
     {"tls", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"tls-hostname", VMIG_CONTROL_ARG_STRING, TRUE},
     {"experimental-protocol", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"send-domain", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 

@@ -47,6 +47,7 @@
 #include "negotiate/negotiate.h"
 #include "driver/pending.h"
 #include "driver/service.h"
+#include "driver/standing.h"
 
 #define VMIG_DAEMON_SOCKET_NAME "virt-migrated.sock"
 /* Seconds a QEMU monitor may take to answer before a command fails. */
@@ -426,6 +427,10 @@ main(int argc, char **argv)
     gboolean experimental_protocol = FALSE;
     g_autoptr(VmigTlsContext) tls = NULL;
     g_autofree char *tls_unavailable = NULL;
+    g_autofree char *listen = NULL;
+    g_autofree char *listen_uri = NULL;
+    g_autofree char *libvirt_uri = NULL;
+    g_autoptr(VmigStanding) standing = NULL;
     rlim_t fd_limit;
     GOptionEntry entries[] = {
         {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_again,
@@ -491,6 +496,15 @@ main(int argc, char **argv)
          "A glob the peer driver's certificate subject (RFC 4514: CN=...,O=...,C=...) "
          "must match; repeatable (default: any certificate the CA signed)",
          "PATTERN"},
+        {"listen", 0, 0, G_OPTION_ARG_STRING, &listen,
+         "Keep a standing listener on HOST[:PORT] (default port 16520) for source "
+         "drivers that bring their domain, so that one command on the source migrates "
+         "it; needs TLS and --tls-allowed-dn (default: none)",
+         "HOST[:PORT]"},
+        {"libvirt-uri", 0, 0, G_OPTION_ARG_STRING, &libvirt_uri,
+         "The libvirt that migrations coming to the standing listener go into "
+         "(default: " VMIG_STANDING_DEFAULT_LIBVIRT_URI ")",
+         "URI"},
         {"plaintext-tcp", 0, 0, G_OPTION_ARG_NONE, &plaintext_tcp,
          "TCP migrations without --tls are plaintext (default: TLS, refused without "
          "credentials)",
@@ -662,6 +676,22 @@ main(int argc, char **argv)
         return VMIG_DAEMON_EXIT_FAILURE;
     }
 
+    if (listen && *listen) {
+        g_autofree char *where = vmig_daemon_config_where(config, "listen");
+
+        listen_uri = vmig_standing_address(listen, &error);
+        if (!listen_uri) {
+            g_printerr("virt-migrated: error: %s%s%s\n", where ? where : "--listen ",
+                       where ? ": " : "", error->message);
+            return VMIG_DAEMON_EXIT_USAGE;
+        }
+        if (!vmig_standing_check(tls, tls_unavailable,
+                                 (const char *const *)tls_allowed_dn, &error)) {
+            g_printerr("virt-migrated: error: %s\n", error->message);
+            return VMIG_DAEMON_EXIT_USAGE;
+        }
+    }
+
     fd_limit = vmig_daemon_raise_fd_limit((guint)max_migrations, (guint)max_pending);
     if ((rlim_t)max_pending > fd_limit / 4) {
         /* Unproven connections must never crowd out the migrations themselves. */
@@ -711,6 +741,25 @@ main(int argc, char **argv)
     vmigd.control = control;
     vmigd.migrations = vmig_migrations_new(&vmigd.settings);
     vmig_migrations_observe(vmigd.migrations, &vmig_commands_observer, control);
+    if (listen_uri) {
+        standing = vmig_standing_new(
+            context, listen_uri, tls, pending_pool, (guint)pending_timeout * 1000,
+            vmigd.migrations,
+            libvirt_uri && *libvirt_uri ? libvirt_uri : VMIG_STANDING_DEFAULT_LIBVIRT_URI,
+            &error);
+        if (!standing) {
+            g_printerr("virt-migrated: error: --listen: %s\n", error->message);
+            vmig_migrations_free(vmigd.migrations);
+            g_clear_pointer(&control, vmig_control_free);
+            g_main_context_pop_thread_default(context);
+            return VMIG_DAEMON_EXIT_FAILURE;
+        }
+        g_message("standing listener on %s, into %s, for the peers --tls-allowed-dn "
+                  "names",
+                  listen_uri,
+                  libvirt_uri && *libvirt_uri ? libvirt_uri
+                                              : VMIG_STANDING_DEFAULT_LIBVIRT_URI);
+    }
     if (bus != VMIG_DAEMON_BUS_NONE) {
         const char *dir = g_getenv(VMIG_SERVICE_INTERFACES_ENV);
 
@@ -742,6 +791,7 @@ main(int argc, char **argv)
 
     /* Running migrations end (and say so) while the control socket still serves. */
     /* Not g_clear_pointer(): the D-Bus service reads the list while it goes. */
+    g_clear_pointer(&standing, vmig_standing_free);
     vmig_migrations_free(vmigd.migrations);
     vmigd.migrations = NULL;
     g_clear_pointer(&vmigd.service, vmig_service_free);

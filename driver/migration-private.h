@@ -163,7 +163,10 @@ struct _VmigMigration {
     char *libvirt_dest; /* source, libvirt: the destination libvirt */
     gboolean persistent;
     gboolean undefine_source;
-    char *domain_xml; /* destination, libvirt: names the emulator probed */
+    char *domain_xml;     /* destination, libvirt: names the emulator probed;
+                           * source with @send_domain: the migratable XML sent */
+    gboolean send_domain; /* source: open with "VMGD" and a DOMAIN frame */
+    char *standing;       /* destination: the standing listener it came to, or NULL */
 
     /* the hypervisor: what the backend reads and sets */
     const VmigBackend *backend;
@@ -519,6 +522,9 @@ int *vmig_mig_multifd_fd(VmigMigration *m, guint i);
 
 /* Destination: the connections of a listener and an app, until proven. */
 extern const VmigPendingFuncs vmig_mig_pending_funcs;
+
+/* The source opens with "VMGD" and a DOMAIN frame (migration-standing.c). */
+void vmig_mig_source_open_domain(VmigMigration *m);
 
 /* Destination, URI mode: listens on @m->address.  Returns: TRUE, or FALSE with @error. */
 gboolean vmig_mig_channels_listen(VmigMigration *m, GError **error);

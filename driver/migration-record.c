@@ -146,8 +146,12 @@ vmig_mig_record(VmigMigration *m)
     json_object_set_string_member(o, "role", vmig_role_to_string(m->role));
     json_object_set_string_member(o, "state", vmig_migration_state_to_string(m->state));
     json_object_set_string_member(o, "domain", m->domain);
-    json_object_set_string_member(o, "mode", m->uri ? "uri" : "fd");
-    json_object_set_string_member(o, "peer", m->uri ? m->uri : "fd");
+    /* A standing listener's migration: URI mode, at the daemon's listener. */
+    json_object_set_string_member(o, "mode", m->uri || m->standing ? "uri" : "fd");
+    json_object_set_string_member(o, "peer",
+                                  m->uri        ? m->uri
+                                  : m->standing ? m->standing
+                                                : "fd");
     if (m->reply)
         json_object_set_int_member(o, "version",
                                    g_array_index(m->reply->versions, guint32, 0));

@@ -23,6 +23,10 @@ vmig_mig_source_open(VmigMigration *m)
 {
     guint8 opener[VMIG_PREAMBLE_MAGIC_SIZE];
 
+    if (m->send_domain) {
+        vmig_mig_source_open_domain(m);
+        return;
+    }
     if (!vmig_mig_step(m, VMIG_MIG_EVENT_OPEN))
         return;
     vmig_preamble_encode_main(opener);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "driver/features.h"
+#include "driver/libvirt.h"
 #include "driver/tunables.h"
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
@@ -25,7 +26,7 @@ vmig_mig_start(VmigMigration *m, VmigMigrationRequest *req)
     if (m->request_fd >= 0 && m->uri) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "give either a URI or a main channel fd, not both");
-    } else if (m->request_fd < 0 && !m->uri) {
+    } else if (m->request_fd < 0 && !m->uri && !(m->standing && !source)) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "%s needs a URI (%s) or a main channel fd attached",
                     source ? "migrate" : "prepare-incoming", source ? "dest" : "listen");
@@ -39,6 +40,11 @@ vmig_mig_start(VmigMigration *m, VmigMigrationRequest *req)
                !vmig_features_check_names(req->require_features, "require-features",
                                           &m->required, &error)) {
         /* error set */
+    } else if (m->send_domain && !vmig_libvirt_is_domain(m->domain)) {
+        g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
+                    "send-domain brings a libvirt domain to the destination's standing "
+                    "listener; '%s' is not one (libvirt:URI#NAME)",
+                    m->domain);
     } else if (source && req->channels > 255) {
         g_set_error(&error, VMIG_MIGRATION_ERROR, VMIG_MIGRATION_ERROR_INVALID,
                     "channels must be 0 to 255, not %u", req->channels);

@@ -75,6 +75,7 @@ vmig_migration_request_free(VmigMigrationRequest *request)
     g_strfreev(request->require_features);
     g_free(request->libvirt_dest);
     g_free(request->domain_xml);
+    g_free(request->standing);
     g_free(request->tls_hostname);
     g_free(request);
 }
@@ -395,6 +396,7 @@ vmig_mig_unref(VmigMigration *m)
     g_clear_object(&m->start_task);
     g_free(m->libvirt_dest);
     g_free(m->domain_xml);
+    g_free(m->standing);
     g_free(m->libvirt_socket);
     g_free(m->detail);
     g_free(m->migrate_uri);
@@ -1008,6 +1010,8 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
     m->experimental_protocol = req->experimental_protocol;
     m->libvirt_dest = g_steal_pointer(&req->libvirt_dest);
     m->persistent = req->persistent;
+    m->send_domain = req->send_domain;
+    m->standing = g_steal_pointer(&req->standing);
     m->undefine_source = req->undefine_source;
     m->domain_xml = g_steal_pointer(&req->domain_xml);
     m->tls_hostname = g_steal_pointer(&req->tls_hostname);

@@ -73,6 +73,10 @@ typedef struct {
     gboolean persistent;      /* source: define the domain on the destination */
     gboolean undefine_source; /* source: undefine it on the source */
     char *domain_xml;         /* destination: the domain's XML, naming its emulator */
+    gboolean send_domain;     /* source: bring the domain to a standing listener */
+    char *standing;           /* destination: the standing listener's URI, where the
+                               * main channel comes from (vmig_migration_adopt_main());
+                               * NULL: not one of its migrations */
     /* TLS between the drivers (docs/tls.md) */
     gboolean tls;       /* required for this migration, whatever the transport */
     char *tls_hostname; /* source: the name the destination's certificate must match
@@ -153,6 +157,30 @@ void vmig_migration_start_async(VmigMigrations *migrations, VmigRole role,
 
 /* Returns: the new migration's id (to free), or NULL with @error set. */
 char *vmig_migration_start_finish(GAsyncResult *result, GError **error);
+
+/*
+ * vmig_migration_adopt_main:
+ * Destination migration @id, started with "standing", takes the main
+ * channel that came to the standing listener: *@fdp, whose "VMGD" and
+ * DOMAIN frame were read, and *@pumpp, its TLS pump (both consumed);
+ * it greets the source at once.
+ * Returns: TRUE, or FALSE with @error (fd and pump closed).
+ */
+gboolean vmig_migration_adopt_main(VmigMigrations *migrations, const char *id, int *fdp,
+                                   VmigTlsPump **pumpp, GError **error);
+
+/* Returns: TRUE when a standing destination migration's REPLY named @token. */
+gboolean vmig_migration_knows_token(VmigMigrations *migrations,
+                                    const guint8 token[VMIG_TOKEN_SIZE]);
+
+/*
+ * Hands data channel @index, which came to the standing listener with
+ * @token, to the standing destination migration whose REPLY named it:
+ * *@fdp and *@pumpp are taken, or left to be closed.
+ */
+void vmig_migration_route_channel(VmigMigrations *migrations,
+                                  const guint8 token[VMIG_TOKEN_SIZE], int *fdp,
+                                  guint index, VmigTlsPump **pumpp);
 
 /*
  * Hands @n_fds extra channels (consumed) to migration @id.  Those beyond what

@@ -151,11 +151,19 @@ vmig_pending_conn_deliver(VmigPendingConn *conn, VmigPreambleKind kind)
     const VmigPendingFuncs *funcs = conn->set->funcs;
     gpointer user_data = conn->set->user_data;
     guint index = conn->preamble.index;
+    guint8 conn_token[VMIG_TOKEN_SIZE];
     VmigTlsPump *pump = NULL;
-    int fd = vmig_pending_conn_take(conn, &pump);
+    int fd;
+
+    memcpy(conn_token, conn->preamble.token, VMIG_TOKEN_SIZE);
+    fd = vmig_pending_conn_take(conn, &pump);
 
     if (kind == VMIG_PREAMBLE_KIND_MAIN)
         funcs->main(&fd, &pump, user_data);
+    else if (kind == VMIG_PREAMBLE_KIND_DOMAIN)
+        funcs->domain(&fd, &pump, user_data);
+    else if (funcs->routed)
+        funcs->routed(conn_token, &fd, index, &pump, user_data);
     else
         funcs->channel(&fd, index, &pump, user_data);
     if (fd >= 0)
@@ -338,6 +346,16 @@ vmig_pending_conn_preamble(VmigPendingConn *conn)
         vmig_pending_conn_drop(conn, error->message);
         return G_SOURCE_REMOVE;
     }
+    if (set->funcs->knows) {
+        if (set->funcs->knows(conn->preamble.token, set->user_data)) {
+            vmig_pending_conn_deliver(conn, VMIG_PREAMBLE_KIND_CHANNEL);
+            return G_SOURCE_REMOVE;
+        }
+        conn->held = TRUE;
+        g_debug("%s: channel %u held until a migration's REPLY names its token",
+                set->name, conn->preamble.index);
+        return G_SOURCE_CONTINUE;
+    }
     if (!set->have_token) {
         conn->held = TRUE;
         g_debug("%s: channel %u held until the REPLY names its token", set->name,
@@ -408,8 +426,16 @@ vmig_pending_conn_ready(int fd, GIOCondition condition, gpointer user_data)
             vmig_pending_conn_deliver(conn, kind);
             return G_SOURCE_REMOVE;
         }
+        if (kind == VMIG_PREAMBLE_KIND_DOMAIN && conn->from_listener &&
+            conn->set->funcs->domain) {
+            vmig_pending_conn_deliver(conn, kind);
+            return G_SOURCE_REMOVE;
+        }
         if (kind == VMIG_PREAMBLE_KIND_MAIN)
             g_strlcpy(reason, "supplied as a channel opened as a main channel",
+                      sizeof(reason));
+        else if (kind == VMIG_PREAMBLE_KIND_DOMAIN)
+            g_strlcpy(reason, "opened with \"VMGD\" where no domain is taken",
                       sizeof(reason));
         else
             g_snprintf(reason, sizeof(reason), "opened with %02x%02x%02x%02x",
@@ -656,4 +682,23 @@ guint
 vmig_pending_pool_count(VmigPendingPool *pool)
 {
     return pool->count;
+}
+
+void
+vmig_pending_set_retry(VmigPendingSet *set)
+{
+    const VmigPendingFuncs *funcs = set->funcs;
+    g_autoptr(GPtrArray) known = g_ptr_array_new();
+    GList *l;
+
+    g_return_if_fail(funcs->knows != NULL);
+    for (l = set->conns.head; l; l = l->next) {
+        VmigPendingConn *conn = l->data;
+
+        if (conn->held && funcs->knows(conn->preamble.token, set->user_data))
+            g_ptr_array_add(known, conn);
+    }
+    for (guint i = 0; i < known->len; i++)
+        vmig_pending_conn_deliver(g_ptr_array_index(known, i),
+                                  VMIG_PREAMBLE_KIND_CHANNEL);
 }

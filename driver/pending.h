@@ -77,6 +77,24 @@ typedef struct {
      * wrong token) are only logged.
      */
     void (*refused)(const char *reason, gpointer user_data);
+    /*
+     * (nullable) A connection from a listener opened with "VMGD": a main
+     * channel that brings its domain (the standing listener,
+     * driver/standing.h).  Its 4 bytes have been read; take *@fdp and
+     * *@pumpp as for main.  A set without it drops such connections.
+     */
+    void (*domain)(int *fdp, VmigTlsPump **pumpp, gpointer user_data);
+    /*
+     * (nullable) A set that serves the channels of several migrations
+     * (the standing listener) instead of one token's: knows() says whether
+     * some migration's REPLY named @token.  Until it does, the channel is
+     * held (vmig_pending_set_retry() asks again), and dropped at its
+     * deadline; once it does, routed() gets the channel, to take as
+     * channel does.  vmig_pending_set_set_token() is not for such a set.
+     */
+    gboolean (*knows)(const guint8 token[VMIG_TOKEN_SIZE], gpointer user_data);
+    void (*routed)(const guint8 token[VMIG_TOKEN_SIZE], int *fdp, guint index,
+                   VmigTlsPump **pumpp, gpointer user_data);
 } VmigPendingFuncs;
 
 /*
@@ -130,6 +148,13 @@ void vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
  * The callback may free the set.
  */
 void vmig_pending_set_set_token(VmigPendingSet *set, const guint8 token[VMIG_TOKEN_SIZE]);
+
+/*
+ * vmig_pending_set_retry:
+ * A set with knows(): offers every held channel again, after a migration
+ * learnt its token.  The callbacks may not free the set.
+ */
+void vmig_pending_set_retry(VmigPendingSet *set);
 
 /* A destination's words when it refuses a plaintext opener because it
  * requires TLS (here and for an fd-mode main channel, migration-tls.c). */

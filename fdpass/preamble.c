@@ -30,6 +30,7 @@ static const char *const vmig_preamble_kind_names[] = {
     [VMIG_PREAMBLE_KIND_UNKNOWN] = "unknown",
     [VMIG_PREAMBLE_KIND_MAIN] = "main",
     [VMIG_PREAMBLE_KIND_CHANNEL] = "channel",
+    [VMIG_PREAMBLE_KIND_DOMAIN] = "domain",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(vmig_preamble_kind_names) == VMIG_PREAMBLE_KIND_LAST);
 
@@ -84,6 +85,8 @@ vmig_preamble_classify(const guint8 magic[VMIG_PREAMBLE_MAGIC_SIZE])
         return VMIG_PREAMBLE_KIND_MAIN;
     case VMIG_PREAMBLE_CHANNEL_MAGIC:
         return VMIG_PREAMBLE_KIND_CHANNEL;
+    case VMIG_PREAMBLE_DOMAIN_MAGIC:
+        return VMIG_PREAMBLE_KIND_DOMAIN;
     default:
         return VMIG_PREAMBLE_KIND_UNKNOWN;
     }
@@ -94,6 +97,13 @@ void
 vmig_preamble_encode_main(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE])
 {
     vmig_preamble_put_be32(out, VMIG_PREAMBLE_MAIN_MAGIC);
+}
+
+/* Write "VMGD" to @out. */
+void
+vmig_preamble_encode_domain(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE])
+{
+    vmig_preamble_put_be32(out, VMIG_PREAMBLE_DOMAIN_MAGIC);
 }
 
 /* Write @preamble's VMIG_PREAMBLE_SIZE bytes to @out. */

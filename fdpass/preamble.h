@@ -17,6 +17,7 @@
 
 #define VMIG_PREAMBLE_MAIN_MAGIC    0x564D474Du /* "VMGM" */
 #define VMIG_PREAMBLE_CHANNEL_MAGIC 0x564D4743u /* "VMGC" */
+#define VMIG_PREAMBLE_DOMAIN_MAGIC  0x564D4744u /* "VMGD" */
 #define VMIG_PREAMBLE_MAGIC_SIZE    4
 #define VMIG_TOKEN_SIZE             16
 #define VMIG_PREAMBLE_SIZE          24 /* magic + token + index + reserved */
@@ -35,10 +36,11 @@ typedef enum {
     VMIG_PREAMBLE_KIND_UNKNOWN, /* anything else: close the connection */
     VMIG_PREAMBLE_KIND_MAIN,    /* "VMGM": the main channel */
     VMIG_PREAMBLE_KIND_CHANNEL, /* "VMGC": an extra channel, preamble follows */
+    VMIG_PREAMBLE_KIND_DOMAIN,  /* "VMGD": a main channel that brings its domain */
     VMIG_PREAMBLE_KIND_LAST
 } VmigPreambleKind;
 
-/* Returns: "unknown", "main" or "channel"; NULL for a value out of range. */
+/* Returns: "unknown", "main", "channel" or "domain"; NULL for a value out of range. */
 const char *vmig_preamble_kind_to_string(VmigPreambleKind kind);
 
 typedef struct {
@@ -51,6 +53,9 @@ VmigPreambleKind vmig_preamble_classify(const guint8 magic[VMIG_PREAMBLE_MAGIC_S
 
 /* Write the 4-byte main-channel opener. */
 void vmig_preamble_encode_main(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE]);
+
+/* Write the 4-byte opener of a main channel that brings its domain ("VMGD"). */
+void vmig_preamble_encode_domain(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE]);
 
 /* Write an extra channel's preamble (reserved bytes are zero). */
 void vmig_preamble_encode(const VmigPreamble *preamble, guint8 out[VMIG_PREAMBLE_SIZE]);

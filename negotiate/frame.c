@@ -23,6 +23,7 @@ typedef enum {
     KIND_FLAG,   /* empty: present or absent */
     KIND_NAMES,  /* u16 count, then count x { u8 len, NAME } */
     KIND_NESTED, /* an item list of its own */
+    KIND_TEXT,   /* UTF-8, no NUL, not empty, as long as the frame allows */
 } ItemKind;
 
 typedef struct {
@@ -53,6 +54,8 @@ static const TagInfo tag_info[] = {
     [VMIG_NEGOTIATE_TAG_VALUE] = {KIND_STRING, FALSE},
     [VMIG_NEGOTIATE_TAG_HEARTBEAT] = {KIND_U32, FALSE},
     [VMIG_NEGOTIATE_TAG_PAUSED] = {KIND_FLAG, FALSE},
+    [VMIG_NEGOTIATE_TAG_DOMAIN_NAME] = {KIND_NAME, FALSE},
+    [VMIG_NEGOTIATE_TAG_DOMAIN_XML] = {KIND_TEXT, FALSE},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_info) == VMIG_NEGOTIATE_TAG_LAST);
 
@@ -117,6 +120,11 @@ static const TagRule resumed_rules[] = {
     {VMIG_NEGOTIATE_TAG_PAUSED, 0, 1},
 };
 
+static const TagRule domain_rules[] = {
+    {VMIG_NEGOTIATE_TAG_DOMAIN_NAME, 1, 1},
+    {VMIG_NEGOTIATE_TAG_DOMAIN_XML, 1, 1},
+};
+
 static const TagRule feature_rules[] = {
     {VMIG_NEGOTIATE_TAG_NAME, 1, 1},
     {VMIG_NEGOTIATE_TAG_CHANNELS, 0, 1},
@@ -161,6 +169,8 @@ static const ParseContext frame_contexts[] = {
         CONTEXT("RESUMED", resumed_rules, store_message, check_message),
     [VMIG_NEGOTIATE_FRAME_HEARTBEAT] = {"HEARTBEAT", NULL, 0, store_message,
                                         check_message},
+    [VMIG_NEGOTIATE_FRAME_DOMAIN] =
+        CONTEXT("DOMAIN", domain_rules, store_message, check_message),
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(frame_contexts) == VMIG_NEGOTIATE_FRAME_LAST);
 
@@ -197,7 +207,7 @@ static gboolean
 check_string(const char *where, guint16 tag, const guint8 *p, gsize len, gboolean name,
              gsize offset, GError **error)
 {
-    if (len > VMIG_NEGOTIATE_MAX_STRING) {
+    if (len > VMIG_NEGOTIATE_MAX_STRING && tag_info[tag].kind != KIND_TEXT) {
         g_set_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_STRING_TOO_LONG,
                     "%s: %s string at offset %zu is %zu bytes, over the %d-byte limit",
                     where, vmig_negotiate_tag_to_string(tag), offset, len,
@@ -308,7 +318,8 @@ check_value(const char *where, guint16 tag, const guint8 *value, guint32 len,
         break;
     case KIND_STRING:
     case KIND_NAME:
-        return check_string(where, tag, value, len, tag_info[tag].kind == KIND_NAME,
+    case KIND_TEXT:
+        return check_string(where, tag, value, len, tag_info[tag].kind != KIND_STRING,
                             offset, error);
     case KIND_NAMES:
         return check_names(where, tag, value, len, offset, error);
@@ -508,6 +519,12 @@ store_message(gpointer target, VmigNegotiateTag tag, const guint8 *value, guint3
         break;
     case VMIG_NEGOTIATE_TAG_PAUSED:
         msg->paused = TRUE;
+        break;
+    case VMIG_NEGOTIATE_TAG_DOMAIN_NAME:
+        msg->domain_name = g_strndup((const char *)value, len);
+        break;
+    case VMIG_NEGOTIATE_TAG_DOMAIN_XML:
+        msg->domain_xml = g_strndup((const char *)value, len);
         break;
     default:
         g_assert_not_reached(); /* the rules admit no other tag */
@@ -796,7 +813,7 @@ writer_check_string(Writer *w, VmigNegotiateTag tag, const char *s)
 {
     if (w->error)
         return FALSE;
-    if (strlen(s) > VMIG_NEGOTIATE_MAX_STRING) {
+    if (strlen(s) > VMIG_NEGOTIATE_MAX_STRING && tag_info[tag].kind != KIND_TEXT) {
         g_set_error(&w->error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_STRING_TOO_LONG,
                     "%s string of %zu bytes is over the %d-byte limit",
                     vmig_negotiate_tag_to_string(tag), strlen(s),
@@ -952,6 +969,10 @@ vmig_negotiate_encode(const VmigNegotiateMessage *msg, GError **error)
     case VMIG_NEGOTIATE_FRAME_ERROR:
         write_u32_item(&w, VMIG_NEGOTIATE_TAG_CODE, msg->code);
         write_string_item(&w, VMIG_NEGOTIATE_TAG_MESSAGE, msg->message);
+        break;
+    case VMIG_NEGOTIATE_FRAME_DOMAIN:
+        write_string_item(&w, VMIG_NEGOTIATE_TAG_DOMAIN_NAME, msg->domain_name);
+        write_string_item(&w, VMIG_NEGOTIATE_TAG_DOMAIN_XML, msg->domain_xml);
         break;
     case VMIG_NEGOTIATE_FRAME_LAST:
     default:

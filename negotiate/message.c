@@ -29,8 +29,8 @@ vmig_negotiate_error_code_to_string(VmigNegotiateErrorCode code)
 }
 
 static const char *const frame_type_names[] = {
-    NULL,    "GREETING", "REPLY",      "COMMIT",  "READY",
-    "ERROR", "LOADED",   "SWITCHOVER", "RESUMED", "HEARTBEAT",
+    NULL,     "GREETING",   "REPLY",   "COMMIT",    "READY",  "ERROR",
+    "LOADED", "SWITCHOVER", "RESUMED", "HEARTBEAT", "DOMAIN",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(frame_type_names) == VMIG_NEGOTIATE_FRAME_LAST);
 
@@ -44,9 +44,10 @@ vmig_negotiate_frame_type_to_string(VmigNegotiateFrameType type)
 }
 
 static const char *const tag_names[] = {
-    NULL,     "VERSION",      "FEATURE",  "TUNABLE_NAME", "TUNABLE",   "HYPERVISOR",
-    "DRIVER", "MAX_CHANNELS", "TOKEN",    "CHANNELS",     "CODE",      "MESSAGE",
-    "NAME",   "ALGORITHMS",   "REQUIRED", "VALUE",        "HEARTBEAT", "PAUSED",
+    NULL,         "VERSION",   "FEATURE",      "TUNABLE_NAME", "TUNABLE",
+    "HYPERVISOR", "DRIVER",    "MAX_CHANNELS", "TOKEN",        "CHANNELS",
+    "CODE",       "MESSAGE",   "NAME",         "ALGORITHMS",   "REQUIRED",
+    "VALUE",      "HEARTBEAT", "PAUSED",       "DOMAIN_NAME",  "DOMAIN_XML",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(tag_names) == VMIG_NEGOTIATE_TAG_LAST);
 
@@ -201,6 +202,8 @@ vmig_negotiate_message_free(VmigNegotiateMessage *msg)
     g_free(msg->hypervisor);
     g_free(msg->driver);
     g_free(msg->message);
+    g_free(msg->domain_name);
+    g_free(msg->domain_xml);
     g_free(msg);
 }
 
@@ -333,6 +336,11 @@ vmig_negotiate_message_to_string(const VmigNegotiateMessage *msg)
     case VMIG_NEGOTIATE_FRAME_RESUMED:
         if (msg->paused)
             g_string_append(out, "  paused\n");
+        break;
+    case VMIG_NEGOTIATE_FRAME_DOMAIN:
+        append_quoted(out, "domain", msg->domain_name);
+        g_string_append_printf(out, "  xml %zu bytes\n",
+                               msg->domain_xml ? strlen(msg->domain_xml) : 0);
         break;
     case VMIG_NEGOTIATE_FRAME_READY:
     case VMIG_NEGOTIATE_FRAME_LOADED:

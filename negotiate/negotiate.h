@@ -84,6 +84,8 @@ typedef enum {
     VMIG_NEGOTIATE_FRAME_SWITCHOVER = 7, /* src -> dst: the guest is yours */
     VMIG_NEGOTIATE_FRAME_RESUMED = 8,    /* dst -> src: it runs here (or PAUSED) */
     VMIG_NEGOTIATE_FRAME_HEARTBEAT = 9,  /* either way: still here */
+    /* src -> dst, first after "VMGD": the domain to prepare (docs/libvirt.md) */
+    VMIG_NEGOTIATE_FRAME_DOMAIN = 10,
     VMIG_NEGOTIATE_FRAME_LAST
 } VmigNegotiateFrameType;
 
@@ -108,6 +110,8 @@ typedef enum {
     VMIG_NEGOTIATE_TAG_VALUE,        /* string: a tunable's value as JSON text */
     VMIG_NEGOTIATE_TAG_HEARTBEAT,    /* u32: ms between this side's heartbeats (v2) */
     VMIG_NEGOTIATE_TAG_PAUSED,       /* empty, in RESUMED: left paused, as asked */
+    VMIG_NEGOTIATE_TAG_DOMAIN_NAME,  /* string: a libvirt domain's name */
+    VMIG_NEGOTIATE_TAG_DOMAIN_XML, /* text: its migratable XML, up to the frame's limit */
     VMIG_NEGOTIATE_TAG_LAST
 } VmigNegotiateTag;
 
@@ -162,6 +166,7 @@ typedef struct {
  *   SWITCHOVER nothing
  *   RESUMED    paused
  *   HEARTBEAT  nothing
+ *   DOMAIN     domain_name, domain_xml
  *
  * The arrays are always allocated (possibly empty); fields a type does not
  * carry are ignored by the encoder and left empty by the decoder.
@@ -182,6 +187,8 @@ typedef struct {
     char *message;
     guint32 heartbeat_ms; /* 0: not stated */
     gboolean paused;
+    char *domain_name;
+    char *domain_xml;
 } VmigNegotiateMessage;
 
 /* ---- messages ---------------------------------------------------------- */

@@ -2145,7 +2145,7 @@ static const struct {
      "usage: virt-migrate migrate [-c URI] DOMAIN DEST [--peer DRIVER_URI] "
      "[--tunable NAME=VALUE]... [--channels N] [--no-feature F]... "
      "[--require-feature F]... [--unstable] [--verbose] [--timeout S] [--live] "
-     "[--persistent] [--undefinesource] [--tls] [--tls-hostname NAME]\n"},
+     "[--persistent] [--undefinesource] [--prepared] [--tls] [--tls-hostname NAME]\n"},
     {"list", "usage: virt-migrate list [--all] [--json|--xml]\n"},
     {"events", "usage: virt-migrate events [--migration ID] [--count N] [--json]\n"},
     {"features", "usage: virt-migrate features MIGRATION [--xml|--json]\n"},

@@ -1015,6 +1015,7 @@ test_preamble_classify(void)
     } cases[] = {
         {"VMGM", VMIG_PREAMBLE_KIND_MAIN},
         {"VMGC", VMIG_PREAMBLE_KIND_CHANNEL},
+        {"VMGD", VMIG_PREAMBLE_KIND_DOMAIN},
         {"VMGR", VMIG_PREAMBLE_KIND_UNKNOWN}, /* a handshake frame, not an opener */
         {"vmgm", VMIG_PREAMBLE_KIND_UNKNOWN},
         {"MGMV", VMIG_PREAMBLE_KIND_UNKNOWN},
@@ -1046,6 +1047,8 @@ test_preamble_kind_to_string(void)
     g_assert_cmpstr(vmig_preamble_kind_to_string(VMIG_PREAMBLE_KIND_MAIN), ==, "main");
     g_assert_cmpstr(vmig_preamble_kind_to_string(VMIG_PREAMBLE_KIND_CHANNEL), ==,
                     "channel");
+    g_assert_cmpstr(vmig_preamble_kind_to_string(VMIG_PREAMBLE_KIND_DOMAIN), ==,
+                    "domain");
     g_assert_null(vmig_preamble_kind_to_string(VMIG_PREAMBLE_KIND_LAST));
 }
 

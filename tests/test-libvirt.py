@@ -11,6 +11,9 @@
 # both as root, with --migration-dir set to that shared directory name.
 # Domains: transient, TCG, 256 MiB, with a random pattern planted at 16 MiB
 # (-device loader through <qemu:commandline>) and compared with pmemsave.
+# The one-command tests start a second pair of drivers with TLS (certificates
+# from scripts/make-tls-certs.sh): B's keeps a standing listener (--listen,
+# --tls-allowed-dn, --libvirt-uri), and nothing else prepares B.
 # Needs root; skips otherwise.  Every process is stopped by pid at the end.
 #
 # Environment: G_TEST_SRCDIR (tests/), G_TEST_BUILDDIR (the build's tests/);
@@ -18,6 +21,11 @@
 # VMIG_TEST_ONLY=TEXT runs the tests whose path has TEXT.
 
 import os
+import re
+import socket
+import ssl
+import struct
+import subprocess
 import sys
 import traceback
 
@@ -31,6 +39,7 @@ from vmig_check import Failure, check, check_equal  # noqa: E402
 from vmig_control import Control, ControlError, socket_accepts  # noqa: E402
 
 DAEMON = os.path.join(BUILDDIR, "..", "driver", "virt-migrated")
+MAKE_CERTS = os.path.join(SRCDIR, "..", "scripts", "make-tls-certs.sh")
 CLI = os.path.join(BUILDDIR, "..", "tools", "virt-migrate")
 PATTERN_SIZE = 32 << 20
 TIMEOUT = 180
@@ -62,15 +71,42 @@ class World:
         self.dst = self.start_daemon(self.b, "dst")
         self.serial = 0
 
-    def start_daemon(self, host, name):
+    def start_daemon(self, host, name, extra=()):
         run = os.path.join(self.work, name + "-run")
         log = os.path.join(self.work, name + "-daemon.log")
         socket_path = os.path.join(run, "virt-migrated.sock")
         host.spawn([DAEMON, "--runtime-dir", run, "--bus", "none", "--verbose",
-                    "--migration-dir", self.migrate_dir, "--channel-timeout", "30"],
-                   log=log)
+                    "--migration-dir", self.migrate_dir, "--channel-timeout", "30"] +
+                   list(extra), log=log)
         wait_for(lambda: socket_accepts(socket_path), "the %s daemon" % name, 30)
         return Control(socket_path, timeout=TIMEOUT)
+
+    def standing(self):
+        """A second pair of drivers with TLS: B's keeps a standing listener
+        (--listen, --tls-allowed-dn, --libvirt-uri: nothing else prepares B),
+        A's has the source's certificate.  Started once; returns the listener's
+        address (HOST:PORT)."""
+        if getattr(self, "listen", None):
+            return self.listen
+        self.pki = os.path.join(self.work, "pki")
+        subprocess.run(["bash", MAKE_CERTS, "--org", "Example", self.pki,
+                        "src.example=127.0.0.1", "dst.example=127.0.0.1"],
+                       check=True, capture_output=True, timeout=120)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.listen = "127.0.0.1:%d" % port
+        self.std_src = self.start_daemon(
+            self.a, "std-src", ["--tls-x509-dir", os.path.join(self.pki, "src.example")])
+        self.std_dst = self.start_daemon(
+            self.b, "std-dst", ["--tls-x509-dir", os.path.join(self.pki, "dst.example"),
+                                "--tls-allowed-dn", "CN=src.example,*",
+                                "--listen", self.listen, "--libvirt-uri", self.b.uri])
+        return self.listen
+
+    def daemon_log(self, name):
+        with open(os.path.join(self.work, name + "-daemon.log"), errors="replace") as f:
+            return f.read()
 
     def domain(self, prefix):
         """A running domain on A with the pattern; returns its name."""
@@ -300,6 +336,167 @@ def test_errors():
     world.a.virsh("destroy", name)
 
 
+def test_one_command():
+    """virsh's one command: B's driver keeps a standing listener and nothing
+    prepares B; the source brings the domain's migratable XML."""
+    listen = world.standing()
+    name = world.domain("std")
+    src_socket = os.path.join(world.work, "std-src-run", "virt-migrated.sock")
+    out = subprocess.run([CLI, "--daemon-socket", src_socket, "-c", world.a.uri, "migrate",
+                          name, world.b.uri, "--peer", listen, "--channels", "2",
+                          "--tunable", "max-bandwidth=1G", "--verbose"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode == 0, "migrate failed: %s%s" % (out.stdout, out.stderr))
+    check("completed" in out.stdout.lower(), "migrate output: " + out.stdout)
+    world.check_arrived(name)
+    # The destination driver's own migration, started by its listener.
+    rows = [m for m in world.std_dst.execute("query-migrations", {})
+            if m.get("role") == "destination"]
+    check(len(rows) >= 1, "no destination migration on B: %r" % rows)
+    record = world.std_dst.execute("query-migration", {"migration": rows[-1]["migration"]})
+    check_equal(record["state"], "completed", "the destination's migration")
+    check(record["domain"].endswith("#" + name), "the destination's domain: %r" %
+          record["domain"])
+    check_equal((record.get("mode"), record.get("peer")), ("uri", "tcp:" + listen),
+                "the destination's mode and peer (its standing listener)")
+    check_equal(record.get("switchover"), "libvirt", "the destination's switchover")
+
+
+def standing_client(cert_dir):
+    """A TLS client of the standing listener with @cert_dir's client
+    certificate: the test's own bytes, for faults a real source driver never
+    sends (it only sends XML its libvirt wrote)."""
+    host, port = world.standing().rsplit(":", 1)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(os.path.join(cert_dir, "ca-cert.pem"))
+    ctx.load_cert_chain(os.path.join(cert_dir, "client-cert.pem"),
+                        os.path.join(cert_dir, "client-key.pem"))
+    raw = socket.create_connection((host, int(port)), timeout=30)
+    return ctx.wrap_socket(raw)
+
+
+def accepted(sock):
+    """A TLS server that accepted its client says so first: "VMGA" (docs/tls.md)."""
+    data = b""
+    while len(data) < 4:
+        chunk = sock.recv(4 - len(data))
+        check(chunk, "the listener closed instead of accepting: %r" % data)
+        data += chunk
+    check_equal(data, b"VMGA", "the TLS server's acceptance")
+
+
+def frame(ftype, items):
+    body = b"".join(struct.pack(">HHI", tag, 0, len(v)) + v for tag, v in items)
+    return struct.pack(">IHHI", 0x564D4752, ftype, 0, len(body)) + body
+
+
+def read_error(sock):
+    """Returns: the MESSAGE of the ERROR frame @sock answers with."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ssl.SSLError, ConnectionError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+    check(len(data) >= 12 and data[:4] == b"VMGR", "no frame came back: %r" % data[:64])
+    ftype, length = struct.unpack(">HxxI", data[4:12])
+    check_equal(ftype, 5, "the frame's type (ERROR)")
+    body, pos, message = data[12:12 + length], 0, None
+    while pos + 8 <= len(body):
+        tag, _, n = struct.unpack(">HHI", body[pos:pos + 8])
+        if tag == 11:
+            message = body[pos + 8:pos + 8 + n].decode()
+        pos += 8 + n
+    check(message is not None, "an ERROR frame without a MESSAGE")
+    return message
+
+
+DOMAIN_NAME_TAG, DOMAIN_XML_TAG, DOMAIN_FRAME = 18, 19, 10
+
+
+def test_standing_refusals():
+    """Refused before any guest byte, with the reason on both sides: an XML
+    that does not parse, an emulator that does not exist, a peer whose DN is
+    not allowed, a plaintext opener."""
+    world.standing()
+    src_dir = os.path.join(world.pki, "src.example")
+    # A real domain's migratable XML, whose emulator is then one B lacks.
+    real = world.domain("real")
+    xml = world.a.virsh("dumpxml", "--migratable", real)
+    world.a.virsh("destroy", real)
+    xml = re.sub(r"<emulator>[^<]*</emulator>",
+                 "<emulator>/nonexistent/qemu-system-x86_64</emulator>", xml)
+    xml = re.sub(r"<name>[^<]*</name>", "<name>bad2</name>", xml, count=1)
+    cases = [
+        ("bad1", b"<domain type='kvm'><name>bad1</nam", "domain-xml"),
+        ("bad2", xml.encode(), "/nonexistent/qemu-system-x86_64"),
+    ]
+    for name, xml, says in cases:
+        with standing_client(src_dir) as sock:
+            accepted(sock)
+            sock.sendall(b"VMGD" + frame(DOMAIN_FRAME, [(DOMAIN_NAME_TAG, name.encode()),
+                                                        (DOMAIN_XML_TAG, xml)]))
+            message = read_error(sock)
+        check(name in message and says in message, "the source hears: %r" % message)
+        wait_for(lambda: says in world.daemon_log("std-dst") and
+                 "domain '%s'" % name in world.daemon_log("std-dst"),
+                 "the destination's log naming the reason", 30)
+        check(name not in world.b.domains(), "%s came to B" % name)
+    # A certificate the CA signed, but not in --tls-allowed-dn.
+    try:
+        with standing_client(os.path.join(world.pki, "dst.example")) as sock:
+            sock.sendall(b"VMGD")
+            check(sock.recv(4) != b"VMGA", "a peer not allowed was accepted")
+    except (ssl.SSLError, ConnectionError):
+        pass
+    wait_for(lambda: "CN=dst.example,O=Example is not allowed" in world.daemon_log("std-dst"),
+             "the refusal of a DN not allowed in the log", 30)
+    # The same through a real source driver whose certificate is not allowed:
+    # its CLI says why, the guest stays on A.
+    bad = world.start_daemon(world.a, "std-bad",
+                             ["--tls-x509-dir", os.path.join(world.pki, "dst.example")])
+    bad.close()
+    name = world.domain("dn")
+    out = subprocess.run([CLI, "--daemon-socket",
+                          os.path.join(world.work, "std-bad-run", "virt-migrated.sock"),
+                          "-c", world.a.uri, "migrate", name, world.b.uri, "--peer",
+                          world.standing()],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode != 0, "a source not allowed migrated: " + out.stdout)
+    check("refused this host's certificate" in out.stdout + out.stderr,
+          "the source's reason: %s%s" % (out.stdout, out.stderr))
+    check_equal(world.a.virsh("domstate", name).strip(), "running", "the source domain")
+    check(name not in world.b.domains(), "%s came to B" % name)
+    world.a.virsh("destroy", name)
+    # A domain whose migratable XML does not fit a DOMAIN frame (64 KiB): the
+    # source says so and tells the destination, the guest stays on A.
+    name = world.domain("big")
+    world.a.virsh("desc", name, "--live", "--new-desc", "x" * (70 << 10))
+    out = subprocess.run([CLI, "--daemon-socket",
+                          os.path.join(world.work, "std-src-run", "virt-migrated.sock"),
+                          "-c", world.a.uri, "migrate", name, world.b.uri, "--peer",
+                          world.standing()],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(out.returncode != 0, "a domain too big for a DOMAIN frame migrated")
+    check("does not fit a DOMAIN frame" in out.stdout + out.stderr,
+          "the source's reason: %s%s" % (out.stdout, out.stderr))
+    wait_for(lambda: "does not fit a DOMAIN frame" in world.daemon_log("std-dst"),
+             "the destination's log naming the reason", 30)
+    check_equal(world.a.virsh("domstate", name).strip(), "running", "the source domain")
+    check(name not in world.b.domains(), "%s came to B" % name)
+    world.a.virsh("destroy", name)
+    # A plaintext opener: a plaintext ERROR frame.
+    host, port = world.standing().rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"VMGD")
+        message = read_error(sock)
+    check("requires TLS" in message, "the plaintext opener hears: %r" % message)
+
+
 TESTS = [
     ("/libvirt/tunables-cli", test_tunables_cli),
     ("/libvirt/migrate/1-channel", test_one_channel),
@@ -308,6 +505,8 @@ TESTS = [
     ("/libvirt/tunables-applied-then-cancel", test_tunables_applied_then_cancel),
     ("/libvirt/refused/feature-mismatch", test_mismatch),
     ("/libvirt/errors", test_errors),
+    ("/libvirt/one-command", test_one_command),
+    ("/libvirt/refused/standing", test_standing_refusals),
 ]
 
 
@@ -328,7 +527,8 @@ def main():
 
     failed = vmig_check.run_tap(tests, setup)
     if (failed or os.environ.get("VMIG_TEST_VERBOSE")) and world:
-        for name in ("src-daemon.log", "dst-daemon.log"):
+        for name in ("src-daemon.log", "dst-daemon.log", "std-src-daemon.log",
+                     "std-dst-daemon.log"):
             path = os.path.join(world.work, name)
             if os.path.exists(path):
                 with open(path, errors="replace") as f:

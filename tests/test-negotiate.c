@@ -1679,6 +1679,52 @@ test_names(void)
     }
 }
 
+/* DOMAIN: a name and an XML text longer than a string, up to the frame's limit. */
+static void
+test_domain_frame(void)
+{
+    g_autoptr(VmigNegotiateMessage) msg =
+        vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_DOMAIN);
+    g_autoptr(VmigNegotiateMessage) back = NULL;
+    g_autoptr(GBytes) frame = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GString) xml = g_string_new("<domain type='kvm'><name>vm1</name>");
+
+    while (xml->len < 4000)
+        g_string_append(xml, "<!-- a comment that makes it longer -->");
+    g_string_append(xml, "</domain>");
+    msg->domain_name = g_strdup("vm1");
+    msg->domain_xml = g_strdup(xml->str);
+    frame = vmig_negotiate_encode(msg, &error);
+    g_assert_no_error(error);
+    back = vmig_negotiate_decode(g_bytes_get_data(frame, NULL), g_bytes_get_size(frame),
+                                 &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(back->type, ==, VMIG_NEGOTIATE_FRAME_DOMAIN);
+    g_assert_cmpstr(back->domain_name, ==, "vm1");
+    g_assert_cmpstr(back->domain_xml, ==, xml->str);
+
+    /* Beyond the 64 KiB body: the encoder refuses, saying so. */
+    g_clear_pointer(&frame, g_bytes_unref);
+    while (xml->len <= VMIG_NEGOTIATE_MAX_BODY)
+        g_string_append(xml, "<!-- a comment that makes it longer -->");
+    g_free(msg->domain_xml);
+    msg->domain_xml = g_strdup(xml->str);
+    frame = vmig_negotiate_encode(msg, &error);
+    g_assert_null(frame);
+    g_assert_error(error, VMIG_NEGOTIATE_ERROR, VMIG_NEGOTIATE_ERROR_TOO_LARGE);
+    g_assert_nonnull(strstr(error->message, "DOMAIN frame body"));
+    g_clear_error(&error);
+
+    /* A domain without a name is refused. */
+    g_clear_pointer(&msg->domain_name, g_free);
+    g_free(msg->domain_xml);
+    msg->domain_xml = g_strdup("<domain/>");
+    frame = vmig_negotiate_encode(msg, &error);
+    g_assert_null(frame);
+    g_assert_nonnull(error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1691,6 +1737,7 @@ main(int argc, char **argv)
         g_test_add_data_func(path, &golden_cases[i], test_golden);
     }
     g_test_add_func("/negotiate/frame/bad-magic", test_bad_magic);
+    g_test_add_func("/negotiate/frame/domain", test_domain_frame);
     g_test_add_func("/negotiate/frame/short-header", test_short_header);
     g_test_add_func("/negotiate/frame/too-large", test_too_large);
     g_test_add_func("/negotiate/frame/truncated", test_truncated);

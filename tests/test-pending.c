@@ -480,6 +480,132 @@ test_free_in_callback(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->delivered->len, ==, 2);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A set that serves several migrations (the standing listener) */
+
+static gboolean routing_knows; /* what knows() answers */
+static guint8 routed_token[VMIG_TOKEN_SIZE];
+
+static void
+on_domain(int *fdp, VmigTlsPump **pumpp, gpointer user_data)
+{
+    Fixture *f = user_data;
+    Delivery d = {vmig_fd_steal(fdp), G_MAXUINT, TRUE};
+
+    g_array_append_val(f->delivered, d);
+}
+
+static gboolean
+on_knows(const guint8 token[VMIG_TOKEN_SIZE], gpointer user_data)
+{
+    Fixture *f = user_data;
+
+    return routing_knows && memcmp(token, f->token, VMIG_TOKEN_SIZE) == 0;
+}
+
+static void
+on_routed(const guint8 token[VMIG_TOKEN_SIZE], int *fdp, guint index, VmigTlsPump **pumpp,
+          gpointer user_data)
+{
+    Fixture *f = user_data;
+    Delivery d = {vmig_fd_steal(fdp), index, FALSE};
+
+    memcpy(routed_token, token, VMIG_TOKEN_SIZE);
+    g_array_append_val(f->delivered, d);
+}
+
+static const VmigPendingFuncs routing_funcs = {
+    .main = on_main,
+    .channel = on_channel,
+    .domain = on_domain,
+    .knows = on_knows,
+    .routed = on_routed,
+};
+
+/* Replaces the fixture's set by one that routes. */
+static void
+use_routing_set(Fixture *f)
+{
+    g_clear_pointer(&f->set, vmig_pending_set_free);
+    f->set = vmig_pending_set_new(f->pool, f->context, "routing", 0, &routing_funcs, f);
+    routing_knows = FALSE;
+}
+
+/* "VMGD": domain() of a set that takes domains; any other set drops it. */
+static void
+test_domain(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) dropped = add_conn(f->set, TRUE);
+    g_auto(VmigFd) peer = -1;
+    Delivery *d;
+
+    write_all(dropped, "VMGD", 4);
+    iterate_until(f, 0, 0);
+    assert_dropped(dropped);
+    g_assert_cmpuint(f->delivered->len, ==, 0);
+
+    use_routing_set(f);
+    peer = add_conn(f->set, TRUE);
+    write_all(peer, "VMGDnext", 8);
+    iterate_until(f, 0, 1);
+    d = &g_array_index(f->delivered, Delivery, 0);
+    g_assert_true(d->main);
+    g_assert_cmpuint(d->index, ==, G_MAXUINT);
+    {
+        char rest[4];
+
+        g_assert_cmpint(recv(d->fd, rest, 4, 0), ==, 4);
+        g_assert_cmpmem(rest, 4, "next", 4);
+    }
+}
+
+/*
+ * Channels of a routing set: held until knows() says yes (retry asks
+ * again), then routed with their token; one nobody knows is dropped at
+ * its deadline.
+ */
+static void
+test_routed(Fixture *f, gconstpointer data)
+{
+    g_auto(VmigFd) known = -1;
+    g_auto(VmigFd) stranger = -1;
+    guint8 wrong[VMIG_TOKEN_SIZE];
+    Delivery *d;
+
+    use_routing_set(f);
+    memset(wrong, 0xa5, sizeof(wrong));
+    known = add_conn(f->set, TRUE);
+    stranger = add_conn(f->set, TRUE);
+    write_preamble(known, f->token, 1);
+    write_preamble(stranger, wrong, 0);
+    iterate_for(f, 50);
+    g_assert_cmpuint(vmig_pending_set_count(f->set), ==, 2);
+    vmig_pending_set_retry(f->set);
+    g_assert_cmpuint(f->delivered->len, ==, 0);
+
+    routing_knows = TRUE;
+    vmig_pending_set_retry(f->set);
+    g_assert_cmpuint(f->delivered->len, ==, 1);
+    d = &g_array_index(f->delivered, Delivery, 0);
+    g_assert_false(d->main);
+    g_assert_cmpuint(d->index, ==, 1);
+    g_assert_cmpmem(routed_token, VMIG_TOKEN_SIZE, f->token, VMIG_TOKEN_SIZE);
+    assert_same_pair(d->fd, known);
+    g_assert_cmpuint(vmig_pending_set_count(f->set), ==, 1);
+
+    /* A channel known at once goes straight through. */
+    {
+        g_auto(VmigFd) late = add_conn(f->set, TRUE);
+
+        write_preamble(late, f->token, 2);
+        iterate_until(f, 1, 2);
+        assert_same_pair(g_array_index(f->delivered, Delivery, 1).fd, late);
+    }
+    /* The stranger waits for its deadline. */
+    iterate_until(f, 0, 2);
+    assert_dropped(stranger);
+}
+
 static void
 add(const char *path, guint pool_max, void (*func)(Fixture *, gconstpointer))
 {
@@ -503,5 +629,7 @@ main(int argc, char **argv)
     add("/pending/cap/pool", 8, test_pool_cap);
     add("/pending/free", 0, test_free);
     add("/pending/free-in-callback", 0, test_free_in_callback);
+    add("/pending/domain", 0, test_domain);
+    add("/pending/routed", 0, test_routed);
     return g_test_run();
 }

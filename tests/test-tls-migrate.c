@@ -969,6 +969,102 @@ test_broken_dir(void)
     vmig_test_tls_dir_remove(run);
 }
 
+/* Runs the daemon with @extra until it exits.  Returns: its exit status; its log in
+ * *@log. */
+static int
+standing_refused_start(const char *tls_dir, const char *const *extra, char **log)
+{
+    g_autofree char *run = vmig_test_tls_dir_new();
+    g_autofree char *log_path = g_build_filename(run, "daemon.log", NULL);
+    g_autoptr(GError) error = NULL;
+    VmigTestDaemon d = {0};
+    VmigTestDaemonOptions options = {.tls_dir = tls_dir, .extra = extra};
+    int status = 0;
+
+    g_assert_true(vmig_test_daemon_spawn(&d, run, log_path, &options, &error));
+    g_assert_no_error(error);
+    g_assert_true(vmig_test_process_wait(d.pid, 30000, &status));
+    d.pid = 0;
+    g_assert_true(g_file_get_contents(log_path, log, NULL, &error));
+    g_test_message("%s", *log);
+    vmig_test_daemon_clear(&d);
+    vmig_test_tls_dir_remove(run);
+    g_assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/*
+ * A standing listener (--listen) takes migrations from other hosts into
+ * this host's libvirt: the daemon refuses to start one without TLS or
+ * without --tls-allowed-dn, saying why; with both, a plaintext opener is
+ * answered with a plaintext ERROR frame saying TLS is required.
+ */
+static void
+test_standing_trust(void)
+{
+    g_autoptr(VmigTestCert) ca = vmig_test_ca_new("migration test CA");
+    g_autofree char *creds = vmig_test_tls_dir_new();
+    g_autofree char *run = vmig_test_tls_dir_new();
+    g_autofree char *log_path = g_build_filename(run, "daemon.log", NULL);
+    g_autofree char *log = NULL;
+    g_autofree char *listen = g_strdup_printf("127.0.0.1:%u", vmig_test_free_port());
+    g_autoptr(GError) error = NULL;
+    const char *const no_dn[] = {"--listen", listen, NULL};
+    const char *const bad_port[] = {"--listen", "127.0.0.1:65536", "--tls-allowed-dn",
+                                    "CN=src.example,*", NULL};
+    const char *const good[] = {"--listen", listen, "--tls-allowed-dn",
+                                "CN=src.example,*", NULL};
+    VmigTestDaemonOptions options = {.tls_dir = creds, .extra = good};
+    VmigTestDaemon d = {0};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    guint8 reply[512];
+    gsize got = 0;
+    int fd;
+
+    vmig_test_tls_write_host(creds, ca, &(VmigTestHost){.cn = "dst.example"});
+
+    g_assert_cmpint(standing_refused_start(NULL, no_dn, &log), ==, 2);
+    g_assert_nonnull(strstr(log, "--listen needs TLS between drivers"));
+    g_clear_pointer(&log, g_free);
+    g_assert_cmpint(standing_refused_start(creds, no_dn, &log), ==, 2);
+    g_assert_nonnull(strstr(log, "--listen needs --tls-allowed-dn"));
+    g_clear_pointer(&log, g_free);
+    g_assert_cmpint(standing_refused_start(creds, bad_port, &log), ==, 2);
+    g_assert_nonnull(strstr(log, "the port '65536' is not a number from 1 to 65535"));
+    g_clear_pointer(&log, g_free);
+
+    g_assert_true(vmig_test_daemon_start(&d, run, log_path, &options, &error));
+    g_assert_no_error(error);
+    sin.sin_port = htons((guint16)atoi(strchr(listen, ':') + 1));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+    g_assert_cmpint(write(fd, "VMGM", 4), ==, 4);
+    for (;;) {
+        ssize_t n = read(fd, reply + got, sizeof(reply) - 1 - got);
+
+        g_assert_cmpint(n, >=, 0);
+        if (n == 0 || got + n == sizeof(reply) - 1) {
+            got += n;
+            break;
+        }
+        got += n;
+    }
+    close(fd);
+    reply[got] = 0;
+    /* A VMGR ERROR frame whose MESSAGE says why. */
+    g_assert_cmpuint(got, >, 12);
+    g_assert_cmpmem(reply, 4, "VMGR", 4);
+    g_assert_nonnull(memmem(reply, got, "requires TLS", strlen("requires TLS")));
+    g_assert_cmpint(vmig_test_daemon_stop(&d, SIGTERM), ==, 0);
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, &error));
+    g_assert_nonnull(strstr(log, "standing listener on tcp:127.0.0.1:"));
+    vmig_test_daemon_clear(&d);
+    vmig_test_tls_dir_remove(creds);
+    vmig_test_tls_dir_remove(run);
+}
+
 /* ---- the cases ------------------------------------------------------------------- */
 
 static const Case tcp_4 = {.transport = TRANSPORT_TCP, .channels = 4};
@@ -1059,6 +1155,7 @@ main(int argc, char **argv)
     g_test_add("/tls/refused/tunable", Fixture, &good, fixture_setup, test_tunable,
                fixture_teardown);
     g_test_add_func("/tls/daemon/broken-dir", test_broken_dir);
+    g_test_add_func("/tls/standing/trust", test_standing_trust);
     g_test_add("/tls/faults/stalled-handshakes", Fixture, NULL, fixture_setup, test_flood,
                fixture_teardown);
     {

@@ -20,6 +20,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "driver/standing.h"
 #include "driver/transport.h"
 #include "fdpass/fd.h"
 #include "tests/testutil.h"
@@ -363,6 +364,42 @@ add(const char *path, gconstpointer data, void (*func)(Fixture *, gconstpointer)
     g_test_add(path, Fixture, data, fixture_setup, func, fixture_teardown);
 }
 
+/* The standing listener's addresses: a bare host takes the default port. */
+static void
+test_standing_address(void)
+{
+    static const struct {
+        const char *text;
+        const char *uri; /* NULL: refused */
+    } cases[] = {
+        {"dst.example", "tcp:dst.example:16520"},
+        {"dst.example:4000", "tcp:dst.example:4000"},
+        {"tcp:dst.example", "tcp:dst.example:16520"},
+        {"tcp:192.0.2.2:16521", "tcp:192.0.2.2:16521"},
+        {"[::1]", "tcp:[::1]:16520"},
+        {"[::1]:7000", "tcp:[::1]:7000"},
+        {"::1", "tcp:[::1]:16520"},
+        {"unix:/run/x.sock", NULL},
+        {"", NULL},
+        {"dst.example:0", NULL},
+        {"dst.example:65536", NULL},
+        {"dst.example:http", NULL},
+        {"[::1", NULL},
+        {"[::1]x", NULL},
+    };
+
+    g_assert_cmpint(VMIG_STANDING_DEFAULT_PORT, ==, 16520);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *uri = vmig_standing_address(cases[i].text, &error);
+
+        g_test_message("'%s' -> %s", cases[i].text, uri ? uri : error->message);
+        g_assert_cmpstr(uri, ==, cases[i].uri);
+        if (!uri)
+            g_assert_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -384,6 +421,7 @@ main(int argc, char **argv)
     }
     g_test_add_func("/transport/address/good", test_address_good);
     g_test_add_func("/transport/address/bad", test_address_bad);
+    g_test_add_func("/transport/address/standing", test_standing_address);
     add("/transport/unix", NULL, test_unix);
     add("/transport/unix-not-a-socket", NULL, test_unix_not_a_socket);
     add("/transport/tcp/ipv4", GINT_TO_POINTER(AF_INET), test_tcp);

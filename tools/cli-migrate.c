@@ -321,14 +321,20 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     gboolean persistent = FALSE;
     gboolean undefine_source = FALSE;
     gboolean tls = FALSE;
+    gboolean prepared = FALSE;
+    gboolean send_domain = FALSE;
     g_autofree char *tls_hostname = NULL;
     gboolean experimental = FALSE;
     const GOptionEntry entries[] = {
         {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
          "DOMAIN is a libvirt domain on the libvirt at URI; DEST a libvirt URI", "URI"},
         {"peer", 0, 0, G_OPTION_ARG_STRING, &peer,
-         "with -c: the destination driver's address (unix:PATH or tcp:HOST:PORT)",
+         "with -c: the destination driver: HOST[:PORT] or tcp:HOST[:PORT], its standing "
+         "listener (default port 16520), or unix:PATH, a listener prepared with incoming",
          "DRIVER_URI"},
+        {"prepared", 0, 0, G_OPTION_ARG_NONE, &prepared,
+         "with -c: --peer is a TCP listener prepared with incoming, not a standing one",
+         NULL},
         {"live", 0, 0, G_OPTION_ARG_NONE, &live, "with -c: live migration (always)",
          NULL},
         {"persistent", 0, 0, G_OPTION_ARG_NONE, &persistent,
@@ -377,16 +383,23 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     if (libvirt_uri && !peer)
         return vmig_cli_usage_error(command,
                                     "with -c, --peer names the destination driver");
-    if (!libvirt_uri && (peer || persistent || undefine_source))
+    if (!libvirt_uri && (peer || persistent || undefine_source || prepared))
         return vmig_cli_usage_error(
-            command, "--peer, --persistent and --undefinesource go with -c");
+            command, "--peer, --prepared, --persistent and --undefinesource go with -c");
+    /* A standing listener takes the domain's XML from us; a unix socket is
+     * always a listener prepared with incoming. */
+    send_domain = peer && !prepared && !g_str_has_prefix(peer, "unix:");
     if (!libvirt_uri && !g_str_has_prefix(argv[2], "unix:") &&
         !g_str_has_prefix(argv[2], "tcp:"))
         return vmig_cli_usage_error(
             command, "DEST is unix:PATH or tcp:HOST:PORT, not '%s'", argv[2]);
-    if (peer && !g_str_has_prefix(peer, "unix:") && !g_str_has_prefix(peer, "tcp:"))
+    if (peer && !send_domain && !g_str_has_prefix(peer, "unix:") &&
+        !g_str_has_prefix(peer, "tcp:"))
         return vmig_cli_usage_error(
-            command, "--peer is unix:PATH or tcp:HOST:PORT, not '%s'", peer);
+            command, "--peer is unix:PATH or tcp:HOST:PORT with --prepared, not '%s'",
+            peer);
+    if (peer && !*peer)
+        return vmig_cli_usage_error(command, "--peer names no driver");
     for (char **t = tunables; t && *t; t++) {
         const char *eq = strchr(*t, '=');
 
@@ -425,6 +438,10 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
         json_builder_add_boolean_value(b, persistent);
         json_builder_set_member_name(b, "undefine-source");
         json_builder_add_boolean_value(b, undefine_source);
+        if (send_domain) {
+            json_builder_set_member_name(b, "send-domain");
+            json_builder_add_boolean_value(b, TRUE);
+        }
     }
     if (channels != G_MININT) {
         json_builder_set_member_name(b, "channels");

@@ -34,16 +34,19 @@ static const VmigCliCommand vmig_cli_commands[] = {
      "[-c URI] DOMAIN DEST [--peer DRIVER_URI] [--tunable NAME=VALUE]... [--channels N] "
      "[--no-feature F]... [--require-feature F]... [--unstable] [--verbose] [--timeout "
      "S] "
-     "[--live] [--persistent] [--undefinesource] [--tls] [--tls-hostname NAME]",
+     "[--live] [--persistent] [--undefinesource] [--prepared] [--tls] [--tls-hostname "
+     "NAME]",
      "Asks virt-migrated to migrate DOMAIN (qmp:/path/to/monitor.sock) to the\n"
      "virt-migrated listening at DEST (unix:PATH or tcp:HOST:PORT), prepared there\n"
      "with prepare-incoming.  The two drivers negotiate the protocol and features;\n"
      "what they chose is printed, then the command waits for the migration to end.\n"
      "Ctrl-C or --timeout cancel the migration; the source guest keeps running.\n"
      "With -c, as virsh migrate: DOMAIN is a libvirt domain on the libvirt at URI,\n"
-     "DEST the destination libvirt's URI, and --peer the destination driver's\n"
-     "listening address (see incoming -c); libvirt migrates peer to peer, live,\n"
-     "through the two drivers.\n"
+     "DEST the destination libvirt's URI, and --peer the destination driver:\n"
+     "HOST[:PORT], its standing listener (virt-migrated --listen), which takes the\n"
+     "domain's XML from the source and prepares itself, or unix:PATH (or a TCP\n"
+     "address with --prepared), a listener prepared with incoming -c; libvirt\n"
+     "migrates peer to peer, live, through the two drivers.\n"
      "Over tcp: the drivers speak TLS (docs/tls.md); --tls asks for it on any\n"
      "transport, --tls-hostname names the host the destination's certificate\n"
      "must match."},
