@@ -54,6 +54,7 @@ vmig_mig_source_open_domain(VmigMigration *m)
         return;
     }
     vmig_mig_send_raw(m, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    vmig_mig_transcript_add(m, TRUE, frame, g_bytes_get_size(bytes));
 }
 
 /* ------------------------------------------------------------------------ */

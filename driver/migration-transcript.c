@@ -108,6 +108,12 @@ items_to_json(const VmigNegotiateMessage *msg)
         json_object_set_int_member(o, "heartbeat", msg->heartbeat_ms);
     if (msg->paused)
         json_object_set_boolean_member(o, "paused", TRUE);
+    /* DOMAIN (a standing listener's): the name, and the XML by its size. */
+    if (msg->domain_name)
+        json_object_set_string_member(o, "domain", msg->domain_name);
+    if (msg->domain_xml)
+        json_object_set_int_member(o, "domain-xml-bytes",
+                                   (gint64)strlen(msg->domain_xml));
     return o;
 }
 

@@ -747,6 +747,8 @@ static const struct {
     {"message", NULL, VMIG_XML_ITEM_TEXT},
     {"heartbeat", NULL, VMIG_XML_ITEM_NUMBER},
     {"paused", NULL, VMIG_XML_ITEM_FLAG},
+    {"domain", NULL, VMIG_XML_ITEM_TEXT},
+    {"domain-xml-bytes", NULL, VMIG_XML_ITEM_NUMBER},
 };
 
 /*
