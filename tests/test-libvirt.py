@@ -360,6 +360,24 @@ def test_one_command():
     check_equal((record.get("mode"), record.get("peer")), ("uri", "tcp:" + listen),
                 "the destination's mode and peer (its standing listener)")
     check_equal(record.get("switchover"), "libvirt", "the destination's switchover")
+    # The source's record lists the DOMAIN frame it brought, and its XML
+    # (features --xml) is valid against data/record.rng.
+    src_rows = [m for m in world.std_src.execute("query-migrations", {})
+                if m.get("role") == "source"]
+    src_id = src_rows[-1]["migration"]
+    src_record = world.std_src.execute("query-migration", {"migration": src_id})
+    frames = src_record.get("transcript", {}).get("frames", [])
+    check_equal([f["type"] for f in frames][:2], ["DOMAIN", "GREETING"],
+                "the source's first frames")
+    check_equal(frames[0]["items"].get("domain"), name, "the DOMAIN frame's domain")
+    check(frames[0]["items"].get("domain-xml-bytes", 0) > 0, "the DOMAIN frame's XML size")
+    xml = subprocess.run([CLI, "--daemon-socket", src_socket, "features", src_id, "--xml"],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    check(xml.returncode == 0, "features --xml: " + xml.stderr)
+    lint = subprocess.run(["xmllint", "--noout", "--relaxng",
+                           os.path.join(SRCDIR, "..", "data", "record.rng"), "-"],
+                          input=xml.stdout, capture_output=True, text=True, timeout=TIMEOUT)
+    check(lint.returncode == 0, "the source's record XML: " + lint.stderr)
 
 
 def standing_client(cert_dir):

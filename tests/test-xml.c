@@ -1777,7 +1777,7 @@ static const RecordInvalidCase record_invalid_cases[] = {
      RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
             "\"HELLO\", \"bytes\": 12, \"milliseconds\": 3}]}"),
      "transcript frame #1: unknown frame type 'HELLO' (expected GREETING, REPLY, COMMIT, "
-     "READY, ERROR, LOADED, SWITCHOVER, RESUMED or HEARTBEAT)"},
+     "READY, ERROR, LOADED, SWITCHOVER, RESUMED, HEARTBEAT or DOMAIN)"},
     {"frame-short",
      RECORD(", \"transcript\": {\"frames\": [{\"direction\": \"sent\", \"type\": "
             "\"READY\", \"bytes\": 11, \"milliseconds\": 3}]}"),

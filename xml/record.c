@@ -711,8 +711,8 @@ add_stats(xmlNode *root, const char *member, JsonNode *node, GError **error)
 
 /* The frame types of docs/protocol.md, as the transcript names them. */
 static const char *const vmig_xml_record_frame_types[] = {
-    "GREETING", "REPLY",      "COMMIT",  "READY",     "ERROR",
-    "LOADED",   "SWITCHOVER", "RESUMED", "HEARTBEAT", NULL,
+    "GREETING",   "REPLY",   "COMMIT",    "READY",  "ERROR", "LOADED",
+    "SWITCHOVER", "RESUMED", "HEARTBEAT", "DOMAIN", NULL,
 };
 static const char *const vmig_xml_record_directions[] = {"sent", "received", NULL};
 
