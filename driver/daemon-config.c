@@ -22,6 +22,8 @@
 
 #include <glib/gstdio.h>
 
+#include "driver/features.h"
+
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
 G_DEFINE_QUARK(vmig-daemon-config-error-quark, vmig_daemon_config_error)
@@ -115,31 +117,6 @@ vmig_daemon_config_find_option(const VmigDaemonConfig *config, const char *optio
     return NULL;
 }
 
-/* Returns: the edit distance between @a and @b (both short). */
-static gsize
-vmig_daemon_config_distance(const char *a, const char *b)
-{
-    gsize la = strlen(a), lb = strlen(b);
-    g_autofree gsize *row = g_new(gsize, lb + 1);
-    gsize i, j;
-
-    for (j = 0; j <= lb; j++)
-        row[j] = j;
-    for (i = 1; i <= la; i++) {
-        gsize diagonal = row[0];
-
-        row[0] = i;
-        for (j = 1; j <= lb; j++) {
-            gsize above = row[j];
-
-            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1),
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-            diagonal = above;
-        }
-    }
-    return row[lb];
-}
-
 /*
  * A key @key was meant to be: the same with '_' for '-' (the option's
  * spelling), or one at most two edits away.
@@ -154,8 +131,14 @@ vmig_daemon_config_suggest(const VmigDaemonConfig *config, const char *key)
     gsize i;
 
     for (i = 0; i < config->n_keys; i++) {
-        gsize d = vmig_daemon_config_distance(underscored, config->keys[i].key);
+        gsize la = strlen(underscored), lb = strlen(config->keys[i].key);
+        gsize d;
 
+        /* The distance is at least the difference in length: a line's
+         * long key is not measured against every short one. */
+        if (MAX(la, lb) - MIN(la, lb) >= best_distance)
+            continue;
+        d = vmig_name_distance(underscored, config->keys[i].key);
         if (d < best_distance) {
             best = config->keys[i].key;
             best_distance = d;
