@@ -50,8 +50,7 @@ driver_list_migrations(VmigService *service, DBusMessage *call, const char *id)
     for (guint i = 0; i < json_array_get_length(array); i++) {
         JsonObject *row = json_array_get_object_element(array, i);
         g_autofree char *path =
-            g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s",
-                            json_object_get_string_member(row, "migration"));
+            vmig_service_migration_path(json_object_get_string_member(row, "migration"));
         const char *p = path;
 
         vmig_service_need(

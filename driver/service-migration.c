@@ -176,9 +176,14 @@ vmig_service_migration_append_properties(DBusMessageIter *dict, JsonObject *valu
         append_entry(dict, &properties[i], values);
 }
 
-/* Returns: migration @id's property values now (new), or NULL once it is gone. */
-static JsonObject *
-current_values(VmigService *service, const char *id)
+char *
+vmig_service_migration_path(const char *id)
+{
+    return g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", id);
+}
+
+JsonObject *
+vmig_service_migration_current(VmigService *service, const char *id)
 {
     g_autoptr(JsonNode) record =
         vmig_migration_record(service->daemon->migrations, id, NULL);
@@ -216,7 +221,7 @@ migration_get(VmigService *service, DBusMessage *call, const char *id)
         return vmig_service_error_reply(call, DBUS_ERROR_UNKNOWN_PROPERTY,
                                         "interface %s has no property '%s'",
                                         VMIG_SERVICE_MIGRATION_IFACE, name);
-    values = current_values(service, id);
+    values = vmig_service_migration_current(service, id);
     reply = dbus_message_new_method_return(call);
     vmig_service_need(reply != NULL);
     dbus_message_iter_init_append(reply, &iter);
@@ -248,7 +253,7 @@ migration_get_all(VmigService *service, DBusMessage *call, const char *id)
     reply = vmig_service_check_interface(call, VMIG_SERVICE_MIGRATION_IFACE, interface);
     if (reply)
         return reply;
-    values = current_values(service, id);
+    values = vmig_service_migration_current(service, id);
     return vmig_service_dict_reply(call, migration_fill_properties, values);
 }
 
@@ -304,9 +309,10 @@ migration_supply_channels(VmigService *service, DBusMessage *call, const char *i
     g_debug("%s: %u channels supplied over D-Bus", id, fds->len);
     accepted = fds->len - closed;
     reply = dbus_message_new_method_return(call);
-    if (reply && !dbus_message_append_args(reply, DBUS_TYPE_UINT32, &accepted,
-                                           DBUS_TYPE_UINT32, &closed, DBUS_TYPE_INVALID))
-        g_clear_pointer(&reply, dbus_message_unref);
+    vmig_service_need(reply != NULL);
+    vmig_service_need(dbus_message_append_args(reply, DBUS_TYPE_UINT32, &accepted,
+                                               DBUS_TYPE_UINT32, &closed,
+                                               DBUS_TYPE_INVALID));
     return reply;
 }
 
@@ -339,7 +345,7 @@ const gsize vmig_service_n_migration_methods =
 static DBusMessage *
 new_signal(const char *id, const char *interface, const char *name)
 {
-    g_autofree char *path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", id);
+    g_autofree char *path = vmig_service_migration_path(id);
     DBusMessage *signal = dbus_message_new_signal(path, interface, name);
 
     vmig_service_need(signal != NULL);
@@ -349,7 +355,7 @@ new_signal(const char *id, const char *interface, const char *name)
 void
 vmig_service_migration_changed(VmigService *service, const char *id)
 {
-    g_autoptr(JsonObject) values = current_values(service, id);
+    g_autoptr(JsonObject) values = vmig_service_migration_current(service, id);
     JsonObject *old = g_hash_table_lookup(service->published, id);
     g_autoptr(DBusMessage) signal = NULL;
     const char *interface = VMIG_SERVICE_MIGRATION_IFACE;
@@ -384,7 +390,7 @@ vmig_service_migration_changed(VmigService *service, const char *id)
             vmig_service_send(service, signal);
     } else {
         /* The first word of a migration: its object appears. */
-        g_autofree char *path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", id);
+        g_autofree char *path = vmig_service_migration_path(id);
         const char *p = path;
 
         signal = dbus_message_new_signal(VMIG_SERVICE_MANAGER_PATH,
@@ -502,7 +508,7 @@ vmig_service_migration_event(VmigService *service, const char *id, const char *e
 void
 vmig_service_migration_removed(VmigService *service, const char *id)
 {
-    g_autofree char *path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", id);
+    g_autofree char *path = vmig_service_migration_path(id);
     const char *interfaces[] = {VMIG_SERVICE_MIGRATION_IFACE};
     const char **names = interfaces;
     const char *p = path;

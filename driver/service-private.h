@@ -160,6 +160,12 @@ GResource *vmig_resources_get_resource(void);
 /* Returns: a new object: the Migration1 properties of @record. */
 JsonObject *vmig_service_migration_properties(JsonObject *record);
 
+/* Returns: migration @id's property values now (new), or NULL once it is gone. */
+JsonObject *vmig_service_migration_current(VmigService *service, const char *id);
+
+/* Returns: the object path of migration @id (to free). */
+char *vmig_service_migration_path(const char *id);
+
 /*
  * Migration @id's record may have changed: PropertiesChanged carries
  * whatever differs from what the service last published.

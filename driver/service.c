@@ -452,15 +452,12 @@ manager_get_managed_objects(VmigService *service, DBusMessage *call, const char 
     for (guint i = 0; i < json_array_get_length(array); i++) {
         const char *mid = json_object_get_string_member(
             json_array_get_object_element(array, i), "migration");
-        g_autoptr(JsonNode) record =
-            vmig_migration_record(service->daemon->migrations, mid, NULL);
-        g_autoptr(JsonObject) values = NULL;
+        g_autoptr(JsonObject) values = vmig_service_migration_current(service, mid);
         g_autofree char *path = NULL;
 
-        if (!record)
+        if (!values)
             continue;
-        values = vmig_service_migration_properties(json_node_get_object(record));
-        path = g_strdup_printf(VMIG_SERVICE_MIGRATION_PATH "/%s", mid);
+        path = vmig_service_migration_path(mid);
         append_managed_object(&objects, path, values);
     }
     vmig_service_need(dbus_message_iter_close_container(&iter, &objects));
