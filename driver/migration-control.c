@@ -57,12 +57,6 @@ vmig_mig_send_error(VmigMigration *m, VmigNegotiateCode code, const char *messag
         return;
     err = vmig_negotiate_message_new_error(code, message);
     bytes = vmig_negotiate_encode(err, NULL);
-    if (!bytes) {
-        /* A message over the frame's limit: the code still tells. */
-        g_clear_pointer(&err, vmig_negotiate_message_free);
-        err = vmig_negotiate_message_new_error(code, "(reason too long to send)");
-        bytes = vmig_negotiate_encode(err, NULL);
-    }
     /* Best effort, never blocking: what is queued first, then the ERROR. */
     if (!m->main_unwritable)
         vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));

@@ -194,24 +194,6 @@ incoming_forget(Incoming *in)
 }
 
 /*
- * Returns: @reason as a MESSAGE item takes it (to free): valid UTF-8, at
- * most 255 bytes, cut at a character with "..." when longer.
- */
-static char *
-message_text(const char *reason)
-{
-    g_autofree char *valid = g_utf8_make_valid(reason, -1);
-    const char *p = valid;
-    const char *next;
-
-    if (strlen(valid) <= 255)
-        return g_steal_pointer(&valid);
-    while (*p && (next = g_utf8_next_char(p)) - valid <= 255 - 3)
-        p = next;
-    return g_strdup_printf("%.*s...", (int)(p - valid), valid);
-}
-
-/*
  * Refuses @in: the source hears @reason in an ERROR frame (its DOMAIN
  * came, so it reads frames), this daemon's log says it too.
  */
@@ -219,13 +201,11 @@ static void
 incoming_refuse(Incoming *in, VmigNegotiateCode code, const char *reason)
 {
     g_autoptr(VmigNegotiateMessage) error =
-        vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_ERROR);
+        vmig_negotiate_message_new_error(code, reason);
     g_autoptr(GBytes) frame = NULL;
 
     g_message("standing listener: the migration of domain '%s' from %s is refused: %s",
               in->name ? in->name : "(none)", in->peer, reason);
-    error->code = code;
-    error->message = message_text(reason);
     frame = vmig_negotiate_encode(error, NULL);
     if (frame && in->fd >= 0 &&
         send(in->fd, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame),

@@ -186,7 +186,22 @@ vmig_negotiate_message_new_error(VmigNegotiateCode code, const char *message)
     VmigNegotiateMessage *msg = vmig_negotiate_message_new(VMIG_NEGOTIATE_FRAME_ERROR);
 
     msg->code = code;
-    msg->message = g_strdup(message);
+    if (message) {
+        /* A MESSAGE is a string: valid UTF-8 of at most 255 bytes, so a
+         * longer reason is cut at a character and ends in "...". */
+        g_autofree char *valid = g_utf8_make_valid(message, -1);
+        const char *p = valid;
+        const char *next;
+
+        if (strlen(valid) <= VMIG_NEGOTIATE_MAX_STRING) {
+            msg->message = g_steal_pointer(&valid);
+        } else {
+            while (*p &&
+                   (next = g_utf8_next_char(p)) - valid <= VMIG_NEGOTIATE_MAX_STRING - 3)
+                p = next;
+            msg->message = g_strdup_printf("%.*s...", (int)(p - valid), valid);
+        }
+    }
     return msg;
 }
 

@@ -215,7 +215,11 @@ vmig_negotiate_message_find_feature(const VmigNegotiateMessage *msg, const char 
  */
 char *vmig_negotiate_message_to_string(const VmigNegotiateMessage *msg);
 
-/* An ERROR message with @code and @message. */
+/*
+ * An ERROR message with @code and @message (nullable), made valid UTF-8
+ * and cut to a MESSAGE's 255 bytes ("..." at the end), so it can always be
+ * sent.
+ */
 VmigNegotiateMessage *vmig_negotiate_message_new_error(VmigNegotiateCode code,
                                                        const char *message);
 

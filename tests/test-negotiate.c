@@ -1679,6 +1679,45 @@ test_names(void)
     }
 }
 
+/*
+ * An ERROR's reason of any length can be sent: one over a MESSAGE's 255
+ * bytes is cut at a character boundary with "...", one that is not UTF-8
+ * made valid; a short one travels as it is.
+ */
+static void
+test_error_long_reason(void)
+{
+    g_autoptr(GString) reason = g_string_new("the destination QEMU is gone: ");
+    static const char *const reasons[] = {"short", "bad \xff byte", NULL};
+    g_autoptr(GError) error = NULL;
+
+    while (reason->len < 400)
+        g_string_append(reason, "\xc3\xa9t\xc3\xa9 "); /* "été ": two bytes a letter */
+    for (guint i = 0; i < 3; i++) {
+        const char *text = i < 2 ? reasons[i] : reason->str;
+        g_autoptr(VmigNegotiateMessage) err =
+            vmig_negotiate_message_new_error(VMIG_NEGOTIATE_CODE_INTERNAL, text);
+        g_autoptr(GBytes) frame = vmig_negotiate_encode(err, &error);
+        g_autoptr(VmigNegotiateMessage) back = NULL;
+
+        g_assert_no_error(error);
+        g_assert_nonnull(frame);
+        back = vmig_negotiate_decode(g_bytes_get_data(frame, NULL),
+                                     g_bytes_get_size(frame), &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(back->code, ==, VMIG_NEGOTIATE_CODE_INTERNAL);
+        g_assert_true(g_utf8_validate(back->message, -1, NULL));
+        g_assert_cmpuint(strlen(back->message), <=, VMIG_NEGOTIATE_MAX_STRING);
+        if (i == 0)
+            g_assert_cmpstr(back->message, ==, "short");
+        if (i == 2) {
+            g_assert_true(g_str_has_suffix(back->message, "..."));
+            g_assert_true(
+                g_str_has_prefix(back->message, "the destination QEMU is gone: "));
+        }
+    }
+}
+
 /* DOMAIN: a name and an XML text longer than a string, up to the frame's limit. */
 static void
 test_domain_frame(void)
@@ -1738,6 +1777,7 @@ main(int argc, char **argv)
     }
     g_test_add_func("/negotiate/frame/bad-magic", test_bad_magic);
     g_test_add_func("/negotiate/frame/domain", test_domain_frame);
+    g_test_add_func("/negotiate/frame/error-long-reason", test_error_long_reason);
     g_test_add_func("/negotiate/frame/short-header", test_short_header);
     g_test_add_func("/negotiate/frame/too-large", test_too_large);
     g_test_add_func("/negotiate/frame/truncated", test_truncated);
