@@ -53,18 +53,6 @@ typedef struct {
 
 static const VmigMigrationObserver standing_observer;
 
-/* Returns: TRUE when @port is a whole decimal number from 1 to 65535, in *@out. */
-static gboolean
-parse_port(const char *text, guint *out)
-{
-    guint64 value;
-
-    if (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXUINT16, &value, NULL))
-        return FALSE;
-    *out = (guint)value;
-    return TRUE;
-}
-
 char *
 vmig_standing_address(const char *text, GError **error)
 {
@@ -73,7 +61,7 @@ vmig_standing_address(const char *text, GError **error)
     g_autofree char *uri = NULL;
     const char *rest = text;
     const char *port_text = NULL;
-    guint port = VMIG_STANDING_DEFAULT_PORT;
+    guint16 port = VMIG_STANDING_DEFAULT_PORT;
 
     if (g_str_has_prefix(text, "unix:")) {
         g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
@@ -114,7 +102,7 @@ vmig_standing_address(const char *text, GError **error)
                     "'%s' names no host", text);
         return NULL;
     }
-    if (port_text && !parse_port(port_text, &port)) {
+    if (port_text && !vmig_address_parse_port(port_text, &port)) {
         g_set_error(error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_ADDRESS,
                     "'%s': the port '%s' is not a number from 1 to 65535", text,
                     port_text);

@@ -40,8 +40,7 @@ vmig_address_free(VmigAddress *address)
     g_free(address);
 }
 
-/* Reads "PORT" (1 to 65535, decimal).  Returns: TRUE, or FALSE. */
-static gboolean
+gboolean
 vmig_address_parse_port(const char *text, guint16 *port)
 {
     guint64 value;

@@ -53,6 +53,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigAddress, vmig_address_free)
 /* Returns: @address as a URI, IPv6 hosts in brackets (to free). */
 char *vmig_address_to_string(const VmigAddress *address);
 
+/* Reads "PORT" (1 to 65535, decimal) into *@port.  Returns: TRUE, or FALSE. */
+gboolean vmig_address_parse_port(const char *text, guint16 *port);
+
 /*
  * vmig_transport_listen:
  * Listens on @address; a stale unix socket file there is replaced,
