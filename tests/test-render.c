@@ -621,7 +621,9 @@ test_migrations_xml_invalid(void)
     text = vmig_render_migrations_xml(json_node_get_array(control), TRUE, &error);
     g_assert_null(text);
     g_assert_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID);
-    g_assert_nonnull(strstr(error->message, "'domain' of migration #1"));
+    g_assert_cmpstr(error->message, ==,
+                    "migration list: migration #1: 'domain' holds U+0001, which XML "
+                    "cannot represent");
     g_clear_error(&error);
     text = vmig_render_migrations_xml(json_node_get_array(no_domain), TRUE, &error);
     g_assert_null(text);

@@ -43,7 +43,8 @@ vmig_xml_migrations_string(JsonObject *migration, guint index, const char *name,
                            GError **error)
 {
     JsonNode *node = json_object_get_member(migration, name);
-    gunichar bad = 0;
+    g_autofree char *where = NULL;
+    g_autofree char *what = NULL;
     const char *value;
 
     if (!node) {
@@ -58,13 +59,10 @@ vmig_xml_migrations_string(JsonObject *migration, guint index, const char *name,
         return NULL;
     }
     value = json_node_get_string(node);
-    if (!vmig_xml_text_is_valid(value, &bad)) {
-        g_set_error(error, VMIG_XML_ERROR, VMIG_XML_ERROR_INVALID,
-                    "migration list: '%s' of migration #%u holds U+%04X, which XML "
-                    "cannot",
-                    name, index + 1, bad);
+    where = g_strdup_printf("migration #%u", index + 1);
+    what = g_strdup_printf("'%s'", name);
+    if (!vmig_xml_check_text(value, "migration list", where, what, error))
         return NULL;
-    }
     return value;
 }
 
