@@ -62,7 +62,6 @@ vmig_cli_jobinfo(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
          "print the job as JSON: the record's state and progress", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    g_autoptr(JsonNode) arguments = NULL;
     g_autoptr(JsonNode) record = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *text = NULL;
@@ -71,14 +70,9 @@ vmig_cli_jobinfo(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     if (!vmig_cli_parse_migration(command, entries, &argc, &argv, &status))
         return status;
 
-    arguments = vmig_cli_migration_arguments(argv[1]);
-    record =
-        vmig_cli_execute(cli, "query-migration", json_node_get_object(arguments), &error);
+    record = vmig_cli_query_migration(cli, argv[1], &error);
     if (!record)
         return vmig_cli_fail("%s", error->message);
-    if (!JSON_NODE_HOLDS_OBJECT(record))
-        return vmig_cli_fail("virt-migrated answered query-migration with something that "
-                             "is not a negotiation record");
     if (json) {
         /* The record's members about the job, as they came. */
         static const char *const members[] = {"migration", "role",  "state",   "domain",

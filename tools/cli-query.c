@@ -85,7 +85,6 @@ vmig_cli_features(VmigCli *cli, const VmigCliCommand *command, int argc, char **
         {"xml", 0, 0, G_OPTION_ARG_NONE, &xml, "print the record as XML", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    g_autoptr(JsonNode) arguments = NULL;
     g_autoptr(JsonNode) record = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *text = NULL;
@@ -96,14 +95,9 @@ vmig_cli_features(VmigCli *cli, const VmigCliCommand *command, int argc, char **
     if (json && xml)
         return vmig_cli_usage_error(command, "--json and --xml cannot be used together");
 
-    arguments = vmig_cli_migration_arguments(argv[1]);
-    record =
-        vmig_cli_execute(cli, "query-migration", json_node_get_object(arguments), &error);
+    record = vmig_cli_query_migration(cli, argv[1], &error);
     if (!record)
         return vmig_cli_fail("%s", error->message);
-    if (!JSON_NODE_HOLDS_OBJECT(record))
-        return vmig_cli_fail("virt-migrated answered query-migration with something that "
-                             "is not a negotiation record");
 
     if (json)
         text = vmig_render_json(record);

@@ -187,6 +187,22 @@ vmig_cli_parse_migration(const VmigCliCommand *command, const GOptionEntry *entr
     return TRUE;
 }
 
+JsonNode *
+vmig_cli_query_migration(VmigCli *cli, const char *id, GError **error)
+{
+    g_autoptr(JsonNode) arguments = vmig_cli_migration_arguments(id);
+    g_autoptr(JsonNode) record =
+        vmig_cli_execute(cli, "query-migration", json_node_get_object(arguments), error);
+
+    if (record && !JSON_NODE_HOLDS_OBJECT(record)) {
+        g_set_error_literal(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
+                            "virt-migrated answered query-migration with something that "
+                            "is not a negotiation record");
+        return NULL;
+    }
+    return g_steal_pointer(&record);
+}
+
 /*
  * The control socket: --daemon-socket, else $VIRT_MIGRATE_SOCKET, else the
  * daemon's default runtime directory (driver/daemon.c: keep in step).

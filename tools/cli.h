@@ -100,6 +100,12 @@ gboolean vmig_cli_parse_migration(const VmigCliCommand *command,
                                   int *status);
 
 /*
+ * Asks the daemon for migration @id's record (query-migration).
+ * Returns: the record (an object node), or NULL with @error set.
+ */
+JsonNode *vmig_cli_query_migration(VmigCli *cli, const char *id, GError **error);
+
+/*
  * Connects to the daemon.
  * Returns: the client, or NULL with @error set.
  */
