@@ -551,6 +551,12 @@ gboolean vmig_mig_channels_bridge_to_qemu(VmigMigration *m, const char *path,
 
 /* ---- migration-record.c ------------------------------------------------------------ */
 
+/*
+ * Returns: @f as the record's FEATURE (docs/migration.md): its name,
+ * channels, algorithms and whether it is required (new).
+ */
+JsonObject *vmig_mig_feature_to_json(const VmigNegotiateFeature *f);
+
 void vmig_mig_add_reason(JsonArray *array, const char *name,
                          const VmigNegotiateFeature *feature, const char *reason);
 VmigMigTunable *vmig_mig_find_applied(VmigMigration *m, const char *name);

@@ -79,45 +79,45 @@ vmig_mig_record_selection(VmigMigration *m)
     }
 }
 
+JsonObject *
+vmig_mig_feature_to_json(const VmigNegotiateFeature *f)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "name", f->name);
+    if (f->has_channels)
+        json_object_set_int_member(o, "channels", f->channels);
+    if (f->algorithms) {
+        JsonArray *algorithms = json_array_new();
+
+        for (guint i = 0; i < f->algorithms->len; i++)
+            json_array_add_string_element(algorithms,
+                                          g_ptr_array_index(f->algorithms, i));
+        json_object_set_array_member(o, "algorithms", algorithms);
+    }
+    if (f->required)
+        json_object_set_boolean_member(o, "required", TRUE);
+    return o;
+}
+
+/* Returns: @offer's versions and features, as the record shows a side's offer. */
 static JsonNode *
 offer_to_json(const VmigNegotiateMessage *offer)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
+    JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *o = json_object_new();
+    JsonArray *versions = json_array_new();
+    JsonArray *features = json_array_new();
 
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "versions");
-    json_builder_begin_array(b);
     for (guint i = 0; i < offer->versions->len; i++)
-        json_builder_add_int_value(b, g_array_index(offer->versions, guint32, i));
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "features");
-    json_builder_begin_array(b);
-    for (guint i = 0; i < offer->features->len; i++) {
-        const VmigNegotiateFeature *f = g_ptr_array_index(offer->features, i);
-
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, f->name);
-        if (f->has_channels) {
-            json_builder_set_member_name(b, "channels");
-            json_builder_add_int_value(b, f->channels);
-        }
-        if (f->algorithms) {
-            json_builder_set_member_name(b, "algorithms");
-            json_builder_begin_array(b);
-            for (guint j = 0; j < f->algorithms->len; j++)
-                json_builder_add_string_value(b, g_ptr_array_index(f->algorithms, j));
-            json_builder_end_array(b);
-        }
-        if (f->required) {
-            json_builder_set_member_name(b, "required");
-            json_builder_add_boolean_value(b, TRUE);
-        }
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
+        json_array_add_int_element(versions, g_array_index(offer->versions, guint32, i));
+    for (guint i = 0; i < offer->features->len; i++)
+        json_array_add_object_element(
+            features, vmig_mig_feature_to_json(g_ptr_array_index(offer->features, i)));
+    json_object_set_array_member(o, "versions", versions);
+    json_object_set_array_member(o, "features", features);
+    json_node_take_object(node, o);
+    return node;
 }
 
 static JsonObject *

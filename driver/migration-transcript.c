@@ -23,28 +23,6 @@ since_start(VmigMigration *m, gint64 now)
     return (now - m->handshake_start) / 1000;
 }
 
-/* Returns: @f as the record's FEATURE (docs/migration.md). */
-static JsonObject *
-feature_to_json(const VmigNegotiateFeature *f)
-{
-    JsonObject *o = json_object_new();
-
-    json_object_set_string_member(o, "name", f->name);
-    if (f->has_channels)
-        json_object_set_int_member(o, "channels", f->channels);
-    if (f->algorithms) {
-        JsonArray *algorithms = json_array_new();
-
-        for (guint i = 0; i < f->algorithms->len; i++)
-            json_array_add_string_element(algorithms,
-                                          g_ptr_array_index(f->algorithms, i));
-        json_object_set_array_member(o, "algorithms", algorithms);
-    }
-    if (f->required)
-        json_object_set_boolean_member(o, "required", TRUE);
-    return o;
-}
-
 /* Returns: the items of @msg as negotiate/ decoded them, the token redacted. */
 static JsonObject *
 items_to_json(const VmigNegotiateMessage *msg)
@@ -67,7 +45,7 @@ items_to_json(const VmigNegotiateMessage *msg)
 
         for (guint i = 0; i < msg->features->len; i++)
             json_array_add_object_element(
-                features, feature_to_json(g_ptr_array_index(msg->features, i)));
+                features, vmig_mig_feature_to_json(g_ptr_array_index(msg->features, i)));
         json_object_set_array_member(o, "features", features);
     }
     if (msg->tunable_names->len > 0) {
