@@ -73,7 +73,8 @@ struct _VmigControl {
     ino_t sock_ino;
     int listen_fd;
     VmigListener *listener;
-    const VmigControlCommand *commands;
+    /* The built-in commands (qmp_capabilities first), then the server's. */
+    VmigControlCommand *commands;
     gsize n_commands;
     gpointer user_data;
     GPtrArray *clients; /* VmigControlClient *, one reference each */
@@ -666,7 +667,6 @@ vmig_control_cmd_query_commands(VmigControlCall *call, JsonObject *arguments,
     JsonArray *names = json_array_new();
     JsonNode *node = json_node_alloc();
 
-    vmig_control_add_names(names, vmig_control_builtins, vmig_control_n_builtins);
     vmig_control_add_names(names, control->commands, control->n_commands);
     json_node_init_array(node, names);
     json_array_unref(names);
@@ -675,45 +675,31 @@ vmig_control_cmd_query_commands(VmigControlCall *call, JsonObject *arguments,
 
 /*
  * Reads @line as a request of @client's mode: in negotiation only
- * qmp_capabilities, then the server's table, then its own commands.
- * Returns: TRUE with @request filled (and *@user_data for its handler),
- * or FALSE with @error set, as vmig_control_parse_request().
+ * qmp_capabilities (the table's first command), then any command.
+ * Returns: TRUE with @request filled, or FALSE with @error set, as
+ * vmig_control_parse_request().
  */
 static gboolean
 vmig_control_client_parse(VmigControlClient *client, VmigControlLine *line,
-                          VmigControlRequest *request, gpointer *user_data,
-                          GError **error)
+                          VmigControlRequest *request, GError **error)
 {
     VmigControl *control = client->control;
     g_autoptr(GError) local = NULL;
 
-    if (!client->negotiated) {
-        *user_data = control;
-        if (vmig_control_parse_request(line->text, line->len, vmig_control_builtins, 1,
-                                       request, &local))
-            return TRUE;
-        /* QMP's words for anything but qmp_capabilities, known or not. */
-        if (g_error_matches(local, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND))
-            g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND,
-                                "Expecting capabilities negotiation with "
-                                "'qmp_capabilities'");
-        else
-            g_propagate_error(error, g_steal_pointer(&local));
-        return FALSE;
-    }
-
-    *user_data = control->user_data;
-    if (vmig_control_parse_request(line->text, line->len, control->commands,
-                                   control->n_commands, request, &local))
+    if (client->negotiated)
+        return vmig_control_parse_request(line->text, line->len, control->commands,
+                                          control->n_commands, request, error);
+    if (vmig_control_parse_request(line->text, line->len, control->commands, 1, request,
+                                   &local))
         return TRUE;
-    if (!g_error_matches(local, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND)) {
+    /* QMP's words for anything but qmp_capabilities, known or not. */
+    if (g_error_matches(local, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND))
+        g_set_error_literal(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_NOT_FOUND,
+                            "Expecting capabilities negotiation with "
+                            "'qmp_capabilities'");
+    else
         g_propagate_error(error, g_steal_pointer(&local));
-        return FALSE;
-    }
-    vmig_control_request_clear(request);
-    *user_data = control;
-    return vmig_control_parse_request(line->text, line->len, vmig_control_builtins,
-                                      vmig_control_n_builtins, request, error);
+    return FALSE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -745,14 +731,13 @@ vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line
     g_autoptr(GArray) fds = g_steal_pointer(&line->fds);
     g_autofree char *problem = NULL;
     VmigControlCall *call;
-    gpointer user_data = NULL;
 
     /* Every return below either refuses the line, which closes its fds,
      * or hands them to the call; this clear function is the safety net. */
     if (fds)
         g_array_set_clear_func(fds, (GDestroyNotify)vmig_fd_clear);
 
-    if (!vmig_control_client_parse(client, line, &request, &user_data, &error)) {
+    if (!vmig_control_client_parse(client, line, &request, &error)) {
         if (g_error_matches(error, VMIG_CONTROL_ERROR, VMIG_CONTROL_ERROR_EMPTY)) {
             /* An empty (or all-whitespace) line: nothing was asked. */
             if (fds && fds->len > 0)
@@ -786,7 +771,8 @@ vmig_control_client_handle_line(VmigControlClient *client, VmigControlLine *line
     client->pending++;
 
     g_debug("client %u: %s", client->id, call->command);
-    request.command->handler(call, call->arguments, user_data);
+    /* The built-in commands read what they need from the call. */
+    request.command->handler(call, call->arguments, client->control->user_data);
 }
 
 /*
@@ -1122,8 +1108,12 @@ vmig_control_new(GMainContext *context, const char *path,
     control->context =
         context ? g_main_context_ref(context) : g_main_context_ref_thread_default();
     control->listen_fd = -1;
-    control->commands = commands;
-    control->n_commands = n_commands;
+    control->n_commands = vmig_control_n_builtins + n_commands;
+    control->commands = g_new(VmigControlCommand, control->n_commands);
+    memcpy(control->commands, vmig_control_builtins, sizeof(vmig_control_builtins));
+    if (n_commands)
+        memcpy(control->commands + vmig_control_n_builtins, commands,
+               n_commands * sizeof(*commands));
     control->user_data = user_data;
     control->clients =
         g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
@@ -1197,6 +1187,7 @@ vmig_control_free(VmigControl *control)
             g_warning("cannot remove the control socket '%s': %s", control->path,
                       g_strerror(errno));
     }
+    g_free(control->commands);
     g_free(control->path);
     g_free(control->group_name);
     g_main_context_unref(control->context);
