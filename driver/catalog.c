@@ -661,31 +661,19 @@ vmig_catalog_set_current(VmigCatalog *catalog, JsonNode *parameters,
 const char *
 vmig_catalog_suggest(const VmigCatalog *catalog, const char *name, gboolean unstable)
 {
-    const char *best = NULL;
-    gsize best_distance = G_MAXSIZE;
-    gsize len = strlen(name);
-    /* Close enough: a typo or two, more for long names. */
-    gsize limit = MAX(2, len / 3);
+    VmigNameMatch match;
 
+    /* Close enough: a typo or two, more for long names.  A name far longer
+     * than any tunable is not measured: a client's 1 MiB name must not
+     * cost a matrix of a million rows per tunable (3 s and 200 MiB). */
+    vmig_name_match_init(&match, name, MAX(2, strlen(name) / 3));
     for (guint i = 0; i < catalog->tunables->len; i++) {
         const VmigTunable *tunable = g_ptr_array_index(catalog->tunables, i);
-        gsize other = strlen(tunable->name);
-        gsize distance;
 
-        if (tunable->unstable && !unstable)
-            continue;
-        /* The distance is at least the difference in length: a name that
-         * far off is not close, and a client's 1 MiB name must not cost a
-         * matrix of a million rows per tunable (3 s and 200 MiB). */
-        if (MAX(len, other) - MIN(len, other) > limit)
-            continue;
-        distance = vmig_name_distance(name, tunable->name);
-        if (distance < best_distance) {
-            best = tunable->name;
-            best_distance = distance;
-        }
+        if (!tunable->unstable || unstable)
+            vmig_name_match_try(&match, tunable->name);
     }
-    return best_distance <= limit ? best : NULL;
+    return vmig_name_match_best(&match);
 }
 
 /* Returns: the catalog's wire form (see catalog.h), a new node. */

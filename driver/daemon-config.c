@@ -126,25 +126,12 @@ static const char *
 vmig_daemon_config_suggest(const VmigDaemonConfig *config, const char *key)
 {
     g_autofree char *underscored = g_strdelimit(g_ascii_strdown(key, -1), "-", '_');
-    const char *best = NULL;
-    gsize best_distance = 3;
-    gsize i;
+    VmigNameMatch match;
 
-    for (i = 0; i < config->n_keys; i++) {
-        gsize la = strlen(underscored), lb = strlen(config->keys[i].key);
-        gsize d;
-
-        /* The distance is at least the difference in length: a line's
-         * long key is not measured against every short one. */
-        if (MAX(la, lb) - MIN(la, lb) >= best_distance)
-            continue;
-        d = vmig_name_distance(underscored, config->keys[i].key);
-        if (d < best_distance) {
-            best = config->keys[i].key;
-            best_distance = d;
-        }
-    }
-    return best;
+    vmig_name_match_init(&match, underscored, 2);
+    for (gsize i = 0; i < config->n_keys; i++)
+        vmig_name_match_try(&match, config->keys[i].key);
+    return vmig_name_match_best(&match);
 }
 
 /*

@@ -159,21 +159,47 @@ vmig_name_distance(const char *a, const char *b)
 #undef D
 }
 
+void
+vmig_name_match_init(VmigNameMatch *match, const char *name, gsize limit)
+{
+    *match = (VmigNameMatch){name, strlen(name), limit, NULL, G_MAXSIZE};
+}
+
+void
+vmig_name_match_try(VmigNameMatch *match, const char *candidate)
+{
+    gsize other = strlen(candidate);
+    gsize gap = MAX(match->len, other) - MIN(match->len, other);
+    gsize distance;
+
+    /* The distance is at least the difference in length. */
+    if (gap > match->limit || gap >= match->best_distance)
+        return;
+    distance = vmig_name_distance(match->name, candidate);
+    if (distance < match->best_distance) {
+        match->best = candidate;
+        match->best_distance = distance;
+    }
+}
+
+const char *
+vmig_name_match_best(const VmigNameMatch *match)
+{
+    return match->best_distance <= match->limit ? match->best : NULL;
+}
+
 const char *
 vmig_feature_suggest(const char *name)
 {
-    const char *best = NULL;
     const char *prefixed = NULL;
     guint n_prefixed = 0;
-    gsize best_distance = G_MAXSIZE;
     gsize len = strlen(name);
-    /* Close enough: a typo or two, more for long names (as for tunables). */
-    gsize limit = MAX(2, len / 3);
+    VmigNameMatch match;
 
+    /* Close enough: a typo or two, more for long names (as for tunables). */
+    vmig_name_match_init(&match, name, MAX(2, len / 3));
     for (guint f = 0; f < VMIG_FEATURE_LAST; f++) {
         const char *known = feature_table[f].name;
-        gsize other = strlen(known);
-        gsize distance;
 
         if (feature_table[f].internal)
             continue;
@@ -181,17 +207,10 @@ vmig_feature_suggest(const char *name)
             prefixed = known;
             n_prefixed++;
         }
-        /* The distance is at least the difference in length: skip the far ones. */
-        if (MAX(len, other) - MIN(len, other) > limit)
-            continue;
-        distance = vmig_name_distance(name, known);
-        if (distance < best_distance) {
-            best = known;
-            best_distance = distance;
-        }
+        vmig_name_match_try(&match, known);
     }
-    if (best_distance <= limit)
-        return best;
+    if (vmig_name_match_best(&match))
+        return vmig_name_match_best(&match);
     /* "postcopy": the start of one name only (postcopy-ram). */
     return n_prefixed == 1 ? prefixed : NULL;
 }
