@@ -149,6 +149,46 @@ vmig_test_guest_status_settled(const char *qmp)
     return status;
 }
 
+gboolean
+vmig_test_migration_running(const char *status)
+{
+    static const char *const running[] = {"setup",      "active",         "device",
+                                          "cancelling", "pre-switchover", NULL};
+
+    return g_strv_contains(running, status);
+}
+
+char *
+vmig_test_migration_status(VmigTestQemu *qemu, const char *aux)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+
+    if (!vmig_guest_qmp(aux, "query-migrate", NULL, &ret, &error)) {
+        /* No answer: a QEMU that ended is reaped (5 s at most). */
+        if (vmig_test_qemu_wait(qemu, 5000))
+            return g_strdup("gone");
+        g_error("query-migrate on %s: %s", aux, error->message);
+    }
+    return g_strdup(json_object_get_string_member_with_default(json_node_get_object(ret),
+                                                               "status", ""));
+}
+
+char *
+vmig_test_migration_settle(VmigTestQemu *qemu, const char *aux, guint seconds)
+{
+    gint64 deadline = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
+    char *status;
+
+    while (
+        vmig_test_migration_running((status = vmig_test_migration_status(qemu, aux))) &&
+        g_get_monotonic_time() < deadline) {
+        g_free(status);
+        g_usleep(50 * 1000);
+    }
+    return status;
+}
+
 VmigGuestMonitor *
 vmig_test_control_open(VmigTestDaemon *d)
 {

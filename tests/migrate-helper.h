@@ -47,6 +47,24 @@ char *vmig_test_guest_status(const char *qmp);
  */
 char *vmig_test_guest_status_settled(const char *qmp);
 
+/* Returns: TRUE while @status is that of a QEMU migration under way. */
+gboolean vmig_test_migration_running(const char *status);
+
+/*
+ * Returns: the migration status of @qemu through its spare monitor @aux
+ * ("" before any), or "gone" once its process ended (to free).
+ */
+char *vmig_test_migration_status(VmigTestQemu *qemu, const char *aux);
+
+/*
+ * Waits (at most @seconds) while @qemu's own migration is under way: a
+ * migration cancelled with its channels cut or frozen can take QEMU 7.2
+ * long to end, and QEMU resumes the guest only then.
+ * Returns: the last status (to free): "gone" once QEMU ended, one that
+ * vmig_test_migration_running() still takes when the time ran out.
+ */
+char *vmig_test_migration_settle(VmigTestQemu *qemu, const char *aux, guint seconds);
+
 /* Opens daemon @d's control socket (its greeting read). */
 VmigGuestMonitor *vmig_test_control_open(VmigTestDaemon *d);
 

@@ -196,47 +196,20 @@ runs(VmigTestQemu *qemu, const char *aux)
     return g_str_equal(status, "running");
 }
 
-/*
- * The migration status of @qemu, through its spare monitor @aux, or
- * "gone" once its process ended (to free).
- */
-static char *
-migration_status(VmigTestQemu *qemu, const char *aux)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) ret = NULL;
-
-    if (!vmig_guest_qmp(aux, "query-migrate", NULL, &ret, &error)) {
-        if (vmig_test_qemu_wait(qemu, 5000))
-            return g_strdup("gone");
-        g_error("query-migrate on %s: %s", aux, error->message);
-    }
-    return g_strdup(json_object_get_string_member_with_default(json_node_get_object(ret),
-                                                               "status", ""));
-}
-
 /* Waits (at most 60 s) until the source QEMU's migration is no longer under way. */
 static void
 settle_source(Fixture *f)
 {
+    g_autofree char *status = NULL;
+
     if (!f->src_qemu || vmig_test_qemu_wait(f->src_qemu, 0))
         return;
-    for (gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
-        g_autofree char *status = migration_status(f->src_qemu, f->src_aux);
-
-        if (!g_str_equal(status, "active") && !g_str_equal(status, "setup") &&
-            !g_str_equal(status, "cancelling") && !g_str_equal(status, "device") &&
-            !g_str_equal(status, "pre-switchover"))
-            return;
-        if (g_get_monotonic_time() > deadline) {
-            /* QEMU 7.2's cancel of a multifd migration whose channels
-             * broke can hang; the guest's place is judged anyway. */
-            g_test_message("the source QEMU's migration is still '%s' 60 s after the end",
-                           status);
-            return;
-        }
-        g_usleep(50 * 1000);
-    }
+    status = vmig_test_migration_settle(f->src_qemu, f->src_aux, 60);
+    /* QEMU 7.2's cancel of a multifd migration whose channels broke can
+     * hang; the guest's place is judged anyway. */
+    if (vmig_test_migration_running(status))
+        g_test_message("the source QEMU's migration is still '%s' 60 s after the end",
+                       status);
 }
 
 /* Returns: what process @pid's fds are, one "N -> TARGET" a line (to free). */
@@ -470,7 +443,7 @@ migrate_to_moment(Fixture *f, const Case *c)
         g_assert_true(vmig_relay_wait_held(f->relay, VMIG_TEST_WAIT_MS));
         /* ... and the source QEMU has sent everything: its guest is paused. */
         for (;;) {
-            g_autofree char *status = migration_status(f->src_qemu, f->src_aux);
+            g_autofree char *status = vmig_test_migration_status(f->src_qemu, f->src_aux);
 
             if (g_str_equal(status, "completed"))
                 break;
@@ -777,16 +750,11 @@ test_fault(Fixture *f, gconstpointer data)
         /* A source QEMU whose daemon was killed mid-stream may still be
          * finding out that its stream is gone: a new daemon refuses a QEMU
          * that migrates (not its migration). */
-        for (gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
-            g_autofree char *status = migration_status(f->src_qemu, f->src_aux);
+        g_autofree char *status = vmig_test_migration_settle(f->src_qemu, f->src_aux, 60);
 
-            g_test_message("source QEMU's migration: %s", status);
-            if (!g_str_equal(status, "active") && !g_str_equal(status, "setup") &&
-                !g_str_equal(status, "cancelling"))
-                break;
-            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-            g_usleep(50 * 1000);
-        }
+        g_test_message("source QEMU's migration: %s", status);
+        if (vmig_test_migration_running(status))
+            g_error("the source QEMU's migration is still '%s' after 60 s", status);
         migrate_again(f, &f->src, f->src_ctl, f->src_qemu, &f->dst, f->dst_ctl);
     } else
         migrate_again(f, &f->dst, f->dst_ctl, f->dst_qemu, &f->src, f->src_ctl);

@@ -825,27 +825,16 @@ test_fault(Fixture *f, gconstpointer data)
      * before judging: QEMU 7.2 may abort while it cancels a multifd
      * migration whose channels broke, and under a slow build its cancel
      * can stay "cancelling" for long (the guest runs meanwhile). */
-    for (gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;;) {
-        g_autoptr(JsonNode) info = NULL;
-        const char *status;
+    {
+        g_autofree char *settled =
+            vmig_test_migration_settle(f->src_qemu, f->src_aux, 20);
 
-        if (!vmig_guest_qmp(f->src_aux, "query-migrate", NULL, &info, NULL)) {
-            /* No answer: a QEMU that ended is reaped (5 s at most). */
-            if (vmig_test_qemu_wait(f->src_qemu, 5000) &&
-                vmig_test_skip_if_qemu_aborted(f->src_qemu, "source"))
-                return;
-            break;
-        }
-        status = json_object_get_string_member_with_default(json_node_get_object(info),
-                                                            "status", "");
-        if (!g_str_equal(status, "cancelling") && !g_str_equal(status, "active"))
-            break;
-        if (g_get_monotonic_time() > deadline) {
+        if (g_str_equal(settled, "gone") &&
+            vmig_test_skip_if_qemu_aborted(f->src_qemu, "source"))
+            return;
+        if (vmig_test_migration_running(settled))
             g_test_message("the source QEMU's migration is still '%s' 20 s after the end",
-                           status);
-            break;
-        }
-        g_usleep(50 * 1000);
+                           settled);
     }
     {
         g_autofree char *status = vmig_test_guest_status_settled(f->src_aux);
