@@ -199,13 +199,7 @@ on_migrated(GObject *source, GAsyncResult *result, gpointer user_data)
     if (!vmig_mig_v2(m) && !m->main_bridged && m->main_fd >= 0) {
         /* No stream byte went yet: the main channel still carries frames,
          * and libvirt's reason reaches the destination's management app. */
-        g_autoptr(VmigNegotiateMessage) frame = vmig_negotiate_message_new_error(
-            VMIG_NEGOTIATE_CODE_HYPERVISOR, error->message);
-        g_autoptr(GBytes) bytes = vmig_negotiate_encode(frame, NULL);
-
-        if (bytes)
-            (void)!send(m->main_fd, g_bytes_get_data(bytes, NULL),
-                        g_bytes_get_size(bytes), MSG_NOSIGNAL | MSG_DONTWAIT);
+        vmig_mig_send_error_now(m, VMIG_NEGOTIATE_CODE_HYPERVISOR, error->message);
     }
     vmig_mig_finish(m, VMIG_MIGRATION_FAILED, error->message);
 }

@@ -359,6 +359,15 @@ void vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *err
 void vmig_mig_end_bridges(VmigMigration *m);
 
 /*
+ * Sends an ERROR frame with @code and @message on @m's main channel at
+ * once, without blocking (what is queued goes first), for a version 1
+ * handshake that is about to end: counted in the transcript and the bytes
+ * sent when it went out whole.
+ */
+void vmig_mig_send_error_now(VmigMigration *m, VmigNegotiateCode code,
+                             const char *message);
+
+/*
  * Fails @m with the reason @format.  While the handshake runs and @code
  * is not 0, the peer is told with an ERROR frame.
  */

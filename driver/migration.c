@@ -804,6 +804,22 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
 }
 
 void
+vmig_mig_send_error_now(VmigMigration *m, VmigNegotiateCode code, const char *message)
+{
+    g_autoptr(VmigNegotiateMessage) err = vmig_negotiate_message_new_error(code, message);
+    g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
+
+    /* What is queued goes first, so the frame is not cut into another. */
+    if (m->out && m->out->len)
+        (void)!send(m->main_fd, m->out->data, m->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+             MSG_NOSIGNAL | MSG_DONTWAIT) == (gssize)g_bytes_get_size(bytes)) {
+        vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));
+        m->bytes_sent += g_bytes_get_size(bytes);
+    }
+}
+
+void
 vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
 {
     g_autofree char *message = NULL;
@@ -827,21 +843,8 @@ vmig_mig_fail(VmigMigration *m, VmigNegotiateCode code, const char *format, ...)
     }
     m->fail_code = code;
     if (!vmig_mig_v2(m) && m->main_fd >= 0 && !m->handshake_done && code != 0) {
-        g_autoptr(VmigNegotiateMessage) err =
-            vmig_negotiate_message_new_error(code, message);
-        g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
-
         /* Best effort, non-blocking: the peer learns why before the close. */
-        if (bytes) {
-            if (m->out && m->out->len)
-                (void)!send(m->main_fd, m->out->data, m->out->len,
-                            MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
-                     MSG_NOSIGNAL | MSG_DONTWAIT) == (gssize)g_bytes_get_size(bytes)) {
-                vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));
-                m->bytes_sent += g_bytes_get_size(bytes);
-            }
-        }
+        vmig_mig_send_error_now(m, code, message);
     }
     vmig_mig_finish(m, VMIG_MIGRATION_FAILED, message);
 }
@@ -1094,17 +1097,9 @@ vmig_migration_cancel(VmigMigrations *ms, const char *id, GError **error)
         m->backend->cancel(m);
         return TRUE;
     }
-    if (!vmig_mig_v2(m) && m->main_fd >= 0 && !m->handshake_done) {
-        g_autoptr(VmigNegotiateMessage) err = vmig_negotiate_message_new_error(
-            VMIG_NEGOTIATE_CODE_CANCELLED, "cancelled by the management app");
-        g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
-
-        if (send(m->main_fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
-                 MSG_NOSIGNAL | MSG_DONTWAIT) == (gssize)g_bytes_get_size(bytes)) {
-            vmig_mig_transcript_add(m, TRUE, err, g_bytes_get_size(bytes));
-            m->bytes_sent += g_bytes_get_size(bytes);
-        }
-    }
+    if (!vmig_mig_v2(m) && m->main_fd >= 0 && !m->handshake_done)
+        vmig_mig_send_error_now(m, VMIG_NEGOTIATE_CODE_CANCELLED,
+                                "cancelled by the management app");
     if (m->state == VMIG_MIGRATION_CONNECTING) {
         g_autofree char *why = g_strdup_printf(
             "cancelled by the management app while connecting to '%s' (no answer yet)",
