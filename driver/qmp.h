@@ -39,6 +39,8 @@ G_DECLARE_FINAL_TYPE(VmigQmp, vmig_qmp, VMIG, QMP, GObject)
  * Signals:
  *   "event"  (VmigQmp *qmp, const char *name, JsonObject *data (nullable),
  *             JsonObject *timestamp (nullable), gpointer user_data)
+ *            also while connecting: QEMU 7.2 can send an event before
+ *            its greeting
  *   "closed" (VmigQmp *qmp, const GError *reason, gpointer user_data)
  *            emitted once, after every pending call has failed
  */
@@ -147,7 +149,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigQmpMessage, vmig_qmp_message_clear)
  * vmig_qmp_message_parse:
  * @line: one line from the monitor without its '\n' (@len bytes; need
  *        not be NUL-terminated); a trailing '\r' is dropped
- * @greeting: TRUE while the greeting is awaited: the line must be one
+ * @greeting: TRUE while the greeting is awaited: the line must be one, or
+ *            an event (QEMU 7.2 can send one before its greeting)
  * @path: the monitor's socket, for messages
  * @message: filled in on success (whatever it held is overwritten, not freed)
  *

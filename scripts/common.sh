@@ -89,7 +89,9 @@ import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 f = s.makefile("rw")
-f.readline()
+# QEMU 7.2 can send an event before its greeting.
+while "QMP" not in json.loads(f.readline()):
+    pass
 for cmd in ({"execute": "qmp_capabilities"}, json.loads(sys.argv[2])):
     f.write(json.dumps(cmd) + "\n")
     f.flush()

@@ -503,7 +503,12 @@ vmig_guest_monitor_open(const char *path, guint timeout_ms, GError **error)
         return NULL;
     }
 
-    monitor->greeting = vmig_guest_read_object(monitor, deadline, &local);
+    /* QEMU 7.2 can send an event before its greeting (tests/test-qmp.c): kept. */
+    while ((monitor->greeting = vmig_guest_read_object(monitor, deadline, &local)) &&
+           json_object_has_member(monitor->greeting, "event")) {
+        vmig_guest_monitor_keep_event(monitor, monitor->greeting);
+        g_clear_pointer(&monitor->greeting, json_object_unref);
+    }
     if (!monitor->greeting) {
         if (g_error_matches(local, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT))
             g_set_error(error, VMIG_GUEST_ERROR, VMIG_GUEST_ERROR_TIMEOUT,

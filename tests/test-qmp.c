@@ -305,6 +305,19 @@ fixture_setup_qemu(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
 }
 
+/* Setup of a /qmp/qemu/ test with a second monitor, at f->fake_path. */
+static void
+fixture_setup_spare(Fixture *f, gconstpointer data)
+{
+    g_autofree char *arg = NULL;
+
+    f->fake_dir = g_dir_make_tmp("vmig-qmp-XXXXXX", NULL);
+    g_assert_nonnull(f->fake_dir);
+    f->fake_path = g_build_filename(f->fake_dir, "spare.sock", NULL);
+    arg = g_strdup_printf("unix:%s,server=on,wait=off", f->fake_path);
+    fixture_setup_qemu(f, (const char *const[]){"-qmp", arg, NULL});
+}
+
 /* Setup of tests that need no QEMU: a client that is not connected. */
 static void
 fixture_setup_plain(Fixture *f, gconstpointer data)
@@ -578,6 +591,106 @@ test_events(Fixture *f, gconstpointer data)
     g_assert_nonnull(timestamp);
     g_assert_cmpint(member_int(timestamp, "seconds"), >, 0);
     g_assert_true(json_object_has_member(timestamp, "microseconds"));
+}
+
+/* The event storm of test_events_before_greeting(): stop and cont, over and over. */
+typedef struct {
+    Fixture *f;
+    gboolean running;
+    gboolean drained; /* no longer running, and every command answered */
+    guint in_flight;
+    guint64 sent;
+} Storm;
+
+static void storm_send(Storm *storm);
+
+/* GAsyncReadyCallback of a storm command: send the next while the storm lasts. */
+static void
+on_storm_reply(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Storm *storm = user_data;
+    g_autoptr(JsonNode) ret = vmig_qmp_execute_finish(VMIG_QMP(source), result, NULL);
+
+    storm->in_flight--;
+    if (storm->running)
+        storm_send(storm);
+    else if (!storm->in_flight)
+        storm->drained = TRUE;
+}
+
+/* Sends the next command of the storm. */
+static void
+storm_send(Storm *storm)
+{
+    storm->in_flight++;
+    vmig_qmp_execute_async(storm->f->qmp, storm->sent++ % 2 ? "cont" : "stop", NULL, NULL,
+                           0, NULL, on_storm_reply, storm);
+}
+
+typedef struct {
+    guint early; /* events before the greeting */
+} Probe;
+
+/* "event" handler of the probing client: count the events before the greeting. */
+static void
+on_probe_event(VmigQmp *qmp, const char *name, JsonObject *data, JsonObject *timestamp,
+               gpointer user_data)
+{
+    Probe *probe = user_data;
+
+    if (!vmig_qmp_get_greeting(qmp))
+        probe->early++;
+}
+
+#define EARLY_EVENT_CONNECTIONS 3000
+
+/*
+ * QEMU 7.2 sends a new client an event before its greeting when the
+ * client before it had negotiated capabilities and the guest stops or
+ * resumes while the I/O thread greets (2 % of connections measured here):
+ * its monitor broadcasts to the old session until the greeting starts the
+ * new one.  A client that takes the first line for the greeting fails.
+ * Connect again and again to a second monitor while the first stops and
+ * resumes the guest: every connection succeeds, and the early events
+ * reach the "event" signal.
+ */
+static void
+test_events_before_greeting(Fixture *f, gconstpointer data)
+{
+    Storm storm = {.f = f, .running = TRUE};
+    guint early = 0, connections = 0, with_early = 0;
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    REQUIRE_QEMU(f);
+    for (guint i = 0; i < 4; i++)
+        storm_send(&storm);
+    while (connections < EARLY_EVENT_CONNECTIONS && !with_early &&
+           g_get_monotonic_time() < deadline) {
+        g_autoptr(VmigQmp) probe_qmp = vmig_qmp_new(f->context);
+        g_autoptr(GError) error = NULL;
+        Probe probe = {0};
+        ConnectResult res = {.f = f};
+
+        g_signal_connect(probe_qmp, "event", G_CALLBACK(on_probe_event), &probe);
+        vmig_qmp_connect_async(probe_qmp, f->fake_path, NULL, on_connected, &res);
+        iterate_until(f, &res.done);
+        if (res.error)
+            g_error("connection %u to the spare monitor: %s", connections + 1,
+                    res.error->message);
+        connections++;
+        early += probe.early;
+        with_early += probe.early > 0;
+        vmig_qmp_close(probe_qmp);
+        drain_context(f);
+    }
+    storm.running = FALSE;
+    iterate_until(f, &storm.drained);
+    g_test_message("%u connections, %u of them with %u events before the greeting "
+                   "(%" G_GUINT64_FORMAT " stops and resumes)",
+                   connections, with_early, early, storm.sent);
+    if (!with_early)
+        g_test_skip("QEMU sent no event before a greeting this time: the race was not "
+                    "met");
 }
 
 /* Returns: TRUE if process @pid has an fd open on the socket with inode @ino. */
@@ -1358,6 +1471,8 @@ main(int argc, char **argv)
     add_qemu_test("/qmp/qemu/error/command", test_error_command);
     add_qemu_test("/qmp/qemu/error/not-found", test_error_not_found);
     add_qemu_test("/qmp/qemu/events", test_events);
+    g_test_add("/qmp/qemu/events-before-greeting", Fixture, NULL, fixture_setup_spare,
+               test_events_before_greeting, fixture_teardown);
     add_qemu_test("/qmp/qemu/getfd", test_getfd);
     add_qemu_test("/qmp/qemu/killed", test_killed);
     add_qemu_test("/qmp/qemu/quit", test_quit);
