@@ -97,17 +97,35 @@ on_channel_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
         vmig_mig_end_bridges(m);
         return;
     }
-    if (fd >= 0 && m->tls) {
-        vmig_mig_tls_connect(m, &fd, FALSE);
+    if (fd >= 0) {
+        vmig_mig_await_hello(m, &fd, FALSE);
         return;
     }
-    if (fd < 0) {
-        g_debug("%s: an extra channel: %s", m->id, error->message);
-    } else if (!vmig_mig_channels_add_plain(m, &fd, 1, &error)) {
-        vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_CHANNELS, NULL, error);
-        return;
-    }
+    g_debug("%s: an extra channel: %s", m->id, error->message);
     if (m->dials == 0 && m->state == VMIG_MIGRATION_COLLECTING)
+        vmig_mig_source_commit(m);
+}
+
+void
+vmig_mig_channel_ready(VmigMigration *m, int *fdp, const GError *error)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (*fdp < 0) {
+        g_message("migration %s: a data channel: %s", m->id, error->message);
+    } else if (m->state != VMIG_MIGRATION_COLLECTING) {
+        /* The channel timeout went by, and the COMMIT with it. */
+        g_message("migration %s: a data channel came in state '%s', after the COMMIT: "
+                  "closed",
+                  m->id, vmig_migration_state_to_string(m->state));
+        vmig_fd_clear(fdp);
+    } else if (!vmig_mig_channels_add_plain(m, fdp, 1, &local)) {
+        vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_CHANNELS, NULL, local);
+        return;
+    }
+    /* URI mode: what has connected when every dial is over is what we go
+     * with; fd mode waits for the app until the channel timeout. */
+    if (m->uri && m->dials == 0 && m->state == VMIG_MIGRATION_COLLECTING)
         vmig_mig_source_commit(m);
 }
 
@@ -185,9 +203,10 @@ channels_room(VmigMigration *m)
     return have < wanted ? wanted - have : 0;
 }
 
-/* TLS on the source: each channel is a client handshake first, then added. */
+/* The source: each channel waits for the destination's hello (and a TLS
+ * handshake), then is added. */
 static gboolean
-channels_add_tls(VmigMigration *m, int *fds, gsize n_fds, GError **error)
+channels_add_source(VmigMigration *m, int *fds, gsize n_fds, GError **error)
 {
     gsize i;
 
@@ -200,7 +219,7 @@ channels_add_tls(VmigMigration *m, int *fds, gsize n_fds, GError **error)
         return FALSE;
     }
     for (i = 0; i < n_fds; i++)
-        vmig_mig_tls_connect(m, &fds[i], FALSE);
+        vmig_mig_await_hello(m, &fds[i], FALSE);
     return TRUE;
 }
 
@@ -223,8 +242,8 @@ vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, guint *n_closed,
             return FALSE;
         }
     }
-    if (m->role == VMIG_ROLE_SOURCE && m->tls)
-        ok = channels_add_tls(m, fds, kept, error);
+    if (m->role == VMIG_ROLE_SOURCE)
+        ok = channels_add_source(m, fds, kept, error);
     else
         ok = vmig_mig_channels_add_plain(m, fds, kept, error);
     /* More than asked for: closed at once, not held until the migration ends. */

@@ -52,6 +52,9 @@
 
 /* How long the peer may take for each step of the handshake. */
 #define VMIG_MIG_HANDSHAKE_TIMEOUT_MS 30000
+/* How long the source waits for the destination driver's hello on the main
+ * channel: silence means no driver there (migration-hello.c). */
+#define VMIG_MIG_HELLO_TIMEOUT_MS 3000
 /* How often a running migration's progress is read. */
 #define VMIG_MIG_PROGRESS_INTERVAL_MS 250
 /* Default most extra channels a destination takes. */
@@ -476,6 +479,18 @@ void vmig_mig_control_postcopy(VmigMigration *m);
  * without blocking.  Version 2: the peer then knows this side gives up. */
 void vmig_mig_send_error(VmigMigration *m, VmigNegotiateCode code, const char *message);
 
+/* ---- migration-hello.c ------------------------------------------------------------- */
+
+/*
+ * Source: waits for the destination driver's hello on *@fdp (consumed,
+ * counted in @m->dials meanwhile), then starts the main channel (@main)
+ * or adds the data channel, through TLS when @m->tls.
+ */
+void vmig_mig_await_hello(VmigMigration *m, int *fdp, gboolean main);
+
+/* Source: nothing came on the main channel *@fdp (consumed): no driver there. */
+void vmig_mig_source_no_driver(VmigMigration *m, int *fdp);
+
 /* ---- migration-source.c ------------------------------------------------------------ */
 
 /* The main channel is there: send the opener, the handshake begins. */
@@ -510,6 +525,13 @@ gboolean vmig_mig_channels_add(VmigMigration *m, int *fds, gsize n_fds, guint *n
 /* The same, for plaintext ends of connections whose TLS is up (or plain ones). */
 gboolean vmig_mig_channels_add_plain(VmigMigration *m, int *fds, gsize n_fds,
                                      GError **error);
+
+/*
+ * Source: a data channel's connection is ready for its preamble (*@fdp,
+ * consumed; its TLS, if any, is up), or failed (*@fdp is -1: @error says
+ * why, and it is only logged): added, or counted out.
+ */
+void vmig_mig_channel_ready(VmigMigration *m, int *fdp, const GError *error);
 
 /* (Re)arms the channel timeout: the source goes on with what came, the destination fails.
  */

@@ -215,12 +215,7 @@ on_main_dialled(GObject *source, GAsyncResult *result, gpointer user_data)
         vmig_mig_fail(m, 0, "%s", error->message);
         return;
     }
-    if (m->tls) {
-        vmig_mig_tls_connect(m, &fd, TRUE);
-        return;
-    }
-    vmig_mig_main_start(m, &fd);
-    vmig_mig_source_open(m);
+    vmig_mig_await_hello(m, &fd, TRUE);
 }
 
 void
@@ -262,14 +257,9 @@ vmig_mig_start_checked(VmigMigration *m)
                                   m->cancellable, on_main_dialled, vmig_mig_ref(m));
         return;
     }
-    if (m->tls) {
-        if (!vmig_mig_step(m, VMIG_MIG_EVENT_DIAL))
-            return;
-        vmig_mig_answer_start(m);
-        vmig_mig_tls_connect(m, &m->request_fd, TRUE);
+    /* fd mode: the app's connection, on which the destination speaks first. */
+    if (!vmig_mig_step(m, VMIG_MIG_EVENT_DIAL))
         return;
-    }
-    vmig_mig_main_start(m, &m->request_fd);
     vmig_mig_answer_start(m);
-    vmig_mig_source_open(m);
+    vmig_mig_await_hello(m, &m->request_fd, TRUE);
 }

@@ -183,8 +183,7 @@ on_client_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
         }
         /* A data channel: like one that could not be dialled (the channel
          * timeout settles how many are enough). */
-        g_message("migration %s: a data channel: TLS with the destination driver: %s",
-                  m->id, error->message);
+        g_prefix_error(&error, "TLS with the destination driver: ");
     } else if (!main && !vmig_tls_info_same_peer(vmig_tls_session_get_info(session),
                                                  m->tls_info)) {
         vmig_mig_fail(m, VMIG_NEGOTIATE_CODE_CHANNELS,
@@ -203,15 +202,8 @@ on_client_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
                 vmig_mig_source_open(m);
             return;
         }
-        if (!vmig_mig_channels_add_plain(m, &plain, 1, &error)) {
-            vmig_mig_fail_error(m, VMIG_NEGOTIATE_CODE_CHANNELS, NULL, error);
-            return;
-        }
     }
-    /* URI mode: what has connected when every dial is over is what we go
-     * with; fd mode waits for the app until the channel timeout. */
-    if (!main && m->uri && m->dials == 0 && m->state == VMIG_MIGRATION_COLLECTING)
-        vmig_mig_source_commit(m);
+    vmig_mig_channel_ready(m, &plain, error);
 }
 
 void
@@ -375,6 +367,12 @@ vmig_mig_tls_accept_main(VmigMigration *m, int *fdp)
 {
     g_autoptr(GError) error = NULL;
 
+    /* The destination speaks first (fdpass/preamble.h). */
+    if (!vmig_transport_send_hello(*fdp, &error)) {
+        vmig_fd_clear(fdp);
+        vmig_mig_fail_error(m, 0, "the main channel", error);
+        return;
+    }
     if (!vmig_mig_settings(m)->tls && !m->tls_required) {
         vmig_mig_main_start(m, fdp);
         return;

@@ -14,6 +14,7 @@
 #define G_LOG_DOMAIN "vmig-pending"
 
 #include "driver/pending.h"
+#include "driver/transport.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -562,12 +563,19 @@ void
 vmig_pending_set_add(VmigPendingSet *set, int *fdp, gboolean from_listener)
 {
     VmigPendingPool *pool = set->pool;
+    g_autoptr(GError) error = NULL;
     VmigPendingConn *conn;
 
     if (!g_unix_set_fd_nonblocking(*fdp, TRUE, NULL)) {
         /* Read without blocking, or not at all. */
         g_debug("%s: a connection cannot be made non-blocking (%s); dropped", set->name,
                 g_strerror(errno));
+        vmig_fd_clear(fdp);
+        return;
+    }
+    /* The destination speaks first: a driver is here (fdpass/preamble.h). */
+    if (!vmig_transport_send_hello(*fdp, &error)) {
+        g_debug("%s: a connection: %s; dropped", set->name, error->message);
         vmig_fd_clear(fdp);
         return;
     }

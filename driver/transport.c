@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 
 #include "fdpass/fd.h"
+#include "fdpass/preamble.h"
 
 /* clang-format off */
 G_DEFINE_QUARK(vmig-transport-error-quark, vmig_transport_error)
@@ -512,5 +514,229 @@ vmig_transport_dial_finish(GAsyncResult *result, GError **error)
         return -1;
     fd = vmig_fd_steal(fdp);
     g_free(fdp);
+    return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The destination's hello */
+
+gboolean
+vmig_transport_send_hello(int fd, GError **error)
+{
+    guint8 hello[VMIG_PREAMBLE_MAGIC_SIZE];
+    ssize_t n;
+
+    vmig_preamble_encode_hello(hello);
+    do
+        n = send(fd, hello, sizeof(hello), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof(hello))
+        return TRUE;
+    if (n < 0)
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot write the driver's hello: %s", g_strerror(errno));
+    else
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                    "cannot write the driver's hello: only %zd of its %zu bytes fit", n,
+                    sizeof(hello));
+    return FALSE;
+}
+
+typedef struct {
+    int fd;
+    char *what;
+    guint timeout_ms;
+    guint8 got[VMIG_PREAMBLE_MAGIC_SIZE];
+    gsize have;
+    GSource *watch;
+    GSource *timer;
+    GSource *cancel;
+} VmigHelloWait;
+
+static void
+vmig_hello_wait_stop(VmigHelloWait *wait)
+{
+    GSource **sources[] = {&wait->watch, &wait->timer, &wait->cancel};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(sources); i++) {
+        if (*sources[i]) {
+            g_source_destroy(*sources[i]);
+            g_clear_pointer(sources[i], g_source_unref);
+        }
+    }
+}
+
+static void
+vmig_hello_wait_free(VmigHelloWait *wait)
+{
+    vmig_hello_wait_stop(wait);
+    vmig_fd_clear(&wait->fd);
+    g_free(wait->what);
+    g_free(wait);
+}
+
+typedef struct {
+    int fd;
+    gboolean greeted;
+} VmigHelloResult;
+
+static void
+vmig_hello_result_free(VmigHelloResult *result)
+{
+    vmig_fd_clear(&result->fd);
+    g_free(result);
+}
+
+/* Ends @task: the socket handed over (@greeted or not), or @error (the socket closed). */
+static void
+vmig_hello_wait_end(GTask *task, gboolean greeted, GError *error)
+{
+    VmigHelloWait *wait = g_task_get_task_data(task);
+
+    vmig_hello_wait_stop(wait);
+    if (error) {
+        g_task_return_error(task, error);
+    } else {
+        VmigHelloResult *result = g_new0(VmigHelloResult, 1);
+
+        result->fd = vmig_fd_steal(&wait->fd);
+        result->greeted = greeted;
+        g_task_return_pointer(task, result, (GDestroyNotify)vmig_hello_result_free);
+    }
+    g_object_unref(task);
+}
+
+/* Returns: @bytes as text for a message: printable bytes as they are, others in hex. */
+static char *
+vmig_hello_quote(const guint8 *bytes, gsize len)
+{
+    GString *out = g_string_new(NULL);
+
+    for (gsize i = 0; i < len; i++) {
+        if (g_ascii_isprint(bytes[i]) && bytes[i] != '\\' && bytes[i] != '\'')
+            g_string_append_c(out, (char)bytes[i]);
+        else
+            g_string_append_printf(out, "\\x%02x", bytes[i]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static gboolean
+vmig_hello_on_readable(int fd, GIOCondition condition, gpointer user_data)
+{
+    GTask *task = user_data;
+    VmigHelloWait *wait = g_task_get_task_data(task);
+    guint8 hello[VMIG_PREAMBLE_MAGIC_SIZE];
+    ssize_t n;
+
+    vmig_preamble_encode_hello(hello);
+    do
+        n = recv(fd, wait->got + wait->have, sizeof(wait->got) - wait->have,
+                 MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+    if (n > 0)
+        wait->have += (gsize)n;
+    if (n > 0 && wait->have < sizeof(wait->got) &&
+        memcmp(wait->got, hello, wait->have) == 0)
+        return G_SOURCE_CONTINUE;
+    g_clear_pointer(&wait->watch, g_source_unref);
+    if (wait->have == sizeof(wait->got) && memcmp(wait->got, hello, sizeof(hello)) == 0) {
+        vmig_hello_wait_end(task, TRUE, NULL);
+    } else if (wait->have > 0) {
+        g_autofree char *quoted = vmig_hello_quote(wait->got, wait->have);
+
+        vmig_hello_wait_end(
+            task, FALSE,
+            g_error_new(VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_PEER,
+                        "'%s' is no virt-migrate driver: it sent '%s' where a driver "
+                        "says 'VMGH'",
+                        wait->what, quoted));
+    } else {
+        vmig_hello_wait_end(
+            task, FALSE,
+            g_error_new(VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_PEER,
+                        "'%s' closed the connection before a driver's hello (%s)",
+                        wait->what, n < 0 ? g_strerror(errno) : "end of file"));
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+vmig_hello_on_timeout(gpointer user_data)
+{
+    GTask *task = user_data;
+    VmigHelloWait *wait = g_task_get_task_data(task);
+
+    g_clear_pointer(&wait->timer, g_source_unref);
+    if (wait->have > 0)
+        vmig_hello_wait_end(
+            task, FALSE,
+            g_error_new(VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_PEER,
+                        "'%s' sent %zu of a driver's hello's 4 bytes, then nothing "
+                        "for %u ms",
+                        wait->what, wait->have, wait->timeout_ms));
+    else
+        vmig_hello_wait_end(task, FALSE, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+vmig_hello_on_cancelled(GCancellable *cancellable, gpointer user_data)
+{
+    GTask *task = user_data;
+    VmigHelloWait *wait = g_task_get_task_data(task);
+
+    g_clear_pointer(&wait->cancel, g_source_unref);
+    vmig_hello_wait_end(task, FALSE,
+                        g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                    "waiting for the hello of '%s' was cancelled",
+                                    wait->what));
+    return G_SOURCE_REMOVE;
+}
+
+void
+vmig_transport_await_hello_async(int *fdp, const char *what, guint timeout_ms,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    GMainContext *context = g_main_context_get_thread_default();
+    VmigHelloWait *wait = g_new0(VmigHelloWait, 1);
+
+    g_task_set_source_tag(task, vmig_transport_await_hello_async);
+    g_task_set_check_cancellable(task, FALSE);
+    wait->fd = vmig_fd_steal(fdp);
+    wait->what = g_strdup(what);
+    wait->timeout_ms = timeout_ms;
+    g_task_set_task_data(task, wait, (GDestroyNotify)vmig_hello_wait_free);
+    /* The task's own reference goes with whichever source ends it. */
+    wait->watch = g_unix_fd_source_new(wait->fd, G_IO_IN);
+    g_source_set_callback(wait->watch, G_SOURCE_FUNC(vmig_hello_on_readable), task, NULL);
+    g_source_attach(wait->watch, context);
+    wait->timer = g_timeout_source_new(timeout_ms);
+    g_source_set_callback(wait->timer, vmig_hello_on_timeout, task, NULL);
+    g_source_attach(wait->timer, context);
+    if (cancellable) {
+        wait->cancel = g_cancellable_source_new(cancellable);
+        g_source_set_callback(wait->cancel, G_SOURCE_FUNC(vmig_hello_on_cancelled), task,
+                              NULL);
+        g_source_attach(wait->cancel, context);
+    }
+}
+
+int
+vmig_transport_await_hello_finish(GAsyncResult *result, gboolean *greeted, GError **error)
+{
+    VmigHelloResult *r = g_task_propagate_pointer(G_TASK(result), error);
+    int fd;
+
+    *greeted = FALSE;
+    if (!r)
+        return -1;
+    *greeted = r->greeted;
+    fd = vmig_fd_steal(&r->fd);
+    vmig_hello_result_free(r);
     return fd;
 }

@@ -28,6 +28,7 @@ typedef enum {
     VMIG_TRANSPORT_ERROR_LISTEN,  /* cannot listen there */
     VMIG_TRANSPORT_ERROR_CONNECT, /* the peer refused, or is unreachable */
     VMIG_TRANSPORT_ERROR_TIMEOUT, /* no answer before the deadline */
+    VMIG_TRANSPORT_ERROR_PEER,    /* the peer is no virt-migrate driver */
     VMIG_TRANSPORT_ERROR_LAST
 } VmigTransportErrorCode;
 
@@ -94,3 +95,40 @@ void vmig_transport_dial_async(const VmigAddress *address, guint timeout_ms,
  * naming the address, or G_IO_ERROR_CANCELLED.
  */
 int vmig_transport_dial_finish(GAsyncResult *result, GError **error);
+
+/*
+ * The destination's hello (fdpass/preamble.h): on every connection
+ * between two drivers the destination writes 4 bytes first, and the
+ * source writes nothing before it has read them.
+ */
+
+/*
+ * vmig_transport_send_hello:
+ * Writes the hello on @fd, a connection just accepted or supplied (its 4
+ * bytes fit at once: never blocks).
+ * Returns: TRUE, or FALSE with @error set (the peer is gone).
+ */
+gboolean vmig_transport_send_hello(int fd, GError **error);
+
+/*
+ * vmig_transport_await_hello_async:
+ * @fdp: a connection to the destination, consumed (set to -1)
+ * @what: the peer, for messages ("tcp:host:port")
+ * Reads the hello on *@fdp within @timeout_ms, and not a byte beyond it.
+ * The callback runs on the thread-default main context of the caller.
+ */
+void vmig_transport_await_hello_async(int *fdp, const char *what, guint timeout_ms,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+
+/*
+ * vmig_transport_await_hello_finish:
+ * @greeted: (out): TRUE when the hello came; FALSE when nothing at all
+ *     came within the time: the socket is returned with nothing read or
+ *     written, the peer (maybe a QEMU waiting for a migration stream) as
+ *     it was
+ * Returns: the socket, or -1 with @error set: PEER when other bytes came
+ * (quoted) or the peer closed first, G_IO_ERROR_CANCELLED.
+ */
+int vmig_transport_await_hello_finish(GAsyncResult *result, gboolean *greeted,
+                                      GError **error);

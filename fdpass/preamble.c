@@ -106,6 +106,13 @@ vmig_preamble_encode_domain(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE])
     vmig_preamble_put_be32(out, VMIG_PREAMBLE_DOMAIN_MAGIC);
 }
 
+/* Write "VMGH" to @out. */
+void
+vmig_preamble_encode_hello(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE])
+{
+    vmig_preamble_put_be32(out, VMIG_PREAMBLE_HELLO_MAGIC);
+}
+
 /* Write @preamble's VMIG_PREAMBLE_SIZE bytes to @out. */
 void
 vmig_preamble_encode(const VmigPreamble *preamble, guint8 out[VMIG_PREAMBLE_SIZE])

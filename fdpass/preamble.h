@@ -2,8 +2,15 @@
 /*
  * preamble.h: the first bytes of every migration connection (DESIGN §4)
  *
- * Every connection opens with 4 bytes from the source that say what it is,
- * so one listener can take all of a migration's connections:
+ * On every connection the destination driver speaks first, 4 bytes that
+ * say a driver is there (the source writes nothing before them, so a
+ * peer that is no driver, such as a QEMU waiting for a migration stream,
+ * is never harmed):
+ *
+ *   hello:         u32 0x564D4748 ("VMGH"), from the destination
+ *
+ * Then the source's first 4 bytes say what the connection is, so one
+ * listener can take all of a migration's connections:
  *
  *   main channel:  u32 0x564D474D ("VMGM"), then the handshake frames
  *   extra channel: u32 0x564D4743 ("VMGC"), u8[16] token, u16 index,
@@ -18,6 +25,7 @@
 #define VMIG_PREAMBLE_MAIN_MAGIC    0x564D474Du /* "VMGM" */
 #define VMIG_PREAMBLE_CHANNEL_MAGIC 0x564D4743u /* "VMGC" */
 #define VMIG_PREAMBLE_DOMAIN_MAGIC  0x564D4744u /* "VMGD" */
+#define VMIG_PREAMBLE_HELLO_MAGIC   0x564D4748u /* "VMGH", the destination's */
 #define VMIG_PREAMBLE_MAGIC_SIZE    4
 #define VMIG_TOKEN_SIZE             16
 #define VMIG_PREAMBLE_SIZE          24 /* magic + token + index + reserved */
@@ -56,6 +64,9 @@ void vmig_preamble_encode_main(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE]);
 
 /* Write the 4-byte opener of a main channel that brings its domain ("VMGD"). */
 void vmig_preamble_encode_domain(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE]);
+
+/* Write the destination's 4-byte hello ("VMGH"). */
+void vmig_preamble_encode_hello(guint8 out[VMIG_PREAMBLE_MAGIC_SIZE]);
 
 /* Write an extra channel's preamble (reserved bytes are zero). */
 void vmig_preamble_encode(const VmigPreamble *preamble, guint8 out[VMIG_PREAMBLE_SIZE]);

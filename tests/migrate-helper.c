@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -187,6 +188,27 @@ vmig_test_migration_settle(VmigTestQemu *qemu, const char *aux, guint seconds)
         g_usleep(50 * 1000);
     }
     return status;
+}
+
+void
+vmig_test_expect_hello(int fd)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    char hello[4];
+    gsize have = 0;
+
+    while (have < sizeof(hello)) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        gssize n;
+
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        n = recv(fd, hello + have, sizeof(hello) - have, MSG_DONTWAIT);
+        g_assert_cmpint(n, >, 0);
+        have += (gsize)n;
+    }
+    g_assert_cmpmem(hello, sizeof(hello), "VMGH", 4);
 }
 
 VmigGuestMonitor *

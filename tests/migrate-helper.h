@@ -65,6 +65,13 @@ char *vmig_test_migration_status(VmigTestQemu *qemu, const char *aux);
  */
 char *vmig_test_migration_settle(VmigTestQemu *qemu, const char *aux, guint seconds);
 
+/*
+ * Reads the destination driver's hello from @fd (a connection to its
+ * listener, or an end it was given) within 10 s, and asserts it is "VMGH":
+ * a test that plays the source reads it before it writes.
+ */
+void vmig_test_expect_hello(int fd);
+
 /* Opens daemon @d's control socket (its greeting read). */
 VmigGuestMonitor *vmig_test_control_open(VmigTestDaemon *d);
 

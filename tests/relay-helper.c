@@ -52,6 +52,8 @@
 #define RELAY_QUEUE_MAX (4 * 1024 * 1024)
 
 /* The wire (docs/protocol.md), all big-endian. */
+#define HELLO_MAGIC       0x564D4748u /* "VMGH": the destination's first bytes */
+#define HELLO_LEN         4
 #define MAIN_MAGIC        0x564D474Du /* "VMGM": a main channel's first bytes */
 #define DATA_MAGIC        0x564D4743u /* "VMGC": a data channel's preamble */
 #define DATA_PREAMBLE_LEN 24          /* magic, u8[16] token, u16 index, u16 reserved */
@@ -353,9 +355,10 @@ flow_limit(Conn *conn, VmigRelayDir dir)
     Flow *flow = &conn->flow[dir];
     guint64 limit = flow->in;
 
-    /* Nothing goes either way before the source said what it is. */
+    /* Before the source said what it is, only the destination's hello goes
+     * (the source says nothing before it). */
     if (conn->kind == CONN_KIND_PENDING)
-        return flow->out;
+        return dir == SIDE_DST ? MIN(flow->in, HELLO_LEN) : flow->out;
     if (flow->parsing && flow->header_len > 0)
         limit = MIN(limit, flow->header_at);
     return MIN(limit, flow->hold_at);
@@ -439,28 +442,35 @@ static void
 conn_classify(VmigRelay *relay, Conn *conn)
 {
     Flow *src = &conn->flow[SIDE_SRC];
-    gboolean ended = src->eof || conn->flow[SIDE_DST].eof;
+    Flow *dst = &conn->flow[SIDE_DST];
+    gboolean ended = src->eof || dst->eof;
+    guint64 after_hello = 0;
     guint32 magic;
 
     if (src->in < 4 && !ended)
         return;
     magic = src->in >= 4 ? read_be32(src->ring) : 0;
+    /* The destination's frames, TLS records or bytes come after its hello. */
+    if (dst->in >= HELLO_LEN && read_be32(dst->ring) == HELLO_MAGIC)
+        after_hello = HELLO_LEN;
     if (magic == MAIN_MAGIC) {
         conn->kind = CONN_KIND_MAIN;
         src->parsing = TRUE;
         src->parse_at = 4;
-        conn->flow[SIDE_DST].parsing = TRUE;
-        conn->flow[SIDE_DST].parse_at = 0;
+        dst->parsing = TRUE;
+        dst->parse_at = after_hello;
     } else if (magic == DATA_MAGIC && src->in >= DATA_PREAMBLE_LEN) {
         conn->kind = CONN_KIND_DATA;
         g_debug("data channel %u", read_be16(src->ring + DATA_INDEX_AT));
     } else if (magic == DATA_MAGIC && !ended) {
         return;
     } else {
-        /* Nothing was forwarded yet: the walker starts at each direction's first byte. */
+        /* Nothing but the hello was forwarded yet: the walker starts at each
+         * direction's first byte after it. */
         conn->kind = CONN_KIND_OPAQUE;
         src->tls = TLS_VIEW_RECORDS;
-        conn->flow[SIDE_DST].tls = TLS_VIEW_RECORDS;
+        dst->tls = TLS_VIEW_RECORDS;
+        dst->tls_at = after_hello;
         if (src->in > 0 && src->ring[0] == TLS_HANDSHAKE)
             relay->opaque_tls_start++;
     }

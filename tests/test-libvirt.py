@@ -391,7 +391,19 @@ def standing_client(cert_dir):
     ctx.load_cert_chain(os.path.join(cert_dir, "client-cert.pem"),
                         os.path.join(cert_dir, "client-key.pem"))
     raw = socket.create_connection((host, int(port)), timeout=30)
+    read_hello(raw)
     return ctx.wrap_socket(raw)
+
+
+def read_hello(sock):
+    """Reads the destination's hello: it speaks first, before TLS
+    (docs/protocol.md, section 1)."""
+    hello = b""
+    while len(hello) < 4:
+        chunk = sock.recv(4 - len(hello))
+        check(chunk, "the standing listener closed before its hello")
+        hello += chunk
+    check(hello == b"VMGH", "the standing listener's hello: %r" % hello)
 
 
 def accepted(sock):
@@ -510,6 +522,7 @@ def test_standing_refusals():
     # A plaintext opener: a plaintext ERROR frame.
     host, port = world.standing().rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=30) as sock:
+        read_hello(sock)
         sock.sendall(b"VMGD")
         message = read_error(sock)
     check("requires TLS" in message, "the plaintext opener hears: %r" % message)

@@ -632,7 +632,8 @@ test_compression_refused(Fixture *f, gconstpointer data)
     g_assert_false(json_object_has_member(json_node_get_object(info), "status"));
 }
 
-/* Connects to the unix socket in @uri.  Returns: the fd. */
+/* Connects to the unix socket in @uri and reads the destination's hello.  Returns: the
+ * fd. */
 static int
 connect_uri(const char *uri)
 {
@@ -642,6 +643,7 @@ connect_uri(const char *uri)
     g_assert_true(g_str_has_prefix(uri, "unix:"));
     strcpy(addr.sun_path, uri + 5);
     g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    vmig_test_expect_hello(fd);
     return fd;
 }
 
@@ -752,6 +754,7 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
     id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
     peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     g_assert_cmpint(peer, >=, 0);
+    g_assert_cmpint(write(peer, "VMGH", 4), ==, 4);
     g_assert_cmpint(read(peer, opener, 4), ==, 4);
     g_assert_cmpmem(opener, 4, "VMGM", 4);
     g_assert_cmpint(write(peer, g_bytes_get_data(frame, NULL), g_bytes_get_size(frame)),
@@ -784,6 +787,55 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
         g_free(e2);
         e2 = vmig_test_wait_done(f->dst_ctl, "completed");
     }
+}
+
+/*
+ * The source writes nothing before the destination driver's hello: a peer
+ * that says nothing (a QEMU waiting for a migration stream says nothing)
+ * or says something else gets no byte, and the migration fails naming it.
+ * (A test listener plays the peer that is no driver.)
+ */
+static void
+test_not_a_driver(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    gboolean silent = g_str_equal(c->variant, "silent");
+    g_autofree char *src_domain = NULL;
+    g_autofree char *listen_path = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_auto(VmigFd) peer = -1;
+    char byte;
+
+    SKIP_WITHOUT_QEMU(f);
+    start_daemons(f);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    listen_path = g_strdup_printf("%s/not-a-driver.sock", f->tmpdir);
+    strcpy(addr.sun_path, listen_path);
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(lfd, 1), ==, 0);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s\"}", src_domain,
+                           listen_path);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(peer, >=, 0);
+    if (!silent)
+        g_assert_cmpint(write(peer, "SSH-2.0-OpenSSH_9.2\r\n", 21), ==, 21);
+    err = vmig_test_wait_done(f->src_ctl, "failed");
+    g_test_message("the source says: %s", err);
+    if (silent)
+        g_assert_nonnull(strstr(err, "no virt-migrate driver answered"));
+    else
+        g_assert_nonnull(strstr(err, "is no virt-migrate driver: it sent 'SSH-'"));
+    g_assert_nonnull(strstr(err, listen_path));
+    /* Not a byte came: the connection is closed or held, never written. */
+    g_assert_cmpint(recv(peer, &byte, 1, MSG_DONTWAIT), <=, 0);
+    status = vmig_test_guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
 }
 
 /* The same from the other side: a broken REPLY reaches the destination. */
@@ -1640,7 +1692,7 @@ test_put_back_completed(Fixture *f, gconstpointer data)
 
 /*
  * The same after a multifd migration that failed after the source's QEMU
- * was configured: the destination app supplies 1 of the 2 channels, the
+ * was configured: the destination app supplies 2 of the 3 data channels, the
  * destination fails at the channel timeout, and so does the source; its
  * guest runs on, multifd off again, and a one-channel migration works.
  */
@@ -1683,6 +1735,9 @@ test_put_back_failed(Fixture *f, gconstpointer data)
         else
             withheld = pair[1]; /* the destination app never hands this one over */
     }
+    /* ... after a destination driver greeted on it (the test writes the hello
+     * it would have): the source counts it, the destination never gets it. */
+    g_assert_cmpint(write(withheld, "VMGH", 4), ==, 4);
     {
         g_autofree char *add = g_strdup_printf("{\"migration\": \"%s\"}", src_id);
         g_autofree char *add_dst = g_strdup_printf("{\"migration\": \"%s\"}", dst_id);
@@ -2298,6 +2353,9 @@ static const Case experimental_both = {FALSE, FALSE, 2, -1, "both"};
 static const Case experimental_source = {FALSE, FALSE, 2, -1, "source"};
 static const Case experimental_destination = {FALSE, FALSE, 2, -1, "destination"};
 
+static const Case silent_peer = {FALSE, FALSE, 0, -1, "silent"};
+static const Case other_service = {FALSE, FALSE, 0, -1, "other-service"};
+
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
 {
@@ -2352,6 +2410,8 @@ main(int argc, char **argv)
     add("/migrate/faults/greeting-wrong-magic", &wrong_magic, test_malformed_greeting);
     add("/migrate/faults/greeting-oversized", &oversized, test_malformed_greeting);
     add("/migrate/faults/greeting-truncated", &truncated, test_malformed_greeting);
+    add("/migrate/not-a-driver/silent", &silent_peer, test_not_a_driver);
+    add("/migrate/not-a-driver/other-service", &other_service, test_not_a_driver);
     add("/migrate/faults/reply-wrong-magic", &wrong_magic, test_malformed_reply);
     add("/migrate/faults/reply-oversized", &oversized, test_malformed_reply);
     add("/migrate/faults/reply-truncated", &truncated, test_malformed_reply);

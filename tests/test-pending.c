@@ -122,7 +122,8 @@ fixture_teardown(Fixture *f, gconstpointer data)
 }
 
 /*
- * Makes a socket pair, adds one end to @set.
+ * Makes a socket pair, adds one end to @set, and reads the destination's
+ * hello from the other.
  * Returns: the peer's end (to close), with a receive timeout.
  */
 static int
@@ -135,6 +136,13 @@ add_conn(VmigPendingSet *set, gboolean from_listener)
     g_assert_cmpint(setsockopt(pair[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), ==, 0);
     vmig_pending_set_add(set, &pair[0], from_listener);
     g_assert_cmpint(pair[0], ==, -1);
+    /* The destination spoke first, at once: its hello, and nothing else. */
+    {
+        char hello[5];
+
+        g_assert_cmpint(recv(pair[1], hello, sizeof(hello), MSG_DONTWAIT), ==, 4);
+        g_assert_cmpmem(hello, 4, "VMGH", 4);
+    }
     return pair[1];
 }
 

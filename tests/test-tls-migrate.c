@@ -1029,6 +1029,7 @@ test_standing_trust(void)
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+    vmig_test_expect_hello(fd);
     g_assert_cmpint(write(fd, "VMGM", 4), ==, 4);
     for (;;) {
         ssize_t n = read(fd, reply + got, sizeof(reply) - 1 - got);

@@ -358,6 +358,113 @@ test_cancel(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->fd, ==, -1);
 }
 
+/* The destination's hello */
+
+typedef struct {
+    const char *peer_writes; /* in two parts, split at '|'; NULL: nothing */
+    gboolean close_after;    /* then the peer closes */
+    gboolean greeted;        /* expected */
+    const char *error;       /* expected in the message; NULL: none */
+} HelloCase;
+
+static gboolean hello_greeted;
+
+static void
+on_hello(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Fixture *f = user_data;
+
+    f->fd = vmig_transport_await_hello_finish(result, &hello_greeted, &f->error);
+    f->done = TRUE;
+}
+
+/*
+ * The source's wait for the hello: it comes (also in two parts), it never
+ * comes (the socket comes back with nothing read from it), other bytes
+ * come, or the peer closes; not a byte beyond the hello is read.
+ */
+static void
+test_hello(Fixture *f, gconstpointer data)
+{
+    const HelloCase *c = data;
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+    g_auto(VmigFd) peer = -1;
+    int pair[2];
+    int fd;
+    char rest[16];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+    fd = pair[0];
+    peer = pair[1];
+    hello_greeted = FALSE;
+    vmig_transport_await_hello_async(&fd, "the peer", 300, NULL, on_hello, f);
+    g_assert_cmpint(fd, ==, -1);
+    if (c->peer_writes) {
+        g_auto(GStrv) parts = g_strsplit(c->peer_writes, "|", 2);
+
+        for (guint i = 0; parts[i]; i++) {
+            g_assert_cmpint(send(peer, parts[i], strlen(parts[i]), MSG_NOSIGNAL), ==,
+                            (gssize)strlen(parts[i]));
+            for (guint j = 0; j < 5; j++)
+                g_main_context_iteration(f->context, FALSE);
+        }
+    }
+    if (c->close_after)
+        vmig_fd_clear(&peer);
+    while (!f->done) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_main_context_iteration(f->context, TRUE);
+    }
+    if (f->error)
+        g_test_message("%s", f->error->message);
+    if (c->error) {
+        g_assert_error(f->error, VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_PEER);
+        g_assert_nonnull(strstr(f->error->message, c->error));
+        g_assert_cmpint(f->fd, ==, -1);
+        return;
+    }
+    g_assert_no_error(f->error);
+    g_assert_cmpint(f->fd, >=, 0);
+    g_assert_true(hello_greeted == c->greeted);
+    /* What the peer wrote after the hello is still there for the caller. */
+    if (c->peer_writes && strlen(c->peer_writes) > 5)
+        g_assert_cmpint(recv(f->fd, rest, sizeof(rest), MSG_DONTWAIT), ==,
+                        (gssize)strlen(c->peer_writes) - 5);
+    else
+        g_assert_cmpint(recv(f->fd, rest, sizeof(rest), MSG_DONTWAIT), ==, -1);
+    /* ... and the connection still works both ways. */
+    g_assert_cmpint(send(f->fd, "x", 1, MSG_NOSIGNAL), ==, 1);
+    g_assert_cmpint(recv(peer, rest, 1, 0), ==, 1);
+}
+
+/* The destination's side: 4 bytes at once, and a peer gone is an error. */
+static void
+test_send_hello(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    int pair[2];
+    char hello[8];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+    g_assert_true(vmig_transport_send_hello(pair[0], &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(recv(pair[1], hello, sizeof(hello), MSG_DONTWAIT), ==, 4);
+    g_assert_cmpmem(hello, 4, "VMGH", 4);
+    close(pair[1]);
+    g_assert_false(vmig_transport_send_hello(pair[0], &error));
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+    close(pair[0]);
+}
+
+static const HelloCase hello_whole = {"VMGH", FALSE, TRUE, NULL};
+static const HelloCase hello_split = {"VM|GHnext", FALSE, TRUE, NULL};
+static const HelloCase hello_none = {NULL, FALSE, FALSE, NULL};
+static const HelloCase hello_other = {"SSH-2.0", FALSE, FALSE, "it sent 'SSH-'"};
+static const HelloCase hello_binary = {"\x16\x03\x01", TRUE, FALSE,
+                                       "it sent '\\x16\\x03\\x01'"};
+static const HelloCase hello_closed = {NULL, TRUE, FALSE, "closed the connection"};
+static const HelloCase hello_half = {"VM", FALSE, FALSE, "sent 2 of a driver's hello"};
+
 static void
 add(const char *path, gconstpointer data, void (*func)(Fixture *, gconstpointer))
 {
@@ -430,5 +537,13 @@ main(int argc, char **argv)
     add("/transport/refused", NULL, test_refused);
     add("/transport/deadline", NULL, test_deadline);
     add("/transport/cancel", NULL, test_cancel);
+    add("/transport/hello/send", NULL, test_send_hello);
+    add("/transport/hello/whole", &hello_whole, test_hello);
+    add("/transport/hello/split", &hello_split, test_hello);
+    add("/transport/hello/none", &hello_none, test_hello);
+    add("/transport/hello/other-bytes", &hello_other, test_hello);
+    add("/transport/hello/binary", &hello_binary, test_hello);
+    add("/transport/hello/closed", &hello_closed, test_hello);
+    add("/transport/hello/half", &hello_half, test_hello);
     return g_test_run();
 }
