@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "driver/domain-name.h"
 #include "driver/features.h"
 #include "fdpass/fd.h"
 #include "json/writer.h"
@@ -269,14 +270,14 @@ vmig_cli_output(const char *text)
 
 /*
  * DOMAIN as the daemon takes it: with -c URI a libvirt domain,
- * "libvirt:URI#NAME" (driver/libvirt.h), else as the user wrote it.
+ * "libvirt:URI#NAME" (driver/domain-name.h), else as the user wrote it.
  * Returns: the domain (to free).
  */
 char *
 vmig_cli_domain(const char *libvirt_uri, const char *name)
 {
     if (libvirt_uri)
-        return g_strconcat("libvirt:", libvirt_uri, "#", name, NULL);
+        return vmig_domain_format_libvirt(libvirt_uri, name);
     return g_strdup(name);
 }
 

@@ -123,7 +123,7 @@ int vmig_cli_output(const char *text);
 
 /*
  * DOMAIN as the daemon takes it: with -c URI a libvirt domain,
- * "libvirt:URI#NAME" (driver/libvirt.h), else as the user wrote it.
+ * "libvirt:URI#NAME" (driver/domain-name.h), else as the user wrote it.
  * Returns: the domain (to free).
  */
 char *vmig_cli_domain(const char *libvirt_uri, const char *name);

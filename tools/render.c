@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "driver/domain-name.h"
 #include "json/writer.h"
 #include "xml/catalog.h"
 #include "xml/record.h"
@@ -627,11 +628,12 @@ vmig_render_user_words(const char *message, const char *wire_domain, const char 
 char *
 vmig_render_domain(const char *domain)
 {
-    const char *hash;
+    const char *uri;
+    const char *name;
+    gsize uri_len;
 
-    /* driver/libvirt.h: a URI has no '#' of its own. */
-    if (g_str_has_prefix(domain, "libvirt:") && (hash = strchr(domain, '#')) && hash[1])
-        return g_strdup(hash + 1);
+    if (vmig_domain_split_libvirt(domain, &uri, &uri_len, &name))
+        return g_strdup(name);
     return g_strdup(domain);
 }
 
