@@ -315,6 +315,28 @@ vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
     return TRUE;
 }
 
+/*
+ * Checks each --tunable (@tunables, NULL-terminated or NULL) is NAME=VALUE
+ * with a NAME before any daemon is asked; what NAME and VALUE mean is the
+ * daemon's to judge.
+ * Returns: TRUE, or FALSE with the usage error of @command printed and
+ * *@status set.
+ */
+gboolean
+vmig_cli_check_tunables(const VmigCliCommand *command, GStrv tunables, int *status)
+{
+    for (char **t = tunables; t && *t; t++) {
+        const char *eq = strchr(*t, '=');
+
+        if (!eq || eq == *t) {
+            *status =
+                vmig_cli_usage_error(command, "--tunable wants NAME=VALUE, not '%s'", *t);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Events and migrations */
 

@@ -143,6 +143,15 @@ char *vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri);
 gboolean vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
                                  GStrv require_features, int *status);
 
+/*
+ * Checks each --tunable of @tunables (nullable) is NAME=VALUE, a NAME
+ * given, before any daemon is asked.
+ * Returns: TRUE, or FALSE with the usage error of @command printed and
+ * *@status set.
+ */
+gboolean vmig_cli_check_tunables(const VmigCliCommand *command, GStrv tunables,
+                                 int *status);
+
 /* Returns: {"migration": @id}, the arguments of cancel and query-migration. */
 JsonNode *vmig_cli_migration_arguments(const char *id);
 
