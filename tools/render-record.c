@@ -145,7 +145,6 @@ char *
 vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error)
 {
     g_autoptr(JsonArray) shown = NULL;
-    g_autofree char *text = NULL;
 
     g_return_val_if_fail(migrations != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
@@ -153,12 +152,7 @@ vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error)
     shown = vmig_render_migrations_shown(migrations, all, error);
     if (!shown)
         return NULL;
-    text = vmig_xml_migrations_format(shown, error);
-    if (!text)
-        return NULL;
-    if (!g_str_has_suffix(text, "\n"))
-        return g_strconcat(text, "\n", NULL);
-    return g_steal_pointer(&text);
+    return vmig_render_xml_document(vmig_xml_migrations_format(shown, error));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1207,17 +1201,10 @@ vmig_render_record_summary(JsonObject *record, GError **error)
 char *
 vmig_render_record_xml(JsonObject *record, GError **error)
 {
-    g_autofree char *text = NULL;
-
     g_return_val_if_fail(record != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    text = vmig_xml_record_format(record, error);
-    if (!text)
-        return NULL;
-    if (!g_str_has_suffix(text, "\n"))
-        return g_strconcat(text, "\n", NULL);
-    return g_steal_pointer(&text);
+    return vmig_render_xml_document(vmig_xml_record_format(record, error));
 }
 
 /* ------------------------------------------------------------------------ */

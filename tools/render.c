@@ -405,19 +405,22 @@ vmig_render_json(JsonNode *node)
 }
 
 char *
+vmig_render_xml_document(char *text)
+{
+    g_autofree char *owned = text;
+
+    if (owned && !g_str_has_suffix(owned, "\n"))
+        return g_strconcat(owned, "\n", NULL);
+    return g_steal_pointer(&owned);
+}
+
+char *
 vmig_render_catalog_xml(JsonObject *catalog, GError **error)
 {
-    g_autofree char *text = NULL;
-
     g_return_val_if_fail(catalog != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    text = vmig_xml_catalog_format(catalog, error);
-    if (!text)
-        return NULL;
-    if (!g_str_has_suffix(text, "\n"))
-        return g_strconcat(text, "\n", NULL);
-    return g_steal_pointer(&text);
+    return vmig_render_xml_document(vmig_xml_catalog_format(catalog, error));
 }
 
 /* ------------------------------------------------------------------------ */
