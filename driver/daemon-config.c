@@ -22,7 +22,7 @@
 
 #include <glib/gstdio.h>
 
-#include "driver/features.h"
+#include "driver/name-match.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
