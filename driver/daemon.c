@@ -48,6 +48,7 @@
 #include "driver/pending.h"
 #include "driver/service.h"
 #include "driver/standing.h"
+#include "fdpass/fd.h"
 
 #define VMIG_DAEMON_SOCKET_NAME "virt-migrated.sock"
 /* Seconds a QEMU monitor may take to answer before a command fails. */
@@ -250,7 +251,7 @@ static gboolean
 vmig_daemon_share_runtime_dir(const char *dir, gid_t gid, const char *name,
                               GError **error)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    g_auto(VmigFd) fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     int err = 0;
 
@@ -261,8 +262,6 @@ vmig_daemon_share_runtime_dir(const char *dir, gid_t gid, const char *name,
         err = EPERM;
     else if (fchown(fd, (uid_t)-1, gid) < 0 || fchmod(fd, 0750) < 0)
         err = errno;
-    if (fd >= 0)
-        close(fd);
     if (err) {
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
                     "cannot give the runtime directory '%s' to group '%s' (gid %u): %s",
