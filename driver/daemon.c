@@ -532,8 +532,6 @@ main(int argc, char **argv)
     g_autoptr(VmigDaemonConfig) config = NULL;
     g_autoptr(GError) config_error = NULL;
     g_autofree char *bus_where = NULL;
-    g_autofree char *timeout_where = NULL;
-    g_autofree char *interval_where = NULL;
     g_autoptr(GOptionContext) options = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GMainContext) context = NULL;
@@ -601,25 +599,26 @@ main(int argc, char **argv)
             return VMIG_DAEMON_EXIT_USAGE;
         }
     }
-    /* Said of the file's key when the file set the timeout (or else the interval). */
-    timeout_where = vmig_daemon_config_where(config, "heartbeat-timeout");
-    interval_where = vmig_daemon_config_where(config, "heartbeat-interval");
-    if (heartbeat_timeout <= heartbeat_interval && !timeout_where && !interval_where) {
-        g_printerr("virt-migrated: error: --heartbeat-timeout (%d s) must be more than "
-                   "--heartbeat-interval (%d s)\nTry 'virt-migrated --help'.\n",
-                   heartbeat_timeout, heartbeat_interval);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (heartbeat_timeout <= heartbeat_interval && timeout_where) {
-        g_printerr("virt-migrated: error: %s: must be more than the heartbeat interval "
-                   "(%d s), not %d\n",
-                   timeout_where, heartbeat_interval, heartbeat_timeout);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
     if (heartbeat_timeout <= heartbeat_interval) {
-        g_printerr("virt-migrated: error: %s: must be less than the heartbeat timeout "
-                   "(%d s), not %d\n",
-                   interval_where, heartbeat_timeout, heartbeat_interval);
+        /* Said of the file's key when the file set the timeout (or else the
+         * interval), else of the options. */
+        g_autofree char *timeout_where =
+            vmig_daemon_config_where(config, "heartbeat-timeout");
+        g_autofree char *interval_where =
+            vmig_daemon_config_where(config, "heartbeat-interval");
+
+        if (timeout_where)
+            g_printerr("virt-migrated: error: %s: must be more than the heartbeat "
+                       "interval (%d s), not %d\n",
+                       timeout_where, heartbeat_interval, heartbeat_timeout);
+        else if (interval_where)
+            g_printerr("virt-migrated: error: %s: must be less than the heartbeat "
+                       "timeout (%d s), not %d\n",
+                       interval_where, heartbeat_timeout, heartbeat_interval);
+        else
+            g_printerr("virt-migrated: error: --heartbeat-timeout (%d s) must be more "
+                       "than --heartbeat-interval (%d s)\nTry 'virt-migrated --help'.\n",
+                       heartbeat_timeout, heartbeat_interval);
         return VMIG_DAEMON_EXIT_USAGE;
     }
     if (bus_name) {
