@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "driver/catalog.h"
+#include "driver/name-match.h"
 
 /* clang-format off */
 G_DEFINE_QUARK(vmig-catalog-error-quark, vmig_catalog_error)

@@ -22,7 +22,8 @@
 
 #include <glib/gstdio.h>
 
-#include "driver/features.h"
+#include "driver/name-match.h"
+#include "fdpass/fd.h"
 
 /* The quark name is stringified as written: keep clang-format off it. */
 /* clang-format off */
@@ -142,7 +143,7 @@ static int
 vmig_daemon_config_read(const char *path, char **text, gsize *len)
 {
     g_autoptr(GString) buf = g_string_new(NULL);
-    int fd;
+    g_auto(VmigFd) fd = -1;
 
     /* O_NONBLOCK: a FIFO put there by mistake must not hang the daemon. */
     fd = g_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
@@ -154,21 +155,14 @@ vmig_daemon_config_read(const char *path, char **text, gsize *len)
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int err = errno;
-
-            close(fd);
-            return -err;
-        }
+        if (n < 0)
+            return -errno;
         if (n == 0)
             break;
-        if (buf->len + n > VMIG_DAEMON_CONFIG_MAX_SIZE) {
-            close(fd);
+        if (buf->len + n > VMIG_DAEMON_CONFIG_MAX_SIZE)
             return -EFBIG;
-        }
         g_string_append_len(buf, chunk, n);
     }
-    close(fd);
     *len = buf->len;
     *text = g_string_free(g_steal_pointer(&buf), FALSE);
     return 0;

@@ -48,6 +48,7 @@
 #include "driver/pending.h"
 #include "driver/service.h"
 #include "driver/standing.h"
+#include "fdpass/fd.h"
 
 #define VMIG_DAEMON_SOCKET_NAME "virt-migrated.sock"
 /* Seconds a QEMU monitor may take to answer before a command fails. */
@@ -250,7 +251,7 @@ static gboolean
 vmig_daemon_share_runtime_dir(const char *dir, gid_t gid, const char *name,
                               GError **error)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    g_auto(VmigFd) fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     int err = 0;
 
@@ -261,8 +262,6 @@ vmig_daemon_share_runtime_dir(const char *dir, gid_t gid, const char *name,
         err = EPERM;
     else if (fchown(fd, (uid_t)-1, gid) < 0 || fchmod(fd, 0750) < 0)
         err = errno;
-    if (fd >= 0)
-        close(fd);
     if (err) {
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
                     "cannot give the runtime directory '%s' to group '%s' (gid %u): %s",
@@ -533,8 +532,6 @@ main(int argc, char **argv)
     g_autoptr(VmigDaemonConfig) config = NULL;
     g_autoptr(GError) config_error = NULL;
     g_autofree char *bus_where = NULL;
-    g_autofree char *timeout_where = NULL;
-    g_autofree char *interval_where = NULL;
     g_autoptr(GOptionContext) options = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(GMainContext) context = NULL;
@@ -602,25 +599,26 @@ main(int argc, char **argv)
             return VMIG_DAEMON_EXIT_USAGE;
         }
     }
-    /* Said of the file's key when the file set the timeout (or else the interval). */
-    timeout_where = vmig_daemon_config_where(config, "heartbeat-timeout");
-    interval_where = vmig_daemon_config_where(config, "heartbeat-interval");
-    if (heartbeat_timeout <= heartbeat_interval && !timeout_where && !interval_where) {
-        g_printerr("virt-migrated: error: --heartbeat-timeout (%d s) must be more than "
-                   "--heartbeat-interval (%d s)\nTry 'virt-migrated --help'.\n",
-                   heartbeat_timeout, heartbeat_interval);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
-    if (heartbeat_timeout <= heartbeat_interval && timeout_where) {
-        g_printerr("virt-migrated: error: %s: must be more than the heartbeat interval "
-                   "(%d s), not %d\n",
-                   timeout_where, heartbeat_interval, heartbeat_timeout);
-        return VMIG_DAEMON_EXIT_USAGE;
-    }
     if (heartbeat_timeout <= heartbeat_interval) {
-        g_printerr("virt-migrated: error: %s: must be less than the heartbeat timeout "
-                   "(%d s), not %d\n",
-                   interval_where, heartbeat_timeout, heartbeat_interval);
+        /* Said of the file's key when the file set the timeout (or else the
+         * interval), else of the options. */
+        g_autofree char *timeout_where =
+            vmig_daemon_config_where(config, "heartbeat-timeout");
+        g_autofree char *interval_where =
+            vmig_daemon_config_where(config, "heartbeat-interval");
+
+        if (timeout_where)
+            g_printerr("virt-migrated: error: %s: must be more than the heartbeat "
+                       "interval (%d s), not %d\n",
+                       timeout_where, heartbeat_interval, heartbeat_timeout);
+        else if (interval_where)
+            g_printerr("virt-migrated: error: %s: must be less than the heartbeat "
+                       "timeout (%d s), not %d\n",
+                       interval_where, heartbeat_timeout, heartbeat_interval);
+        else
+            g_printerr("virt-migrated: error: --heartbeat-timeout (%d s) must be more "
+                       "than --heartbeat-interval (%d s)\nTry 'virt-migrated --help'.\n",
+                       heartbeat_timeout, heartbeat_interval);
         return VMIG_DAEMON_EXIT_USAGE;
     }
     if (bus_name) {

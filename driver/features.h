@@ -56,29 +56,6 @@ const VmigFeatureInfo *vmig_feature_find(const char *name);
  */
 const char *vmig_feature_suggest(const char *name);
 
-/* Returns: the edit distance between @a and @b (insert, delete, substitute, swap). */
-gsize vmig_name_distance(const char *a, const char *b);
-
-/*
- * The closest of several names to a name that was not found, for "did you
- * mean": vmig_name_match_init(), vmig_name_match_try() on each candidate,
- * then vmig_name_match_best().  A candidate whose length alone is further
- * than @limit (or than the best so far) is not measured, so a huge name
- * costs nothing; the first of equally close candidates wins.
- */
-typedef struct {
-    const char *name;
-    gsize len;
-    gsize limit;
-    const char *best;
-    gsize best_distance;
-} VmigNameMatch;
-
-void vmig_name_match_init(VmigNameMatch *match, const char *name, gsize limit);
-void vmig_name_match_try(VmigNameMatch *match, const char *candidate);
-/* Returns: the closest candidate at most @limit edits away (borrowed), or NULL. */
-const char *vmig_name_match_best(const VmigNameMatch *match);
-
 /* Returns: the row whose QEMU capability is @capability, or NULL. */
 const VmigFeatureInfo *vmig_feature_find_capability(const char *capability);
 

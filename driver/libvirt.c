@@ -50,16 +50,17 @@ vmig_libvirt_is_domain(const char *domain)
 gboolean
 vmig_libvirt_parse_domain(const char *domain, char **uri, char **name, GError **error)
 {
-    const char *rest = domain + strlen(VMIG_LIBVIRT_DOMAIN_PREFIX);
-    const char *hash;
+    const char *uri_start;
+    const char *name_start;
+    gsize uri_len;
 
     if (!vmig_libvirt_is_domain(domain)) {
         g_set_error(error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
                     "domain '%s' is not of the form libvirt:URI#NAME", domain);
         return FALSE;
     }
-    hash = strchr(rest, '#');
-    if (!hash || hash == rest || hash[1] == '\0') {
+    if (!vmig_domain_split_libvirt(domain, &uri_start, &uri_len, &name_start) ||
+        uri_len == 0) {
         g_set_error(
             error, VMIG_HYPERVISOR_ERROR, VMIG_HYPERVISOR_ERROR_DOMAIN,
             "domain '%s' is not of the form libvirt:URI#NAME (a libvirt connection "
@@ -67,15 +68,15 @@ vmig_libvirt_parse_domain(const char *domain, char **uri, char **name, GError **
             domain);
         return FALSE;
     }
-    *uri = g_strndup(rest, hash - rest);
-    *name = g_strdup(hash + 1);
+    *uri = g_strndup(uri_start, uri_len);
+    *name = g_strdup(name_start);
     return TRUE;
 }
 
 char *
 vmig_libvirt_format_domain(const char *uri, const char *name)
 {
-    return g_strconcat(VMIG_LIBVIRT_DOMAIN_PREFIX, uri, "#", name, NULL);
+    return vmig_domain_format_libvirt(uri, name);
 }
 
 /* No-op handler: libvirt's default one writes every error to stderr. */

@@ -2,9 +2,7 @@
 /*
  * libvirt.h: domains managed by libvirt, behind the hypervisor interface
  *
- * A libvirt DOMAIN is written "libvirt:URI#NAME": a libvirt connection URI
- * (qemu:///system, qemu+unix:///session?socket=...) and a domain name or
- * UUID.  A URI has no '#' of its own, so the first one separates them.
+ * A libvirt DOMAIN is written "libvirt:URI#NAME" (driver/domain-name.h).
  * The CLI's `-c URI NAME` builds it.
  *
  * libvirt's API is synchronous, so every call runs in a GTask worker
@@ -17,8 +15,7 @@
 #include <json-glib/json-glib.h>
 
 #include "driver/catalog.h"
-
-#define VMIG_LIBVIRT_DOMAIN_PREFIX "libvirt:"
+#include "driver/domain-name.h"
 
 #define VMIG_LIBVIRT_ERROR (vmig_libvirt_error_quark())
 GQuark vmig_libvirt_error_quark(void);

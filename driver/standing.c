@@ -380,12 +380,6 @@ on_main(int *fdp, VmigTlsPump **pumpp, gpointer user_data)
               standing->uri);
 }
 
-/* Only knows() routes channels here; a set with it never calls channel(). */
-static void
-on_channel(int *fdp, guint index, VmigTlsPump **pumpp, gpointer user_data)
-{
-}
-
 static gboolean
 on_knows(const guint8 token[VMIG_TOKEN_SIZE], gpointer user_data)
 {
@@ -405,7 +399,7 @@ on_routed(const guint8 token[VMIG_TOKEN_SIZE], int *fdp, guint index, VmigTlsPum
 
 static const VmigPendingFuncs standing_funcs = {
     .main = on_main,
-    .channel = on_channel,
+    /* No .channel: a set with routed() hands every channel to it. */
     /* The pending set logs refusals; no app waits on this listener. */
     .refused = NULL,
     .domain = on_domain,

@@ -400,13 +400,8 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
             peer);
     if (peer && !*peer)
         return vmig_cli_usage_error(command, "--peer names no driver");
-    for (char **t = tunables; t && *t; t++) {
-        const char *eq = strchr(*t, '=');
-
-        if (!eq || eq == *t)
-            return vmig_cli_usage_error(command, "--tunable wants NAME=VALUE, not '%s'",
-                                        *t);
-    }
+    if (!vmig_cli_check_tunables(command, tunables, &status))
+        return status;
     /* The drivers' limit (a u16 on the wire, 255 by the protocol): said
      * here, before any daemon is asked. */
     if (channels != G_MININT && (channels < 0 || channels > 255))

@@ -38,13 +38,8 @@ vmig_cli_set(VmigCli *cli, const VmigCliCommand *command, int argc, char **argv)
         return status;
     if (!tunables)
         return vmig_cli_usage_error(command, "nothing to set: give --tunable NAME=VALUE");
-    for (char **t = tunables; *t; t++) {
-        const char *eq = strchr(*t, '=');
-
-        if (!eq || eq == *t)
-            return vmig_cli_usage_error(command, "--tunable wants NAME=VALUE, not '%s'",
-                                        *t);
-    }
+    if (!vmig_cli_check_tunables(command, tunables, &status))
+        return status;
 
     arguments = vmig_cli_migration_arguments(argv[1]);
     list = json_array_new();

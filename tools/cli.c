@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "driver/domain-name.h"
 #include "driver/features.h"
 #include "fdpass/fd.h"
 #include "json/writer.h"
@@ -269,14 +270,14 @@ vmig_cli_output(const char *text)
 
 /*
  * DOMAIN as the daemon takes it: with -c URI a libvirt domain,
- * "libvirt:URI#NAME" (driver/libvirt.h), else as the user wrote it.
+ * "libvirt:URI#NAME" (driver/domain-name.h), else as the user wrote it.
  * Returns: the domain (to free).
  */
 char *
 vmig_cli_domain(const char *libvirt_uri, const char *name)
 {
     if (libvirt_uri)
-        return g_strconcat("libvirt:", libvirt_uri, "#", name, NULL);
+        return vmig_domain_format_libvirt(libvirt_uri, name);
     return g_strdup(name);
 }
 
@@ -310,6 +311,28 @@ vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
         !vmig_features_check_names(require_features, "--require-feature", &set, &error)) {
         *status = vmig_cli_usage_error(command, "%s", error->message);
         return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Checks each --tunable (@tunables, NULL-terminated or NULL) is NAME=VALUE
+ * with a NAME before any daemon is asked; what NAME and VALUE mean is the
+ * daemon's to judge.
+ * Returns: TRUE, or FALSE with the usage error of @command printed and
+ * *@status set.
+ */
+gboolean
+vmig_cli_check_tunables(const VmigCliCommand *command, GStrv tunables, int *status)
+{
+    for (char **t = tunables; t && *t; t++) {
+        const char *eq = strchr(*t, '=');
+
+        if (!eq || eq == *t) {
+            *status =
+                vmig_cli_usage_error(command, "--tunable wants NAME=VALUE, not '%s'", *t);
+            return FALSE;
+        }
     }
     return TRUE;
 }

@@ -123,7 +123,7 @@ int vmig_cli_output(const char *text);
 
 /*
  * DOMAIN as the daemon takes it: with -c URI a libvirt domain,
- * "libvirt:URI#NAME" (driver/libvirt.h), else as the user wrote it.
+ * "libvirt:URI#NAME" (driver/domain-name.h), else as the user wrote it.
  * Returns: the domain (to free).
  */
 char *vmig_cli_domain(const char *libvirt_uri, const char *name);
@@ -142,6 +142,15 @@ char *vmig_cli_libvirt_uri(VmigCli *cli, char *command_uri);
  */
 gboolean vmig_cli_check_features(const VmigCliCommand *command, GStrv no_features,
                                  GStrv require_features, int *status);
+
+/*
+ * Checks each --tunable of @tunables (nullable) is NAME=VALUE, a NAME
+ * given, before any daemon is asked.
+ * Returns: TRUE, or FALSE with the usage error of @command printed and
+ * *@status set.
+ */
+gboolean vmig_cli_check_tunables(const VmigCliCommand *command, GStrv tunables,
+                                 int *status);
 
 /* Returns: {"migration": @id}, the arguments of cancel and query-migration. */
 JsonNode *vmig_cli_migration_arguments(const char *id);

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "driver/control.h"
 #include "fdpass/fd.h"
 #include "fdpass/fdpass.h"
 #include "json/reader.h"
@@ -313,12 +314,12 @@ vmig_client_read_greeting(VmigClient *client, GError **error)
     qmp = vmig_client_get_object(greeting, "QMP");
     version = qmp ? vmig_client_get_object(qmp, "version") : NULL;
     package = version ? vmig_client_get_string(version, "package") : NULL;
-    if (!package || !g_str_has_prefix(package, "virt-migrated ")) {
+    if (!package || !g_str_has_prefix(package, VMIG_CONTROL_PACKAGE_PREFIX)) {
         g_set_error(error, VMIG_CLIENT_ERROR, VMIG_CLIENT_ERROR_PROTOCOL,
                     "'%s' is not a virt-migrated control socket", client->path);
         return FALSE;
     }
-    client->daemon_version = g_strdup(package + strlen("virt-migrated "));
+    client->daemon_version = g_strdup(package + strlen(VMIG_CONTROL_PACKAGE_PREFIX));
     return TRUE;
 }
 

@@ -68,6 +68,13 @@ JsonObject *vmig_render_array_object(JsonArray *array, guint index, const char *
 const char *vmig_render_array_string(JsonArray *array, guint index, const char *doc,
                                      const char *what, GError **error);
 
+/*
+ * An XML document for the terminal: @text (taken; NULL when writing it
+ * failed) ending in a newline.
+ * Returns: the text (to free), or NULL when @text is.
+ */
+char *vmig_render_xml_document(char *text);
+
 /* Returns: @text for a terminal: control characters escaped (to free). */
 char *vmig_render_text(const char *text);
 

@@ -145,7 +145,6 @@ char *
 vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error)
 {
     g_autoptr(JsonArray) shown = NULL;
-    g_autofree char *text = NULL;
 
     g_return_val_if_fail(migrations != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
@@ -153,12 +152,7 @@ vmig_render_migrations_xml(JsonArray *migrations, gboolean all, GError **error)
     shown = vmig_render_migrations_shown(migrations, all, error);
     if (!shown)
         return NULL;
-    text = vmig_xml_migrations_format(shown, error);
-    if (!text)
-        return NULL;
-    if (!g_str_has_suffix(text, "\n"))
-        return g_strconcat(text, "\n", NULL);
-    return g_steal_pointer(&text);
+    return vmig_render_xml_document(vmig_xml_migrations_format(shown, error));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -607,6 +601,46 @@ static const struct {
     {"milliseconds", "ms"},
 };
 
+/* Who a record is about: the members the summary and jobinfo both show. */
+typedef struct {
+    const char *id;
+    const char *role;
+    const char *state;
+    char *domain; /* as the user wrote it (vmig_render_domain), or NULL */
+} VmigRenderWho;
+
+static void
+vmig_render_who_clear(VmigRenderWho *who)
+{
+    g_clear_pointer(&who->domain, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VmigRenderWho, vmig_render_who_clear)
+
+/*
+ * Reads "migration", "role", "state" (required) and "domain" of @record
+ * into *@who.
+ * Returns: TRUE, or FALSE with INVALID in @error.
+ */
+static gboolean
+vmig_render_get_who(JsonObject *record, VmigRenderWho *who, GError **error)
+{
+    const char *what = "the record";
+    const char *domain = NULL;
+
+    *who = (VmigRenderWho){NULL};
+    if (!vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "migration", TRUE,
+                                &who->id, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "role", TRUE,
+                                &who->role, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "state", TRUE,
+                                &who->state, error) ||
+        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "domain", FALSE,
+                                &domain, error))
+        return FALSE;
+    who->domain = domain ? vmig_render_domain(domain) : NULL;
+    return TRUE;
+}
+
 /*
  * Appends what the migration is: its id, role, state, domain, peer,
  * hypervisors and drivers, and the protocol version.
@@ -616,22 +650,12 @@ static gboolean
 vmig_render_record_head(GString *out, JsonObject *record, GError **error)
 {
     const char *what = "the record";
-    const char *id = NULL;
-    const char *role = NULL;
-    const char *state = NULL;
-    const char *domain = NULL;
+    g_auto(VmigRenderWho) who = {NULL};
     const char *mode = NULL;
     const char *peer = NULL;
     gint64 version = -1;
 
-    if (!vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "migration", TRUE, &id,
-                                error) ||
-        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "role", TRUE, &role,
-                                error) ||
-        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "state", TRUE, &state,
-                                error) ||
-        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "domain", FALSE,
-                                &domain, error) ||
+    if (!vmig_render_get_who(record, &who, error) ||
         !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "mode", FALSE, &mode,
                                 error) ||
         !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "peer", FALSE, &peer,
@@ -640,14 +664,11 @@ vmig_render_record_head(GString *out, JsonObject *record, GError **error)
                                &version, error))
         return FALSE;
 
-    vmig_render_field(out, "Migration", id);
-    vmig_render_field(out, "Role", role);
-    vmig_render_field(out, "State", state);
-    if (domain) {
-        g_autofree char *name = vmig_render_domain(domain);
-
-        vmig_render_field(out, "Domain", name);
-    }
+    vmig_render_field(out, "Migration", who.id);
+    vmig_render_field(out, "Role", who.role);
+    vmig_render_field(out, "State", who.state);
+    if (who.domain)
+        vmig_render_field(out, "Domain", who.domain);
     /* In fd mode the peer is "fd": say what that means. */
     if (peer && g_strcmp0(mode, "fd") == 0 && g_str_equal(peer, "fd")) {
         vmig_render_field(out, "Peer", "a socket the management app passed (fd mode)");
@@ -1207,17 +1228,10 @@ vmig_render_record_summary(JsonObject *record, GError **error)
 char *
 vmig_render_record_xml(JsonObject *record, GError **error)
 {
-    g_autofree char *text = NULL;
-
     g_return_val_if_fail(record != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    text = vmig_xml_record_format(record, error);
-    if (!text)
-        return NULL;
-    if (!g_str_has_suffix(text, "\n"))
-        return g_strconcat(text, "\n", NULL);
-    return g_steal_pointer(&text);
+    return vmig_render_xml_document(vmig_xml_record_format(record, error));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1270,24 +1284,14 @@ vmig_render_jobinfo(JsonObject *record, GError **error)
     g_autofree char *job_type = NULL;
     JsonObject *progress = NULL;
     const char *what = "the record";
-    const char *id = NULL;
-    const char *role = NULL;
-    const char *state = NULL;
-    const char *domain = NULL;
+    g_auto(VmigRenderWho) who = {NULL};
     const char *result = NULL;
     const char *reason = NULL;
 
     g_return_val_if_fail(record != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    if (!vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "migration", TRUE, &id,
-                                error) ||
-        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "role", TRUE, &role,
-                                error) ||
-        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "state", TRUE, &state,
-                                error) ||
-        !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "domain", FALSE,
-                                &domain, error) ||
+    if (!vmig_render_get_who(record, &who, error) ||
         !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "result", FALSE,
                                 &result, error) ||
         !vmig_render_get_string(record, VMIG_RENDER_RECORD, what, "error", FALSE, &reason,
@@ -1301,17 +1305,14 @@ vmig_render_jobinfo(JsonObject *record, GError **error)
         job_type = g_strdup_printf("%c%s", g_ascii_toupper(result[0]), result + 1);
     else
         job_type = g_strdup("Unbounded");
-    vmig_render_job_field(out, "Migration", id);
-    if (domain) {
-        g_autofree char *name = vmig_render_domain(domain);
-
-        vmig_render_job_field(out, "Domain", name);
-    }
+    vmig_render_job_field(out, "Migration", who.id);
+    if (who.domain)
+        vmig_render_job_field(out, "Domain", who.domain);
     vmig_render_job_field(out, "Job type", job_type);
     vmig_render_job_field(out, "Operation",
-                          g_str_equal(role, "source") ? "Outgoing migration"
-                                                      : "Incoming migration");
-    vmig_render_job_field(out, "State", state);
+                          g_str_equal(who.role, "source") ? "Outgoing migration"
+                                                          : "Incoming migration");
+    vmig_render_job_field(out, "State", who.state);
     for (gsize i = 0; progress && i < G_N_ELEMENTS(figures); i++) {
         g_autofree char *text = NULL;
         gint64 value = -1;

@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "driver/domain-name.h"
 #include "json/writer.h"
 #include "xml/catalog.h"
 #include "xml/record.h"
@@ -404,19 +405,22 @@ vmig_render_json(JsonNode *node)
 }
 
 char *
+vmig_render_xml_document(char *text)
+{
+    g_autofree char *owned = text;
+
+    if (owned && !g_str_has_suffix(owned, "\n"))
+        return g_strconcat(owned, "\n", NULL);
+    return g_steal_pointer(&owned);
+}
+
+char *
 vmig_render_catalog_xml(JsonObject *catalog, GError **error)
 {
-    g_autofree char *text = NULL;
-
     g_return_val_if_fail(catalog != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    text = vmig_xml_catalog_format(catalog, error);
-    if (!text)
-        return NULL;
-    if (!g_str_has_suffix(text, "\n"))
-        return g_strconcat(text, "\n", NULL);
-    return g_steal_pointer(&text);
+    return vmig_render_xml_document(vmig_xml_catalog_format(catalog, error));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -627,11 +631,12 @@ vmig_render_user_words(const char *message, const char *wire_domain, const char 
 char *
 vmig_render_domain(const char *domain)
 {
-    const char *hash;
+    const char *uri;
+    const char *name;
+    gsize uri_len;
 
-    /* driver/libvirt.h: a URI has no '#' of its own. */
-    if (g_str_has_prefix(domain, "libvirt:") && (hash = strchr(domain, '#')) && hash[1])
-        return g_strdup(hash + 1);
+    if (vmig_domain_split_libvirt(domain, &uri, &uri_len, &name))
+        return g_strdup(name);
     return g_strdup(domain);
 }
 

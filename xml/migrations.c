@@ -12,7 +12,7 @@
  *     </migration>
  *   </migrations>
  *
- * A libvirt domain ("libvirt:URI#NAME" on the wire, driver/libvirt.h) is
+ * A libvirt domain ("libvirt:URI#NAME" on the wire, driver/domain-name.h) is
  * written as the user names it, NAME, with its connection in "uri".
  */
 #include <config.h>
@@ -23,6 +23,8 @@
 #include "xml/xml-private.h"
 
 #include <string.h>
+
+#include "driver/domain-name.h"
 
 /* The members of a migration, each written as the attribute of that name. */
 static const struct {
@@ -82,7 +84,9 @@ vmig_xml_migrations_new(JsonArray *migrations, GError **error)
         JsonNode *element = json_array_get_element(migrations, i);
         JsonObject *migration;
         const char *domain;
-        const char *hash;
+        const char *uri;
+        const char *name;
+        gsize uri_len;
         xmlNode *node;
         xmlNode *domain_node;
 
@@ -105,15 +109,11 @@ vmig_xml_migrations_new(JsonArray *migrations, GError **error)
         domain = vmig_xml_migrations_string(migration, i, "domain", error);
         if (!domain)
             return NULL;
-        /* driver/libvirt.h: a URI has no '#' of its own. */
-        hash = g_str_has_prefix(domain, "libvirt:") ? strchr(domain, '#') : NULL;
-        if (hash && hash[1]) {
-            g_autofree char *uri = g_strndup(domain + strlen("libvirt:"),
-                                             hash - domain - strlen("libvirt:"));
+        if (vmig_domain_split_libvirt(domain, &uri, &uri_len, &name)) {
+            g_autofree char *uri_text = g_strndup(uri, uri_len);
 
-            domain_node =
-                xmlNewTextChild(node, NULL, BAD_CAST "domain", BAD_CAST(hash + 1));
-            xmlNewProp(domain_node, BAD_CAST "uri", BAD_CAST uri);
+            domain_node = xmlNewTextChild(node, NULL, BAD_CAST "domain", BAD_CAST name);
+            xmlNewProp(domain_node, BAD_CAST "uri", BAD_CAST uri_text);
         } else {
             xmlNewTextChild(node, NULL, BAD_CAST "domain", BAD_CAST domain);
         }
