@@ -1085,9 +1085,9 @@ vmig_control_on_connection(int *fdp, gpointer user_data)
 /* The server */
 
 VmigControl *
-vmig_control_new(GMainContext *context, const char *path,
-                 const VmigControlCommand *commands, gsize n_commands, gpointer user_data,
-                 GError **error)
+vmig_control_new(GMainContext *context, const char *path, gid_t group,
+                 const char *group_name, const VmigControlCommand *commands,
+                 gsize n_commands, gpointer user_data, GError **error)
 {
     g_autoptr(VmigControl) control = NULL;
     gsize i;
@@ -1119,49 +1119,20 @@ vmig_control_new(GMainContext *context, const char *path,
         g_ptr_array_new_with_free_func((GDestroyNotify)vmig_control_client_unref);
 
     /* Not set until the socket is ours: vmig_control_free() unlinks it. */
-    control->listen_fd =
-        vmig_transport_listen_owned(path, &control->sock_dev, &control->sock_ino, error);
+    control->listen_fd = vmig_transport_listen_owned(
+        path, group_name ? group : (gid_t)-1, group_name ? 0660 : 0600,
+        &control->sock_dev, &control->sock_ino, error);
     if (control->listen_fd < 0)
         return NULL;
     control->path = g_strdup(path);
+    control->group_name = g_strdup(group_name);
+    control->group = group;
 
     control->listener =
         vmig_listener_new(control->context, control->listen_fd, control->path,
                           vmig_control_on_connection, control);
     g_debug("listening on '%s'", path);
     return g_steal_pointer(&control);
-}
-
-gboolean
-vmig_control_set_group(VmigControl *control, gid_t gid, const char *name, GError **error)
-{
-    struct stat st;
-
-    g_return_val_if_fail(control != NULL, FALSE);
-    g_return_val_if_fail(name != NULL, FALSE);
-    g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
-
-    /* Only the socket we bound: lchown and chmod by path, after checking
-     * the path still names it (chmod follows links; this never does). */
-    if (lstat(control->path, &st) < 0 || st.st_dev != control->sock_dev ||
-        st.st_ino != control->sock_ino || !S_ISSOCK(st.st_mode)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "the control socket '%s' is no longer the one this daemon created",
-                    control->path);
-        return FALSE;
-    }
-    if (lchown(control->path, (uid_t)-1, gid) < 0 || chmod(control->path, 0660) < 0) {
-        int err = errno;
-
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-                    "cannot give the control socket '%s' to group '%s' (gid %u): %s",
-                    control->path, name, (guint)gid, g_strerror(err));
-        return FALSE;
-    }
-    g_free(control->group_name);
-    control->group_name = g_strdup(name);
-    control->group = gid;
-    return TRUE;
 }
 
 void

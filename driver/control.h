@@ -81,11 +81,16 @@ typedef struct {
  * Listens on @path (an existing socket file there is replaced; the socket
  * is created mode 0600) and serves @commands (n_commands rows, borrowed
  * for the server's lifetime) on @context.  @user_data goes to handlers.
+ * With @group_name (--socket-group; NULL: none), it serves root and the
+ * members of group @group (@group_name names it in messages) as well as
+ * the daemon's uid: a peer whose primary or supplementary group
+ * (SO_PEERCRED, SO_PEERGROUPS) is @group; the socket file is then mode
+ * 0660, group @group, from the moment it appears.
  * Returns: the server, or NULL with @error set.
  */
-VmigControl *vmig_control_new(GMainContext *context, const char *path,
-                              const VmigControlCommand *commands, gsize n_commands,
-                              gpointer user_data, GError **error);
+VmigControl *vmig_control_new(GMainContext *context, const char *path, gid_t group,
+                              const char *group_name, const VmigControlCommand *commands,
+                              gsize n_commands, gpointer user_data, GError **error);
 
 /* What the greeting's "package" starts with, before PACKAGE_VERSION. */
 #define VMIG_CONTROL_PACKAGE_PREFIX "virt-migrated "
@@ -97,18 +102,6 @@ VmigControl *vmig_control_new(GMainContext *context, const char *path,
  * version numbers: QMP tools read them there (qmp-shell prints them).
  */
 JsonObject *vmig_control_version_new(void);
-
-/*
- * vmig_control_set_group:
- * Serves root and the members of group @gid (@name names it in messages)
- * as well as the daemon's uid: a peer whose primary or supplementary
- * group (SO_PEERCRED, SO_PEERGROUPS) is @gid.  The socket file becomes
- * mode 0660, group @gid.  Call it right after vmig_control_new(), before
- * the main loop runs.
- * Returns: TRUE, or FALSE with @error set (the socket unchanged).
- */
-gboolean vmig_control_set_group(VmigControl *control, gid_t gid, const char *name,
-                                GError **error);
 
 /* Stops listening, disconnects every client, unlinks the socket. */
 void vmig_control_free(VmigControl *control);

@@ -726,11 +726,8 @@ main(int argc, char **argv)
         .tls_unavailable = tls_unavailable,
         .plaintext_tcp = plaintext_tcp,
     };
-    control = vmig_control_new(context, socket_path, vmig_commands, vmig_n_commands,
-                               &vmigd, &error);
-    if (control && group_name &&
-        !vmig_control_set_group(control, group_gid, group_name, &error))
-        g_clear_pointer(&control, vmig_control_free);
+    control = vmig_control_new(context, socket_path, group_gid, group_name, vmig_commands,
+                               vmig_n_commands, &vmigd, &error);
     if (!control) {
         g_printerr("virt-migrated: error: %s\n", error->message);
         g_main_context_pop_thread_default(context);

@@ -285,12 +285,14 @@ vmig_transport_clear_path(const char *path, const struct sockaddr_un *addr,
  * listens, so a client that sees @path can always connect to it (a plain
  * bind() makes the file appear before listen(), and a client that comes in
  * between is refused).  The umask only matters between bind() and the
- * check after it, which verifies the mode (and fixes it, when a default
- * ACL widened it).
+ * chmod() after it; the check after that verifies owner, group and mode.
+ * The bind name is ours alone until the rename, so lchown() and chmod()
+ * by path reach the socket we bound.
  * Returns: the socket, or -1 with @error set.
  */
 int
-vmig_transport_listen_owned(const char *path, dev_t *dev, ino_t *ino, GError **error)
+vmig_transport_listen_owned(const char *path, gid_t gid, mode_t mode, dev_t *dev,
+                            ino_t *ino, GError **error)
 {
     g_auto(VmigFd) fd = -1;
     g_autofree char *tmp = NULL;
@@ -344,15 +346,21 @@ vmig_transport_listen_owned(const char *path, dev_t *dev, ino_t *ino, GError **e
         return -1;
     }
 
-    if (lstat(tmp, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != 0600)
-        (void)chmod(tmp, 0600);
-    if (lstat(tmp, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 ||
-        st.st_uid != geteuid()) {
+    if ((gid != (gid_t)-1 && lchown(tmp, (uid_t)-1, gid) < 0) || chmod(tmp, mode) < 0) {
+        err = errno;
+        unlink(tmp);
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+                    "cannot give the socket '%s' its group and mode %04o: %s", tmp,
+                    (guint)mode, g_strerror(err));
+        return -1;
+    }
+    if (lstat(tmp, &st) < 0 || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != mode ||
+        st.st_uid != geteuid() || (gid != (gid_t)-1 && st.st_gid != gid)) {
         unlink(tmp);
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                    "socket '%s' did not come out as a socket of mode 0600 owned by "
+                    "socket '%s' did not come out as a socket of mode %04o owned by "
                     "uid %u",
-                    tmp, (guint)geteuid());
+                    tmp, (guint)mode, (guint)geteuid());
         return -1;
     }
     *dev = st.st_dev;

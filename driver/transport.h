@@ -68,16 +68,20 @@ int vmig_transport_listen(const VmigAddress *address, GError **error);
 
 /*
  * vmig_transport_listen_owned:
- * Listens on unix socket @path, mode 0600, owned by this process's euid
- * (the control socket): a stale socket file there is replaced; a live one
- * (some server answers), or a file that is not a socket, is refused.  The
- * file appears only once the socket listens, so a client that sees it can
- * always connect.
+ * @gid: the file's group, or (gid_t)-1 to keep this process's
+ * @mode: the file's permissions, 0600 or 0660
+ * Listens on unix socket @path, owned by this process's euid (the control
+ * socket): a stale socket file there is replaced; a live one (some server
+ * answers), or a file that is not a socket, is refused.  The file appears
+ * only once the socket listens, with @gid and @mode already set, so a
+ * client that sees it can always connect, and never sees it otherwise
+ * owned.
  * Returns: the socket (non-blocking, close-on-exec) with the file's
  * device and inode in *@dev and *@ino (to recognise it when removing it),
  * or -1 with @error set.
  */
-int vmig_transport_listen_owned(const char *path, dev_t *dev, ino_t *ino, GError **error);
+int vmig_transport_listen_owned(const char *path, gid_t gid, mode_t mode, dev_t *dev,
+                                ino_t *ino, GError **error);
 
 /*
  * vmig_transport_dial_async:
