@@ -840,6 +840,8 @@ test_not_a_driver(Fixture *f, gconstpointer data)
 
 /* ---- legacy peers: a QEMU waiting with -incoming, no driver there ---------------- */
 
+static int run_cli(VmigTestDaemon *d, const char *const *args, char **out, char **err);
+
 /*
  * Has @f's destination QEMU (started with -incoming defer, so that its
  * spare monitor is there at once) wait for a stream at @variant's kind of
@@ -949,7 +951,31 @@ test_legacy(Fixture *f, gconstpointer data)
     src_domain = vmig_test_domain_of(f->src_qemu);
     uri = legacy_listen(f, tcp);
 
-    if (g_str_equal(c->variant, "unix") || tcp) {
+    if (tcp) {
+        /* The command line, as an operator would. */
+        const char *const migrate[] = {
+            "migrate",   src_domain,         uri, "--allow-legacy",
+            "--tunable", "max-bandwidth=4G", NULL};
+        const char *const features[] = {"features", "m1", NULL};
+        const char *const xml[] = {"features", "m1", "--xml", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *cli_err = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, migrate, &out, &cli_err), ==, 0);
+        g_assert_nonnull(strstr(out, "Migration m1 completed"));
+        id = g_strdup("m1");
+        assert_legacy_record(f, id, "dialled");
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&cli_err, g_free);
+        g_assert_cmpint(run_cli(&f->src, features, &out, &cli_err), ==, 0);
+        g_assert_nonnull(strstr(out, "no driver"));
+        g_assert_nonnull(strstr(out, "Peer connection"));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&cli_err, g_free);
+        g_assert_cmpint(run_cli(&f->src, xml, &out, &cli_err), ==, 0);
+        g_assert_nonnull(strstr(out, "<peer-driver>no driver</peer-driver>"));
+        g_assert_nonnull(strstr(out, "<peer-connection>dialled</peer-connection>"));
+    } else if (g_str_equal(c->variant, "unix")) {
         args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
                                "\"tunables\": [\"max-bandwidth=4G\"]}",
                                src_domain, uri);
@@ -1006,6 +1032,41 @@ test_legacy(Fixture *f, gconstpointer data)
         g_assert_cmpstr(status, ==, "running");
         /* The held connection is the daemon's only new fd. */
         g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
+        return;
+    } else if (g_str_equal(c->variant, "cancel")) {
+        g_autoptr(JsonObject) progress = NULL;
+        g_autoptr(JsonNode) ret = NULL;
+        g_autoptr(JsonNode) params = NULL;
+        g_autoptr(JsonNode) before = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL,
+                                     &before, &error));
+        g_assert_no_error(error);
+        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
+                               "\"tunables\": [\"max-bandwidth=16M\"]}",
+                               src_domain, uri);
+        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+        /* Progress is read as for any migration, and cancel stops QEMU's. */
+        progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+        ret = vmig_test_execute_fds(f->src_ctl, &f->src, "cancel",
+                                    "{\"migration\": \"m1\"}", NULL, 0, &error);
+        g_assert_no_error(error);
+        err = vmig_test_wait_done(f->src_ctl, "cancelled");
+        g_clear_pointer(&status, g_free);
+        status = vmig_test_migration_settle(f->src_qemu, f->src_aux, 30);
+        g_assert_false(vmig_test_migration_running(status));
+        g_clear_pointer(&status, g_free);
+        status = vmig_test_guest_status(f->src_aux);
+        g_assert_cmpstr(status, ==, "running");
+        /* The end put max-bandwidth back. */
+        g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL,
+                                     &params, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(
+            json_object_get_int_member(json_node_get_object(params), "max-bandwidth"), ==,
+            json_object_get_int_member(json_node_get_object(before), "max-bandwidth"));
+        assert_fds_back(&f->src, base);
         return;
     } else if (g_str_equal(c->variant, "held-peer-dies")) {
         g_autofree char *log = NULL;
@@ -2556,6 +2617,7 @@ static const Case legacy_tcp = {FALSE, FALSE, 0, -1, "tcp"};
 static const Case legacy_held = {FALSE, FALSE, 0, -1, "refused-then-held"};
 static const Case legacy_both_sides = {FALSE, FALSE, 0, -1, "needs-both-sides"};
 static const Case legacy_dies = {FALSE, FALSE, 0, -1, "held-peer-dies"};
+static const Case legacy_cancel = {FALSE, FALSE, 0, -1, "cancel"};
 
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
@@ -2618,6 +2680,7 @@ main(int argc, char **argv)
     add("/migrate/legacy/refused-then-held", &legacy_held, test_legacy);
     add("/migrate/legacy/needs-both-sides", &legacy_both_sides, test_legacy);
     add("/migrate/legacy/held-peer-dies", &legacy_dies, test_legacy);
+    add("/migrate/legacy/cancel", &legacy_cancel, test_legacy);
     add("/migrate/faults/reply-wrong-magic", &wrong_magic, test_malformed_reply);
     add("/migrate/faults/reply-oversized", &oversized, test_malformed_reply);
     add("/migrate/faults/reply-truncated", &truncated, test_malformed_reply);
