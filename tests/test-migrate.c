@@ -923,6 +923,70 @@ assert_legacy_record(Fixture *f, const char *id, const char *how)
 }
 
 /*
+ * Migrates @f's source to @uri with @members (JSON members after a comma,
+ * or "") and waits for its end, which must be @result.
+ * Returns: its error (to free), or NULL.
+ */
+static char *
+legacy_migrate(Fixture *f, const char *uri, const char *members, const char *result)
+{
+    g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *args =
+        g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\"%s}", domain, uri, members);
+    char *err;
+
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    err = vmig_test_wait_done(f->src_ctl, result);
+    g_test_message("the source says: %s", err ? err : result);
+    return err;
+}
+
+/*
+ * A legacy migration reports progress and is cancelled as any other
+ * (migrate_cancel): the source guest runs on, its parameters are put back,
+ * and the daemon's fds are back at @base.
+ */
+static void
+test_legacy_cancel(Fixture *f, const char *uri, guint base)
+{
+    g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *args = g_strdup_printf(
+        "{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, \"tunables\": "
+        "[\"max-bandwidth=16M\"]}",
+        domain, uri);
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(JsonObject) progress = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(JsonNode) params = NULL;
+    g_autoptr(JsonNode) before = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(
+        vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL, &before, &error));
+    g_assert_no_error(error);
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+    ret = vmig_test_execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}",
+                                NULL, 0, &error);
+    g_assert_no_error(error);
+    err = vmig_test_wait_done(f->src_ctl, "cancelled");
+    status = vmig_test_migration_settle(f->src_qemu, f->src_aux, 30);
+    g_assert_false(vmig_test_migration_running(status));
+    g_clear_pointer(&status, g_free);
+    status = vmig_test_guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+    /* The end put max-bandwidth back. */
+    g_assert_true(
+        vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL, &params, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(
+        json_object_get_int_member(json_node_get_object(params), "max-bandwidth"), ==,
+        json_object_get_int_member(json_node_get_object(before), "max-bandwidth"));
+    assert_fds_back(&f->src, base);
+}
+
+/*
  * A plain QEMU waiting with -incoming (no driver on its host): with
  * "legacy" the source's QEMU migrates straight into the connection
  * (unix: and tcp:); without it, or with something only drivers on both
@@ -936,10 +1000,10 @@ test_legacy(Fixture *f, gconstpointer data)
 {
     const Case *c = data;
     gboolean tcp = g_str_equal(c->variant, "tcp");
+    const char *const allowed =
+        ", \"legacy\": true, \"tunables\": [\"max-bandwidth=4G\"]";
     g_autofree char *src_domain = NULL;
     g_autofree char *uri = NULL;
-    g_autofree char *args = NULL;
-    g_autofree char *id = NULL;
     g_autofree char *err = NULL;
     g_autofree char *status = NULL;
     guint base;
@@ -963,8 +1027,7 @@ test_legacy(Fixture *f, gconstpointer data)
 
         g_assert_cmpint(run_cli(&f->src, migrate, &out, &cli_err), ==, 0);
         g_assert_nonnull(strstr(out, "Migration m1 completed"));
-        id = g_strdup("m1");
-        assert_legacy_record(f, id, "dialled");
+        assert_legacy_record(f, "m1", "dialled");
         g_clear_pointer(&out, g_free);
         g_clear_pointer(&cli_err, g_free);
         g_assert_cmpint(run_cli(&f->src, features, &out, &cli_err), ==, 0);
@@ -976,17 +1039,10 @@ test_legacy(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(out, "<peer-driver>no driver</peer-driver>"));
         g_assert_nonnull(strstr(out, "<peer-connection>dialled</peer-connection>"));
     } else if (g_str_equal(c->variant, "unix")) {
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
-                               "\"tunables\": [\"max-bandwidth=4G\"]}",
-                               src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        err = vmig_test_wait_done(f->src_ctl, "completed");
-        assert_legacy_record(f, id, "dialled");
+        err = legacy_migrate(f, uri, allowed, "completed");
+        assert_legacy_record(f, "m1", "dialled");
     } else if (g_str_equal(c->variant, "refused-then-held")) {
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\"}", src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        err = vmig_test_wait_done(f->src_ctl, "failed");
-        g_test_message("the source says: %s", err);
+        err = legacy_migrate(f, uri, "", "failed");
         g_assert_nonnull(strstr(err, "no virt-migrate driver answered at"));
         g_assert_nonnull(strstr(err, uri));
         g_assert_nonnull(strstr(err, "--allow-legacy"));
@@ -995,37 +1051,24 @@ test_legacy(Fixture *f, gconstpointer data)
         status = vmig_test_guest_status(f->src_aux);
         g_assert_cmpstr(status, ==, "running");
         g_clear_pointer(&err, g_free);
-        g_clear_pointer(&id, g_free);
-        g_clear_pointer(&args, g_free);
+        g_clear_pointer(&status, g_free);
         /* Legacy allowed now: the held connection is taken, not dialled. */
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
-                               "\"tunables\": [\"max-bandwidth=4G\"]}",
-                               src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        err = vmig_test_wait_done(f->src_ctl, "completed");
-        assert_legacy_record(f, id, "held since migration m1's refusal");
+        err = legacy_migrate(f, uri, allowed, "completed");
+        assert_legacy_record(f, "m2", "held since migration m1's refusal");
     } else if (g_str_equal(c->variant, "needs-both-sides")) {
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
-                               "\"tunables\": [\"max-bandwidth=4G\", "
-                               "\"multifd-channels=4\", \"xbzrle=true\"]}",
-                               src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        err = vmig_test_wait_done(f->src_ctl, "failed");
-        g_test_message("the source says: %s", err);
+        err = legacy_migrate(f, uri,
+                             ", \"legacy\": true, \"tunables\": [\"max-bandwidth=4G\", "
+                             "\"multifd-channels=4\", \"xbzrle=true\"]",
+                             "failed");
         g_assert_nonnull(strstr(err, "cannot be done: tunables that the destination QEMU "
                                      "must match were asked for (multifd-channels, "
                                      "xbzrle)"));
         assert_still_waiting(f);
         g_clear_pointer(&err, g_free);
-        g_clear_pointer(&id, g_free);
-        g_clear_pointer(&args, g_free);
         /* A required feature is refused the same way (the held connection again). */
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
-                               "\"require-features\": [\"return-path\"]}",
-                               src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        err = vmig_test_wait_done(f->src_ctl, "failed");
-        g_test_message("the source says: %s", err);
+        err = legacy_migrate(
+            f, uri, ", \"legacy\": true, \"require-features\": [\"return-path\"]",
+            "failed");
         g_assert_nonnull(strstr(err, "features were required (return-path)"));
         assert_still_waiting(f);
         status = vmig_test_guest_status(f->src_aux);
@@ -1034,46 +1077,12 @@ test_legacy(Fixture *f, gconstpointer data)
         g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
         return;
     } else if (g_str_equal(c->variant, "cancel")) {
-        g_autoptr(JsonObject) progress = NULL;
-        g_autoptr(JsonNode) ret = NULL;
-        g_autoptr(JsonNode) params = NULL;
-        g_autoptr(JsonNode) before = NULL;
-        g_autoptr(GError) error = NULL;
-
-        g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL,
-                                     &before, &error));
-        g_assert_no_error(error);
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, "
-                               "\"tunables\": [\"max-bandwidth=16M\"]}",
-                               src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        /* Progress is read as for any migration, and cancel stops QEMU's. */
-        progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
-        ret = vmig_test_execute_fds(f->src_ctl, &f->src, "cancel",
-                                    "{\"migration\": \"m1\"}", NULL, 0, &error);
-        g_assert_no_error(error);
-        err = vmig_test_wait_done(f->src_ctl, "cancelled");
-        g_clear_pointer(&status, g_free);
-        status = vmig_test_migration_settle(f->src_qemu, f->src_aux, 30);
-        g_assert_false(vmig_test_migration_running(status));
-        g_clear_pointer(&status, g_free);
-        status = vmig_test_guest_status(f->src_aux);
-        g_assert_cmpstr(status, ==, "running");
-        /* The end put max-bandwidth back. */
-        g_assert_true(vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL,
-                                     &params, &error));
-        g_assert_no_error(error);
-        g_assert_cmpint(
-            json_object_get_int_member(json_node_get_object(params), "max-bandwidth"), ==,
-            json_object_get_int_member(json_node_get_object(before), "max-bandwidth"));
-        assert_fds_back(&f->src, base);
+        test_legacy_cancel(f, uri, base);
         return;
     } else if (g_str_equal(c->variant, "held-peer-dies")) {
         g_autofree char *log = NULL;
 
-        args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\"}", src_domain, uri);
-        id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-        err = vmig_test_wait_done(f->src_ctl, "failed");
+        err = legacy_migrate(f, uri, "", "failed");
         assert_still_waiting(f);
         g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
         /* The QEMU that waited dies: the daemon sees the hangup, closes. */
@@ -1085,7 +1094,6 @@ test_legacy(Fixture *f, gconstpointer data)
     } else {
         g_assert_not_reached();
     }
-    g_test_message("migration %s: %s", id, err ? err : "completed");
     status = vmig_test_guest_status_settled(f->src_aux);
     g_assert_cmpstr(status, ==, "postmigrate");
     g_clear_pointer(&status, g_free);
