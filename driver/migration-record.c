@@ -172,7 +172,8 @@ vmig_mig_record(VmigMigration *m)
         json_object_set_string_member(o, "peer-driver", "no driver");
         json_object_set_string_member(o, "peer-connection", how);
     }
-    if (m->local_offer) {
+    /* A peer with no driver was offered nothing: no handshake ran. */
+    if (m->local_offer && !m->legacy_peer) {
         JsonObject *offered = json_object_new();
 
         json_object_set_member(offered, vmig_role_to_string(m->role),

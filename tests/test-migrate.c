@@ -905,6 +905,7 @@ assert_legacy_record(Fixture *f, const char *id, const char *how)
                     "no driver");
     g_assert_cmpstr(json_object_get_string_member(record, "peer-connection"), ==, how);
     g_assert_false(json_object_has_member(record, "version"));
+    g_assert_false(json_object_has_member(record, "offered"));
     g_assert_cmpuint(
         json_array_get_length(json_object_get_array_member(record, "features")), ==, 0);
     declined = json_object_get_array_member(record, "declined");
