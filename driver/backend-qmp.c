@@ -255,8 +255,10 @@ qmp_configure(VmigMigration *m, VmigBackendStep next)
     /* Every capability of a feature the driver negotiates is set, off when
      * not chosen, as libvirt does: a QEMU an earlier driver left
      * reconfigured (a daemon killed mid-migration puts nothing back)
-     * starts clean. */
-    for (guint f = 0; f < VMIG_FEATURE_LAST; f++) {
+     * starts clean.  Not for a peer with no driver: a plain QEMU's
+     * capabilities are whatever its operator set, on both sides, and a
+     * stream must keep to them. */
+    for (guint f = 0; f < VMIG_FEATURE_LAST && !m->legacy_peer; f++) {
         const VmigFeatureInfo *info = vmig_feature_info(f);
 
         if (info->capability && !json_object_has_member(caps, info->capability) &&
@@ -396,7 +398,8 @@ qmp_start_source(VmigMigration *m)
     g_autofree char *uri = NULL;
     JsonObject *args;
 
-    if (m->commit->channels == 0) {
+    /* A peer with no driver got no COMMIT: its connection is the stream. */
+    if (!m->commit || m->commit->channels == 0) {
         g_autofree char *name = g_strdup_printf("vmig-%s", m->id);
 
         /* The QMP client sends a copy of the fd with getfd; migrate follows

@@ -170,6 +170,7 @@ start_migration(VmigControlCall *call, JsonObject *arguments, VmigDaemon *daemon
         arguments, "experimental-protocol", FALSE);
     req->send_domain =
         json_object_get_boolean_member_with_default(arguments, "send-domain", FALSE);
+    req->legacy = json_object_get_boolean_member_with_default(arguments, "legacy", FALSE);
     if (req->send_domain && req->uri) {
         /* A standing listener: HOST, HOST:PORT, tcp:HOST[:PORT] (its default port). */
         char *uri = vmig_standing_address(req->uri, &error);
@@ -412,6 +413,7 @@ static const VmigControlArg migrate_args[] = {
     {"tls-hostname", VMIG_CONTROL_ARG_STRING, TRUE},
     {"experimental-protocol", VMIG_CONTROL_ARG_BOOL, TRUE},
     {"send-domain", VMIG_CONTROL_ARG_BOOL, TRUE},
+    {"legacy", VMIG_CONTROL_ARG_BOOL, TRUE},
     {NULL, 0, FALSE},
 };
 

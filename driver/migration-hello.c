@@ -86,13 +86,3 @@ vmig_mig_await_hello(VmigMigration *m, int *fdp, gboolean main)
         fdp, peer_name(m), main ? VMIG_MIG_HELLO_TIMEOUT_MS : m->channel_timeout_ms,
         m->cancellable, on_hello, h);
 }
-
-void
-vmig_mig_source_no_driver(VmigMigration *m, int *fdp)
-{
-    vmig_mig_fail(m, 0,
-                  "no virt-migrate driver answered at '%s' within %u ms (a QEMU "
-                  "waiting for a migration stream there?)",
-                  peer_name(m), VMIG_MIG_HELLO_TIMEOUT_MS);
-    vmig_fd_clear(fdp);
-}

@@ -24,6 +24,10 @@
  *                            what the downtime cost
  *   migration-qemu.c         what QEMU is to be set to: capabilities and
  *                            parameters, one loop over the feature table
+ *   migration-set.c          tunables changed while the stream runs
+ *   migration-hello.c        the source waits for the destination's hello
+ *   migration-legacy.c       a peer with no driver: migrated to plainly,
+ *                            or refused with its connection held
  *   backend-qmp.c            a QEMU reached through its monitor
  *   backend-libvirt.c        a domain that libvirt runs
  *
@@ -94,6 +98,7 @@ typedef enum {
     VMIG_MIG_EVENT_CANCEL,     /* the app cancelled it */
     VMIG_MIG_EVENT_LOST,       /* v2: the switchover's confirmation was lost */
     VMIG_MIG_EVENT_RESOLVE,    /* an operator said where the guest runs */
+    VMIG_MIG_EVENT_LEGACY,     /* source: no driver answered; migrating without one */
     VMIG_MIG_EVENT_LAST
 } VmigMigEvent;
 
@@ -114,6 +119,8 @@ struct _VmigMigrations {
     GArray *observers; /* VmigMigrationObserverEntry */
     guint next_id;
     GQueue *refused; /* VmigMigRefusal *: attempts refused at start, oldest first */
+    GQueue *parked;  /* VmigMigParked *: connections to peers with no driver, held so
+                      * that the QEMU there keeps waiting (migration-legacy.c) */
 };
 
 typedef struct _VmigMigration VmigMigration;
@@ -163,7 +170,11 @@ struct _VmigMigration {
     guint max_channels;
     gboolean resume;
     gboolean experimental_protocol;
-    char *libvirt_dest; /* source, libvirt: the destination libvirt */
+    gboolean legacy; /* a peer with no driver may be migrated to (migration-legacy.c) */
+    gboolean legacy_peer;  /* ... and this one has none: migrating plainly */
+    char *legacy_held_by;  /* the connection was held since this migration's refusal */
+    gint64 legacy_expires; /* ... until then (monotonic us); 0: a new connection */
+    char *libvirt_dest;    /* source, libvirt: the destination libvirt */
     gboolean persistent;
     gboolean undefine_source;
     char *domain_xml;     /* destination, libvirt: names the emulator probed;
@@ -488,8 +499,43 @@ void vmig_mig_send_error(VmigMigration *m, VmigNegotiateCode code, const char *m
  */
 void vmig_mig_await_hello(VmigMigration *m, int *fdp, gboolean main);
 
-/* Source: nothing came on the main channel *@fdp (consumed): no driver there. */
+/* ---- migration-set.c --------------------------------------------------------------- */
+
+/*
+ * Returns: TRUE when @name is a parameter or capability the source QEMU
+ * applies on its own side alone (the table of parameters a running
+ * migration takes, and auto-converge), so that a peer with no driver
+ * cannot mind it.
+ */
+gboolean vmig_mig_source_only(const char *name);
+
+/* ---- migration-legacy.c ------------------------------------------------------------ */
+
+/* How long a connection to a peer with no driver is held after a refusal
+ * (docs/limits.md), and how many are held at once, the oldest dropped first. */
+#define VMIG_MIG_PARKED_MS  600000
+#define VMIG_MIG_MAX_PARKED 16
+
+/*
+ * Source: nothing came on the main channel *@fdp (consumed) within
+ * VMIG_MIG_HELLO_TIMEOUT_MS: no driver there.  With @m->legacy and
+ * nothing that needs a driver asked for, QEMU migrates into that very
+ * connection; otherwise @m fails with the reason and the connection is
+ * held (parked), so the QEMU at the other end keeps waiting.
+ */
 void vmig_mig_source_no_driver(VmigMigration *m, int *fdp);
+
+/*
+ * Source, URI mode, before dialling: takes the connection held for
+ * @m->uri, if any, into *@fdp.  Returns: TRUE when there was one.
+ */
+gboolean vmig_mig_legacy_take(VmigMigration *m, int *fdp);
+
+/* Holds the main channel of a legacy migration that ends before QEMU took it. */
+void vmig_mig_legacy_release(VmigMigration *m);
+
+/* Closes every held connection (the daemon stops). */
+void vmig_mig_legacy_drop_all(VmigMigrations *ms);
 
 /* ---- migration-source.c ------------------------------------------------------------ */
 

@@ -69,7 +69,7 @@ vmig_mig_capabilities(VmigMigration *m)
     for (guint f = 0; f < VMIG_FEATURE_LAST; f++) {
         const VmigFeatureInfo *info = vmig_feature_info(f);
 
-        if (info->capability && (info->side & side) &&
+        if (info->capability && (info->side & side) && m->commit &&
             vmig_negotiate_message_find_feature(m->commit, info->name))
             json_object_set_boolean_member(caps, info->capability, TRUE);
     }

@@ -162,7 +162,18 @@ vmig_mig_record(VmigMigration *m)
         json_object_set_string_member(o, "peer-driver", peer->driver);
     }
     json_object_set_string_member(o, "driver", PACKAGE_NAME " " PACKAGE_VERSION);
-    if (m->local_offer) {
+    if (m->legacy_peer) {
+        g_autofree char *how =
+            m->legacy_held_by
+                ? g_strdup_printf("held since migration %s's refusal", m->legacy_held_by)
+            : m->uri ? g_strdup("dialled")
+                     : g_strdup("the management app's");
+
+        json_object_set_string_member(o, "peer-driver", "no driver");
+        json_object_set_string_member(o, "peer-connection", how);
+    }
+    /* A peer with no driver was offered nothing: no handshake ran. */
+    if (m->local_offer && !m->legacy_peer) {
         JsonObject *offered = json_object_new();
 
         json_object_set_member(offered, vmig_role_to_string(m->role),
@@ -171,13 +182,14 @@ vmig_mig_record(VmigMigration *m)
             json_object_set_member(offered, "destination", offer_to_json(m->peer_offer));
         json_object_set_object_member(o, "offered", offered);
     }
-    if (m->reply) {
+    if (m->reply || m->legacy_peer) {
         json_object_set_array_member(o, "features", json_array_ref(m->chosen));
         json_object_set_array_member(o, "declined", json_array_ref(m->declined));
         {
             JsonObject *ch = json_object_new();
 
-            json_object_set_int_member(ch, "requested", m->reply->channels);
+            json_object_set_int_member(ch, "requested",
+                                       m->reply ? m->reply->channels : 0);
             json_object_set_int_member(ch, "received",
                                        m->commit ? m->commit->channels : m->channels_got);
             json_object_set_object_member(o, "channels", ch);
@@ -230,13 +242,16 @@ vmig_mig_record(VmigMigration *m)
     vmig_mig_tls_record(m, o);
     if (m->switchover_by)
         json_object_set_string_member(o, "switchover", m->switchover_by);
-    if (m->reply && !vmig_mig_v2(m)) {
-        /* What version 1 cannot give: docs/protocol.md, "Version 2". */
+    if ((m->reply || m->legacy_peer) && !vmig_mig_v2(m)) {
+        /* What version 1 cannot give: docs/protocol.md, "Version 2"; a peer
+         * with no driver gives none of it either, nor a negotiation. */
         JsonArray *lost = json_array_new();
 
         json_array_add_string_element(lost, "confirmed switchover");
         json_array_add_string_element(lost, "heartbeats");
         json_array_add_string_element(lost, "the destination's reason on failure");
+        if (m->legacy_peer)
+            json_array_add_string_element(lost, "negotiated features and tunables");
         json_object_set_array_member(o, "lost-guarantees", lost);
     }
     if (m->finished) {

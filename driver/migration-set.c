@@ -54,6 +54,30 @@ live_parameter(const char *name)
     return NULL;
 }
 
+/*
+ * The capabilities QEMU 7.2 acts on in the source alone: auto-converge
+ * throttles the source's vCPUs and puts nothing in the stream.  Every
+ * other capability either changes the stream's format (the destination
+ * must be told the same: multifd, compress, xbzrle's pages, ...) or a
+ * conversation between both QEMUs (return-path, postcopy-ram).
+ */
+static const char *const source_only_capabilities[] = {"auto-converge"};
+
+gboolean
+vmig_mig_source_only(const char *name)
+{
+    const VmigLiveParameter *row = live_parameter(name);
+
+    /* Every live parameter acts on the source's outgoing stream only. */
+    if (row)
+        return row->live;
+    for (gsize i = 0; i < G_N_ELEMENTS(source_only_capabilities); i++) {
+        if (g_str_equal(source_only_capabilities[i], name))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 /* Returns: the names of the table, for messages (to free). */
 static char *
 live_names(void)

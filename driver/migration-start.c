@@ -249,9 +249,17 @@ vmig_mig_start_checked(VmigMigration *m)
     if (m->uri) {
         /* The dial runs in the background, cancellable by the app: the
          * command is answered now, and a failure ends in MIGRATION_DONE. */
+        g_auto(VmigFd) held = -1;
+
         if (!vmig_mig_step(m, VMIG_MIG_EVENT_DIAL))
             return;
         vmig_mig_answer_start(m);
+        /* A peer with no driver, whose connection is held since a refusal:
+         * dialling again would reach no QEMU (it accepted the first one). */
+        if (vmig_mig_legacy_take(m, &held)) {
+            vmig_mig_source_no_driver(m, &held);
+            return;
+        }
         m->dials++;
         vmig_transport_dial_async(m->address, VMIG_MIG_HANDSHAKE_TIMEOUT_MS,
                                   m->cancellable, on_main_dialled, vmig_mig_ref(m));

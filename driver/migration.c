@@ -39,8 +39,8 @@ static const char *const state_names[] = {
 G_STATIC_ASSERT(G_N_ELEMENTS(state_names) == VMIG_MIGRATION_LAST);
 
 static const char *const event_names[] = {
-    "dial",       "wait",     "open", "select", "commit", "stream",
-    "switchover", "complete", "fail", "cancel", "lost",   "resolve",
+    "dial",     "wait", "open",   "select", "commit",  "stream", "switchover",
+    "complete", "fail", "cancel", "lost",   "resolve", "legacy",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(event_names) == VMIG_MIG_EVENT_LAST);
 
@@ -96,6 +96,9 @@ static const struct {
     /* The source dials the destination (URI mode)... */
     {VMIG_MIGRATION_INTROSPECTING, VMIG_MIG_EVENT_DIAL, VMIG_MIGRATION_CONNECTING},
     {VMIG_MIGRATION_CONNECTING, VMIG_MIG_EVENT_OPEN, VMIG_MIGRATION_NEGOTIATING},
+    /* ... or found no driver there, and migrates plainly (legacy): QEMU is
+     * configured, with no handshake. */
+    {VMIG_MIGRATION_CONNECTING, VMIG_MIG_EVENT_LEGACY, VMIG_MIGRATION_COMMITTING},
     /* ... or was handed the main channel (fd mode). */
     {VMIG_MIGRATION_INTROSPECTING, VMIG_MIG_EVENT_OPEN, VMIG_MIGRATION_NEGOTIATING},
     /* The destination waits for the source's opener. */
@@ -338,6 +341,8 @@ release(VmigMigration *m)
     vmig_mig_source_clear(&m->end_timer);
     if (m->bridges)
         g_ptr_array_set_size(m->bridges, 0);
+    /* A peer with no driver keeps a connection QEMU did not take: held. */
+    vmig_mig_legacy_release(m);
     /* Refused before the handshake began, the peer must see its channel close. */
     close_main(m);
     /* After close_main(): the control connection's pump sends its last frame. */
@@ -397,6 +402,7 @@ vmig_mig_unref(VmigMigration *m)
     g_free(m->libvirt_dest);
     g_free(m->domain_xml);
     g_free(m->standing);
+    g_free(m->legacy_held_by);
     g_free(m->libvirt_socket);
     g_free(m->detail);
     g_free(m->migrate_uri);
@@ -806,8 +812,14 @@ vmig_mig_finish(VmigMigration *m, VmigMigrationState state, const char *error)
 void
 vmig_mig_send_error_now(VmigMigration *m, VmigNegotiateCode code, const char *message)
 {
-    g_autoptr(VmigNegotiateMessage) err = vmig_negotiate_message_new_error(code, message);
-    g_autoptr(GBytes) bytes = vmig_negotiate_encode(err, NULL);
+    g_autoptr(VmigNegotiateMessage) err = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+
+    /* A QEMU waiting for its stream would take a frame for a broken stream. */
+    if (m->legacy_peer)
+        return;
+    err = vmig_negotiate_message_new_error(code, message);
+    bytes = vmig_negotiate_encode(err, NULL);
 
     /* What is queued goes first, so the frame is not cut into another. */
     if (m->out && m->out->len)
@@ -894,6 +906,7 @@ vmig_migrations_new(const VmigMigrationSettings *settings)
     ms->order = g_ptr_array_new();
     ms->observers = g_array_new(FALSE, FALSE, sizeof(ObserverEntry));
     ms->refused = g_queue_new();
+    ms->parked = g_queue_new();
     return ms;
 }
 
@@ -951,6 +964,9 @@ vmig_migrations_free(VmigMigrations *ms)
             break;
         g_main_context_iteration(ms->settings.context, TRUE);
     }
+    /* After the ends, which may hold a connection QEMU did not take. */
+    vmig_mig_legacy_drop_all(ms);
+    g_queue_free(ms->parked);
     g_ptr_array_unref(ms->order);
     g_hash_table_unref(ms->by_id);
     g_array_unref(ms->observers);
@@ -1011,6 +1027,7 @@ vmig_migration_start_async(VmigMigrations *ms, VmigRole role,
         req->max_channels ? req->max_channels : VMIG_MIG_DEFAULT_MAX_CHANNELS;
     m->resume = req->resume;
     m->experimental_protocol = req->experimental_protocol;
+    m->legacy = req->legacy;
     m->libvirt_dest = g_steal_pointer(&req->libvirt_dest);
     m->persistent = req->persistent;
     m->send_domain = req->send_domain;

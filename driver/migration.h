@@ -68,6 +68,9 @@ typedef struct {
     gboolean resume;    /* destination: cont once migrated */
     /* offer the experimental protocol versions too (docs/protocol.md) */
     gboolean experimental_protocol;
+    /* source: a peer with no driver (a QEMU waiting with -incoming) may be
+     * migrated to plainly (docs/migration.md, "Legacy peers") */
+    gboolean legacy;
     /* libvirt domains (driver/libvirt.h) */
     char *libvirt_dest;       /* source: the destination libvirt's URI */
     gboolean persistent;      /* source: define the domain on the destination */

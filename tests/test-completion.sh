@@ -129,7 +129,7 @@ check() {
     fi
 }
 
-echo "1..22"
+echo "1..23"
 check commands "virt-migrate mi" "migrate"
 check commands-all "virt-migrate " \
     "cancel events features help incoming jobinfo list migrate postcopy resolve set tunables version"
@@ -139,6 +139,7 @@ check global-socket "virt-migrate --da" "--daemon-socket"
 check domain-qmp "virt-migrate tunables q" "qmp:"
 check domain-global-uri "virt-migrate -c test:///default tunables q" ""
 check options "virt-migrate incoming qmp:/x unix:/y --max" "--max-channels"
+check migrate-allow-legacy "virt-migrate migrate qmp:/x unix:/y --allow" "--allow-legacy"
 check migration-id "virt-migrate features " "$id"
 check migration-id-cancel "virt-migrate cancel " "$id"
 check migration-id-jobinfo "virt-migrate jobinfo " "$id"

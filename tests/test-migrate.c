@@ -795,6 +795,8 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
  * or says something else gets no byte, and the migration fails naming it.
  * (A test listener plays the peer that is no driver.)
  */
+static void assert_fds_back(VmigTestDaemon *d, guint fds);
+
 static void
 test_not_a_driver(Fixture *f, gconstpointer data)
 {
@@ -810,9 +812,11 @@ test_not_a_driver(Fixture *f, gconstpointer data)
     g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_auto(VmigFd) peer = -1;
     char byte;
+    guint base;
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
+    base = vmig_test_count_fds(f->src.pid);
     src_domain = vmig_test_domain_of(f->src_qemu);
     listen_path = g_strdup_printf("%s/not-a-driver.sock", f->tmpdir);
     strcpy(addr.sun_path, listen_path);
@@ -836,6 +840,285 @@ test_not_a_driver(Fixture *f, gconstpointer data)
     g_assert_cmpint(recv(peer, &byte, 1, MSG_DONTWAIT), <=, 0);
     status = vmig_test_guest_status(f->src_aux);
     g_assert_cmpstr(status, ==, "running");
+    if (silent) {
+        g_autofree char *log = NULL;
+
+        /* Held (docs/migration.md, "Legacy peers") until the peer speaks,
+         * which a QEMU waiting for a stream never does: then closed. */
+        g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
+        g_assert_cmpint(write(peer, "?", 1), ==, 1);
+        assert_fds_back(&f->src, base);
+        log = vmig_test_daemon_log_tail(&f->src);
+        g_assert_nonnull(strstr(log, "the peer sent 1 bytes"));
+    } else {
+        assert_fds_back(&f->src, base);
+    }
+}
+
+/* ---- legacy peers: a QEMU waiting with -incoming, no driver there ---------------- */
+
+static int run_cli(VmigTestDaemon *d, const char *const *args, char **out, char **err);
+
+/*
+ * Has @f's destination QEMU (started with -incoming defer, so that its
+ * spare monitor is there at once) wait for a stream at @variant's kind of
+ * address, as `-incoming unix:PATH` or `tcp:127.0.0.1:PORT` would.
+ * Returns: the address (to free).
+ */
+static char *
+legacy_listen(Fixture *f, gboolean tcp)
+{
+    g_autofree char *uri =
+        tcp ? g_strdup_printf("tcp:127.0.0.1:%u", vmig_test_free_port())
+            : g_strdup_printf("unix:%s/plain-qemu.sock", f->tmpdir);
+    g_autofree char *args = g_strdup_printf("{\"uri\": \"%s\"}", uri);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(vmig_guest_qmp(f->dst_aux, "migrate-incoming", args, NULL, &error));
+    g_assert_no_error(error);
+    return g_steal_pointer(&uri);
+}
+
+/* Asserts that the destination QEMU is alive and still waits for its stream. */
+static void
+assert_still_waiting(Fixture *f)
+{
+    g_autofree char *status = NULL;
+
+    g_assert_cmpint(kill(f->dst_qemu->pid, 0), ==, 0);
+    status = vmig_test_guest_status(f->dst_aux);
+    g_assert_cmpstr(status, ==, "inmigrate");
+}
+
+/* Waits (bounded) for daemon @d to hold @fds fds again, and asserts it does. */
+static void
+assert_fds_back(VmigTestDaemon *d, guint fds)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (vmig_test_count_fds(d->pid) != fds && g_get_monotonic_time() < deadline)
+        g_usleep(20 * 1000);
+    g_assert_cmpuint(vmig_test_count_fds(d->pid), ==, fds);
+}
+
+/*
+ * Asserts the record of source migration @id, which went to a peer with no
+ * driver through a connection that came as @how says.
+ */
+static void
+assert_legacy_record(Fixture *f, const char *id, const char *how)
+{
+    g_autofree char *args = g_strdup_printf("{\"migration\": \"%s\"}", id);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = vmig_test_execute_fds(
+        f->src_ctl, &f->src, "query-migration", args, NULL, 0, &error);
+    JsonObject *record;
+    JsonArray *declined;
+    JsonArray *lost;
+
+    g_assert_no_error(error);
+    record = json_node_get_object(node);
+    g_assert_cmpstr(json_object_get_string_member(record, "peer-driver"), ==,
+                    "no driver");
+    g_assert_cmpstr(json_object_get_string_member(record, "peer-connection"), ==, how);
+    g_assert_false(json_object_has_member(record, "version"));
+    g_assert_false(json_object_has_member(record, "offered"));
+    g_assert_cmpuint(
+        json_array_get_length(json_object_get_array_member(record, "features")), ==, 0);
+    declined = json_object_get_array_member(record, "declined");
+    g_assert_cmpuint(json_array_get_length(declined), >, 0);
+    for (guint i = 0; i < json_array_get_length(declined); i++)
+        g_assert_cmpstr(json_object_get_string_member(
+                            json_array_get_object_element(declined, i), "reason"),
+                        ==, "the destination has no driver");
+    lost = json_object_get_array_member(record, "lost-guarantees");
+    g_assert_cmpstr(json_array_get_string_element(lost, 0), ==, "confirmed switchover");
+    /* The source-only tunable was set, and the record says so. */
+    g_assert_true(json_object_has_member(
+        json_object_get_object_member(json_object_get_object_member(record, "tunables"),
+                                      "source"),
+        "max-bandwidth"));
+}
+
+/*
+ * Migrates @f's source to @uri with @members (JSON members after a comma,
+ * or "") and waits for its end, which must be @result.
+ * Returns: its error (to free), or NULL.
+ */
+static char *
+legacy_migrate(Fixture *f, const char *uri, const char *members, const char *result)
+{
+    g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *args =
+        g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\"%s}", domain, uri, members);
+    char *err;
+
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    err = vmig_test_wait_done(f->src_ctl, result);
+    g_test_message("the source says: %s", err ? err : result);
+    return err;
+}
+
+/*
+ * A legacy migration reports progress and is cancelled as any other
+ * (migrate_cancel): the source guest runs on, its parameters are put back,
+ * and the daemon's fds are back at @base.
+ */
+static void
+test_legacy_cancel(Fixture *f, const char *uri, guint base)
+{
+    g_autofree char *domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *args = g_strdup_printf(
+        "{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true, \"tunables\": "
+        "[\"max-bandwidth=16M\"]}",
+        domain, uri);
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(JsonObject) progress = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(JsonNode) params = NULL;
+    g_autoptr(JsonNode) before = NULL;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(
+        vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL, &before, &error));
+    g_assert_no_error(error);
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    progress = vmig_test_wait_event(f->src_ctl, "MIGRATION_PROGRESS");
+    ret = vmig_test_execute_fds(f->src_ctl, &f->src, "cancel", "{\"migration\": \"m1\"}",
+                                NULL, 0, &error);
+    g_assert_no_error(error);
+    err = vmig_test_wait_done(f->src_ctl, "cancelled");
+    status = vmig_test_migration_settle(f->src_qemu, f->src_aux, 30);
+    g_assert_false(vmig_test_migration_running(status));
+    g_clear_pointer(&status, g_free);
+    status = vmig_test_guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+    /* The end put max-bandwidth back. */
+    g_assert_true(
+        vmig_guest_qmp(f->src_aux, "query-migrate-parameters", NULL, &params, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(
+        json_object_get_int_member(json_node_get_object(params), "max-bandwidth"), ==,
+        json_object_get_int_member(json_node_get_object(before), "max-bandwidth"));
+    assert_fds_back(&f->src, base);
+}
+
+/*
+ * A plain QEMU waiting with -incoming (no driver on its host): with
+ * "legacy" the source's QEMU migrates straight into the connection
+ * (unix: and tcp:); without it, or with something only drivers on both
+ * sides can agree on, the migration fails with the reason and the
+ * connection is held, so the QEMU keeps waiting; a later legacy migration
+ * to the same address takes the held connection.  Held connections go
+ * when the QEMU there dies.
+ */
+static void
+test_legacy(Fixture *f, gconstpointer data)
+{
+    const Case *c = data;
+    gboolean tcp = g_str_equal(c->variant, "tcp");
+    const char *const allowed =
+        ", \"legacy\": true, \"tunables\": [\"max-bandwidth=4G\"]";
+    g_autofree char *src_domain = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    guint base;
+
+    SKIP_WITHOUT_QEMU(f);
+    /* The test daemons run with --plaintext-tcp (daemon-helper.h). */
+    start_daemons(f);
+    base = vmig_test_count_fds(f->src.pid);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    uri = legacy_listen(f, tcp);
+
+    if (tcp) {
+        /* The command line, as an operator would. */
+        const char *const migrate[] = {
+            "migrate",   src_domain,         uri, "--allow-legacy",
+            "--tunable", "max-bandwidth=4G", NULL};
+        const char *const features[] = {"features", "m1", NULL};
+        const char *const xml[] = {"features", "m1", "--xml", NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *cli_err = NULL;
+
+        g_assert_cmpint(run_cli(&f->src, migrate, &out, &cli_err), ==, 0);
+        g_assert_nonnull(strstr(out, "Migration m1 completed"));
+        assert_legacy_record(f, "m1", "dialled");
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&cli_err, g_free);
+        g_assert_cmpint(run_cli(&f->src, features, &out, &cli_err), ==, 0);
+        g_assert_nonnull(strstr(out, "no driver"));
+        g_assert_nonnull(strstr(out, "Peer connection"));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&cli_err, g_free);
+        g_assert_cmpint(run_cli(&f->src, xml, &out, &cli_err), ==, 0);
+        g_assert_nonnull(strstr(out, "<peer-driver>no driver</peer-driver>"));
+        g_assert_nonnull(strstr(out, "<peer-connection>dialled</peer-connection>"));
+    } else if (g_str_equal(c->variant, "unix")) {
+        err = legacy_migrate(f, uri, allowed, "completed");
+        assert_legacy_record(f, "m1", "dialled");
+    } else if (g_str_equal(c->variant, "refused-then-held")) {
+        err = legacy_migrate(f, uri, "", "failed");
+        g_assert_nonnull(strstr(err, "no virt-migrate driver answered at"));
+        g_assert_nonnull(strstr(err, uri));
+        g_assert_nonnull(strstr(err, "--allow-legacy"));
+        g_assert_nonnull(strstr(err, "the connection is held for 600 s"));
+        assert_still_waiting(f);
+        status = vmig_test_guest_status(f->src_aux);
+        g_assert_cmpstr(status, ==, "running");
+        g_clear_pointer(&err, g_free);
+        g_clear_pointer(&status, g_free);
+        /* Legacy allowed now: the held connection is taken, not dialled. */
+        err = legacy_migrate(f, uri, allowed, "completed");
+        assert_legacy_record(f, "m2", "held since migration m1's refusal");
+    } else if (g_str_equal(c->variant, "needs-both-sides")) {
+        err = legacy_migrate(f, uri,
+                             ", \"legacy\": true, \"tunables\": [\"max-bandwidth=4G\", "
+                             "\"multifd-channels=4\", \"xbzrle=true\"]",
+                             "failed");
+        g_assert_nonnull(strstr(err, "cannot be done: tunables that the destination QEMU "
+                                     "must match were asked for (multifd-channels, "
+                                     "xbzrle)"));
+        assert_still_waiting(f);
+        g_clear_pointer(&err, g_free);
+        /* A required feature is refused the same way (the held connection again). */
+        err = legacy_migrate(
+            f, uri, ", \"legacy\": true, \"require-features\": [\"return-path\"]",
+            "failed");
+        g_assert_nonnull(strstr(err, "features were required (return-path)"));
+        assert_still_waiting(f);
+        status = vmig_test_guest_status(f->src_aux);
+        g_assert_cmpstr(status, ==, "running");
+        /* The held connection is the daemon's only new fd. */
+        g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
+        return;
+    } else if (g_str_equal(c->variant, "cancel")) {
+        test_legacy_cancel(f, uri, base);
+        return;
+    } else if (g_str_equal(c->variant, "held-peer-dies")) {
+        g_autofree char *log = NULL;
+
+        err = legacy_migrate(f, uri, "", "failed");
+        assert_still_waiting(f);
+        g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
+        /* The QEMU that waited dies: the daemon sees the hangup, closes. */
+        g_clear_pointer(&f->dst_qemu, vmig_test_qemu_stop);
+        assert_fds_back(&f->src, base);
+        log = vmig_test_daemon_log_tail(&f->src);
+        g_assert_nonnull(strstr(log, "the peer closed it"));
+        return;
+    } else {
+        g_assert_not_reached();
+    }
+    status = vmig_test_guest_status_settled(f->src_aux);
+    g_assert_cmpstr(status, ==, "postmigrate");
+    g_clear_pointer(&status, g_free);
+    status = vmig_test_guest_status(f->dst_aux);
+    g_assert_cmpstr(status, ==, "paused");
+    assert_memory_equal(f);
+    assert_fds_back(&f->src, base);
 }
 
 /* The same from the other side: a broken REPLY reaches the destination. */
@@ -2355,6 +2638,12 @@ static const Case experimental_destination = {FALSE, FALSE, 2, -1, "destination"
 
 static const Case silent_peer = {FALSE, FALSE, 0, -1, "silent"};
 static const Case other_service = {FALSE, FALSE, 0, -1, "other-service"};
+static const Case legacy_unix = {FALSE, FALSE, 0, -1, "unix"};
+static const Case legacy_tcp = {FALSE, FALSE, 0, -1, "tcp"};
+static const Case legacy_held = {FALSE, FALSE, 0, -1, "refused-then-held"};
+static const Case legacy_both_sides = {FALSE, FALSE, 0, -1, "needs-both-sides"};
+static const Case legacy_dies = {FALSE, FALSE, 0, -1, "held-peer-dies"};
+static const Case legacy_cancel = {FALSE, FALSE, 0, -1, "cancel"};
 
 static void
 add(const char *path, const Case *c, void (*func)(Fixture *, gconstpointer))
@@ -2412,6 +2701,12 @@ main(int argc, char **argv)
     add("/migrate/faults/greeting-truncated", &truncated, test_malformed_greeting);
     add("/migrate/not-a-driver/silent", &silent_peer, test_not_a_driver);
     add("/migrate/not-a-driver/other-service", &other_service, test_not_a_driver);
+    add("/migrate/legacy/unix", &legacy_unix, test_legacy);
+    add("/migrate/legacy/tcp", &legacy_tcp, test_legacy);
+    add("/migrate/legacy/refused-then-held", &legacy_held, test_legacy);
+    add("/migrate/legacy/needs-both-sides", &legacy_both_sides, test_legacy);
+    add("/migrate/legacy/held-peer-dies", &legacy_dies, test_legacy);
+    add("/migrate/legacy/cancel", &legacy_cancel, test_legacy);
     add("/migrate/faults/reply-wrong-magic", &wrong_magic, test_malformed_reply);
     add("/migrate/faults/reply-oversized", &oversized, test_malformed_reply);
     add("/migrate/faults/reply-truncated", &truncated, test_malformed_reply);

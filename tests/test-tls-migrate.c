@@ -1106,6 +1106,49 @@ static const char *const refused_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(refused) == G_N_ELEMENTS(refused_names));
 
+/*
+ * A peer with no driver over TCP, from a daemon with credentials and no
+ * --plaintext-tcp: TLS is required, which a plain QEMU waiting with
+ * -incoming cannot give, so even with "legacy" the migration is refused,
+ * naming TLS, and the QEMU there still waits (its connection held).
+ */
+static void
+test_legacy_tls(Fixture *f, gconstpointer data)
+{
+    g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%u", vmig_test_free_port());
+    g_autofree char *incoming = g_strdup_printf("{\"uri\": \"%s\"}", uri);
+    g_autofree char *src_domain = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    g_autoptr(GError) error = NULL;
+    guint base;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, FALSE, data);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    base = vmig_test_count_fds(f->src.pid);
+    g_assert_true(vmig_guest_qmp(f->dst_aux, "migrate-incoming", incoming, NULL, &error));
+    g_assert_no_error(error);
+    src_domain = vmig_test_domain_of(f->src_qemu);
+    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"%s\", \"legacy\": true}",
+                           src_domain, uri);
+    g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0));
+    err = vmig_test_wait_done(f->src_ctl, "failed");
+    g_test_message("the source says: %s", err);
+    g_assert_nonnull(strstr(err, "TLS is required for this migration, and a peer with no "
+                                 "driver cannot give it"));
+    g_assert_nonnull(strstr(err, "--plaintext-tcp"));
+    g_assert_cmpint(kill(f->dst_qemu->pid, 0), ==, 0);
+    status = vmig_test_guest_status(f->dst_aux);
+    g_assert_cmpstr(status, ==, "inmigrate");
+    g_clear_pointer(&status, g_free);
+    status = vmig_test_guest_status(f->src_aux);
+    g_assert_cmpstr(status, ==, "running");
+    /* The held connection is the daemon's only new fd. */
+    g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 1);
+}
+
 static const Case no_creds = {.src_creds = CREDS_NONE_STRICT,
                               .dst_creds = CREDS_NONE_STRICT};
 static const Case good = {0};
@@ -1143,6 +1186,8 @@ main(int argc, char **argv)
                    fixture_teardown);
     }
     g_test_add("/tls/refused/tunable", Fixture, &good, fixture_setup, test_tunable,
+               fixture_teardown);
+    g_test_add("/tls/refused/legacy-peer", Fixture, &good, fixture_setup, test_legacy_tls,
                fixture_teardown);
     g_test_add_func("/tls/daemon/broken-dir", test_broken_dir);
     g_test_add_func("/tls/standing/trust", test_standing_trust);

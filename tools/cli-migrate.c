@@ -325,6 +325,7 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     gboolean send_domain = FALSE;
     g_autofree char *tls_hostname = NULL;
     gboolean experimental = FALSE;
+    gboolean allow_legacy = FALSE;
     const GOptionEntry entries[] = {
         {"connect", 'c', 0, G_OPTION_ARG_STRING, &libvirt_uri,
          "DOMAIN is a libvirt domain on the libvirt at URI; DEST a libvirt URI", "URI"},
@@ -348,6 +349,10 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
          "NAME"},
         {"experimental-protocol", 0, 0, G_OPTION_ARG_NONE, &experimental,
          "also offer the experimental protocol versions (no compatibility promise)",
+         NULL},
+        {"allow-legacy", 0, 0, G_OPTION_ARG_NONE, &allow_legacy,
+         "if no driver answers at DEST (a QEMU waiting with -incoming), migrate to it "
+         "plainly, without negotiation",
          NULL},
         {"tunable", 0, 0, G_OPTION_ARG_STRING_ARRAY, &tunables,
          "set a tunable of the source (repeatable)", "NAME=VALUE"},
@@ -452,6 +457,10 @@ vmig_cli_migrate(VmigCli *cli, const VmigCliCommand *command, int argc, char **a
     }
     if (experimental) {
         json_builder_set_member_name(b, "experimental-protocol");
+        json_builder_add_boolean_value(b, TRUE);
+    }
+    if (allow_legacy) {
+        json_builder_set_member_name(b, "legacy");
         json_builder_add_boolean_value(b, TRUE);
     }
     if (tunables) {

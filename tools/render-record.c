@@ -589,6 +589,7 @@ static const struct {
     {"peer-hypervisor", "Peer hypervisor"},
     {"driver", "Driver"},
     {"peer-driver", "Peer driver"},
+    {"peer-connection", "Peer connection"},
 };
 
 /* The members of "handshake", and what follows each one's number. */

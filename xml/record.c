@@ -1066,6 +1066,7 @@ static const struct {
     {"peer-hypervisor", FALSE, add_text},
     {"driver", FALSE, add_text},
     {"peer-driver", FALSE, add_text},
+    {"peer-connection", FALSE, add_text},
     {"offered", FALSE, add_offered},
     {"features", FALSE, add_chosen},
     {"declined", FALSE, add_declined},
