@@ -14,10 +14,27 @@
 
 #include "fdpass/fd.h"
 
-typedef struct {
-    VmigMigration *m; /* a reference */
-    gboolean main;
-} HelloWait;
+VmigMigConnecting *
+vmig_mig_connecting_new(VmigMigration *m, gboolean main)
+{
+    VmigMigConnecting *c = g_new0(VmigMigConnecting, 1);
+
+    c->m = vmig_mig_ref(m);
+    c->main = main;
+    m->dials++;
+    return c;
+}
+
+VmigMigration *
+vmig_mig_connecting_end(VmigMigConnecting *c, gboolean *main)
+{
+    VmigMigration *m = c->m;
+
+    *main = c->main;
+    g_free(c);
+    m->dials--;
+    return m;
+}
 
 /* Returns: the peer, for messages. */
 static const char *
@@ -29,15 +46,11 @@ peer_name(VmigMigration *m)
 static void
 on_hello(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    HelloWait *h = user_data;
-    g_autoptr(VmigMigration) m = h->m;
-    gboolean main = h->main;
+    gboolean main;
+    g_autoptr(VmigMigration) m = vmig_mig_connecting_end(user_data, &main);
     g_autoptr(GError) error = NULL;
     gboolean greeted;
     g_auto(VmigFd) fd = vmig_transport_await_hello_finish(result, &greeted, &error);
-
-    g_free(h);
-    m->dials--;
     if (m->finished) {
         /* Cancelled by the end, which waits for every connection's socket to go. */
         vmig_fd_clear(&fd);
@@ -77,12 +90,7 @@ on_hello(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 vmig_mig_await_hello(VmigMigration *m, int *fdp, gboolean main)
 {
-    HelloWait *h = g_new0(HelloWait, 1);
-
-    h->m = vmig_mig_ref(m);
-    h->main = main;
-    m->dials++;
     vmig_transport_await_hello_async(
         fdp, peer_name(m), main ? VMIG_MIG_HELLO_TIMEOUT_MS : m->channel_timeout_ms,
-        m->cancellable, on_hello, h);
+        m->cancellable, on_hello, vmig_mig_connecting_new(m, main));
 }

@@ -492,6 +492,20 @@ void vmig_mig_send_error(VmigMigration *m, VmigNegotiateCode code, const char *m
 
 /* ---- migration-hello.c ------------------------------------------------------------- */
 
+/* One of the source's connections on its way (its hello, its TLS handshake). */
+typedef struct {
+    VmigMigration *m; /* a reference */
+    gboolean main;    /* the main channel, else a data channel */
+} VmigMigConnecting;
+
+/* Returns: the callback data of a step of one connection of @m's, counted in
+ * @m->dials until vmig_mig_connecting_end(). */
+VmigMigConnecting *vmig_mig_connecting_new(VmigMigration *m, gboolean main);
+
+/* Frees @c, the step over.  Returns: its migration (the reference), with
+ * whether it is the main channel in *@main. */
+VmigMigration *vmig_mig_connecting_end(VmigMigConnecting *c, gboolean *main);
+
 /*
  * Source: waits for the destination driver's hello on *@fdp (consumed,
  * counted in @m->dials meanwhile), then starts the main channel (@main)

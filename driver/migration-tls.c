@@ -152,24 +152,15 @@ vmig_mig_tls_main_failure(VmigMigration *m)
 /* ------------------------------------------------------------------------ */
 /* The source: the client of every connection */
 
-typedef struct {
-    VmigMigration *m; /* a reference */
-    gboolean main;
-} Handshake;
-
 static void
 on_client_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    Handshake *h = user_data;
-    g_autoptr(VmigMigration) m = h->m;
-    gboolean main = h->main;
+    gboolean main;
+    g_autoptr(VmigMigration) m = vmig_mig_connecting_end(user_data, &main);
     g_autoptr(GError) error = NULL;
     g_autoptr(VmigTlsSession) session = vmig_tls_handshake_finish(result, &error);
     VmigTlsPump *pump;
     int plain = -1;
-
-    g_free(h);
-    m->dials--;
     if (m->finished) {
         /* Cancelled by the end, which waits for every handshake's socket to go. */
         g_clear_pointer(&session, vmig_tls_session_free);
@@ -209,18 +200,15 @@ on_client_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 vmig_mig_tls_connect(VmigMigration *m, int *fdp, gboolean main)
 {
-    Handshake *h = g_new0(Handshake, 1);
     const char *hostname = m->tls_hostname;
 
     if (!hostname && m->address && m->address->kind == VMIG_ADDRESS_TCP)
         hostname = m->address->host;
-    h->m = vmig_mig_ref(m);
-    h->main = main;
-    m->dials++;
     vmig_tls_handshake_async(vmig_mig_settings(m)->tls, VMIG_TLS_ROLE_CLIENT, fdp,
                              hostname, "the destination driver",
                              main ? VMIG_MIG_HANDSHAKE_TIMEOUT_MS : m->channel_timeout_ms,
-                             m->cancellable, on_client_handshake, h);
+                             m->cancellable, on_client_handshake,
+                             vmig_mig_connecting_new(m, main));
 }
 
 /* ------------------------------------------------------------------------ */

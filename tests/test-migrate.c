@@ -721,6 +721,34 @@ broken_frame(const char *variant, VmigNegotiateFrameType type)
 }
 
 /*
+ * Starts a migration of the source's guest to a unix socket @name in the
+ * test's directory, where the test plays the peer.  Returns: the peer's
+ * end of the source's main channel (accepted, nothing read or written),
+ * with the socket's path in *@path (to free).
+ */
+static int
+migrate_to_test_peer(Fixture *f, const char *name, char **path)
+{
+    g_autofree char *src_domain = vmig_test_domain_of(f->src_qemu);
+    g_autofree char *args = NULL;
+    g_autofree char *id = NULL;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int peer;
+
+    *path = g_strdup_printf("%s/%s", f->tmpdir, name);
+    strcpy(addr.sun_path, *path);
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(lfd, 1), ==, 0);
+    args =
+        g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s\"}", src_domain, *path);
+    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
+    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(peer, >=, 0);
+    return peer;
+}
+
+/*
  * A peer driver that sends a malformed GREETING (or REPLY): that migration
  * fails with a clear error, the source guest keeps running, and the
  * daemon goes on serving.  (The test plays the broken peer: a real driver
@@ -732,28 +760,16 @@ test_malformed_greeting(Fixture *f, gconstpointer data)
     const Case *c = data;
     g_autofree char *src_domain = NULL;
     g_autofree char *listen_path = NULL;
-    g_autofree char *args = NULL;
-    g_autofree char *id = NULL;
     g_autofree char *err = NULL;
     g_autofree char *status = NULL;
     g_autoptr(GBytes) frame = broken_frame(c->variant, VMIG_NEGOTIATE_FRAME_GREETING);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_auto(VmigFd) peer = -1;
     guint8 opener[4];
 
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     src_domain = vmig_test_domain_of(f->src_qemu);
-    listen_path = g_strdup_printf("%s/fake-peer.sock", f->tmpdir);
-    strcpy(addr.sun_path, listen_path);
-    g_assert_cmpint(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(lfd, 1), ==, 0);
-    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s\"}", src_domain,
-                           listen_path);
-    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(peer, >=, 0);
+    peer = migrate_to_test_peer(f, "fake-peer.sock", &listen_path);
     g_assert_cmpint(write(peer, "VMGH", 4), ==, 4);
     g_assert_cmpint(read(peer, opener, 4), ==, 4);
     g_assert_cmpmem(opener, 4, "VMGM", 4);
@@ -802,14 +818,9 @@ test_not_a_driver(Fixture *f, gconstpointer data)
 {
     const Case *c = data;
     gboolean silent = g_str_equal(c->variant, "silent");
-    g_autofree char *src_domain = NULL;
     g_autofree char *listen_path = NULL;
-    g_autofree char *args = NULL;
-    g_autofree char *id = NULL;
     g_autofree char *err = NULL;
     g_autofree char *status = NULL;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    g_auto(VmigFd) lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_auto(VmigFd) peer = -1;
     char byte;
     guint base;
@@ -817,16 +828,7 @@ test_not_a_driver(Fixture *f, gconstpointer data)
     SKIP_WITHOUT_QEMU(f);
     start_daemons(f);
     base = vmig_test_count_fds(f->src.pid);
-    src_domain = vmig_test_domain_of(f->src_qemu);
-    listen_path = g_strdup_printf("%s/not-a-driver.sock", f->tmpdir);
-    strcpy(addr.sun_path, listen_path);
-    g_assert_cmpint(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(lfd, 1), ==, 0);
-    args = g_strdup_printf("{\"domain\": \"%s\", \"dest\": \"unix:%s\"}", src_domain,
-                           listen_path);
-    id = vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, NULL, 0);
-    peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    g_assert_cmpint(peer, >=, 0);
+    peer = migrate_to_test_peer(f, "not-a-driver.sock", &listen_path);
     if (!silent)
         g_assert_cmpint(write(peer, "SSH-2.0-OpenSSH_9.2\r\n", 21), ==, 21);
     err = vmig_test_wait_done(f->src_ctl, "failed");
