@@ -79,7 +79,11 @@ check_message(const VmigQmpMessage *m, gboolean greeting, size_t size)
     if (!m->root || !JSON_NODE_HOLDS_OBJECT(m->root))
         abort();
     object = json_node_get_object(m->root);
-    if ((m->kind == VMIG_QMP_MESSAGE_GREETING) != greeting)
+    /* Awaiting the greeting, a line is the greeting or an event (QEMU 7.2
+     * can send one first); after it, never a greeting. */
+    if (greeting
+            ? m->kind != VMIG_QMP_MESSAGE_GREETING && m->kind != VMIG_QMP_MESSAGE_EVENT
+            : m->kind == VMIG_QMP_MESSAGE_GREETING)
         abort();
 
     if (m->kind == VMIG_QMP_MESSAGE_GREETING) {
