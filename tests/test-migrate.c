@@ -1009,11 +1009,10 @@ test_legacy_cancel(Fixture *f, const char *uri, guint base)
 /*
  * A plain QEMU waiting with -incoming (no driver on its host): with
  * "legacy" the source's QEMU migrates straight into the connection
- * (unix: and tcp:); without it, or with something only drivers on both
- * sides can agree on, the migration fails with the reason and the
- * connection is held, so the QEMU keeps waiting; a later legacy migration
- * to the same address takes the held connection.  Held connections go
- * when the QEMU there dies.
+ * (unix:, tcp:, and one the app supplies); without it, or with something only drivers on
+ * both sides can agree on, the migration fails with the reason and the connection is
+ * held, so the QEMU keeps waiting; a later legacy migration to the same address takes the
+ * held connection.  Held connections go when the QEMU there dies.
  */
 static void
 test_legacy(Fixture *f, gconstpointer data)
@@ -1061,6 +1060,20 @@ test_legacy(Fixture *f, gconstpointer data)
     } else if (g_str_equal(c->variant, "unix")) {
         err = legacy_migrate(f, uri, allowed, "completed");
         assert_legacy_record(f, "m1", "dialled");
+    } else if (g_str_equal(c->variant, "fd")) {
+        /* fd mode: the app connected to the QEMU and hands the connection over. */
+        g_autofree char *args = g_strdup_printf("{\"domain\": \"%s\", \"legacy\": true, "
+                                                "\"tunables\": [\"max-bandwidth=4G\"]}",
+                                                src_domain);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        int conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        strcpy(addr.sun_path, uri + strlen("unix:"));
+        g_assert_cmpint(connect(conn, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+        g_free(vmig_test_execute_id(f->src_ctl, &f->src, "migrate", args, &conn, 1));
+        close(conn);
+        err = vmig_test_wait_done(f->src_ctl, "completed");
+        assert_legacy_record(f, "m1", "the management app's");
     } else if (g_str_equal(c->variant, "refused-then-held")) {
         err = legacy_migrate(f, uri, "", "failed");
         g_assert_nonnull(strstr(err, "no virt-migrate driver answered at"));
@@ -2641,6 +2654,7 @@ static const Case experimental_destination = {FALSE, FALSE, 2, -1, "destination"
 static const Case silent_peer = {FALSE, FALSE, 0, -1, "silent"};
 static const Case other_service = {FALSE, FALSE, 0, -1, "other-service"};
 static const Case legacy_unix = {FALSE, FALSE, 0, -1, "unix"};
+static const Case legacy_fd = {FALSE, FALSE, 0, 1, "fd"};
 static const Case legacy_tcp = {FALSE, FALSE, 0, -1, "tcp"};
 static const Case legacy_held = {FALSE, FALSE, 0, -1, "refused-then-held"};
 static const Case legacy_both_sides = {FALSE, FALSE, 0, -1, "needs-both-sides"};
@@ -2704,6 +2718,7 @@ main(int argc, char **argv)
     add("/migrate/not-a-driver/silent", &silent_peer, test_not_a_driver);
     add("/migrate/not-a-driver/other-service", &other_service, test_not_a_driver);
     add("/migrate/legacy/unix", &legacy_unix, test_legacy);
+    add("/migrate/legacy/fd", &legacy_fd, test_legacy);
     add("/migrate/legacy/tcp", &legacy_tcp, test_legacy);
     add("/migrate/legacy/refused-then-held", &legacy_held, test_legacy);
     add("/migrate/legacy/needs-both-sides", &legacy_both_sides, test_legacy);
