@@ -419,6 +419,9 @@ main(int argc, char **argv)
     gint pending_timeout = VMIG_PENDING_DEFAULT_TIMEOUT_MS / 1000;
     gint heartbeat_interval = VMIG_DAEMON_HEARTBEAT_INTERVAL;
     gint heartbeat_timeout = VMIG_DAEMON_HEARTBEAT_TIMEOUT;
+    gint hello_timeout = VMIG_MIGRATION_HELLO_TIMEOUT_MS / 1000;
+    gint legacy_hold = VMIG_MIGRATION_LEGACY_HOLD_MS / 1000;
+    gint legacy_max_held = VMIG_MIGRATION_LEGACY_MAX_HELD;
     gint max_protocol = VMIG_NEGOTIATE_VERSION_2;
     g_autofree char *tls_dir = NULL;
     g_auto(GStrv) tls_allowed_dn = NULL;
@@ -479,6 +482,18 @@ main(int argc, char **argv)
          "Seconds of silence after which the peer driver counts as gone, at any step of "
          "a migration (protocol version 2; more than the interval; default: 5)",
          "SECONDS"},
+        {"hello-timeout", 0, 0, G_OPTION_ARG_INT, &hello_timeout,
+         "Seconds a source waits for the destination driver's hello on the main "
+         "channel before it takes the peer for one with no driver, such as a QEMU "
+         "waiting with -incoming (default: 3)",
+         "SECONDS"},
+        {"legacy-hold", 0, 0, G_OPTION_ARG_INT, &legacy_hold,
+         "Seconds the connection to a peer with no driver is held after a migration to "
+         "it was refused, so that the QEMU there keeps waiting (default: 600)",
+         "SECONDS"},
+        {"legacy-max-held", 0, 0, G_OPTION_ARG_INT, &legacy_max_held,
+         "Such connections held at once; beyond it the oldest is closed (default: 16)",
+         "N"},
         {"max-protocol", 0, 0, G_OPTION_ARG_INT, &max_protocol,
          "The newest protocol version to offer: 1 or 2 (default: 2)", "N"},
         {"experimental-protocol", 0, 0, G_OPTION_ARG_NONE, &experimental_protocol,
@@ -524,6 +539,9 @@ main(int argc, char **argv)
         {"pending-timeout", &pending_timeout, 1, 600, " seconds"},
         {"heartbeat-interval", &heartbeat_interval, 1, 60, " seconds"},
         {"heartbeat-timeout", &heartbeat_timeout, 2, 600, " seconds"},
+        {"hello-timeout", &hello_timeout, 1, 60, " seconds"},
+        {"legacy-hold", &legacy_hold, 1, 24 * 3600, " seconds"},
+        {"legacy-max-held", &legacy_max_held, 1, 1024, ""},
         {"max-protocol", &max_protocol, VMIG_NEGOTIATE_VERSION_1,
          VMIG_NEGOTIATE_VERSION_2, ""},
     };
@@ -722,6 +740,9 @@ main(int argc, char **argv)
         .experimental_protocol = experimental_protocol,
         .heartbeat_interval_ms = (guint)heartbeat_interval * 1000,
         .heartbeat_timeout_ms = (guint)heartbeat_timeout * 1000,
+        .hello_timeout_ms = (guint)hello_timeout * 1000,
+        .legacy_hold_ms = (guint)legacy_hold * 1000,
+        .legacy_max_held = (guint)legacy_max_held,
         .tls = tls,
         .tls_unavailable = tls_unavailable,
         .plaintext_tcp = plaintext_tcp,

@@ -91,6 +91,7 @@ void
 vmig_mig_await_hello(VmigMigration *m, int *fdp, gboolean main)
 {
     vmig_transport_await_hello_async(
-        fdp, peer_name(m), main ? VMIG_MIG_HELLO_TIMEOUT_MS : m->channel_timeout_ms,
+        fdp, peer_name(m),
+        main ? vmig_mig_settings(m)->hello_timeout_ms : m->channel_timeout_ms,
         m->cancellable, on_hello, vmig_mig_connecting_new(m, main));
 }

@@ -12,9 +12,10 @@
  * Otherwise the migration fails and the connection is held (parked): QEMU
  * 7.2 exits when a connection it accepted closes, so only a connection
  * kept open leaves it waiting.  A later migration to the same address
- * takes it instead of dialling.  A held connection goes after
- * VMIG_MIG_PARKED_MS, when the peer hangs up or sends a byte, when more
- * than VMIG_MIG_MAX_PARKED are held (the oldest), and when the daemon stops.
+ * takes it instead of dialling.  A held connection goes after the
+ * settings' legacy_hold_ms, when the peer hangs up or sends a byte, when
+ * more than legacy_max_held are held (the oldest), and when the daemon
+ * stops.
  */
 #include <config.h>
 #define G_LOG_DOMAIN "vmig-migration"
@@ -105,9 +106,9 @@ park(VmigMigration *m, int *fdp, guint ms_left)
         vmig_fd_clear(fdp);
         return;
     }
-    while (g_queue_get_length(ms->parked) >= VMIG_MIG_MAX_PARKED) {
+    while (g_queue_get_length(ms->parked) >= ms->settings.legacy_max_held) {
         g_autofree char *why = g_strdup_printf("it is the oldest of the %u held at most",
-                                               VMIG_MIG_MAX_PARKED);
+                                               ms->settings.legacy_max_held);
 
         parked_drop(g_queue_peek_head(ms->parked), why);
     }
@@ -135,9 +136,9 @@ park_ms_left(VmigMigration *m)
     gint64 left;
 
     if (!m->legacy_expires)
-        return VMIG_MIG_PARKED_MS;
+        return vmig_mig_settings(m)->legacy_hold_ms;
     left = (m->legacy_expires - g_get_monotonic_time()) / 1000;
-    return (guint)CLAMP(left, 1, VMIG_MIG_PARKED_MS);
+    return (guint)CLAMP(left, 1, vmig_mig_settings(m)->legacy_hold_ms);
 }
 
 gboolean
@@ -283,7 +284,8 @@ vmig_mig_source_no_driver(VmigMigration *m, int *fdp)
                       "waiting for a migration stream? `virt-migrate migrate "
                       "--allow-legacy` (control: \"legacy\": true) migrates to it "
                       "without a driver; %s",
-                      address_name(m), held, VMIG_MIG_HELLO_TIMEOUT_MS, fate);
+                      address_name(m), held, vmig_mig_settings(m)->hello_timeout_ms,
+                      fate);
         return;
     }
     why = legacy_refusal(m);

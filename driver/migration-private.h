@@ -56,9 +56,6 @@
 
 /* How long the peer may take for each step of the handshake. */
 #define VMIG_MIG_HANDSHAKE_TIMEOUT_MS 30000
-/* How long the source waits for the destination driver's hello on the main
- * channel: silence means no driver there (migration-hello.c). */
-#define VMIG_MIG_HELLO_TIMEOUT_MS 3000
 /* How often a running migration's progress is read. */
 #define VMIG_MIG_PROGRESS_INTERVAL_MS 250
 /* Default most extra channels a destination takes. */
@@ -525,14 +522,9 @@ gboolean vmig_mig_source_only(const char *name);
 
 /* ---- migration-legacy.c ------------------------------------------------------------ */
 
-/* How long a connection to a peer with no driver is held after a refusal
- * (docs/limits.md), and how many are held at once, the oldest dropped first. */
-#define VMIG_MIG_PARKED_MS  600000
-#define VMIG_MIG_MAX_PARKED 16
-
 /*
  * Source: nothing came on the main channel *@fdp (consumed) within
- * VMIG_MIG_HELLO_TIMEOUT_MS: no driver there.  With @m->legacy and
+ * the settings' hello_timeout_ms: no driver there.  With @m->legacy and
  * nothing that needs a driver asked for, QEMU migrates into that very
  * connection; otherwise @m fails with the reason and the connection is
  * held (parked), so the QEMU at the other end keeps waiting.

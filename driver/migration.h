@@ -89,6 +89,16 @@ typedef struct {
 void vmig_migration_request_free(VmigMigrationRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmigMigrationRequest, vmig_migration_request_free)
 
+/* Defaults of the settings below (docs/limits.md). */
+/* How long the source waits for the destination driver's hello on the main
+ * channel: silence means no driver there (driver/migration-hello.c). */
+#define VMIG_MIGRATION_HELLO_TIMEOUT_MS 3000
+/* How long a connection to a peer with no driver is held after a refusal,
+ * and how many are held at once, the oldest dropped first
+ * (driver/migration-legacy.c). */
+#define VMIG_MIGRATION_LEGACY_HOLD_MS  600000
+#define VMIG_MIGRATION_LEGACY_MAX_HELD 16
+
 /* What migrations run with: the daemon's settings (strings and pool borrowed). */
 typedef struct {
     GMainContext *context;     /* where everything runs */
@@ -102,6 +112,10 @@ typedef struct {
     guint max_version;             /* the newest protocol version offered (1 or 2) */
     guint heartbeat_interval_ms;   /* v2: how often this side says it is there */
     guint heartbeat_timeout_ms;    /* v2: a peer silent this long is gone */
+    guint
+        hello_timeout_ms;  /* the source: a main channel silent this long has no driver */
+    guint legacy_hold_ms;  /* a refused legacy peer's connection is held this long */
+    guint legacy_max_held; /* ... and at most this many at once */
     /* offer the experimental protocol versions to every migration */
     gboolean experimental_protocol;
     /* TLS between drivers (docs/tls.md) */

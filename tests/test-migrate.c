@@ -857,6 +857,71 @@ test_not_a_driver(Fixture *f, gconstpointer data)
     }
 }
 
+static void assert_fds_back(VmigTestDaemon *d, guint fds);
+
+/* Waits (at most 20 s) until @d's log has @text, and asserts it does. */
+static void
+assert_log_has(VmigTestDaemon *d, const char *text)
+{
+    gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autofree char *log = NULL;
+
+        g_assert_true(g_file_get_contents(d->log, &log, NULL, NULL));
+        if (strstr(log, text))
+            return;
+        if (g_get_monotonic_time() >= deadline)
+            g_error("'%s' is not in %s's log", text, d->log);
+        g_usleep(50 * 1000);
+    }
+}
+
+/*
+ * The bounds of held connections (--legacy-max-held, --legacy-hold) and of
+ * the wait for a hello (--hello-timeout), shortened: three peers that say
+ * nothing are refused in turn; the first is closed when the third comes
+ * (at most two held), the others when their time is up.  (Silent test
+ * listeners play the peers with no driver: what is tested is the daemon's
+ * bounds, and a QEMU waiting with -incoming says nothing either.)
+ */
+static void
+test_held_bounds(Fixture *f, gconstpointer data)
+{
+    const char *const extra[] = {
+        "--hello-timeout", "1", "--legacy-hold", "5", "--legacy-max-held", "2", NULL};
+    int peers[3] = {-1, -1, -1};
+    guint base;
+    char byte;
+
+    SKIP_WITHOUT_QEMU(f);
+    daemon_start(f, &f->src, "src-host", extra, 0);
+    f->src_ctl = vmig_test_control_open(&f->src);
+    base = vmig_test_count_fds(f->src.pid);
+    for (guint i = 0; i < G_N_ELEMENTS(peers); i++) {
+        g_autofree char *name = g_strdup_printf("silent-%u.sock", i);
+        g_autofree char *path = NULL;
+        g_autofree char *err = NULL;
+
+        peers[i] = migrate_to_test_peer(f, name, &path);
+        err = vmig_test_wait_done(f->src_ctl, "failed");
+        g_assert_nonnull(strstr(err, "within 1000 ms"));
+        g_assert_nonnull(strstr(err, "the connection is held for 5 s"));
+    }
+    /* At most two held: the first was closed for the third. */
+    assert_log_has(&f->src, "it is the oldest of the 2 held at most");
+    g_assert_cmpint(recv(peers[0], &byte, 1, 0), ==, 0);
+    g_assert_cmpint(recv(peers[1], &byte, 1, MSG_DONTWAIT), ==, -1);
+    g_assert_cmpint(errno, ==, EAGAIN);
+    g_assert_cmpuint(vmig_test_count_fds(f->src.pid), ==, base + 2);
+    /* ... and those go when their time is up. */
+    assert_log_has(&f->src, "its time is up");
+    assert_fds_back(&f->src, base);
+    g_assert_cmpint(recv(peers[2], &byte, 1, 0), ==, 0);
+    for (guint i = 0; i < G_N_ELEMENTS(peers); i++)
+        close(peers[i]);
+}
+
 /* ---- legacy peers: a QEMU waiting with -incoming, no driver there ---------------- */
 
 static int run_cli(VmigTestDaemon *d, const char *const *args, char **out, char **err);
@@ -2724,6 +2789,7 @@ main(int argc, char **argv)
     add("/migrate/legacy/needs-both-sides", &legacy_both_sides, test_legacy);
     add("/migrate/legacy/held-peer-dies", &legacy_dies, test_legacy);
     add("/migrate/legacy/cancel", &legacy_cancel, test_legacy);
+    add("/migrate/legacy/held-bounds", &plain, test_held_bounds);
     add("/migrate/faults/reply-wrong-magic", &wrong_magic, test_malformed_reply);
     add("/migrate/faults/reply-oversized", &oversized, test_malformed_reply);
     add("/migrate/faults/reply-truncated", &truncated, test_malformed_reply);
