@@ -112,10 +112,11 @@ typedef struct {
     guint max_version;             /* the newest protocol version offered (1 or 2) */
     guint heartbeat_interval_ms;   /* v2: how often this side says it is there */
     guint heartbeat_timeout_ms;    /* v2: a peer silent this long is gone */
-    guint
-        hello_timeout_ms;  /* the source: a main channel silent this long has no driver */
-    guint legacy_hold_ms;  /* a refused legacy peer's connection is held this long */
-    guint legacy_max_held; /* ... and at most this many at once */
+    /* the source: a main channel silent this long has no driver */
+    guint hello_timeout_ms;
+    /* a refused legacy peer's connection is held this long, this many at most */
+    guint legacy_hold_ms;
+    guint legacy_max_held;
     /* offer the experimental protocol versions to every migration */
     gboolean experimental_protocol;
     /* TLS between drivers (docs/tls.md) */
