@@ -36,9 +36,8 @@ vmig_mig_connecting_end(VmigMigConnecting *c, gboolean *main)
     return m;
 }
 
-/* Returns: the peer, for messages. */
-static const char *
-peer_name(VmigMigration *m)
+const char *
+vmig_mig_peer_name(VmigMigration *m)
 {
     return m->uri ? m->uri : "the management app's connection";
 }
@@ -64,8 +63,8 @@ on_hello(GObject *source, GAsyncResult *result, gpointer user_data)
         }
         vmig_fd_clear(&fd);
         error = g_error_new(VMIG_TRANSPORT_ERROR, VMIG_TRANSPORT_ERROR_TIMEOUT,
-                            "'%s' sent no driver's hello within %u ms", peer_name(m),
-                            m->channel_timeout_ms);
+                            "'%s' sent no driver's hello within %u ms",
+                            vmig_mig_peer_name(m), m->channel_timeout_ms);
     }
     if (!main && fd >= 0 && m->tls) {
         vmig_mig_tls_connect(m, &fd, FALSE);
@@ -91,7 +90,7 @@ void
 vmig_mig_await_hello(VmigMigration *m, int *fdp, gboolean main)
 {
     vmig_transport_await_hello_async(
-        fdp, peer_name(m),
+        fdp, vmig_mig_peer_name(m),
         main ? vmig_mig_settings(m)->hello_timeout_ms : m->channel_timeout_ms,
         m->cancellable, on_hello, vmig_mig_connecting_new(m, main));
 }

@@ -229,13 +229,6 @@ legacy_refusal(VmigMigration *m)
     return NULL;
 }
 
-/* Returns: what the migration's address is called in messages. */
-static const char *
-address_name(VmigMigration *m)
-{
-    return m->uri ? m->uri : "the management app's connection";
-}
-
 /* Returns: what becomes of the connection of a refused @m, for messages (to free). */
 static char *
 held_for(VmigMigration *m, guint ms_left)
@@ -284,7 +277,7 @@ vmig_mig_source_no_driver(VmigMigration *m, int *fdp)
                       "waiting for a migration stream? `virt-migrate migrate "
                       "--allow-legacy` (control: \"legacy\": true) migrates to it "
                       "without a driver; %s",
-                      address_name(m), held, vmig_mig_settings(m)->hello_timeout_ms,
+                      vmig_mig_peer_name(m), held, vmig_mig_settings(m)->hello_timeout_ms,
                       fate);
         return;
     }
@@ -295,11 +288,11 @@ vmig_mig_source_no_driver(VmigMigration *m, int *fdp)
             m, 0,
             "no virt-migrate driver answered at '%s'%s, and a migration without "
             "one (legacy) cannot be done: %s; %s",
-            address_name(m), held, why, fate);
+            vmig_mig_peer_name(m), held, why, fate);
         return;
     }
     g_message("migration %s: no driver at '%s'%s: migrating to it without one (legacy)",
-              m->id, address_name(m), held);
+              m->id, vmig_mig_peer_name(m), held);
     m->legacy_peer = TRUE;
     m->main_fd = vmig_fd_steal(fdp);
     legacy_record(m);

@@ -503,6 +503,9 @@ VmigMigConnecting *vmig_mig_connecting_new(VmigMigration *m, gboolean main);
  * whether it is the main channel in *@main. */
 VmigMigration *vmig_mig_connecting_end(VmigMigConnecting *c, gboolean *main);
 
+/* Returns: the source's peer, for messages: its address, or the app's connection. */
+const char *vmig_mig_peer_name(VmigMigration *m);
+
 /*
  * Source: waits for the destination driver's hello on *@fdp (consumed,
  * counted in @m->dials meanwhile), then starts the main channel (@main)

@@ -22,6 +22,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
 
+#include "driver/qmp.h" /* vmig_qmp_quote(): a peer's bytes in a message */
 #include "fdpass/fd.h"
 #include "fdpass/preamble.h"
 
@@ -614,21 +615,6 @@ vmig_hello_wait_end(GTask *task, gboolean greeted, GError *error)
     g_object_unref(task);
 }
 
-/* Returns: @bytes as text for a message: printable bytes as they are, others in hex. */
-static char *
-vmig_hello_quote(const guint8 *bytes, gsize len)
-{
-    GString *out = g_string_new(NULL);
-
-    for (gsize i = 0; i < len; i++) {
-        if (g_ascii_isprint(bytes[i]) && bytes[i] != '\\' && bytes[i] != '\'')
-            g_string_append_c(out, (char)bytes[i]);
-        else
-            g_string_append_printf(out, "\\x%02x", bytes[i]);
-    }
-    return g_string_free(out, FALSE);
-}
-
 static gboolean
 vmig_hello_on_readable(int fd, GIOCondition condition, gpointer user_data)
 {
@@ -653,7 +639,7 @@ vmig_hello_on_readable(int fd, GIOCondition condition, gpointer user_data)
     if (wait->have == sizeof(wait->got) && memcmp(wait->got, hello, sizeof(hello)) == 0) {
         vmig_hello_wait_end(task, TRUE, NULL);
     } else if (wait->have > 0) {
-        g_autofree char *quoted = vmig_hello_quote(wait->got, wait->have);
+        g_autofree char *quoted = vmig_qmp_quote((const char *)wait->got, wait->have);
 
         vmig_hello_wait_end(
             task, FALSE,

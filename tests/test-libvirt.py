@@ -395,25 +395,26 @@ def standing_client(cert_dir):
     return ctx.wrap_socket(raw)
 
 
+def read_word(sock, what):
+    """Returns: the 4 bytes @sock says next (a check fails, naming @what, at
+    an end of file before them)."""
+    data = b""
+    while len(data) < 4:
+        chunk = sock.recv(4 - len(data))
+        check(chunk, "the listener closed before %s: %r" % (what, data))
+        data += chunk
+    return data
+
+
 def read_hello(sock):
     """Reads the destination's hello: it speaks first, before TLS
     (docs/protocol.md, section 1)."""
-    hello = b""
-    while len(hello) < 4:
-        chunk = sock.recv(4 - len(hello))
-        check(chunk, "the standing listener closed before its hello")
-        hello += chunk
-    check(hello == b"VMGH", "the standing listener's hello: %r" % hello)
+    check_equal(read_word(sock, "its hello"), b"VMGH", "the standing listener's hello")
 
 
 def accepted(sock):
     """A TLS server that accepted its client says so first: "VMGA" (docs/tls.md)."""
-    data = b""
-    while len(data) < 4:
-        chunk = sock.recv(4 - len(data))
-        check(chunk, "the listener closed instead of accepting: %r" % data)
-        data += chunk
-    check_equal(data, b"VMGA", "the TLS server's acceptance")
+    check_equal(read_word(sock, "accepting"), b"VMGA", "the TLS server's acceptance")
 
 
 def frame(ftype, items):
