@@ -610,6 +610,10 @@ migrate_again(Fixture *f, VmigTestDaemon *from, VmigGuestMonitor *from_ctl,
 
         if (!g_str_equal(json_object_get_string_member(ev, "migration"), want))
             continue;
+        if (!g_str_equal(json_object_get_string_member(ev, "result"), "completed") &&
+            vmig_test_qemu_wait(from_qemu, 5000) &&
+            vmig_test_skip_if_qemu_aborted(from_qemu, "source"))
+            return; /* QEMU 7.2's cleanup of the broken multifd migration, late */
         if (!g_str_equal(json_object_get_string_member(ev, "result"), "completed"))
             g_error("the next migration ended %s on the %s: %s",
                     json_object_get_string_member(ev, "result"),
